@@ -1,0 +1,37 @@
+//! # fapiao
+//!
+//! The rules of China's fully digitalized e-invoices (数电发票), written once in Rust
+//! and run in both places that need them: the browser (compiled to WebAssembly and
+//! published to npm) and the server (as this native crate).
+//!
+//! - [`taxid`]: taxpayer IDs — 统一社会信用代码, the legacy 15/17/20-character forms
+//!   and resident ID numbers — with checks, details and typo suggestions.
+//! - [`buyer`]: the buyer part of an invoice request (购买方信息) for 数电专票 and 数电普票.
+//! - [`region`]: GB/T 2260 division codes, current and retired.
+//!
+//! Every problem is an [`Issue`]: a stable code, the field, a Chinese and an English
+//! message. Nothing here panics on bad input.
+//!
+//! ```
+//! let r = fapiao::validate_tax_id("91110000600037341L");
+//! assert!(r.valid);
+//! assert_eq!(r.details.region_name, Some(Some("北京市".to_owned())));
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod buyer;
+pub mod clock;
+pub mod issue;
+pub mod limits;
+pub mod region;
+pub mod taxid;
+pub mod text;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
+pub use buyer::{validate_buyer, BuyerInput, BuyerOptions, BuyerResult, InvoiceType};
+pub use issue::{Issue, Rule, Severity};
+pub use taxid::{validate_tax_id, TaxIdKind, TaxIdResult};

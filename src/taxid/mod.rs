@@ -1,0 +1,641 @@
+//! Taxpayer identification numbers (纳税人识别号) as a buyer enters them.
+//!
+//! Providers accept four forms: the 18-character unified social credit code
+//! ([`uscc`]), the 15-character legacy tax registration number (region code +
+//! [`orgcode`]), 17 and 20 characters built on an identity-card number, and, for
+//! natural persons, the 18-digit [`resident`] identity number.
+//!
+//! [`validate_tax_id`] normalises the input, finds its form, applies every rule and
+//! returns errors (which block issuing), warnings (which do not) and suggestions.
+//! Only rules that the standards state are errors; a checksum failure is an error
+//! that the user may confirm ([`Issue::overridable`](crate::Issue)), because real
+//! codes that fail it are in circulation.
+//!
+//! ```
+//! use fapiao::{validate_tax_id, TaxIdKind};
+//!
+//! let ok = validate_tax_id("91 110000 600037341l");
+//! assert!(ok.valid);
+//! assert_eq!(ok.normalized, "91110000600037341L");
+//! assert_eq!(ok.kind, Some(TaxIdKind::Uscc));
+//!
+//! // An O typed for a 0: the error says why, the suggestion fixes it in one tap.
+//! let typo = validate_tax_id("911100OO600037341L");
+//! assert!(!typo.valid);
+//! assert_eq!(typo.errors[0].code, "TAXID_CHARSET");
+//! assert_eq!(typo.suggestions[0], "91110000600037341L");
+//! ```
+
+pub mod orgcode;
+pub mod resident;
+mod suggest;
+pub mod uscc;
+
+use serde::Serialize;
+
+use crate::clock::{self, Date};
+use crate::issue::{Issues, Rule, Severity};
+use crate::region;
+use crate::text::compact_id;
+use crate::Issue;
+
+/// Which form of taxpayer ID an input is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaxIdKind {
+    /// 统一社会信用代码, 18 characters.
+    Uscc,
+    /// Legacy 税务登记证号, 15 characters: region code + organization code.
+    Legacy15,
+    /// Legacy, 17 characters: a 15-digit identity-card number + 2 characters.
+    Legacy17,
+    /// Legacy, 20 characters: an 18-character identity-card number + 2 characters.
+    Legacy20,
+    /// 公民身份号码, the 18-character resident identity number of a natural person.
+    Resident,
+}
+
+/// A problem with a taxpayer ID. `Display` gives the English message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TaxIdProblem {
+    /// Nothing was entered.
+    #[error("Enter the taxpayer identification number.")]
+    Empty,
+    /// Not 15, 17, 18 or 20 characters.
+    #[error("A taxpayer ID has 15, 17, 18 or 20 characters; this one has {len}.")]
+    Length {
+        /// Characters after normalisation.
+        len: usize,
+    },
+    /// A character that no taxpayer ID contains.
+    #[error("Character “{ch}” at position {pos} cannot appear in a taxpayer ID.")]
+    Charset {
+        /// The character.
+        ch: char,
+        /// 1-based position in the normalised input.
+        pos: usize,
+    },
+    /// I, O, S, V or Z in a unified social credit code.
+    #[error("A unified social credit code never contains the letters I, O, S, V or Z; position {pos} has “{ch}”.")]
+    UsccLetter {
+        /// The letter.
+        ch: char,
+        /// 1-based position.
+        pos: usize,
+    },
+    /// Position 1 is not a registration authority code.
+    #[error("“{found}” is not a registration authority code; position 1 must be 1–9, A, N or Y.")]
+    Authority {
+        /// The character found.
+        found: char,
+    },
+    /// The region part is not six digits.
+    #[error("Positions {from}–{to} must be a six-digit region code.")]
+    RegionFormat {
+        /// First position (1-based).
+        from: usize,
+        /// Last position.
+        to: usize,
+    },
+    /// The organization code's own check character is wrong.
+    #[error("The organization code in positions {from}–{to} fails its check; position {to} should be “{expected}”. Check the number, or confirm it if it is printed like this on the buyer's licence.")]
+    OrgChecksum {
+        /// First position of the organization code.
+        from: usize,
+        /// Position of its check character.
+        to: usize,
+        /// The check character the other eight characters give.
+        expected: char,
+    },
+    /// The unified social credit code's check character (position 18) is wrong.
+    #[error("The check character (position 18) should be “{expected}”, not “{found}”. Check the number, or confirm it if it is printed like this on the buyer's licence.")]
+    Checksum {
+        /// The check character the first 17 characters give.
+        expected: char,
+        /// The character entered.
+        found: char,
+    },
+    /// The resident ID's check character is wrong.
+    #[error("The identity number's check character (position 18) should be “{expected}”, not “{found}”.")]
+    ResidentChecksum {
+        /// The check character the first 17 digits give.
+        expected: char,
+        /// The character entered.
+        found: char,
+    },
+    /// The birth date in a resident ID is not a real past date.
+    #[error("The birth date {date} in the identity number is not a real date.")]
+    BirthDate {
+        /// The eight digits as entered (YYYYMMDD).
+        date: String,
+    },
+    /// The region code is in no GB/T 2260 edition since 1981 (warning).
+    #[error("Region code {code} is not in the GB/T 2260 list; check the number.")]
+    RegionUnknown {
+        /// The six digits.
+        code: String,
+    },
+    /// The entity type is not one known for the authority (warning).
+    #[error("Entity type “{entity}” is not a known type for registration authority “{authority}”; check the number.")]
+    EntityTypeUnknown {
+        /// Position 1.
+        authority: char,
+        /// Position 2.
+        entity: char,
+    },
+    /// A 15/17/20-character legacy number (warning).
+    #[error("This is a legacy {len}-character tax ID. Most taxpayers now have an 18-character unified social credit code; check with the buyer.")]
+    Legacy {
+        /// Its length.
+        len: usize,
+    },
+    /// A 17/20-character legacy number whose embedded identity number looks wrong (warning).
+    #[error("This {len}-character tax ID does not contain a plausible identity-card number; check it.")]
+    LegacyStructure {
+        /// Its length.
+        len: usize,
+    },
+}
+
+impl Rule for TaxIdProblem {
+    fn code(&self) -> &'static str {
+        use TaxIdProblem::*;
+        match self {
+            Empty => "TAXID_EMPTY",
+            Length { .. } => "TAXID_LENGTH",
+            Charset { .. } | UsccLetter { .. } => "TAXID_CHARSET",
+            Authority { .. } => "TAXID_AUTHORITY",
+            RegionFormat { .. } => "TAXID_REGION_FORMAT",
+            OrgChecksum { .. } => "TAXID_ORG_CHECKSUM",
+            Checksum { .. } | ResidentChecksum { .. } => "TAXID_CHECKSUM",
+            BirthDate { .. } => "TAXID_BIRTH_DATE",
+            RegionUnknown { .. } => "TAXID_REGION_UNKNOWN",
+            EntityTypeUnknown { .. } => "TAXID_ENTITY_TYPE_UNKNOWN",
+            Legacy { .. } => "TAXID_LEGACY",
+            LegacyStructure { .. } => "TAXID_LEGACY_STRUCTURE",
+        }
+    }
+
+    fn message_zh(&self) -> String {
+        use TaxIdProblem::*;
+        match self {
+            Empty => "请填写纳税人识别号。".into(),
+            Length { len } => format!("纳税人识别号应为15、17、18或20位，当前为{len}位。"),
+            Charset { ch, pos } => format!("第{pos}位的“{ch}”不能出现在纳税人识别号中。"),
+            UsccLetter { ch, pos } => {
+                format!("统一社会信用代码不使用字母I、O、S、V、Z，第{pos}位为“{ch}”，请核对是否应为数字。")
+            }
+            Authority { found } => format!("第1位“{found}”不是登记管理部门代码（应为1–9、A、N或Y）。"),
+            RegionFormat { from, to } => format!("第{from}–{to}位应为6位数字的行政区划代码。"),
+            OrgChecksum { from, to, expected } => format!(
+                "第{from}–{to}位的组织机构代码校验不通过，第{to}位应为“{expected}”。请核对；如营业执照上确为此号码，可确认后继续。"
+            ),
+            Checksum { expected, found } => format!(
+                "校验码（第18位）应为“{expected}”，而不是“{found}”。请核对；如营业执照上确为此号码，可确认后继续。"
+            ),
+            ResidentChecksum { expected, found } => {
+                format!("身份证号码校验码（第18位）应为“{expected}”，而不是“{found}”，请核对。")
+            }
+            BirthDate { date } => format!("身份证号码中的出生日期{date}不是有效日期。"),
+            RegionUnknown { code } => format!("行政区划代码{code}不在国家标准代码表中，请核对。"),
+            EntityTypeUnknown { authority, entity } => {
+                format!("机构类别“{entity}”不是登记管理部门“{authority}”的已知类别，请核对。")
+            }
+            Legacy { len } => format!("这是旧版{len}位税号。多数纳税人已换发18位统一社会信用代码，请与购买方确认。"),
+            LegacyStructure { len } => format!("该{len}位税号不含有效的身份证号码，请核对。"),
+        }
+    }
+
+    fn overridable(&self) -> bool {
+        matches!(self, TaxIdProblem::Checksum { .. } | TaxIdProblem::OrgChecksum { .. })
+    }
+
+    fn severity(&self) -> Severity {
+        use TaxIdProblem::*;
+        match self {
+            RegionUnknown { .. } | EntityTypeUnknown { .. } | Legacy { .. } | LegacyStructure { .. } => Severity::Warning,
+            _ => Severity::Error,
+        }
+    }
+}
+
+/// What the parts of a taxpayer ID say. Fields that do not apply to a form are absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaxIdDetails {
+    /// USCC position 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_authority_code: Option<char>,
+    /// Name of the registration authority (`工商（市场监督管理）`), null when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_authority: Option<Option<&'static str>>,
+    /// USCC position 2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entity_type_code: Option<char>,
+    /// Name of the entity type (`企业`), null when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entity_type: Option<Option<&'static str>>,
+    /// The six-digit region code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region_code: Option<String>,
+    /// Full region name, null when the code is unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region_name: Option<Option<String>>,
+    /// True when the region code is no longer in use (it may still appear in real IDs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region_retired: Option<bool>,
+    /// The year the region code was retired.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region_retired_year: Option<u16>,
+    /// The nine-character organization code (USCC positions 9–17, legacy15 7–15).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization_code: Option<String>,
+    /// Resident ID: birth date `YYYY-MM-DD`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub birth_date: Option<String>,
+    /// Resident ID: `"male"` or `"female"` (odd or even sequence number).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gender: Option<&'static str>,
+    /// The check character the rest of the number gives, when the entered one differs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_check_character: Option<char>,
+}
+
+/// The outcome of [`validate_tax_id`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaxIdResult {
+    /// True when there are no errors.
+    pub valid: bool,
+    /// The input with spaces and dashes removed, half-width, upper case.
+    pub normalized: String,
+    /// The form, or `None` when the input fits none.
+    pub kind: Option<TaxIdKind>,
+    /// Problems that block issuing.
+    pub errors: Vec<Issue>,
+    /// Problems that do not block issuing.
+    pub warnings: Vec<Issue>,
+    /// Valid IDs one likely typo away, best first (empty when the input is valid).
+    pub suggestions: Vec<String>,
+    /// What the parts of the ID say.
+    pub details: TaxIdDetails,
+}
+
+/// The field name issues from [`validate_tax_id`] carry.
+pub const FIELD: &str = "taxId";
+
+/// Validates a taxpayer ID as entered by a buyer. Never panics; see the module docs.
+pub fn validate_tax_id(input: &str) -> TaxIdResult {
+    validate_on(input, clock::today())
+}
+
+/// [`validate_tax_id`] with the given date as today (for birth dates in resident IDs).
+pub fn validate_on(input: &str, today: Date) -> TaxIdResult {
+    let normalized = compact_id(input);
+    let mut r = check(&normalized, today);
+    // A 17-character input that is no plausible legacy number is most likely a USCC
+    // with a character missing, so it gets suggestions too.
+    if !r.valid || r.warnings.iter().any(|w| w.code == "TAXID_LEGACY_STRUCTURE") {
+        r.suggestions = suggest::suggestions(&normalized, today);
+    }
+    r
+}
+
+/// Validates without looking for suggestions (used by the suggestion search itself).
+fn check(normalized: &str, today: Date) -> TaxIdResult {
+    let mut issues = Issues::default();
+    let mut details = TaxIdDetails::default();
+    let kind = classify(normalized, today, &mut issues, &mut details);
+    TaxIdResult {
+        valid: issues.errors.is_empty(),
+        normalized: normalized.to_owned(),
+        kind,
+        errors: issues.errors,
+        warnings: issues.warnings,
+        suggestions: Vec::new(),
+        details,
+    }
+}
+
+fn classify(id: &str, today: Date, issues: &mut Issues, details: &mut TaxIdDetails) -> Option<TaxIdKind> {
+    if id.is_empty() {
+        issues.push(FIELD, &TaxIdProblem::Empty);
+        return None;
+    }
+    if let Some((pos, ch)) = id.chars().enumerate().find(|(_, c)| !c.is_ascii_alphanumeric()) {
+        issues.push(FIELD, &TaxIdProblem::Charset { ch, pos: pos + 1 });
+    }
+    let len = id.chars().count();
+    if !matches!(len, 15 | 17 | 18 | 20) {
+        issues.push(FIELD, &TaxIdProblem::Length { len });
+        return None;
+    }
+    if !issues.errors.is_empty() {
+        return None;
+    }
+    Some(match len {
+        15 => {
+            check_legacy15(id, issues, details);
+            TaxIdKind::Legacy15
+        }
+        17 | 20 => {
+            check_legacy_id_based(id, today, issues, details);
+            if len == 17 {
+                TaxIdKind::Legacy17
+            } else {
+                TaxIdKind::Legacy20
+            }
+        }
+        _ if looks_resident(id, today) => {
+            check_resident(id, today, issues, details);
+            TaxIdKind::Resident
+        }
+        _ => {
+            check_uscc(id, issues, details);
+            TaxIdKind::Uscc
+        }
+    })
+}
+
+/// An 18-character input is read as a resident ID when it has that shape, a real
+/// birth date, and is not a well-formed USCC.
+fn looks_resident(id: &str, today: Date) -> bool {
+    resident::has_shape(id)
+        && !uscc::is_well_formed(id)
+        && birth_date(&id[6..14], today).is_some()
+}
+
+fn birth_date(digits: &str, today: Date) -> Option<Date> {
+    Date::parse_compact(digits).filter(|d| d.year >= 1850 && *d <= today)
+}
+
+fn set_region(details: &mut TaxIdDetails, code: &str, issues: &mut Issues) {
+    details.region_code = Some(code.to_owned());
+    match region::lookup(code) {
+        Some(r) => {
+            details.region_name = Some(Some(r.name));
+            details.region_retired = Some(r.retired.is_some());
+            details.region_retired_year = r.retired;
+        }
+        None => {
+            details.region_name = Some(None);
+            issues.push(FIELD, &TaxIdProblem::RegionUnknown { code: code.to_owned() });
+        }
+    }
+}
+
+fn check_uscc(id: &str, issues: &mut Issues, details: &mut TaxIdDetails) {
+    let b = id.as_bytes();
+    let mut alphabet_ok = true;
+    for (i, &c) in b.iter().enumerate() {
+        if uscc::value(c).is_none() {
+            issues.push(FIELD, &TaxIdProblem::UsccLetter { ch: c as char, pos: i + 1 });
+            alphabet_ok = false;
+        }
+    }
+    let (a, t) = (b[0] as char, b[1] as char);
+    details.registration_authority_code = Some(a);
+    details.entity_type_code = Some(t);
+    match uscc::authority(a) {
+        Some((name, _)) => {
+            details.registration_authority = Some(Some(name));
+            let entity = uscc::entity_type(a, t);
+            details.entity_type = Some(entity);
+            if entity.is_none() && uscc::value(b[1]).is_some() {
+                issues.push(FIELD, &TaxIdProblem::EntityTypeUnknown { authority: a, entity: t });
+            }
+        }
+        None => {
+            details.registration_authority = Some(None);
+            details.entity_type = Some(None);
+            if uscc::value(b[0]).is_some() {
+                issues.push(FIELD, &TaxIdProblem::Authority { found: a });
+            }
+        }
+    }
+    if b[2..8].iter().all(u8::is_ascii_digit) {
+        set_region(details, &id[2..8], issues);
+    } else {
+        issues.push(FIELD, &TaxIdProblem::RegionFormat { from: 3, to: 8 });
+    }
+    details.organization_code = Some(id[8..17].to_owned());
+    if !alphabet_ok {
+        return;
+    }
+    if let Some(expected) = orgcode::check_character(&id[8..16]) {
+        if expected != b[16] as char {
+            issues.push(FIELD, &TaxIdProblem::OrgChecksum { from: 9, to: 17, expected });
+        }
+    }
+    if let Some(expected) = uscc::check_character(&id[..17]) {
+        if expected != b[17] as char {
+            details.expected_check_character = Some(expected);
+            issues.push(FIELD, &TaxIdProblem::Checksum { expected, found: b[17] as char });
+        }
+    }
+}
+
+fn check_resident(id: &str, today: Date, issues: &mut Issues, details: &mut TaxIdDetails) {
+    set_region(details, &id[..6], issues);
+    match birth_date(&id[6..14], today) {
+        Some(d) => details.birth_date = Some(d.iso()),
+        None => issues.push(FIELD, &TaxIdProblem::BirthDate { date: id[6..14].to_owned() }),
+    }
+    let seq = id.as_bytes()[16] - b'0';
+    details.gender = Some(if seq % 2 == 1 { "male" } else { "female" });
+    if let Some(expected) = resident::check_character(&id[..17]) {
+        let found = id.as_bytes()[17] as char;
+        if expected != found {
+            details.expected_check_character = Some(expected);
+            issues.push(FIELD, &TaxIdProblem::ResidentChecksum { expected, found });
+        }
+    }
+}
+
+fn check_legacy15(id: &str, issues: &mut Issues, details: &mut TaxIdDetails) {
+    issues.push(FIELD, &TaxIdProblem::Legacy { len: 15 });
+    if id.as_bytes()[..6].iter().all(u8::is_ascii_digit) {
+        set_region(details, &id[..6], issues);
+    } else {
+        issues.push(FIELD, &TaxIdProblem::RegionFormat { from: 1, to: 6 });
+    }
+    details.organization_code = Some(id[6..].to_owned());
+    if let Some(expected) = orgcode::check_character(&id[6..14]) {
+        if expected != id.as_bytes()[14] as char {
+            issues.push(FIELD, &TaxIdProblem::OrgChecksum { from: 7, to: 15, expected });
+        }
+    }
+}
+
+/// 17 characters: a first-generation 15-digit identity number + 2; 20 characters:
+/// an 18-character identity number + 2. Nothing here is a stated standard, so every
+/// finding is a warning.
+fn check_legacy_id_based(id: &str, today: Date, issues: &mut Issues, details: &mut TaxIdDetails) {
+    let len = id.len();
+    issues.push(FIELD, &TaxIdProblem::Legacy { len });
+    let plausible = if len == 17 {
+        let core = &id[..15];
+        core.bytes().all(|b| b.is_ascii_digit())
+            && birth_date(&format!("19{}", &core[6..12]), today).is_some()
+    } else {
+        let core = &id[..18];
+        resident::is_checksum_valid(core) && birth_date(&core[6..14], today).is_some()
+    };
+    if id.as_bytes()[..6].iter().all(u8::is_ascii_digit) {
+        let mut region_issues = Issues::default();
+        set_region(details, &id[..6], &mut region_issues);
+        if plausible {
+            issues.extend(region_issues);
+        }
+    }
+    if !plausible {
+        issues.push(FIELD, &TaxIdProblem::LegacyStructure { len });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn today() -> Date {
+        Date::new(2026, 11, 23).unwrap()
+    }
+
+    fn codes(r: &TaxIdResult) -> (Vec<&str>, Vec<&str>) {
+        (r.errors.iter().map(|i| i.code).collect(), r.warnings.iter().map(|i| i.code).collect())
+    }
+
+    #[test]
+    fn valid_uscc_details() {
+        let r = validate_on("91110000600037341L", today());
+        assert!(r.valid, "{r:?}");
+        assert_eq!(r.kind, Some(TaxIdKind::Uscc));
+        assert_eq!(r.details.registration_authority, Some(Some("工商（市场监督管理）")));
+        assert_eq!(r.details.entity_type, Some(Some("企业")));
+        assert_eq!(r.details.region_code.as_deref(), Some("110000"));
+        assert_eq!(r.details.region_name, Some(Some("北京市".to_owned())));
+        assert_eq!(r.details.organization_code.as_deref(), Some("600037341"));
+        assert!(r.warnings.is_empty());
+        assert!(r.suggestions.is_empty());
+    }
+
+    #[test]
+    fn invalid_cases_from_rules_md() {
+        let cases: &[(&str, &str)] = &[
+            ("12345", "TAXID_LENGTH"),
+            ("91110000600037341N", "TAXID_CHECKSUM"),
+            ("9111000060003IOZSV", "TAXID_CHARSET"),
+            ("91110000600037340L", "TAXID_CHECKSUM"),
+            ("A1110000600037341L", "TAXID_CHECKSUM"),
+            ("911100006000373451", "TAXID_ORG_CHECKSUM"),
+            ("", "TAXID_EMPTY"),
+            ("0111000060003734XX", "TAXID_AUTHORITY"),
+            ("91AB0000600037341L", "TAXID_REGION_FORMAT"),
+            ("9111000060003734.L", "TAXID_CHARSET"),
+        ];
+        for (input, code) in cases {
+            let r = validate_on(input, today());
+            assert!(!r.valid, "{input} should be invalid");
+            assert!(codes(&r).0.contains(code), "{input}: expected {code}, got {:?}", codes(&r));
+        }
+    }
+
+    #[test]
+    fn checksum_errors_are_overridable_and_nothing_else_is() {
+        let r = validate_on("91350203M0001QKT19", today());
+        assert_eq!(codes(&r).0, ["TAXID_CHECKSUM"]);
+        assert!(r.errors[0].overridable);
+        let r = validate_on("0111000060003734XX", today());
+        assert!(r.errors.iter().any(|e| e.code == "TAXID_AUTHORITY" && !e.overridable));
+    }
+
+    #[test]
+    fn letter_authorities_and_check_zero_are_valid() {
+        for id in ["N21100001234567885", "Y1440300MA5D12340P", "911100001000002860", "A1110000600037341K"] {
+            let r = validate_on(id, today());
+            assert!(r.valid, "{id}: {:?}", r.errors);
+            assert_eq!(r.kind, Some(TaxIdKind::Uscc));
+        }
+    }
+
+    #[test]
+    fn unknown_region_and_entity_type_warn_only() {
+        // 99 is no entity type of authority 9; 990000 is no region.
+        let first17 = "99990000600037341";
+        let id = format!("{first17}{}", uscc::check_character(first17).unwrap());
+        let r = validate_on(&id, today());
+        assert!(r.valid, "{:?}", r.errors);
+        let (_, warnings) = codes(&r);
+        assert!(warnings.contains(&"TAXID_REGION_UNKNOWN"));
+        assert!(warnings.contains(&"TAXID_ENTITY_TYPE_UNKNOWN"));
+        assert_eq!(r.details.region_name, Some(None));
+    }
+
+    #[test]
+    fn retired_region_is_reported_in_details() {
+        let first17 = "91110103600037341";
+        let id = format!("{first17}{}", uscc::check_character(first17).unwrap());
+        let r = validate_on(&id, today());
+        assert!(r.valid);
+        assert_eq!(r.details.region_retired, Some(true));
+        assert_eq!(r.details.region_retired_year, Some(2010));
+        assert_eq!(r.details.region_name, Some(Some("北京市崇文区".to_owned())));
+    }
+
+    #[test]
+    fn resident_ids() {
+        let r = validate_on("44011320141005001x", today());
+        assert!(r.valid, "{:?}", r.errors);
+        assert_eq!(r.kind, Some(TaxIdKind::Resident));
+        assert_eq!(r.details.birth_date.as_deref(), Some("2014-10-05"));
+        assert_eq!(r.details.gender, Some("male"));
+        let r = validate_on("36042619910102009X", today());
+        assert_eq!(r.kind, Some(TaxIdKind::Resident));
+        assert_eq!(codes(&r).0, ["TAXID_CHECKSUM"]);
+        assert!(!r.errors[0].overridable);
+        // Month 13 is no birth date, so this is read as a USCC and fails its checks.
+        assert!(!validate_on("360426199113010079", today()).valid);
+        let r = validate_on("990426199112010074", today());
+        assert!(!r.valid || codes(&r).1.contains(&"TAXID_REGION_UNKNOWN"));
+    }
+
+    #[test]
+    fn birth_date_in_the_future_is_not_a_resident_id() {
+        let first17 = "11010220300101007";
+        let id = format!("{first17}{}", resident::check_character(first17).unwrap());
+        assert_ne!(validate_on(&id, today()).kind, Some(TaxIdKind::Resident));
+    }
+
+    #[test]
+    fn legacy_forms() {
+        let r = validate_on("110108600037341", today());
+        assert!(r.valid, "{:?}", r.errors);
+        assert_eq!(r.kind, Some(TaxIdKind::Legacy15));
+        assert_eq!(codes(&r).1, ["TAXID_LEGACY"]);
+        let r = validate_on("110108600037345", today());
+        assert_eq!(codes(&r).0, ["TAXID_ORG_CHECKSUM"]);
+        // 17: a 15-digit first-generation ID (born 1991-01-01) + 2 characters.
+        let r = validate_on("11010291010100701", today());
+        assert!(r.valid);
+        assert_eq!(r.kind, Some(TaxIdKind::Legacy17));
+        assert_eq!(codes(&r).1, ["TAXID_LEGACY"]);
+        // 20: an 18-character ID + 2 characters.
+        let r = validate_on("11010219910101007801", today());
+        assert!(r.valid);
+        assert_eq!(r.kind, Some(TaxIdKind::Legacy20));
+        let r = validate_on("ABCDEFGHJKLMNPQRTU01", today());
+        assert!(r.valid);
+        assert!(codes(&r).1.contains(&"TAXID_LEGACY_STRUCTURE"));
+    }
+
+    #[test]
+    fn messages_are_bilingual() {
+        let r = validate_on("91110000600037341N", today());
+        let e = &r.errors[0];
+        assert!(e.message.contains("校验码") && e.message.contains('L'), "{}", e.message);
+        assert!(e.message_en.contains("check character") && e.message_en.contains('L'));
+        assert_eq!(e.field, "taxId");
+        assert_eq!(r.details.expected_check_character, Some('L'));
+    }
+}

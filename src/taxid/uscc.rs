@@ -1,0 +1,135 @@
+//! 统一社会信用代码 (unified social credit code, GB 32100-2015).
+//!
+//! Eighteen characters from a 31-symbol alphabet (digits and capital letters
+//! without I, O, S, V, Z):
+//!
+//! | positions | content |
+//! |---|---|
+//! | 1 | 登记管理部门码, registration authority |
+//! | 2 | 机构类别码, entity type (meaning depends on position 1) |
+//! | 3–8 | 登记管理机关行政区划码, GB/T 2260 region code |
+//! | 9–17 | 主体标识码: the GB 11714 organization code, with its own check character |
+//! | 18 | check character, mod 31 with weights 3^(i−1) mod 31 |
+//!
+//! ```
+//! use fapiao::taxid::uscc;
+//! assert_eq!(uscc::check_character("91110000600037341"), Some('L'));
+//! assert!(uscc::is_well_formed("91110000600037341L"));
+//! ```
+
+/// The 31 symbols, in value order.
+pub const ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+
+/// Weights for positions 1–17 (3^(i−1) mod 31).
+const WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+
+const fn value_table() -> [u8; 128] {
+    let mut t = [255u8; 128];
+    let mut i = 0;
+    while i < ALPHABET.len() {
+        t[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+}
+const VALUES: [u8; 128] = value_table();
+
+/// The value (0–30) of a symbol, or `None` if it is not in the alphabet.
+pub fn value(c: u8) -> Option<u8> {
+    VALUES.get(c as usize).copied().filter(|&v| v != 255)
+}
+
+/// The check character for the first 17 characters, or `None` when the input is
+/// not 17 symbols of the alphabet.
+pub fn check_character(first17: &str) -> Option<char> {
+    let b = first17.as_bytes();
+    if b.len() != 17 {
+        return None;
+    }
+    let mut sum = 0u32;
+    for (c, w) in b.iter().zip(WEIGHTS) {
+        sum += u32::from(value(*c)?) * w;
+    }
+    // The outer `% 31` matters: a remainder of 0 gives check `0`, not index 31.
+    Some(ALPHABET[((31 - sum % 31) % 31) as usize] as char)
+}
+
+/// Registration authorities (position 1) and the entity types (position 2) known
+/// for each. Source: GB 32100-2015 and its later assignments, as reproduced by
+/// several independent implementations (../shared/spec/rules.md §1.3).
+pub const AUTHORITIES: &[(char, &str, &[(char, &str)])] = &[
+    ('1', "机构编制", &[('1', "机关"), ('2', "事业单位"), ('3', "中央编办直接管理机构编制的群众团体"), ('9', "其他")]),
+    ('2', "外交", &[('1', "外国常驻新闻机构"), ('9', "其他")]),
+    ('3', "司法行政", &[('1', "律师执业机构"), ('2', "公证处"), ('3', "基层法律服务所"), ('4', "司法鉴定机构"), ('5', "仲裁委员会"), ('9', "其他")]),
+    ('4', "文化", &[('1', "外国在华文化中心"), ('9', "其他")]),
+    ('5', "民政", &[('1', "社会团体"), ('2', "民办非企业单位"), ('3', "基金会"), ('9', "其他")]),
+    ('6', "旅游", &[('1', "外国旅游部门常驻代表机构"), ('2', "港澳台地区旅游部门常驻内地（大陆）代表机构"), ('9', "其他")]),
+    ('7', "宗教", &[('1', "宗教活动场所"), ('2', "宗教院校"), ('9', "其他")]),
+    ('8', "工会", &[('1', "基层工会"), ('9', "其他")]),
+    ('9', "工商（市场监督管理）", &[('1', "企业"), ('2', "个体工商户"), ('3', "农民专业合作社")]),
+    ('A', "中央军委改革和编制办公室", &[('1', "军队事业单位"), ('9', "其他")]),
+    ('N', "农业", &[('1', "组级集体经济组织"), ('2', "村级集体经济组织"), ('3', "乡镇级集体经济组织"), ('9', "其他")]),
+    ('Y', "其他", &[('1', "其他")]),
+];
+
+/// The registration authority's name and the entity type's name, where known.
+pub fn authority(c: char) -> Option<(&'static str, &'static [(char, &'static str)])> {
+    AUTHORITIES.iter().find(|a| a.0 == c).map(|a| (a.1, a.2))
+}
+
+/// The entity type's name for an authority and type character, where known.
+pub fn entity_type(authority_char: char, type_char: char) -> Option<&'static str> {
+    authority(authority_char)?.1.iter().find(|t| t.0 == type_char).map(|t| t.1)
+}
+
+/// True when every hard rule holds: alphabet, authority code, digits in the region
+/// part, the organization-code check and the mod-31 check. Region and entity-type
+/// tables are not consulted (they only give warnings).
+pub fn is_well_formed(code: &str) -> bool {
+    let b = code.as_bytes();
+    b.len() == 18
+        && b.iter().all(|&c| value(c).is_some())
+        && authority(b[0] as char).is_some()
+        && b[2..8].iter().all(u8::is_ascii_digit)
+        && super::orgcode::check_character(&code[8..16]) == Some(b[16] as char)
+        && check_character(&code[..17]) == Some(b[17] as char)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_are_powers_of_three_mod_31() {
+        let mut w = 1u32;
+        for expected in WEIGHTS {
+            assert_eq!(w, expected);
+            w = w * 3 % 31;
+        }
+    }
+
+    #[test]
+    fn remainder_zero_gives_check_zero() {
+        // peers.md §1.4: npm `stdnum` rejects this valid code.
+        assert_eq!(check_character("91110000100000286"), Some('0'));
+        assert!(is_well_formed("911100001000002860"));
+    }
+
+    #[test]
+    fn letter_authorities_are_well_formed() {
+        // peers.md §1.4: python-stdnum rejects these.
+        assert!(is_well_formed("N21100001234567885"));
+        assert!(is_well_formed("Y1440300MA5D12340P"));
+        assert_eq!(check_character("A1110000600037341"), Some('K'));
+    }
+
+    #[test]
+    fn excluded_letters_have_no_value() {
+        for c in *b"IOSVZ" {
+            assert_eq!(value(c), None);
+        }
+        assert_eq!(value(b'Y'), Some(30));
+        assert_eq!(value(b'a'), None);
+        assert_eq!(value(200), None);
+    }
+}

@@ -1,0 +1,101 @@
+//! Text clean-up shared by every rule: what a user types is not what a rule checks.
+
+/// Maps a full-width ASCII form (U+FF01..U+FF5E) and the ideographic space to its
+/// half-width character; every other character is returned as it is.
+///
+/// ```
+/// assert_eq!(fapiao::text::half_width('９'), '9');
+/// assert_eq!(fapiao::text::half_width('Ａ'), 'A');
+/// assert_eq!(fapiao::text::half_width('中'), '中');
+/// ```
+pub fn half_width(c: char) -> char {
+    match c {
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        '\u{3000}' => ' ',
+        _ => c,
+    }
+}
+
+/// Characters that are not visible and carry no meaning in an identifier:
+/// all white space plus zero-width spaces, joiners and the byte-order mark.
+pub fn is_invisible(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
+}
+
+/// Dashes people type between groups of an identifier (ASCII and Unicode).
+pub fn is_dash(c: char) -> bool {
+    matches!(c, '-' | '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE63}' | '\u{FF0D}')
+}
+
+/// Normalises an identifier the way a clerk would read it: full-width to
+/// half-width, spaces and dashes dropped, letters upper-cased.
+///
+/// ```
+/// assert_eq!(fapiao::text::compact_id(" ９１ 110000-600037341l "), "91110000600037341L");
+/// ```
+pub fn compact_id(input: &str) -> String {
+    input
+        .chars()
+        .map(half_width)
+        .filter(|&c| !is_invisible(c) && !is_dash(c))
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+/// Trims a free-text field, maps full-width ASCII letters and digits to half-width
+/// and folds runs of white space into one space. Full-width punctuation is kept:
+/// names such as `某某有限公司（北京分公司）` are registered with it.
+pub fn clean_text(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
+    let mut space = false;
+    for c in input.chars() {
+        let c = if c.is_ascii_alphanumeric() { c } else { letter_or_digit_half_width(c) };
+        if is_invisible(c) {
+            space = !out.is_empty();
+            continue;
+        }
+        if space {
+            out.push(' ');
+            space = false;
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn letter_or_digit_half_width(c: char) -> char {
+    let h = half_width(c);
+    if h.is_ascii_alphanumeric() {
+        h
+    } else {
+        c
+    }
+}
+
+/// Number of characters (not bytes) — the unit the providers' length limits use.
+pub fn char_len(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// True for characters that no form field may contain (control characters).
+pub fn has_control(s: &str) -> bool {
+    s.chars().any(|c| c.is_control())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_text_folds_space_and_keeps_full_width_punctuation() {
+        assert_eq!(clean_text("  北京　某某  有限公司（分公司） "), "北京 某某 有限公司（分公司）");
+        assert_eq!(clean_text("ＡＢＣ１２３"), "ABC123");
+        assert_eq!(clean_text("\u{200B}x"), "x");
+    }
+
+    #[test]
+    fn compact_id_drops_all_kinds_of_dash_and_space() {
+        assert_eq!(compact_id("91\u{2014}1100\u{3000}00\u{FF0D}60003734 1l"), "91110000600037341L");
+        assert_eq!(compact_id(""), "");
+    }
+}
