@@ -2,6 +2,7 @@
 //! `../shared/data` into a compact, committed file under `data/`.
 
 pub mod regions;
+pub mod taxcodes;
 
 /// SHA-256 of a byte string as lower-case hex, recorded in each generated file's
 /// header so anyone can tell which input it was made from.

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo xtask gen-regions [--shared ../shared] [--check]
+//! cargo xtask gen-tax-codes [--shared ../shared] [--check]
 //! ```
 //!
 //! The inputs live in `../shared/data` (see its SOURCES.md); the outputs are
@@ -11,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use xtask::regions;
+use xtask::{regions, taxcodes};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -36,6 +37,12 @@ fn main() -> ExitCode {
         Some("gen-regions") => {
             let input = shared.join(regions::INPUT);
             regions::generate_file(&input).and_then(|text| emit(&root.join(regions::OUTPUT), &text, check))
+        }
+        Some("gen-tax-codes") => {
+            let input = shared.join(taxcodes::INPUT);
+            taxcodes::generate_file(&input).and_then(|out| {
+                out.files().into_iter().try_for_each(|(path, text)| emit(&root.join(path), text, check))
+            })
         }
         _ => return usage("name a task"),
     };
@@ -66,7 +73,7 @@ fn usage(problem: &str) -> ExitCode {
     if !problem.is_empty() {
         eprintln!("xtask: {problem}");
     }
-    eprintln!("usage: cargo xtask gen-regions [--shared DIR] [--check]");
+    eprintln!("usage: cargo xtask gen-regions|gen-tax-codes [--shared DIR] [--check]");
     if problem.is_empty() {
         ExitCode::SUCCESS
     } else {
