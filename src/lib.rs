@@ -29,8 +29,12 @@ pub mod region;
 pub mod taxid;
 pub mod text;
 
+/// The JavaScript bindings (only in the WebAssembly build). Public so that the
+/// wasm tests can call them as JavaScript would; JavaScript users see them as the
+/// npm package's exports.
 #[cfg(target_arch = "wasm32")]
-mod wasm;
+#[doc(hidden)]
+pub mod wasm;
 
 pub use buyer::{validate_buyer, BuyerInput, BuyerOptions, BuyerResult, InvoiceType};
 pub use issue::{Issue, Rule, Severity};

@@ -19,7 +19,7 @@ const TABLE: &str = include_str!("../data/regions.txt");
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Region {
     /// The six-digit code.
-    pub code: &'static str,
+    pub code: String,
     /// The full name, province first (`北京市东城区`).
     pub name: String,
     /// The year the code went out of use, or `None` while it is in use.
@@ -27,31 +27,35 @@ pub struct Region {
 }
 
 struct Entry {
-    code: &'static str,
+    code: u32,
     name: &'static str,
     retired: Option<u16>,
 }
 
+/// Parses the columns of `data/regions.txt` (format: xtask/src/regions.rs) once.
 fn entries() -> &'static [Entry] {
     static ENTRIES: OnceLock<Vec<Entry>> = OnceLock::new();
     ENTRIES.get_or_init(|| {
-        TABLE
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.is_empty())
-            .filter_map(|l| {
-                let mut f = l.split('\t');
-                let code = f.next()?;
-                let name = f.next()?;
-                let retired = f.next().and_then(|y| y.parse().ok());
-                Some(Entry { code, name, retired })
+        let mut lines = TABLE.lines().filter(|l| !l.starts_with('#'));
+        let (Some(codes), Some(retired)) = (lines.next(), lines.next()) else {
+            return Vec::new();
+        };
+        let mut code = 0u32;
+        codes
+            .split(',')
+            .zip(retired.split(','))
+            .zip(lines)
+            .map(|((delta, retired), name)| {
+                code += delta.parse::<u32>().unwrap_or(0);
+                Entry { code, name, retired: retired.parse().ok() }
             })
             .collect()
     })
 }
 
-fn entry(code: &str) -> Option<&'static Entry> {
+fn entry(code: u32) -> Option<&'static Entry> {
     let e = entries();
-    e.binary_search_by(|x| x.code.cmp(code)).ok().map(|i| &e[i])
+    e.binary_search_by_key(&code, |x| x.code).ok().map(|i| &e[i])
 }
 
 /// Looks up a six-digit division code. Returns `None` for codes that were never
@@ -60,16 +64,17 @@ pub fn lookup(code: &str) -> Option<Region> {
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let own = entry(code)?;
+    let n: u32 = code.parse().ok()?;
+    let own = entry(n)?;
     let mut name = String::new();
-    let province = format!("{}0000", &code[..2]);
-    let prefecture = format!("{}00", &code[..4]);
-    if code != province {
-        if let Some(p) = entry(&province) {
+    let province = n / 10_000 * 10_000;
+    let prefecture = n / 100 * 100;
+    if n != province {
+        if let Some(p) = entry(province) {
             name.push_str(p.name);
         }
-        if code != prefecture {
-            if let Some(p) = entry(&prefecture) {
+        if n != prefecture {
+            if let Some(p) = entry(prefecture) {
                 if !matches!(p.name, "市辖区" | "县") {
                     name.push_str(p.name);
                 }
@@ -77,7 +82,7 @@ pub fn lookup(code: &str) -> Option<Region> {
         }
     }
     name.push_str(own.name);
-    Some(Region { code: own.code, name, retired: own.retired })
+    Some(Region { code: code.to_owned(), name, retired: own.retired })
 }
 
 /// Number of codes in the embedded table.

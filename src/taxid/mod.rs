@@ -99,31 +99,22 @@ pub enum TaxIdProblem {
         to: usize,
     },
     /// The organization code's own check character is wrong.
-    #[error("The organization code in positions {from}–{to} fails its check; position {to} should be “{expected}”. Check the number, or confirm it if it is printed like this on the buyer's licence.")]
+    ///
+    /// The messages do not name the expected character: the typo may be anywhere,
+    /// and "fixing" the check character would only hide it.
+    #[error("The organization code in positions {from}–{to} does not add up. Check each character, or confirm the number if it is printed like this on the buyer's licence.")]
     OrgChecksum {
         /// First position of the organization code.
         from: usize,
         /// Position of its check character.
         to: usize,
-        /// The check character the other eight characters give.
-        expected: char,
     },
-    /// The unified social credit code's check character (position 18) is wrong.
-    #[error("The check character (position 18) should be “{expected}”, not “{found}”. Check the number, or confirm it if it is printed like this on the buyer's licence.")]
-    Checksum {
-        /// The check character the first 17 characters give.
-        expected: char,
-        /// The character entered.
-        found: char,
-    },
-    /// The resident ID's check character is wrong.
-    #[error("The identity number's check character (position 18) should be “{expected}”, not “{found}”.")]
-    ResidentChecksum {
-        /// The check character the first 17 digits give.
-        expected: char,
-        /// The character entered.
-        found: char,
-    },
+    /// The unified social credit code's check character (position 18) does not match.
+    #[error("The check character (position 18) does not match the rest of the code. Check each character, or confirm the number if it is printed like this on the buyer's licence.")]
+    Checksum,
+    /// The resident ID's check character does not match.
+    #[error("The identity number's check character (position 18) does not match the rest of the number; check each digit.")]
+    ResidentChecksum,
     /// The birth date in a resident ID is not a real past date.
     #[error("The birth date {date} in the identity number is not a real date.")]
     BirthDate {
@@ -168,7 +159,7 @@ impl Rule for TaxIdProblem {
             Authority { .. } => "TAXID_AUTHORITY",
             RegionFormat { .. } => "TAXID_REGION_FORMAT",
             OrgChecksum { .. } => "TAXID_ORG_CHECKSUM",
-            Checksum { .. } | ResidentChecksum { .. } => "TAXID_CHECKSUM",
+            Checksum | ResidentChecksum => "TAXID_CHECKSUM",
             BirthDate { .. } => "TAXID_BIRTH_DATE",
             RegionUnknown { .. } => "TAXID_REGION_UNKNOWN",
             EntityTypeUnknown { .. } => "TAXID_ENTITY_TYPE_UNKNOWN",
@@ -188,15 +179,11 @@ impl Rule for TaxIdProblem {
             }
             Authority { found } => format!("第1位“{found}”不是登记管理部门代码（应为1–9、A、N或Y）。"),
             RegionFormat { from, to } => format!("第{from}–{to}位应为6位数字的行政区划代码。"),
-            OrgChecksum { from, to, expected } => format!(
-                "第{from}–{to}位的组织机构代码校验不通过，第{to}位应为“{expected}”。请核对；如营业执照上确为此号码，可确认后继续。"
+            OrgChecksum { from, to } => format!(
+                "第{from}–{to}位的组织机构代码校验不通过。请逐位核对；如营业执照上确为此号码，可确认后继续。"
             ),
-            Checksum { expected, found } => format!(
-                "校验码（第18位）应为“{expected}”，而不是“{found}”。请核对；如营业执照上确为此号码，可确认后继续。"
-            ),
-            ResidentChecksum { expected, found } => {
-                format!("身份证号码校验码（第18位）应为“{expected}”，而不是“{found}”，请核对。")
-            }
+            Checksum => "校验码（第18位）与前17位不符。请逐位核对；如营业执照上确为此号码，可确认后继续。".into(),
+            ResidentChecksum => "身份证号码校验码（第18位）与前17位不符，请逐位核对。".into(),
             BirthDate { date } => format!("身份证号码中的出生日期{date}不是有效日期。"),
             RegionUnknown { code } => format!("行政区划代码{code}不在国家标准代码表中，请核对。"),
             EntityTypeUnknown { authority, entity } => {
@@ -208,7 +195,7 @@ impl Rule for TaxIdProblem {
     }
 
     fn overridable(&self) -> bool {
-        matches!(self, TaxIdProblem::Checksum { .. } | TaxIdProblem::OrgChecksum { .. })
+        matches!(self, TaxIdProblem::Checksum | TaxIdProblem::OrgChecksum { .. })
     }
 
     fn severity(&self) -> Severity {
@@ -257,9 +244,6 @@ pub struct TaxIdDetails {
     /// Resident ID: `"male"` or `"female"` (odd or even sequence number).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gender: Option<&'static str>,
-    /// The check character the rest of the number gives, when the entered one differs.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expected_check_character: Option<char>,
 }
 
 /// The outcome of [`validate_tax_id`].
@@ -423,16 +407,11 @@ fn check_uscc(id: &str, issues: &mut Issues, details: &mut TaxIdDetails) {
     if !alphabet_ok {
         return;
     }
-    if let Some(expected) = orgcode::check_character(&id[8..16]) {
-        if expected != b[16] as char {
-            issues.push(FIELD, &TaxIdProblem::OrgChecksum { from: 9, to: 17, expected });
-        }
+    if orgcode::check_character(&id[8..16]) != Some(b[16] as char) {
+        issues.push(FIELD, &TaxIdProblem::OrgChecksum { from: 9, to: 17 });
     }
-    if let Some(expected) = uscc::check_character(&id[..17]) {
-        if expected != b[17] as char {
-            details.expected_check_character = Some(expected);
-            issues.push(FIELD, &TaxIdProblem::Checksum { expected, found: b[17] as char });
-        }
+    if uscc::check_character(&id[..17]) != Some(b[17] as char) {
+        issues.push(FIELD, &TaxIdProblem::Checksum);
     }
 }
 
@@ -444,12 +423,8 @@ fn check_resident(id: &str, today: Date, issues: &mut Issues, details: &mut TaxI
     }
     let seq = id.as_bytes()[16] - b'0';
     details.gender = Some(if seq % 2 == 1 { "male" } else { "female" });
-    if let Some(expected) = resident::check_character(&id[..17]) {
-        let found = id.as_bytes()[17] as char;
-        if expected != found {
-            details.expected_check_character = Some(expected);
-            issues.push(FIELD, &TaxIdProblem::ResidentChecksum { expected, found });
-        }
+    if !resident::is_checksum_valid(id) {
+        issues.push(FIELD, &TaxIdProblem::ResidentChecksum);
     }
 }
 
@@ -461,10 +436,8 @@ fn check_legacy15(id: &str, issues: &mut Issues, details: &mut TaxIdDetails) {
         issues.push(FIELD, &TaxIdProblem::RegionFormat { from: 1, to: 6 });
     }
     details.organization_code = Some(id[6..].to_owned());
-    if let Some(expected) = orgcode::check_character(&id[6..14]) {
-        if expected != id.as_bytes()[14] as char {
-            issues.push(FIELD, &TaxIdProblem::OrgChecksum { from: 7, to: 15, expected });
-        }
+    if !orgcode::is_valid(&id[6..]) {
+        issues.push(FIELD, &TaxIdProblem::OrgChecksum { from: 7, to: 15 });
     }
 }
 
@@ -633,9 +606,12 @@ mod tests {
     fn messages_are_bilingual() {
         let r = validate_on("91110000600037341N", today());
         let e = &r.errors[0];
-        assert!(e.message.contains("校验码") && e.message.contains('L'), "{}", e.message);
-        assert!(e.message_en.contains("check character") && e.message_en.contains('L'));
+        assert!(e.message.contains("校验码"), "{}", e.message);
+        assert!(e.message_en.contains("check character"));
         assert_eq!(e.field, "taxId");
-        assert_eq!(r.details.expected_check_character, Some('L'));
+        // The expected check character is not given away: "fixing" it would hide a
+        // typo elsewhere in the code.
+        assert!(!e.message.contains('L') && !e.message_en.contains("“L”"));
+        assert!(r.suggestions.is_empty(), "{:?}", r.suggestions);
     }
 }

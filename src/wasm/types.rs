@@ -37,7 +37,6 @@ export interface TaxIdDetails {
   /** Resident IDs: `YYYY-MM-DD`. */
   birthDate?: string;
   gender?: "male" | "female";
-  expectedCheckCharacter?: string;
 }
 
 export interface TaxIdResult {

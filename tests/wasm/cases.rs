@@ -1,0 +1,104 @@
+// Shared by tests/wasm_node.rs and tests/wasm_browser.rs: the same checks, run
+// through the JavaScript boundary in Node and in headless Chromium.
+
+use js_sys::{Array, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::wasm_bindgen_test;
+
+fn get(v: &JsValue, key: &str) -> JsValue {
+    Reflect::get(v, &JsValue::from_str(key)).expect("object")
+}
+
+fn string(v: &JsValue, key: &str) -> String {
+    get(v, key).as_string().unwrap_or_else(|| panic!("{key} is not a string"))
+}
+
+fn codes(list: &JsValue) -> Vec<String> {
+    list.dyn_ref::<Array>()
+        .expect("array")
+        .iter()
+        .map(|i| string(&i, "code"))
+        .collect()
+}
+
+fn obj(pairs: &[(&str, &str)]) -> JsValue {
+    let o = js_sys::Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&o, &JsValue::from_str(k), &JsValue::from_str(v)).unwrap();
+    }
+    o.into()
+}
+
+#[wasm_bindgen_test]
+fn valid_uscc_has_the_contract_shape() {
+    let r = fapiao::wasm::validate_tax_id(" 91110000600037341l ");
+    assert_eq!(get(&r, "valid").as_bool(), Some(true));
+    assert_eq!(string(&r, "normalized"), "91110000600037341L");
+    assert_eq!(string(&r, "kind"), "uscc");
+    assert_eq!(Array::from(&get(&r, "errors")).length(), 0);
+    assert_eq!(Array::from(&get(&r, "suggestions")).length(), 0);
+    let d = get(&r, "details");
+    assert_eq!(string(&d, "regionCode"), "110000");
+    assert_eq!(string(&d, "regionName"), "北京市");
+    assert_eq!(string(&d, "registrationAuthority"), "工商（市场监督管理）");
+    assert_eq!(string(&d, "entityType"), "企业");
+    assert_eq!(string(&d, "organizationCode"), "600037341");
+}
+
+#[wasm_bindgen_test]
+fn issues_carry_code_field_and_both_messages() {
+    let r = fapiao::wasm::validate_tax_id("91110000600037341N");
+    assert_eq!(get(&r, "valid").as_bool(), Some(false));
+    let e = Array::from(&get(&r, "errors")).get(0);
+    assert_eq!(string(&e, "code"), "TAXID_CHECKSUM");
+    assert_eq!(string(&e, "field"), "taxId");
+    assert!(string(&e, "message").contains("校验码"));
+    assert!(string(&e, "messageEn").contains("check character"));
+    assert_eq!(get(&e, "overridable").as_bool(), Some(true));
+    let r = fapiao::wasm::validate_tax_id("9111OOOO600037341L");
+    let s = Array::from(&get(&r, "suggestions"));
+    assert!(s.iter().any(|v| v.as_string().as_deref() == Some("91110000600037341L")));
+}
+
+#[wasm_bindgen_test]
+fn unknown_region_name_is_null_and_kind_null_for_garbage() {
+    let r = fapiao::wasm::validate_tax_id("");
+    assert!(get(&r, "kind").is_null());
+    assert_eq!(codes(&get(&r, "errors")), ["TAXID_EMPTY"]);
+    let r = fapiao::wasm::validate_tax_id("999900006000373418");
+    let d = get(&r, "details");
+    assert!(get(&d, "regionName").is_null());
+}
+
+#[wasm_bindgen_test]
+fn resident_birth_date_uses_the_js_clock() {
+    let r = fapiao::wasm::validate_tax_id("110102199101010078");
+    assert_eq!(string(&r, "kind"), "resident");
+    assert_eq!(string(&get(&r, "details"), "birthDate"), "1991-01-01");
+}
+
+#[wasm_bindgen_test]
+fn validate_buyer_through_js_objects() {
+    let buyer = obj(&[("type", "company"), ("name", "厦门某某贸易有限公司"), ("taxId", "91350203M0001QKT19")]);
+    let options = obj(&[("invoiceType", "special")]);
+    let r = fapiao::wasm::validate_buyer(buyer.clone(), options).unwrap();
+    assert_eq!(codes(&get(&r, "errors")), ["TAXID_CHECKSUM"]);
+    assert_eq!(string(&Array::from(&get(&r, "errors")).get(0), "field"), "buyer.taxId");
+
+    let options = obj(&[("invoiceType", "special")]);
+    let confirmed = Array::of1(&JsValue::from_str("TAXID_CHECKSUM"));
+    Reflect::set(&options, &JsValue::from_str("confirmed"), &confirmed).unwrap();
+    let r = fapiao::wasm::validate_buyer(buyer, options).unwrap();
+    assert_eq!(get(&r, "valid").as_bool(), Some(true));
+    assert_eq!(string(&get(&r, "normalized"), "taxId"), "91350203M0001QKT19");
+}
+
+#[wasm_bindgen_test]
+fn wrong_argument_types_throw() {
+    let buyer = js_sys::Object::new();
+    Reflect::set(&buyer, &JsValue::from_str("name"), &JsValue::from_f64(42.0)).unwrap();
+    assert!(fapiao::wasm::validate_buyer(buyer.into(), JsValue::UNDEFINED).is_err());
+    // Missing options are fine: 数电普票 by default.
+    let r = fapiao::wasm::validate_buyer(obj(&[("type", "person"), ("name", "张三")]), JsValue::UNDEFINED).unwrap();
+    assert_eq!(get(&r, "valid").as_bool(), Some(true));
+}
