@@ -8,6 +8,10 @@
 //!   and resident ID numbers — with checks, details and typo suggestions.
 //! - [`buyer`]: the buyer part of an invoice request (购买方信息) for 数电专票 and 数电普票.
 //! - [`region`]: GB/T 2260 division codes, current and retired.
+//! - [`amount`]: invoice arithmetic in exact decimals — 价税分离, discount lines,
+//!   差额征税, red invoices, 大写 totals and splitting.
+//! - [`taxcode`]: 商品和服务税收分类编码 — lookup, search as the cashier types
+//!   (Chinese, pinyin, code prefix), `*简称*名称` item names.
 //!
 //! Every problem is an [`Issue`]: a stable code, the field, a Chinese and an English
 //! message. Nothing here panics on bad input.
@@ -21,11 +25,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod amount;
 pub mod buyer;
 pub mod clock;
 pub mod issue;
 pub mod limits;
 pub mod region;
+pub mod taxcode;
 pub mod taxid;
 pub mod text;
 
@@ -36,6 +42,11 @@ pub mod text;
 #[doc(hidden)]
 pub mod wasm;
 
+pub use amount::{amount_in_words, compute_invoice, InvoiceInput, InvoiceResult, LineInput};
 pub use buyer::{validate_buyer, BuyerInput, BuyerOptions, BuyerResult, InvoiceType};
 pub use issue::{Issue, Rule, Severity};
+pub use taxcode::{
+    format_item_name, load as load_tax_codes, lookup as lookup_tax_code, search as search_tax_codes, TaxCode,
+    TaxCodeHit, TaxCodeProblem,
+};
 pub use taxid::{validate_tax_id, TaxIdKind, TaxIdResult};

@@ -21,3 +21,5 @@ pub const EMAIL: usize = 50;
 /// A company name of this many characters or fewer is probably a person's name
 /// (诺诺 refuses it with `naturalPersonVerifyFlag`).
 pub const SHORT_COMPANY_NAME: usize = 4;
+/// 商品名称, item name (诺诺 90), counted without the `*简称*` prefix.
+pub const ITEM_NAME: usize = 90;

@@ -1,0 +1,152 @@
+//! Pinyin of names, from the character readings in `data/tax-codes-pinyin.txt`.
+//!
+//! That file is generated with the `pinyin` crate (see `xtask/src/taxcodes.rs`) and
+//! covers every Han character of the embedded table's names and descriptions, so
+//! this crate needs no pinyin dependency of its own. A character has one reading,
+//! the crate's default, except for the characters and phrases the generator
+//! overrides (长丝 chang, 银行 yin hang …). Characters missing from the file (a
+//! table loaded at run time may bring new ones) give no pinyin; a loaded row can
+//! supply its own instead (the `拼音`/`pinyin` column).
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+const READINGS: &str = include_str!("../../data/tax-codes-pinyin.txt");
+
+struct Readings {
+    chars: HashMap<char, &'static str>,
+    /// Phrases with the readings of their characters, longest first.
+    phrases: Vec<(Vec<char>, Vec<&'static str>)>,
+}
+
+fn readings() -> &'static Readings {
+    static READ: OnceLock<Readings> = OnceLock::new();
+    READ.get_or_init(|| {
+        let mut chars = HashMap::new();
+        let mut phrases = Vec::new();
+        for line in READINGS.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+            let Some((left, right)) = line.split_once('\t') else { continue };
+            if let Some(phrase) = left.strip_prefix('=') {
+                let syllables: Vec<&'static str> = right.split(' ').filter(|s| !s.is_empty()).collect();
+                let phrase: Vec<char> = phrase.chars().collect();
+                if syllables.len() == phrase.len() {
+                    phrases.push((phrase, syllables));
+                }
+            } else {
+                chars.extend(right.chars().map(|c| (c, left)));
+            }
+        }
+        phrases.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+        Readings { chars, phrases }
+    })
+}
+
+/// The two pinyin search keys of a text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PinyinKeys {
+    /// Full pinyin, syllables run together: `canyinfuwu`.
+    pub full: String,
+    /// Byte offsets in `full` where a syllable (or a run of Latin letters and
+    /// digits) starts; search matches inside `full` only from these.
+    pub starts: Vec<u32>,
+    /// First letters: `cyfw`.
+    pub initials: String,
+}
+
+impl PinyinKeys {
+    fn push(&mut self, syllable: &str) {
+        if let Some(first) = syllable.chars().next() {
+            self.starts.push(self.full.len() as u32);
+            self.full.push_str(syllable);
+            self.initials.push(first);
+        }
+    }
+}
+
+/// Pinyin keys of a normalised text (see [`super::search::normalize`]). Latin
+/// letters and digits are kept as they are, punctuation is dropped.
+pub(crate) fn keys(text: &str) -> PinyinKeys {
+    let r = readings();
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = PinyinKeys::default();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_ascii_alphanumeric() {
+            let start = i;
+            while i < chars.len() && chars[i].is_ascii_alphanumeric() {
+                i += 1;
+            }
+            let run: String = chars[start..i].iter().collect();
+            out.starts.push(out.full.len() as u32);
+            out.full.push_str(&run);
+            out.initials.push_str(&run);
+            continue;
+        }
+        if let Some((phrase, syllables)) = r.phrases.iter().find(|(p, _)| chars[i..].starts_with(p)) {
+            syllables.iter().for_each(|s| out.push(s));
+            i += phrase.len();
+            continue;
+        }
+        if let Some(s) = r.chars.get(&c) {
+            out.push(s);
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Pinyin keys from syllables given with a loaded row (`"can yin fu wu"`).
+pub(crate) fn keys_from_syllables(syllables: &str) -> PinyinKeys {
+    let mut out = PinyinKeys::default();
+    for s in syllables.split(|c: char| c.is_whitespace() || c == '\'').filter(|s| !s.is_empty()) {
+        let s: String = s.chars().filter(|c| c.is_ascii_alphanumeric() || *c == 'ü').collect();
+        out.push(&s.to_ascii_lowercase().replace('ü', "v"));
+    }
+    out
+}
+
+/// Number of characters with a reading (for tests and diagnostics).
+#[cfg(test)]
+pub(crate) fn known_characters() -> usize {
+    readings().chars.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_pinyin_initials_and_syllable_starts() {
+        let k = keys("餐饮服务");
+        assert_eq!(k.full, "canyinfuwu");
+        assert_eq!(k.initials, "cyfw");
+        assert_eq!(k.starts, [0, 3, 6, 8]);
+    }
+
+    #[test]
+    fn overrides_and_phrases_beat_the_default_reading() {
+        assert_eq!(keys("化纤长丝").full, "huaxianchangsi");
+        assert_eq!(keys("调味品").initials, "twp");
+        assert_eq!(keys("银行专用设备").full, "yinhangzhuanyongshebei");
+        assert_eq!(keys("自行车").full, "zixingche");
+        assert_eq!(keys("绿豆").full, "lvdou");
+    }
+
+    #[test]
+    fn latin_runs_and_unknown_characters() {
+        let k = keys("液化天然气(lng)");
+        assert_eq!(k.full, "yehuatianranqilng");
+        assert_eq!(k.initials, "yhtrqlng");
+        assert_eq!(keys("\u{2F800}").full, "");
+        assert!(known_characters() > 2000);
+    }
+
+    #[test]
+    fn syllables_supplied_with_a_row() {
+        let k = keys_from_syllables(" Can yin'fu  wu ");
+        assert_eq!(k.full, "canyinfuwu");
+        assert_eq!(k.initials, "cyfw");
+        assert_eq!(keys_from_syllables("lü").full, "lv");
+    }
+}

@@ -1,0 +1,340 @@
+//! Search as the user types: by code prefix, by 名称/简称/说明 substring, by full
+//! pinyin and by pinyin initials.
+//!
+//! The index is a suffix array over the search keys of the table, built once per
+//! table on the first search. The keys (each 名称 and 说明, each distinct 简称,
+//! and the full pinyin and initials of these names) sit in one string; every
+//! place a match may start in a key (each character; in full pinyin each
+//! syllable) is one entry, and the entries are sorted by the text from there to
+//! the end of the key. A query is a binary search for the first entry starting
+//! with it and a walk over the entries that do: no string of the table is
+//! scanned per query. Code prefixes are a binary search over the sorted codes.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+use super::pinyin;
+use super::table::{TaxCodeTable, CODE_LEN};
+use crate::text::{half_width, is_invisible};
+
+/// How well a row matched; higher is better. The values are part of the result
+/// (`score`) and stable within a major version.
+pub mod score {
+    /// The query is the row's 简称.
+    pub const EXACT_SHORT_NAME: u16 = 1000;
+    /// The query is the row's code, with or without trailing zeros.
+    pub const EXACT_CODE: u16 = 950;
+    /// The query is the row's 名称.
+    pub const EXACT_NAME: u16 = 900;
+    /// The query is the full pinyin or the initials of the 名称 or 简称.
+    pub const EXACT_PINYIN: u16 = 800;
+    /// The code starts with the query.
+    pub const CODE_PREFIX: u16 = 700;
+    /// The 名称 or 简称 starts with the query.
+    pub const NAME_PREFIX: u16 = 600;
+    /// The full pinyin or the initials start with the query.
+    pub const PINYIN_PREFIX: u16 = 500;
+    /// The 名称 or 简称 contains the query.
+    pub const NAME_SUBSTRING: u16 = 400;
+    /// The full pinyin contains the query from a syllable on, or the initials contain it.
+    pub const PINYIN_SUBSTRING: u16 = 300;
+    /// The 说明 contains the query (only when descriptions are loaded).
+    pub const DESCRIPTION: u16 = 200;
+}
+
+/// Results when no `limit` is given.
+pub const DEFAULT_LIMIT: usize = 20;
+
+/// Options of [`search`](super::search).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SearchOptions {
+    /// Most results to return; [`DEFAULT_LIMIT`] when absent.
+    pub limit: Option<usize>,
+}
+
+/// One search result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaxCodeHit {
+    /// The 19-digit code.
+    pub code: String,
+    /// 货物和劳务名称.
+    pub name: String,
+    /// 商品和服务分类简称.
+    pub short_name: String,
+    /// True when the code may be used on an invoice (it has no children).
+    pub leaf: bool,
+    /// How well it matched: one of the values in [`score`].
+    pub score: u16,
+}
+
+/// Normalises a query or a name for matching: full-width to half-width, ASCII
+/// lower case, `ü` → `v`, white space and invisible characters dropped.
+pub(crate) fn normalize(s: &str) -> String {
+    s.chars()
+        .map(half_width)
+        .filter(|&c| !is_invisible(c))
+        .map(|c| match c {
+            'ü' | 'Ü' => 'v',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Name,
+    Pinyin,
+    Initials,
+    Description,
+}
+
+/// One search key: a slice of the arena, shared by the rows in `rows`.
+struct Key {
+    start: u32,
+    end: u32,
+    kind: Kind,
+    /// True when the key is the rows' 简称 (else their 名称, pinyin of it, 说明).
+    short: bool,
+    /// Range of `Part::rows`.
+    rows: (u32, u32),
+}
+
+/// A suffix array over one set of keys.
+struct Part {
+    arena: String,
+    keys: Vec<Key>,
+    rows: Vec<u32>,
+    /// Arena positions where a match may start, with their key, sorted by the
+    /// text from there to the end of the key.
+    entries: Vec<(u32, u32)>,
+}
+
+impl Part {
+    fn new() -> Part {
+        Part { arena: String::new(), keys: Vec::new(), rows: Vec::new(), entries: Vec::new() }
+    }
+
+    /// Adds a key; `starts` are byte offsets in `text` (all characters when `None`).
+    fn add(&mut self, text: &str, kind: Kind, short: bool, rows: &[u32], starts: Option<&[u32]>) {
+        if text.is_empty() || rows.is_empty() {
+            return;
+        }
+        let start = self.arena.len() as u32;
+        let k = self.keys.len() as u32;
+        self.arena.push_str(text);
+        let row_start = self.rows.len() as u32;
+        self.rows.extend_from_slice(rows);
+        self.keys.push(Key { start, end: self.arena.len() as u32, kind, short, rows: (row_start, rows.len() as u32) });
+        match starts {
+            Some(at) => self.entries.extend(at.iter().map(|&o| (start + o, k))),
+            None => self.entries.extend(text.char_indices().map(|(o, _)| (start + o as u32, k))),
+        }
+    }
+
+    fn tail(&self, (pos, key): (u32, u32)) -> &str {
+        let end = self.keys[key as usize].end;
+        self.arena.get(pos as usize..end as usize).unwrap_or("")
+    }
+
+    /// Sorts the entries. Most comparisons are settled by the first sixteen bytes,
+    /// packed into an integer, which is what makes building fast enough for the
+    /// first keystroke.
+    fn finish(mut self) -> Part {
+        let mut sortable: Vec<(u128, u32, u32)> = self
+            .entries
+            .iter()
+            .map(|&(pos, key)| {
+                let mut head = [0u8; 16];
+                let tail = self.tail((pos, key)).as_bytes();
+                let n = tail.len().min(16);
+                head[..n].copy_from_slice(&tail[..n]);
+                (u128::from_be_bytes(head), pos, key)
+            })
+            .collect();
+        sortable.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0).then_with(|| self.tail((a.1, a.2)).cmp(self.tail((b.1, b.2))))
+        });
+        self.entries = sortable.into_iter().map(|(_, pos, key)| (pos, key)).collect();
+        self.arena.shrink_to_fit();
+        self
+    }
+
+    /// Raises the score of every row with a key that contains `q`.
+    fn matches(&self, q: &str, best: &mut [u16], touched: &mut Vec<u32>) {
+        let first = self.entries.partition_point(|&e| self.tail(e) < q);
+        for &(pos, k) in &self.entries[first..] {
+            let tail = self.tail((pos, k));
+            if !tail.starts_with(q) {
+                break;
+            }
+            let key = &self.keys[k as usize];
+            let at_start = pos == key.start;
+            let whole = at_start && tail.len() == q.len();
+            let score = match key.kind {
+                Kind::Name if whole && key.short => score::EXACT_SHORT_NAME,
+                Kind::Name if whole => score::EXACT_NAME,
+                Kind::Name if at_start => score::NAME_PREFIX,
+                Kind::Name => score::NAME_SUBSTRING,
+                Kind::Pinyin | Kind::Initials if whole => score::EXACT_PINYIN,
+                Kind::Pinyin | Kind::Initials if at_start => score::PINYIN_PREFIX,
+                Kind::Pinyin | Kind::Initials => score::PINYIN_SUBSTRING,
+                Kind::Description => score::DESCRIPTION,
+            };
+            let (from, len) = key.rows;
+            for &row in &self.rows[from as usize..(from + len) as usize] {
+                raise(best, touched, row as usize, score);
+            }
+        }
+    }
+}
+
+/// The search index of a table, in two parts built on first use: Chinese text
+/// (名称, 简称, 说明) for queries with any non-ASCII character, and pinyin (full
+/// and initials, which keep Latin letters and digits of names as they are) for
+/// the rest. A cashier typing pinyin never waits for the Chinese part.
+#[derive(Default)]
+pub(crate) struct Index {
+    han: OnceLock<Part>,
+    latin: OnceLock<Part>,
+}
+
+impl Index {
+    fn han(&self, table: &TaxCodeTable) -> &Part {
+        self.han.get_or_init(|| {
+            let mut part = Part::new();
+            for (i, row) in table.rows.iter().enumerate() {
+                part.add(&normalize(&row.name), Kind::Name, false, &[i as u32], None);
+                if let Some(d) = &row.description {
+                    part.add(&normalize(d), Kind::Description, false, &[i as u32], None);
+                }
+            }
+            for (short, rows) in short_names(table) {
+                part.add(&normalize(short), Kind::Name, true, &rows, None);
+            }
+            part.finish()
+        })
+    }
+
+    fn latin(&self, table: &TaxCodeTable) -> &Part {
+        self.latin.get_or_init(|| {
+            let mut part = Part::new();
+            for (i, row) in table.rows.iter().enumerate() {
+                let py = table.name_pinyin(row);
+                part.add(&py.full, Kind::Pinyin, false, &[i as u32], Some(&py.starts));
+                part.add(&py.initials, Kind::Initials, false, &[i as u32], None);
+            }
+            for (short, rows) in short_names(table) {
+                let py = pinyin::keys(&normalize(short));
+                part.add(&py.full, Kind::Pinyin, true, &rows, Some(&py.starts));
+                part.add(&py.initials, Kind::Initials, true, &rows, None);
+            }
+            part.finish()
+        })
+    }
+
+    /// Builds both parts now.
+    pub(crate) fn prepare(&self, table: &TaxCodeTable) {
+        self.han(table);
+        self.latin(table);
+    }
+
+    /// Number of entries (for tests).
+    #[cfg(test)]
+    pub(crate) fn entries(&self, table: &TaxCodeTable) -> usize {
+        self.han(table).entries.len() + self.latin(table).entries.len()
+    }
+}
+
+/// Each distinct 简称 with the rows that have it, in code order.
+fn short_names(table: &TaxCodeTable) -> Vec<(&str, Vec<u32>)> {
+    let mut groups: HashMap<&str, usize> = HashMap::new();
+    let mut out: Vec<(&str, Vec<u32>)> = Vec::new();
+    for (i, row) in table.rows.iter().enumerate() {
+        let g = *groups.entry(&row.short_name).or_insert_with(|| {
+            out.push((&row.short_name, Vec::new()));
+            out.len() - 1
+        });
+        out[g].1.push(i as u32);
+    }
+    out
+}
+
+fn raise(best: &mut [u16], touched: &mut Vec<u32>, row: usize, score: u16) {
+    if best[row] == 0 {
+        touched.push(row as u32);
+    }
+    if score > best[row] {
+        best[row] = score;
+    }
+}
+
+pub(crate) fn search(table: &TaxCodeTable, query: &str, options: &SearchOptions) -> Vec<TaxCodeHit> {
+    let q = normalize(query);
+    let limit = options.limit.unwrap_or(DEFAULT_LIMIT);
+    if q.is_empty() || limit == 0 {
+        return Vec::new();
+    }
+    let mut best = vec![0u16; table.rows.len()];
+    let mut touched: Vec<u32> = Vec::new();
+
+    if q.len() <= CODE_LEN && q.bytes().all(|b| b.is_ascii_digit()) {
+        let rows = &table.rows;
+        let first = rows.partition_point(|r| r.code.as_str() < q.as_str());
+        let exact = format!("{q:0<19}");
+        for (i, r) in rows.iter().enumerate().skip(first) {
+            if !r.code.starts_with(&q) {
+                break;
+            }
+            let score = if r.code == exact { score::EXACT_CODE } else { score::CODE_PREFIX };
+            raise(&mut best, &mut touched, i, score);
+        }
+    }
+    let index = table.index();
+    if q.is_ascii() {
+        index.latin(table).matches(&q, &mut best, &mut touched);
+    } else {
+        index.han(table).matches(&q, &mut best, &mut touched);
+    }
+
+    touched.sort_unstable_by(|&a, &b| {
+        let (ra, rb) = (&table.rows[a as usize], &table.rows[b as usize]);
+        best[b as usize].cmp(&best[a as usize]).then(rb.leaf.cmp(&ra.leaf)).then(ra.code.cmp(&rb.code))
+    });
+    touched
+        .iter()
+        .take(limit)
+        .map(|&i| {
+            let r = &table.rows[i as usize];
+            TaxCodeHit {
+                code: r.code.clone(),
+                name: r.name.to_string(),
+                short_name: r.short_name.to_string(),
+                leaf: r.leaf,
+                score: best[i as usize],
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_folds_width_case_and_space() {
+        assert_eq!(normalize(" Can Yin　ＦＷ "), "canyinfw");
+        assert_eq!(normalize("LÜ"), "lv");
+        assert_eq!(normalize("餐饮 服务"), "餐饮服务");
+    }
+
+    #[test]
+    fn index_has_one_entry_per_start() {
+        let t = TaxCodeTable::embedded();
+        let n = t.index().entries(&t);
+        assert!(n > 50_000 && n < 200_000, "{n}");
+    }
+}
