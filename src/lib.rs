@@ -8,6 +8,8 @@
 //!   and resident ID numbers — with checks, details and typo suggestions.
 //! - [`buyer`]: the buyer part of an invoice request (购买方信息) for 数电专票 and 数电普票.
 //! - [`region`]: GB/T 2260 division codes, current and retired.
+//! - [`amount`]: invoice arithmetic in exact decimals — 价税分离, discount lines,
+//!   差额征税, red invoices, 大写 totals and splitting.
 //! - [`taxcode`]: 商品和服务税收分类编码 — lookup, search as the cashier types
 //!   (Chinese, pinyin, code prefix), `*简称*名称` item names.
 //!
@@ -23,6 +25,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod amount;
 pub mod buyer;
 pub mod clock;
 pub mod issue;
@@ -39,6 +42,7 @@ pub mod text;
 #[doc(hidden)]
 pub mod wasm;
 
+pub use amount::{amount_in_words, compute_invoice, InvoiceInput, InvoiceResult, LineInput};
 pub use buyer::{validate_buyer, BuyerInput, BuyerOptions, BuyerResult, InvoiceType};
 pub use issue::{Issue, Rule, Severity};
 pub use taxcode::{

@@ -1,0 +1,290 @@
+//! Decimal numbers as they cross the boundary: strings in, fixed-format strings out.
+//!
+//! Inputs are decimal strings (`"113.00"`, `"-3.5"`, `"0.13"`, also `"13%"` for a
+//! rate and full-width digits `"１１３"`); a JS integer number is accepted too. A JS
+//! number with a fraction is refused with an issue, never converted: it may already
+//! have lost a cent in binary floating point.
+
+use core::fmt;
+
+use rust_decimal::Decimal;
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::text::{half_width, is_invisible};
+
+/// A decimal number as entered: a string or an integer.
+///
+/// ```
+/// use fapiao::amount::DecimalInput;
+/// let a: DecimalInput = "113.00".into();
+/// let b: DecimalInput = 113.into();
+/// assert_eq!(a, DecimalInput::Text("113.00".into()));
+/// assert_eq!(b, DecimalInput::Integer(113));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecimalInput {
+    /// A decimal string such as `"113.00"`.
+    Text(String),
+    /// An integer (a JS number that is a safe integer, or a JSON integer).
+    Integer(i64),
+    /// A number with a fraction that arrived as a binary float: not accepted.
+    NonInteger,
+}
+
+impl From<&str> for DecimalInput {
+    fn from(s: &str) -> Self {
+        DecimalInput::Text(s.to_owned())
+    }
+}
+
+impl From<String> for DecimalInput {
+    fn from(s: String) -> Self {
+        DecimalInput::Text(s)
+    }
+}
+
+impl From<i64> for DecimalInput {
+    fn from(v: i64) -> Self {
+        DecimalInput::Integer(v)
+    }
+}
+
+impl From<i32> for DecimalInput {
+    fn from(v: i32) -> Self {
+        DecimalInput::Integer(i64::from(v))
+    }
+}
+
+impl From<Decimal> for DecimalInput {
+    fn from(v: Decimal) -> Self {
+        DecimalInput::Text(v.to_string())
+    }
+}
+
+impl Serialize for DecimalInput {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            DecimalInput::Text(t) => s.serialize_str(t),
+            DecimalInput::Integer(i) => s.serialize_i64(*i),
+            DecimalInput::NonInteger => s.serialize_none(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for DecimalInput {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = DecimalInput;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a decimal string or an integer")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(DecimalInput::Text(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(DecimalInput::Text(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(DecimalInput::Integer(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                // Beyond i64 is far beyond any amount; keep the digits for the size check.
+                Ok(i64::try_from(v).map_or_else(|_| DecimalInput::Text(v.to_string()), DecimalInput::Integer))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                // Never converted: the float may already be off by a cent.
+                Ok(DecimalInput::NonInteger)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Why a number could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ParseFailure {
+    /// Not a decimal number.
+    Format,
+    /// A JS number with a fraction.
+    NonInteger,
+    /// More decimal places than allowed.
+    Precision,
+    /// Too many integer digits.
+    TooLarge,
+}
+
+/// Reads a decimal with at most `max_int` integer digits and `max_dp` decimals
+/// (trailing zeros do not count). A trailing `%` divides by 100 when `percent`.
+/// Returns `Ok(None)` for an empty string.
+pub(crate) fn parse(input: &DecimalInput, max_int: usize, max_dp: u32, percent: bool) -> Result<Option<Decimal>, ParseFailure> {
+    let text = match input {
+        DecimalInput::Integer(i) => return from_digits(*i < 0, &i.unsigned_abs().to_string(), "", max_int, max_dp),
+        DecimalInput::NonInteger => return Err(ParseFailure::NonInteger),
+        DecimalInput::Text(t) => t,
+    };
+    let cleaned: String = text
+        .chars()
+        .map(half_width)
+        .map(|c| if c == '\u{2212}' { '-' } else { c })
+        .filter(|&c| !is_invisible(c))
+        .collect();
+    if cleaned.is_empty() {
+        return Ok(None);
+    }
+    if cleaned.len() > 64 {
+        return Err(ParseFailure::Format);
+    }
+    let (body, pct) = match cleaned.strip_suffix('%') {
+        Some(b) if percent => (b, true),
+        _ => (cleaned.as_str(), false),
+    };
+    let (negative, body) = match body.as_bytes().first() {
+        Some(b'-') => (true, &body[1..]),
+        Some(b'+') => (false, &body[1..]),
+        _ => (false, body),
+    };
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    if (int.is_empty() && frac.is_empty()) || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ParseFailure::Format);
+    }
+    let value = from_digits(negative, int, frac, max_int + if pct { 2 } else { 0 }, max_dp + if pct { 2 } else { 0 })?;
+    Ok(match value {
+        Some(v) if pct => mul_exact(v, Decimal::new(1, 2)),
+        v => v,
+    })
+}
+
+fn mul_exact(a: Decimal, b: Decimal) -> Option<Decimal> {
+    a.checked_mul(b).map(|d| d.normalize())
+}
+
+fn from_digits(negative: bool, int: &str, frac: &str, max_int: usize, max_dp: u32) -> Result<Option<Decimal>, ParseFailure> {
+    let int = int.trim_start_matches('0');
+    let frac = frac.trim_end_matches('0');
+    if int.len() > max_int {
+        return Err(ParseFailure::TooLarge);
+    }
+    if frac.len() > max_dp as usize {
+        return Err(ParseFailure::Precision);
+    }
+    let mut mantissa: i128 = 0;
+    for b in int.bytes().chain(frac.bytes()) {
+        mantissa = mantissa
+            .checked_mul(10)
+            .and_then(|m| m.checked_add(i128::from(b - b'0')))
+            .ok_or(ParseFailure::TooLarge)?;
+    }
+    if negative {
+        mantissa = -mantissa;
+    }
+    let d = Decimal::try_from_i128_with_scale(mantissa, frac.len() as u32).map_err(|_| ParseFailure::TooLarge)?;
+    Ok(Some(d))
+}
+
+/// Formats money with exactly two decimals (`"113.00"`, `"-0.05"`, never `"-0.00"`).
+///
+/// ```
+/// use fapiao::amount::money::format_money;
+/// use rust_decimal::Decimal;
+/// assert_eq!(format_money(Decimal::new(113, 0)), "113.00");
+/// assert_eq!(format_money(Decimal::new(-5, 2)), "-0.05");
+/// ```
+pub fn format_money(value: Decimal) -> String {
+    let mut v = super::rounding::round_half_up(value, 2);
+    v.rescale(2);
+    if v.is_zero() {
+        v.set_sign_positive(true);
+    }
+    v.to_string()
+}
+
+/// Formats a quantity, unit price or rate with no trailing zeros (`"3.5"`, `"100"`).
+///
+/// ```
+/// use fapiao::amount::money::format_plain;
+/// use rust_decimal::Decimal;
+/// assert_eq!(format_plain(Decimal::new(35000, 4)), "3.5");
+/// assert_eq!(format_plain(Decimal::new(10000, 2)), "100");
+/// ```
+pub fn format_plain(value: Decimal) -> String {
+    let mut v = value.normalize();
+    if v.is_zero() {
+        v.set_sign_positive(true);
+    }
+    v.to_string()
+}
+
+pub(crate) fn ser_money<S: Serializer>(v: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_money(*v))
+}
+
+pub(crate) fn ser_plain<S: Serializer>(v: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_plain(*v))
+}
+
+pub(crate) fn ser_opt_plain<S: Serializer>(v: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_str(&format_plain(*v)),
+        None => s.serialize_none(),
+    }
+}
+
+pub(crate) fn ser_opt_money<S: Serializer>(v: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_str(&format_money(*v)),
+        None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Result<Option<Decimal>, ParseFailure> {
+        parse(&DecimalInput::from(s), 13, 2, false)
+    }
+
+    #[test]
+    fn reads_what_people_type() {
+        assert_eq!(p("113.00"), Ok(Some(Decimal::new(11300, 2))));
+        assert_eq!(p(" １１３.５ "), Ok(Some(Decimal::new(1135, 1))));
+        assert_eq!(p("-0.05"), Ok(Some(Decimal::new(-5, 2))));
+        assert_eq!(p("\u{2212}5"), Ok(Some(Decimal::new(-5, 0))));
+        assert_eq!(p("+.5"), Ok(Some(Decimal::new(5, 1))));
+        assert_eq!(p("7."), Ok(Some(Decimal::new(7, 0))));
+        assert_eq!(p("1.500"), Ok(Some(Decimal::new(15, 1))));
+        assert_eq!(p(""), Ok(None));
+        assert_eq!(p("  "), Ok(None));
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_plain_decimal() {
+        for bad in ["abc", "1,000", "1e5", "¥5", "1.2.3", "-", ".", "--1", "0x10", "1 000.5x"] {
+            assert_eq!(p(bad), Err(ParseFailure::Format), "{bad}");
+        }
+        assert_eq!(p("1.005"), Err(ParseFailure::Precision));
+        assert_eq!(p("12345678901234"), Err(ParseFailure::TooLarge));
+        assert_eq!(p("0000000000000001234567890123"), Ok(Some(Decimal::new(1234567890123, 0))));
+        assert_eq!(parse(&DecimalInput::NonInteger, 13, 2, false), Err(ParseFailure::NonInteger));
+        assert_eq!(p(&"9".repeat(200)), Err(ParseFailure::Format));
+    }
+
+    #[test]
+    fn integers_and_percentages() {
+        assert_eq!(parse(&DecimalInput::Integer(-42), 13, 2, false), Ok(Some(Decimal::new(-42, 0))));
+        assert_eq!(parse(&DecimalInput::Integer(i64::MIN), 13, 2, false), Err(ParseFailure::TooLarge));
+        assert_eq!(parse(&"13%".into(), 1, 3, true), Ok(Some(Decimal::new(13, 2))));
+        assert_eq!(parse(&"1.5%".into(), 1, 3, true), Ok(Some(Decimal::new(15, 3))));
+        assert_eq!(parse(&"13%".into(), 1, 3, false), Err(ParseFailure::Format));
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(format_money(Decimal::new(-0, 2)), "0.00");
+        assert_eq!(format_money(Decimal::new(12345, 1)), "1234.50");
+        assert_eq!(format_plain(Decimal::new(-0, 8)), "0");
+        assert_eq!(format_plain(Decimal::new(333333333, 8)), "3.33333333");
+    }
+}
