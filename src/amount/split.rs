@@ -90,7 +90,7 @@ struct Unit {
 /// let limits = SplitLimits { max_amount: Some("100000".into()), ..Default::default() };
 /// let r = split_invoice(&input, &limits);
 /// assert!(r.valid, "{:?}", r.errors);
-/// assert_eq!(r.parts.len(), 3); // 200 000 in three parts of 9, 8 and 8 computers
+/// assert_eq!(r.parts.len(), 3); // 200 000 in three parts of 8, 9 and 8 computers
 /// let tax: rust_decimal::Decimal = r.parts.iter().map(|p| p.result.totals.tax_amount).sum();
 /// assert_eq!(tax, r.totals.tax_amount);
 /// ```

@@ -2,6 +2,7 @@
 //! Every rule lives in the modules of the crate root; see `shared/spec/js-api.md`
 //! for the contract these functions keep.
 
+pub mod amount;
 pub mod taxcode;
 mod types;
 
