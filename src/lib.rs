@@ -50,3 +50,8 @@ pub use taxcode::{
     TaxCodeHit, TaxCodeProblem,
 };
 pub use taxid::{validate_tax_id, TaxIdKind, TaxIdResult};
+
+/// The Rust examples in README.md, run as doctests so they cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -76,13 +76,13 @@ pub enum TaxIdProblem {
         /// 1-based position in the normalised input.
         pos: usize,
     },
-    /// I, O, S, V or Z in a unified social credit code.
-    #[error("A unified social credit code never contains the letters I, O, S, V or Z; position {pos} has “{ch}”.")]
+    /// I, O, S, V or Z in a unified social credit code (one issue for all of them).
+    #[error("A unified social credit code never contains the letters I, O, S, V or Z; position {positions} has “{letters}”.")]
     UsccLetter {
-        /// The letter.
-        ch: char,
-        /// 1-based position.
-        pos: usize,
+        /// The letters found, e.g. `O` or `O、I`.
+        letters: String,
+        /// Their 1-based positions, e.g. `5、6`.
+        positions: String,
     },
     /// Position 1 is not a registration authority code.
     #[error("“{found}” is not a registration authority code; position 1 must be 1–9, A, N or Y.")]
@@ -174,8 +174,8 @@ impl Rule for TaxIdProblem {
             Empty => "请填写纳税人识别号。".into(),
             Length { len } => format!("纳税人识别号应为15、17、18或20位，当前为{len}位。"),
             Charset { ch, pos } => format!("第{pos}位的“{ch}”不能出现在纳税人识别号中。"),
-            UsccLetter { ch, pos } => {
-                format!("统一社会信用代码不使用字母I、O、S、V、Z，第{pos}位为“{ch}”，请核对是否应为数字。")
+            UsccLetter { letters, positions } => {
+                format!("统一社会信用代码不使用字母I、O、S、V、Z，第{positions}位为“{letters}”，请核对是否应为数字。")
             }
             Authority { found } => format!("第1位“{found}”不是登记管理部门代码（应为1–9、A、N或Y）。"),
             RegionFormat { from, to } => format!("第{from}–{to}位应为6位数字的行政区划代码。"),
@@ -371,12 +371,20 @@ fn set_region(details: &mut TaxIdDetails, code: &str, issues: &mut Issues) {
 
 fn check_uscc(id: &str, issues: &mut Issues, details: &mut TaxIdDetails) {
     let b = id.as_bytes();
-    let mut alphabet_ok = true;
-    for (i, &c) in b.iter().enumerate() {
-        if uscc::value(c).is_none() {
-            issues.push(FIELD, &TaxIdProblem::UsccLetter { ch: c as char, pos: i + 1 });
-            alphabet_ok = false;
-        }
+    let bad: Vec<(usize, char)> =
+        b.iter().enumerate().filter(|(_, c)| uscc::value(**c).is_none()).map(|(i, c)| (i + 1, *c as char)).collect();
+    let alphabet_ok = bad.is_empty();
+    if !alphabet_ok {
+        let join = |parts: Vec<String>| parts.join("、");
+        let mut letters: Vec<String> = bad.iter().map(|(_, c)| c.to_string()).collect();
+        letters.dedup();
+        issues.push(
+            FIELD,
+            &TaxIdProblem::UsccLetter {
+                letters: join(letters),
+                positions: join(bad.iter().map(|(p, _)| p.to_string()).collect()),
+            },
+        );
     }
     let (a, t) = (b[0] as char, b[1] as char);
     details.registration_authority_code = Some(a);
@@ -400,7 +408,8 @@ fn check_uscc(id: &str, issues: &mut Issues, details: &mut TaxIdDetails) {
     }
     if b[2..8].iter().all(u8::is_ascii_digit) {
         set_region(details, &id[2..8], issues);
-    } else {
+    } else if alphabet_ok {
+        // (Letters a USCC never has were reported above; that is the likelier fix.)
         issues.push(FIELD, &TaxIdProblem::RegionFormat { from: 3, to: 8 });
     }
     details.organization_code = Some(id[8..17].to_owned());
@@ -609,6 +618,10 @@ mod tests {
         assert!(e.message.contains("校验码"), "{}", e.message);
         assert!(e.message_en.contains("check character"));
         assert_eq!(e.field, "taxId");
+        let letters = validate_on("9111OOOO6OOO37341L", today());
+        assert_eq!(codes(&letters).0, ["TAXID_CHARSET"], "one issue for all forbidden letters");
+        let message = &letters.errors[0].message;
+        assert!(message.contains("第5、6、7、8、10、11、12位为“O”"), "{message}");
         // The expected check character is not given away: "fixing" it would hide a
         // typo elsewhere in the code.
         assert!(!e.message.contains('L') && !e.message_en.contains("“L”"));

@@ -143,13 +143,25 @@ pub(super) fn suggestions(input: &str, today: Date) -> Vec<String> {
         let b = input.as_bytes();
         match b.len() {
             18 => {
-                for i in 0..18 {
-                    for &o in uscc::ALPHABET.iter() {
-                        if o != b[i] {
-                            let mut n = b.to_vec();
+                // A USCC has at most one mod-31 repair per position; a resident ID
+                // has digits only, so trying each digit everywhere is cheap.
+                for id in uscc::one_change_repairs(input) {
+                    consider(id, &mut clean);
+                }
+                if b[..17].iter().all(u8::is_ascii_digit) {
+                    let mut n = b.to_vec();
+                    for i in 0..18 {
+                        let original = n[i];
+                        let options: &[u8] = if i == 17 { b"0123456789X" } else { b"0123456789" };
+                        for &o in options.iter().filter(|&&o| o != original) {
                             n[i] = o;
-                            consider(String::from_utf8_lossy(&n).into_owned(), &mut clean);
+                            if let Ok(s) = std::str::from_utf8(&n) {
+                                if resident::is_checksum_valid(s) {
+                                    consider(s.to_owned(), &mut clean);
+                                }
+                            }
                         }
+                        n[i] = original;
                     }
                 }
             }
@@ -158,7 +170,11 @@ pub(super) fn suggestions(input: &str, today: Date) -> Vec<String> {
                     for &o in uscc::ALPHABET.iter() {
                         let mut n = b.to_vec();
                         n.insert(i, o);
-                        consider(String::from_utf8_lossy(&n).into_owned(), &mut clean);
+                        if let Ok(s) = std::str::from_utf8(&n) {
+                            if uscc::is_well_formed(s) {
+                                consider(s.to_owned(), &mut clean);
+                            }
+                        }
                     }
                 }
             }

@@ -54,6 +54,36 @@ pub fn check_character(first17: &str) -> Option<char> {
     Some(ALPHABET[((31 - sum % 31) % 31) as usize] as char)
 }
 
+/// Every code that differs from `code` in exactly one position and satisfies the
+/// mod-31 check: at most one per position, because each weight is invertible mod 31.
+/// Empty when `code` is not 18 symbols of the alphabet.
+pub fn one_change_repairs(code: &str) -> Vec<String> {
+    let b = code.as_bytes();
+    let Some(values) = b.iter().map(|&c| value(c)).collect::<Option<Vec<u8>>>() else {
+        return Vec::new();
+    };
+    if values.len() != 18 {
+        return Vec::new();
+    }
+    let sum: u32 = values[..17].iter().zip(WEIGHTS).map(|(&v, w)| u32::from(v) * w).sum();
+    // Valid exactly when (sum + check value) ≡ 0 (mod 31).
+    let excess = (sum + u32::from(values[17])) % 31;
+    let mut out = Vec::new();
+    for i in 0..18 {
+        let w = if i < 17 { WEIGHTS[i] } else { 1 };
+        // Change v_i by d with d·w ≡ −excess (mod 31); w⁻¹ found by search (31 is prime).
+        let inverse = (1..31).find(|x| x * w % 31 == 1).unwrap_or(1);
+        let d = (31 - excess) % 31 * inverse % 31;
+        if d == 0 {
+            continue;
+        }
+        let mut n = b.to_vec();
+        n[i] = ALPHABET[((u32::from(values[i]) + d) % 31) as usize];
+        out.push(String::from_utf8_lossy(&n).into_owned());
+    }
+    out
+}
+
 /// Registration authorities (position 1) and the entity types (position 2) known
 /// for each. Source: GB 32100-2015 and its later assignments, as reproduced by
 /// several independent implementations (../shared/spec/rules.md §1.3).
@@ -121,6 +151,20 @@ mod tests {
         assert!(is_well_formed("N21100001234567885"));
         assert!(is_well_formed("Y1440300MA5D12340P"));
         assert_eq!(check_character("A1110000600037341"), Some('K'));
+    }
+
+    #[test]
+    fn repairs_are_one_change_away_and_pass_mod_31() {
+        let repairs = one_change_repairs("91110000600037341N");
+        assert!(repairs.contains(&"91110000600037341L".to_owned()));
+        assert!(repairs.len() <= 18);
+        for r in &repairs {
+            let diff = r.bytes().zip("91110000600037341N".bytes()).filter(|(a, b)| a != b).count();
+            assert_eq!(diff, 1, "{r}");
+            assert_eq!(check_character(&r[..17]), r.chars().nth(17), "{r}");
+        }
+        assert!(one_change_repairs("9111000060003734IN").is_empty());
+        assert!(one_change_repairs("short").is_empty());
     }
 
     #[test]

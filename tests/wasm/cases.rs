@@ -65,7 +65,7 @@ fn unknown_region_name_is_null_and_kind_null_for_garbage() {
     let r = fapiao::wasm::validate_tax_id("");
     assert!(get(&r, "kind").is_null());
     assert_eq!(codes(&get(&r, "errors")), ["TAXID_EMPTY"]);
-    let r = fapiao::wasm::validate_tax_id("999900006000373418");
+    let r = fapiao::wasm::validate_tax_id("99990000600037341J");
     let d = get(&r, "details");
     assert!(get(&d, "regionName").is_null());
 }

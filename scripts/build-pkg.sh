@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds the npm package into pkg/: wasm-pack (release profile, tuned for size,
+# then wasm-opt from the npm `binaryen` package) for the `web` target. The
+# hand-written pkg/package.json, node.js and bundler.js are kept as they are.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+# wasm-pack removes a package.json it did not write, so the hand-written files are
+# set aside during the build and put back afterwards.
+keep=$(mktemp -d)
+trap 'rm -rf "$keep"' EXIT
+cp pkg/package.json pkg/README.md pkg/node.js pkg/bundler.js "$keep"/
+wasm-pack build --release --target web --out-dir pkg --out-name fapiao \
+  --no-pack --no-gitignore --mode no-install . >&2
+cp "$keep"/* pkg/
+cp LICENSE-MIT LICENSE-APACHE pkg/
+raw=$(wc -c < pkg/fapiao_bg.wasm)
+gz=$(gzip -9c pkg/fapiao_bg.wasm | wc -c)
+echo "pkg/fapiao_bg.wasm: $raw bytes, $gz bytes gzipped" >&2

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs every test of the repository, installing what a fresh machine lacks first:
+#   bash scripts/test.sh
+# Native unit, integration and doc tests; the wasm boundary tests in Node and in
+# headless Chromium; the npm package installed from its tarball and used from
+# Node, from TypeScript, from a plain page and from a Vite build in Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+export PATH="$root/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+step() { echo; echo "==> $*"; }
+run() { "$@" 2>&1 | tee -a "$log"; }
+
+step "setup"
+bash scripts/setup.sh
+
+step "native tests (cargo test --workspace)"
+run cargo test --workspace
+
+step "build the npm package"
+bash scripts/build-pkg.sh
+
+step "wasm tests in Node"
+run wasm-pack test --node --mode no-install -- --test wasm_node
+
+step "wasm tests in headless Chromium"
+CHROMEDRIVER=${CHROMEDRIVER:-$(command -v chromedriver)} \
+  run wasm-pack test --headless --chrome --mode no-install -- --test wasm_browser
+
+step "the package as users install it (npm pack, then import by name)"
+dest=$(mktemp -d)
+(cd pkg && npm pack --silent --pack-destination "$dest" >/dev/null)
+tarball=$(ls "$dest"/fapiao-*.tgz)
+npm install --no-save --no-package-lock --no-audit --no-fund --loglevel=error "$tarball"
+run tsc -p tests/js/tsconfig.json && echo "tsc: 1 passed, 0 failed" | tee -a "$log"
+run node --test --test-concurrency=1 tests/js/node.test.mjs tests/js/browser.test.mjs
+
+# One closing line over all runners.
+passed=$(( $(grep -oE 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}') \
+  + $(grep -E '^# pass [0-9]+' "$log" | awk '{s+=$3} END {print s+0}') \
+  + $(grep -E '^tsc: 1 passed' "$log" | wc -l) ))
+failed=$(( $(grep -oE '[0-9]+ failed' "$log" | grep -v '^0 ' | awk '{s+=$1} END {print s+0}') \
+  + $(grep -E '^# fail [0-9]+' "$log" | awk '{s+=$3} END {print s+0}') ))
+echo
+echo "all tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,115 @@
+// The npm package as a Node user gets it: installed from the `npm pack` tarball
+// (scripts/test.sh does that), imported by name through its `exports` map.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+const f = await import('fapiao');
+
+test('exports are ready to call right after import, with no init step', () => {
+  assert.equal(typeof f.validateTaxId, 'function');
+  assert.equal(typeof f.validateBuyer, 'function');
+  assert.equal(f.validateTaxId('91110000600037341L').valid, true);
+});
+
+test('validateTaxId result has the contract shape', () => {
+  const r = f.validateTaxId(' 9111-0000-6000 3734 1l ');
+  assert.deepEqual(Object.keys(r).sort(), ['details', 'errors', 'kind', 'normalized', 'suggestions', 'valid', 'warnings']);
+  assert.equal(r.normalized, '91110000600037341L');
+  assert.equal(r.kind, 'uscc');
+  assert.deepEqual(r.errors, []);
+  assert.equal(r.details.regionName, '北京市');
+  assert.equal(r.details.regionCode, '110000');
+  assert.equal(r.details.organizationCode, '600037341');
+  assert.equal(typeof r.details.registrationAuthority, 'string');
+  assert.equal(typeof r.details.entityType, 'string');
+});
+
+test('every required error code is produced', () => {
+  const cases = {
+    TAXID_EMPTY: '  ',
+    TAXID_LENGTH: '12345',
+    TAXID_CHARSET: '9111000060003IOZSV',
+    TAXID_CHECKSUM: '91110000600037341N',
+    TAXID_ORG_CHECKSUM: '911100006000373451',
+    TAXID_AUTHORITY: '0111000060003734XX',
+  };
+  for (const [code, input] of Object.entries(cases)) {
+    const r = f.validateTaxId(input);
+    assert.equal(r.valid, false, input);
+    const issue = r.errors.find((e) => e.code === code);
+    assert.ok(issue, `${input}: expected ${code}, got ${r.errors.map((e) => e.code)}`);
+    assert.deepEqual(Object.keys(issue).filter((k) => k !== 'overridable').sort(), ['code', 'field', 'message', 'messageEn']);
+    assert.match(issue.message, /[\u4e00-\u9fff]/, 'Chinese message');
+    assert.match(issue.messageEn, /^[\x20-\x7e“”–]+$/, 'English message');
+  }
+});
+
+test('required warning codes', () => {
+  // 990000 is no region; 99 is no entity type of authority 9.
+  const r = f.validateTaxId('99990000600037341J');
+  assert.equal(r.valid, true, JSON.stringify(r.errors));
+  const codes = r.warnings.map((w) => w.code);
+  assert.ok(codes.includes('TAXID_REGION_UNKNOWN'), codes.join());
+  assert.ok(codes.includes('TAXID_ENTITY_TYPE_UNKNOWN'), codes.join());
+  assert.equal(r.details.regionName, null);
+});
+
+test('real codes that fail the check character are overridable', () => {
+  const r = f.validateTaxId('91350203M0001QKT19');
+  assert.equal(r.valid, false);
+  assert.equal(r.errors.length, 1);
+  assert.equal(r.errors[0].code, 'TAXID_CHECKSUM');
+  assert.equal(r.errors[0].overridable, true);
+  const b = f.validateBuyer({ type: 'company', name: '厦门某某贸易有限公司', taxId: '91350203M0001QKT19' },
+    { invoiceType: 'special', confirmed: ['TAXID_CHECKSUM'] });
+  assert.equal(b.valid, true);
+});
+
+test('regressions where peer libraries go wrong', () => {
+  // Letter authority codes (python-stdnum and npm stdnum reject them).
+  for (const id of ['N21100001234567885', 'Y1440300MA5D12340P', 'A1110000600037341K']) {
+    assert.equal(f.validateTaxId(id).valid, true, id);
+  }
+  // Check character 0 (npm stdnum rejects it).
+  assert.equal(f.validateTaxId('911100001000002860').valid, true);
+});
+
+test('a typo gets a one-tap suggestion', () => {
+  const r = f.validateTaxId('9111OOOO600037341L');
+  assert.equal(r.valid, false);
+  assert.equal(r.suggestions[0], '91110000600037341L');
+});
+
+test('validateBuyer', () => {
+  const r = f.validateBuyer({ type: 'person', name: '张三', taxId: '' }, { invoiceType: 'special' });
+  assert.deepEqual(r.errors.map((e) => e.code), ['BUYER_PERSON_SPECIAL']);
+  const ok = f.validateBuyer({
+    type: 'company', name: '北京某某科技有限公司(北京分公司)', taxId: '91110000600037341L',
+    phone: '(010)12345678', email: 'caiwu@qq。com', mobile: '+86 138 0013 8000',
+  }, { invoiceType: 'normal' });
+  assert.equal(ok.valid, true, JSON.stringify(ok.errors));
+  assert.equal(ok.normalized.name, '北京某某科技有限公司（北京分公司）');
+  assert.equal(ok.normalized.phone, '010-12345678');
+  assert.equal(ok.normalized.email, 'caiwu@qq.com');
+  assert.equal(ok.normalized.mobile, '13800138000');
+  assert.equal(ok.normalized.taxIdKind, 'uscc');
+  const missing = f.validateBuyer({ type: 'company', name: '北京某某科技有限公司' });
+  assert.deepEqual(missing.errors.map((e) => [e.code, e.field]), [['BUYER_TAXID_REQUIRED', 'buyer.taxId']]);
+});
+
+test('bad input never throws; wrong argument types do', () => {
+  for (const s of ['', '\u0000', '😴', '⑱', 'x'.repeat(10000), '中文']) {
+    assert.equal(typeof f.validateTaxId(s).valid, 'boolean');
+  }
+  assert.throws(() => f.validateTaxId(42));
+  assert.throws(() => f.validateBuyer({ name: 42 }));
+});
+
+test('the version matches the crate', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const cargo = await readFile(new URL('../../Cargo.toml', import.meta.url), 'utf8');
+  const version = cargo.match(/^version = "([^"]+)"/m)[1];
+  assert.equal(f.version(), version);
+  const pkg = JSON.parse(await readFile(new URL('../../pkg/package.json', import.meta.url), 'utf8'));
+  assert.equal(pkg.version, version);
+});
