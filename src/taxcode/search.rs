@@ -300,13 +300,18 @@ pub(crate) fn search(table: &TaxCodeTable, query: &str, options: &SearchOptions)
         index.han(table).matches(&q, &mut best, &mut touched);
     }
 
-    touched.sort_unstable_by(|&a, &b| {
+    let order = |&a: &u32, &b: &u32| {
         let (ra, rb) = (&table.rows[a as usize], &table.rows[b as usize]);
         best[b as usize].cmp(&best[a as usize]).then(rb.leaf.cmp(&ra.leaf)).then(ra.code.cmp(&rb.code))
-    });
+    };
+    // Only the first `limit` need sorting: a one-letter query touches thousands.
+    if touched.len() > limit {
+        touched.select_nth_unstable_by(limit - 1, order);
+        touched.truncate(limit);
+    }
+    touched.sort_unstable_by(order);
     touched
         .iter()
-        .take(limit)
         .map(|&i| {
             let r = &table.rows[i as usize];
             TaxCodeHit {
