@@ -77,12 +77,12 @@ pub enum TaxIdProblem {
         pos: usize,
     },
     /// I, O, S, V or Z in a unified social credit code (one issue for all of them).
-    #[error("A unified social credit code never contains the letters I, O, S, V or Z; position {positions} has “{letters}”.")]
+    #[error("A unified social credit code never contains the letters I, O, S, V or Z; found “{}” at position {}.", join(letters, ", "), join(positions, ", "))]
     UsccLetter {
-        /// The letters found, e.g. `O` or `O、I`.
-        letters: String,
-        /// Their 1-based positions, e.g. `5、6`.
-        positions: String,
+        /// The distinct letters found.
+        letters: Vec<char>,
+        /// Their 1-based positions.
+        positions: Vec<usize>,
     },
     /// Position 1 is not a registration authority code.
     #[error("“{found}” is not a registration authority code; position 1 must be 1–9, A, N or Y.")]
@@ -149,6 +149,10 @@ pub enum TaxIdProblem {
     },
 }
 
+fn join<T: std::fmt::Display>(items: &[T], separator: &str) -> String {
+    items.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(separator)
+}
+
 impl Rule for TaxIdProblem {
     fn code(&self) -> &'static str {
         use TaxIdProblem::*;
@@ -174,9 +178,11 @@ impl Rule for TaxIdProblem {
             Empty => "请填写纳税人识别号。".into(),
             Length { len } => format!("纳税人识别号应为15、17、18或20位，当前为{len}位。"),
             Charset { ch, pos } => format!("第{pos}位的“{ch}”不能出现在纳税人识别号中。"),
-            UsccLetter { letters, positions } => {
-                format!("统一社会信用代码不使用字母I、O、S、V、Z，第{positions}位为“{letters}”，请核对是否应为数字。")
-            }
+            UsccLetter { letters, positions } => format!(
+                "统一社会信用代码不使用字母I、O、S、V、Z，第{}位为“{}”，请核对是否应为数字。",
+                join(positions, "、"),
+                join(letters, "、")
+            ),
             Authority { found } => format!("第1位“{found}”不是登记管理部门代码（应为1–9、A、N或Y）。"),
             RegionFormat { from, to } => format!("第{from}–{to}位应为6位数字的行政区划代码。"),
             OrgChecksum { from, to } => format!(
@@ -375,16 +381,14 @@ fn check_uscc(id: &str, issues: &mut Issues, details: &mut TaxIdDetails) {
         b.iter().enumerate().filter(|(_, c)| uscc::value(**c).is_none()).map(|(i, c)| (i + 1, *c as char)).collect();
     let alphabet_ok = bad.is_empty();
     if !alphabet_ok {
-        let join = |parts: Vec<String>| parts.join("、");
-        let mut letters: Vec<String> = bad.iter().map(|(_, c)| c.to_string()).collect();
-        letters.dedup();
-        issues.push(
-            FIELD,
-            &TaxIdProblem::UsccLetter {
-                letters: join(letters),
-                positions: join(bad.iter().map(|(p, _)| p.to_string()).collect()),
-            },
-        );
+        let mut letters: Vec<char> = Vec::new();
+        for (_, c) in &bad {
+            if !letters.contains(c) {
+                letters.push(*c);
+            }
+        }
+        let positions = bad.iter().map(|(p, _)| *p).collect();
+        issues.push(FIELD, &TaxIdProblem::UsccLetter { letters, positions });
     }
     let (a, t) = (b[0] as char, b[1] as char);
     details.registration_authority_code = Some(a);
@@ -622,6 +626,9 @@ mod tests {
         assert_eq!(codes(&letters).0, ["TAXID_CHARSET"], "one issue for all forbidden letters");
         let message = &letters.errors[0].message;
         assert!(message.contains("第5、6、7、8、10、11、12位为“O”"), "{message}");
+        let english = &letters.errors[0].message_en;
+        assert!(english.contains("“O” at position 5, 6, 7, 8, 10, 11, 12"), "{english}");
+        assert!(english.is_ascii() || !english.contains('、'));
         // The expected check character is not given away: "fixing" it would hide a
         // typo elsewhere in the code.
         assert!(!e.message.contains('L') && !e.message_en.contains("“L”"));

@@ -37,10 +37,10 @@ pub fn validate_tax_id(input: &str) -> JsValue {
 #[wasm_bindgen(js_name = validateBuyer, unchecked_return_type = "BuyerResult")]
 pub fn validate_buyer(
     #[wasm_bindgen(unchecked_param_type = "BuyerInput")] buyer: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "BuyerOptions | undefined")] options: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "BuyerOptions")] options: Option<JsValue>,
 ) -> Result<JsValue, JsError> {
     let input: crate::BuyerInput = from_js(buyer, "buyer")?;
-    let options: crate::BuyerOptions = from_js(options, "options")?;
+    let options: crate::BuyerOptions = from_js(options.unwrap_or(JsValue::UNDEFINED), "options")?;
     Ok(to_js(&crate::validate_buyer(&input, &options)))
 }
 

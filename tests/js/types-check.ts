@@ -19,10 +19,12 @@ const b: BuyerResult = validateBuyer(
 const field: string | undefined = b.errors[0]?.field;
 const name: string = b.normalized.name;
 const where: string | undefined = regionName('110101');
+// Options may be left out (数电普票).
+const plain: BuyerResult = validateBuyer({ type: 'person', name: '张三' });
 
 // @ts-expect-error: invoiceType is a closed union.
 validateBuyer({}, { invoiceType: 'vat' });
 // @ts-expect-error: kind is not any.
 const wrong: number = r.kind;
 
-export { valid, kind, code, overridable, region, suggestion, field, name, where, wrong };
+export { plain, valid, kind, code, overridable, region, suggestion, field, name, where, wrong };

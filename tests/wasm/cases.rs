@@ -81,14 +81,14 @@ fn resident_birth_date_uses_the_js_clock() {
 fn validate_buyer_through_js_objects() {
     let buyer = obj(&[("type", "company"), ("name", "厦门某某贸易有限公司"), ("taxId", "91350203M0001QKT19")]);
     let options = obj(&[("invoiceType", "special")]);
-    let r = fapiao::wasm::validate_buyer(buyer.clone(), options).unwrap();
+    let r = fapiao::wasm::validate_buyer(buyer.clone(), Some(options)).unwrap();
     assert_eq!(codes(&get(&r, "errors")), ["TAXID_CHECKSUM"]);
     assert_eq!(string(&Array::from(&get(&r, "errors")).get(0), "field"), "buyer.taxId");
 
     let options = obj(&[("invoiceType", "special")]);
     let confirmed = Array::of1(&JsValue::from_str("TAXID_CHECKSUM"));
     Reflect::set(&options, &JsValue::from_str("confirmed"), &confirmed).unwrap();
-    let r = fapiao::wasm::validate_buyer(buyer, options).unwrap();
+    let r = fapiao::wasm::validate_buyer(buyer, Some(options)).unwrap();
     assert_eq!(get(&r, "valid").as_bool(), Some(true));
     assert_eq!(string(&get(&r, "normalized"), "taxId"), "91350203M0001QKT19");
 }
@@ -97,8 +97,8 @@ fn validate_buyer_through_js_objects() {
 fn wrong_argument_types_throw() {
     let buyer = js_sys::Object::new();
     Reflect::set(&buyer, &JsValue::from_str("name"), &JsValue::from_f64(42.0)).unwrap();
-    assert!(fapiao::wasm::validate_buyer(buyer.into(), JsValue::UNDEFINED).is_err());
+    assert!(fapiao::wasm::validate_buyer(buyer.into(), None).is_err());
     // Missing options are fine: 数电普票 by default.
-    let r = fapiao::wasm::validate_buyer(obj(&[("type", "person"), ("name", "张三")]), JsValue::UNDEFINED).unwrap();
+    let r = fapiao::wasm::validate_buyer(obj(&[("type", "person"), ("name", "张三")]), None).unwrap();
     assert_eq!(get(&r, "valid").as_bool(), Some(true));
 }
