@@ -10,6 +10,7 @@
 //! - [`region`]: GB/T 2260 division codes, current and retired.
 //! - [`amount`]: invoice arithmetic in exact decimals — 价税分离, discount lines,
 //!   差额征税, red invoices, 大写 totals and splitting.
+//! - [`request`]: the canonical issuing and red-letter requests the proxy accepts.
 //! - [`taxcode`]: 商品和服务税收分类编码 — lookup, search as the cashier types
 //!   (Chinese, pinyin, code prefix), `*简称*名称` item names.
 //!
@@ -31,6 +32,7 @@ pub mod clock;
 pub mod issue;
 pub mod limits;
 pub mod region;
+pub mod request;
 pub mod taxcode;
 pub mod taxid;
 pub mod text;
@@ -45,6 +47,7 @@ pub mod wasm;
 pub use amount::{amount_in_words, compute_invoice, InvoiceInput, InvoiceResult, LineInput};
 pub use buyer::{validate_buyer, BuyerInput, BuyerOptions, BuyerResult, InvoiceType};
 pub use issue::{Issue, Rule, Severity};
+pub use request::{build_issue_request, build_red_request, IssueForm, IssueRequest, RedForm, RedRequest};
 pub use taxcode::{
     format_item_name, load as load_tax_codes, lookup as lookup_tax_code, search as search_tax_codes, TaxCode,
     TaxCodeHit, TaxCodeProblem,
