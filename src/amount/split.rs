@@ -90,7 +90,8 @@ struct Unit {
 /// let limits = SplitLimits { max_amount: Some("100000".into()), ..Default::default() };
 /// let r = split_invoice(&input, &limits);
 /// assert!(r.valid, "{:?}", r.errors);
-/// assert_eq!(r.parts.len(), 3); // 200 000 in three parts of 8, 9 and 8 computers
+/// assert_eq!(r.parts.len(), 3); // 200 000: 12, 12 and 1 computers (12 × 8 000 = 96 000 fit)
+/// assert_eq!(r.parts[0].input.lines[0].quantity, Some("12".into()));
 /// let tax: rust_decimal::Decimal = r.parts.iter().map(|p| p.result.totals.tax_amount).sum();
 /// assert_eq!(tax, r.totals.tax_amount);
 /// ```
@@ -223,84 +224,69 @@ impl LimitExt for Option<Decimal> {
 }
 
 /// Cuts one line (and its discount line) into pieces each within `max`.
+///
+/// With a whole-number quantity, pieces are runs of whole units, as many per piece
+/// as fit; otherwise the line is cut into `k` equal shares, `k` the fewest that fit.
 fn cut(input: &InvoiceInput, whole: &InvoiceResult, idx: &[usize], max: Decimal, limit_incl: bool) -> Result<Vec<Unit>, AmountProblem> {
     let incl = input.price_includes_tax;
     let qty_dp = input.quantity_decimals.unwrap_or(DEFAULT_DECIMALS);
-    let failed = AmountProblem::SplitFailed { code: "SPLIT_CUT" };
-    let (li, di) = (idx[0], idx.get(1).copied());
-    let line = whole.lines[li].as_ref().ok_or(failed.clone())?;
-    let disc = di.and_then(|d| whole.lines[d].as_ref());
+    let failed = || AmountProblem::SplitFailed { code: "SPLIT_CUT" };
+    let too_many = || AmountProblem::SplitLimit {
+        reason: "the order would need more than 10 000 invoices.",
+        reason_zh: "订单需要拆分为超过10000张发票。",
+    };
+    let line = whole.lines[idx[0]].as_ref().ok_or_else(failed)?;
+    let disc = idx.get(1).and_then(|&d| whole.lines[d].as_ref());
     let measure = line.amount_in_basis(limit_incl) + disc.map_or(Decimal::ZERO, |d| d.amount_in_basis(limit_incl));
-    let (a, t, r) = (line.amount_in_basis(incl), line.tax_amount, line.tax_rate);
-    let (ad, td) = disc.map_or((Decimal::ZERO, Decimal::ZERO), |d| (d.amount_in_basis(incl), d.tax_amount));
-    let q = line.quantity;
-    let p = line.unit_price_in_basis(incl);
-    let whole_units = q.is_some_and(|q| q.fract().is_zero());
-    let k0 = mul_div_round(measure, Decimal::ONE, max, 0).ok_or(failed.clone())?;
-    let k0 = usize::try_from(k0.mantissa()).unwrap_or(usize::MAX).max(2);
-    if k0 > MAX_PARTS {
-        return Err(AmountProblem::SplitLimit {
-            reason: "the order would need more than 10 000 invoices.",
-            reason_zh: "订单需要拆分为超过10000张发票。",
-        });
-    }
-    for k in k0..k0.saturating_add(64).min(MAX_PARTS + 1) {
-        if let (true, Some(q)) = (whole_units, q) {
-            if Decimal::from(k) > q {
-                let unit = mul_div_round(measure, Decimal::ONE, q, 2).unwrap_or_default();
-                return Err(AmountProblem::SplitUnitTooLarge { unit_amount: format_money(unit) });
-            }
-        }
-        let kd = Decimal::from(k);
-        let (mut q_prev, mut a_prev, mut t_prev, mut ad_prev, mut td_prev) =
-            (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
-        let mut pieces = Vec::with_capacity(k);
-        let mut fits = true;
-        for j in 1..=k {
-            let jd = Decimal::from(j);
-            let last = j == k;
-            let qj = match q {
-                Some(q) if last => Some(q),
-                Some(q) => Some(mul_div_round(q, jd, kd, if whole_units { 0 } else { qty_dp }).ok_or(failed.clone())?),
-                None => None,
-            };
-            let aj = match (qj, p) {
-                _ if last => a,
-                (Some(qj), Some(p)) => mul_div_round(qj, p, Decimal::ONE, 2).ok_or(failed.clone())?,
-                _ => mul_div_round(a, jd, kd, 2).ok_or(failed.clone())?,
-            };
-            let tj = if last { t } else { tax_of(aj, r, incl).ok_or(failed.clone())? };
-            let adj = if last { ad } else { mul_div_round(ad, aj, a, 2).ok_or(failed.clone())? };
-            let tdj = if last { td } else { tax_of(adj, r, incl).ok_or(failed.clone())? };
+    let cutter = Cutter { input, idx, line, disc, incl, max, limit_incl };
 
-            let mut l = input.lines[li].clone();
-            if let (Some(qj), Some(_)) = (qj, q) {
-                l.quantity = Some(DecimalInput::Text(format_plain(qj - q_prev)));
-            }
-            l.amount = Some(DecimalInput::Text(format_money(aj - a_prev)));
-            l.tax_amount = Some(DecimalInput::Text(format_money(tj - t_prev)));
-            let mut lines = vec![(l, li)];
-            if let Some(di) = di {
-                if !(adj - ad_prev).is_zero() {
-                    let mut d = input.lines[di].clone();
-                    d.quantity = None;
-                    d.unit_price = None;
-                    d.amount = Some(DecimalInput::Text(format_money(adj - ad_prev)));
-                    d.tax_amount = Some(DecimalInput::Text(format_money(tdj - td_prev)));
-                    lines.push((d, di));
-                }
-            }
-            let probe = input.with_lines(lines.iter().map(|(l, _)| l.clone()).collect());
-            let computed = compute_invoice(&probe);
-            let m = if limit_incl { computed.totals.amount_incl_tax } else { computed.totals.amount_excl_tax };
-            if m > max || !computed.valid {
-                fits = false;
+    if let Some(q) = line.quantity.filter(|q| q.fract().is_zero()) {
+        // Whole units: n per piece, the largest n whose pieces all fit.
+        let unit = mul_div_round(measure, Decimal::ONE, q, 2).ok_or_else(failed)?;
+        let mut n = mul_div_round(max, q, measure, 0).ok_or_else(failed)?.min(q);
+        for _ in 0..64 {
+            if n < Decimal::ONE {
                 break;
             }
-            pieces.push(Unit { lines, measure: m });
-            (q_prev, a_prev, t_prev, ad_prev, td_prev) = (qj.unwrap_or_default(), aj, tj, adj, tdj);
+            let k = mul_div_round(q, Decimal::ONE, n, 0).ok_or_else(failed)?;
+            let k = if k * n < q { k + Decimal::ONE } else { k };
+            if k > Decimal::from(MAX_PARTS) {
+                return Err(too_many());
+            }
+            let mut cum = Vec::new();
+            let mut c = n;
+            while c < q {
+                cum.push(c);
+                c += n;
+            }
+            cum.push(q);
+            if let Some(pieces) = cutter.try_cumulative(&cum.into_iter().map(Some).collect::<Vec<_>>())? {
+                return Ok(pieces);
+            }
+            n -= Decimal::ONE;
         }
-        if fits {
+        return Err(AmountProblem::SplitUnitTooLarge { unit_amount: format_money(unit) });
+    }
+
+    // Equal shares: the fewest k that fit.
+    let k0 = mul_div_round(measure, Decimal::ONE, max, 0).ok_or_else(failed)?;
+    let k0 = usize::try_from(k0.mantissa()).unwrap_or(usize::MAX).max(2);
+    if k0 > MAX_PARTS {
+        return Err(too_many());
+    }
+    for k in k0..k0.saturating_add(64).min(MAX_PARTS + 1) {
+        let kd = Decimal::from(k);
+        let cum: Vec<Option<Decimal>> = match line.quantity {
+            Some(q) => (1..=k)
+                .map(|j| if j == k { Some(q) } else { mul_div_round(q, Decimal::from(j), kd, qty_dp) })
+                .collect(),
+            None => (1..=k).map(|j| Some(Decimal::from(j))).collect(),
+        };
+        if cum.iter().any(Option::is_none) {
+            return Err(failed());
+        }
+        let cum = if line.quantity.is_some() { cum } else { cum.into_iter().map(|j| j.map(|j| -j)).collect() };
+        if let Some(pieces) = cutter.try_cumulative(&cum)? {
             return Ok(pieces);
         }
     }
@@ -308,4 +294,75 @@ fn cut(input: &InvoiceInput, whole: &InvoiceResult, idx: &[usize], max: Decimal,
         reason: "a line could not be cut into pieces within the limit.",
         reason_zh: "无法将该行拆分到限额以内。",
     })
+}
+
+struct Cutter<'a> {
+    input: &'a InvoiceInput,
+    idx: &'a [usize],
+    line: &'a super::LineResult,
+    disc: Option<&'a super::LineResult>,
+    incl: bool,
+    max: Decimal,
+    limit_incl: bool,
+}
+
+impl Cutter<'_> {
+    /// Builds the pieces for cumulative quantities (positive) or, for a line without
+    /// quantity, cumulative shares `−j` of `k` (negative, `k` = their count). `None`
+    /// when a piece does not fit the limit.
+    fn try_cumulative(&self, cum: &[Option<Decimal>]) -> Result<Option<Vec<Unit>>, AmountProblem> {
+        let failed = || AmountProblem::SplitFailed { code: "SPLIT_CUT" };
+        let incl = self.incl;
+        let (li, di) = (self.idx[0], self.idx.get(1).copied());
+        let (a, t, r) = (self.line.amount_in_basis(incl), self.line.tax_amount, self.line.tax_rate);
+        let (ad, td) = self.disc.map_or((Decimal::ZERO, Decimal::ZERO), |d| (d.amount_in_basis(incl), d.tax_amount));
+        let q = self.line.quantity;
+        let p = self.line.unit_price_in_basis(incl);
+        let k = cum.len();
+        let kd = Decimal::from(k);
+        let zero = Decimal::ZERO;
+        let (mut q_prev, mut a_prev, mut t_prev, mut ad_prev, mut td_prev) = (zero, zero, zero, zero, zero);
+        let mut pieces = Vec::with_capacity(k);
+        for (j, c) in cum.iter().enumerate() {
+            let last = j + 1 == k;
+            let c = c.ok_or_else(failed)?;
+            // Cumulative amount: by quantity × price, or by share of the amount.
+            let (qj, aj) = match (q, p) {
+                _ if last => (q, a),
+                (Some(_), Some(p)) => (Some(c), mul_div_round(c, p, Decimal::ONE, 2).ok_or_else(failed)?),
+                (Some(q), None) => (Some(c), mul_div_round(a, c, q, 2).ok_or_else(failed)?),
+                (None, _) => (None, mul_div_round(a, -c, kd, 2).ok_or_else(failed)?),
+            };
+            let tj = if last { t } else { tax_of(aj, r, incl).ok_or_else(failed)? };
+            let adj = if last { ad } else { mul_div_round(ad, aj, a, 2).ok_or_else(failed)? };
+            let tdj = if last { td } else { tax_of(adj, r, incl).ok_or_else(failed)? };
+
+            let mut l = self.input.lines[li].clone();
+            if let Some(qj) = qj {
+                l.quantity = Some(DecimalInput::Text(format_plain(qj - q_prev)));
+            }
+            l.amount = Some(DecimalInput::Text(format_money(aj - a_prev)));
+            l.tax_amount = Some(DecimalInput::Text(format_money(tj - t_prev)));
+            let mut lines = vec![(l, li)];
+            if let Some(di) = di {
+                if !(adj - ad_prev).is_zero() {
+                    let mut d = self.input.lines[di].clone();
+                    d.quantity = None;
+                    d.unit_price = None;
+                    d.amount = Some(DecimalInput::Text(format_money(adj - ad_prev)));
+                    d.tax_amount = Some(DecimalInput::Text(format_money(tdj - td_prev)));
+                    lines.push((d, di));
+                }
+            }
+            let probe = self.input.with_lines(lines.iter().map(|(l, _)| l.clone()).collect());
+            let computed = compute_invoice(&probe);
+            let m = if self.limit_incl { computed.totals.amount_incl_tax } else { computed.totals.amount_excl_tax };
+            if m > self.max || !computed.valid {
+                return Ok(None);
+            }
+            pieces.push(Unit { lines, measure: m });
+            (q_prev, a_prev, t_prev, ad_prev, td_prev) = (qj.unwrap_or_default(), aj, tj, adj, tdj);
+        }
+        Ok(Some(pieces))
+    }
 }
