@@ -4,7 +4,10 @@
 //! unit price, each followed by a discount line, tax-inclusive, mixed rates.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use fapiao::amount::{amount_in_words, compute_invoice, split_invoice, InvoiceInput, LineInput, SplitLimits, WordsOptions};
+use fapiao::amount::{
+    amount_in_words, compute_invoice, split_invoice, InvoiceInput, LineInput, SplitLimits,
+    WordsOptions,
+};
 use std::hint::black_box;
 
 fn invoice(lines: usize, price_includes_tax: bool) -> InvoiceInput {
@@ -28,7 +31,11 @@ fn invoice(lines: usize, price_includes_tax: bool) -> InvoiceInput {
             ..Default::default()
         });
     }
-    InvoiceInput { price_includes_tax, lines: out, ..Default::default() }
+    InvoiceInput {
+        price_includes_tax,
+        lines: out,
+        ..Default::default()
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -36,10 +43,20 @@ fn bench(c: &mut Criterion) {
     let incl = invoice(2000, true);
     let excl = invoice(2000, false);
     assert!(compute_invoice(&incl).valid && compute_invoice(&excl).valid);
-    g.bench_function("compute_invoice_2000_lines_incl", |b| b.iter(|| compute_invoice(black_box(&incl))));
-    g.bench_function("compute_invoice_2000_lines_excl", |b| b.iter(|| compute_invoice(black_box(&excl))));
-    let limits = SplitLimits { max_amount: Some("100000".into()), max_lines: Some(300), ..Default::default() };
-    g.bench_function("split_invoice_2000_lines", |b| b.iter(|| split_invoice(black_box(&incl), &limits)));
+    g.bench_function("compute_invoice_2000_lines_incl", |b| {
+        b.iter(|| compute_invoice(black_box(&incl)))
+    });
+    g.bench_function("compute_invoice_2000_lines_excl", |b| {
+        b.iter(|| compute_invoice(black_box(&excl)))
+    });
+    let limits = SplitLimits {
+        max_amount: Some("100000".into()),
+        max_lines: Some(300),
+        ..Default::default()
+    };
+    g.bench_function("split_invoice_2000_lines", |b| {
+        b.iter(|| split_invoice(black_box(&incl), &limits))
+    });
     g.bench_function("amount_in_words", |b| {
         b.iter(|| amount_in_words(black_box("107000.53"), WordsOptions::default()))
     });

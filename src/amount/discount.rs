@@ -32,27 +32,41 @@ use super::{compute_invoice, InvoiceInput, InvoiceResult, LineInput, LineKind, M
 /// assert_eq!(shares, [d("3.34"), d("3.33"), d("3.33")]);
 /// assert_eq!(shares.iter().sum::<Decimal>(), d("10"));
 /// ```
-pub fn spread_discount(amounts: &[Decimal], discount: Decimal) -> Result<Vec<Decimal>, AmountProblem> {
+pub fn spread_discount(
+    amounts: &[Decimal],
+    discount: Decimal,
+) -> Result<Vec<Decimal>, AmountProblem> {
     let cents = |v: Decimal| -> Result<i128, AmountProblem> {
         let v = v.normalize();
         if v.scale() > 2 {
-            return Err(AmountProblem::Precision { kind: NumberKind::Amount, max: 2 });
+            return Err(AmountProblem::Precision {
+                kind: NumberKind::Amount,
+                max: 2,
+            });
         }
         let mut c = v;
         c.rescale(2);
         let m = c.mantissa();
         if m.unsigned_abs() >= 10u128.pow(MONEY_INT_DIGITS as u32 + 2) {
-            return Err(AmountProblem::TooLarge { kind: NumberKind::Amount, max_digits: MONEY_INT_DIGITS });
+            return Err(AmountProblem::TooLarge {
+                kind: NumberKind::Amount,
+                max_digits: MONEY_INT_DIGITS,
+            });
         }
         Ok(m)
     };
-    let weights: Vec<i128> = amounts.iter().map(|&a| cents(a).map(|c| c.max(0))).collect::<Result<_, _>>()?;
+    let weights: Vec<i128> = amounts
+        .iter()
+        .map(|&a| cents(a).map(|c| c.max(0)))
+        .collect::<Result<_, _>>()?;
     let total: i128 = weights.iter().sum();
     let d = cents(discount)?;
     if d <= 0 || d > total {
         return Err(AmountProblem::SpreadDiscountRange {
             discount: format_money(discount),
-            total: format_money(Decimal::try_from_i128_with_scale(total, 2).unwrap_or(Decimal::MAX)),
+            total: format_money(
+                Decimal::try_from_i128_with_scale(total, 2).unwrap_or(Decimal::MAX),
+            ),
         });
     }
     // total ≤ 2000 × 10^15 here in practice; d × w < 10^32 fits i128 for any count
@@ -61,7 +75,10 @@ pub fn spread_discount(amounts: &[Decimal], discount: Decimal) -> Result<Vec<Dec
     let mut remainders = Vec::with_capacity(weights.len());
     let mut given: i128 = 0;
     for (i, &w) in weights.iter().enumerate() {
-        let num = d.checked_mul(w).ok_or(AmountProblem::TooLarge { kind: NumberKind::Amount, max_digits: MONEY_INT_DIGITS })?;
+        let num = d.checked_mul(w).ok_or(AmountProblem::TooLarge {
+            kind: NumberKind::Amount,
+            max_digits: MONEY_INT_DIGITS,
+        })?;
         shares.push(num / total);
         remainders.push((num % total, i));
         given += num / total;
@@ -71,7 +88,10 @@ pub fn spread_discount(amounts: &[Decimal], discount: Decimal) -> Result<Vec<Dec
     for &(_, i) in remainders.iter().take(missing as usize) {
         shares[i] += 1;
     }
-    Ok(shares.into_iter().map(|c| money2(Decimal::from_i128_with_scale(c, 2))).collect())
+    Ok(shares
+        .into_iter()
+        .map(|c| money2(Decimal::from_i128_with_scale(c, 2)))
+        .collect())
 }
 
 /// The outcome of [`apply_order_discount`].
@@ -127,10 +147,21 @@ pub fn apply_order_discount(input: &InvoiceInput, discount: &DecimalInput) -> Or
         Ok(None) => Decimal::ZERO,
         Err(e) => {
             let problem = match e {
-                ParseFailure::Precision => AmountProblem::Precision { kind: NumberKind::Amount, max: 2 },
-                ParseFailure::TooLarge => AmountProblem::TooLarge { kind: NumberKind::Amount, max_digits: MONEY_INT_DIGITS },
-                ParseFailure::NonInteger => AmountProblem::NotAString { kind: NumberKind::Amount },
-                ParseFailure::Format => AmountProblem::Format { kind: NumberKind::Amount, found: String::new() },
+                ParseFailure::Precision => AmountProblem::Precision {
+                    kind: NumberKind::Amount,
+                    max: 2,
+                },
+                ParseFailure::TooLarge => AmountProblem::TooLarge {
+                    kind: NumberKind::Amount,
+                    max_digits: MONEY_INT_DIGITS,
+                },
+                ParseFailure::NonInteger => AmountProblem::NotAString {
+                    kind: NumberKind::Amount,
+                },
+                ParseFailure::Format => AmountProblem::Format {
+                    kind: NumberKind::Amount,
+                    found: String::new(),
+                },
             };
             issues.push("discount", &problem);
             return fail(issues, whole);
@@ -170,7 +201,9 @@ pub fn apply_order_discount(input: &InvoiceInput, discount: &DecimalInput) -> Or
     let mut lines: Vec<LineInput> = Vec::with_capacity(input.lines.len() + groups.len());
     for (&(i, existing, _), share) in groups.iter().zip(shares) {
         lines.push(input.lines[i].clone());
-        let old = existing.and_then(|j| whole.lines[j].as_ref()).map_or(Decimal::ZERO, |r| r.amount_in_basis(incl));
+        let old = existing
+            .and_then(|j| whole.lines[j].as_ref())
+            .map_or(Decimal::ZERO, |r| r.amount_in_basis(incl));
         let amount = money2(old - share);
         if amount.is_zero() {
             continue;
@@ -196,7 +229,13 @@ pub fn apply_order_discount(input: &InvoiceInput, discount: &DecimalInput) -> Or
     }
     let out = input.with_lines(lines);
     let result = compute_invoice(&out);
-    OrderDiscountResult { valid: result.valid, errors: result.errors.clone(), warnings: result.warnings.clone(), input: out, result }
+    OrderDiscountResult {
+        valid: result.valid,
+        errors: result.errors.clone(),
+        warnings: result.warnings.clone(),
+        input: out,
+        result,
+    }
 }
 
 #[cfg(test)]
@@ -215,7 +254,18 @@ mod tests {
         assert_eq!(s, [d("16.67"), d("33.33"), d("50.00")]);
         // 0.05 over seven equal lines: five get a cent, ties go to the earlier lines.
         let s = spread_discount(&[d("1"); 7], d("0.05")).unwrap();
-        assert_eq!(s, [d("0.01"), d("0.01"), d("0.01"), d("0.01"), d("0.01"), d("0"), d("0")]);
+        assert_eq!(
+            s,
+            [
+                d("0.01"),
+                d("0.01"),
+                d("0.01"),
+                d("0.01"),
+                d("0.01"),
+                d("0"),
+                d("0")
+            ]
+        );
         // The whole amount: every line loses everything.
         let s = spread_discount(&[d("0.01"), d("99.99")], d("100")).unwrap();
         assert_eq!(s, [d("0.01"), d("99.99")]);
@@ -226,9 +276,21 @@ mod tests {
 
     #[test]
     fn refusals() {
-        assert_eq!(spread_discount(&[d("10")], d("10.01")).unwrap_err().code(), "DISCOUNT_SPREAD_RANGE");
-        assert_eq!(spread_discount(&[d("10")], d("0")).unwrap_err().code(), "DISCOUNT_SPREAD_RANGE");
-        assert_eq!(spread_discount(&[d("10")], d("0.001")).unwrap_err().code(), "AMOUNT_PRECISION");
-        assert_eq!(spread_discount(&[], d("1")).unwrap_err().code(), "DISCOUNT_SPREAD_RANGE");
+        assert_eq!(
+            spread_discount(&[d("10")], d("10.01")).unwrap_err().code(),
+            "DISCOUNT_SPREAD_RANGE"
+        );
+        assert_eq!(
+            spread_discount(&[d("10")], d("0")).unwrap_err().code(),
+            "DISCOUNT_SPREAD_RANGE"
+        );
+        assert_eq!(
+            spread_discount(&[d("10")], d("0.001")).unwrap_err().code(),
+            "AMOUNT_PRECISION"
+        );
+        assert_eq!(
+            spread_discount(&[], d("1")).unwrap_err().code(),
+            "DISCOUNT_SPREAD_RANGE"
+        );
     }
 }

@@ -10,7 +10,10 @@ use crate::text::clean_text;
 use super::money::{format_money, format_plain, parse, DecimalInput, ParseFailure};
 use super::problem::{AmountProblem, NumberKind, SignContext};
 use super::rounding::{mul_div_round, product_within};
-use super::{rate, InvoiceInput, LineInput, LineKind, LineResult, DEFAULT_DECIMALS, MAX_DECIMALS, MONEY_INT_DIGITS, UNIT_INT_DIGITS};
+use super::{
+    rate, InvoiceInput, LineInput, LineKind, LineResult, DEFAULT_DECIMALS, MAX_DECIMALS,
+    MONEY_INT_DIGITS, UNIT_INT_DIGITS,
+};
 
 /// |单价 × 数量 − 金额| allowed (provider code 9016).
 pub(crate) const AMOUNT_TOLERANCE: Decimal = Decimal::from_parts(1, 0, 0, false, 2);
@@ -33,7 +36,13 @@ impl Ctx {
             None => DEFAULT_DECIMALS,
             Some(d) if d <= MAX_DECIMALS => d,
             Some(_) => {
-                issues.push(what, &AmountProblem::DecimalsOption { what, max: MAX_DECIMALS });
+                issues.push(
+                    what,
+                    &AmountProblem::DecimalsOption {
+                        what,
+                        max: MAX_DECIMALS,
+                    },
+                );
                 DEFAULT_DECIMALS
             }
         };
@@ -59,7 +68,15 @@ pub(crate) struct Outcome {
 
 /// Reads one number of line `i`; `Err(())` once the issue is recorded under
 /// `lines[i].<name>` (the path is only formatted for an issue).
-fn read(issues: &mut Issues, i: usize, name: &str, input: Option<&DecimalInput>, kind: NumberKind, max_int: usize, max_dp: u32) -> Result<Option<Decimal>, ()> {
+fn read(
+    issues: &mut Issues,
+    i: usize,
+    name: &str,
+    input: Option<&DecimalInput>,
+    kind: NumberKind,
+    max_int: usize,
+    max_dp: u32,
+) -> Result<Option<Decimal>, ()> {
     let Some(input) = input else { return Ok(None) };
     match parse(input, max_int, max_dp, false) {
         Ok(v) => Ok(v),
@@ -75,7 +92,10 @@ fn read(issues: &mut Issues, i: usize, name: &str, input: Option<&DecimalInput>,
                 },
                 ParseFailure::NonInteger => AmountProblem::NotAString { kind },
                 ParseFailure::Precision => AmountProblem::Precision { kind, max: max_dp },
-                ParseFailure::TooLarge => AmountProblem::TooLarge { kind, max_digits: max_int },
+                ParseFailure::TooLarge => AmountProblem::TooLarge {
+                    kind,
+                    max_digits: max_int,
+                },
             };
             issues.push(&format!("lines[{i}].{name}"), &problem);
             Err(())
@@ -103,7 +123,11 @@ pub(crate) fn tax_of(base: Decimal, r: Decimal, incl: bool) -> Option<Decimal> {
     if r.is_zero() {
         return Some(Decimal::new(0, 2));
     }
-    let den = if incl { Decimal::ONE.checked_add(r)? } else { Decimal::ONE };
+    let den = if incl {
+        Decimal::ONE.checked_add(r)?
+    } else {
+        Decimal::ONE
+    };
     mul_div_round(base, r, den, 2)
 }
 
@@ -114,7 +138,12 @@ pub(crate) fn compute_line(ctx: &Ctx, i: usize, input: &LineInput, issues: &mut 
         None | Some("") | Some("normal") => LineKind::Normal,
         Some("discount") => LineKind::Discount,
         Some(other) => {
-            issues.push(&f("kind"), &AmountProblem::LineKindInvalid { found: other.chars().take(40).collect() });
+            issues.push(
+                &f("kind"),
+                &AmountProblem::LineKindInvalid {
+                    found: other.chars().take(40).collect(),
+                },
+            );
             LineKind::Normal
         }
     };
@@ -123,15 +152,67 @@ pub(crate) fn compute_line(ctx: &Ctx, i: usize, input: &LineInput, issues: &mut 
         issues.push(&f("name"), &AmountProblem::LineNameRequired);
     }
     let rate = rate::read_rate(issues, i, input.tax_rate.as_ref());
-    rate::check_flags(issues, i, input.zero_rate_flag.as_deref(), input.preferential_policy.as_deref(), rate);
+    rate::check_flags(
+        issues,
+        i,
+        input.zero_rate_flag.as_deref(),
+        input.preferential_policy.as_deref(),
+        rate,
+    );
 
-    let q = read(issues, i, "quantity", input.quantity.as_ref(), NumberKind::Quantity, UNIT_INT_DIGITS, ctx.qty_dp);
-    let p = read(issues, i, "unitPrice", input.unit_price.as_ref(), NumberKind::UnitPrice, UNIT_INT_DIGITS, ctx.price_dp);
-    let a = read(issues, i, "amount", input.amount.as_ref(), NumberKind::Amount, MONEY_INT_DIGITS, 2);
-    let t = read(issues, i, "taxAmount", input.tax_amount.as_ref(), NumberKind::Amount, MONEY_INT_DIGITS, 2);
-    let d = read(issues, i, "deduction", input.deduction.as_ref(), NumberKind::Amount, MONEY_INT_DIGITS, 2);
+    let q = read(
+        issues,
+        i,
+        "quantity",
+        input.quantity.as_ref(),
+        NumberKind::Quantity,
+        UNIT_INT_DIGITS,
+        ctx.qty_dp,
+    );
+    let p = read(
+        issues,
+        i,
+        "unitPrice",
+        input.unit_price.as_ref(),
+        NumberKind::UnitPrice,
+        UNIT_INT_DIGITS,
+        ctx.price_dp,
+    );
+    let a = read(
+        issues,
+        i,
+        "amount",
+        input.amount.as_ref(),
+        NumberKind::Amount,
+        MONEY_INT_DIGITS,
+        2,
+    );
+    let t = read(
+        issues,
+        i,
+        "taxAmount",
+        input.tax_amount.as_ref(),
+        NumberKind::Amount,
+        MONEY_INT_DIGITS,
+        2,
+    );
+    let d = read(
+        issues,
+        i,
+        "deduction",
+        input.deduction.as_ref(),
+        NumberKind::Amount,
+        MONEY_INT_DIGITS,
+        2,
+    );
     let d = d.map(|d| d.filter(|d| !d.is_zero()));
-    let mut outcome = Outcome { kind, name, rate, has_deduction: matches!(d, Ok(Some(_))), result: None };
+    let mut outcome = Outcome {
+        kind,
+        name,
+        rate,
+        has_deduction: matches!(d, Ok(Some(_))),
+        result: None,
+    };
     let (Ok(q), Ok(p), Ok(a), Ok(t), Ok(d), Some(r)) = (q, p, a, t, d, rate) else {
         return outcome;
     };
@@ -147,7 +228,10 @@ pub(crate) fn compute_line(ctx: &Ctx, i: usize, input: &LineInput, issues: &mut 
     // Signs of what was given.
     if let Some(q) = q {
         if q.is_zero() || q.is_sign_negative() != negative {
-            issues.push(&f("quantity"), &AmountProblem::QuantitySign { red: negative });
+            issues.push(
+                &f("quantity"),
+                &AmountProblem::QuantitySign { red: negative },
+            );
         }
     }
     if let Some(p) = p {
@@ -159,10 +243,18 @@ pub(crate) fn compute_line(ctx: &Ctx, i: usize, input: &LineInput, issues: &mut 
     // Any two of quantity, unit price and amount.
     let (q, p, a, tolerance_field) = match (q, p, a) {
         (Some(q), Some(p), Some(a)) => (Some(q), Some(p), a, "amount"),
-        (Some(q), Some(p), None) => match mul_div_round(q, p, Decimal::ONE, 2).filter(|a| !too_large(*a, MONEY_INT_DIGITS)) {
+        (Some(q), Some(p), None) => match mul_div_round(q, p, Decimal::ONE, 2)
+            .filter(|a| !too_large(*a, MONEY_INT_DIGITS))
+        {
             Some(a) => (Some(q), Some(p), a, "amount"),
             None => {
-                issues.push(&f("amount"), &AmountProblem::TooLarge { kind: NumberKind::Amount, max_digits: MONEY_INT_DIGITS });
+                issues.push(
+                    &f("amount"),
+                    &AmountProblem::TooLarge {
+                        kind: NumberKind::Amount,
+                        max_digits: MONEY_INT_DIGITS,
+                    },
+                );
                 return outcome;
             }
         },
@@ -170,10 +262,18 @@ pub(crate) fn compute_line(ctx: &Ctx, i: usize, input: &LineInput, issues: &mut 
             if q.is_zero() {
                 return outcome;
             }
-            match mul_div_round(a, Decimal::ONE, q, ctx.price_dp).filter(|p| !too_large(*p, UNIT_INT_DIGITS)) {
+            match mul_div_round(a, Decimal::ONE, q, ctx.price_dp)
+                .filter(|p| !too_large(*p, UNIT_INT_DIGITS))
+            {
                 Some(p) => (Some(q), Some(p), a, "unitPrice"),
                 None => {
-                    issues.push(&f("unitPrice"), &AmountProblem::TooLarge { kind: NumberKind::UnitPrice, max_digits: UNIT_INT_DIGITS });
+                    issues.push(
+                        &f("unitPrice"),
+                        &AmountProblem::TooLarge {
+                            kind: NumberKind::UnitPrice,
+                            max_digits: UNIT_INT_DIGITS,
+                        },
+                    );
                     return outcome;
                 }
             }
@@ -182,10 +282,18 @@ pub(crate) fn compute_line(ctx: &Ctx, i: usize, input: &LineInput, issues: &mut 
             if p.is_zero() {
                 return outcome;
             }
-            match mul_div_round(a, Decimal::ONE, p, ctx.qty_dp).filter(|q| !too_large(*q, UNIT_INT_DIGITS)) {
+            match mul_div_round(a, Decimal::ONE, p, ctx.qty_dp)
+                .filter(|q| !too_large(*q, UNIT_INT_DIGITS))
+            {
                 Some(q) => (Some(q), Some(p), a, "quantity"),
                 None => {
-                    issues.push(&f("quantity"), &AmountProblem::TooLarge { kind: NumberKind::Quantity, max_digits: UNIT_INT_DIGITS });
+                    issues.push(
+                        &f("quantity"),
+                        &AmountProblem::TooLarge {
+                            kind: NumberKind::Quantity,
+                            max_digits: UNIT_INT_DIGITS,
+                        },
+                    );
                     return outcome;
                 }
             }
@@ -210,7 +318,10 @@ pub(crate) fn compute_line(ctx: &Ctx, i: usize, input: &LineInput, issues: &mut 
         issues.push(&f("amount"), &AmountProblem::LineAmountSign { context });
     }
     if tolerance_field == "quantity" && q.is_some_and(|q| q.is_zero()) {
-        issues.push(&f("quantity"), &AmountProblem::QuantitySign { red: negative });
+        issues.push(
+            &f("quantity"),
+            &AmountProblem::QuantitySign { red: negative },
+        );
     }
 
     // 差额征税.
@@ -225,7 +336,12 @@ pub(crate) fn compute_line(ctx: &Ctx, i: usize, input: &LineInput, issues: &mut 
             None
         }
         Some(d) if d.is_sign_negative() != a.is_sign_negative() || d.abs() >= a.abs() => {
-            issues.push(&f("deduction"), &AmountProblem::DeductionRange { amount: format_money(a) });
+            issues.push(
+                &f("deduction"),
+                &AmountProblem::DeductionRange {
+                    amount: format_money(a),
+                },
+            );
             None
         }
         Some(d) => Some(d),
@@ -234,7 +350,13 @@ pub(crate) fn compute_line(ctx: &Ctx, i: usize, input: &LineInput, issues: &mut 
 
     // 价税分离.
     let Some(computed_tax) = tax_of(base, r, ctx.incl) else {
-        issues.push(&f("amount"), &AmountProblem::TooLarge { kind: NumberKind::Amount, max_digits: MONEY_INT_DIGITS });
+        issues.push(
+            &f("amount"),
+            &AmountProblem::TooLarge {
+                kind: NumberKind::Amount,
+                max_digits: MONEY_INT_DIGITS,
+            },
+        );
         return outcome;
     };
     let tax = match t {
@@ -250,7 +372,13 @@ pub(crate) fn compute_line(ctx: &Ctx, i: usize, input: &LineInput, issues: &mut 
     };
     let (excl, incl) = if ctx.incl { (a - tax, a) } else { (a, a + tax) };
     if too_large(excl, MONEY_INT_DIGITS) || too_large(incl, MONEY_INT_DIGITS) {
-        issues.push(&f("amount"), &AmountProblem::TooLarge { kind: NumberKind::Amount, max_digits: MONEY_INT_DIGITS });
+        issues.push(
+            &f("amount"),
+            &AmountProblem::TooLarge {
+                kind: NumberKind::Amount,
+                max_digits: MONEY_INT_DIGITS,
+            },
+        );
         return outcome;
     }
     // |(金额 − 扣除额) × 税率 − 税额| ≤ 0.06 (exact: ≤ 16 digits × 3 decimals).
@@ -258,7 +386,10 @@ pub(crate) fn compute_line(ctx: &Ctx, i: usize, input: &LineInput, issues: &mut 
     if (expected - tax).abs() > TAX_TOLERANCE {
         issues.push(
             &f("taxAmount"),
-            &AmountProblem::LineTaxTolerance { expected: format_plain(expected), found: format_money(tax) },
+            &AmountProblem::LineTaxTolerance {
+                expected: format_plain(expected),
+                found: format_money(tax),
+            },
         );
     }
 
@@ -267,12 +398,22 @@ pub(crate) fn compute_line(ctx: &Ctx, i: usize, input: &LineInput, issues: &mut 
     if let (Some(q), Some(p)) = (q, p) {
         if !q.is_zero() {
             let other_amount = if ctx.incl { excl } else { incl };
-            let other = mul_div_round(other_amount, Decimal::ONE, q, ctx.price_dp).filter(|o| !too_large(*o, UNIT_INT_DIGITS));
-            for (price, amount, field) in [(Some(p), a, tolerance_field), (other, other_amount, "unitPrice")] {
+            let other = mul_div_round(other_amount, Decimal::ONE, q, ctx.price_dp)
+                .filter(|o| !too_large(*o, UNIT_INT_DIGITS));
+            for (price, amount, field) in [
+                (Some(p), a, tolerance_field),
+                (other, other_amount, "unitPrice"),
+            ] {
                 if let Some(price) = price {
                     if !product_within(q, price, amount, AMOUNT_TOLERANCE) {
                         let product = q.checked_mul(price).map(format_plain).unwrap_or_default();
-                        issues.push(&f(field), &AmountProblem::LineAmountTolerance { product, amount: format_money(amount) });
+                        issues.push(
+                            &f(field),
+                            &AmountProblem::LineAmountTolerance {
+                                product,
+                                amount: format_money(amount),
+                            },
+                        );
                         break;
                     }
                 }
@@ -304,12 +445,18 @@ pub(crate) fn check_structure(ctx: &Ctx, lines: &[Outcome], issues: &mut Issues)
     let deductions = lines.iter().filter(|o| o.has_deduction).count();
     if deductions > 0 && lines.len() > 1 {
         for (i, _) in lines.iter().enumerate().filter(|(_, o)| o.has_deduction) {
-            issues.push(&format!("lines[{i}].deduction"), &AmountProblem::DeductionSingleLine);
+            issues.push(
+                &format!("lines[{i}].deduction"),
+                &AmountProblem::DeductionSingleLine,
+            );
         }
     }
     for (i, o) in lines.iter().enumerate() {
         if ctx.special && o.rate.is_some_and(|r| r.is_zero()) {
-            issues.push(&format!("lines[{i}].taxRate"), &AmountProblem::SpecialZeroRate);
+            issues.push(
+                &format!("lines[{i}].taxRate"),
+                &AmountProblem::SpecialZeroRate,
+            );
         }
         if o.kind != LineKind::Discount {
             continue;
@@ -321,24 +468,43 @@ pub(crate) fn check_structure(ctx: &Ctx, lines: &[Outcome], issues: &mut Issues)
         let prev = match i.checked_sub(1).map(|j| &lines[j]) {
             Some(prev) if prev.kind == LineKind::Normal => prev,
             _ => {
-                issues.push(&format!("lines[{i}].kind"), &AmountProblem::DiscountPosition);
+                issues.push(
+                    &format!("lines[{i}].kind"),
+                    &AmountProblem::DiscountPosition,
+                );
                 continue;
             }
         };
         if !o.name.is_empty() && o.name != prev.name {
-            issues.push(&format!("lines[{i}].name"), &AmountProblem::DiscountName { expected: prev.name.clone() });
+            issues.push(
+                &format!("lines[{i}].name"),
+                &AmountProblem::DiscountName {
+                    expected: prev.name.clone(),
+                },
+            );
         }
         if let (Some(r), Some(pr)) = (o.rate, prev.rate) {
             if r != pr {
-                issues.push(&format!("lines[{i}].taxRate"), &AmountProblem::DiscountRate { expected: format_plain(pr) });
+                issues.push(
+                    &format!("lines[{i}].taxRate"),
+                    &AmountProblem::DiscountRate {
+                        expected: format_plain(pr),
+                    },
+                );
             }
         }
         if let (Some(d), Some(l)) = (&o.result, &prev.result) {
-            for (dv, lv) in [(d.amount_excl_tax, l.amount_excl_tax), (d.amount_incl_tax, l.amount_incl_tax)] {
+            for (dv, lv) in [
+                (d.amount_excl_tax, l.amount_excl_tax),
+                (d.amount_incl_tax, l.amount_incl_tax),
+            ] {
                 if d.amount_excl_tax.is_sign_negative() && dv.abs() > lv {
                     issues.push(
                         &format!("lines[{i}].amount"),
-                        &AmountProblem::DiscountExceedsLine { discount: format_money(dv.abs()), amount: format_money(lv) },
+                        &AmountProblem::DiscountExceedsLine {
+                            discount: format_money(dv.abs()),
+                            amount: format_money(lv),
+                        },
                     );
                     break;
                 }

@@ -181,7 +181,10 @@ pub struct LineResult {
     #[serde(serialize_with = "money::ser_plain")]
     pub tax_rate: Decimal,
     /// 扣除额 of a 差额征税 line.
-    #[serde(serialize_with = "money::ser_opt_money", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        serialize_with = "money::ser_opt_money",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub deduction: Option<Decimal>,
 }
 
@@ -247,10 +250,20 @@ pub fn compute_invoice(input: &InvoiceInput) -> InvoiceResult {
     if n == 0 {
         issues.push("lines", &AmountProblem::NoLines);
     } else if n > MAX_LINES {
-        issues.push("lines", &AmountProblem::TooManyLines { count: n, max: MAX_LINES });
+        issues.push(
+            "lines",
+            &AmountProblem::TooManyLines {
+                count: n,
+                max: MAX_LINES,
+            },
+        );
     }
-    let outcomes: Vec<line::Outcome> =
-        input.lines.iter().enumerate().map(|(i, l)| line::compute_line(&ctx, i, l, &mut issues)).collect();
+    let outcomes: Vec<line::Outcome> = input
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| line::compute_line(&ctx, i, l, &mut issues))
+        .collect();
     line::check_structure(&ctx, &outcomes, &mut issues);
 
     let mut totals = Totals::default();
@@ -262,7 +275,12 @@ pub fn compute_invoice(input: &InvoiceInput) -> InvoiceResult {
             totals.amount_incl_tax.checked_add(r.amount_incl_tax),
         ) {
             (Some(a), Some(t), Some(i)) => {
-                totals = Totals { amount_excl_tax: a, tax_amount: t, amount_incl_tax: i, amount_incl_tax_in_words: None }
+                totals = Totals {
+                    amount_excl_tax: a,
+                    tax_amount: t,
+                    amount_incl_tax: i,
+                    amount_incl_tax_in_words: None,
+                }
             }
             _ => overflow = true,
         }
@@ -280,7 +298,8 @@ pub fn compute_invoice(input: &InvoiceInput) -> InvoiceResult {
             issues.push("totals.amountInclTax", &AmountProblem::RedTotalNotNegative);
         }
     }
-    totals.amount_incl_tax_in_words = decimal_in_words(totals.amount_incl_tax, input.words_style).ok();
+    totals.amount_incl_tax_in_words =
+        decimal_in_words(totals.amount_incl_tax, input.words_style).ok();
     InvoiceResult {
         valid: issues.is_ok(),
         errors: issues.errors,

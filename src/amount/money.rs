@@ -91,7 +91,8 @@ impl<'de> Deserialize<'de> for DecimalInput {
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
                 // Beyond i64 is far beyond any amount; keep the digits for the size check.
-                Ok(i64::try_from(v).map_or_else(|_| DecimalInput::Text(v.to_string()), DecimalInput::Integer))
+                Ok(i64::try_from(v)
+                    .map_or_else(|_| DecimalInput::Text(v.to_string()), DecimalInput::Integer))
             }
             fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
                 // Never converted: the float may already be off by a cent.
@@ -118,9 +119,16 @@ pub(crate) enum ParseFailure {
 /// Reads a decimal with at most `max_int` integer digits and `max_dp` decimals
 /// (trailing zeros do not count). A trailing `%` divides by 100 when `percent`.
 /// Returns `Ok(None)` for an empty string.
-pub(crate) fn parse(input: &DecimalInput, max_int: usize, max_dp: u32, percent: bool) -> Result<Option<Decimal>, ParseFailure> {
+pub(crate) fn parse(
+    input: &DecimalInput,
+    max_int: usize,
+    max_dp: u32,
+    percent: bool,
+) -> Result<Option<Decimal>, ParseFailure> {
     let text = match input {
-        DecimalInput::Integer(i) => return from_digits(*i < 0, &i.unsigned_abs().to_string(), "", max_int, max_dp),
+        DecimalInput::Integer(i) => {
+            return from_digits(*i < 0, &i.unsigned_abs().to_string(), "", max_int, max_dp)
+        }
         DecimalInput::NonInteger => return Err(ParseFailure::NonInteger),
         DecimalInput::Text(t) => t,
     };
@@ -146,10 +154,19 @@ pub(crate) fn parse(input: &DecimalInput, max_int: usize, max_dp: u32, percent: 
         _ => (false, body),
     };
     let (int, frac) = body.split_once('.').unwrap_or((body, ""));
-    if (int.is_empty() && frac.is_empty()) || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+    if (int.is_empty() && frac.is_empty())
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
         return Err(ParseFailure::Format);
     }
-    let value = from_digits(negative, int, frac, max_int + if pct { 2 } else { 0 }, max_dp + if pct { 2 } else { 0 })?;
+    let value = from_digits(
+        negative,
+        int,
+        frac,
+        max_int + if pct { 2 } else { 0 },
+        max_dp + if pct { 2 } else { 0 },
+    )?;
     Ok(match value {
         Some(v) if pct => mul_exact(v, Decimal::new(1, 2)),
         v => v,
@@ -160,7 +177,13 @@ fn mul_exact(a: Decimal, b: Decimal) -> Option<Decimal> {
     a.checked_mul(b).map(|d| d.normalize())
 }
 
-fn from_digits(negative: bool, int: &str, frac: &str, max_int: usize, max_dp: u32) -> Result<Option<Decimal>, ParseFailure> {
+fn from_digits(
+    negative: bool,
+    int: &str,
+    frac: &str,
+    max_int: usize,
+    max_dp: u32,
+) -> Result<Option<Decimal>, ParseFailure> {
     let int = int.trim_start_matches('0');
     let frac = frac.trim_end_matches('0');
     if int.len() > max_int {
@@ -179,7 +202,8 @@ fn from_digits(negative: bool, int: &str, frac: &str, max_int: usize, max_dp: u3
     if negative {
         mantissa = -mantissa;
     }
-    let d = Decimal::try_from_i128_with_scale(mantissa, frac.len() as u32).map_err(|_| ParseFailure::TooLarge)?;
+    let d = Decimal::try_from_i128_with_scale(mantissa, frac.len() as u32)
+        .map_err(|_| ParseFailure::TooLarge)?;
     Ok(Some(d))
 }
 
@@ -261,22 +285,42 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_plain_decimal() {
-        for bad in ["abc", "1,000", "1e5", "¥5", "1.2.3", "-", ".", "--1", "0x10", "1 000.5x"] {
+        for bad in [
+            "abc", "1,000", "1e5", "¥5", "1.2.3", "-", ".", "--1", "0x10", "1 000.5x",
+        ] {
             assert_eq!(p(bad), Err(ParseFailure::Format), "{bad}");
         }
         assert_eq!(p("1.005"), Err(ParseFailure::Precision));
         assert_eq!(p("12345678901234"), Err(ParseFailure::TooLarge));
-        assert_eq!(p("0000000000000001234567890123"), Ok(Some(Decimal::new(1234567890123, 0))));
-        assert_eq!(parse(&DecimalInput::NonInteger, 13, 2, false), Err(ParseFailure::NonInteger));
+        assert_eq!(
+            p("0000000000000001234567890123"),
+            Ok(Some(Decimal::new(1234567890123, 0)))
+        );
+        assert_eq!(
+            parse(&DecimalInput::NonInteger, 13, 2, false),
+            Err(ParseFailure::NonInteger)
+        );
         assert_eq!(p(&"9".repeat(200)), Err(ParseFailure::Format));
     }
 
     #[test]
     fn integers_and_percentages() {
-        assert_eq!(parse(&DecimalInput::Integer(-42), 13, 2, false), Ok(Some(Decimal::new(-42, 0))));
-        assert_eq!(parse(&DecimalInput::Integer(i64::MIN), 13, 2, false), Err(ParseFailure::TooLarge));
-        assert_eq!(parse(&"13%".into(), 1, 3, true), Ok(Some(Decimal::new(13, 2))));
-        assert_eq!(parse(&"1.5%".into(), 1, 3, true), Ok(Some(Decimal::new(15, 3))));
+        assert_eq!(
+            parse(&DecimalInput::Integer(-42), 13, 2, false),
+            Ok(Some(Decimal::new(-42, 0)))
+        );
+        assert_eq!(
+            parse(&DecimalInput::Integer(i64::MIN), 13, 2, false),
+            Err(ParseFailure::TooLarge)
+        );
+        assert_eq!(
+            parse(&"13%".into(), 1, 3, true),
+            Ok(Some(Decimal::new(13, 2)))
+        );
+        assert_eq!(
+            parse(&"1.5%".into(), 1, 3, true),
+            Ok(Some(Decimal::new(15, 3)))
+        );
         assert_eq!(parse(&"13%".into(), 1, 3, false), Err(ParseFailure::Format));
     }
 

@@ -73,7 +73,9 @@ pub enum AmountProblem {
     #[error("Enter the tax rate.")]
     TaxRateRequired,
     /// A rate that is not in force.
-    #[error("{rate} is not a VAT rate or levy rate in force (13%, 9%, 6%, 5%, 3%, 1.5%, 1%, 0.5%, 0).")]
+    #[error(
+        "{rate} is not a VAT rate or levy rate in force (13%, 9%, 6%, 5%, 3%, 1.5%, 1%, 0.5%, 0)."
+    )]
     TaxRateUnsupported {
         /// The rate as a decimal.
         rate: String,
@@ -112,7 +114,9 @@ pub enum AmountProblem {
         red: bool,
     },
     /// A unit price of zero or below.
-    #[error("The unit price must be greater than zero (red lines too: their quantity is negative).")]
+    #[error(
+        "The unit price must be greater than zero (red lines too: their quantity is negative)."
+    )]
     UnitPriceSign,
     /// |单价 × 数量 − 金额| > 0.01.
     #[error("Unit price × quantity = {product}, which differs from the amount {amount} by more than 0.01.")]
@@ -134,7 +138,9 @@ pub enum AmountProblem {
     #[error("A line at 0% has no tax.")]
     ZeroRateTax,
     /// A 零税率标识 that does not exist.
-    #[error("The zero-rate flag must be 1 (exempt), 2 (not taxable) or 3 (zero rate), not “{found}”.")]
+    #[error(
+        "The zero-rate flag must be 1 (exempt), 2 (not taxable) or 3 (zero rate), not “{found}”."
+    )]
     ZeroRateFlagInvalid {
         /// The input.
         found: String,
@@ -178,7 +184,9 @@ pub enum AmountProblem {
     #[error("A discount line must come directly after the line it discounts, and a line has at most one discount line.")]
     DiscountPosition,
     /// A discount line named differently from its line.
-    #[error("A discount line must have the same item name as the line it discounts (“{expected}”).")]
+    #[error(
+        "A discount line must have the same item name as the line it discounts (“{expected}”)."
+    )]
     DiscountName {
         /// The discounted line's name.
         expected: String,
@@ -190,7 +198,9 @@ pub enum AmountProblem {
         expected: String,
     },
     /// |discount| > discounted amount.
-    #[error("The discount {discount} is larger than the amount {amount} of the line it discounts.")]
+    #[error(
+        "The discount {discount} is larger than the amount {amount} of the line it discounts."
+    )]
     DiscountExceedsLine {
         /// The discount's amount (absolute).
         discount: String,
@@ -406,14 +416,21 @@ impl Rule for AmountProblem {
         use AmountProblem::*;
         match self {
             Format { kind, found } => format!("{}“{found}”不是有效的数字。", kind.zh()),
-            NotAString { kind } => format!("{}请以字符串形式传入（如\"12.50\"），不接受带小数的数值类型。", kind.zh()),
+            NotAString { kind } => format!(
+                "{}请以字符串形式传入（如\"12.50\"），不接受带小数的数值类型。",
+                kind.zh()
+            ),
             Precision { kind, max } => format!("{}最多保留{max}位小数。", kind.zh()),
-            TooLarge { kind, max_digits } => format!("{}过大（整数部分最多{max_digits}位）。", kind.zh()),
+            TooLarge { kind, max_digits } => {
+                format!("{}过大（整数部分最多{max_digits}位）。", kind.zh())
+            }
             TaxRateRequired => "请填写税率。".into(),
             TaxRateUnsupported { rate } => {
                 format!("{rate}不是现行税率或征收率（13%、9%、6%、5%、3%、1.5%、1%、0.5%、0）。")
             }
-            LineKindInvalid { found } => format!("发票行性质应为“normal”（正常行）或“discount”（折扣行），而不是“{found}”。"),
+            LineKindInvalid { found } => {
+                format!("发票行性质应为“normal”（正常行）或“discount”（折扣行），而不是“{found}”。")
+            }
             LineNameRequired => "请填写项目名称。".into(),
             LineAmountRequired => "请填写金额，或同时填写数量和单价。".into(),
             QuantityPriceTogether => "单价和数量必须同时填写，或同时为空并填写金额。".into(),
@@ -444,26 +461,42 @@ impl Rule for AmountProblem {
             }
             ZeroRateFlagRate => "填写了零税率标识时税率必须为0。".into(),
             ZeroRateUnspecified => {
-                "税率为0，但未填写零税率标识或优惠政策（03免税、04不征税），将按普通零税率处理。".into()
+                "税率为0，但未填写零税率标识或优惠政策（03免税、04不征税），将按普通零税率处理。"
+                    .into()
             }
             PolicyInvalid { found } => format!("优惠政策标识应为01–18，而不是“{found}”。"),
-            PolicyRate { policy, name_zh, rate, .. } => format!("优惠政策{policy}（{name_zh}）要求税率为{rate}。"),
-            ZeroRatePolicyMismatch { flag, policy } => format!("零税率标识{flag}与优惠政策{policy}不一致。"),
-            SpecialZeroRate => "数电专票不能开具税率为0的项目；免税或零税率项目请开具数电普票。".into(),
+            PolicyRate {
+                policy,
+                name_zh,
+                rate,
+                ..
+            } => format!("优惠政策{policy}（{name_zh}）要求税率为{rate}。"),
+            ZeroRatePolicyMismatch { flag, policy } => {
+                format!("零税率标识{flag}与优惠政策{policy}不一致。")
+            }
+            SpecialZeroRate => {
+                "数电专票不能开具税率为0的项目；免税或零税率项目请开具数电普票。".into()
+            }
             DiscountPosition => "折扣行必须紧跟在被折扣行之后，且每行最多一个折扣行。".into(),
-            DiscountName { expected } => format!("折扣行的项目名称必须与被折扣行相同（“{expected}”）。"),
+            DiscountName { expected } => {
+                format!("折扣行的项目名称必须与被折扣行相同（“{expected}”）。")
+            }
             DiscountRate { expected } => format!("折扣行的税率必须与被折扣行相同（{expected}）。"),
             DiscountExceedsLine { discount, amount } => {
                 format!("折扣金额{discount}大于被折扣行金额{amount}。")
             }
             DeductionRange { amount } => {
-                format!("扣除额应大于0且小于本行金额{amount}（红字发票为负数，且绝对值小于本行金额）。")
+                format!(
+                    "扣除额应大于0且小于本行金额{amount}（红字发票为负数，且绝对值小于本行金额）。"
+                )
             }
             DeductionZeroRate => "税率为0的行不能差额征税（填写扣除额）。".into(),
             DeductionSingleLine => "差额征税发票只能有一行明细。".into(),
             DeductionOnDiscount => "折扣行不能填写扣除额。".into(),
             NoLines => "发票至少需要一行明细。".into(),
-            TooManyLines { count, max } => format!("一张发票最多{max}行明细（含折扣行），当前为{count}行。"),
+            TooManyLines { count, max } => {
+                format!("一张发票最多{max}行明细（含折扣行），当前为{count}行。")
+            }
             TotalNotPositive => "蓝字发票的价税合计必须大于0。".into(),
             RedTotalNotNegative => "红字发票的价税合计必须小于0。".into(),
             TotalTooLarge => "价税合计过大（整数部分最多13位），请拆分开票。".into(),
@@ -476,7 +509,9 @@ impl Rule for AmountProblem {
             RedLineUnknown { line_no } => format!("蓝字发票第{line_no}行不存在或是折扣行。"),
             RedLineOrder => "红冲明细须按蓝字发票的行序排列，每行最多一次。".into(),
             RedLineEmpty => "请填写退回数量或红冲金额。".into(),
-            RedQuantityNotApplicable { line_no } => format!("蓝字发票第{line_no}行没有数量，请按金额红冲。"),
+            RedQuantityNotApplicable { line_no } => {
+                format!("蓝字发票第{line_no}行没有数量，请按金额红冲。")
+            }
             RedExceedsRemaining { remaining } => format!("该行剩余可红冲的只有{remaining}。"),
             RedNothingLeft => "该蓝字发票已全额红冲。".into(),
             RedDeductionPartial => "差额征税发票只能全额红冲。".into(),
@@ -484,7 +519,9 @@ impl Rule for AmountProblem {
                 format!("整单折扣{discount}应大于0且不超过订单金额{total}。")
             }
             SplitLimit { reason_zh, .. } => format!("拆分限额不可用：{reason_zh}"),
-            SplitUnitTooLarge { unit_amount } => format!("该行单个数量的金额（{unit_amount}）已超过单张发票限额。"),
+            SplitUnitTooLarge { unit_amount } => {
+                format!("该行单个数量的金额（{unit_amount}）已超过单张发票限额。")
+            }
             SplitUnsupported => "只有不含扣除额（差额征税）的蓝字发票可以拆分。".into(),
             SplitFailed { code } => format!("拆分后的发票未通过校验（{code}），订单未拆分。"),
         }

@@ -37,7 +37,11 @@ pub fn is_supported(rate: Decimal) -> bool {
 
 /// Reads a rate such as `"0.13"`, `"13%"` or `0`; pushes the issue and returns
 /// `None` when it is missing or not a rate in force.
-pub(crate) fn read_rate(issues: &mut Issues, i: usize, input: Option<&DecimalInput>) -> Option<Decimal> {
+pub(crate) fn read_rate(
+    issues: &mut Issues,
+    i: usize,
+    input: Option<&DecimalInput>,
+) -> Option<Decimal> {
     let field = || format!("lines[{i}].taxRate");
     let Some(input) = input else {
         issues.push(&field(), &AmountProblem::TaxRateRequired);
@@ -55,19 +59,38 @@ pub(crate) fn read_rate(issues: &mut Issues, i: usize, input: Option<&DecimalInp
         }
         Ok(Some(r)) if is_supported(r) => Some(r.normalize()),
         Ok(Some(r)) => {
-            issues.push(&field(), &AmountProblem::TaxRateUnsupported { rate: super::money::format_plain(r) });
+            issues.push(
+                &field(),
+                &AmountProblem::TaxRateUnsupported {
+                    rate: super::money::format_plain(r),
+                },
+            );
             None
         }
         Err(ParseFailure::Precision | ParseFailure::TooLarge) => {
-            issues.push(&field(), &AmountProblem::TaxRateUnsupported { rate: text() });
+            issues.push(
+                &field(),
+                &AmountProblem::TaxRateUnsupported { rate: text() },
+            );
             None
         }
         Err(ParseFailure::NonInteger) => {
-            issues.push(&field(), &AmountProblem::NotAString { kind: NumberKind::TaxRate });
+            issues.push(
+                &field(),
+                &AmountProblem::NotAString {
+                    kind: NumberKind::TaxRate,
+                },
+            );
             None
         }
         Err(ParseFailure::Format) => {
-            issues.push(&field(), &AmountProblem::Format { kind: NumberKind::TaxRate, found: text() });
+            issues.push(
+                &field(),
+                &AmountProblem::Format {
+                    kind: NumberKind::TaxRate,
+                    found: text(),
+                },
+            );
             None
         }
     }
@@ -120,13 +143,37 @@ pub const POLICIES: [(&str, &str); 18] = [
 const POLICY_RATES: [(&str, &str, &str, Decimal, &str); 5] = [
     ("03", "免税", "exempt", Decimal::ZERO, "0"),
     ("04", "不征税", "not taxable", Decimal::ZERO, "0"),
-    ("08", "按3%简易征收", "simplified levy at 3%", Decimal::from_parts(3, 0, 0, false, 2), "3%"),
-    ("09", "按5%简易征收", "simplified levy at 5%", Decimal::from_parts(5, 0, 0, false, 2), "5%"),
-    ("10", "按5%简易征收减按1.5%计征", "5% levy reduced to 1.5%", Decimal::from_parts(15, 0, 0, false, 3), "1.5%"),
+    (
+        "08",
+        "按3%简易征收",
+        "simplified levy at 3%",
+        Decimal::from_parts(3, 0, 0, false, 2),
+        "3%",
+    ),
+    (
+        "09",
+        "按5%简易征收",
+        "simplified levy at 5%",
+        Decimal::from_parts(5, 0, 0, false, 2),
+        "5%",
+    ),
+    (
+        "10",
+        "按5%简易征收减按1.5%计征",
+        "5% levy reduced to 1.5%",
+        Decimal::from_parts(15, 0, 0, false, 3),
+        "1.5%",
+    ),
 ];
 
 /// Checks the zero-rate flag and the policy code of one line against its rate.
-pub(crate) fn check_flags(issues: &mut Issues, i: usize, flag: Option<&str>, policy: Option<&str>, rate: Option<Decimal>) {
+pub(crate) fn check_flags(
+    issues: &mut Issues,
+    i: usize,
+    flag: Option<&str>,
+    policy: Option<&str>,
+    rate: Option<Decimal>,
+) {
     let flag_field = || format!("lines[{i}].zeroRateFlag");
     let policy_field = || format!("lines[{i}].preferentialPolicy");
     let flag = match flag.map(str::trim) {
@@ -135,7 +182,12 @@ pub(crate) fn check_flags(issues: &mut Issues, i: usize, flag: Option<&str>, pol
         Some("2") => Some(ZeroRateFlag::NotTaxable),
         Some("3") => Some(ZeroRateFlag::ZeroRate),
         Some(other) => {
-            issues.push(&flag_field(), &AmountProblem::ZeroRateFlagInvalid { found: other.to_owned() });
+            issues.push(
+                &flag_field(),
+                &AmountProblem::ZeroRateFlagInvalid {
+                    found: other.to_owned(),
+                },
+            );
             None
         }
     };
@@ -144,7 +196,12 @@ pub(crate) fn check_flags(issues: &mut Issues, i: usize, flag: Option<&str>, pol
         Some(p) => match POLICIES.iter().find(|(code, _)| *code == p) {
             Some((code, _)) => Some(*code),
             None => {
-                issues.push(&policy_field(), &AmountProblem::PolicyInvalid { found: p.to_owned() });
+                issues.push(
+                    &policy_field(),
+                    &AmountProblem::PolicyInvalid {
+                        found: p.to_owned(),
+                    },
+                );
                 None
             }
         },
@@ -153,13 +210,26 @@ pub(crate) fn check_flags(issues: &mut Issues, i: usize, flag: Option<&str>, pol
         if flag.is_some() && !rate.is_zero() {
             issues.push(&flag_field(), &AmountProblem::ZeroRateFlagRate);
         }
-        if let Some(&(code, name_zh, name_en, required, text)) = POLICY_RATES.iter().find(|p| Some(p.0) == policy) {
+        if let Some(&(code, name_zh, name_en, required, text)) =
+            POLICY_RATES.iter().find(|p| Some(p.0) == policy)
+        {
             if rate != required {
-                issues.push(&policy_field(), &AmountProblem::PolicyRate { policy: code, name_zh, name_en, rate: text });
+                issues.push(
+                    &policy_field(),
+                    &AmountProblem::PolicyRate {
+                        policy: code,
+                        name_zh,
+                        name_en,
+                        rate: text,
+                    },
+                );
             }
         }
         if rate.is_zero() && flag.is_none() && !matches!(policy, Some("03" | "04")) {
-            issues.push(&format!("lines[{i}].taxRate"), &AmountProblem::ZeroRateUnspecified);
+            issues.push(
+                &format!("lines[{i}].taxRate"),
+                &AmountProblem::ZeroRateUnspecified,
+            );
         }
     }
     if let (Some(flag), Some(policy)) = (flag, policy) {
@@ -169,7 +239,13 @@ pub(crate) fn check_flags(issues: &mut Issues, i: usize, flag: Option<&str>, pol
             ZeroRateFlag::ZeroRate => false,
         };
         if !agrees {
-            issues.push(&flag_field(), &AmountProblem::ZeroRatePolicyMismatch { flag: flag.code(), policy: policy.to_owned() });
+            issues.push(
+                &flag_field(),
+                &AmountProblem::ZeroRatePolicyMismatch {
+                    flag: flag.code(),
+                    policy: policy.to_owned(),
+                },
+            );
         }
     }
 }
@@ -181,19 +257,40 @@ mod tests {
     fn codes(flag: Option<&str>, policy: Option<&str>, rate: &str) -> Vec<&'static str> {
         let mut issues = Issues::default();
         check_flags(&mut issues, 0, flag, policy, Some(rate.parse().unwrap()));
-        issues.errors.iter().chain(issues.warnings.iter()).map(|i| i.code).collect()
+        issues
+            .errors
+            .iter()
+            .chain(issues.warnings.iter())
+            .map(|i| i.code)
+            .collect()
     }
 
     #[test]
     fn rates() {
         let mut issues = Issues::default();
-        for (s, want) in [("0.13", "0.13"), ("13%", "0.13"), ("0.015", "0.015"), ("1.5%", "0.015"), ("0", "0"), ("0.0900", "0.09")] {
+        for (s, want) in [
+            ("0.13", "0.13"),
+            ("13%", "0.13"),
+            ("0.015", "0.015"),
+            ("1.5%", "0.015"),
+            ("0", "0"),
+            ("0.0900", "0.09"),
+        ] {
             let r = read_rate(&mut issues, 0, Some(&s.into()));
             assert_eq!(r.map(|r| r.to_string()), Some(want.to_owned()), "{s}");
         }
-        assert_eq!(read_rate(&mut issues, 0, Some(&DecimalInput::Integer(0))), Some(Decimal::ZERO));
+        assert_eq!(
+            read_rate(&mut issues, 0, Some(&DecimalInput::Integer(0))),
+            Some(Decimal::ZERO)
+        );
         assert!(issues.errors.is_empty());
-        for (s, code) in [("0.17", "TAX_RATE_UNSUPPORTED"), ("13", "TAX_RATE_UNSUPPORTED"), ("abc", "TAX_RATE_FORMAT"), ("", "TAX_RATE_REQUIRED"), ("0.1234567", "TAX_RATE_UNSUPPORTED")] {
+        for (s, code) in [
+            ("0.17", "TAX_RATE_UNSUPPORTED"),
+            ("13", "TAX_RATE_UNSUPPORTED"),
+            ("abc", "TAX_RATE_FORMAT"),
+            ("", "TAX_RATE_REQUIRED"),
+            ("0.1234567", "TAX_RATE_UNSUPPORTED"),
+        ] {
             let mut issues = Issues::default();
             assert_eq!(read_rate(&mut issues, 0, Some(&s.into())), None);
             assert_eq!(issues.errors[0].code, code, "{s}");
@@ -209,13 +306,28 @@ mod tests {
         assert!(codes(None, None, "0.13").is_empty());
         assert_eq!(codes(None, None, "0"), ["ZERO_RATE_UNSPECIFIED"]);
         assert_eq!(codes(Some("1"), None, "0.13"), ["ZERO_RATE_FLAG_RATE"]);
-        assert_eq!(codes(None, Some("03"), "0.06"), ["PREFERENTIAL_POLICY_RATE"]);
-        assert_eq!(codes(None, Some("10"), "0.05"), ["PREFERENTIAL_POLICY_RATE"]);
+        assert_eq!(
+            codes(None, Some("03"), "0.06"),
+            ["PREFERENTIAL_POLICY_RATE"]
+        );
+        assert_eq!(
+            codes(None, Some("10"), "0.05"),
+            ["PREFERENTIAL_POLICY_RATE"]
+        );
         assert!(codes(None, Some("10"), "0.015").is_empty());
-        assert_eq!(codes(Some("1"), Some("04"), "0"), ["ZERO_RATE_POLICY_MISMATCH"]);
-        assert_eq!(codes(Some("3"), Some("03"), "0"), ["ZERO_RATE_POLICY_MISMATCH"]);
+        assert_eq!(
+            codes(Some("1"), Some("04"), "0"),
+            ["ZERO_RATE_POLICY_MISMATCH"]
+        );
+        assert_eq!(
+            codes(Some("3"), Some("03"), "0"),
+            ["ZERO_RATE_POLICY_MISMATCH"]
+        );
         assert_eq!(codes(Some("7"), None, "0.13"), ["ZERO_RATE_FLAG_INVALID"]);
-        assert_eq!(codes(None, Some("19"), "0.13"), ["PREFERENTIAL_POLICY_INVALID"]);
+        assert_eq!(
+            codes(None, Some("19"), "0.13"),
+            ["PREFERENTIAL_POLICY_INVALID"]
+        );
         assert!(codes(Some("0"), Some("11"), "0.13").is_empty());
     }
 }

@@ -19,7 +19,10 @@ use super::line::{money2, tax_of, AMOUNT_TOLERANCE};
 use super::money::{format_money, format_plain, parse, DecimalInput};
 use super::problem::{AmountProblem, NumberKind};
 use super::rounding::{mul_div_round, product_within};
-use super::{compute_invoice, InvoiceInput, LineInput, LineKind, LineResult, Totals, DEFAULT_DECIMALS, MONEY_INT_DIGITS, UNIT_INT_DIGITS};
+use super::{
+    compute_invoice, InvoiceInput, LineInput, LineKind, LineResult, Totals, DEFAULT_DECIMALS,
+    MONEY_INT_DIGITS, UNIT_INT_DIGITS,
+};
 
 /// What to reverse.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,7 +169,10 @@ struct Group {
 /// ```
 pub fn compute_red(input: &RedInput) -> RedResult {
     let mut issues = Issues::default();
-    let blue_input = InvoiceInput { red: false, ..input.blue.clone() };
+    let blue_input = InvoiceInput {
+        red: false,
+        ..input.blue.clone()
+    };
     let incl = blue_input.price_includes_tax;
     let price_dp = blue_input.price_decimals.unwrap_or(DEFAULT_DECIMALS);
     let qty_dp = blue_input.quantity_decimals.unwrap_or(DEFAULT_DECIMALS);
@@ -175,14 +181,21 @@ pub fn compute_red(input: &RedInput) -> RedResult {
         errors: issues.errors,
         warnings: issues.warnings,
         full: input.lines.is_empty(),
-        invoice: InvoiceInput { red: true, ..blue_input.with_lines(Vec::new()) },
+        invoice: InvoiceInput {
+            red: true,
+            ..blue_input.with_lines(Vec::new())
+        },
         lines: Vec::new(),
         totals: Totals::default(),
         remaining: Vec::new(),
     };
     let blue = compute_invoice(&blue_input);
     if !blue.valid {
-        let mut prefixed = Issues { errors: blue.errors, warnings: blue.warnings }.prefixed("blue");
+        let mut prefixed = Issues {
+            errors: blue.errors,
+            warnings: blue.warnings,
+        }
+        .prefixed("blue");
         prefixed.warnings.clear();
         return empty(prefixed);
     }
@@ -215,35 +228,77 @@ pub fn compute_red(input: &RedInput) -> RedResult {
     let has_deduction = groups.iter().any(|g| g.deduction.is_some());
 
     // Subtract earlier red invoices.
-    let mut rem: Vec<(Decimal, Decimal, Option<Decimal>)> = groups.iter().map(|g| (g.excl, g.tax, g.quantity)).collect();
+    let mut rem: Vec<(Decimal, Decimal, Option<Decimal>)> =
+        groups.iter().map(|g| (g.excl, g.tax, g.quantity)).collect();
     for (k, prev) in input.already_reversed.iter().enumerate() {
         let field = |name: &str| format!("alreadyReversed[{k}].{name}");
         let Some(gi) = find(prev.blue_line_no) else {
-            issues.push(&field("blueLineNo"), &AmountProblem::RedLineUnknown { line_no: prev.blue_line_no });
+            issues.push(
+                &field("blueLineNo"),
+                &AmountProblem::RedLineUnknown {
+                    line_no: prev.blue_line_no,
+                },
+            );
             continue;
         };
         if has_deduction {
             issues.push(&field("blueLineNo"), &AmountProblem::RedDeductionPartial);
             continue;
         }
-        let excl = read_abs(&mut issues, &field("amountExclTax"), prev.amount_excl_tax.as_ref(), NumberKind::Amount, MONEY_INT_DIGITS, 2);
-        let tax = read_abs(&mut issues, &field("taxAmount"), prev.tax_amount.as_ref(), NumberKind::Amount, MONEY_INT_DIGITS, 2);
-        let qty = read_abs(&mut issues, &field("quantity"), prev.quantity.as_ref(), NumberKind::Quantity, UNIT_INT_DIGITS, qty_dp);
-        let (Ok(excl), Ok(tax), Ok(qty)) = (excl, tax, qty) else { continue };
+        let excl = read_abs(
+            &mut issues,
+            &field("amountExclTax"),
+            prev.amount_excl_tax.as_ref(),
+            NumberKind::Amount,
+            MONEY_INT_DIGITS,
+            2,
+        );
+        let tax = read_abs(
+            &mut issues,
+            &field("taxAmount"),
+            prev.tax_amount.as_ref(),
+            NumberKind::Amount,
+            MONEY_INT_DIGITS,
+            2,
+        );
+        let qty = read_abs(
+            &mut issues,
+            &field("quantity"),
+            prev.quantity.as_ref(),
+            NumberKind::Quantity,
+            UNIT_INT_DIGITS,
+            qty_dp,
+        );
+        let (Ok(excl), Ok(tax), Ok(qty)) = (excl, tax, qty) else {
+            continue;
+        };
         let r = &mut rem[gi];
         r.0 -= excl.unwrap_or_default();
         r.1 -= tax.unwrap_or_default();
         if let (Some(rq), Some(q)) = (r.2.as_mut(), qty) {
             *rq -= q;
         }
-        if r.0.is_sign_negative() && !r.0.is_zero() || r.1.is_sign_negative() && !r.1.is_zero() || r.2.is_some_and(|q| q < Decimal::ZERO) {
-            issues.push(&field("amountExclTax"), &AmountProblem::RedExceedsRemaining { remaining: "0.00".into() });
+        if r.0.is_sign_negative() && !r.0.is_zero()
+            || r.1.is_sign_negative() && !r.1.is_zero()
+            || r.2.is_some_and(|q| q < Decimal::ZERO)
+        {
+            issues.push(
+                &field("amountExclTax"),
+                &AmountProblem::RedExceedsRemaining {
+                    remaining: "0.00".into(),
+                },
+            );
         }
     }
 
     match input.reason.as_deref().map(str::trim) {
         None | Some("") | Some("01" | "02" | "03" | "04") => {}
-        Some(other) => issues.push("reason", &AmountProblem::RedReasonInvalid { found: other.chars().take(10).collect() }),
+        Some(other) => issues.push(
+            "reason",
+            &AmountProblem::RedReasonInvalid {
+                found: other.chars().take(10).collect(),
+            },
+        ),
     }
     let full = input.lines.is_empty();
     if !issues.is_ok() {
@@ -272,7 +327,12 @@ pub fn compute_red(input: &RedInput) -> RedResult {
         for (k, line) in input.lines.iter().enumerate() {
             let field = |name: &str| format!("lines[{k}].{name}");
             let Some(gi) = find(line.blue_line_no) else {
-                issues.push(&field("blueLineNo"), &AmountProblem::RedLineUnknown { line_no: line.blue_line_no });
+                issues.push(
+                    &field("blueLineNo"),
+                    &AmountProblem::RedLineUnknown {
+                        line_no: line.blue_line_no,
+                    },
+                );
                 continue;
             };
             if last.is_some_and(|l| l >= gi) {
@@ -283,8 +343,22 @@ pub fn compute_red(input: &RedInput) -> RedResult {
             let g = &groups[gi];
             let (r_excl, r_tax, r_q) = rem[gi];
             let r_basis = if incl { r_excl + r_tax } else { r_excl };
-            let n = read_abs(&mut issues, &field("quantity"), line.quantity.as_ref(), NumberKind::Quantity, UNIT_INT_DIGITS, qty_dp);
-            let m = read_abs(&mut issues, &field("amount"), line.amount.as_ref(), NumberKind::Amount, MONEY_INT_DIGITS, 2);
+            let n = read_abs(
+                &mut issues,
+                &field("quantity"),
+                line.quantity.as_ref(),
+                NumberKind::Quantity,
+                UNIT_INT_DIGITS,
+                qty_dp,
+            );
+            let m = read_abs(
+                &mut issues,
+                &field("amount"),
+                line.amount.as_ref(),
+                NumberKind::Amount,
+                MONEY_INT_DIGITS,
+                2,
+            );
             let (Ok(n), Ok(m)) = (n, m) else { continue };
             let n = n.filter(|n| !n.is_zero());
             let m = m.filter(|m| !m.is_zero());
@@ -295,18 +369,33 @@ pub fn compute_red(input: &RedInput) -> RedResult {
             if let Some(n) = n {
                 match r_q {
                     None => {
-                        issues.push(&field("quantity"), &AmountProblem::RedQuantityNotApplicable { line_no: line.blue_line_no });
+                        issues.push(
+                            &field("quantity"),
+                            &AmountProblem::RedQuantityNotApplicable {
+                                line_no: line.blue_line_no,
+                            },
+                        );
                         continue;
                     }
                     Some(rq) if n > rq => {
-                        issues.push(&field("quantity"), &AmountProblem::RedExceedsRemaining { remaining: format_plain(rq) });
+                        issues.push(
+                            &field("quantity"),
+                            &AmountProblem::RedExceedsRemaining {
+                                remaining: format_plain(rq),
+                            },
+                        );
                         continue;
                     }
                     _ => {}
                 }
             }
             if m.is_some_and(|m| m > r_basis) {
-                issues.push(&field("amount"), &AmountProblem::RedExceedsRemaining { remaining: format_money(r_basis) });
+                issues.push(
+                    &field("amount"),
+                    &AmountProblem::RedExceedsRemaining {
+                        remaining: format_money(r_basis),
+                    },
+                );
                 continue;
             }
             // The amount: given, or the remaining amount in proportion to the quantity.
@@ -324,7 +413,9 @@ pub fn compute_red(input: &RedInput) -> RedResult {
                 take.push((gi, r_excl, r_tax, n.or(r_q).filter(|q| !q.is_zero())));
                 continue;
             }
-            let Some(tax) = tax_of(m, g.rate, incl) else { continue };
+            let Some(tax) = tax_of(m, g.rate, incl) else {
+                continue;
+            };
             let mut tax = tax.min(r_tax);
             let mut excl = if incl { m - tax } else { m };
             if excl > r_excl {
@@ -371,12 +462,20 @@ pub fn compute_red(input: &RedInput) -> RedResult {
             *rq -= q;
         }
     }
-    let invoice = InvoiceInput { red: true, ..blue_input.with_lines(lines) };
+    let invoice = InvoiceInput {
+        red: true,
+        ..blue_input.with_lines(lines)
+    };
     let red = compute_invoice(&invoice);
     let red_lines = take
         .iter()
         .zip(red.lines.iter())
-        .filter_map(|(&(gi, ..), l)| l.clone().map(|line| RedLine { blue_line_no: groups[gi].index + 1, line }))
+        .filter_map(|(&(gi, ..), l)| {
+            l.clone().map(|line| RedLine {
+                blue_line_no: groups[gi].index + 1,
+                line,
+            })
+        })
         .collect();
     let remaining = groups
         .iter()
@@ -401,16 +500,31 @@ pub fn compute_red(input: &RedInput) -> RedResult {
     }
 }
 
-fn read_abs(issues: &mut Issues, field: &str, input: Option<&DecimalInput>, kind: NumberKind, max_int: usize, max_dp: u32) -> Result<Option<Decimal>, ()> {
+fn read_abs(
+    issues: &mut Issues,
+    field: &str,
+    input: Option<&DecimalInput>,
+    kind: NumberKind,
+    max_int: usize,
+    max_dp: u32,
+) -> Result<Option<Decimal>, ()> {
     let Some(input) = input else { return Ok(None) };
     match parse(input, max_int, max_dp, false) {
         Ok(v) => Ok(v.map(|v| v.abs())),
         Err(e) => {
             let problem = match e {
-                super::money::ParseFailure::Precision => AmountProblem::Precision { kind, max: max_dp },
-                super::money::ParseFailure::TooLarge => AmountProblem::TooLarge { kind, max_digits: max_int },
+                super::money::ParseFailure::Precision => {
+                    AmountProblem::Precision { kind, max: max_dp }
+                }
+                super::money::ParseFailure::TooLarge => AmountProblem::TooLarge {
+                    kind,
+                    max_digits: max_int,
+                },
                 super::money::ParseFailure::NonInteger => AmountProblem::NotAString { kind },
-                super::money::ParseFailure::Format => AmountProblem::Format { kind, found: String::new() },
+                super::money::ParseFailure::Format => AmountProblem::Format {
+                    kind,
+                    found: String::new(),
+                },
             };
             issues.push(field, &problem);
             Err(())

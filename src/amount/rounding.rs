@@ -45,13 +45,21 @@ pub fn mul_div_round(a: Decimal, b: Decimal, c: Decimal, dp: u32) -> Option<Deci
         return None;
     }
     let negative = a.is_sign_negative() ^ b.is_sign_negative() ^ c.is_sign_negative();
-    let (ma, mb, mc) = (a.mantissa().unsigned_abs(), b.mantissa().unsigned_abs(), c.mantissa().unsigned_abs());
+    let (ma, mb, mc) = (
+        a.mantissa().unsigned_abs(),
+        b.mantissa().unsigned_abs(),
+        c.mantissa().unsigned_abs(),
+    );
     if ma == 0 || mb == 0 {
         return Some(Decimal::new(0, dp));
     }
     // value = ma·mb / mc · 10^(sc − sa − sb); we want round(value · 10^dp).
     let e = i64::from(c.scale()) + i64::from(dp) - i64::from(a.scale()) - i64::from(b.scale());
-    let (num_pow, den_pow) = if e >= 0 { (e as u32, 0) } else { (0, e.unsigned_abs() as u32) };
+    let (num_pow, den_pow) = if e >= 0 {
+        (e as u32, 0)
+    } else {
+        (0, e.unsigned_abs() as u32)
+    };
     let q = fast(ma, mb, mc, num_pow, den_pow).or_else(|| wide(ma, mb, mc, num_pow, den_pow))?;
     let q = i128::try_from(q).ok()?;
     let q = if negative { -q } else { q };
@@ -102,7 +110,14 @@ pub fn product_within(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal) ->
 }
 
 /// [`product_within`] in `i128`, `None` when a figure does not fit.
-fn product_within_fast(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal, sp: u32, s: u32) -> Option<bool> {
+fn product_within_fast(
+    a: Decimal,
+    b: Decimal,
+    c: Decimal,
+    tolerance: Decimal,
+    sp: u32,
+    s: u32,
+) -> Option<bool> {
     let scale = |m: i128, from: u32| m.checked_mul(i128::try_from(pow10_u128(s - from)?).ok()?);
     let prod = scale(a.mantissa().checked_mul(b.mantissa())?, sp)?;
     let other = scale(c.mantissa(), c.scale())?;
@@ -131,7 +146,11 @@ fn wide(ma: u128, mb: u128, mc: u128, np: u32, dp: u32) -> Option<u128> {
     let num = Wide::from(ma).mul(&Wide::from(mb))?.mul_pow10(np)?;
     let den = Wide::from(mc).mul_pow10(dp)?;
     let (q, r) = num.div_rem(&den)?;
-    let q = if r >= den.sub(&r) { q.add(&Wide::from(1))? } else { q };
+    let q = if r >= den.sub(&r) {
+        q.add(&Wide::from(1))?
+    } else {
+        q
+    };
     q.to_u128()
 }
 
@@ -302,20 +321,44 @@ mod tests {
 
     #[test]
     fn half_up_on_exact_decimals_not_binary_floats() {
-        assert_eq!(mul_div_round(d("2.675"), Decimal::ONE, Decimal::ONE, 2), Some(d("2.68")));
-        assert_eq!(mul_div_round(d("-2.675"), Decimal::ONE, Decimal::ONE, 2), Some(d("-2.68")));
-        assert_eq!(mul_div_round(d("0.005"), Decimal::ONE, Decimal::ONE, 2), Some(d("0.01")));
-        assert_eq!(mul_div_round(d("0.00499999999"), Decimal::ONE, Decimal::ONE, 2), Some(d("0.00")));
+        assert_eq!(
+            mul_div_round(d("2.675"), Decimal::ONE, Decimal::ONE, 2),
+            Some(d("2.68"))
+        );
+        assert_eq!(
+            mul_div_round(d("-2.675"), Decimal::ONE, Decimal::ONE, 2),
+            Some(d("-2.68"))
+        );
+        assert_eq!(
+            mul_div_round(d("0.005"), Decimal::ONE, Decimal::ONE, 2),
+            Some(d("0.01"))
+        );
+        assert_eq!(
+            mul_div_round(d("0.00499999999"), Decimal::ONE, Decimal::ONE, 2),
+            Some(d("0.00"))
+        );
         assert_eq!(round_half_up(d("1.005"), 2), d("1.01"));
     }
 
     #[test]
     fn division_is_exact_half_up() {
         // 10 ÷ 3 = 3.333…, 20 ÷ 3 = 6.666… → 6.67; 1 ÷ 8 = 0.125 → 0.13.
-        assert_eq!(mul_div_round(d("10"), Decimal::ONE, d("3"), 2), Some(d("3.33")));
-        assert_eq!(mul_div_round(d("20"), Decimal::ONE, d("3"), 2), Some(d("6.67")));
-        assert_eq!(mul_div_round(d("1"), Decimal::ONE, d("8"), 2), Some(d("0.13")));
-        assert_eq!(mul_div_round(d("1"), Decimal::ONE, d("-8"), 2), Some(d("-0.13")));
+        assert_eq!(
+            mul_div_round(d("10"), Decimal::ONE, d("3"), 2),
+            Some(d("3.33"))
+        );
+        assert_eq!(
+            mul_div_round(d("20"), Decimal::ONE, d("3"), 2),
+            Some(d("6.67"))
+        );
+        assert_eq!(
+            mul_div_round(d("1"), Decimal::ONE, d("8"), 2),
+            Some(d("0.13"))
+        );
+        assert_eq!(
+            mul_div_round(d("1"), Decimal::ONE, d("-8"), 2),
+            Some(d("-0.13"))
+        );
     }
 
     #[test]
@@ -335,19 +378,40 @@ mod tests {
 
     #[test]
     fn tolerance_is_decided_exactly() {
-        assert!(product_within(d("3"), d("3.33333333"), d("10.00"), d("0.01")));
+        assert!(product_within(
+            d("3"),
+            d("3.33333333"),
+            d("10.00"),
+            d("0.01")
+        ));
         assert!(product_within(d("-2"), d("5.005"), d("-10.00"), d("0.01")));
         assert!(!product_within(d("-2"), d("5.006"), d("-10.00"), d("0.01")));
         assert!(!product_within(d("2"), d("5"), d("-10.00"), d("0.01")));
         // 0.0000000000001 over the tolerance is over.
-        assert!(!product_within(d("1"), d("10.0100000000001"), d("10.00"), d("0.01")));
+        assert!(!product_within(
+            d("1"),
+            d("10.0100000000001"),
+            d("10.00"),
+            d("0.01")
+        ));
         assert!(product_within(d("1"), d("10.01"), d("10.00"), d("0.01")));
     }
 
     #[test]
     fn overflow_is_none_not_a_panic() {
-        assert_eq!(mul_div_round(Decimal::MAX, Decimal::MAX, Decimal::ONE, 2), None);
-        assert_eq!(mul_div_round(Decimal::ONE, Decimal::ONE, Decimal::ONE, 29), None);
-        assert!(!product_within(Decimal::MAX, Decimal::MAX, Decimal::ONE, d("0.01")));
+        assert_eq!(
+            mul_div_round(Decimal::MAX, Decimal::MAX, Decimal::ONE, 2),
+            None
+        );
+        assert_eq!(
+            mul_div_round(Decimal::ONE, Decimal::ONE, Decimal::ONE, 29),
+            None
+        );
+        assert!(!product_within(
+            Decimal::MAX,
+            Decimal::MAX,
+            Decimal::ONE,
+            d("0.01")
+        ));
     }
 }

@@ -20,7 +20,10 @@ use super::line::tax_of;
 use super::money::{format_money, format_plain, parse, DecimalInput};
 use super::problem::AmountProblem;
 use super::rounding::mul_div_round;
-use super::{compute_invoice, InvoiceInput, InvoiceResult, LineInput, LineKind, Totals, DEFAULT_DECIMALS, MAX_LINES, MONEY_INT_DIGITS};
+use super::{
+    compute_invoice, InvoiceInput, InvoiceResult, LineInput, LineKind, Totals, DEFAULT_DECIMALS,
+    MAX_LINES, MONEY_INT_DIGITS,
+};
 
 /// The most invoices one order may be split into.
 pub const MAX_PARTS: usize = 10_000;
@@ -113,7 +116,11 @@ pub fn split_invoice(input: &InvoiceInput, limits: &SplitLimits) -> SplitResult 
         issues.push("lines", &AmountProblem::SplitUnsupported);
         return done(issues, Vec::new(), whole.totals);
     }
-    let has_discount = whole.lines.iter().flatten().any(|l| l.kind == LineKind::Discount);
+    let has_discount = whole
+        .lines
+        .iter()
+        .flatten()
+        .any(|l| l.kind == LineKind::Discount);
     let max_lines = limits.max_lines.unwrap_or(MAX_LINES).min(MAX_LINES);
     if max_lines == 0 || (max_lines == 1 && has_discount) {
         issues.push(
@@ -124,7 +131,11 @@ pub fn split_invoice(input: &InvoiceInput, limits: &SplitLimits) -> SplitResult 
             },
         );
     }
-    let max_amount = match limits.max_amount.as_ref().map(|m| parse(m, MONEY_INT_DIGITS, 2, false)) {
+    let max_amount = match limits
+        .max_amount
+        .as_ref()
+        .map(|m| parse(m, MONEY_INT_DIGITS, 2, false))
+    {
         None | Some(Ok(None)) => None,
         Some(Ok(Some(m))) if m > Decimal::ZERO => Some(m),
         _ => {
@@ -147,11 +158,21 @@ pub fn split_invoice(input: &InvoiceInput, limits: &SplitLimits) -> SplitResult 
     let mut units: Vec<Unit> = Vec::new();
     let mut i = 0;
     while i < input.lines.len() {
-        let next_is_discount =
-            whole.lines.get(i + 1).and_then(|l| l.as_ref()).is_some_and(|l| l.kind == LineKind::Discount);
-        let idx: Vec<usize> = if next_is_discount { vec![i, i + 1] } else { vec![i] };
-        let measure: Decimal =
-            idx.iter().filter_map(|&j| whole.lines[j].as_ref()).map(|l| l.amount_in_basis(limit_incl)).sum();
+        let next_is_discount = whole
+            .lines
+            .get(i + 1)
+            .and_then(|l| l.as_ref())
+            .is_some_and(|l| l.kind == LineKind::Discount);
+        let idx: Vec<usize> = if next_is_discount {
+            vec![i, i + 1]
+        } else {
+            vec![i]
+        };
+        let measure: Decimal = idx
+            .iter()
+            .filter_map(|&j| whole.lines[j].as_ref())
+            .map(|l| l.amount_in_basis(limit_incl))
+            .sum();
         match max_amount {
             Some(max) if measure > max => match cut(input, &whole, &idx, max, limit_incl) {
                 Ok(mut pieces) => units.append(&mut pieces),
@@ -160,7 +181,10 @@ pub fn split_invoice(input: &InvoiceInput, limits: &SplitLimits) -> SplitResult 
                     return done(issues, Vec::new(), whole.totals);
                 }
             },
-            _ => units.push(Unit { lines: idx.iter().map(|&j| (input.lines[j].clone(), j)).collect(), measure }),
+            _ => units.push(Unit {
+                lines: idx.iter().map(|&j| (input.lines[j].clone(), j)).collect(),
+                measure,
+            }),
         }
         i += idx.len();
     }
@@ -169,7 +193,8 @@ pub fn split_invoice(input: &InvoiceInput, limits: &SplitLimits) -> SplitResult 
     let mut packs: Vec<(Vec<(LineInput, usize)>, Decimal)> = Vec::new();
     for unit in units {
         let fits = packs.last().is_some_and(|(lines, amount)| {
-            lines.len() + unit.lines.len() <= max_lines && max_amount.is_none_or_ge(*amount + unit.measure)
+            lines.len() + unit.lines.len() <= max_lines
+                && max_amount.is_none_or_ge(*amount + unit.measure)
         });
         if fits {
             if let Some(last) = packs.last_mut() {
@@ -182,7 +207,10 @@ pub fn split_invoice(input: &InvoiceInput, limits: &SplitLimits) -> SplitResult 
         if packs.len() > MAX_PARTS {
             issues.push(
                 "maxAmount",
-                &AmountProblem::SplitLimit { reason: "the order would need more than 10 000 invoices.", reason_zh: "订单需要拆分为超过10000张发票。" },
+                &AmountProblem::SplitLimit {
+                    reason: "the order would need more than 10 000 invoices.",
+                    reason_zh: "订单需要拆分为超过10000张发票。",
+                },
             );
             return done(issues, Vec::new(), whole.totals);
         }
@@ -202,12 +230,25 @@ pub fn split_invoice(input: &InvoiceInput, limits: &SplitLimits) -> SplitResult 
         sum.amount_excl_tax += result.totals.amount_excl_tax;
         sum.tax_amount += result.totals.tax_amount;
         sum.amount_incl_tax += result.totals.amount_incl_tax;
-        parts.push(SplitPart { input: part_input, result, source_lines });
+        parts.push(SplitPart {
+            input: part_input,
+            result,
+            source_lines,
+        });
     }
     if (sum.amount_excl_tax, sum.tax_amount, sum.amount_incl_tax)
-        != (whole.totals.amount_excl_tax, whole.totals.tax_amount, whole.totals.amount_incl_tax)
+        != (
+            whole.totals.amount_excl_tax,
+            whole.totals.tax_amount,
+            whole.totals.amount_incl_tax,
+        )
     {
-        issues.push("lines", &AmountProblem::SplitFailed { code: "SPLIT_SUM_MISMATCH" });
+        issues.push(
+            "lines",
+            &AmountProblem::SplitFailed {
+                code: "SPLIT_SUM_MISMATCH",
+            },
+        );
         return done(issues, Vec::new(), whole.totals);
     }
     done(issues, parts, whole.totals)
@@ -227,7 +268,13 @@ impl LimitExt for Option<Decimal> {
 ///
 /// With a whole-number quantity, pieces are runs of whole units, as many per piece
 /// as fit; otherwise the line is cut into `k` equal shares, `k` the fewest that fit.
-fn cut(input: &InvoiceInput, whole: &InvoiceResult, idx: &[usize], max: Decimal, limit_incl: bool) -> Result<Vec<Unit>, AmountProblem> {
+fn cut(
+    input: &InvoiceInput,
+    whole: &InvoiceResult,
+    idx: &[usize],
+    max: Decimal,
+    limit_incl: bool,
+) -> Result<Vec<Unit>, AmountProblem> {
     let incl = input.price_includes_tax;
     let qty_dp = input.quantity_decimals.unwrap_or(DEFAULT_DECIMALS);
     let failed = || AmountProblem::SplitFailed { code: "SPLIT_CUT" };
@@ -237,8 +284,17 @@ fn cut(input: &InvoiceInput, whole: &InvoiceResult, idx: &[usize], max: Decimal,
     };
     let line = whole.lines[idx[0]].as_ref().ok_or_else(failed)?;
     let disc = idx.get(1).and_then(|&d| whole.lines[d].as_ref());
-    let measure = line.amount_in_basis(limit_incl) + disc.map_or(Decimal::ZERO, |d| d.amount_in_basis(limit_incl));
-    let cutter = Cutter { input, idx, line, disc, incl, max, limit_incl };
+    let measure = line.amount_in_basis(limit_incl)
+        + disc.map_or(Decimal::ZERO, |d| d.amount_in_basis(limit_incl));
+    let cutter = Cutter {
+        input,
+        idx,
+        line,
+        disc,
+        incl,
+        max,
+        limit_incl,
+    };
 
     if let Some(q) = line.quantity.filter(|q| q.fract().is_zero()) {
         // Whole units: n per piece, the largest n whose pieces all fit.
@@ -260,12 +316,16 @@ fn cut(input: &InvoiceInput, whole: &InvoiceResult, idx: &[usize], max: Decimal,
                 c += n;
             }
             cum.push(q);
-            if let Some(pieces) = cutter.try_cumulative(&cum.into_iter().map(Some).collect::<Vec<_>>())? {
+            if let Some(pieces) =
+                cutter.try_cumulative(&cum.into_iter().map(Some).collect::<Vec<_>>())?
+            {
                 return Ok(pieces);
             }
             n -= Decimal::ONE;
         }
-        return Err(AmountProblem::SplitUnitTooLarge { unit_amount: format_money(unit) });
+        return Err(AmountProblem::SplitUnitTooLarge {
+            unit_amount: format_money(unit),
+        });
     }
 
     // Equal shares: the fewest k that fit.
@@ -278,14 +338,24 @@ fn cut(input: &InvoiceInput, whole: &InvoiceResult, idx: &[usize], max: Decimal,
         let kd = Decimal::from(k);
         let cum: Vec<Option<Decimal>> = match line.quantity {
             Some(q) => (1..=k)
-                .map(|j| if j == k { Some(q) } else { mul_div_round(q, Decimal::from(j), kd, qty_dp) })
+                .map(|j| {
+                    if j == k {
+                        Some(q)
+                    } else {
+                        mul_div_round(q, Decimal::from(j), kd, qty_dp)
+                    }
+                })
                 .collect(),
             None => (1..=k).map(|j| Some(Decimal::from(j))).collect(),
         };
         if cum.iter().any(Option::is_none) {
             return Err(failed());
         }
-        let cum = if line.quantity.is_some() { cum } else { cum.into_iter().map(|j| j.map(|j| -j)).collect() };
+        let cum = if line.quantity.is_some() {
+            cum
+        } else {
+            cum.into_iter().map(|j| j.map(|j| -j)).collect()
+        };
         if let Some(pieces) = cutter.try_cumulative(&cum)? {
             return Ok(pieces);
         }
@@ -314,14 +384,21 @@ impl Cutter<'_> {
         let failed = || AmountProblem::SplitFailed { code: "SPLIT_CUT" };
         let incl = self.incl;
         let (li, di) = (self.idx[0], self.idx.get(1).copied());
-        let (a, t, r) = (self.line.amount_in_basis(incl), self.line.tax_amount, self.line.tax_rate);
-        let (ad, td) = self.disc.map_or((Decimal::ZERO, Decimal::ZERO), |d| (d.amount_in_basis(incl), d.tax_amount));
+        let (a, t, r) = (
+            self.line.amount_in_basis(incl),
+            self.line.tax_amount,
+            self.line.tax_rate,
+        );
+        let (ad, td) = self.disc.map_or((Decimal::ZERO, Decimal::ZERO), |d| {
+            (d.amount_in_basis(incl), d.tax_amount)
+        });
         let q = self.line.quantity;
         let p = self.line.unit_price_in_basis(incl);
         let k = cum.len();
         let kd = Decimal::from(k);
         let zero = Decimal::ZERO;
-        let (mut q_prev, mut a_prev, mut t_prev, mut ad_prev, mut td_prev) = (zero, zero, zero, zero, zero);
+        let (mut q_prev, mut a_prev, mut t_prev, mut ad_prev, mut td_prev) =
+            (zero, zero, zero, zero, zero);
         let mut pieces = Vec::with_capacity(k);
         for (j, c) in cum.iter().enumerate() {
             let last = j + 1 == k;
@@ -329,13 +406,28 @@ impl Cutter<'_> {
             // Cumulative amount: by quantity × price, or by share of the amount.
             let (qj, aj) = match (q, p) {
                 _ if last => (q, a),
-                (Some(_), Some(p)) => (Some(c), mul_div_round(c, p, Decimal::ONE, 2).ok_or_else(failed)?),
+                (Some(_), Some(p)) => (
+                    Some(c),
+                    mul_div_round(c, p, Decimal::ONE, 2).ok_or_else(failed)?,
+                ),
                 (Some(q), None) => (Some(c), mul_div_round(a, c, q, 2).ok_or_else(failed)?),
                 (None, _) => (None, mul_div_round(a, -c, kd, 2).ok_or_else(failed)?),
             };
-            let tj = if last { t } else { tax_of(aj, r, incl).ok_or_else(failed)? };
-            let adj = if last { ad } else { mul_div_round(ad, aj, a, 2).ok_or_else(failed)? };
-            let tdj = if last { td } else { tax_of(adj, r, incl).ok_or_else(failed)? };
+            let tj = if last {
+                t
+            } else {
+                tax_of(aj, r, incl).ok_or_else(failed)?
+            };
+            let adj = if last {
+                ad
+            } else {
+                mul_div_round(ad, aj, a, 2).ok_or_else(failed)?
+            };
+            let tdj = if last {
+                td
+            } else {
+                tax_of(adj, r, incl).ok_or_else(failed)?
+            };
 
             let mut l = self.input.lines[li].clone();
             if let Some(qj) = qj {
@@ -354,9 +446,15 @@ impl Cutter<'_> {
                     lines.push((d, di));
                 }
             }
-            let probe = self.input.with_lines(lines.iter().map(|(l, _)| l.clone()).collect());
+            let probe = self
+                .input
+                .with_lines(lines.iter().map(|(l, _)| l.clone()).collect());
             let computed = compute_invoice(&probe);
-            let m = if self.limit_incl { computed.totals.amount_incl_tax } else { computed.totals.amount_excl_tax };
+            let m = if self.limit_incl {
+                computed.totals.amount_incl_tax
+            } else {
+                computed.totals.amount_excl_tax
+            };
             if m > self.max || !computed.valid {
                 return Ok(None);
             }

@@ -253,8 +253,13 @@ mod tests {
 
     #[test]
     fn invoice_examples() {
-        let inv = WordsOptions { style: WordsStyle::Invoice };
-        assert_eq!(amount_in_words("1265.77", inv).unwrap(), "⊗壹仟贰佰陆拾伍圆柒角柒分");
+        let inv = WordsOptions {
+            style: WordsStyle::Invoice,
+        };
+        assert_eq!(
+            amount_in_words("1265.77", inv).unwrap(),
+            "⊗壹仟贰佰陆拾伍圆柒角柒分"
+        );
         assert_eq!(amount_in_words("106.00", inv).unwrap(), "⊗壹佰零陆圆整");
         assert_eq!(amount_in_words("0", inv).unwrap(), "⊗零圆整");
     }
@@ -274,7 +279,10 @@ mod tests {
         assert_eq!(plain("120000000"), "壹亿贰仟万元整");
         assert_eq!(plain("1000000000000"), "壹万亿元整");
         assert_eq!(plain("1000100000000"), "壹万零壹亿元整");
-        assert_eq!(plain("9999999999999999.99"), "玖仟玖佰玖拾玖万玖仟玖佰玖拾玖亿玖仟玖佰玖拾玖万玖仟玖佰玖拾玖元玖角玖分");
+        assert_eq!(
+            plain("9999999999999999.99"),
+            "玖仟玖佰玖拾玖万玖仟玖佰玖拾玖亿玖仟玖佰玖拾玖万玖仟玖佰玖拾玖元玖角玖分"
+        );
         assert_eq!(plain("1001"), "壹仟零壹元整");
         assert_eq!(plain("1010"), "壹仟零壹拾元整");
     }
@@ -284,9 +292,18 @@ mod tests {
         let o = WordsOptions::default();
         assert_eq!(amount_in_words("-5", o), Err(WordsError::Negative));
         assert_eq!(amount_in_words("1.005", o), Err(WordsError::Precision));
-        assert_eq!(amount_in_words("10000000000000000", o), Err(WordsError::TooLarge));
-        assert_eq!(amount_in_words("", o), Err(WordsError::Format(String::new())));
-        assert_eq!(amount_in_words("abc", o).unwrap_err().code(), "WORDS_FORMAT");
+        assert_eq!(
+            amount_in_words("10000000000000000", o),
+            Err(WordsError::TooLarge)
+        );
+        assert_eq!(
+            amount_in_words("", o),
+            Err(WordsError::Format(String::new()))
+        );
+        assert_eq!(
+            amount_in_words("abc", o).unwrap_err().code(),
+            "WORDS_FORMAT"
+        );
         assert_eq!(plain("-0"), "零元整");
     }
 }

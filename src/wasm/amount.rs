@@ -204,7 +204,9 @@ export interface RedResult {
 
 /// `computeInvoice(input) → InvoiceResult`
 #[wasm_bindgen(js_name = computeInvoice, unchecked_return_type = "InvoiceResult")]
-pub fn compute_invoice(#[wasm_bindgen(unchecked_param_type = "InvoiceInput")] input: JsValue) -> Result<JsValue, JsError> {
+pub fn compute_invoice(
+    #[wasm_bindgen(unchecked_param_type = "InvoiceInput")] input: JsValue,
+) -> Result<JsValue, JsError> {
     let input: InvoiceInput = from_js(input, "input")?;
     Ok(to_js(&amount::compute_invoice(&input)))
 }
@@ -233,7 +235,8 @@ pub fn apply_order_discount(
     #[wasm_bindgen(unchecked_param_type = "DecimalInput")] discount: JsValue,
 ) -> Result<JsValue, JsError> {
     let input: InvoiceInput = from_js(input, "input")?;
-    let discount = serde_wasm_bindgen::from_value::<DecimalInput>(discount).map_err(|e| JsError::new(&format!("discount: {e}")))?;
+    let discount = serde_wasm_bindgen::from_value::<DecimalInput>(discount)
+        .map_err(|e| JsError::new(&format!("discount: {e}")))?;
     Ok(to_js(&amount::apply_order_discount(&input, &discount)))
 }
 
@@ -250,7 +253,9 @@ pub fn split_invoice(
 
 /// `computeRedInvoice(input) → RedResult`
 #[wasm_bindgen(js_name = computeRedInvoice, unchecked_return_type = "RedResult")]
-pub fn compute_red_invoice(#[wasm_bindgen(unchecked_param_type = "RedInput")] input: JsValue) -> Result<JsValue, JsError> {
+pub fn compute_red_invoice(
+    #[wasm_bindgen(unchecked_param_type = "RedInput")] input: JsValue,
+) -> Result<JsValue, JsError> {
     let input: RedInput = from_js(input, "input")?;
     Ok(to_js(&amount::compute_red(&input)))
 }
