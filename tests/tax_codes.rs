@@ -95,7 +95,17 @@ fn hierarchy_counts_and_parent_chains() {
         chain.push(found.name.clone());
         code = found.parent;
     }
-    assert_eq!(chain, ["液化石油气", "石油气，相关烃类气石油气", "石油制品", "石油加工、炼焦及核燃料", "石油、化工、医药产品", "货物"]);
+    assert_eq!(
+        chain,
+        [
+            "液化石油气",
+            "石油气，相关烃类气石油气",
+            "石油制品",
+            "石油加工、炼焦及核燃料",
+            "石油、化工、医药产品",
+            "货物"
+        ]
+    );
 }
 
 #[test]
@@ -131,7 +141,7 @@ fn exact_short_name_first_with_leaves_before_the_summary_row() {
     assert!(top[..summary].iter().all(|h| h.leaf));
     assert!(top[summary..].iter().all(|h| !h.leaf));
     assert_eq!(top[0].code, "1010101010000000000"); // 稻谷, codes in order among leaves
-    // Then names starting with 谷物 (谷物细粉 …), then names containing it.
+                                                    // Then names starting with 谷物 (谷物细粉 …), then names containing it.
     let after: Vec<u16> = hits[top.len()..].iter().map(|h| h.score).collect();
     assert!(after.windows(2).all(|w| w[0] >= w[1]));
     assert!(hits.iter().any(|h| h.name == "谷物细粉" && h.score == score::NAME_PREFIX));
@@ -309,15 +319,24 @@ fn malformed_files_of_other_kinds() {
         (r.errors[0].code, r.errors[0].field.clone())
     };
     assert_eq!(first("货物和劳务名称,简称\n货物,货物\n"), ("TAXCODE_TABLE_COLUMN", "line 1.code".into()));
-    assert_eq!(first("合并编码,名称,简称\n1000000000000000000,\"货物,货物\n"), ("TAXCODE_TABLE_FORMAT", "line 2.code".into()));
+    assert_eq!(
+        first("合并编码,名称,简称\n1000000000000000000,\"货物,货物\n"),
+        ("TAXCODE_TABLE_FORMAT", "line 2.code".into())
+    );
     assert_eq!(first("合并编码,名称,简称\n1000000000000000000\n"), ("TAXCODE_TABLE_FIELDS", "line 2.code".into()));
     assert_eq!(first("合并编码,名称,简称\n"), ("TAXCODE_TABLE_EMPTY", "line 1.code".into()));
     assert_eq!(first(""), ("TAXCODE_TABLE_EMPTY", "line 1.code".into()));
-    assert_eq!(first("[\n{\"code\": 1000000000000000000, \"name\": \"货物\"}]"), ("TAXCODE_TABLE_CODE", "line 2.code".into()));
+    assert_eq!(
+        first("[\n{\"code\": 1000000000000000000, \"name\": \"货物\"}]"),
+        ("TAXCODE_TABLE_CODE", "line 2.code".into())
+    );
     assert_eq!(first("{\"codes\": [\n\n{\"code\": \"1\", }]}"), ("TAXCODE_TABLE_FORMAT", "line 3.code".into()));
     assert_eq!(first("{\"rows\": []}"), ("TAXCODE_TABLE_FORMAT", "line 1.code".into()));
     assert_eq!(first("[\"1000000000000000000\"]"), ("TAXCODE_TABLE_FORMAT", "line 1.code".into()));
-    assert_eq!(first("[{\"code\": \"1000000000000000000\", \"name\": 7}]"), ("TAXCODE_TABLE_FORMAT", "line 1.name".into()));
+    assert_eq!(
+        first("[{\"code\": \"1000000000000000000\", \"name\": 7}]"),
+        ("TAXCODE_TABLE_FORMAT", "line 1.name".into())
+    );
     assert_eq!(first("[]"), ("TAXCODE_TABLE_EMPTY", "line 1.code".into()));
     assert!(taxcode::info().embedded);
 }
@@ -353,7 +372,12 @@ fn the_official_csv_loads_as_is() {
     assert_eq!((table.len(), table.leaves(), table.descriptions()), (4205, 3535, 2997));
     let embedded = TaxCodeTable::embedded();
     for code in ["1010101010000000000", "3040102000000000000", "6120000000000000000", "1100202030000000000"] {
-        assert_eq!(table.lookup(code), embedded.lookup(code).map(|c| fapiao::TaxCode { description: table.lookup(code).unwrap().description, ..c }));
+        assert_eq!(
+            table.lookup(code),
+            embedded
+                .lookup(code)
+                .map(|c| fapiao::TaxCode { description: table.lookup(code).unwrap().description, ..c })
+        );
     }
     assert_eq!(table.search("cyfw", &SearchOptions::default())[0].name, "餐饮服务");
 }

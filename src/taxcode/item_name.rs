@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::{lookup_in, TaxCodeProblem, TaxCodeTable};
 use crate::issue::Issues;
-use crate::text::{char_len, clean_text, has_control, half_width};
+use crate::text::{char_len, clean_text, half_width, has_control};
 use crate::{limits, Issue};
 
 /// An item name split into its `*简称*` prefix (if any) and the rest.

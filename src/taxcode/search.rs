@@ -10,7 +10,6 @@
 //! with it and a walk over the entries that do: no string of the table is
 //! scanned per query. Code prefixes are a binary search over the sorted codes.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
@@ -141,24 +140,26 @@ impl Part {
     }
 
     /// Sorts the entries. Most comparisons are settled by the first sixteen bytes,
-    /// packed into an integer, which is what makes building fast enough for the
-    /// first keystroke.
+    /// packed into an integer, which keeps building fast enough for the first
+    /// keystroke.
     fn finish(mut self) -> Part {
-        let mut sortable: Vec<(u128, u32, u32)> = self
+        let heads: Vec<u128> = self
             .entries
             .iter()
-            .map(|&(pos, key)| {
+            .map(|&e| {
                 let mut head = [0u8; 16];
-                let tail = self.tail((pos, key)).as_bytes();
+                let tail = self.tail(e).as_bytes();
                 let n = tail.len().min(16);
                 head[..n].copy_from_slice(&tail[..n]);
-                (u128::from_be_bytes(head), pos, key)
+                u128::from_be_bytes(head)
             })
             .collect();
-        sortable.sort_unstable_by(|a, b| {
-            a.0.cmp(&b.0).then_with(|| self.tail((a.1, a.2)).cmp(self.tail((b.1, b.2))))
+        let mut order = super::indices(self.entries.len());
+        super::sort_indices(&mut order, &|a, b| {
+            let (a, b) = (a as usize, b as usize);
+            heads[a].cmp(&heads[b]).then_with(|| self.tail(self.entries[a]).cmp(self.tail(self.entries[b])))
         });
-        self.entries = sortable.into_iter().map(|(_, pos, key)| (pos, key)).collect();
+        self.entries = order.iter().map(|&i| self.entries[i as usize]).collect();
         self.arena.shrink_to_fit();
         self
     }
@@ -251,14 +252,18 @@ impl Index {
 
 /// Each distinct 简称 with the rows that have it, in code order.
 fn short_names(table: &TaxCodeTable) -> Vec<(&str, Vec<u32>)> {
-    let mut groups: HashMap<&str, usize> = HashMap::new();
+    let rows = &table.rows;
+    let mut order = super::indices(rows.len());
+    super::sort_indices(&mut order, &|a, b| {
+        rows[a as usize].short_name.cmp(&rows[b as usize].short_name).then(a.cmp(&b))
+    });
     let mut out: Vec<(&str, Vec<u32>)> = Vec::new();
-    for (i, row) in table.rows.iter().enumerate() {
-        let g = *groups.entry(&row.short_name).or_insert_with(|| {
-            out.push((&row.short_name, Vec::new()));
-            out.len() - 1
-        });
-        out[g].1.push(i as u32);
+    for i in order {
+        let short = &*rows[i as usize].short_name;
+        match out.last_mut() {
+            Some((s, group)) if *s == short => group.push(i),
+            _ => out.push((short, vec![i])),
+        }
     }
     out
 }
@@ -300,18 +305,27 @@ pub(crate) fn search(table: &TaxCodeTable, query: &str, options: &SearchOptions)
         index.han(table).matches(&q, &mut best, &mut touched);
     }
 
-    let order = |&a: &u32, &b: &u32| {
+    let order = |a: u32, b: u32| {
         let (ra, rb) = (&table.rows[a as usize], &table.rows[b as usize]);
         best[b as usize].cmp(&best[a as usize]).then(rb.leaf.cmp(&ra.leaf)).then(ra.code.cmp(&rb.code))
     };
-    // Only the first `limit` need sorting: a one-letter query touches thousands.
+    // A one-letter query touches thousands of rows; only those in the best score
+    // bands that fill `limit` need sorting.
     if touched.len() > limit {
-        touched.select_nth_unstable_by(limit - 1, order);
-        touched.truncate(limit);
+        let mut bands = [0usize; 11];
+        touched.iter().for_each(|&i| bands[usize::from(best[i as usize] / 100).min(10)] += 1);
+        let mut total = 0;
+        let floor = (0..=10u16).rev().find(|&b| {
+            total += bands[usize::from(b)];
+            total >= limit
+        });
+        let floor = floor.unwrap_or(0) * 100;
+        touched.retain(|&i| best[i as usize] >= floor);
     }
-    touched.sort_unstable_by(order);
+    super::sort_indices(&mut touched, &order);
     touched
         .iter()
+        .take(limit)
         .map(|&i| {
             let r = &table.rows[i as usize];
             TaxCodeHit {

@@ -1,7 +1,6 @@
 //! The table itself: the embedded one, and tables read at run time from CSV or
 //! JSON, validated before they replace anything.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::pinyin::{self, PinyinKeys};
@@ -89,6 +88,9 @@ impl TaxCodeTable {
     pub fn embedded() -> TaxCodeTable {
         let mut version = None;
         let mut rows: Vec<Row> = Vec::with_capacity(4300);
+        // Each line gives the place and digits of its code's last non-zero segment;
+        // the segments before it are the previous line's (see xtask/src/taxcodes.rs).
+        let mut code = [b'0'; CODE_LEN];
         for line in EMBEDDED.lines() {
             if line.starts_with('#') || line.is_empty() {
                 continue;
@@ -98,10 +100,21 @@ impl TaxCodeTable {
                 continue;
             }
             let mut f = line.split('\t');
-            let (Some(code), Some(name)) = (f.next(), f.next()) else { continue };
+            let (Some(segment), Some(name)) = (f.next(), f.next()) else { continue };
             let short = f.next().unwrap_or("");
+            let (place, digits) = segment.split_at(segment.len().min(1));
+            let at = match place.bytes().next() {
+                Some(b'a') => 0,
+                Some(p @ b'b'..=b'j') => 2 * usize::from(p - b'a') - 1,
+                _ => continue,
+            };
+            if digits.len() != if at == 0 { 1 } else { 2 } || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            code[at..at + digits.len()].copy_from_slice(digits.as_bytes());
+            code[at + digits.len()..].fill(b'0');
             rows.push(Row {
-                code: pad(code),
+                code: String::from_utf8_lossy(&code).into_owned(),
                 name: name.into(),
                 short_name: short.into(),
                 description: None,
@@ -254,44 +267,49 @@ fn push(errors: &mut Vec<Issue>, line: usize, column: &str, problem: TableProble
     }
 }
 
-fn build(mut records: Vec<Record>, version: Option<String>) -> Result<TaxCodeTable, Vec<Issue>> {
+fn build(records: Vec<Record>, version: Option<String>) -> Result<TaxCodeTable, Vec<Issue>> {
     let mut errors = Vec::new();
     if records.is_empty() {
         push(&mut errors, 1, "code", TableProblem::Empty);
         return Err(errors);
     }
-    let mut first_line: HashMap<String, usize> = HashMap::new();
-    records.retain(|r| {
+    let mut order = super::indices(records.len());
+    super::sort_indices(&mut order, &|a, b| {
+        let (a, b) = (&records[a as usize], &records[b as usize]);
+        a.code.cmp(&b.code).then(a.line.cmp(&b.line))
+    });
+    let mut rows: Vec<Row> = Vec::with_capacity(records.len());
+    let mut lines: Vec<usize> = Vec::with_capacity(records.len());
+    for i in order {
+        let r = &records[i as usize];
         let mut ok = true;
         if !is_code(&r.code) || r.code.starts_with('0') {
             push(&mut errors, r.line, "code", TableProblem::Code { value: r.code.clone() });
             ok = false;
-        } else if let Some(&first) = first_line.get(&r.code) {
-            push(&mut errors, r.line, "code", TableProblem::Duplicate { code: r.code.clone(), first_line: first });
-            ok = false;
-        } else {
-            first_line.insert(r.code.clone(), r.line);
+        } else if let (Some(prev), Some(&first_line)) = (rows.last(), lines.last()) {
+            if prev.code == r.code {
+                push(&mut errors, r.line, "code", TableProblem::Duplicate { code: r.code.clone(), first_line });
+                continue;
+            }
         }
         if r.name.is_empty() {
             push(&mut errors, r.line, "name", TableProblem::Name);
             ok = false;
         }
-        ok
-    });
-    records.sort_by(|a, b| a.code.cmp(&b.code));
-    let lines: Vec<usize> = records.iter().map(|r| r.line).collect();
-    let mut rows: Vec<Row> = records
-        .into_iter()
-        .map(|r| Row {
-            code: r.code,
-            name: r.name.into(),
-            short_name: r.short_name.into(),
-            description: r.description.filter(|d| !d.is_empty()).map(Into::into),
+        if !ok {
+            continue;
+        }
+        lines.push(r.line);
+        rows.push(Row {
+            code: r.code.clone(),
+            name: r.name.as_str().into(),
+            short_name: r.short_name.as_str().into(),
+            description: r.description.as_deref().filter(|d| !d.is_empty()).map(Into::into),
             parent: None,
             leaf: true,
-            pinyin: r.pinyin.filter(|p| !p.trim().is_empty()).map(Into::into),
-        })
-        .collect();
+            pinyin: r.pinyin.as_deref().filter(|p| !p.trim().is_empty()).map(Into::into),
+        });
+    }
     let (orphans, nameless) = link(&mut rows);
     for i in orphans {
         let parent = parent_code(&rows[i].code).unwrap_or_default();
@@ -301,8 +319,11 @@ fn build(mut records: Vec<Record>, version: Option<String>) -> Result<TaxCodeTab
         push(&mut errors, lines[i], "shortName", TableProblem::ShortName { code: rows[i].code.clone() });
     }
     if !errors.is_empty() {
-        errors.sort_by_key(|e| line_of(&e.field));
-        return Err(errors);
+        let mut order = super::indices(errors.len());
+        super::sort_indices(&mut order, &|a, b| {
+            line_of(&errors[a as usize].field).cmp(&line_of(&errors[b as usize].field)).then(a.cmp(&b))
+        });
+        return Err(order.iter().map(|&i| errors[i as usize].clone()).collect());
     }
     Ok(TaxCodeTable { rows, version, embedded: false, index: OnceLock::new() })
 }
@@ -348,7 +369,12 @@ fn read_csv(text: &str) -> Result<Vec<Record>, Vec<Issue>> {
     let mut out = Vec::with_capacity(body.len());
     for r in body {
         if r.fields.len() < needed {
-            push(&mut errors, r.line, "code", TableProblem::Fields { found: r.fields.len(), expected: header.fields.len() });
+            push(
+                &mut errors,
+                r.line,
+                "code",
+                TableProblem::Fields { found: r.fields.len(), expected: header.fields.len() },
+            );
             continue;
         }
         let get = |i: usize| cols[i].map(|c| r.fields[c].trim().to_owned());
