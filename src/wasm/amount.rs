@@ -216,9 +216,9 @@ pub fn compute_invoice(
 #[wasm_bindgen(js_name = amountInWords)]
 pub fn amount_in_words(
     #[wasm_bindgen(unchecked_param_type = "DecimalInput")] value: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "AmountInWordsOptions | undefined")] options: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "AmountInWordsOptions")] options: Option<JsValue>,
 ) -> Result<String, JsError> {
-    let options: WordsOptions = from_js(options, "options")?;
+    let options: WordsOptions = from_js(options.unwrap_or(JsValue::UNDEFINED), "options")?;
     let text = match serde_wasm_bindgen::from_value::<DecimalInput>(value) {
         Ok(DecimalInput::Text(t)) => t,
         Ok(DecimalInput::Integer(i)) => i.to_string(),

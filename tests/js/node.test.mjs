@@ -113,3 +113,36 @@ test('the version matches the crate', async () => {
   const pkg = JSON.parse(await readFile(new URL('../../pkg/package.json', import.meta.url), 'utf8'));
   assert.equal(pkg.version, version);
 });
+
+test('computeInvoice: exact 价税分离 with decimal strings in and out', () => {
+  const r = f.computeInvoice({
+    priceIncludesTax: true,
+    lines: [
+      { name: '*信息技术服务*接口服务费', quantity: '3', unitPrice: '33.33', taxRate: '0.06' },
+      { name: '*信息技术服务*接口服务费', amount: '-9.99', taxRate: '0.06', kind: 'discount' },
+      { name: '*现代服务*阅卷系统服务费', amount: '1265.77', taxRate: '0.01' },
+    ],
+  });
+  assert.equal(r.valid, true, JSON.stringify(r.errors));
+  for (const line of r.lines) {
+    // 金额 + 税额 = 含税金额, exactly, as strings with two decimals.
+    assert.match(line.amountExclTax, /^-?\d+\.\d{2}$/);
+    const cents = (s) => Math.round(Number(s) * 100);
+    assert.equal(cents(line.amountExclTax) + cents(line.taxAmount), cents(line.amountInclTax));
+  }
+  assert.equal(r.lines[2].taxAmount, '12.53');
+  assert.equal(r.lines[2].amountExclTax, '1253.24');
+  assert.equal(r.lines[0].taxAmount, '5.66');
+  assert.equal(r.lines[1].taxAmount, '-0.57');
+  assert.equal(r.totals.amountInclTax, '1355.77');
+  assert.equal(r.totals.amountInclTaxInWords, '壹仟叁佰伍拾伍元柒角柒分');
+});
+
+test('computeInvoice: errors carry the line path; floats are refused, not guessed', () => {
+  const r = f.computeInvoice({ priceIncludesTax: false, lines: [{ name: 'x', amount: 0.1, taxRate: '0.13' }] });
+  assert.equal(r.valid, false);
+  assert.ok(r.errors.every((e) => e.field.startsWith('lines[0]')), JSON.stringify(r.errors));
+  assert.equal(f.amountInWords('10020.05'), '壹万零贰拾元零伍分');
+  assert.equal(f.amountInWords('10020'), '壹万零贰拾元整');
+  assert.equal(f.amountInWords('106', { style: 'invoice' }), '⊗壹佰零陆圆整');
+});

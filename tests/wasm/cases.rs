@@ -102,3 +102,49 @@ fn wrong_argument_types_throw() {
     let r = fapiao::wasm::validate_buyer(obj(&[("type", "person"), ("name", "张三")]), None).unwrap();
     assert_eq!(get(&r, "valid").as_bool(), Some(true));
 }
+
+fn parse(json: &str) -> JsValue {
+    js_sys::JSON::parse(json).expect("test JSON")
+}
+
+#[wasm_bindgen_test]
+fn compute_invoice_through_js_objects() {
+    // rules.md §4.2: 含税 113.00 at 13% → tax 13.00, amount 100.00; 1265.77 at 1% → 12.53 / 1253.24.
+    let input = parse(
+        r#"{"priceIncludesTax": true, "lines": [
+            {"name": "*信息技术服务*接口服务费", "amount": "113.00", "taxRate": "0.13"},
+            {"name": "*现代服务*阅卷系统服务费", "amount": "1265.77", "taxRate": "0.01"}
+        ]}"#,
+    );
+    let r = fapiao::wasm::amount::compute_invoice(input).unwrap();
+    assert_eq!(get(&r, "valid").as_bool(), Some(true));
+    let lines = Array::from(&get(&r, "lines"));
+    assert_eq!(string(&lines.get(0), "taxAmount"), "13.00");
+    assert_eq!(string(&lines.get(0), "amountExclTax"), "100.00");
+    assert_eq!(string(&lines.get(1), "taxAmount"), "12.53");
+    assert_eq!(string(&lines.get(1), "amountExclTax"), "1253.24");
+    let totals = get(&r, "totals");
+    assert_eq!(string(&totals, "amountInclTax"), "1378.77");
+    assert_eq!(string(&totals, "amountInclTaxInWords"), "壹仟叁佰柒拾捌元柒角柒分");
+}
+
+#[wasm_bindgen_test]
+fn compute_invoice_reports_issues_with_line_paths() {
+    let input = parse(r#"{"priceIncludesTax": false, "lines": [{"name": "x", "amount": "abc", "taxRate": "0.13"}]}"#);
+    let r = fapiao::wasm::amount::compute_invoice(input).unwrap();
+    assert_eq!(get(&r, "valid").as_bool(), Some(false));
+    let e = Array::from(&get(&r, "errors")).get(0);
+    assert_eq!(string(&e, "code"), "AMOUNT_FORMAT");
+    assert!(string(&e, "field").starts_with("lines[0]"));
+}
+
+#[wasm_bindgen_test]
+fn amount_in_words_both_styles() {
+    let words = |v: &str, style: Option<&str>| {
+        let options = style.map(|s| obj(&[("style", s)]));
+        fapiao::wasm::amount::amount_in_words(JsValue::from_str(v), options).unwrap()
+    };
+    assert_eq!(words("10020.05", None), "壹万零贰拾元零伍分");
+    assert_eq!(words("10020", None), "壹万零贰拾元整");
+    assert_eq!(words("1265.77", Some("invoice")), "⊗壹仟贰佰陆拾伍圆柒角柒分");
+}
