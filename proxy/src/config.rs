@@ -1,0 +1,425 @@
+//! Settings. Every setting has an environment variable; an optional TOML file
+//! (named by `FAPIAO_CONFIG`) may set the same keys, written either as the
+//! variable (`FAPIAO_LISTEN = "…"`) or without the prefix in lower case
+//! (`listen = "…"`); the environment wins. Secrets may instead come from a file
+//! named by the same key with `_FILE` appended (`FAPIAO_MERCHANT_KEY_FILE`).
+//! A missing or malformed setting stops start-up with one line naming it.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::secret::Secret;
+
+/// Which provider issues the invoices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// The built-in simulated provider.
+    Sandbox,
+    /// 诺诺 / 诺税通.
+    Nuonuo,
+}
+
+/// 诺诺 settings.
+#[derive(Debug, Clone)]
+pub struct NuonuoSettings {
+    /// Business gateway, e.g. `https://sdk.nuonuo.com/open/v1/services`.
+    pub gateway_url: String,
+    /// Token endpoint, e.g. `https://open.nuonuo.com/accessToken`.
+    pub token_url: String,
+    /// AppKey.
+    pub app_key: String,
+    /// AppSecret.
+    pub app_secret: Secret,
+    /// 开票人 (must be the name bound to the e-tax account for 数电).
+    pub clerk: String,
+    /// Where 诺诺 posts results (`callBackUrl`), if any.
+    pub callback_url: Option<String>,
+}
+
+/// The sandbox provider's knobs.
+#[derive(Debug, Clone)]
+pub struct SandboxKnobs {
+    /// Latency of every call.
+    pub latency: Duration,
+    /// Time from acceptance to issued, a random value in this range (ms).
+    pub issue_delay_ms: (u64, u64),
+    /// Share of orders that end failed (开票失败), 0–1.
+    pub failure_rate: f64,
+    /// Share of submissions that are accepted but answer with a timeout, 0–1.
+    pub timeout_rate: f64,
+}
+
+/// All settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `FAPIAO_LISTEN`.
+    pub listen: SocketAddr,
+    /// `FAPIAO_DATABASE_URL` (`sqlite:` prefix optional).
+    pub database_path: PathBuf,
+    /// `FAPIAO_PROVIDER`.
+    pub provider: ProviderKind,
+    /// `FAPIAO_SELLER_TAX_ID`.
+    pub seller_tax_id: String,
+    /// `FAPIAO_SELLER_NAME`.
+    pub seller_name: String,
+    /// `FAPIAO_MERCHANT_KEY`: the order-token HMAC key.
+    pub merchant_key: Secret,
+    /// True when the merchant key was generated for this run (sandbox only).
+    pub merchant_key_generated: bool,
+    /// 诺诺 settings when `provider` is 诺诺.
+    pub nuonuo: Option<NuonuoSettings>,
+    /// `FAPIAO_ALLOWED_ORIGINS`, comma-separated; empty: same origin only.
+    pub allowed_origins: Vec<String>,
+    /// `FAPIAO_BODY_LIMIT` in bytes.
+    pub body_limit: usize,
+    /// `FAPIAO_RATE_LIMIT`: requests per second per client (0: off).
+    pub rate_limit_per_second: f64,
+    /// `FAPIAO_RATE_BURST`.
+    pub rate_limit_burst: f64,
+    /// `FAPIAO_STATIC_DIR`: the demo pages.
+    pub static_dir: PathBuf,
+    /// `FAPIAO_PKG_DIR`: the built npm package, served at `/pkg/`.
+    pub pkg_dir: PathBuf,
+    /// `FAPIAO_DEMO`: the demo token endpoint (sandbox only).
+    pub demo: bool,
+    /// Sandbox knobs (`FAPIAO_SANDBOX_*`).
+    pub sandbox: SandboxKnobs,
+    /// `FAPIAO_SUCCESS_RATE_THRESHOLD`: warn below this provider success rate.
+    pub success_rate_threshold: f64,
+    /// `FAPIAO_PROVIDER_TIMEOUT_MS`.
+    pub provider_timeout: Duration,
+    /// `FAPIAO_WORKERS`: provider calls in flight at most.
+    pub workers: usize,
+    /// `FAPIAO_BREAKER_THRESHOLD`: consecutive provider failures that open the breaker.
+    pub breaker_threshold: u32,
+    /// `FAPIAO_BREAKER_COOLDOWN_MS`.
+    pub breaker_cooldown: Duration,
+    /// `FAPIAO_POLL_MS`: first interval between result queries.
+    pub poll_interval: Duration,
+    /// `FAPIAO_CALLBACK_TOKEN`: when set, `/v1/callbacks/nuonuo?token=` must carry it.
+    pub callback_token: Option<Secret>,
+}
+
+/// Every variable the proxy reads (for the README and for `--help`).
+pub const VARIABLES: &[&str] = &[
+    "FAPIAO_CONFIG", "FAPIAO_LISTEN", "FAPIAO_DATABASE_URL", "FAPIAO_PROVIDER", "FAPIAO_SELLER_TAX_ID",
+    "FAPIAO_SELLER_NAME", "FAPIAO_MERCHANT_KEY", "FAPIAO_NUONUO_GATEWAY_URL", "FAPIAO_NUONUO_TOKEN_URL",
+    "FAPIAO_NUONUO_APP_KEY", "FAPIAO_NUONUO_APP_SECRET", "FAPIAO_NUONUO_CLERK", "FAPIAO_NUONUO_CALLBACK_URL",
+    "FAPIAO_ALLOWED_ORIGINS", "FAPIAO_BODY_LIMIT", "FAPIAO_RATE_LIMIT", "FAPIAO_RATE_BURST", "FAPIAO_STATIC_DIR",
+    "FAPIAO_PKG_DIR", "FAPIAO_DEMO", "FAPIAO_SANDBOX_LATENCY_MS", "FAPIAO_SANDBOX_ISSUE_DELAY_MS",
+    "FAPIAO_SANDBOX_FAILURE_RATE", "FAPIAO_SANDBOX_TIMEOUT_RATE", "FAPIAO_SUCCESS_RATE_THRESHOLD",
+    "FAPIAO_PROVIDER_TIMEOUT_MS", "FAPIAO_WORKERS", "FAPIAO_BREAKER_THRESHOLD", "FAPIAO_BREAKER_COOLDOWN_MS",
+    "FAPIAO_POLL_MS", "FAPIAO_CALLBACK_TOKEN",
+];
+
+/// The 诺诺 sandbox's test seller tax ID, used as the sandbox default.
+pub const SANDBOX_SELLER_TAX_ID: &str = "339902999999789113";
+
+struct Source<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    file: HashMap<String, String>,
+}
+
+impl Source<'_> {
+    fn get(&self, key: &str) -> Option<String> {
+        (self.lookup)(key).or_else(|| self.file.get(key).cloned()).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    /// A secret from `KEY` or from the file named by `KEY_FILE`.
+    fn secret(&self, key: &str) -> Result<Option<Secret>, String> {
+        if let Some(v) = (self.lookup)(key).filter(|v| !v.trim().is_empty()) {
+            return Ok(Some(Secret::new(v.trim())));
+        }
+        if let Some(path) = self.get(&format!("{key}_FILE")) {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("{key}_FILE: cannot read {path}: {}", e.kind()))?;
+            let v = text.trim();
+            if v.is_empty() {
+                return Err(format!("{key}_FILE: {path} is empty"));
+            }
+            return Ok(Some(Secret::new(v)));
+        }
+        Ok(self.file.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()).map(Secret::new))
+    }
+
+    fn parse<T: std::str::FromStr>(&self, key: &str, default: T, what: &str) -> Result<T, String> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| format!("{key}: “{v}” is not {what}")),
+        }
+    }
+}
+
+fn read_toml(path: &str) -> Result<HashMap<String, String>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("FAPIAO_CONFIG: cannot read {path}: {}", e.kind()))?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        format!("FAPIAO_CONFIG: {path} is not valid TOML: {}", e.message())
+    })?;
+    let mut out = HashMap::new();
+    for (k, v) in table {
+        let key = if k.to_ascii_uppercase().starts_with("FAPIAO_") { k.to_ascii_uppercase() } else { format!("FAPIAO_{}", k.to_ascii_uppercase()) };
+        if !VARIABLES.contains(&key.as_str()) && !key.ends_with("_FILE") {
+            return Err(format!("FAPIAO_CONFIG: unknown key “{k}” in {path}"));
+        }
+        let value = match v {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Array(a) => a.iter().map(|x| x.as_str().map(str::to_owned).unwrap_or_else(|| format!("{x:?}"))).collect::<Vec<_>>().join(","),
+            other => return Err(format!("FAPIAO_CONFIG: “{k}” in {path} must be a string, number or list, not {}", other.type_str())),
+        };
+        out.insert(key, value);
+    }
+    Ok(out)
+}
+
+fn check_tax_id(key: &str, v: &str) -> Result<String, String> {
+    let v = v.trim().to_ascii_uppercase();
+    if !(15..=20).contains(&v.len()) || !v.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(format!("{key}: “{v}” is not a taxpayer ID (15 to 20 letters and digits)"));
+    }
+    Ok(v)
+}
+
+fn delay_range(key: &str, v: Option<String>, default: (u64, u64)) -> Result<(u64, u64), String> {
+    let Some(v) = v else { return Ok(default) };
+    let bad = || format!("{key}: “{v}” is not a delay in ms or a range like 800-2500");
+    let (a, b) = match v.split_once('-') {
+        Some((a, b)) => (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?),
+        None => {
+            let x = v.parse().map_err(|_| bad())?;
+            (x, x)
+        }
+    };
+    if a > b {
+        return Err(bad());
+    }
+    Ok((a, b))
+}
+
+fn rate(key: &str, src: &Source, default: f64) -> Result<f64, String> {
+    let r: f64 = src.parse(key, default, "a number between 0 and 1")?;
+    if !(0.0..=1.0).contains(&r) {
+        return Err(format!("{key}: {r} is not between 0 and 1"));
+    }
+    Ok(r)
+}
+
+impl Config {
+    /// Reads the process environment (and the file named by `FAPIAO_CONFIG`).
+    pub fn from_env() -> Result<Config, String> {
+        Config::from_lookup(&|k| std::env::var(k).ok())
+    }
+
+    /// Reads settings through a lookup function (the environment in production, a
+    /// map in tests).
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {
+        let file = match lookup("FAPIAO_CONFIG").filter(|p| !p.trim().is_empty()) {
+            Some(path) => read_toml(path.trim())?,
+            None => HashMap::new(),
+        };
+        let src = Source { lookup, file };
+
+        let listen = src.parse("FAPIAO_LISTEN", SocketAddr::from(([127, 0, 0, 1], 8080)), "host:port (e.g. 127.0.0.1:8080)")?;
+        let db = src.get("FAPIAO_DATABASE_URL").unwrap_or_else(|| "sqlite:./var/fapiao.sqlite".into());
+        let path = db.strip_prefix("sqlite://").or_else(|| db.strip_prefix("sqlite:")).unwrap_or(&db);
+        if path.is_empty() || db.contains("://") && !db.starts_with("sqlite://") {
+            return Err(format!("FAPIAO_DATABASE_URL: “{db}” is not a SQLite path (sqlite:./var/fapiao.sqlite)"));
+        }
+        let database_path = PathBuf::from(path);
+
+        let provider = match src.get("FAPIAO_PROVIDER").as_deref() {
+            None | Some("sandbox") => ProviderKind::Sandbox,
+            Some("nuonuo") => ProviderKind::Nuonuo,
+            Some(other) => return Err(format!("FAPIAO_PROVIDER: “{other}” is neither sandbox nor nuonuo")),
+        };
+        let sandbox = provider == ProviderKind::Sandbox;
+        let require = |key: &str| src.get(key).ok_or_else(|| format!("{key}: required with FAPIAO_PROVIDER=nuonuo"));
+
+        let seller_tax_id = match src.get("FAPIAO_SELLER_TAX_ID") {
+            Some(v) => check_tax_id("FAPIAO_SELLER_TAX_ID", &v)?,
+            None if sandbox => SANDBOX_SELLER_TAX_ID.into(),
+            None => return Err("FAPIAO_SELLER_TAX_ID: required with FAPIAO_PROVIDER=nuonuo".into()),
+        };
+        let seller_name = match src.get("FAPIAO_SELLER_NAME") {
+            Some(v) => v,
+            None if sandbox => "示例商户（沙箱）".into(),
+            None => return Err("FAPIAO_SELLER_NAME: required with FAPIAO_PROVIDER=nuonuo".into()),
+        };
+        let (merchant_key, merchant_key_generated) = match src.secret("FAPIAO_MERCHANT_KEY")? {
+            Some(k) if k.expose().len() >= 32 => (k, false),
+            Some(_) => return Err("FAPIAO_MERCHANT_KEY: must have at least 32 characters".into()),
+            None if sandbox => (Secret::new(random_key()), true),
+            None => return Err("FAPIAO_MERCHANT_KEY: required with FAPIAO_PROVIDER=nuonuo (or FAPIAO_MERCHANT_KEY_FILE)".into()),
+        };
+        let nuonuo = if sandbox {
+            None
+        } else {
+            let url = |key: &str, default: &str| -> Result<String, String> {
+                let v = src.get(key).unwrap_or_else(|| default.into());
+                if !(v.starts_with("https://") || v.starts_with("http://")) {
+                    return Err(format!("{key}: “{v}” is not an http(s) URL"));
+                }
+                Ok(v)
+            };
+            Some(NuonuoSettings {
+                gateway_url: url("FAPIAO_NUONUO_GATEWAY_URL", "https://sdk.nuonuo.com/open/v1/services")?,
+                token_url: url("FAPIAO_NUONUO_TOKEN_URL", "https://open.nuonuo.com/accessToken")?,
+                app_key: require("FAPIAO_NUONUO_APP_KEY")?,
+                app_secret: src
+                    .secret("FAPIAO_NUONUO_APP_SECRET")?
+                    .ok_or("FAPIAO_NUONUO_APP_SECRET: required with FAPIAO_PROVIDER=nuonuo (or FAPIAO_NUONUO_APP_SECRET_FILE)")?,
+                clerk: src.get("FAPIAO_NUONUO_CLERK").unwrap_or_else(|| "开票员".into()),
+                callback_url: src.get("FAPIAO_NUONUO_CALLBACK_URL"),
+            })
+        };
+
+        let allowed_origins: Vec<String> = src
+            .get("FAPIAO_ALLOWED_ORIGINS")
+            .map(|v| v.split(',').map(|s| s.trim().trim_end_matches('/').to_owned()).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default();
+        for o in &allowed_origins {
+            if !(o.starts_with("http://") || o.starts_with("https://")) {
+                return Err(format!("FAPIAO_ALLOWED_ORIGINS: “{o}” is not an origin like https://shop.example.com"));
+            }
+        }
+        let demo_default = sandbox;
+        let demo: bool = src.parse("FAPIAO_DEMO", demo_default, "true or false")?;
+        if demo && !sandbox {
+            return Err("FAPIAO_DEMO: the demo token endpoint is only available with FAPIAO_PROVIDER=sandbox".into());
+        }
+        Ok(Config {
+            listen,
+            database_path,
+            provider,
+            seller_tax_id,
+            seller_name,
+            merchant_key,
+            merchant_key_generated,
+            nuonuo,
+            allowed_origins,
+            body_limit: src.parse("FAPIAO_BODY_LIMIT", 256 * 1024, "a size in bytes")?,
+            rate_limit_per_second: src.parse("FAPIAO_RATE_LIMIT", 20.0, "requests per second")?,
+            rate_limit_burst: src.parse("FAPIAO_RATE_BURST", 40.0, "a number of requests")?,
+            static_dir: src.get("FAPIAO_STATIC_DIR").unwrap_or_else(|| "www".into()).into(),
+            pkg_dir: src.get("FAPIAO_PKG_DIR").unwrap_or_else(|| "pkg".into()).into(),
+            demo,
+            sandbox: SandboxKnobs {
+                latency: Duration::from_millis(src.parse("FAPIAO_SANDBOX_LATENCY_MS", 30, "milliseconds")?),
+                issue_delay_ms: delay_range("FAPIAO_SANDBOX_ISSUE_DELAY_MS", src.get("FAPIAO_SANDBOX_ISSUE_DELAY_MS"), (800, 2500))?,
+                failure_rate: rate("FAPIAO_SANDBOX_FAILURE_RATE", &src, 0.0)?,
+                timeout_rate: rate("FAPIAO_SANDBOX_TIMEOUT_RATE", &src, 0.0)?,
+            },
+            success_rate_threshold: rate("FAPIAO_SUCCESS_RATE_THRESHOLD", &src, 0.999)?,
+            provider_timeout: Duration::from_millis(src.parse("FAPIAO_PROVIDER_TIMEOUT_MS", 15_000, "milliseconds")?),
+            workers: src.parse::<usize>("FAPIAO_WORKERS", 32, "a number")?.max(1),
+            breaker_threshold: src.parse::<u32>("FAPIAO_BREAKER_THRESHOLD", 5, "a number")?.max(1),
+            breaker_cooldown: Duration::from_millis(src.parse("FAPIAO_BREAKER_COOLDOWN_MS", 5_000, "milliseconds")?),
+            poll_interval: Duration::from_millis(src.parse("FAPIAO_POLL_MS", 500, "milliseconds")?),
+            callback_token: src.secret("FAPIAO_CALLBACK_TOKEN")?,
+        })
+    }
+
+    /// A sandbox configuration for tests: a given database, a fixed merchant key,
+    /// no rate limit, fast sandbox and worker timings.
+    pub fn for_tests(database_path: impl Into<PathBuf>) -> Config {
+        let db = database_path.into();
+        let mut c = Config::from_lookup(&|k| match k {
+            "FAPIAO_MERCHANT_KEY" => Some("test-merchant-key-0123456789abcdef".into()),
+            "FAPIAO_RATE_LIMIT" => Some("0".into()),
+            "FAPIAO_SANDBOX_LATENCY_MS" => Some("0".into()),
+            "FAPIAO_SANDBOX_ISSUE_DELAY_MS" => Some("0-20".into()),
+            "FAPIAO_POLL_MS" => Some("10".into()),
+            "FAPIAO_BREAKER_COOLDOWN_MS" => Some("200".into()),
+            "FAPIAO_PROVIDER_TIMEOUT_MS" => Some("2000".into()),
+            _ => None,
+        })
+        .expect("test configuration");
+        c.database_path = db;
+        c
+    }
+}
+
+/// 32 random bytes as hex.
+pub fn random_key() -> String {
+    use rand::TryRngCore;
+    let mut b = [0u8; 32];
+    rand::rngs::OsRng.try_fill_bytes(&mut b).ok();
+    if b == [0u8; 32] {
+        // No OS randomness: fall back to the clock and the address of a local.
+        let seed = crate::time::now_ms() as u64 ^ (&b as *const _ as u64);
+        b[..8].copy_from_slice(&seed.to_le_bytes());
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Config, String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(&move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn sandbox_defaults() {
+        let c = with(&[]).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.provider, ProviderKind::Sandbox);
+        assert_eq!(c.database_path, PathBuf::from("./var/fapiao.sqlite"));
+        assert!(c.merchant_key_generated && c.merchant_key.expose().len() == 64);
+        assert!(c.demo);
+    }
+
+    #[test]
+    fn one_clear_line_naming_the_setting() {
+        let e = with(&[("FAPIAO_PROVIDER", "nuonuo")]).unwrap_err();
+        assert!(e.starts_with("FAPIAO_SELLER_TAX_ID:"), "{e}");
+        let e = with(&[("FAPIAO_LISTEN", "nowhere")]).unwrap_err();
+        assert!(e.starts_with("FAPIAO_LISTEN:") && !e.contains('\n'), "{e}");
+        let e = with(&[("FAPIAO_PROVIDER", "baiwang")]).unwrap_err();
+        assert!(e.starts_with("FAPIAO_PROVIDER:"), "{e}");
+        let e = with(&[
+            ("FAPIAO_PROVIDER", "nuonuo"),
+            ("FAPIAO_SELLER_TAX_ID", "339902999999789113"),
+            ("FAPIAO_SELLER_NAME", "x"),
+            ("FAPIAO_MERCHANT_KEY", "k".repeat(40).as_str()),
+            ("FAPIAO_DEMO", "false"),
+            ("FAPIAO_NUONUO_APP_KEY", "app"),
+        ])
+        .unwrap_err();
+        assert!(e.starts_with("FAPIAO_NUONUO_APP_SECRET:"), "{e}");
+        let e = with(&[("FAPIAO_MERCHANT_KEY", "short")]).unwrap_err();
+        assert!(e.starts_with("FAPIAO_MERCHANT_KEY:") && !e.contains("short"), "the error must not echo the key: {e}");
+    }
+
+    #[test]
+    fn toml_file_and_env_precedence_and_secret_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "s3cret-app-secret\n").unwrap();
+        let file = dir.path().join("fapiao.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "provider = \"nuonuo\"\nlisten = \"127.0.0.1:9000\"\nseller_tax_id = \"339902999999789113\"\nseller_name = \"测试\"\nFAPIAO_MERCHANT_KEY = \"{}\"\ndemo = false\nnuonuo_app_key = \"app\"\nnuonuo_app_secret_file = \"{}\"\nallowed_origins = [\"https://a.example\", \"https://b.example\"]\n",
+                "m".repeat(32),
+                secret.display()
+            ),
+        )
+        .unwrap();
+        let f = file.to_string_lossy().to_string();
+        let c = with(&[("FAPIAO_CONFIG", &f), ("FAPIAO_LISTEN", "127.0.0.1:9100")]).unwrap();
+        assert_eq!(c.listen.port(), 9100, "the environment wins");
+        assert_eq!(c.provider, ProviderKind::Nuonuo);
+        assert_eq!(c.nuonuo.as_ref().unwrap().app_secret.expose(), "s3cret-app-secret");
+        assert_eq!(c.allowed_origins, ["https://a.example", "https://b.example"]);
+        assert!(!format!("{c:?}").contains("s3cret"), "Debug must not show secrets");
+        std::fs::write(&file, "listen = [").unwrap();
+        assert!(with(&[("FAPIAO_CONFIG", &f)]).unwrap_err().starts_with("FAPIAO_CONFIG:"));
+    }
+}

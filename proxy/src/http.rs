@@ -1,0 +1,547 @@
+//! The HTTP API (documented in `proxy/openapi.yaml`) and the static files.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use fapiao::amount::money::{format_money, format_plain};
+use fapiao::amount::{compute_invoice, compute_red, InvoiceInput, LineInput, RedInput, ReversedLine};
+use fapiao::request::{build_issue_request, build_red_request, IssueForm, RedForm};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::services::ServeDir;
+
+use crate::problem::{ApiError, ProxyProblem};
+use crate::store::{Inserted, Record, Status};
+use crate::time::{cst_rfc3339, now_s};
+use crate::token::{self, Claims, Purpose, TokenTotals};
+use crate::AppState;
+
+type S = State<Arc<AppState>>;
+
+/// The whole application: API routes, `/pkg/` (the npm package) and `www/`.
+pub fn router(state: Arc<AppState>) -> Router {
+    let c = &state.config;
+    let mut api = Router::new()
+        .route("/v1/invoices", post(create))
+        .route("/v1/invoices/{order_id}", get(show))
+        .route("/v1/invoices/{order_id}/events", get(events))
+        .route("/v1/invoices/{order_id}/red", post(red))
+        .route("/v1/invoices/{order_id}/files/{which}", get(file))
+        .route("/v1/callbacks/nuonuo", post(callback))
+        .route("/v1/demo/order-token", post(demo_token))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(c.body_limit))
+        .layer(RequestBodyLimitLayer::new(c.body_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), guard));
+    if !c.allowed_origins.is_empty() {
+        let origins: Vec<HeaderValue> = c.allowed_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+        api = api.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers([header::CONTENT_TYPE])
+                .max_age(Duration::from_secs(600)),
+        );
+    }
+    let statics = Router::new()
+        .nest_service("/pkg", ServeDir::new(&c.pkg_dir))
+        .fallback_service(ServeDir::new(&c.static_dir));
+    Router::new()
+        .merge(api.with_state(state.clone()))
+        .fallback_service(statics)
+}
+
+/// A token bucket per client address.
+pub struct RateLimiter {
+    per_second: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    /// `per_second` ≤ 0 turns the limit off.
+    pub fn new(per_second: f64, burst: f64) -> RateLimiter {
+        RateLimiter { per_second, burst: burst.max(1.0), buckets: Mutex::default() }
+    }
+
+    /// Takes one request from the client's budget.
+    pub fn allow(&self, ip: IpAddr) -> bool {
+        if self.per_second <= 0.0 {
+            return true;
+        }
+        let now = Instant::now();
+        let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if b.len() > 50_000 {
+            b.retain(|_, (_, t)| now.duration_since(*t) < Duration::from_secs(60));
+        }
+        let (tokens, last) = b.entry(ip).or_insert((self.burst, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second).min(self.burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+async fn guard(State(state): S, req: Request, next: Next) -> Response {
+    let method = req.method().as_str().to_owned();
+    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_else(|| "other".into());
+    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let limited = route.starts_with("/v1/") && !route.starts_with("/v1/callbacks/") && !state.limiter.allow(ip);
+    let resp = if limited {
+        let mut r = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "client", ProxyProblem::RateLimited).into_response();
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        r
+    } else {
+        next.run(req).await
+    };
+    state.metrics.request(&method, &route, resp.status().as_u16());
+    resp
+}
+
+fn body_invalid(detail: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "body", ProxyProblem::BodyInvalid { detail: detail.into() })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope {
+    request: Option<Value>,
+    order_token: Option<String>,
+}
+
+fn envelope(body: &[u8]) -> Result<(Value, String), ApiError> {
+    let e: Envelope = serde_json::from_slice(body).map_err(|e| body_invalid(format!("not JSON of the form {{ request, orderToken }} (line {}, column {})", e.line(), e.column())))?;
+    let request = e.request.ok_or_else(|| body_invalid("“request” is missing"))?;
+    let token = e
+        .order_token
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "orderToken", ProxyProblem::TokenMissing))?;
+    Ok((request, token))
+}
+
+fn token_error(p: ProxyProblem) -> ApiError {
+    let status = match p {
+        ProxyProblem::TokenMismatch { .. } => StatusCode::FORBIDDEN,
+        _ => StatusCode::UNAUTHORIZED,
+    };
+    ApiError::new(status, "orderToken", p)
+}
+
+fn store_error(e: crate::store::StoreError) -> ApiError {
+    tracing::error!(error = %e, "store failure");
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store", ProxyProblem::StoreUnavailable)
+}
+
+fn fingerprint(canonical: &str) -> String {
+    Sha256::digest(canonical.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks signature, then (unless the identical order is already stored) expiry.
+fn claims_of(state: &AppState, token_text: &str) -> Result<(Claims, bool), ApiError> {
+    let claims = token::verify_signature(&state.config.merchant_key, token_text).map_err(token_error)?;
+    let expired = claims.expires_at <= now_s();
+    Ok((claims, expired))
+}
+
+async fn accept(
+    state: &AppState,
+    order_id: String,
+    kind: &'static str,
+    blue: Option<String>,
+    canonical: String,
+    expired: bool,
+) -> Result<Response, ApiError> {
+    let fp = fingerprint(&canonical);
+    if expired {
+        // An expired token may still fetch the order it created, never create one.
+        return match state.store.get(&order_id).await.map_err(store_error)? {
+            Some(r) if r.fingerprint == fp => Ok((StatusCode::OK, Json(view(state, &r).await)).into_response()),
+            _ => Err(token_error(ProxyProblem::TokenExpired)),
+        };
+    }
+    match state.store.insert_or_get(order_id.clone(), kind, blue, fp.clone(), canonical).await.map_err(store_error)? {
+        Inserted::New(r) => {
+            state.metrics.accepted();
+            state.events.wake.notify_one();
+            tracing::info!(order = %order_id, kind, "order accepted");
+            Ok((StatusCode::ACCEPTED, Json(view(state, &r).await)).into_response())
+        }
+        Inserted::Existing(r) if r.fingerprint == fp && r.kind == kind => Ok((StatusCode::OK, Json(view(state, &r).await)).into_response()),
+        Inserted::Existing(_) => Err(ApiError::new(StatusCode::CONFLICT, "orderId", ProxyProblem::OrderConflict { order_id })),
+    }
+}
+
+async fn create(State(state): S, body: Bytes) -> Result<Response, ApiError> {
+    let (request, token_text) = envelope(&body)?;
+    let (claims, expired) = claims_of(&state, &token_text)?;
+    let form: IssueForm = serde_json::from_value(request).map_err(|e| body_invalid(format!("request: {}", short(&e.to_string()))))?;
+    let built = build_issue_request(&form);
+    let Some(req) = built.request else { return Err(ApiError::invalid(built.errors)) };
+    token::check_issue(&claims, &req, &state.config.seller_tax_id).map_err(token_error)?;
+    let canonical = serde_json::to_string(&req).map_err(|_| body_invalid("request"))?;
+    accept(&state, req.order_id.clone(), "blue", None, canonical, expired).await
+}
+
+fn short(s: &str) -> String {
+    s.chars().take(160).collect()
+}
+
+async fn red(State(state): S, Path(blue_id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+    let (request, token_text) = envelope(&body)?;
+    let (claims, expired) = claims_of(&state, &token_text)?;
+    let mut form: RedForm = serde_json::from_value(request).map_err(|e| body_invalid(format!("request: {}", short(&e.to_string()))))?;
+    let blue = state
+        .store
+        .get(&blue_id)
+        .await
+        .map_err(store_error)?
+        .filter(|r| r.kind == "blue")
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "orderId", ProxyProblem::OrderNotFound { order_id: blue_id.clone() }))?;
+    if form.blue_order_id.as_deref().is_some_and(|b| b != blue_id) {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "blueOrderId", ProxyProblem::OrderNotFound { order_id: blue_id }));
+    }
+    form.blue_order_id = Some(blue_id.clone());
+    // A retry of a red order that exists already must not depend on the blue's state.
+    let existing = match form.order_id.as_deref() {
+        Some(id) => state.store.get(id.trim()).await.map_err(store_error)?,
+        None => None,
+    };
+    if blue.status != Status::Issued && existing.is_none() {
+        return Err(ApiError::new(StatusCode::CONFLICT, "orderId", ProxyProblem::NotReversible { order_id: blue_id }));
+    }
+    let number = blue.invoice_number.clone().unwrap_or_default();
+    if form.blue_invoice_number.as_deref().map(str::trim).is_none_or(str::is_empty) {
+        form.blue_invoice_number = Some(number.clone());
+    }
+    let blue_form: IssueForm = serde_json::from_str(&blue.request).map_err(|_| body_invalid("stored blue order"))?;
+    let blue_req = build_issue_request(&blue_form).request.ok_or_else(|| body_invalid("stored blue order"))?;
+    let blue_input = blue_req.invoice_input();
+    // What earlier red orders (not failed, not this one) took already.
+    let mut already: Vec<ReversedLine> = Vec::new();
+    for prev in state.store.reds_of(&blue_id).await.map_err(store_error)? {
+        if prev.status == Status::Failed || Some(prev.order_id.as_str()) == form.order_id.as_deref().map(str::trim) {
+            continue;
+        }
+        let Ok(f) = serde_json::from_str::<RedForm>(&prev.request) else { continue };
+        let r = compute_red(&RedInput { blue: blue_input.clone(), reason: f.reason.clone(), lines: f.lines, already_reversed: already.clone() });
+        for l in r.lines {
+            already.push(ReversedLine {
+                blue_line_no: l.blue_line_no,
+                amount_excl_tax: Some(format_money(l.line.amount_excl_tax).into()),
+                tax_amount: Some(format_money(l.line.tax_amount).into()),
+                quantity: l.line.quantity.map(|q| format_plain(q).into()),
+            });
+        }
+    }
+    form.blue = Some(blue_input);
+    form.already_reversed = already;
+    let built = build_red_request(&form);
+    let Some(req) = built.request else { return Err(ApiError::invalid(built.errors)) };
+    if req.blue_invoice_number != number {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "blueInvoiceNumber", ProxyProblem::NotReversible { order_id: blue_id }));
+    }
+    token::check_red(&claims, &req, &state.config.seller_tax_id).map_err(token_error)?;
+    let canonical = serde_json::to_string(&req).map_err(|_| body_invalid("request"))?;
+    accept(&state, req.order_id.clone(), "red", Some(blue_id), canonical, expired).await
+}
+
+/// The public view of a record.
+pub async fn view(state: &AppState, r: &Record) -> Value {
+    let req: Value = serde_json::from_str(&r.request).unwrap_or(Value::Null);
+    let base = format!("/v1/invoices/{}", r.order_id);
+    let mut links = json!({ "self": base, "events": format!("{base}/events") });
+    if matches!(r.status, Status::Issued | Status::Reversed) {
+        for (k, v) in [("pdf", &r.pdf_url), ("ofd", &r.ofd_url), ("xml", &r.xml_url)] {
+            if let Some(v) = v {
+                links[k] = json!(v);
+            }
+        }
+        if state.provider.name() == "sandbox" {
+            links["view"] = json!(format!("{base}/files/html"));
+        }
+    }
+    let error = r.error_code.as_ref().map(|code| {
+        json!({ "code": code, "field": "order", "message": r.error_message, "messageEn": r.error_message_en })
+    });
+    let mut v = json!({
+        "orderId": r.order_id,
+        "kind": r.kind,
+        "status": r.status,
+        "invoiceNumber": r.invoice_number,
+        "issuedAt": r.issued_at.map(cst_rfc3339),
+        "totals": req.get("totals").cloned().unwrap_or(Value::Null),
+        "links": links,
+        "error": error,
+        "createdAt": cst_rfc3339(r.created_at),
+        "updatedAt": cst_rfc3339(r.updated_at),
+    });
+    if let Some(b) = &r.blue_order_id {
+        v["blueOrderId"] = json!(b);
+    }
+    v
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct WaitQuery {
+    /// Seconds to wait for a change (long poll), at most 60.
+    wait: Option<u64>,
+    /// The status the client already knows: answer as soon as it differs.
+    since: Option<String>,
+}
+
+async fn load(state: &AppState, id: &str) -> Result<Record, ApiError> {
+    state
+        .store
+        .get(id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "orderId", ProxyProblem::OrderNotFound { order_id: id.chars().take(40).collect() }))
+}
+
+async fn show(State(state): S, Path(id): Path<String>, Query(q): Query<WaitQuery>) -> Result<Response, ApiError> {
+    let wait = Duration::from_secs(q.wait.unwrap_or(0).min(60));
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut rx = state.events.updates.subscribe();
+    let mut r = load(&state, &id).await?;
+    let settled = |r: &Record| match &q.since {
+        Some(s) => r.status.as_str() != s,
+        None => r.status.is_final(),
+    };
+    while !wait.is_zero() && !settled(&r) {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Err(_) => break,
+            Ok(Ok(changed)) if &*changed != id.as_str() => continue,
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => break,
+            Ok(_) => r = load(&state, &id).await?,
+        }
+    }
+    Ok(Json(view(&state, &r).await).into_response())
+}
+
+async fn events(State(state): S, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let rx = state.events.updates.subscribe();
+    let first = load(&state, &id).await?;
+    struct St {
+        state: Arc<AppState>,
+        id: String,
+        rx: tokio::sync::broadcast::Receiver<Arc<str>>,
+        last: Option<Status>,
+        pending: Option<Record>,
+        done: bool,
+    }
+    let st = St { state, id, rx, last: None, pending: Some(first), done: false };
+    let stream = futures_util::stream::unfold(st, |mut st| async move {
+        if st.done {
+            return None;
+        }
+        loop {
+            let r = match st.pending.take() {
+                Some(r) => r,
+                None => {
+                    match tokio::time::timeout(Duration::from_secs(300), st.rx.recv()).await {
+                        Err(_) => return None,
+                        Ok(Ok(changed)) if *changed != *st.id => continue,
+                        Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return None,
+                        Ok(_) => {}
+                    }
+                    match st.state.store.get(&st.id).await {
+                        Ok(Some(r)) => r,
+                        _ => return None,
+                    }
+                }
+            };
+            if st.last == Some(r.status) {
+                continue;
+            }
+            st.last = Some(r.status);
+            st.done = r.status.is_final();
+            let data = view(&st.state, &r).await.to_string();
+            let ev: Result<Event, Infallible> = Ok(Event::default().event("status").data(data));
+            return Some((ev, st));
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response())
+}
+
+async fn file(State(state): S, Path((id, which)): Path<(String, String)>) -> Result<Response, ApiError> {
+    let r = load(&state, &id).await?;
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "file", ProxyProblem::OrderNotFound { order_id: r.order_id.clone() });
+    if !matches!(r.status, Status::Issued | Status::Reversed) {
+        return Err(not_found());
+    }
+    let doc = state.provider.document(&id, &which).await.ok_or_else(not_found)?;
+    Ok(([(header::CONTENT_TYPE, doc.content_type)], doc.body).into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CallbackQuery {
+    token: Option<String>,
+}
+
+/// 诺诺 pushes results here (form-encoded; `invoiceRedCallback` as JSON). A push is
+/// only a prompt: the order is re-queried from the provider, the push's content is
+/// never trusted.
+async fn callback(State(state): S, Query(q): Query<CallbackQuery>, body: Bytes) -> Result<Response, ApiError> {
+    if let Some(want) = &state.config.callback_token {
+        let given = q.token.unwrap_or_default();
+        let ok = given.len() == want.expose().len()
+            && given.bytes().zip(want.expose().bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+        if !ok {
+            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "token", ProxyProblem::CallbackUnauthorized));
+        }
+    }
+    let mut fields: HashMap<String, String> = HashMap::new();
+    if let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(&body) {
+        for (k, v) in m {
+            fields.insert(k, v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()));
+        }
+    } else {
+        for (k, v) in form_pairs(&body) {
+            fields.insert(k, v);
+        }
+    }
+    let content: Value = fields.get("content").and_then(|c| serde_json::from_str(c).ok()).unwrap_or(Value::Null);
+    let candidates = [
+        fields.get("orderno").cloned(),
+        content["c_orderno"].as_str().map(str::to_owned),
+        fields.get("billId").cloned(),
+        content["billId"].as_str().map(str::to_owned),
+        content["orderNo"].as_str().map(str::to_owned),
+    ];
+    let mut nudged = false;
+    for id in candidates.into_iter().flatten() {
+        if state.store.nudge(&id).await.unwrap_or(false) {
+            nudged = true;
+        }
+    }
+    if nudged {
+        state.events.wake.notify_one();
+    }
+    Ok(Json(json!({ "status": "0000", "message": "同步成功" })).into_response())
+}
+
+/// Decodes `application/x-www-form-urlencoded`.
+fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
+    fn dec(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'+' {
+                out.push(b' ');
+            } else if b[i] == b'%' && i + 2 < b.len() {
+                match std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            } else {
+                out.push(b[i]);
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    std::str::from_utf8(body)
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (dec(k), dec(v))
+        })
+        .collect()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct DemoBody {
+    order_id: Option<String>,
+    purpose: Purpose,
+    blue_order_id: Option<String>,
+    price_includes_tax: bool,
+    lines: Vec<LineInput>,
+    totals: TokenTotals,
+}
+
+/// Demo only (sandbox): signs an order token for the lines given, as a merchant
+/// back end would.
+async fn demo_token(State(state): S, body: Bytes) -> Result<Response, ApiError> {
+    if !state.config.demo || state.provider.name() != "sandbox" {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "path", ProxyProblem::DemoDisabled));
+    }
+    let b: DemoBody = serde_json::from_slice(&body).map_err(|e| body_invalid(format!("line {}, column {}", e.line(), e.column())))?;
+    let order_id = b.order_id.filter(|s| !s.trim().is_empty()).unwrap_or_else(|| format!("DEMO-{}", &crate::config::random_key()[..12]));
+    let mut totals = b.totals;
+    if b.purpose == Purpose::Issue {
+        let r = compute_invoice(&InvoiceInput { price_includes_tax: b.price_includes_tax, lines: b.lines.clone(), ..Default::default() });
+        if !r.valid {
+            return Err(ApiError::invalid(r.errors));
+        }
+        totals = TokenTotals {
+            amount_incl_tax: Some(format_money(r.totals.amount_incl_tax)),
+            amount_excl_tax: Some(format_money(r.totals.amount_excl_tax)),
+            tax_amount: Some(format_money(r.totals.tax_amount)),
+        };
+    }
+    let now = now_s();
+    let claims = Claims {
+        v: 1,
+        merchant: state.config.seller_tax_id.clone(),
+        purpose: b.purpose,
+        order_id: order_id.clone(),
+        blue_order_id: b.blue_order_id,
+        issued_at: now,
+        expires_at: now + 900,
+        price_includes_tax: b.price_includes_tax,
+        lines: b.lines,
+        totals: totals.clone(),
+    };
+    let t = token::mint(&state.config.merchant_key, &claims);
+    Ok(Json(json!({ "orderId": order_id, "orderToken": t, "expiresAt": claims.expires_at, "totals": totals })).into_response())
+}
+
+async fn healthz(State(state): S) -> Response {
+    let db = state.store.counts().await.is_ok();
+    let body = json!({
+        "status": if db { "ok" } else { "degraded" },
+        "provider": state.provider.name(),
+        "breaker": if state.breaker.is_open() { "open" } else { "closed" },
+        "database": if db { "ok" } else { "unavailable" },
+    });
+    (if db { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body)).into_response()
+}
+
+async fn metrics(State(state): S) -> Response {
+    let counts = state.store.counts().await.unwrap_or_default();
+    let text = state.metrics.render(&counts, state.breaker.is_open());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}
+
+/// Issues seen by a client as `{ errors }` (re-exported for tests).
+pub fn errors_of(v: &Value) -> Vec<String> {
+    v["errors"].as_array().map(|a| a.iter().filter_map(|e| e["code"].as_str().map(str::to_owned)).collect()).unwrap_or_default()
+}

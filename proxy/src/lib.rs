@@ -1,0 +1,93 @@
+//! # fapiao-proxy
+//!
+//! The thin, trustworthy server between web pages and the 数电发票 provider. It
+//! keeps the provider's AppKey/AppSecret, re-validates every request with the
+//! `fapiao` crate, accepts an order only under a merchant-signed [order
+//! token](token), writes it to an embedded SQLite store before answering, and lets
+//! a [worker] submit it so that each accepted order is invoiced exactly once —
+//! across duplicate clicks, provider timeouts and crashes.
+//!
+//! - [`config`]: twelve-factor settings (environment, optional TOML file).
+//! - [`store`]: the durable order store (SQLite, WAL, group commit).
+//! - [`token`]: order tokens (HMAC-SHA256 under the merchant key).
+//! - [`provider`]: the [`Provider`](provider::Provider) trait, the 诺诺 client and the sandbox.
+//! - [`worker`]: submit, query-before-resubmit, back-off, circuit breaker.
+//! - [`http`]: the HTTP API (`proxy/openapi.yaml`).
+
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod problem;
+pub mod provider;
+pub mod secret;
+pub mod store;
+pub mod time;
+pub mod token;
+pub mod worker;
+
+use std::sync::Arc;
+
+pub use config::Config;
+
+/// Everything a running proxy shares: configuration, store, provider, worker
+/// signals and metrics.
+pub struct AppState {
+    /// The settings.
+    pub config: Config,
+    /// The order store.
+    pub store: store::Store,
+    /// The invoicing provider.
+    pub provider: Arc<dyn provider::Provider>,
+    /// Counters and histograms for `/metrics`.
+    pub metrics: metrics::Metrics,
+    /// Wakes the worker and the waiters.
+    pub events: worker::Events,
+    /// The circuit breaker around the provider.
+    pub breaker: worker::Breaker,
+    /// Per-client request budget.
+    pub limiter: http::RateLimiter,
+}
+
+/// A running proxy: the router to serve and the worker to stop.
+pub struct App {
+    /// Shared state.
+    pub state: Arc<AppState>,
+    /// The HTTP routes.
+    pub router: axum::Router,
+    worker: tokio::task::JoinHandle<()>,
+}
+
+impl App {
+    /// Opens the store (creating it on first start), builds the provider from the
+    /// configuration and starts the worker, which first resumes unfinished orders.
+    pub async fn start(config: Config) -> Result<App, String> {
+        let store = store::Store::open(&config.database_path).map_err(|e| format!("FAPIAO_DATABASE_URL: {e}"))?;
+        let provider = provider::from_config(&config, &store)?;
+        Self::start_with(config, store, provider).await
+    }
+
+    /// Like [`App::start`] with a given store and provider (tests share a sandbox
+    /// between two "processes" this way).
+    pub async fn start_with(config: Config, store: store::Store, provider: Arc<dyn provider::Provider>) -> Result<App, String> {
+        let state = Arc::new(AppState {
+            breaker: worker::Breaker::new(config.breaker_threshold, config.breaker_cooldown),
+            limiter: http::RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst),
+            metrics: metrics::Metrics::new(config.success_rate_threshold),
+            events: worker::Events::new(),
+            config,
+            store,
+            provider,
+        });
+        let worker = tokio::spawn(worker::run(state.clone()));
+        let router = http::router(state.clone());
+        Ok(App { state, router, worker })
+    }
+
+    /// Stops the worker at once, as a crash would (nothing is flushed that is not
+    /// already committed).
+    pub fn kill(self) {
+        self.worker.abort();
+    }
+}

@@ -1,0 +1,193 @@
+//! `fapiao-proxy` — serve (default) or mint an order token (`fapiao-proxy token`).
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use fapiao::amount::money::format_money;
+use fapiao::amount::{compute_invoice, InvoiceInput, LineInput};
+use fapiao_proxy::token::{self, Claims, Purpose, TokenTotals};
+use fapiao_proxy::{config, App, Config};
+
+const HELP: &str = "fapiao-proxy — the server between web pages and the 数电发票 provider
+
+USAGE:
+  fapiao-proxy [serve]            start the server (settings from FAPIAO_* variables, see README)
+  fapiao-proxy token [OPTIONS]    print an order token signed with FAPIAO_MERCHANT_KEY
+
+TOKEN OPTIONS:
+  --order-id ID          the order (required)
+  --ttl SECONDS          validity, default 3600
+  --price-includes-tax   the lines' amounts include VAT
+  --red --blue-order-id ID [--total AMOUNT]
+                         a red-letter token for order ID against the blue order
+  The lines (issuing tokens) are read from standard input as JSON: either an array of
+  lines ({name, taxCode, quantity, unitPrice, amount, taxRate, kind}) or an object
+  {priceIncludesTax, lines}.
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        None | Some("serve") => serve(),
+        Some("token") => match mint(&args[1..]) {
+            Ok(t) => {
+                println!("{t}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("fapiao-proxy token: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Some("-h") | Some("--help") | Some("help") => {
+            print!("{HELP}");
+            ExitCode::SUCCESS
+        }
+        Some(other) => {
+            eprintln!("fapiao-proxy: unknown command “{other}” (try --help)");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn mint(args: &[String]) -> Result<String, String> {
+    let config = Config::from_env()?;
+    if config.merchant_key_generated {
+        return Err("FAPIAO_MERCHANT_KEY: required to mint a token the proxy will accept".into());
+    }
+    let mut order_id = None;
+    let mut ttl: i64 = 3600;
+    let mut incl = false;
+    let mut red = false;
+    let mut blue = None;
+    let mut total = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut val = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
+        match a.as_str() {
+            "--order-id" => order_id = Some(val("--order-id")?),
+            "--ttl" => ttl = val("--ttl")?.parse().map_err(|_| "--ttl: not a number of seconds".to_owned())?,
+            "--price-includes-tax" => incl = true,
+            "--red" => red = true,
+            "--blue-order-id" => blue = Some(val("--blue-order-id")?),
+            "--total" => total = Some(val("--total")?),
+            other => return Err(format!("unknown option “{other}”")),
+        }
+    }
+    let order_id = order_id.ok_or("--order-id is required")?;
+    let now = fapiao_proxy::time::now_s();
+    let mut claims = Claims {
+        v: 1,
+        merchant: config.seller_tax_id.clone(),
+        order_id,
+        issued_at: now,
+        expires_at: now + ttl.max(1),
+        price_includes_tax: incl,
+        ..Default::default()
+    };
+    if red {
+        claims.purpose = Purpose::Red;
+        claims.blue_order_id = Some(blue.ok_or("--red needs --blue-order-id")?);
+        claims.totals.amount_incl_tax = total;
+    } else {
+        let mut input = String::new();
+        std::io::stdin().read_to_string(&mut input).map_err(|e| format!("cannot read the lines: {e}"))?;
+        let v: serde_json::Value = serde_json::from_str(&input).map_err(|e| format!("the lines are not JSON: {e}"))?;
+        let lines: Vec<LineInput> = if v.is_array() {
+            serde_json::from_value(v).map_err(|e| format!("lines: {e}"))?
+        } else {
+            if let Some(b) = v["priceIncludesTax"].as_bool() {
+                claims.price_includes_tax = b;
+            }
+            serde_json::from_value(v["lines"].clone()).map_err(|e| format!("lines: {e}"))?
+        };
+        let r = compute_invoice(&InvoiceInput { price_includes_tax: claims.price_includes_tax, lines: lines.clone(), ..Default::default() });
+        if !r.valid {
+            let msgs: Vec<String> = r.errors.iter().map(|e| format!("{} {}: {}", e.code, e.field, e.message_en)).collect();
+            return Err(format!("the lines are not valid: {}", msgs.join("; ")));
+        }
+        claims.lines = lines;
+        claims.totals = TokenTotals {
+            amount_incl_tax: Some(format_money(r.totals.amount_incl_tax)),
+            amount_excl_tax: Some(format_money(r.totals.amount_excl_tax)),
+            tax_amount: Some(format_money(r.totals.tax_amount)),
+        };
+    }
+    Ok(token::mint(&config.merchant_key, &claims))
+}
+
+fn serve() -> ExitCode {
+    let level = match std::env::var("FAPIAO_LOG").unwrap_or_default().as_str() {
+        "error" => tracing::Level::ERROR,
+        "warn" => tracing::Level::WARN,
+        "debug" => tracing::Level::DEBUG,
+        _ => tracing::Level::INFO,
+    };
+    tracing_subscriber::fmt().with_max_level(level).with_target(false).init();
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("fapiao-proxy: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("fapiao-proxy: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        if config.merchant_key_generated {
+            tracing::warn!("FAPIAO_MERCHANT_KEY is not set: using a key generated for this run (sandbox only); tokens can be had from the demo endpoint only");
+        }
+        let listen = config.listen;
+        let provider = match config.provider {
+            config::ProviderKind::Sandbox => "sandbox",
+            config::ProviderKind::Nuonuo => "nuonuo",
+        };
+        let db = config.database_path.display().to_string();
+        let app = match App::start(config).await {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("fapiao-proxy: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let listener = match tokio::net::TcpListener::bind(listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("fapiao-proxy: FAPIAO_LISTEN: cannot listen on {listen}: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        tracing::info!(%listen, provider, database = %db, "fapiao-proxy listening on http://{listen}/");
+        let shutdown = async {
+            let ctrl_c = tokio::signal::ctrl_c();
+            #[cfg(unix)]
+            {
+                let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(t) => t,
+                    Err(_) => return ctrl_c.await.unwrap_or(()),
+                };
+                tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+            }
+            #[cfg(not(unix))]
+            ctrl_c.await.unwrap_or(());
+        };
+        let router = app.router.clone();
+        let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await;
+        app.kill();
+        match served {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("fapiao-proxy: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}

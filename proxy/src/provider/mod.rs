@@ -1,0 +1,119 @@
+//! Invoicing providers behind one trait.
+//!
+//! The worker relies on one property of every provider: the order number is the
+//! provider's idempotency key (诺诺 refuses a reused `orderNo` with E9106). So a
+//! submission whose outcome is unknown is followed by a query by order number,
+//! and a second submission can never produce a second invoice.
+
+pub mod nuonuo;
+pub mod sandbox;
+pub mod sign;
+
+use std::sync::Arc;
+
+use fapiao::request::{IssueRequest, RedRequest};
+use fapiao::Issue;
+use futures_util::future::BoxFuture;
+
+use crate::config::{Config, ProviderKind};
+use crate::store::Store;
+
+/// The provider took the request (诺诺 E0000: accepted, not yet issued).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// The provider's serial number, when it gives one.
+    pub serial: Option<String>,
+}
+
+/// An issued invoice.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Issued {
+    /// The 20-digit number.
+    pub number: String,
+    /// Issue time, epoch ms.
+    pub issued_at: i64,
+    /// PDF link.
+    pub pdf_url: Option<String>,
+    /// OFD link.
+    pub ofd_url: Option<String>,
+    /// XML link.
+    pub xml_url: Option<String>,
+}
+
+/// What a query by order number found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueryOutcome {
+    /// The provider has no such order: it never arrived.
+    NotFound,
+    /// Accepted, still being issued.
+    Pending,
+    /// Issued.
+    Issued(Issued),
+    /// Definitively failed (诺诺 status 22/24).
+    Failed(Issue),
+}
+
+/// A provider call that did not succeed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProviderError {
+    /// Refused for good: the order is failed with this issue.
+    Rejected(Issue),
+    /// The order number is already known to the provider (诺诺 E9106): query it.
+    Duplicate,
+    /// Timeout, connection failure, 5xx, unparseable answer: the outcome is unknown.
+    Unavailable(String),
+}
+
+/// Blue or red.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A blue (normal) invoice.
+    Blue,
+    /// A red-letter invoice.
+    Red,
+}
+
+/// A file the proxy serves for an invoice (the sandbox's XML and HTML view).
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// MIME type.
+    pub content_type: &'static str,
+    /// Content.
+    pub body: Vec<u8>,
+}
+
+/// An invoicing provider.
+pub trait Provider: Send + Sync {
+    /// `sandbox`, `nuonuo`.
+    fn name(&self) -> &'static str;
+
+    /// Submits a blue invoice.
+    fn submit_issue<'a>(&'a self, request: &'a IssueRequest) -> BoxFuture<'a, Result<Accepted, ProviderError>>;
+
+    /// Submits a red invoice against an issued blue one.
+    fn submit_red<'a>(
+        &'a self,
+        red: &'a RedRequest,
+        blue: &'a IssueRequest,
+        blue_number: &'a str,
+    ) -> BoxFuture<'a, Result<Accepted, ProviderError>>;
+
+    /// Asks for the state of an order by its number.
+    fn query<'a>(&'a self, order_id: &'a str, kind: Kind) -> BoxFuture<'a, Result<QueryOutcome, ProviderError>>;
+
+    /// A file for an issued invoice that the proxy serves itself (`xml`, `html`).
+    fn document<'a>(&'a self, _order_id: &'a str, _which: &'a str) -> BoxFuture<'a, Option<Document>> {
+        Box::pin(async { None })
+    }
+}
+
+/// The provider the configuration names.
+pub fn from_config(config: &Config, store: &Store) -> Result<Arc<dyn Provider>, String> {
+    Ok(match config.provider {
+        ProviderKind::Sandbox => Arc::new(sandbox::Sandbox::new(store.clone(), config.sandbox.clone(), config.seller_tax_id.clone(), config.seller_name.clone())),
+        ProviderKind::Nuonuo => {
+            let settings = config.nuonuo.clone().ok_or("FAPIAO_NUONUO_APP_KEY: required with FAPIAO_PROVIDER=nuonuo")?;
+            Arc::new(nuonuo::Nuonuo::new(settings, store.clone(), config.seller_tax_id.clone(), config.seller_name.clone(), config.provider_timeout)?)
+        }
+    })
+}

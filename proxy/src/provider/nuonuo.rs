@@ -1,0 +1,390 @@
+//! 诺诺 / 诺税通 (providers.md §1): access token (fetched rarely, persisted in the
+//! store and shared), signed calls to the gateway, `requestBillingNew`,
+//! `queryInvoiceResult`, and the 数电 red-letter flow (`saveInvoiceRedConfirm`,
+//! `queryInvoiceRedConfirm`; the bureau issues the red 数电电票 automatically).
+//!
+//! Gateway and token URLs come from the configuration, so the tests point them at
+//! a local fake 诺诺 that checks every signature.
+
+use std::time::Duration;
+
+use fapiao::amount::{compute_red, RedInput};
+use fapiao::buyer::BuyerKind;
+use fapiao::request::{IssueRequest, RedRequest};
+use fapiao::taxcode::parse_item_name;
+use fapiao::InvoiceType;
+use futures_util::future::BoxFuture;
+use rand::Rng;
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+
+use super::{Accepted, Issued, Kind, Provider, ProviderError, QueryOutcome};
+use crate::config::NuonuoSettings;
+use crate::problem::{map_fail_cause, map_nuonuo_code, ProxyProblem};
+use crate::secret::Secret;
+use crate::store::Store;
+use crate::time::{cst_plain, now_ms};
+
+const TOKEN_KEY: &str = "nuonuo.access_token";
+
+/// The 诺诺 client.
+pub struct Nuonuo {
+    settings: NuonuoSettings,
+    store: Store,
+    http: reqwest::Client,
+    seller_tax_id: String,
+    seller_name: String,
+    path: String,
+    token: Mutex<Option<(Secret, i64)>>,
+}
+
+impl Nuonuo {
+    /// A client for the given settings; the token is stored in `store`.
+    pub fn new(settings: NuonuoSettings, store: Store, seller_tax_id: String, seller_name: String, timeout: Duration) -> Result<Nuonuo, String> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(5).min(timeout))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("FAPIAO_NUONUO_GATEWAY_URL: cannot build the HTTP client: {e}"))?;
+        let path = reqwest::Url::parse(&settings.gateway_url)
+            .map_err(|_| "FAPIAO_NUONUO_GATEWAY_URL: not a URL".to_owned())?
+            .path()
+            .to_owned();
+        Ok(Nuonuo { settings, store, http, seller_tax_id, seller_name, path, token: Mutex::new(None) })
+    }
+
+    /// The access token: from memory, else from the store, else fetched (the token
+    /// endpoint allows about 50 calls in 30 days, so it is fetched only when none
+    /// is stored or the stored one has expired).
+    async fn access_token(&self) -> Result<Secret, ProviderError> {
+        let mut cached = self.token.lock().await;
+        let now = now_ms();
+        if let Some((t, exp)) = cached.as_ref() {
+            if *exp > now {
+                return Ok(t.clone());
+            }
+        }
+        if let Ok(Some((value, _))) = self.store.kv_get(TOKEN_KEY).await {
+            if let Ok(v) = serde_json::from_str::<Value>(&value) {
+                let exp = v["expiresAt"].as_i64().unwrap_or(0);
+                if let (Some(t), true) = (v["token"].as_str(), exp > now) {
+                    *cached = Some((Secret::new(t), exp));
+                    return Ok(Secret::new(t));
+                }
+            }
+        }
+        let form = [
+            ("client_id", self.settings.app_key.as_str()),
+            ("client_secret", self.settings.app_secret.expose()),
+            ("grant_type", "client_credentials"),
+        ];
+        let resp = self
+            .http
+            .post(&self.settings.token_url)
+            .header("Content-Type", "application/x-www-form-urlencoded;charset=UTF-8")
+            .body(serde_urlencoded(&form))
+            .send()
+            .await
+            .map_err(|e| ProviderError::Unavailable(format!("token endpoint: {}", describe_reqwest(&e))))?;
+        let bytes = resp.bytes().await.map_err(|e| ProviderError::Unavailable(format!("token endpoint: {}", describe_reqwest(&e))))?;
+        let v: Value = serde_json::from_slice(&bytes).map_err(|_| ProviderError::Unavailable("token endpoint: not JSON".into()))?;
+        let Some(token) = v["access_token"].as_str().filter(|t| !t.is_empty()) else {
+            let code = v["error"].as_str().unwrap_or("?").chars().take(20).collect::<String>();
+            // A wrong AppKey/AppSecret or an exhausted quota will not heal by retrying soon.
+            return Err(ProviderError::Unavailable(format!("token endpoint refused: {code}")));
+        };
+        let secs = match &v["expires_in"] {
+            Value::String(s) => s.parse().unwrap_or(86_400),
+            Value::Number(n) => n.as_i64().unwrap_or(86_400),
+            _ => 86_400,
+        };
+        // Renew an hour early (or at half-life for short tokens).
+        let exp = now + (secs - 3600.min(secs / 2)).max(1) * 1000;
+        let stored = json!({ "token": token, "expiresAt": exp }).to_string();
+        let _ = self.store.kv_set(TOKEN_KEY, &stored).await;
+        *cached = Some((Secret::new(token), exp));
+        Ok(Secret::new(token))
+    }
+
+    async fn forget_token(&self) {
+        *self.token.lock().await = None;
+        let _ = self.store.kv_set(TOKEN_KEY, "{}").await;
+    }
+
+    /// One signed call; returns `(code, describe, result)`.
+    pub async fn call(&self, method: &str, body: &Value) -> Result<(String, String, Value), ProviderError> {
+        let token = self.access_token().await?;
+        let body = body.to_string();
+        let (senid, nonce) = {
+            let mut rng = rand::rng();
+            let senid: String = (0..32).map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0')).collect();
+            (senid, rng.random_range(10_000_000u32..=99_999_999).to_string())
+        };
+        let timestamp = (now_ms() / 1000).to_string();
+        let sign = super::sign::sign(self.settings.app_secret.expose(), &self.path, &self.settings.app_key, &senid, &nonce, &timestamp, &body);
+        let url = format!(
+            "{}?senid={senid}&nonce={nonce}&timestamp={timestamp}&appkey={}",
+            self.settings.gateway_url, self.settings.app_key
+        );
+        let resp = self
+            .http
+            .post(url)
+            .header("Content-Type", "application/json;charset=utf-8")
+            .header("X-Nuonuo-Sign", sign)
+            .header("accessToken", token.expose())
+            .header("userTax", &self.seller_tax_id)
+            .header("method", method)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| ProviderError::Unavailable(format!("{method}: {}", describe_reqwest(&e))))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(ProviderError::Unavailable(format!("{method}: HTTP {}", status.as_u16())));
+        }
+        let bytes = resp.bytes().await.map_err(|e| ProviderError::Unavailable(format!("{method}: {}", describe_reqwest(&e))))?;
+        let v: Value = serde_json::from_slice(&bytes).map_err(|_| ProviderError::Unavailable(format!("{method}: the answer is not JSON")))?;
+        let code = v["code"].as_str().unwrap_or("").to_owned();
+        let describe = v["describe"].as_str().unwrap_or("").to_owned();
+        if code.starts_with("0703") || code == "invalid_token" {
+            self.forget_token().await;
+            return Err(ProviderError::Unavailable(format!("{method}: token refused ({code})")));
+        }
+        if code.starts_with("07") {
+            // Gateway errors (070601 签名不匹配, …): configuration, not the order.
+            return Err(ProviderError::Unavailable(format!("{method}: gateway error {code}")));
+        }
+        Ok((code, describe, v["result"].clone()))
+    }
+
+    fn order_body(&self, r: &IssueRequest) -> Value {
+        let b = &r.buyer;
+        let push_mode = match (b.email.is_empty(), b.mobile.is_empty()) {
+            (false, false) => "2",
+            (false, true) => "0",
+            (true, false) => "1",
+            (true, true) => "-1",
+        };
+        let mut details = Vec::with_capacity(r.lines.len());
+        for (i, l) in r.lines.iter().enumerate() {
+            let next_is_discount = r.lines.get(i + 1).is_some_and(|n| n.kind == fapiao::amount::LineKind::Discount);
+            let property = match (l.kind, next_is_discount) {
+                (fapiao::amount::LineKind::Discount, _) => "1",
+                (_, true) => "2",
+                _ => "0",
+            };
+            let mut d = json!({
+                "goodsName": parse_item_name(&l.name).name,
+                "goodsCode": l.tax_code,
+                "withTaxFlag": if r.price_includes_tax { "1" } else { "0" },
+                "taxRate": l.tax_rate,
+                "tax": l.tax_amount,
+                "taxExcludedAmount": l.amount_excl_tax,
+                "taxIncludedAmount": l.amount_incl_tax,
+                "invoiceLineProperty": property,
+            });
+            if let (Some(q), Some(p)) = (&l.quantity, &l.unit_price) {
+                d["num"] = json!(q);
+                d["price"] = json!(p);
+            }
+            for (k, v) in [("unit", &l.unit), ("specType", &l.spec), ("favouredPolicyFlag", &l.preferential_policy)] {
+                if let Some(v) = v {
+                    d[k] = json!(v);
+                }
+            }
+            details.push(d);
+        }
+        let mut order = json!({
+            "buyerName": b.name,
+            "salerTaxNum": self.seller_tax_id,
+            "orderNo": r.order_id,
+            "invoiceDate": cst_plain(now_ms()),
+            "clerk": self.settings.clerk,
+            "pushMode": push_mode,
+            "invoiceType": "1",
+            "invoiceLine": if r.invoice_type == InvoiceType::Special { "bs" } else { "pc" },
+            "invoiceDetail": details,
+        });
+        let opt = [
+            ("buyerTaxNum", b.tax_id.as_str()),
+            ("buyerTel", b.phone.as_str()),
+            ("buyerAddress", b.address.as_str()),
+            ("buyerPhone", b.mobile.as_str()),
+            ("email", b.email.as_str()),
+            ("remark", r.remark.as_str()),
+        ];
+        for (k, v) in opt {
+            if !v.is_empty() {
+                order[k] = json!(v);
+            }
+        }
+        if !b.bank_name.is_empty() || !b.bank_account.is_empty() {
+            order["buyerAccount"] = json!(format!("{} {}", b.bank_name, b.bank_account).trim());
+        }
+        if b.kind == BuyerKind::Person && r.invoice_type == InvoiceType::Normal {
+            order["naturalPersonFlag"] = json!("1");
+        }
+        if let Some(cb) = &self.settings.callback_url {
+            order["callBackUrl"] = json!(cb);
+        }
+        json!({ "order": order })
+    }
+
+    fn issued(item: &Value) -> Issued {
+        let s = |k: &str| item[k].as_str().filter(|v| !v.is_empty()).map(str::to_owned);
+        Issued {
+            number: s("allElectronicInvoiceNumber").or_else(|| s("invoiceNo")).unwrap_or_default(),
+            issued_at: item["invoiceTime"].as_i64().or_else(|| item["invoiceTime"].as_str().and_then(|t| t.parse().ok())).unwrap_or_else(now_ms),
+            pdf_url: s("pdfUrl"),
+            ofd_url: s("ofdUrl"),
+            xml_url: s("xmlUrl"),
+        }
+    }
+
+    async fn query_result(&self, order_id: &str) -> Result<QueryOutcome, ProviderError> {
+        let (code, describe, result) =
+            self.call("nuonuo.OpeMplatform.queryInvoiceResult", &json!({ "isOfferInvoiceDetail": "0", "orderNos": [order_id] })).await?;
+        if code == "E9500" {
+            return Ok(QueryOutcome::NotFound);
+        }
+        if code != "E0000" {
+            return Err(ProviderError::Unavailable(format!("queryInvoiceResult: {code} {}", describe.chars().take(60).collect::<String>())));
+        }
+        let item = result.as_array().and_then(|a| a.iter().find(|i| i["orderNo"].as_str() == Some(order_id)).or(a.first())).cloned();
+        let Some(item) = item else { return Ok(QueryOutcome::NotFound) };
+        let status = match &item["status"] {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            _ => String::new(),
+        };
+        Ok(match status.as_str() {
+            "2" => QueryOutcome::Issued(Self::issued(&item)),
+            "22" | "24" => QueryOutcome::Failed(map_fail_cause(item["failCause"].as_str().or(item["statusMsg"].as_str()).unwrap_or("开票失败"))),
+            "3" | "31" => QueryOutcome::Failed(map_fail_cause("发票已作废")),
+            _ => QueryOutcome::Pending,
+        })
+    }
+}
+
+fn describe_reqwest(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    }
+}
+
+fn serde_urlencoded(pairs: &[(&str, &str)]) -> String {
+    fn enc(s: &str) -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                b' ' => "+".into(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+    pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
+}
+
+impl Provider for Nuonuo {
+    fn name(&self) -> &'static str {
+        "nuonuo"
+    }
+
+    fn submit_issue<'a>(&'a self, request: &'a IssueRequest) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
+        Box::pin(async move {
+            let (code, describe, result) = self.call("nuonuo.OpeMplatform.requestBillingNew", &self.order_body(request)).await?;
+            match code.as_str() {
+                "E0000" => Ok(Accepted { serial: result["invoiceSerialNum"].as_str().map(str::to_owned) }),
+                "E9106" => Err(ProviderError::Duplicate),
+                "" => Err(ProviderError::Unavailable("requestBillingNew: no code in the answer".into())),
+                _ => Err(ProviderError::Rejected(map_nuonuo_code(&code, &describe))),
+            }
+        })
+    }
+
+    fn submit_red<'a>(&'a self, red: &'a RedRequest, blue: &'a IssueRequest, blue_number: &'a str) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
+        Box::pin(async move {
+            let mut body = json!({
+                "billId": red.order_id,
+                "blueInvoiceLine": if blue.invoice_type == InvoiceType::Special { "bs" } else { "pc" },
+                "applySource": "0",
+                "blueElecInvoiceNumber": blue_number,
+                "sellerTaxNo": self.seller_tax_id,
+                "sellerName": self.seller_name,
+                "buyerName": blue.buyer.name,
+                "redReason": red.reason.nuonuo(),
+                "autoInvoice": "1",
+                "orderNo": red.order_id,
+            });
+            if !blue.buyer.tax_id.is_empty() {
+                body["buyerTaxNo"] = json!(blue.buyer.tax_id);
+            }
+            if let Some(cb) = &self.settings.callback_url {
+                body["callbackUrl"] = json!(cb);
+            }
+            if !red.full {
+                let r = compute_red(&RedInput { blue: blue.invoice_input(), reason: Some(red.reason.code().into()), lines: red.lines.clone(), ..Default::default() });
+                let detail: Vec<Value> = r
+                    .lines
+                    .iter()
+                    .map(|l| {
+                        let b = &blue.lines[l.blue_line_no.saturating_sub(1).min(blue.lines.len().saturating_sub(1))];
+                        let mut d = json!({
+                            "blueDetailIndex": l.blue_line_no.to_string(),
+                            "goodsName": parse_item_name(&b.name).name,
+                            "goodsCode": b.tax_code,
+                            "taxExcludedAmount": fapiao::amount::money::format_money(l.line.amount_excl_tax),
+                            "taxAmount": fapiao::amount::money::format_money(l.line.tax_amount),
+                            "taxRate": fapiao::amount::money::format_plain(l.line.tax_rate),
+                        });
+                        if let (Some(q), Some(p)) = (l.line.quantity, l.line.unit_price_excl_tax) {
+                            d["num"] = json!(fapiao::amount::money::format_plain(q));
+                            d["taxExcludedPrice"] = json!(fapiao::amount::money::format_plain(p));
+                        }
+                        d
+                    })
+                    .collect();
+                body["detail"] = json!(detail);
+            }
+            let (code, describe, result) = self.call("nuonuo.OpeMplatform.saveInvoiceRedConfirm", &body).await?;
+            match code.as_str() {
+                "E0000" => Ok(Accepted { serial: result.as_str().map(str::to_owned) }),
+                "E9106" => Err(ProviderError::Duplicate),
+                "" => Err(ProviderError::Unavailable("saveInvoiceRedConfirm: no code in the answer".into())),
+                _ => Err(ProviderError::Rejected(map_nuonuo_code(&code, &describe))),
+            }
+        })
+    }
+
+    fn query<'a>(&'a self, order_id: &'a str, kind: Kind) -> BoxFuture<'a, Result<QueryOutcome, ProviderError>> {
+        Box::pin(async move {
+            let found = self.query_result(order_id).await?;
+            if kind == Kind::Blue || found != QueryOutcome::NotFound {
+                return Ok(found);
+            }
+            // A red order: is there a 确认单, and where does it stand?
+            let (code, _, result) = self
+                .call(
+                    "nuonuo.OpeMplatform.queryInvoiceRedConfirm",
+                    &json!({ "identity": "0", "billId": order_id, "pageNo": "1", "pageSize": "10" }),
+                )
+                .await?;
+            if code != "E0000" {
+                return Ok(QueryOutcome::NotFound);
+            }
+            let Some(bill) = result["list"].as_array().and_then(|l| l.first()).cloned() else { return Ok(QueryOutcome::NotFound) };
+            let status = bill["billStatus"].as_str().unwrap_or("").to_owned();
+            Ok(match status.as_str() {
+                "05" | "06" | "07" | "08" | "09" | "10" | "16" => {
+                    QueryOutcome::Failed(fapiao::Issue::new("red", &ProxyProblem::RedNotConfirmed { detail: format!("billStatus {status}") }))
+                }
+                _ => QueryOutcome::Pending,
+            })
+        })
+    }
+}

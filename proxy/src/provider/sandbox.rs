@@ -1,0 +1,239 @@
+//! The sandbox: a simulated provider for the demo and the tests. It behaves like
+//! 诺诺 where it matters for the proxy: submission only accepts (the invoice is
+//! issued after a delay), the order number is unique (a second submission is a
+//! duplicate), results come from a query by order number, and failures look like
+//! a provider's. Its state lives in the proxy's database (`sandbox_invoices`), so
+//! it survives a restart of the proxy as a real provider would.
+//!
+//! Knobs (`FAPIAO_SANDBOX_*`): call latency, issue delay, share of failed orders,
+//! share of submissions that are accepted but answered with a timeout. A remark
+//! containing `#sandbox:reject` is refused like 诺诺 E9131; `#sandbox:fail` ends
+//! with 开票失败 (购方税号有误).
+
+use fapiao::request::{IssueRequest, RedRequest};
+use futures_util::future::BoxFuture;
+use rand::Rng;
+use rusqlite::{params, OptionalExtension};
+use serde_json::Value;
+
+use super::{Accepted, Document, Issued, Kind, Provider, ProviderError, QueryOutcome};
+use crate::config::SandboxKnobs;
+use crate::problem::{map_fail_cause, map_nuonuo_code};
+use crate::store::Store;
+use crate::time::{cst_plain, now_ms};
+
+/// The simulated provider.
+pub struct Sandbox {
+    store: Store,
+    knobs: SandboxKnobs,
+    seller_tax_id: String,
+    seller_name: String,
+}
+
+impl Sandbox {
+    /// A sandbox keeping its state in `store`.
+    pub fn new(store: Store, knobs: SandboxKnobs, seller_tax_id: String, seller_name: String) -> Sandbox {
+        Sandbox { store, knobs, seller_tax_id, seller_name }
+    }
+
+    async fn latency(&self) {
+        if !self.knobs.latency.is_zero() {
+            tokio::time::sleep(self.knobs.latency).await;
+        }
+    }
+
+    fn roll(&self, p: f64) -> bool {
+        p > 0.0 && rand::rng().random::<f64>() < p
+    }
+
+    async fn accept(&self, order_id: &str, kind: &'static str, request: String, fail: bool) -> Result<Accepted, ProviderError> {
+        let (lo, hi) = self.knobs.issue_delay_ms;
+        let delay = if hi > lo { rand::rng().random_range(lo..=hi) } else { lo };
+        let ready_at = now_ms() + delay as i64;
+        let region: String = {
+            let r = &self.seller_tax_id[2.min(self.seller_tax_id.len())..4.min(self.seller_tax_id.len())];
+            if r.len() == 2 && r.bytes().all(|b| b.is_ascii_digit()) { r.to_owned() } else { "11".into() }
+        };
+        let id = order_id.to_owned();
+        let inserted = self
+            .store
+            .call(move |c| {
+                let now = now_ms();
+                let n = c.execute(
+                    "INSERT INTO sandbox_invoices (order_id, kind, request, ready_at, fail, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT(order_id) DO NOTHING",
+                    params![id, kind, request, ready_at, fail as i64, now],
+                )?;
+                if n == 1 {
+                    let seq = c.last_insert_rowid();
+                    let year = crate::time::cst_plain(now)[2..4].to_owned();
+                    let number = format!("{year}{region}2{seq:015}");
+                    c.execute("UPDATE sandbox_invoices SET number = ?2, issued_at = ?3 WHERE order_id = ?1", params![id, number, ready_at])?;
+                }
+                Ok(n == 1)
+            })
+            .await
+            .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
+        if !inserted {
+            return Err(ProviderError::Duplicate);
+        }
+        if self.roll(self.knobs.timeout_rate) {
+            // Accepted, but the answer is lost: the caller sees a timeout.
+            return Err(ProviderError::Unavailable("sandbox: timeout (the request was accepted)".into()));
+        }
+        Ok(Accepted { serial: Some(format!("SBX{}", order_id)) })
+    }
+
+    /// How many invoices the sandbox holds for an order (0 or 1; for tests).
+    pub async fn count(&self, order_id: &str) -> usize {
+        let id = order_id.to_owned();
+        self.store
+            .call(move |c| c.query_row("SELECT COUNT(*) FROM sandbox_invoices WHERE order_id = ?1", [id], |r| r.get::<_, i64>(0)))
+            .await
+            .unwrap_or(0) as usize
+    }
+
+    /// How many invoices the sandbox has issued in all (for tests).
+    pub async fn total(&self) -> usize {
+        self.store.call(|c| c.query_row("SELECT COUNT(*) FROM sandbox_invoices", [], |r| r.get::<_, i64>(0))).await.unwrap_or(0) as usize
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+impl Provider for Sandbox {
+    fn name(&self) -> &'static str {
+        "sandbox"
+    }
+
+    fn submit_issue<'a>(&'a self, request: &'a IssueRequest) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
+        Box::pin(async move {
+            self.latency().await;
+            if request.remark.contains("#sandbox:reject") {
+                return Err(ProviderError::Rejected(map_nuonuo_code("E9131", "税额误差超过0.06")));
+            }
+            let fail = request.remark.contains("#sandbox:fail") || self.roll(self.knobs.failure_rate);
+            let json = serde_json::to_string(request).map_err(|e| ProviderError::Unavailable(e.to_string()))?;
+            self.accept(&request.order_id, "blue", json, fail).await
+        })
+    }
+
+    fn submit_red<'a>(&'a self, red: &'a RedRequest, _blue: &'a IssueRequest, blue_number: &'a str) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
+        Box::pin(async move {
+            self.latency().await;
+            if blue_number.len() != 20 {
+                return Err(ProviderError::Rejected(map_nuonuo_code("E9102", "原发票号码有误")));
+            }
+            let json = serde_json::to_string(red).map_err(|e| ProviderError::Unavailable(e.to_string()))?;
+            self.accept(&red.order_id, "red", json, false).await
+        })
+    }
+
+    fn query<'a>(&'a self, order_id: &'a str, _kind: Kind) -> BoxFuture<'a, Result<QueryOutcome, ProviderError>> {
+        Box::pin(async move {
+            self.latency().await;
+            let id = order_id.to_owned();
+            let row = self
+                .store
+                .call(move |c| {
+                    c.query_row(
+                        "SELECT ready_at, fail, number, issued_at FROM sandbox_invoices WHERE order_id = ?1",
+                        [&id],
+                        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? != 0, r.get::<_, Option<String>>(2)?, r.get::<_, Option<i64>>(3)?)),
+                    )
+                    .optional()
+                })
+                .await
+                .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
+            Ok(match row {
+                None => QueryOutcome::NotFound,
+                Some((ready_at, _, _, _)) if ready_at > now_ms() => QueryOutcome::Pending,
+                Some((_, true, _, _)) => QueryOutcome::Failed(map_fail_cause("购方税号有误")),
+                Some((_, false, number, issued_at)) => QueryOutcome::Issued(Issued {
+                    number: number.unwrap_or_default(),
+                    issued_at: issued_at.unwrap_or_else(now_ms),
+                    pdf_url: None,
+                    ofd_url: None,
+                    xml_url: Some(format!("/v1/invoices/{order_id}/files/xml")),
+                }),
+            })
+        })
+    }
+
+    fn document<'a>(&'a self, order_id: &'a str, which: &'a str) -> BoxFuture<'a, Option<Document>> {
+        Box::pin(async move {
+            let id = order_id.to_owned();
+            let (kind, request, number, issued_at, ready_at, fail) = self
+                .store
+                .call(move |c| {
+                    c.query_row(
+                        "SELECT kind, request, number, issued_at, ready_at, fail FROM sandbox_invoices WHERE order_id = ?1",
+                        [&id],
+                        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, Option<i64>>(3)?, r.get::<_, i64>(4)?, r.get::<_, i64>(5)? != 0)),
+                    )
+                    .optional()
+                })
+                .await
+                .ok()
+                .flatten()?;
+            if fail || ready_at > now_ms() {
+                return None;
+            }
+            let req: Value = serde_json::from_str(&request).ok()?;
+            let number = number.unwrap_or_default();
+            let date = cst_plain(issued_at.unwrap_or(ready_at));
+            let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+            let buyer = req.get("buyer").cloned().unwrap_or(Value::Null);
+            let totals = req.get("totals").cloned().unwrap_or(Value::Null);
+            let lines = req.get("lines").and_then(Value::as_array).cloned().unwrap_or_default();
+            let title = match (kind.as_str(), s(&req, "invoiceType").as_str()) {
+                ("red", _) => "电子发票（红字）",
+                (_, "special") => "电子发票（增值税专用发票）",
+                _ => "电子发票（普通发票）",
+            };
+            match which {
+                "xml" => {
+                    let mut x = format!(
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<EInvoice sandbox=\"true\">\n  <Header><InvoiceNumber>{}</InvoiceNumber><IssueTime>{}</IssueTime><Kind>{}</Kind><OrderId>{}</OrderId></Header>\n  <Seller><TaxId>{}</TaxId><Name>{}</Name></Seller>\n  <Buyer><TaxId>{}</TaxId><Name>{}</Name></Buyer>\n  <Lines>\n",
+                        esc(&number), esc(&date), esc(title), esc(order_id), esc(&self.seller_tax_id), esc(&self.seller_name),
+                        esc(&s(&buyer, "taxId")), esc(&s(&buyer, "name"))
+                    );
+                    for l in &lines {
+                        x += &format!(
+                            "    <Line><Name>{}</Name><TaxCode>{}</TaxCode><Quantity>{}</Quantity><AmountExclTax>{}</AmountExclTax><TaxRate>{}</TaxRate><TaxAmount>{}</TaxAmount></Line>\n",
+                            esc(&s(l, "name")), esc(&s(l, "taxCode")), esc(&s(l, "quantity")), esc(&s(l, "amountExclTax")), esc(&s(l, "taxRate")), esc(&s(l, "taxAmount"))
+                        );
+                    }
+                    x += &format!(
+                        "  </Lines>\n  <Totals><AmountExclTax>{}</AmountExclTax><TaxAmount>{}</TaxAmount><AmountInclTax>{}</AmountInclTax></Totals>\n</EInvoice>\n",
+                        esc(&s(&totals, "amountExclTax")), esc(&s(&totals, "taxAmount")), esc(&s(&totals, "amountInclTax"))
+                    );
+                    Some(Document { content_type: "application/xml; charset=utf-8", body: x.into_bytes() })
+                }
+                "html" => {
+                    let rows: String = lines
+                        .iter()
+                        .map(|l| format!(
+                            "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
+                            esc(&s(l, "name")), esc(&s(l, "unit")), esc(&s(l, "quantity")), esc(&s(l, "amountExclTax")), esc(&s(l, "taxRate")), esc(&s(l, "taxAmount"))
+                        ))
+                        .collect();
+                    let words = fapiao::amount_in_words(&s(&totals, "amountInclTax"), fapiao::amount::WordsOptions { style: fapiao::amount::WordsStyle::Invoice }).unwrap_or_default();
+                    let html = format!(
+                        "<!doctype html><html lang=zh-CN><meta charset=utf-8><title>{title} {number}</title><style>body{{font-family:serif;max-width:860px;margin:2em auto}}h1{{text-align:center;color:#8b4513}}table{{width:100%;border-collapse:collapse}}td,th{{border:1px solid #8b4513;padding:4px}}.n{{text-align:right}}.sbx{{color:#c00;text-align:center}}@media print{{.sbx{{color:#000}}}}</style>\
+                         <h1>{title}</h1><p class=sbx>沙箱发票 · SANDBOX — 不具法律效力</p><p>发票号码：{number}<br>开票日期：{date}</p>\
+                         <p>购买方：{} {}<br>销售方：{} {}</p><table><tr><th>项目名称</th><th>单位</th><th>数量</th><th>金额</th><th>税率</th><th>税额</th></tr>{rows}</table>\
+                         <p>合计：¥{} 税额：¥{}<br>价税合计（大写）：{words}（小写）¥{}</p></html>",
+                        esc(&s(&buyer, "name")), esc(&s(&buyer, "taxId")), esc(&self.seller_name), esc(&self.seller_tax_id),
+                        esc(&s(&totals, "amountExclTax")), esc(&s(&totals, "taxAmount")), esc(&s(&totals, "amountInclTax")),
+                        title = esc(title), number = esc(&number), date = esc(&date)
+                    );
+                    Some(Document { content_type: "text/html; charset=utf-8", body: html.into_bytes() })
+                }
+                _ => None,
+            }
+        })
+    }
+}

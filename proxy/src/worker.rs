@@ -1,0 +1,322 @@
+//! The worker: takes every accepted order to a final state, exactly once.
+//!
+//! - Before the first call to the provider the order is marked `submitted` in the
+//!   store. From then on, whenever the outcome is unknown (timeout, connection
+//!   error, crash, restart), the worker **queries the provider by order number
+//!   first** and submits again only when the provider has never seen the order.
+//!   The provider refuses a second order with the same number (诺诺 E9106), which
+//!   the worker treats as "query it", so no path issues a second invoice.
+//! - Retries back off exponentially with jitter; result polls slow down the same
+//!   way up to 30 s.
+//! - A [`Breaker`] stops calls after consecutive provider failures and lets one
+//!   probe through after a cool-down that doubles while failures continue.
+//! - On start every unfinished order is due at once (crash recovery).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fapiao::request::{build_issue_request, build_red_request, IssueForm, IssueRequest, RedForm, RedRequest};
+use fapiao::Issue;
+use rand::Rng;
+use tokio::sync::{broadcast, Notify, Semaphore};
+
+use crate::problem::ProxyProblem;
+use crate::provider::{Kind, ProviderError, QueryOutcome};
+use crate::store::{Record, Status};
+use crate::time::now_ms;
+use crate::AppState;
+
+/// Signals between the API, the worker and waiting clients.
+pub struct Events {
+    /// Order ids whose record changed.
+    pub updates: broadcast::Sender<Arc<str>>,
+    /// Wakes the worker (a new order, a callback).
+    pub wake: Notify,
+}
+
+impl Events {
+    /// New channels.
+    pub fn new() -> Events {
+        Events { updates: broadcast::channel(4096).0, wake: Notify::new() }
+    }
+    fn changed(&self, order_id: &str) {
+        let _ = self.updates.send(Arc::from(order_id));
+    }
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Events::new()
+    }
+}
+
+#[derive(Debug)]
+struct BreakerState {
+    failures: u32,
+    open_until: Option<Instant>,
+    cooldown: Duration,
+}
+
+/// A circuit breaker around the provider.
+pub struct Breaker {
+    state: Mutex<BreakerState>,
+    threshold: u32,
+    base: Duration,
+}
+
+impl Breaker {
+    /// Opens after `threshold` consecutive failures for `cooldown` (doubling, at most 2 min).
+    pub fn new(threshold: u32, cooldown: Duration) -> Breaker {
+        Breaker { state: Mutex::new(BreakerState { failures: 0, open_until: None, cooldown }), threshold, base: cooldown }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BreakerState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `None` when a call may go out; otherwise how long to wait.
+    pub fn check(&self) -> Option<Duration> {
+        let mut s = self.lock();
+        match s.open_until {
+            Some(t) if t > Instant::now() => Some(t - Instant::now()),
+            Some(_) => {
+                // Half-open: let this call probe; close only on success.
+                s.open_until = None;
+                s.failures = self.threshold.saturating_sub(1);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// True while calls are held back.
+    pub fn is_open(&self) -> bool {
+        matches!(self.lock().open_until, Some(t) if t > Instant::now())
+    }
+
+    /// A call succeeded (or the provider answered definitively).
+    pub fn success(&self) {
+        let mut s = self.lock();
+        s.failures = 0;
+        s.open_until = None;
+        s.cooldown = self.base;
+    }
+
+    /// A call failed with an unknown outcome.
+    pub fn failure(&self) {
+        let mut s = self.lock();
+        s.failures += 1;
+        if s.failures >= self.threshold && s.open_until.is_none() {
+            s.open_until = Some(Instant::now() + s.cooldown);
+            tracing::warn!(cooldown_ms = s.cooldown.as_millis() as u64, "provider circuit breaker opened");
+            s.cooldown = (s.cooldown * 2).min(Duration::from_secs(120));
+        }
+    }
+}
+
+/// Exponential back-off with jitter: 200 ms · 2^(n−1), at most 60 s.
+pub fn backoff(attempt: i64) -> Duration {
+    let exp = attempt.clamp(1, 20) as u32 - 1;
+    let base = 200u64.saturating_mul(1u64 << exp.min(16)).min(60_000);
+    let jitter = rand::rng().random_range(0..=base / 4);
+    Duration::from_millis(base + jitter)
+}
+
+/// The worker loop; runs until the task is aborted.
+pub async fn run(state: Arc<AppState>) {
+    match state.store.resume_all().await {
+        Ok(n) if n > 0 => tracing::info!(orders = n, "resuming unfinished orders"),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "cannot resume unfinished orders"),
+    }
+    let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let permits = Arc::new(Semaphore::new(state.config.workers));
+    loop {
+        let now = now_ms();
+        let due = state.store.due(now, 512).await.unwrap_or_default();
+        let mut started = 0;
+        for r in due {
+            {
+                let mut f = in_flight.lock().unwrap_or_else(|p| p.into_inner());
+                if !f.insert(r.order_id.clone()) {
+                    continue;
+                }
+            }
+            started += 1;
+            let (state, in_flight, permits) = (state.clone(), in_flight.clone(), permits.clone());
+            tokio::spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                let id = r.order_id.clone();
+                process(&state, r).await;
+                in_flight.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+                state.events.wake.notify_one();
+            });
+        }
+        let wait = match state.store.next_due().await {
+            Ok(Some(t)) if t > now_ms() => Duration::from_millis((t - now_ms()) as u64).min(Duration::from_secs(1)),
+            Ok(Some(_)) if started == 0 => Duration::from_millis(50),
+            Ok(Some(_)) => Duration::ZERO,
+            _ => Duration::from_secs(1),
+        };
+        if !wait.is_zero() {
+            tokio::select! {
+                _ = state.events.wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}
+
+enum Built {
+    Blue(IssueRequest),
+    Red(RedRequest, IssueRequest, String),
+}
+
+async fn build(state: &AppState, r: &Record) -> Result<Built, Issue> {
+    let bad = |detail: &str| Issue::new("request", &ProxyProblem::BodyInvalid { detail: detail.into() });
+    if r.kind == "red" {
+        let blue_id = r.blue_order_id.clone().unwrap_or_default();
+        let blue = state.store.get(&blue_id).await.map_err(|_| bad("the blue order cannot be read"))?.ok_or_else(|| bad("the blue order is missing"))?;
+        let Built::Blue(blue_req) = Box::pin(build(state, &blue)).await? else { return Err(bad("the blue order is red")) };
+        let mut form: RedForm = serde_json::from_str(&r.request).map_err(|_| bad("stored red request"))?;
+        form.blue = Some(blue_req.invoice_input());
+        let built = build_red_request(&form);
+        let red = built.request.ok_or_else(|| built.errors.into_iter().next().unwrap_or_else(|| bad("red request")))?;
+        Ok(Built::Red(red, blue_req, blue.invoice_number.unwrap_or_default()))
+    } else {
+        let form: IssueForm = serde_json::from_str(&r.request).map_err(|_| bad("stored request"))?;
+        let built = build_issue_request(&form);
+        built.request.map(Built::Blue).ok_or_else(|| built.errors.into_iter().next().unwrap_or_else(|| bad("request")))
+    }
+}
+
+async fn timed<T>(state: &AppState, what: &'static str, f: impl std::future::Future<Output = Result<T, ProviderError>>) -> Result<T, ProviderError> {
+    let started = Instant::now();
+    let out = match tokio::time::timeout(state.config.provider_timeout, f).await {
+        Ok(r) => r,
+        Err(_) => Err(ProviderError::Unavailable(format!("{what}: timeout"))),
+    };
+    let outcome = match &out {
+        Ok(_) => "ok",
+        Err(ProviderError::Rejected(_)) => "rejected",
+        Err(ProviderError::Duplicate) => "duplicate",
+        Err(ProviderError::Unavailable(_)) => "unavailable",
+    };
+    state.metrics.provider_call(what, outcome, started.elapsed());
+    match &out {
+        Err(ProviderError::Unavailable(e)) => {
+            tracing::warn!(call = what, error = %e, "provider call failed; the outcome is unknown");
+            state.breaker.failure();
+        }
+        _ => state.breaker.success(),
+    }
+    out
+}
+
+async fn save(state: &AppState, r: &Record) -> bool {
+    match state.store.save(r.clone()).await {
+        Ok(()) => {
+            state.events.changed(&r.order_id);
+            true
+        }
+        Err(e) => {
+            tracing::error!(order = %r.order_id, error = %e, "cannot save the order");
+            false
+        }
+    }
+}
+
+async fn finish_failed(state: &AppState, mut r: Record, issue: Issue) {
+    tracing::info!(order = %r.order_id, code = issue.code, "order failed");
+    r.status = Status::Failed;
+    r.error_code = Some(issue.code.to_owned());
+    r.error_message = Some(issue.message);
+    r.error_message_en = Some(issue.message_en);
+    if save(state, &r).await {
+        state.metrics.outcome("failed");
+    }
+}
+
+async fn finish_issued(state: &AppState, mut r: Record, i: crate::provider::Issued) {
+    r.status = Status::Issued;
+    r.invoice_number = Some(i.number);
+    r.issued_at = Some(i.issued_at);
+    r.pdf_url = i.pdf_url;
+    r.ofd_url = i.ofd_url;
+    r.xml_url = i.xml_url;
+    r.error_code = None;
+    r.error_message = None;
+    r.error_message_en = None;
+    if !save(state, &r).await {
+        return;
+    }
+    state.metrics.outcome("issued");
+    if r.kind == "red" {
+        let full = serde_json::from_str::<serde_json::Value>(&r.request).ok().and_then(|v| v["full"].as_bool()).unwrap_or(false);
+        if let (true, Some(blue)) = (full, &r.blue_order_id) {
+            if state.store.mark_reversed(blue).await.is_ok() {
+                state.events.changed(blue);
+            }
+        }
+    }
+}
+
+/// Moves one order one step on.
+pub async fn process(state: &AppState, mut r: Record) {
+    if let Some(wait) = state.breaker.check() {
+        r.next_attempt_at = now_ms() + wait.as_millis() as i64 + rand::rng().random_range(0..250);
+        save(state, &r).await;
+        return;
+    }
+    let kind = if r.kind == "red" { Kind::Red } else { Kind::Blue };
+    if r.submitted {
+        match timed(state, "query", state.provider.query(&r.order_id, kind)).await {
+            Ok(QueryOutcome::Issued(i)) => return finish_issued(state, r, i).await,
+            Ok(QueryOutcome::Failed(issue)) => return finish_failed(state, r, issue).await,
+            Ok(QueryOutcome::Pending) => {
+                r.attempts += 1;
+                let polls = r.attempts.clamp(1, 7) as u32;
+                let step = state.config.poll_interval.saturating_mul(1 << (polls - 1)).min(Duration::from_secs(30));
+                r.next_attempt_at = now_ms() + step.as_millis() as i64;
+                save(state, &r).await;
+                return;
+            }
+            Ok(QueryOutcome::NotFound) => {} // never arrived: submit (again) below
+            Err(_) => {
+                r.attempts += 1;
+                r.next_attempt_at = now_ms() + backoff(r.attempts).as_millis() as i64;
+                save(state, &r).await;
+                return;
+            }
+        }
+    }
+
+    let built = match build(state, &r).await {
+        Ok(b) => b,
+        Err(issue) => return finish_failed(state, r, issue).await,
+    };
+    // Durably mark the order as possibly submitted before anything leaves.
+    r.status = Status::Issuing;
+    r.submitted = true;
+    r.attempts += 1;
+    r.next_attempt_at = now_ms() + state.config.provider_timeout.as_millis() as i64 + 1000;
+    if !save(state, &r).await {
+        return;
+    }
+    let result = match &built {
+        Built::Blue(req) => timed(state, "submit", state.provider.submit_issue(req)).await,
+        Built::Red(red, blue, number) => timed(state, "submit_red", state.provider.submit_red(red, blue, number)).await,
+    };
+    match result {
+        Ok(accepted) => {
+            r.provider_ref = accepted.serial.or(r.provider_ref);
+            r.next_attempt_at = now_ms() + state.config.poll_interval.as_millis() as i64;
+        }
+        // Known to the provider already: find out where it stands.
+        Err(ProviderError::Duplicate) => r.next_attempt_at = now_ms() + state.config.poll_interval.as_millis() as i64,
+        Err(ProviderError::Rejected(issue)) => return finish_failed(state, r, issue).await,
+        Err(ProviderError::Unavailable(_)) => r.next_attempt_at = now_ms() + backoff(r.attempts).as_millis() as i64,
+    }
+    save(state, &r).await;
+}

@@ -1,0 +1,270 @@
+//! The HTTP API against the sandbox provider: the issuing flow, idempotency,
+//! tokens, validation, red letters, waiting, limits, metrics.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issues_through_the_sandbox_with_files_and_long_poll() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, sbx) = sandbox_proxy(dir.path(), |_| {}).await;
+    let (status, v) = post(&r, "/v1/invoices", &body(&r.state.config, "A-1")).await;
+    assert_eq!(status, 202, "{v}");
+    assert_eq!(v["orderId"], "A-1");
+    assert!(matches!(v["status"].as_str(), Some("pending" | "issuing")), "{v}");
+    let done = wait_final(&r, "A-1", 10).await;
+    assert_eq!(done["status"], "issued", "{done}");
+    let number = done["invoiceNumber"].as_str().unwrap();
+    assert!(number.len() == 20 && number.bytes().all(|b| b.is_ascii_digit()), "{number}");
+    assert_eq!(done["totals"]["amountInclTax"], "106.00");
+    assert!(done["issuedAt"].as_str().unwrap().ends_with("+08:00"));
+    let xml = r.client.get(format!("{}{}", r.base, done["links"]["xml"].as_str().unwrap())).send().await.unwrap();
+    assert_eq!(xml.status(), 200);
+    let xml = xml.text().await.unwrap();
+    assert!(xml.contains(number) && xml.contains("<AmountInclTax>106.00</AmountInclTax>"), "{xml}");
+    let html = r.client.get(format!("{}{}", r.base, done["links"]["view"].as_str().unwrap())).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(number) && html.contains("壹佰零陆圆整"), "{html}");
+    assert_eq!(sbx.count("A-1").await, 1);
+    // Unknown order.
+    let (status, v) = get(&r, "/v1/invoices/NOPE").await;
+    assert_eq!((status, codes(&v)), (404, vec!["ORDER_NOT_FOUND".to_owned()]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_order_twice_is_one_invoice_and_another_payload_is_a_conflict() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, sbx) = sandbox_proxy(dir.path(), |_| {}).await;
+    let b = body(&r.state.config, "A-2");
+    let (s1, v1) = post(&r, "/v1/invoices", &b).await;
+    let (s2, v2) = post(&r, "/v1/invoices", &b).await;
+    assert_eq!((s1, s2), (202, 200));
+    assert_eq!(v1["orderId"], v2["orderId"]);
+    assert_eq!(v1["createdAt"], v2["createdAt"]);
+    // Same order id, another (validly signed) payload.
+    let lines = json!([line("晚餐", "212.00")]);
+    let other = json!({ "request": request("A-2", lines.clone()), "orderToken": mint(&r.state.config, "A-2", &lines, "212.00", 600) });
+    let (s3, v3) = post(&r, "/v1/invoices", &other).await;
+    assert_eq!((s3, codes(&v3)), (409, vec!["ORDER_CONFLICT".to_owned()]));
+    assert_eq!(wait_final(&r, "A-2", 10).await["status"], "issued");
+    // After issuing, a repeat still answers with the record and issues nothing.
+    let (s4, v4) = post(&r, "/v1/invoices", &b).await;
+    assert_eq!((s4, v4["status"].as_str()), (200, Some("issued")));
+    assert_eq!(sbx.count("A-2").await, 1);
+    assert_eq!(sbx.total().await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_duplicates_make_one_invoice() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, sbx) = sandbox_proxy(dir.path(), |_| {}).await;
+    let b = body(&r.state.config, "A-3");
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let (client, url, b) = (r.client.clone(), format!("{}/v1/invoices", r.base), b.clone());
+        tasks.push(tokio::spawn(async move { client.post(url).json(&b).send().await.unwrap().status().as_u16() }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 202).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 202 || *s == 200), "{statuses:?}");
+    assert_eq!(wait_final(&r, "A-3", 10).await["status"], "issued");
+    assert_eq!(sbx.count("A-3").await, 1);
+    assert_eq!(sbx.total().await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_what_a_valid_unexpired_token_covers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, sbx) = sandbox_proxy(dir.path(), |_| {}).await;
+    let c = r.state.config.clone();
+    let lines = json!([line("午餐", "106.00")]);
+    let req = request("T-1", lines.clone());
+    let cases: Vec<(Value, u16, &str)> = vec![
+        (json!({ "request": req }), 401, "ORDER_TOKEN_MISSING"),
+        (json!({ "request": req, "orderToken": "FP1.abc" }), 401, "ORDER_TOKEN_MALFORMED"),
+        (json!({ "request": req, "orderToken": mint(&c, "T-1", &lines, "106.00", -5) }), 401, "ORDER_TOKEN_EXPIRED"),
+        // The browser asks for more than the merchant sold.
+        (json!({ "request": request("T-1", json!([line("午餐", "1060.00")])), "orderToken": mint(&c, "T-1", &lines, "106.00", 600) }), 403, "ORDER_TOKEN_MISMATCH"),
+        // A token for another order.
+        (json!({ "request": req, "orderToken": mint(&c, "T-2", &lines, "106.00", 600) }), 403, "ORDER_TOKEN_MISMATCH"),
+        // A total that does not add up.
+        (json!({ "request": req, "orderToken": mint(&c, "T-1", &lines, "100.00", 600) }), 403, "ORDER_TOKEN_MISMATCH"),
+        (json!("not an object"), 400, "REQUEST_BODY_INVALID"),
+    ];
+    for (b, status, code) in cases {
+        let (s, v) = post(&r, "/v1/invoices", &b).await;
+        assert_eq!((s, codes(&v)), (status, vec![code.to_owned()]), "{b}");
+    }
+    // A forged signature: claims changed to a larger amount, signature kept.
+    let good = mint(&c, "T-1", &lines, "106.00", 600);
+    let big = json!([line("午餐", "1060.00")]);
+    let evil = mint(&fapiao_proxy::Config { merchant_key: fapiao_proxy::secret::Secret::new("x".repeat(40)), ..c.clone() }, "T-1", &big, "1060.00", 600);
+    let forged = format!("{}.{}", evil.rsplit_once('.').unwrap().0, good.rsplit_once('.').unwrap().1);
+    let (s, v) = post(&r, "/v1/invoices", &json!({ "request": request("T-1", big), "orderToken": forged })).await;
+    assert_eq!((s, codes(&v)), (401, vec!["ORDER_TOKEN_SIGNATURE".to_owned()]));
+    // The package's validation, with the package's codes.
+    let bad_lines = json!([{ "name": "午餐", "taxCode": "3070400000000000000", "amount": "106.00", "taxRate": "0.06" }]);
+    let (s, v) = post(&r, "/v1/invoices", &json!({ "request": request("T-1", bad_lines.clone()), "orderToken": mint(&c, "T-1", &bad_lines, "106.00", 600) })).await;
+    assert_eq!(s, 422);
+    assert!(codes(&v).contains(&"TAXCODE_SUMMARY".to_owned()), "{v}");
+    assert_eq!(sbx.total().await, 0, "nothing was issued");
+    // An expired token still fetches the order it created, and creates nothing new.
+    let (s, _) = post(&r, "/v1/invoices", &json!({ "request": req, "orderToken": good })).await;
+    assert_eq!(s, 202);
+    let (s, v) = post(&r, "/v1/invoices", &json!({ "request": req, "orderToken": mint(&c, "T-1", &lines, "106.00", -5) })).await;
+    assert_eq!((s, v["orderId"].as_str()), (200, Some("T-1")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn red_letters_full_and_partial() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, sbx) = sandbox_proxy(dir.path(), |_| {}).await;
+    let c = r.state.config.clone();
+    let lines = json!([line("午餐", "106.00"), line("晚餐", "212.00")]);
+    let b = json!({ "request": request("B-1", lines.clone()), "orderToken": mint(&c, "B-1", &lines, "318.00", 600) });
+    assert_eq!(post(&r, "/v1/invoices", &b).await.0, 202);
+    let blue = wait_final(&r, "B-1", 10).await;
+    assert_eq!(blue["status"], "issued");
+    let red_token = |id: &str| {
+        let now = fapiao_proxy::time::now_s();
+        fapiao_proxy::token::mint(&c.merchant_key, &fapiao_proxy::token::Claims {
+            v: 1, merchant: c.seller_tax_id.clone(), purpose: fapiao_proxy::token::Purpose::Red, order_id: id.into(),
+            blue_order_id: Some("B-1".into()), issued_at: now, expires_at: now + 600, ..Default::default()
+        })
+    };
+    // Partial: a 销售折让 of 10.00 on line 2.
+    let partial = json!({ "request": { "orderId": "B-1-R1", "reason": "销售折让", "lines": [{ "blueLineNo": 2, "amount": "10.00" }] }, "orderToken": red_token("B-1-R1") });
+    let (s, v) = post(&r, "/v1/invoices/B-1/red", &partial).await;
+    assert_eq!(s, 202, "{v}");
+    assert_eq!(v["totals"]["amountInclTax"], "-10.00");
+    assert_eq!(wait_final(&r, "B-1-R1", 10).await["status"], "issued");
+    assert_eq!(get(&r, "/v1/invoices/B-1").await.1["status"], "issued", "a partial red leaves the blue issued");
+    // 开票有误 cannot be partial.
+    let bad = json!({ "request": { "orderId": "B-1-R2", "reason": "01", "lines": [{ "blueLineNo": 1, "amount": "1.00" }] }, "orderToken": red_token("B-1-R2") });
+    let (s, v) = post(&r, "/v1/invoices/B-1/red", &bad).await;
+    assert_eq!(s, 422);
+    assert!(codes(&v).contains(&"RED_PARTIAL_REASON".to_owned()), "{v}");
+    // Full reversal of what remains.
+    let full = json!({ "request": { "orderId": "B-1-R3", "reason": "02", "full": true }, "orderToken": red_token("B-1-R3") });
+    let (s, v) = post(&r, "/v1/invoices/B-1/red", &full).await;
+    assert_eq!(s, 202, "{v}");
+    assert_eq!(v["totals"]["amountInclTax"], "-308.00", "318.00 less the 10.00 already reversed");
+    assert_eq!(wait_final(&r, "B-1-R3", 10).await["status"], "issued");
+    assert_eq!(get(&r, "/v1/invoices/B-1").await.1["status"], "reversed");
+    // A blue token does not authorise a red letter.
+    let wrong = json!({ "request": { "orderId": "B-1-R4", "reason": "02", "full": true }, "orderToken": mint(&c, "B-1-R4", &lines, "318.00", 600) });
+    assert_eq!(post(&r, "/v1/invoices/B-1/red", &wrong).await.0, 409, "the blue is reversed already");
+    assert_eq!(sbx.total().await, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_sent_events_end_with_the_final_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, _) = sandbox_proxy(dir.path(), |c| c.sandbox.issue_delay_ms = (200, 200)).await;
+    assert_eq!(post(&r, "/v1/invoices", &body(&r.state.config, "E-1")).await.0, 202);
+    let resp = r.client.get(format!("{}/v1/invoices/E-1/events", r.base)).send().await.unwrap();
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let text = tokio::time::timeout(Duration::from_secs(10), resp.text()).await.expect("the stream ends").unwrap();
+    let statuses: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str::<Value>(d).unwrap()["status"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(statuses.last().map(String::as_str), Some("issued"), "{text}");
+    assert!(statuses.len() >= 2, "{statuses:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_come_back_as_issues() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, _) = sandbox_proxy(dir.path(), |_| {}).await;
+    let c = r.state.config.clone();
+    for (id, remark, code) in [("F-1", "#sandbox:fail", "BUYER_TAXID_NOT_FOUND"), ("F-2", "#sandbox:reject", "LINE_TAX_TOLERANCE")] {
+        let lines = json!([line("午餐", "106.00")]);
+        let mut req = request(id, lines.clone());
+        req["remark"] = json!(remark);
+        let (s, _) = post(&r, "/v1/invoices", &json!({ "request": req, "orderToken": mint(&c, id, &lines, "106.00", 600) })).await;
+        assert_eq!(s, 202);
+        let v = wait_final(&r, id, 10).await;
+        assert_eq!(v["status"], "failed");
+        assert_eq!(v["error"]["code"], code, "{v}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_cors_health_metrics_demo_and_callbacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, _) = sandbox_proxy(dir.path(), |c| {
+        c.rate_limit_per_second = 1.0;
+        c.rate_limit_burst = 3.0;
+        c.body_limit = 4096;
+        c.allowed_origins = vec!["https://shop.example".into()];
+    })
+    .await;
+    // Demo token → order.
+    let (s, t) = post(&r, "/v1/demo/order-token", &json!({ "priceIncludesTax": true, "lines": [line("午餐", "106.00")] })).await;
+    assert_eq!(s, 200, "{t}");
+    let id = t["orderId"].as_str().unwrap().to_owned();
+    let (s, _) = post(&r, "/v1/invoices", &json!({ "request": request(&id, json!([line("午餐", "106.00")])), "orderToken": t["orderToken"] })).await;
+    assert_eq!(s, 202);
+    // Body limit.
+    let big = json!({ "request": { "remark": "x".repeat(10_000) }, "orderToken": "FP1.a.b" });
+    let resp = r.client.post(format!("{}/v1/invoices", r.base)).json(&big).send().await.unwrap();
+    assert_eq!(resp.status(), 413);
+    // Rate limit: the budget of 3 is spent.
+    let (s, v) = get(&r, "/v1/invoices/X").await;
+    assert_eq!((s, codes(&v)), (429, vec!["RATE_LIMITED".to_owned()]));
+    // Health and metrics are not rate limited.
+    assert_eq!(get(&r, "/healthz").await.1["status"], "ok");
+    let m = r.client.get(format!("{}/metrics", r.base)).send().await.unwrap().text().await.unwrap();
+    assert!(m.contains("fapiao_orders_accepted_total 1"), "{m}");
+    assert!(m.contains("fapiao_http_requests_total{method=\"POST\",route=\"/v1/invoices\",status=\"202\"} 1"), "{m}");
+    // CORS: the allowed origin only.
+    let pre = |origin: &'static str| {
+        r.client
+            .request(reqwest::Method::OPTIONS, format!("{}/healthz", r.base))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .send()
+    };
+    let ok = pre("https://shop.example").await.unwrap();
+    assert_eq!(ok.headers().get("access-control-allow-origin").map(|v| v.to_str().unwrap()), Some("https://shop.example"));
+    let no = pre("https://evil.example").await.unwrap();
+    assert!(no.headers().get("access-control-allow-origin").is_none());
+    // A callback is answered the way 诺诺 expects and only nudges the worker.
+    let resp = r
+        .client
+        .post(format!("{}/v1/callbacks/nuonuo", r.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("operater=callback&orderno={id}&content=%7B%22c_status%22%3A%221%22%7D"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.json::<Value>().await.unwrap()["status"], "0000");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_the_demo_pages_and_the_package() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("www")).unwrap();
+    std::fs::create_dir_all(dir.path().join("pkg")).unwrap();
+    std::fs::write(dir.path().join("www/index.html"), "<h1>demo</h1>").unwrap();
+    std::fs::write(dir.path().join("pkg/fapiao_bg.wasm"), b"\0asm").unwrap();
+    let (www, pkg) = (dir.path().join("www"), dir.path().join("pkg"));
+    let (r, _) = sandbox_proxy(dir.path(), |c| {
+        c.static_dir = www;
+        c.pkg_dir = pkg;
+    })
+    .await;
+    let page = r.client.get(format!("{}/", r.base)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.text().await.unwrap(), "<h1>demo</h1>");
+    let wasm = r.client.get(format!("{}/pkg/fapiao_bg.wasm", r.base)).send().await.unwrap();
+    assert_eq!(wasm.headers()["content-type"], "application/wasm");
+}
