@@ -10,6 +10,7 @@
 //! with it and a walk over the entries that do: no string of the table is
 //! scanned per query. Code prefixes are a binary search over the sorted codes.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
@@ -72,15 +73,21 @@ pub struct TaxCodeHit {
 
 /// Normalises a query or a name for matching: full-width to half-width, ASCII
 /// lower case, `ü` → `v`, white space and invisible characters dropped.
-pub(crate) fn normalize(s: &str) -> String {
-    s.chars()
-        .map(half_width)
-        .filter(|&c| !is_invisible(c))
-        .map(|c| match c {
-            'ü' | 'Ü' => 'v',
-            c => c.to_ascii_lowercase(),
-        })
-        .collect()
+pub(crate) fn normalize(s: &str) -> Cow<'_, str> {
+    let unchanged = |c: char| !c.is_ascii_uppercase() && half_width(c) == c && !is_invisible(c) && c != 'ü';
+    if s.chars().all(unchanged) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(
+        s.chars()
+            .map(half_width)
+            .filter(|&c| !is_invisible(c))
+            .map(|c| match c {
+                'ü' | 'Ü' => 'v',
+                c => c.to_ascii_lowercase(),
+            })
+            .collect(),
+    )
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -113,8 +120,14 @@ struct Part {
 }
 
 impl Part {
-    fn new() -> Part {
-        Part { arena: String::new(), keys: Vec::new(), rows: Vec::new(), entries: Vec::new() }
+    /// An empty part with room for about `keys` keys of `bytes` bytes in all.
+    fn new(keys: usize, bytes: usize) -> Part {
+        Part {
+            arena: String::with_capacity(bytes),
+            keys: Vec::with_capacity(keys),
+            rows: Vec::with_capacity(keys + keys / 2),
+            entries: Vec::with_capacity(bytes / 2),
+        }
     }
 
     /// Adds a key; `starts` are byte offsets in `text` (all characters when `None`).
@@ -139,26 +152,9 @@ impl Part {
         self.arena.get(pos as usize..end as usize).unwrap_or("")
     }
 
-    /// Sorts the entries. Most comparisons are settled by the first sixteen bytes,
-    /// packed into an integer, which keeps building fast enough for the first
-    /// keystroke.
+    /// Sorts the entries by the text from each to the end of its key.
     fn finish(mut self) -> Part {
-        let heads: Vec<u128> = self
-            .entries
-            .iter()
-            .map(|&e| {
-                let mut head = [0u8; 16];
-                let tail = self.tail(e).as_bytes();
-                let n = tail.len().min(16);
-                head[..n].copy_from_slice(&tail[..n]);
-                u128::from_be_bytes(head)
-            })
-            .collect();
-        let mut order = super::indices(self.entries.len());
-        super::sort_indices(&mut order, &|a, b| {
-            let (a, b) = (a as usize, b as usize);
-            heads[a].cmp(&heads[b]).then_with(|| self.tail(self.entries[a]).cmp(self.tail(self.entries[b])))
-        });
+        let order = sort_by_text(self.entries.len(), &|i| self.tail(self.entries[i as usize]));
         self.entries = order.iter().map(|&i| self.entries[i as usize]).collect();
         self.arena.shrink_to_fit();
         self
@@ -206,7 +202,7 @@ pub(crate) struct Index {
 impl Index {
     fn han(&self, table: &TaxCodeTable) -> &Part {
         self.han.get_or_init(|| {
-            let mut part = Part::new();
+            let mut part = Part::new(table.rows.len() * 2, table.rows.len() * 24);
             for (i, row) in table.rows.iter().enumerate() {
                 part.add(&normalize(&row.name), Kind::Name, false, &[i as u32], None);
                 if let Some(d) = &row.description {
@@ -222,7 +218,7 @@ impl Index {
 
     fn latin(&self, table: &TaxCodeTable) -> &Part {
         self.latin.get_or_init(|| {
-            let mut part = Part::new();
+            let mut part = Part::new(table.rows.len() * 3, table.rows.len() * 32);
             for (i, row) in table.rows.iter().enumerate() {
                 let py = table.name_pinyin(row);
                 part.add(&py.full, Kind::Pinyin, false, &[i as u32], Some(&py.starts));
@@ -250,15 +246,82 @@ impl Index {
     }
 }
 
+/// The indices `0..n` sorted by the text each names (ties in index order).
+///
+/// A radix sort on the first sixteen bytes, then a comparison sort of each run
+/// that shares them. The first search on a phone waits for the index, and a
+/// comparison sort of all its entries is several times slower in WebAssembly.
+fn sort_by_text<'a>(n: usize, text: &dyn Fn(u32) -> &'a str) -> Vec<u32> {
+    // Sort keys: the first sixteen bytes (zero-padded) and the length up to 17.
+    // Texts with equal keys and a length of at most 16 are equal.
+    let (mut high, mut low, mut len) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n as u32 {
+        let mut head = [0u8; 16];
+        let t = text(i).as_bytes();
+        let l = t.len().min(16);
+        head[..l].copy_from_slice(&t[..l]);
+        let (h, lo) = head.split_at(8);
+        high.push(u64::from_be_bytes(h.try_into().unwrap_or_default()));
+        low.push(u64::from_be_bytes(lo.try_into().unwrap_or_default()));
+        len.push(t.len().min(17) as u64);
+    }
+    let (high, low, len): (&[u64], &[u64], &[u64]) = (&high, &low, &len);
+    let mut order = super::indices(n);
+    radix_sort(len, &mut order);
+    radix_sort(low, &mut order);
+    radix_sort(high, &mut order);
+    let mut start = 0;
+    while start < n {
+        let f = order[start] as usize;
+        let same = |&&i: &&u32| {
+            let i = i as usize;
+            high[i] == high[f] && low[i] == low[f] && len[i] == len[f]
+        };
+        let end = start + order[start..].iter().take_while(same).count();
+        if end - start > 1 && len[f] > 16 {
+            super::sort_indices(&mut order[start..end], &|a, b| text(a).cmp(text(b)).then(a.cmp(&b)));
+        }
+        start = end;
+    }
+    order
+}
+
+/// Stable sort of `order` (indices into `keys`) by key, 11 bits at a time from
+/// the least significant.
+fn radix_sort(keys: &[u64], order: &mut Vec<u32>) {
+    // Slices and arrays, not `Vec` indexing: the size-tuned release build does not
+    // inline `Vec`'s `Index`, and this loop runs for every entry of the index.
+    const BITS: u32 = 11;
+    let mut other = vec![0u32; order.len()];
+    let mut shift = 0;
+    while shift < 64 {
+        let digit = |i: u32| ((keys[i as usize] >> shift) & ((1 << BITS) - 1)) as usize;
+        let mut counts = [0usize; (1 << BITS) + 1];
+        order.iter().for_each(|&i| counts[digit(i) + 1] += 1);
+        // Skip a pass where every key has the same digit.
+        if counts.iter().any(|&c| c == order.len()) {
+            shift += BITS;
+            continue;
+        }
+        for d in 1..counts.len() {
+            counts[d] += counts[d - 1];
+        }
+        let out: &mut [u32] = &mut other;
+        for &i in order.iter() {
+            let d = digit(i);
+            out[counts[d]] = i;
+            counts[d] += 1;
+        }
+        std::mem::swap(order, &mut other);
+        shift += BITS;
+    }
+}
+
 /// Each distinct 简称 with the rows that have it, in code order.
 fn short_names(table: &TaxCodeTable) -> Vec<(&str, Vec<u32>)> {
     let rows = &table.rows;
-    let mut order = super::indices(rows.len());
-    super::sort_indices(&mut order, &|a, b| {
-        rows[a as usize].short_name.cmp(&rows[b as usize].short_name).then(a.cmp(&b))
-    });
     let mut out: Vec<(&str, Vec<u32>)> = Vec::new();
-    for i in order {
+    for i in sort_by_text(rows.len(), &|i| &rows[i as usize].short_name) {
         let short = &*rows[i as usize].short_name;
         match out.last_mut() {
             Some((s, group)) if *s == short => group.push(i),
@@ -279,6 +342,7 @@ fn raise(best: &mut [u16], touched: &mut Vec<u32>, row: usize, score: u16) {
 
 pub(crate) fn search(table: &TaxCodeTable, query: &str, options: &SearchOptions) -> Vec<TaxCodeHit> {
     let q = normalize(query);
+    let q: &str = &q;
     let limit = options.limit.unwrap_or(DEFAULT_LIMIT);
     if q.is_empty() || limit == 0 {
         return Vec::new();
@@ -288,10 +352,10 @@ pub(crate) fn search(table: &TaxCodeTable, query: &str, options: &SearchOptions)
 
     if q.len() <= CODE_LEN && q.bytes().all(|b| b.is_ascii_digit()) {
         let rows = &table.rows;
-        let first = rows.partition_point(|r| r.code.as_str() < q.as_str());
+        let first = rows.partition_point(|r| r.code.as_str() < q);
         let exact = format!("{q:0<19}");
         for (i, r) in rows.iter().enumerate().skip(first) {
-            if !r.code.starts_with(&q) {
+            if !r.code.starts_with(q) {
                 break;
             }
             let score = if r.code == exact { score::EXACT_CODE } else { score::CODE_PREFIX };
@@ -300,15 +364,14 @@ pub(crate) fn search(table: &TaxCodeTable, query: &str, options: &SearchOptions)
     }
     let index = table.index();
     if q.is_ascii() {
-        index.latin(table).matches(&q, &mut best, &mut touched);
+        index.latin(table).matches(q, &mut best, &mut touched);
     } else {
-        index.han(table).matches(&q, &mut best, &mut touched);
+        index.han(table).matches(q, &mut best, &mut touched);
     }
 
-    let order = |a: u32, b: u32| {
-        let (ra, rb) = (&table.rows[a as usize], &table.rows[b as usize]);
-        best[b as usize].cmp(&best[a as usize]).then(rb.leaf.cmp(&ra.leaf)).then(ra.code.cmp(&rb.code))
-    };
+    // Score, then leaves first, then code order, which is row order.
+    let rank = |i: u32| (u32::from(u16::MAX - best[i as usize]) << 1 | u32::from(!table.rows[i as usize].leaf), i);
+    let order = |a: u32, b: u32| rank(a).cmp(&rank(b));
     // A one-letter query touches thousands of rows; only those in the best score
     // bands that fill `limit` need sorting.
     if touched.len() > limit {
@@ -348,6 +411,26 @@ mod tests {
         assert_eq!(normalize(" Can Yin　ＦＷ "), "canyinfw");
         assert_eq!(normalize("LÜ"), "lv");
         assert_eq!(normalize("餐饮 服务"), "餐饮服务");
+    }
+
+    #[test]
+    fn radix_sort_orders_by_key() {
+        let keys = [5u64, u64::MAX, 0, 1 << 40, 5, 3 << 33, 7];
+        let mut order = super::super::indices(keys.len());
+        radix_sort(&keys, &mut order);
+        let sorted: Vec<u64> = order.iter().map(|&i| keys[i as usize]).collect();
+        assert_eq!(sorted, [0, 5, 5, 7, 3 << 33, 1 << 40, u64::MAX]);
+    }
+
+    #[test]
+    fn sort_by_text_orders_like_str_ord() {
+        let texts =
+            ["b", "abcdefghijklmnopq2", "", "abcdefghijklmnopq1", "abcdefghijklmnop", "a\u{0}", "a", "餐饮", "z"];
+        let order = sort_by_text(texts.len(), &|i| texts[i as usize]);
+        let got: Vec<&str> = order.iter().map(|&i| texts[i as usize]).collect();
+        let mut want = texts.to_vec();
+        want.sort();
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The table itself: the embedded one, and tables read at run time from CSV or
 //! JSON, validated before they replace anything.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use super::pinyin::{self, PinyinKeys};
@@ -21,9 +22,9 @@ pub const MAX_ERRORS: usize = 100;
 
 pub(crate) struct Row {
     pub code: String,
-    pub name: Box<str>,
+    pub name: Cow<'static, str>,
     /// The 简称, inherited from the nearest ancestor that has one when blank.
-    pub short_name: Box<str>,
+    pub short_name: Cow<'static, str>,
     pub description: Option<Box<str>>,
     pub parent: Option<u32>,
     pub leaf: bool,
@@ -114,7 +115,7 @@ impl TaxCodeTable {
             code[at..at + digits.len()].copy_from_slice(digits.as_bytes());
             code[at + digits.len()..].fill(b'0');
             rows.push(Row {
-                code: String::from_utf8_lossy(&code).into_owned(),
+                code: code.iter().map(|&b| char::from(b)).collect(),
                 name: name.into(),
                 short_name: short.into(),
                 description: None,
@@ -242,11 +243,22 @@ fn link(rows: &mut [Row]) -> (Vec<usize>, Vec<usize>) {
     let mut orphans = Vec::new();
     let mut nameless = Vec::new();
     for i in 0..rows.len() {
-        let parent = parent_code(&rows[i].code);
-        let p = parent.as_deref().and_then(|p| rows[..i].binary_search_by(|r| r.code.as_str().cmp(p)).ok());
-        if parent.is_some() && p.is_none() {
-            orphans.push(i);
-        }
+        // The parent code, built without allocating: this runs for every row when
+        // the embedded table is first used.
+        let code = rows[i].code.as_bytes();
+        let mut parent = [b'0'; CODE_LEN];
+        let place = (1..CODE_LEN).step_by(2).rev().find(|&at| code.get(at..at + 2).is_some_and(|s| s != b"00"));
+        let p = match place {
+            Some(at) if code.len() == CODE_LEN => {
+                parent[..at].copy_from_slice(&code[..at]);
+                let found = rows[..i].binary_search_by(|r| r.code.as_bytes().cmp(&parent[..])).ok();
+                if found.is_none() {
+                    orphans.push(i);
+                }
+                found
+            }
+            _ => None,
+        };
         if let Some(p) = p {
             rows[p].leaf = false;
             rows[i].parent = Some(p as u32);
@@ -302,8 +314,8 @@ fn build(records: Vec<Record>, version: Option<String>) -> Result<TaxCodeTable, 
         lines.push(r.line);
         rows.push(Row {
             code: r.code.clone(),
-            name: r.name.as_str().into(),
-            short_name: r.short_name.as_str().into(),
+            name: Cow::Owned(r.name.clone()),
+            short_name: Cow::Owned(r.short_name.clone()),
             description: r.description.as_deref().filter(|d| !d.is_empty()).map(Into::into),
             parent: None,
             leaf: true,
