@@ -535,7 +535,7 @@ impl TaxCodeTable {
         lookup_in(self, code).ok()
     }
 
-    /// Searches this table (see [`search`]).
+    /// Searches this table (see [`search()`]).
     pub fn search(&self, query: &str, options: &SearchOptions) -> Vec<TaxCodeHit> {
         search::search(self, query, options)
     }

@@ -47,7 +47,7 @@ pub mod score {
 /// Results when no `limit` is given.
 pub const DEFAULT_LIMIT: usize = 20;
 
-/// Options of [`search`](super::search).
+/// Options of [`search()`](super::search()).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SearchOptions {
