@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the npm package into pkg/: wasm-pack (release profile, tuned for size,
-# then wasm-opt from the npm `binaryen` package) for the `web` target. The
+# Builds the npm package into pkg/: wasm-pack (the `wasm` cargo profile, tuned for
+# size, then wasm-opt from the npm `binaryen` package) for the `web` target. The
 # hand-written pkg/package.json, node.js and bundler.js are kept as they are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,7 @@ export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 keep=$(mktemp -d)
 trap 'rm -rf "$keep"' EXIT
 cp pkg/package.json pkg/README.md pkg/node.js pkg/bundler.js "$keep"/
-wasm-pack build --release --target web --out-dir pkg --out-name fapiao \
+wasm-pack build --profile wasm --target web --out-dir pkg --out-name fapiao \
   --no-pack --no-gitignore --mode no-install . >&2
 cp "$keep"/* pkg/
 cp LICENSE-MIT LICENSE-APACHE pkg/
