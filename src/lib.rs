@@ -11,6 +11,8 @@
 //! - [`amount`]: invoice arithmetic in exact decimals — 价税分离, discount lines,
 //!   差额征税, red invoices, 大写 totals and splitting.
 //! - [`request`]: the canonical issuing and red-letter requests the proxy accepts.
+//! - [`qr`]: scanned codes — the 抬头 QR (便捷开票二维码) and receipt order tokens —
+//!   and an SVG QR encoder.
 //! - [`taxcode`]: 商品和服务税收分类编码 — lookup, search as the cashier types
 //!   (Chinese, pinyin, code prefix), `*简称*名称` item names.
 //!
@@ -31,6 +33,7 @@ pub mod buyer;
 pub mod clock;
 pub mod issue;
 pub mod limits;
+pub mod qr;
 pub mod region;
 pub mod request;
 pub mod taxcode;

@@ -3,6 +3,7 @@
 //! for the contract these functions keep.
 
 pub mod amount;
+pub mod qr;
 pub mod request;
 pub mod taxcode;
 mod types;
