@@ -97,14 +97,12 @@ pub fn search_tax_codes(
     Ok(to_js(&taxcode::search(query, &options)))
 }
 
-/// `formatItemName(code: string, name: string) → string | null`: `*简称*名称`,
-/// null when the code is not in the table.
-#[wasm_bindgen(js_name = formatItemName, unchecked_return_type = "string | null")]
-pub fn format_item_name(code: &str, name: &str) -> JsValue {
-    match taxcode::format_item_name(code, name) {
-        Ok(s) => JsValue::from_str(&s),
-        Err(_) => JsValue::NULL,
-    }
+/// `formatItemName(code: string, name: string) → string`: `*简称*名称`, or an
+/// empty string when the code is not in the table (the contract's type is a
+/// string; `checkItemName` says what is wrong).
+#[wasm_bindgen(js_name = formatItemName)]
+pub fn format_item_name(code: &str, name: &str) -> String {
+    taxcode::format_item_name(code, name).unwrap_or_default()
 }
 
 /// `checkItemName(code: string, name: string) → ItemNameResult`

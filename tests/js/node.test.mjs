@@ -146,3 +146,39 @@ test('computeInvoice: errors carry the line path; floats are refused, not guesse
   assert.equal(f.amountInWords('10020'), '壹万零贰拾元整');
   assert.equal(f.amountInWords('106', { style: 'invoice' }), '⊗壹佰零陆圆整');
 });
+
+test('tax classification codes: lookup, pinyin search, item names, run-time table', () => {
+  const c = f.lookupTaxCode('3070401000000000000');
+  assert.equal(c.name, '餐饮服务');
+  assert.equal(typeof c.leaf, 'boolean');
+  assert.ok(Array.isArray(c.rates));
+  assert.equal(f.lookupTaxCode('9999999999999999999'), null);
+  for (const q of ['cyfw', 'canyin', '餐饮服务', '3070401']) {
+    const hits = f.searchTaxCodes(q, { limit: 5 });
+    assert.ok(hits.some((h) => h.code === '3070401000000000000'), `${q}: ${hits.map((h) => h.name)}`);
+    assert.ok(hits.length <= 5);
+  }
+  assert.match(f.formatItemName('3070401000000000000', '午餐'), /^\*餐饮服务\*午餐$/);
+  assert.equal(f.formatItemName('9999999999999999999', '午餐'), '');
+  const bad = f.loadTaxCodes('合并编码,货物和劳务名称,商品和服务分类简称\n123,坏,坏\n');
+  assert.ok(bad.errors.length > 0);
+  assert.equal(f.lookupTaxCode('3070401000000000000').name, '餐饮服务', 'a rejected table replaces nothing');
+});
+
+test('buildIssueRequest: the canonical request the proxy accepts', () => {
+  const form = {
+    orderId: 'ORDER-0001',
+    invoiceType: 'special',
+    buyer: { type: 'company', name: '北京某某科技有限公司', taxId: '91110000600037341L' },
+    priceIncludesTax: true,
+    lines: [{ name: '工作餐', taxCode: '3070401000000000000', amount: '106.00', taxRate: '0.06' }],
+  };
+  const ok = f.buildIssueRequest(form);
+  assert.equal(ok.valid, true, JSON.stringify(ok.errors));
+  assert.ok(ok.request.schemaVersion);
+  assert.equal(ok.request.lines[0].taxAmount, '6.00');
+  assert.equal(ok.request.lines[0].name, '*餐饮服务*工作餐');
+  const bad = f.buildIssueRequest({ ...form, buyer: { ...form.buyer, taxId: '91110000600037341N' } });
+  assert.equal(bad.valid, false);
+  assert.ok(bad.errors.some((e) => e.code === 'TAXID_CHECKSUM' && e.field === 'buyer.taxId'), JSON.stringify(bad.errors));
+});
