@@ -582,7 +582,8 @@ pub fn build_red_request(form: &RedForm) -> BuildResult<RedRequest> {
             &RequestProblem::RedReasonInvalid { found: form.reason.as_deref().unwrap_or("").chars().take(40).collect() },
         );
     }
-    if form.full == !form.lines.is_empty() {
+    // Either the whole invoice, or the lines to reverse: exactly one of the two.
+    if form.full != form.lines.is_empty() {
         issues.push("lines", &RequestProblem::RedScope);
     }
     let mut totals = None;

@@ -299,7 +299,7 @@ fn radix_sort(keys: &[u64], order: &mut Vec<u32>) {
         let mut counts = [0usize; (1 << BITS) + 1];
         order.iter().for_each(|&i| counts[digit(i) + 1] += 1);
         // Skip a pass where every key has the same digit.
-        if counts.iter().any(|&c| c == order.len()) {
+        if counts.contains(&order.len()) {
             shift += BITS;
             continue;
         }

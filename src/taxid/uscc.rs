@@ -84,10 +84,14 @@ pub fn one_change_repairs(code: &str) -> Vec<String> {
     out
 }
 
+/// A registration authority: its code (position 1), its name, and the entity types
+/// (position 2 code and name) known for it.
+pub type Authority = (char, &'static str, &'static [(char, &'static str)]);
+
 /// Registration authorities (position 1) and the entity types (position 2) known
 /// for each. Source: GB 32100-2015 and its later assignments, as reproduced by
 /// several independent implementations (../shared/spec/rules.md §1.3).
-pub const AUTHORITIES: &[(char, &str, &[(char, &str)])] = &[
+pub const AUTHORITIES: &[Authority] = &[
     ('1', "机构编制", &[('1', "机关"), ('2', "事业单位"), ('3', "中央编办直接管理机构编制的群众团体"), ('9', "其他")]),
     ('2', "外交", &[('1', "外国常驻新闻机构"), ('9', "其他")]),
     ('3', "司法行政", &[('1', "律师执业机构"), ('2', "公证处"), ('3', "基层法律服务所"), ('4', "司法鉴定机构"), ('5', "仲裁委员会"), ('9', "其他")]),
