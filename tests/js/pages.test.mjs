@@ -1,0 +1,248 @@
+// The demo pages in a real browser (Debian's Chromium, driven by playwright-core)
+// against fapiao-proxy with the sandbox provider on loopback: the web checkout and
+// the mall kiosk. Screenshots go to tests/js/out/ to be looked at.
+//   FAPIAO_PROXY_BIN=target/debug/fapiao-proxy node --test tests/js/pages.test.mjs
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const out = fileURLToPath(new URL('./out/', import.meta.url));
+const CHROMIUM_ARGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-first-run',
+];
+// peers.md §5.3's worked example: 测试公司, 91110000600037341L, 北京市海淀区|010-12345678, 中国工商银行|6222000000000000.
+const TITLE_QR = '$015rWL6K+V5YWs5Y+4PC8+OTExMTAwMDA2MDAwMzczNDFMPC8+5YyX5Lqs5biC5rW35reA5Yy6fDAxMC0xMjM0NTY3ODwvPuS4reWbveW3peWVhumTtuihjHw2MjIyMDAwMDAwMDAwMDAwPC8+Njc5Mg==$';
+
+let browser, proxy, base, dbDir;
+const proxyLog = [];
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+before(async () => {
+  await mkdir(out, { recursive: true });
+  let bin = process.env.FAPIAO_PROXY_BIN ?? join(root, 'target/debug/fapiao-proxy');
+  if (!process.env.FAPIAO_PROXY_BIN) {
+    // Up to date in seconds when `cargo test --workspace` ran before.
+    const b = spawnSync('cargo', ['build', '--quiet', '-p', 'fapiao-proxy'], { cwd: root, stdio: 'inherit' });
+    assert.equal(b.status, 0, 'cargo build -p fapiao-proxy');
+  }
+  assert.ok(existsSync(bin), `${bin} is missing`);
+  assert.ok(existsSync(join(root, 'pkg/fapiao_bg.wasm')), 'pkg/ is not built: bash scripts/build-pkg.sh');
+  dbDir = await mkdtemp(join(tmpdir(), 'fapiao-pages-'));
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  proxy = spawn(bin, [], {
+    cwd: root,
+    env: {
+      ...process.env,
+      FAPIAO_LISTEN: `127.0.0.1:${port}`,
+      FAPIAO_DATABASE_URL: `sqlite:${join(dbDir, 'fapiao.sqlite')}`,
+      FAPIAO_PROVIDER: 'sandbox',
+      FAPIAO_STATIC_DIR: join(root, 'www'),
+      FAPIAO_PKG_DIR: join(root, 'pkg'),
+      FAPIAO_SANDBOX_ISSUE_DELAY_MS: '300-700',
+      FAPIAO_SANDBOX_FAILURE_RATE: '0',
+      FAPIAO_SANDBOX_TIMEOUT_RATE: '0',
+      FAPIAO_RATE_LIMIT: '0',
+      FAPIAO_LOG: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  proxy.stdout.on('data', (d) => proxyLog.push(String(d)));
+  proxy.stderr.on('data', (d) => proxyLog.push(String(d)));
+  for (let i = 0; ; i++) {
+    try {
+      const r = await fetch(`${base}/healthz`);
+      if (r.ok) break;
+    } catch { /* not up yet */ }
+    if (i > 150 || proxy.exitCode !== null) throw new Error(`fapiao-proxy did not start:\n${proxyLog.join('')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+});
+
+after(async () => {
+  await browser?.close();
+  if (proxy && proxy.exitCode === null) {
+    proxy.kill('SIGTERM');
+    await new Promise((r) => proxy.once('exit', r));
+  }
+  if (dbDir) await rm(dbDir, { recursive: true, force: true });
+});
+
+async function open(path, viewport = { width: 1200, height: 900 }) {
+  const p = await browser.newPage({ viewport, locale: 'zh-CN' });
+  const problems = [];
+  p.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+  p.on('pageerror', (e) => problems.push(String(e)));
+  const posts = [];
+  p.on('request', (r) => r.method() === 'POST' && r.url().endsWith('/v1/invoices') && posts.push(r.postDataJSON()));
+  await p.goto(`${base}${path}`);
+  await p.waitForFunction(() => document.documentElement.dataset.ready === 'true');
+  return { p, problems, posts };
+}
+
+async function fillCompany(p, { name = '北京某某科技有限公司', taxId = '91110000600037341L' } = {}) {
+  await p.getByLabel('名称').fill(name);
+  await p.getByLabel('纳税人识别号').fill(taxId);
+  await p.getByLabel('接收邮箱').fill('finance@example.com');
+}
+
+async function issued(p) {
+  await p.locator('#result').getByText('✓ 发票已开具').waitFor({ timeout: 20000 });
+  const number = (await p.locator('.invoice-number').innerText()).trim();
+  assert.match(number, /^\d{20}$/);
+  return number;
+}
+
+test('checkout: cart totals from the package, then a company 数电专票 end to end', async () => {
+  const { p, problems, posts } = await open('/checkout.html');
+  assert.equal(await p.locator('#t-incl').innerText(), '¥1,545.00');
+  assert.equal(await p.locator('#t-words').innerText(), '壹仟伍佰肆拾伍元整');
+  const rates = await p.locator('#by-rate tbody tr').allInnerTexts();
+  assert.deepEqual(rates.map((r) => r.split('\t')[0]), ['13%', '9%', '6%']);
+  const submit = p.getByRole('button', { name: '提交开票申请' });
+  assert.ok(await submit.isDisabled(), 'submit is disabled while the form is empty');
+  await p.getByText('数电专票').click();
+  await fillCompany(p);
+  await p.getByLabel('地址').fill('北京市海淀区中关村大街1号');
+  await p.getByLabel('电话').fill('010-62345678');
+  await p.getByLabel('开户行').fill('中国工商银行北京中关村支行');
+  await p.getByLabel('账号').fill('0200001234567890123');
+  await p.locator('#f-taxId-msg').getByText('✗').waitFor({ state: 'detached' }).catch(() => {});
+  await assert.doesNotReject(p.waitForFunction(() => !document.getElementById('submit').disabled));
+  await p.screenshot({ path: `${out}checkout-filled.png`, fullPage: true });
+  await submit.click();
+  await p.locator('#result [data-step="issuing"], #result [data-step="pending"]').first().waitFor();
+  const number = await issued(p);
+  const files = await p.locator('.files a').allInnerTexts();
+  assert.ok(files.includes('在线查看') || files.length > 0, `file links: ${files}`);
+  await p.screenshot({ path: `${out}checkout-issued.png`, fullPage: true });
+  assert.equal(posts.length, 1);
+  assert.equal(posts[0].request.invoiceType, 'special');
+  assert.equal(posts[0].request.buyer.taxId, '91110000600037341L');
+  const rec = await (await fetch(`${base}/v1/invoices/${posts[0].request.orderId}`)).json();
+  assert.equal(rec.invoiceNumber, number);
+  assert.deepEqual(problems, []);
+  await p.close();
+});
+
+test('checkout: a person 数电普票 on a phone-sized screen', async () => {
+  const { p, problems, posts } = await open('/checkout.html', { width: 390, height: 844 });
+  await p.getByText('个人', { exact: true }).click();
+  await p.getByLabel('名称').fill('张三');
+  await p.getByLabel('接收手机').fill('13800138000');
+  await p.waitForFunction(() => !document.getElementById('submit').disabled);
+  await p.getByRole('button', { name: '提交开票申请' }).click();
+  await issued(p);
+  assert.equal(posts[0].request.invoiceType, 'normal');
+  assert.equal(posts[0].request.buyer.type, 'person');
+  await p.screenshot({ path: `${out}checkout-person-phone.png`, fullPage: true });
+  assert.deepEqual(problems, []);
+  await p.close();
+});
+
+test('checkout: an invalid tax ID shows the message under the field, the suggestion fixes it', async () => {
+  const { p, problems } = await open('/checkout.html');
+  await p.getByLabel('名称').fill('北京某某科技有限公司');
+  const taxId = p.getByLabel('纳税人识别号');
+  await taxId.pressSequentially('9111OOOO600037341L');
+  const msg = p.locator('#f-taxId-msg');
+  await msg.getByText('统一社会信用代码不使用字母', { exact: false }).waitFor();
+  assert.equal(await taxId.getAttribute('aria-invalid'), 'true');
+  assert.ok(await p.locator('#submit').isDisabled());
+  const suggestion = p.getByRole('button', { name: '改为 91110000600037341L' });
+  await suggestion.waitFor();
+  await p.screenshot({ path: `${out}checkout-taxid-typo.png` });
+  await suggestion.click();
+  assert.equal(await taxId.inputValue(), '91110000600037341L');
+  assert.equal(await taxId.getAttribute('aria-invalid'), 'false');
+  assert.equal(await msg.locator('.error').count(), 0);
+  await p.getByLabel('接收邮箱').fill('a@example.com');
+  await p.waitForFunction(() => !document.getElementById('submit').disabled);
+  assert.deepEqual(problems, []);
+  await p.close();
+});
+
+test('checkout: a provider failure is shown with what to do next', async () => {
+  const { p, problems } = await open('/checkout.html?sandbox=fail');
+  assert.ok(await p.locator('#demo-fail').isChecked());
+  await fillCompany(p);
+  await p.waitForFunction(() => !document.getElementById('submit').disabled);
+  await p.getByRole('button', { name: '提交开票申请' }).click();
+  await p.locator('#result').getByText('✗ 未能开具发票').waitFor({ timeout: 20000 });
+  const text = await p.locator('#result').innerText();
+  assert.match(text, /购买方纳税人识别号/);
+  assert.match(text, /下一步/);
+  await p.screenshot({ path: `${out}checkout-failed.png`, fullPage: true });
+  // The way out: a new order with the corrected details issues.
+  await p.locator('#demo-fail').uncheck();
+  await p.getByRole('button', { name: /换新订单/ }).click();
+  await p.waitForFunction(() => !document.getElementById('invoice-form').hidden && !document.getElementById('submit').disabled);
+  await p.getByRole('button', { name: '提交开票申请' }).click();
+  await issued(p);
+  assert.deepEqual(problems, []);
+  await p.close();
+});
+
+test('checkout: a double click sends one order and gives one invoice', async () => {
+  const { p, problems, posts } = await open('/checkout.html');
+  await fillCompany(p);
+  await p.waitForFunction(() => !document.getElementById('submit').disabled);
+  await p.locator('#submit').dblclick();
+  // And a scripted second submit while the first is under way.
+  await p.evaluate(() => document.getElementById('invoice-form').requestSubmit());
+  await issued(p);
+  assert.equal(posts.length, 1, 'one POST /v1/invoices');
+  const orderId = posts[0].request.orderId;
+  // The proxy too: the same order again is the same record.
+  const again = await fetch(`${base}/v1/invoices/${orderId}`).then((r) => r.json());
+  assert.equal(again.status, 'issued');
+  assert.deepEqual(problems, []);
+  await p.close();
+});
+
+test('checkout: a 抬头 QR fills the form', async () => {
+  const { p, problems } = await open('/checkout.html');
+  await p.getByRole('button', { name: '扫码填写抬头' }).click();
+  await p.getByLabel('抬头二维码内容').fill(TITLE_QR);
+  await p.getByRole('button', { name: '识别' }).click();
+  await p.locator('#title-qr-msg').getByText('已填入：测试公司').waitFor();
+  assert.equal(await p.getByLabel('名称').inputValue(), '测试公司');
+  assert.equal(await p.getByLabel('纳税人识别号').inputValue(), '91110000600037341L');
+  assert.equal(await p.getByLabel('地址').inputValue(), '北京市海淀区');
+  assert.equal(await p.getByLabel('电话').inputValue(), '010-12345678');
+  assert.equal(await p.getByLabel('开户行').inputValue(), '中国工商银行');
+  assert.equal(await p.getByLabel('账号').inputValue(), '6222000000000000');
+  // A handheld scanner (keyboard wedge) anywhere on the page does the same.
+  await p.getByLabel('名称').fill('');
+  await p.locator('body').click({ position: { x: 5, y: 5 } });
+  await p.keyboard.type(TITLE_QR, { delay: 2 });
+  await p.keyboard.press('Enter');
+  await p.waitForFunction(() => document.getElementById('f-name').value === '测试公司');
+  await p.screenshot({ path: `${out}checkout-title-qr.png`, fullPage: true });
+  // Not a 抬头 QR: said so, nothing filled.
+  await p.getByLabel('抬头二维码内容').fill('https://example.com/');
+  await p.getByRole('button', { name: '识别' }).click();
+  await p.locator('#title-qr-msg').getByText('不是发票抬头二维码', { exact: false }).waitFor();
+  assert.deepEqual(problems, []);
+  await p.close();
+});
