@@ -25,7 +25,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::services::ServeDir;
 
 use crate::problem::{ApiError, ProxyProblem};
-use crate::store::{Inserted, Record, Status};
+use crate::store::{Inserted, NewOrder, Record, Status};
 use crate::time::{cst_rfc3339, now_s};
 use crate::token::{self, Claims, Purpose, TokenTotals};
 use crate::AppState;
@@ -178,15 +178,22 @@ async fn accept(
             _ => Err(token_error(ProxyProblem::TokenExpired)),
         };
     }
-    match state.store.insert_or_get(order_id.clone(), kind, blue, fp.clone(), canonical).await.map_err(store_error)? {
+    let inserted = state.store.insert_or_get(order_id, kind, blue, fp.clone(), canonical).await.map_err(store_error)?;
+    answer(state, inserted, kind, &fp).await
+}
+
+/// 202 for a new order; 200 for the same order sent again (same payload, same
+/// kind); 409 for a different payload under a used order id.
+async fn answer(state: &AppState, inserted: Inserted, kind: &'static str, fp: &str) -> Result<Response, ApiError> {
+    match inserted {
         Inserted::New(r) => {
             state.metrics.accepted();
             state.events.wake.notify_one();
-            tracing::info!(order = %order_id, kind, "order accepted");
+            tracing::info!(order = %r.order_id, kind, "order accepted");
             Ok((StatusCode::ACCEPTED, Json(view(state, &r).await)).into_response())
         }
         Inserted::Existing(r) if r.fingerprint == fp && r.kind == kind => Ok((StatusCode::OK, Json(view(state, &r).await)).into_response()),
-        Inserted::Existing(_) => Err(ApiError::new(StatusCode::CONFLICT, "orderId", ProxyProblem::OrderConflict { order_id })),
+        Inserted::Existing(r) => Err(ApiError::new(StatusCode::CONFLICT, "orderId", ProxyProblem::OrderConflict { order_id: r.order_id })),
     }
 }
 
@@ -209,23 +216,54 @@ async fn red(State(state): S, Path(blue_id): Path<String>, body: Bytes) -> Resul
     let (request, token_text) = envelope(&body)?;
     let (claims, expired) = claims_of(&state, &token_text)?;
     let mut form: RedForm = serde_json::from_value(request).map_err(|e| body_invalid(format!("request: {}", short(&e.to_string()))))?;
-    let blue = state
+    // A quick answer for an unknown blue order; the decisive checks run again
+    // inside the store's transaction below.
+    state
         .store
         .get(&blue_id)
         .await
         .map_err(store_error)?
         .filter(|r| r.kind == "blue")
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "orderId", ProxyProblem::OrderNotFound { order_id: blue_id.clone() }))?;
+        .ok_or_else(|| not_found(&blue_id))?;
     if form.blue_order_id.as_deref().is_some_and(|b| b != blue_id) {
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "blueOrderId", ProxyProblem::OrderNotFound { order_id: blue_id }));
     }
     form.blue_order_id = Some(blue_id.clone());
+    let seller = state.config.seller_tax_id.clone();
+    if expired {
+        // An expired token may still fetch the order it created, never create one.
+        let blue = state.store.get(&blue_id).await.map_err(store_error)?.ok_or_else(|| not_found(&blue_id))?;
+        let reds = state.store.reds_of(&blue_id).await.map_err(store_error)?;
+        let new = prepare_red(&blue, &reds, form, &claims, &seller)?;
+        return accept(&state, new.order_id, "red", Some(blue_id), new.request, true).await;
+    }
+    // Check "never more than what remains un-reversed" and insert as one
+    // transaction: concurrent partial red letters are decided one after another.
+    let id = blue_id.clone();
+    let (outcome, fp) = state
+        .store
+        .insert_red_checked(blue_id.clone(), move |blue, reds| {
+            let blue = blue.filter(|b| b.kind == "blue").ok_or_else(|| not_found(&id))?;
+            prepare_red(blue, reds, form, &claims, &seller)
+        })
+        .await
+        .map_err(store_error)??;
+    answer(&state, outcome, "red", &fp).await
+}
+
+fn not_found(order_id: &str) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "orderId", ProxyProblem::OrderNotFound { order_id: order_id.to_owned() })
+}
+
+/// Validates a red letter against its blue order and the red orders stored for
+/// it (failed ones and a retry of this very order aside), and builds the
+/// canonical request to store. Runs inside the store's transaction.
+fn prepare_red(blue: &Record, reds: &[Record], mut form: RedForm, claims: &Claims, seller_tax_id: &str) -> Result<NewOrder, ApiError> {
+    let blue_id = blue.order_id.clone();
+    let this_id = form.order_id.as_deref().map(str::trim).map(str::to_owned);
     // A retry of a red order that exists already must not depend on the blue's state.
-    let existing = match form.order_id.as_deref() {
-        Some(id) => state.store.get(id.trim()).await.map_err(store_error)?,
-        None => None,
-    };
-    if blue.status != Status::Issued && existing.is_none() {
+    let existing = this_id.as_deref().is_some_and(|id| reds.iter().any(|r| r.order_id == id));
+    if blue.status != Status::Issued && !existing {
         return Err(ApiError::new(StatusCode::CONFLICT, "orderId", ProxyProblem::NotReversible { order_id: blue_id }));
     }
     let number = blue.invoice_number.clone().unwrap_or_default();
@@ -237,8 +275,8 @@ async fn red(State(state): S, Path(blue_id): Path<String>, body: Bytes) -> Resul
     let blue_input = blue_req.invoice_input();
     // What earlier red orders (not failed, not this one) took already.
     let mut already: Vec<ReversedLine> = Vec::new();
-    for prev in state.store.reds_of(&blue_id).await.map_err(store_error)? {
-        if prev.status == Status::Failed || Some(prev.order_id.as_str()) == form.order_id.as_deref().map(str::trim) {
+    for prev in reds {
+        if prev.status == Status::Failed || Some(prev.order_id.as_str()) == this_id.as_deref() {
             continue;
         }
         let Ok(f) = serde_json::from_str::<RedForm>(&prev.request) else { continue };
@@ -259,9 +297,9 @@ async fn red(State(state): S, Path(blue_id): Path<String>, body: Bytes) -> Resul
     if req.blue_invoice_number != number {
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "blueInvoiceNumber", ProxyProblem::NotReversible { order_id: blue_id }));
     }
-    token::check_red(&claims, &req, &state.config.seller_tax_id).map_err(token_error)?;
+    token::check_red(claims, &req, seller_tax_id).map_err(token_error)?;
     let canonical = serde_json::to_string(&req).map_err(|_| body_invalid("request"))?;
-    accept(&state, req.order_id.clone(), "red", Some(blue_id), canonical, expired).await
+    Ok(NewOrder { order_id: req.order_id.clone(), fingerprint: fingerprint(&canonical), request: canonical })
 }
 
 /// The public view of a record.

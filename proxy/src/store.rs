@@ -151,6 +151,17 @@ pub enum Inserted {
     Existing(Record),
 }
 
+/// An order to store, as approved by the check of [`Store::insert_red_checked`].
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    /// Order number.
+    pub order_id: String,
+    /// SHA-256 of the canonical request.
+    pub fingerprint: String,
+    /// The canonical request (JSON).
+    pub request: String,
+}
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS orders (
   order_id TEXT PRIMARY KEY,
@@ -247,6 +258,47 @@ impl Store {
             )?;
             let r = c.query_row(&format!("SELECT {COLUMNS} FROM orders WHERE order_id = ?1"), [&order_id], record)?;
             Ok(if n == 1 { Inserted::New(r) } else { Inserted::Existing(r) })
+        })
+        .await
+    }
+
+    /// Stores a red order for `blue_order_id` after `check` approved it, as one
+    /// step: the blue record and its earlier red orders are read, `check` decides
+    /// (and builds the canonical request), and the insert happens, all inside one
+    /// `BEGIN IMMEDIATE` transaction on the single database thread. No other write
+    /// can come between the check "never more than what remains un-reversed" and
+    /// the insert, so concurrent partial red letters cannot together exceed the
+    /// blue invoice.
+    ///
+    /// `check` gets the blue record (`None` when it does not exist) and the red
+    /// orders of the blue, oldest first. When it refuses, nothing is written and
+    /// its error is returned as `Ok(Err(_))`; otherwise the answer carries what
+    /// the insert found and the fingerprint `check` offered (an existing record
+    /// with another fingerprint is a conflict for the caller to report).
+    pub async fn insert_red_checked<E, F>(&self, blue_order_id: String, check: F) -> Result<Result<(Inserted, String), E>, StoreError>
+    where
+        E: Send + 'static,
+        F: FnOnce(Option<&Record>, &[Record]) -> Result<NewOrder, E> + Send + 'static,
+    {
+        self.call(move |c| {
+            let blue = c.query_row(&format!("SELECT {COLUMNS} FROM orders WHERE order_id = ?1"), [&blue_order_id], record).optional()?;
+            let reds: Vec<Record> = {
+                let mut s = c.prepare_cached(&format!("SELECT {COLUMNS} FROM orders WHERE blue_order_id = ?1 ORDER BY created_at, rowid"))?;
+                let rows = s.query_map([&blue_order_id], record)?.collect::<rusqlite::Result<_>>()?;
+                rows
+            };
+            let new = match check(blue.as_ref(), &reds) {
+                Ok(n) => n,
+                Err(e) => return Ok(Err(e)),
+            };
+            let now = now_ms();
+            let n = c.execute(
+                "INSERT INTO orders (order_id, kind, blue_order_id, fingerprint, request, status, next_attempt_at, created_at, updated_at)
+                 VALUES (?1, 'red', ?2, ?3, ?4, 'pending', ?5, ?5, ?5) ON CONFLICT(order_id) DO NOTHING",
+                params![new.order_id, blue_order_id, new.fingerprint, new.request, now],
+            )?;
+            let r = c.query_row(&format!("SELECT {COLUMNS} FROM orders WHERE order_id = ?1"), [&new.order_id], record)?;
+            Ok(Ok((if n == 1 { Inserted::New(r) } else { Inserted::Existing(r) }, new.fingerprint)))
         })
         .await
     }

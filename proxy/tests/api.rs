@@ -268,3 +268,63 @@ async fn serves_the_demo_pages_and_the_package() {
     let wasm = r.client.get(format!("{}/pkg/fapiao_bg.wasm", r.base)).send().await.unwrap();
     assert_eq!(wasm.headers()["content-type"], "application/wasm");
 }
+
+/// Check and insert of a red letter are one transaction: twelve concurrent partial
+/// red letters of 40.00 + 80.00 each against a 106.00 + 212.00 blue invoice — only
+/// two fit, and exactly two are accepted; the others get a 422 with
+/// `RED_EXCEEDS_REMAINING` (or `RED_NOTHING_LEFT`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_partial_red_letters_never_exceed_the_blue() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, _) = sandbox_proxy(dir.path(), |c| {
+        c.rate_limit_per_second = 0.0;
+        c.sandbox.issue_delay_ms = (300, 300);
+    })
+    .await;
+    let c = r.state.config.clone();
+    let lines = json!([line("午餐", "106.00"), line("晚餐", "212.00")]);
+    let b = json!({ "request": request("C-1", lines.clone()), "orderToken": mint(&c, "C-1", &lines, "318.00", 600) });
+    assert_eq!(post(&r, "/v1/invoices", &b).await.0, 202);
+    assert_eq!(wait_final(&r, "C-1", 10).await["status"], "issued");
+    let red_token = |id: &str| {
+        let now = fapiao_proxy::time::now_s();
+        fapiao_proxy::token::mint(&c.merchant_key, &fapiao_proxy::token::Claims {
+            v: 1, merchant: c.seller_tax_id.clone(), purpose: fapiao_proxy::token::Purpose::Red, order_id: id.into(),
+            blue_order_id: Some("C-1".into()), issued_at: now, expires_at: now + 600, ..Default::default()
+        })
+    };
+    let r = std::sync::Arc::new(r);
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(12));
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let id = format!("C-1-R{i}");
+        let body = json!({ "request": { "orderId": id, "reason": "销售折让",
+            "lines": [{ "blueLineNo": 1, "amount": "40.00" }, { "blueLineNo": 2, "amount": "80.00" }] }, "orderToken": red_token(&id) });
+        let (r, barrier) = (r.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            post(&r, "/v1/invoices/C-1/red", &body).await
+        }));
+    }
+    let mut accepted = rust_decimal::Decimal::ZERO;
+    let mut n_accepted = 0;
+    for t in tasks {
+        let (s, v) = t.await.unwrap();
+        match s {
+            202 => {
+                n_accepted += 1;
+                accepted -= v["totals"]["amountInclTax"].as_str().unwrap().parse::<rust_decimal::Decimal>().unwrap();
+            }
+            409 | 422 => {
+                let codes = codes(&v);
+                assert!(codes.iter().any(|c| c == "RED_EXCEEDS_REMAINING" || c == "RED_NOTHING_LEFT"), "{s} {v}");
+            }
+            _ => panic!("unexpected answer {s}: {v}"),
+        }
+    }
+    assert!(accepted <= "318.00".parse().unwrap(), "accepted {accepted} of 318.00");
+    assert_eq!(n_accepted, 2, "two reds of 120.00 fit (line 1: 2 × 40.00 ≤ 106.00), a third does not");
+    assert_eq!(accepted, "240.00".parse::<rust_decimal::Decimal>().unwrap());
+    // What the store holds agrees: exactly two red orders for the blue.
+    assert_eq!(r.state.store.reds_of("C-1").await.unwrap().len(), 2);
+}
