@@ -53,6 +53,7 @@
 //! ```
 
 mod problem;
+mod special;
 
 use serde::{Deserialize, Serialize};
 
@@ -64,6 +65,10 @@ use crate::taxcode::{check_item_name, TaxCodeProblem};
 use crate::text::{char_len, clean_text, has_control};
 
 pub use problem::RequestProblem;
+pub use special::{
+    check_special_business, SpecialBusiness, SpecialKind, SpecialProblem, Transport, ADDRESS_MAX, AREA_UNITS, CERTIFICATE_MAX,
+    OTHER_TEXT_MAX, PROJECT_NAME_MAX, TRANSPORTS_MAX, TRANSPORT_TEXT_MAX,
+};
 
 /// The version of the canonical request shape this crate reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -106,6 +111,9 @@ pub struct IssueForm {
     pub remark: Option<String>,
     /// Delivery e-mail and mobile; they are checked with the buyer's rules.
     pub delivery: Delivery,
+    /// 特定业务 data (建筑服务, 货物运输服务, 不动产销售, 不动产经营租赁), checked by
+    /// [`check_special_business`] together with the line constraints of its type.
+    pub special_business: Option<SpecialBusiness>,
 }
 
 /// One line of a canonical request. Numbers are decimal strings.
@@ -188,6 +196,9 @@ pub struct IssueRequest {
     pub remark: String,
     /// Normalised delivery addresses (empty strings when none).
     pub delivery: DeliveryOut,
+    /// Normalised 特定业务 data; absent on an ordinary invoice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub special_business: Option<SpecialBusiness>,
 }
 
 /// Delivery addresses after normalisation.
@@ -348,6 +359,9 @@ pub fn build_issue_request(form: &IssueForm) -> BuildResult<IssueRequest> {
         issues.push("remark", &RequestProblem::RemarkControl);
     }
 
+    // Special business data and the line constraints of its type.
+    let special_business = form.special_business.as_ref().and_then(|sb| check_special_business(sb, &form.lines, &mut issues));
+
     let incl = form.price_includes_tax;
     finish(issues, &form.confirmed, || {
         let lines = invoice
@@ -393,6 +407,7 @@ pub fn build_issue_request(form: &IssueForm) -> BuildResult<IssueRequest> {
                 amount_incl_tax: format_money(t.amount_incl_tax),
             },
             remark,
+            special_business,
         })
     })
 }
