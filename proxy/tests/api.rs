@@ -328,3 +328,36 @@ async fn concurrent_partial_red_letters_never_exceed_the_blue() {
     // What the store holds agrees: exactly two red orders for the blue.
     assert_eq!(r.state.store.reds_of("C-1").await.unwrap().len(), 2);
 }
+
+/// The sandbox accepts a special-business invoice and echoes the block in its XML
+/// and HTML views; the canonical request rebuilds to itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_echoes_special_business() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, _) = sandbox_proxy(dir.path(), |_| {}).await;
+    let c = r.state.config.clone();
+    let lines = json!([{ "name": "运费", "taxCode": "3010102020100000000", "amount": "1090.00", "taxRate": "0.09" }]);
+    let mut req = request("F-1", lines.clone());
+    let row = json!({ "vehicleType": "2", "vehicleNumber": "粤B12345", "origin": "深圳市", "destination": "广州市", "goodsName": "电子元件" });
+    req["specialBusiness"] = json!({ "type": "04", "transports": [row, row, row] });
+    // A bad row is reported with its path.
+    let mut bad = req.clone();
+    bad["specialBusiness"]["transports"][2]["origin"] = json!("");
+    let (s, v) = post(&r, "/v1/invoices", &json!({ "request": bad, "orderToken": mint(&c, "F-1", &lines, "1090.00", 600) })).await;
+    assert_eq!(s, 422);
+    assert_eq!(v["errors"][0]["field"], "specialBusiness.transports[2].origin", "{v}");
+
+    let (s, v) = post(&r, "/v1/invoices", &json!({ "request": req, "orderToken": mint(&c, "F-1", &lines, "1090.00", 600) })).await;
+    assert_eq!(s, 202, "{v}");
+    let done = wait_final(&r, "F-1", 10).await;
+    assert_eq!(done["status"], "issued", "{done}");
+    let xml = r.client.get(format!("{}{}", r.base, done["links"]["xml"].as_str().unwrap())).send().await.unwrap().text().await.unwrap();
+    assert!(xml.contains("<SpecialBusiness>") && xml.contains("<type>04</type>") && xml.contains("<origin>深圳市</origin>"), "{xml}");
+    let html = r.client.get(format!("{}{}", r.base, done["links"]["view"].as_str().unwrap())).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("特定业务") && html.contains("粤B12345"), "{html}");
+
+    let rec = r.state.store.get("F-1").await.unwrap().unwrap();
+    let form: fapiao::request::IssueForm = serde_json::from_str(&rec.request).unwrap();
+    let again = serde_json::to_string(&fapiao::request::build_issue_request(&form).request.unwrap()).unwrap();
+    assert_eq!(again, rec.request, "a canonical request with specialBusiness rebuilds to itself");
+}

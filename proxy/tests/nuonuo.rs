@@ -70,9 +70,11 @@ async fn gateway(State(f): State<Shared>, Query(q): Query<HashMap<String, String
                 *f.billing_calls.entry(no.clone()).or_default() += 1;
                 assert_eq!(o["salerTaxNum"], "339902999999789113");
                 assert_eq!(o["invoiceLine"], "pc");
-                assert_eq!(o["invoiceDetail"][0]["goodsCode"], "3070401000000000000");
-                assert_eq!(o["invoiceDetail"][0]["goodsName"], "午餐", "the name without the *简称* prefix");
-                assert_eq!(o["invoiceDetail"][0]["taxIncludedAmount"], "106.00");
+                if o.get("specificFactor").is_none() {
+                    assert_eq!(o["invoiceDetail"][0]["goodsCode"], "3070401000000000000");
+                    assert_eq!(o["invoiceDetail"][0]["goodsName"], "午餐", "the name without the *简称* prefix");
+                    assert_eq!(o["invoiceDetail"][0]["taxIncludedAmount"], "106.00");
+                }
                 if o["remark"] == "E9302" {
                     json!({ "code": "E9302", "describe": "身份认证与当前企业税号不相符" })
                 } else if f.accepted.contains_key(&no) {
@@ -259,4 +261,53 @@ async fn issues_red_letters_and_never_leaks_a_secret() {
         assert!(!seen.contains(secret), "a secret in a response");
     }
     assert!(!format!("{:?}", r2.state.config).contains(APP_SECRET));
+}
+
+/// A 建筑服务 invoice through the fake 诺诺: the special-business block maps to
+/// `specificFactor` 3 (the only 特定业务 field providers.md §1.7 documents), the one
+/// line arrives without 规格型号/单位/数量/单价, and the invoice is issued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn construction_invoice_maps_special_business() {
+    let (fake, state) = fake_nuonuo().await;
+    let dir = tempfile::tempdir().unwrap();
+    let r = nuonuo_proxy(&dir.path().join("fapiao.sqlite"), &fake).await;
+    let c = r.state.config.clone();
+    let lines = json!([{ "name": "某某大厦装修", "taxCode": "3050100000000000000", "amount": "10900.00", "taxRate": "0.09" }]);
+    let mut req = request("NB-1", lines.clone());
+    req["specialBusiness"] = json!({
+        "type": "建筑服务", "province": "浙江省", "city": "杭州市", "district": "西湖区", "address": "文三路 90 号",
+        "projectName": "某某大厦装修工程", "crossCity": false
+    });
+    // A broken block is refused before anything reaches 诺诺.
+    let mut bad = req.clone();
+    bad["specialBusiness"]["projectName"] = json!("");
+    bad["lines"][0]["unit"] = json!("项");
+    let (s, v) = post(&r, "/v1/invoices", &json!({ "request": bad, "orderToken": mint(&c, "NB-1", &lines, "10900.00", 600) })).await;
+    assert_eq!(s, 422, "{v}");
+    let found = codes(&v);
+    assert!(found.contains(&"SPECIAL_FIELD_REQUIRED".to_owned()) && found.contains(&"SPECIAL_LINE_FIELD_NOT_ALLOWED".to_owned()), "{v}");
+    assert!(state.lock().unwrap().accepted.is_empty());
+
+    let (s, v) = post(&r, "/v1/invoices", &json!({ "request": req, "orderToken": mint(&c, "NB-1", &lines, "10900.00", 600) })).await;
+    assert_eq!(s, 202, "{v}");
+    let v = wait_final(&r, "NB-1", 10).await;
+    assert_eq!(v["status"], "issued", "{v}");
+    let order = state.lock().unwrap().accepted.get("NB-1").unwrap().0.clone();
+    assert_eq!(order["specificFactor"], "3", "{order}");
+    let details = order["invoiceDetail"].as_array().unwrap();
+    assert_eq!(details.len(), 1);
+    for k in ["specType", "unit", "num", "price"] {
+        assert!(details[0].get(k).is_none(), "{k} must be absent on a 建筑服务 line: {order}");
+    }
+    assert_eq!(details[0]["goodsCode"], "3050100000000000000");
+    assert_eq!(details[0]["taxIncludedAmount"], "10900.00");
+    // The canonical request stored for the order keeps the normalised block.
+    let rec = r.state.store.get("NB-1").await.unwrap().unwrap();
+    let stored: Value = serde_json::from_str(&rec.request).unwrap();
+    assert_eq!(stored["specialBusiness"]["type"], "03");
+    assert_eq!(stored["specialBusiness"]["projectName"], "某某大厦装修工程");
+    // An ordinary order carries no specificFactor.
+    assert_eq!(post(&r, "/v1/invoices", &body(&c, "NB-2")).await.0, 202);
+    assert_eq!(wait_final(&r, "NB-2", 10).await["status"], "issued");
+    assert!(state.lock().unwrap().accepted["NB-2"].0.get("specificFactor").is_none());
 }

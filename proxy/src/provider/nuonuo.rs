@@ -228,6 +228,16 @@ impl Nuonuo {
         if let Some(cb) = &self.settings.callback_url {
             order["callBackUrl"] = json!(cb);
         }
+        if let Some(kind) = r.special_business.as_ref().and_then(|sb| sb.special_kind()) {
+            // 特定业务: providers.md §1.7 documents `specificFactor` (3 建筑服务, 4 货物运输,
+            // 5 不动产销售, 6 不动产经营租赁) and only the *names* of the scenario
+            // objects `invoiceBuildingInfo` and `invoiceGoodsTransports` (none for
+            // 不动产), not their fields. Only `specificFactor` is mapped; the block's
+            // data (place, project, transports, property, lease) is not sent until
+            // the field names are documented. The line constraints of the type
+            // (one line, empty spec/unit/…) are enforced by the core crate.
+            order["specificFactor"] = json!(kind.nuonuo());
+        }
         json!({ "order": order })
     }
 

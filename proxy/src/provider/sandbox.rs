@@ -99,6 +99,20 @@ impl Sandbox {
     }
 }
 
+/// The scalar fields of a special-business object (or one transport row), in
+/// order, as text: what the sandbox echoes in its XML and HTML views.
+fn special_fields(v: &Value) -> Vec<(String, String)> {
+    v.as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| match v {
+            Value::String(s) => Some((k.clone(), s.clone())),
+            Value::Bool(b) => Some((k.clone(), b.to_string())),
+            _ => None,
+        })
+        .collect()
+}
+
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
@@ -206,8 +220,23 @@ impl Provider for Sandbox {
                             esc(&s(l, "name")), esc(&s(l, "taxCode")), esc(&s(l, "quantity")), esc(&s(l, "amountExclTax")), esc(&s(l, "taxRate")), esc(&s(l, "taxAmount"))
                         );
                     }
+                    x += "  </Lines>\n";
+                    if let Some(sb) = req.get("specialBusiness") {
+                        x += "  <SpecialBusiness>\n";
+                        for (k, v) in special_fields(sb) {
+                            x += &format!("    <{k}>{}</{k}>\n", esc(&v));
+                        }
+                        for t in sb.get("transports").and_then(Value::as_array).into_iter().flatten() {
+                            x += "    <Transport>";
+                            for (k, v) in special_fields(t) {
+                                x += &format!("<{k}>{}</{k}>", esc(&v));
+                            }
+                            x += "</Transport>\n";
+                        }
+                        x += "  </SpecialBusiness>\n";
+                    }
                     x += &format!(
-                        "  </Lines>\n  <Totals><AmountExclTax>{}</AmountExclTax><TaxAmount>{}</TaxAmount><AmountInclTax>{}</AmountInclTax></Totals>\n</EInvoice>\n",
+                        "  <Totals><AmountExclTax>{}</AmountExclTax><TaxAmount>{}</TaxAmount><AmountInclTax>{}</AmountInclTax></Totals>\n</EInvoice>\n",
                         esc(&s(&totals, "amountExclTax")), esc(&s(&totals, "taxAmount")), esc(&s(&totals, "amountInclTax"))
                     );
                     Some(Document { content_type: "application/xml; charset=utf-8", body: x.into_bytes() })
@@ -220,11 +249,25 @@ impl Provider for Sandbox {
                             esc(&s(l, "name")), esc(&s(l, "unit")), esc(&s(l, "quantity")), esc(&s(l, "amountExclTax")), esc(&s(l, "taxRate")), esc(&s(l, "taxAmount"))
                         ))
                         .collect();
+                    let special: String = req
+                        .get("specialBusiness")
+                        .map(|sb| {
+                            let mut h = String::from("<h2>特定业务</h2><table>");
+                            for (k, v) in special_fields(sb) {
+                                h += &format!("<tr><th>{}</th><td>{}</td></tr>", esc(&k), esc(&v));
+                            }
+                            for t in sb.get("transports").and_then(Value::as_array).into_iter().flatten() {
+                                let cells: Vec<String> = special_fields(t).into_iter().map(|(_, v)| esc(&v)).collect();
+                                h += &format!("<tr><th>transport</th><td>{}</td></tr>", cells.join(" · "));
+                            }
+                            h + "</table>"
+                        })
+                        .unwrap_or_default();
                     let words = fapiao::amount_in_words(&s(&totals, "amountInclTax"), fapiao::amount::WordsOptions { style: fapiao::amount::WordsStyle::Invoice }).unwrap_or_default();
                     let html = format!(
                         "<!doctype html><html lang=zh-CN><meta charset=utf-8><title>{title} {number}</title><style>body{{font-family:serif;max-width:860px;margin:2em auto}}h1{{text-align:center;color:#8b4513}}table{{width:100%;border-collapse:collapse}}td,th{{border:1px solid #8b4513;padding:4px}}.n{{text-align:right}}.sbx{{color:#c00;text-align:center}}@media print{{.sbx{{color:#000}}}}</style>\
                          <h1>{title}</h1><p class=sbx>沙箱发票 · SANDBOX — 不具法律效力</p><p>发票号码：{number}<br>开票日期：{date}</p>\
-                         <p>购买方：{} {}<br>销售方：{} {}</p><table><tr><th>项目名称</th><th>单位</th><th>数量</th><th>金额</th><th>税率</th><th>税额</th></tr>{rows}</table>\
+                         <p>购买方：{} {}<br>销售方：{} {}</p><table><tr><th>项目名称</th><th>单位</th><th>数量</th><th>金额</th><th>税率</th><th>税额</th></tr>{rows}</table>{special}\
                          <p>合计：¥{} 税额：¥{}<br>价税合计（大写）：{words}（小写）¥{}</p></html>",
                         esc(&s(&buyer, "name")), esc(&s(&buyer, "taxId")), esc(&self.seller_name), esc(&self.seller_tax_id),
                         esc(&s(&totals, "amountExclTax")), esc(&s(&totals, "taxAmount")), esc(&s(&totals, "amountInclTax")),
