@@ -227,7 +227,7 @@ export async function waitForInvoice(record, onStatus, { signal } = {}) {
  * such bursts (at least `min` characters, under `gap` ms apart) and removes the
  * burst from the input it landed in, if any.
  */
-export function listenForScanner(onScan, { gap = 60, min = 8 } = {}) {
+export function listenForScanner(onScan, { gap = 100, min = 8 } = {}) {
   let buf = '';
   let last = 0;
   let target = null;

@@ -1,0 +1,294 @@
+// The mall kiosk: scan the receipt (keyboard-wedge scanner, camera, or typed), show
+// it read-only, take the title (typed or from a 抬头 QR), issue through the proxy and
+// show a QR code to download the invoice. A shared device: nothing is stored, and an
+// idle timer (?idle=<seconds>, default 120) clears everything.
+import init, { parseReceipt, computeInvoice, buildIssueRequest, qrSvg } from '/pkg/fapiao.js';
+import {
+  BuyerForm, readTitleQr, submitInvoice, getInvoice, waitForInvoice, ProxyError, say, hasCamera,
+  scanWithCamera, listenForScanner, money,
+} from '/invoice-form.js';
+
+const $ = (id) => document.getElementById(id);
+const el = (tag, props = {}, ...kids) => {
+  const e = Object.assign(document.createElement(tag), props);
+  e.append(...kids);
+  return e;
+};
+
+const T = {
+  title: ['自助开票', 'Self-service invoicing'],
+  scanReceipt: ['请扫描购物小票上的二维码', 'Scan the QR code on your receipt'],
+  scanReceiptHint: ['将小票二维码对准下方扫码窗口', 'Hold the receipt under the scanner below'],
+  useCamera: ['使用摄像头扫码', 'Use the camera'],
+  typeCode: ['手动输入小票码', 'Type the receipt code'],
+  receiptCode: ['小票码', 'Receipt code'],
+  ok: ['确定', 'OK'],
+  yourReceipt: ['您的小票', 'Your receipt'],
+  store: ['商户', 'Store'], time: ['时间', 'Time'], order: ['单号', 'Order'],
+  item: ['商品', 'Item'], qty: ['数量', 'Qty'], amount: ['金额', 'Amount'], total: ['合计', 'Total'],
+  titleHeading: ['发票抬头', 'Invoice title'],
+  titleScanHint: ['可扫描单位的抬头二维码自动填写', 'Scan your company’s title QR code to fill this in'],
+  invoiceType: ['发票类型', 'Invoice type'], normal: ['数电普票', 'Standard'], special: ['数电专票', 'Special VAT'],
+  titleType: ['抬头类型', 'Title'], company: ['单位', 'Company'], person: ['个人', 'Person'],
+  name: ['名称', 'Name'], taxId: ['纳税人识别号', 'Taxpayer ID'],
+  confirmTaxId: ['号码与营业执照一致，确认使用', 'It matches the licence: use it'],
+  more: ['地址、电话、开户行及账号（选填）', 'Address, phone, bank and account (optional)'],
+  address: ['地址', 'Address'], phone: ['电话', 'Phone'], bankName: ['开户行', 'Bank'], bankAccount: ['账号', 'Account'],
+  email: ['接收邮箱（选填）', 'E-mail (optional)'], mobile: ['接收手机（选填）', 'Mobile (optional)'],
+  cancel: ['取消', 'Cancel'], issue: ['开具发票', 'Issue invoice'], finish: ['完成', 'Done'],
+  issuing: ['正在开具发票…', 'Issuing your invoice…'],
+  issued: ['发票已开具', 'Your invoice is ready'],
+  already: ['此小票已开具发票', 'This receipt has been invoiced already'],
+  alreadyPending: ['此小票的发票正在开具', 'This receipt’s invoice is being issued'],
+  failed: ['未能开具发票', 'The invoice could not be issued'],
+  failedNext: ['请到服务台，出示小票，工作人员会为您处理。', 'Please take your receipt to the service desk.'],
+  number: ['发票号码', 'Invoice number'],
+  scanToDownload: ['用手机扫码下载发票', 'Scan with your phone to download'],
+  sentTo: ['发票也将发送至', 'The invoice is also sent to'],
+  titleFilled: ['已填入抬头：', 'Title filled in: '],
+  idle: ['无操作，{n} 秒后返回首页', 'No activity: back to start in {n} s'],
+  errors: ['还有 {n} 项需要填写或更正', '{n} field(s) to fill in or correct'],
+  network: ['网络暂时不可用，请稍后重试或到服务台办理。', 'The network is unavailable; try again or go to the service desk.'],
+  notReceipt: ['请扫描小票上的二维码', 'Please scan the QR code on the receipt'],
+};
+
+const params = new URLSearchParams(location.search);
+const IDLE_S = Math.max(1, Number(params.get('idle')) || 120);
+let lang = params.get('lang') === 'en' ? 'en' : 'zh';
+let receipt = null;
+let busy = false;
+let stopCamera = null;
+let idleTimer = null;
+let idleTick = null;
+
+const t = (k, vars = {}) => T[k][lang === 'en' ? 1 : 0].replace(/\{(\w+)\}/g, (_, v) => vars[v]);
+const form = $('title-form');
+const buyerForm = new BuyerForm(form, { lang: () => lang, onChange: () => validate() });
+
+function applyLang() {
+  document.documentElement.lang = lang === 'en' ? 'en' : 'zh-CN';
+  document.querySelectorAll('[data-t]').forEach((e) => { e.textContent = t(e.dataset.t); });
+  $('lang').textContent = lang === 'en' ? '中文' : 'English';
+  $('lang').lang = lang === 'en' ? 'zh-CN' : 'en';
+  document.title = `${t('title')} · fapiao`;
+  if (receipt) showReceipt();
+  validate();
+}
+
+function screen(id) {
+  for (const s of document.querySelectorAll('.screen')) s.hidden = s.id !== id;
+}
+
+// --- receipt ------------------------------------------------------------------------
+function issueForm() {
+  const v = buyerForm.values();
+  return {
+    orderId: receipt?.orderId ?? '', invoiceType: v.invoiceType, buyer: v.buyer, confirmed: v.confirmed,
+    priceIncludesTax: receipt?.priceIncludesTax ?? true, lines: receipt?.lines ?? [], delivery: v.delivery,
+  };
+}
+
+function validate({ all = false } = {}) {
+  if (!receipt) return null;
+  const r = buildIssueRequest(issueForm());
+  const loose = buyerForm.show(r, { all });
+  $('form-errors').replaceChildren(...(all ? loose : []).map((i) => el('div', { className: 'error', textContent: `✗ ${say(i, lang)}` })));
+  $('issue').disabled = busy || !r.valid;
+  $('issue').title = r.valid ? '' : t('errors', { n: r.errors.length });
+  return r;
+}
+
+function showReceipt() {
+  const c = computeInvoice({ priceIncludesTax: receipt.priceIncludesTax, lines: receipt.lines });
+  $('r-store').textContent = receipt.merchantName ?? `${lang === 'en' ? 'Taxpayer ID' : '税号'} ${receipt.merchant}`;
+  $('r-time').textContent = (receipt.issuedAt ?? '').replace('T', ' ').replace(/\+08:00$/, '');
+  $('r-order').textContent = receipt.orderId;
+  $('r-lines').replaceChildren(...receipt.lines.map((l, i) => el('tr', {},
+    el('td', { textContent: l.name ?? '' }),
+    el('td', { className: 'num', textContent: `${l.quantity ?? 1}${l.unit ?? ''}` }),
+    el('td', { className: 'num', textContent: money(c.lines[i]?.amountInclTax) }),
+  )));
+  $('r-total').textContent = money(receipt.totals.amountInclTax ?? c.totals.amountInclTax);
+  $('r-words').textContent = lang === 'en' ? '' : c.totals.amountInclTaxInWords;
+}
+
+async function openReceipt(text) {
+  const r = parseReceipt(text);
+  if (!r.valid) {
+    $('start-msg').replaceChildren(...r.errors.map((i) => el('div', { textContent: say(i, lang) })));
+    return;
+  }
+  stopCamera?.();
+  receipt = r.receipt;
+  $('start-msg').replaceChildren();
+  buyerForm.reset();
+  showReceipt();
+  $('r-warn').replaceChildren(...r.warnings.map((i) => el('div', { className: 'warn', textContent: `⚠ ${say(i, lang)}` })));
+  $('already').hidden = true;
+  form.hidden = false;
+  screen('s-receipt');
+  validate();
+  // A receipt invoiced before shows that invoice instead of issuing again.
+  try {
+    const existing = await getInvoice(receipt.orderId);
+    if (existing && receipt) showAlready(existing);
+  } catch { /* the proxy will answer on submit */ }
+  if (!form.hidden) $('k-name').focus();
+}
+
+function downloadLink(r) {
+  const href = r.links?.pdf ?? r.links?.view ?? r.links?.ofd ?? r.links?.xml;
+  return href ? new URL(href, location.href).href : null;
+}
+
+function invoiceBlock(r) {
+  const link = downloadLink(r);
+  const svg = link ? qrSvg(link) : null;
+  const qr = el('figure', { className: 'qr' });
+  if (svg) {
+    qr.innerHTML = svg;
+    qr.querySelector('svg').setAttribute('aria-label', t('scanToDownload'));
+    qr.append(el('figcaption', { textContent: t('scanToDownload') }));
+  }
+  const v = buyerForm.values().delivery;
+  const to = [v.email, v.mobile].filter(Boolean).join(lang === 'en' ? ', ' : '、');
+  return [
+    el('dl', { className: 'kv' },
+      el('dt', { textContent: t('number') }), el('dd', { className: 'mono invoice-number', textContent: r.invoiceNumber ?? '' }),
+      el('dt', { textContent: t('total') }), el('dd', { textContent: money(r.totals?.amountInclTax) })),
+    ...(svg ? [qr] : []),
+    ...(to ? [el('p', { className: 'sub', textContent: `${t('sentTo')} ${to}` })] : []),
+  ];
+}
+
+function showAlready(r) {
+  form.hidden = true;
+  const box = $('already');
+  box.hidden = false;
+  if (r.status === 'issued' || r.status === 'reversed') {
+    box.replaceChildren(el('h2', { className: 'ok', textContent: `✓ ${t('already')}` }), ...invoiceBlock(r));
+  } else if (r.status === 'failed') {
+    box.replaceChildren(el('h2', { className: 'error', textContent: t('failed') }),
+      el('p', { textContent: r.error ? say(r.error, lang) : '' }), el('p', { className: 'next', textContent: t('failedNext') }));
+  } else {
+    box.replaceChildren(el('h2', { textContent: t('alreadyPending') }), el('p', { className: 'spinner', textContent: t('issuing') }));
+    waitForInvoice(r, () => {}).then((f) => receipt?.orderId === f.orderId && showAlready(f)).catch(() => {});
+  }
+  box.append(el('div', { className: 'actions' }, Object.assign(el('button', { type: 'button', className: 'primary', textContent: t('finish') }), { onclick: reset })));
+}
+
+form.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  if (busy || !receipt) return;
+  const r = validate({ all: true });
+  if (!r?.valid) { form.querySelector('[aria-invalid="true"]')?.focus(); return; }
+  busy = true;
+  $('issue').disabled = true;
+  screen('s-done');
+  $('done-body').replaceChildren(el('p', { className: 'spinner big', textContent: t('issuing') }));
+  const order = receipt.orderId;
+  try {
+    const accepted = await submitInvoice(r.request, receipt.token);
+    const final = await waitForInvoice(accepted, () => {});
+    if (receipt?.orderId !== order) return; // reset meanwhile
+    if (final.status === 'issued') $('done-body').replaceChildren(el('h2', { className: 'ok', textContent: `✓ ${t('issued')}` }), ...invoiceBlock(final));
+    else $('done-body').replaceChildren(el('h2', { className: 'error', textContent: t('failed') }), el('p', { textContent: final.error ? say(final.error, lang) : final.status }), el('p', { className: 'next', textContent: t('failedNext') }));
+  } catch (err) {
+    if (receipt?.orderId !== order) return;
+    const issues = err instanceof ProxyError ? err.issues : [];
+    $('done-body').replaceChildren(el('h2', { className: 'error', textContent: t('failed') }),
+      ...issues.map((i) => el('p', { textContent: say(i, lang) })),
+      el('p', { className: 'next', textContent: issues.length ? t('failedNext') : t('network') }));
+  }
+  $('s-done').focus();
+});
+
+// --- 抬头 QR ------------------------------------------------------------------------
+function applyTitle(text) {
+  const r = readTitleQr(text);
+  const msg = $('title-qr-msg');
+  if (!r.valid) {
+    msg.replaceChildren(...r.errors.map((i) => el('div', { className: 'error', textContent: `✗ ${say(i, lang)}` })));
+    return;
+  }
+  buyerForm.fill(r.buyer);
+  msg.replaceChildren(el('div', { className: 'ok', textContent: `✓ ${t('titleFilled')}${r.buyer.name}` }),
+    ...r.warnings.map((i) => el('div', { className: 'warn', textContent: `⚠ ${say(i, lang)}` })));
+}
+
+function onScan(text) {
+  text = text.trim();
+  if (text.includes('FP1.')) openReceipt(text);
+  else if (text.startsWith('$') && receipt && !form.hidden) applyTitle(text);
+  else if (!receipt) $('start-msg').replaceChildren(el('div', { textContent: parseReceipt(text).errors.map((i) => say(i, lang)).join(' ') || t('notReceipt') }));
+}
+
+// --- session ------------------------------------------------------------------------
+function reset() {
+  stopCamera?.();
+  receipt = null;
+  busy = false;
+  buyerForm.reset();
+  form.hidden = false;
+  for (const id of ['start-msg', 'title-qr-msg', 'form-errors', 'r-lines', 'r-warn', 'done-body', 'already']) $(id).replaceChildren();
+  for (const id of ['r-store', 'r-time', 'r-order', 'r-total', 'r-words']) $(id).textContent = '';
+  $('manual').value = '';
+  $('manual-box').hidden = true;
+  $('manual-toggle').setAttribute('aria-expanded', 'false');
+  $('already').hidden = true;
+  form.querySelector('details').open = false;
+  screen('s-start');
+  $('idle-warning').hidden = true;
+  clearTimeout(idleTimer);
+  clearInterval(idleTick);
+}
+
+function activity() {
+  clearTimeout(idleTimer);
+  clearInterval(idleTick);
+  $('idle-warning').hidden = true;
+  if ($('s-start').hidden === false && !receipt) return;
+  const warnAt = Math.min(10, Math.floor(IDLE_S / 2));
+  let left = IDLE_S;
+  idleTick = setInterval(() => {
+    left -= 1;
+    if (left <= warnAt && left > 0) {
+      $('idle-warning').hidden = false;
+      $('idle-warning').textContent = t('idle', { n: left });
+    }
+  }, 1000);
+  idleTimer = setTimeout(reset, IDLE_S * 1000);
+}
+for (const ev of ['pointerdown', 'keydown', 'input', 'touchstart']) document.addEventListener(ev, activity, { capture: true, passive: true });
+new MutationObserver(activity).observe($('app'), { attributes: true, subtree: true, attributeFilter: ['hidden'] });
+
+$('lang').addEventListener('click', () => { lang = lang === 'en' ? 'zh' : 'en'; applyLang(); });
+$('manual-toggle').addEventListener('click', () => {
+  const box = $('manual-box');
+  box.hidden = !box.hidden;
+  $('manual-toggle').setAttribute('aria-expanded', String(!box.hidden));
+  if (!box.hidden) $('manual').focus();
+});
+$('manual-go').addEventListener('click', () => openReceipt($('manual').value));
+$('manual').addEventListener('keydown', (e) => { if (e.key === 'Enter' && $('manual').value.trim()) { e.preventDefault(); openReceipt($('manual').value); } });
+form.querySelector('.cancel').addEventListener('click', reset);
+document.querySelector('.finish').addEventListener('click', reset);
+listenForScanner(onScan);
+if (hasCamera()) {
+  $('camera').hidden = false;
+  $('camera').addEventListener('click', async () => {
+    if (stopCamera) { stopCamera(); return; }
+    $('video').hidden = false;
+    try {
+      const stop = await scanWithCamera($('video'), (text) => { onScan(text); return text.includes('FP1.'); });
+      stopCamera = () => { stop(); stopCamera = null; $('video').hidden = true; };
+    } catch {
+      $('video').hidden = true;
+    }
+  });
+}
+
+await init();
+applyLang();
+reset();
+document.documentElement.dataset.ready = 'true';
