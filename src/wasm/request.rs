@@ -31,6 +31,64 @@ export interface IssueForm {
   /** 备注, at most 200 characters. */
   remark?: string | null;
   delivery?: Delivery;
+  /** 特定业务 data (03 建筑服务, 04 货物运输服务, 05 不动产销售, 06 不动产经营租赁); omit on ordinary invoices. */
+  specialBusiness?: SpecialBusiness | null;
+}
+
+/** 特定业务 type code; a form may also send the Chinese name (建筑服务, 货物运输服务, 不动产销售, 不动产经营租赁). */
+export type SpecialBusinessType = "03" | "04" | "05" | "06";
+
+/** One 货物运输 row (04); every field required. */
+export interface Transport {
+  /** 运输工具种类: "1" 铁路, "2" 公路, "3" 水路, "4" 航空, "5" 管道, "6" 其他. */
+  vehicleType: "1" | "2" | "3" | "4" | "5" | "6";
+  /** 运输工具牌号, ≤ 40 characters. */
+  vehicleNumber: string;
+  /** 起运地, ≤ 80. */
+  origin: string;
+  /** 到达地, ≤ 80. */
+  destination: string;
+  /** 运输货物名称, ≤ 80. */
+  goodsName: string;
+}
+
+/**
+ * 特定业务 block (docs/schema/issue-request.v1.json). Only the fields of its `type`
+ * may be present (SPECIAL_FIELD_NOT_APPLICABLE otherwise). Line rules: 03 exactly one
+ * line, spec/unit/quantity/unitPrice empty; 05/06 one line, spec/unit empty.
+ */
+export interface SpecialBusiness {
+  type: SpecialBusinessType | "建筑服务" | "货物运输服务" | "不动产销售" | "不动产经营租赁";
+  /** 03/05/06, required: 省. */
+  province?: string;
+  /** 03/05/06, required: 市. */
+  city?: string;
+  /** 03/05/06, optional: 区/县. */
+  district?: string;
+  /** 03/05/06, required: 详细地址; province+city+district+address ≤ 120; 05: contains 街/路/村/乡/镇/道. */
+  address?: string;
+  /** 03, required: 建筑项目名称, ≤ 80. */
+  projectName?: string;
+  /** 03/05/06, required: 跨地(市)标志. */
+  crossCity?: boolean;
+  /** 03, required when crossCity: 跨区域涉税事项报验管理编号. */
+  crossRegionPermitNo?: string;
+  /** 03/05, optional: 土地增值税项目编号. */
+  landVatProjectNo?: string;
+  /** 05/06, required: 产权证书/不动产权证号, ≤ 40. */
+  propertyCertificateNo?: string;
+  /** 05/06, required: 面积单位 (㎡, m², m2 read as 平方米). */
+  areaUnit?: "平方米" | "平方千米" | "公顷" | "亩" | string;
+  /** 05, optional: 网签合同备案编号 / 不动产单元代码. */
+  contractNo?: string;
+  /** 06, required: 租赁期起 yyyy-MM-dd. */
+  leaseStart?: string;
+  /** 06, required: 租赁期止 yyyy-MM-dd, not before leaseStart. */
+  leaseEnd?: string;
+  /** 06, optional: 车牌号 (parking). */
+  licensePlate?: string;
+  /** 04, required: 1–2000 rows. */
+  transports?: Transport[];
 }
 
 /** One line of a canonical request. */
@@ -73,6 +131,8 @@ export interface IssueRequest {
   totals: RequestTotals;
   remark: string;
   delivery: { email: string; mobile: string };
+  /** Normalised: `type` is the code, texts cleaned; absent on ordinary invoices. */
+  specialBusiness?: SpecialBusiness & { type: SpecialBusinessType };
 }
 
 export type RedReasonCode = "01" | "02" | "03" | "04";
