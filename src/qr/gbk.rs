@@ -37,7 +37,9 @@ fn hanzi_code(i: usize) -> u16 {
 fn by_code_point() -> &'static [(u16, u16)] {
     static TABLE: OnceLock<Vec<(u16, u16)>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut v: Vec<(u16, u16)> = (0..hanzi_count()).map(|i| (u16_at(HANZI, i), hanzi_code(i))).collect();
+        let mut v: Vec<(u16, u16)> = (0..hanzi_count())
+            .map(|i| (u16_at(HANZI, i), hanzi_code(i)))
+            .collect();
         v.sort_unstable();
         v
     })
@@ -136,7 +138,10 @@ fn char_of(code: u16) -> Option<char> {
             return char::from_u32(cp);
         }
     }
-    (0..OTHER.len() / 4).map(other_entry).find(|e| e.1 == code).and_then(|e| char::from_u32(u32::from(e.0)))
+    (0..OTHER.len() / 4)
+        .map(other_entry)
+        .find(|e| e.1 == code)
+        .and_then(|e| char::from_u32(u32::from(e.0)))
 }
 
 /// Decodes GBK bytes, or `None` when they are not GBK.
@@ -168,7 +173,17 @@ mod tests {
     #[test]
     fn known_codes() {
         // 测 B2E2 (GB2312), 丂 8140 (first of GBK/3), 亍 D8A1 (level 2), 丟 8147, 〇 A996, （ A3A8, · A1A4, € none (single byte 80 is not used)
-        for (c, code) in [('测', 0xB2E2), ('丂', 0x8140), ('亍', 0xD8A1), ('丟', 0x8147), ('〇', 0xA996), ('（', 0xA3A8), ('·', 0xA1A4), ('齄', 0xF7FE), ('龥', 0xFD9B)] {
+        for (c, code) in [
+            ('测', 0xB2E2),
+            ('丂', 0x8140),
+            ('亍', 0xD8A1),
+            ('丟', 0x8147),
+            ('〇', 0xA996),
+            ('（', 0xA3A8),
+            ('·', 0xA1A4),
+            ('齄', 0xF7FE),
+            ('龥', 0xFD9B),
+        ] {
             assert_eq!(code_of(c), Some(code), "{c}");
             assert_eq!(char_of(code), Some(c), "{c}");
         }

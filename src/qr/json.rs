@@ -34,7 +34,10 @@ impl Json {
 }
 
 pub(crate) fn parse(text: &str) -> Option<Json> {
-    let mut p = P { s: text.as_bytes(), i: 0 };
+    let mut p = P {
+        s: text.as_bytes(),
+        i: 0,
+    };
     let v = p.value(0)?;
     p.ws();
     (p.i == p.s.len()).then_some(v)
@@ -112,10 +115,15 @@ impl P<'_> {
             b'n' => self.lit("null", Json::Null),
             b'-' | b'0'..=b'9' => {
                 let start = self.i;
-                while matches!(self.s.get(self.i), Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')) {
+                while matches!(
+                    self.s.get(self.i),
+                    Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                ) {
                     self.i += 1;
                 }
-                Some(Json::Number(String::from_utf8_lossy(&self.s[start..self.i]).into_owned()))
+                Some(Json::Number(
+                    String::from_utf8_lossy(&self.s[start..self.i]).into_owned(),
+                ))
             }
             _ => None,
         }
@@ -150,7 +158,9 @@ impl P<'_> {
                         b't' => '\t',
                         b'u' => {
                             let hi = self.hex4()?;
-                            let code = if (0xD800..0xDC00).contains(&hi) && self.s[self.i..].starts_with(b"\\u") {
+                            let code = if (0xD800..0xDC00).contains(&hi)
+                                && self.s[self.i..].starts_with(b"\\u")
+                            {
                                 self.i += 2;
                                 let lo = self.hex4()?;
                                 0x10000 + ((hi - 0xD800) << 10) + (lo.checked_sub(0xDC00)? & 0x3FF)
@@ -178,8 +188,19 @@ mod tests {
     #[test]
     fn reads_claims() {
         let v = parse(r#"{"a":[1,"x\u00e9\n",true,null],"b":{"c":-1.5e2}} "#).unwrap();
-        assert_eq!(v.get("a"), Some(&Json::Array(vec![Json::Number("1".into()), Json::String("xé\n".into()), Json::Bool(true), Json::Null])));
-        assert_eq!(v.get("b").and_then(|b| b.get("c")).and_then(Json::text), Some("-1.5e2"));
+        assert_eq!(
+            v.get("a"),
+            Some(&Json::Array(vec![
+                Json::Number("1".into()),
+                Json::String("xé\n".into()),
+                Json::Bool(true),
+                Json::Null
+            ]))
+        );
+        assert_eq!(
+            v.get("b").and_then(|b| b.get("c")).and_then(Json::text),
+            Some("-1.5e2")
+        );
         assert!(parse("{").is_none());
         assert!(parse(r#"{"a":1} x"#).is_none());
         assert!(parse(&"[".repeat(40)).is_none());

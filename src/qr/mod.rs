@@ -108,7 +108,9 @@ impl Rule for QrProblem {
 
     fn severity(&self) -> Severity {
         match self {
-            QrProblem::TitleCrc | QrProblem::TitleCrcVariant { .. } | QrProblem::ReceiptExpired => Severity::Warning,
+            QrProblem::TitleCrc | QrProblem::TitleCrcVariant { .. } | QrProblem::ReceiptExpired => {
+                Severity::Warning
+            }
             _ => Severity::Error,
         }
     }
@@ -125,7 +127,11 @@ pub fn crc16_umts(bytes: &[u8]) -> u16 {
     for &b in bytes {
         crc ^= u16::from(b) << 8;
         for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x8005 } else { crc << 1 };
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x8005
+            } else {
+                crc << 1
+            };
         }
     }
     crc
@@ -187,7 +193,13 @@ pub fn qr_svg(text: &str) -> Option<String> {
                 while x < size && qr.get_module(x, y) {
                     x += 1;
                 }
-                d.push_str(&format!("M{} {}h{}v1h-{}z", start + 4, y + 4, x - start, x - start));
+                d.push_str(&format!(
+                    "M{} {}h{}v1h-{}z",
+                    start + 4,
+                    y + 4,
+                    x - start,
+                    x - start
+                ));
             } else {
                 x += 1;
             }
@@ -222,7 +234,10 @@ mod tests {
     #[test]
     fn svg_qr() {
         let svg = qr_svg("https://kiosk.example/v1/invoices/DEMO-1/files/html").unwrap();
-        assert!(svg.contains("viewBox=\"0 0 41 41\""), "51 bytes need version 4 (33 modules) at level M");
+        assert!(
+            svg.contains("viewBox=\"0 0 41 41\""),
+            "51 bytes need version 4 (33 modules) at level M"
+        );
         assert!(qr_svg(&"x".repeat(3000)).is_none());
     }
 }

@@ -81,7 +81,12 @@ pub fn parse_receipt(text: &str) -> ReceiptResult {
 pub fn parse_receipt_at(text: &str, now_s: i64) -> ReceiptResult {
     let mut issues = Issues::default();
     let receipt = decode(text, now_s, &mut issues);
-    ReceiptResult { valid: issues.errors.is_empty(), receipt, errors: issues.errors, warnings: issues.warnings }
+    ReceiptResult {
+        valid: issues.errors.is_empty(),
+        receipt,
+        errors: issues.errors,
+        warnings: issues.warnings,
+    }
 }
 
 fn format(detail: &'static str, detail_zh: &'static str) -> QrProblem {
@@ -118,7 +123,11 @@ fn decode(text: &str, now_s: i64, issues: &mut Issues) -> Option<Receipt> {
         issues.push(FIELD, &format("an unknown token version", "令牌版本未知"));
         return None;
     }
-    if claims.get("purpose").and_then(Json::str).is_some_and(|p| p != "issue") {
+    if claims
+        .get("purpose")
+        .and_then(Json::str)
+        .is_some_and(|p| p != "issue")
+    {
         issues.push(FIELD, &QrProblem::ReceiptPurpose);
         return None;
     }
@@ -129,16 +138,29 @@ fn decode(text: &str, now_s: i64, issues: &mut Issues) -> Option<Receipt> {
         _ => Vec::new(),
     };
     let (Some(order_id), false) = (order_id, lines.is_empty()) else {
-        issues.push(FIELD, &format("no order number or no lines", "缺少订单号或明细"));
+        issues.push(
+            FIELD,
+            &format("no order number or no lines", "缺少订单号或明细"),
+        );
         return None;
     };
-    let int = |k: &str| claims.get(k).and_then(Json::text).and_then(|s| s.parse::<i64>().ok());
+    let int = |k: &str| {
+        claims
+            .get(k)
+            .and_then(Json::text)
+            .and_then(|s| s.parse::<i64>().ok())
+    };
     let expires = int("expiresAt");
     if expires.is_some_and(|e| e <= now_s) {
         issues.push(FIELD, &QrProblem::ReceiptExpired);
     }
     let totals = claims.get("totals");
-    let total = |k: &str| totals.and_then(|t| t.get(k)).and_then(Json::text).map(str::to_owned);
+    let total = |k: &str| {
+        totals
+            .and_then(|t| t.get(k))
+            .and_then(Json::text)
+            .map(str::to_owned)
+    };
     Some(Receipt {
         token,
         merchant: text_of("merchant").unwrap_or_default(),
@@ -160,7 +182,11 @@ fn line(v: &Json) -> LineInput {
     let s = |k: &str| v.get(k).and_then(Json::text).map(str::to_owned);
     let d = |k: &str| {
         v.get(k).and_then(|x| match x {
-            Json::Number(n) => Some(n.parse::<i64>().map(DecimalInput::Integer).unwrap_or_else(|_| DecimalInput::Text(n.clone()))),
+            Json::Number(n) => Some(
+                n.parse::<i64>()
+                    .map(DecimalInput::Integer)
+                    .unwrap_or_else(|_| DecimalInput::Text(n.clone())),
+            ),
             Json::String(t) => Some(DecimalInput::Text(t.clone())),
             _ => None,
         })
@@ -187,12 +213,21 @@ fn china_time(s: i64) -> String {
     let local = s + 8 * 3600;
     let date = crate::clock::date_from_unix_days(local.div_euclid(86_400));
     let rem = local.rem_euclid(86_400);
-    format!("{}T{:02}:{:02}:{:02}+08:00", date.iso(), rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{}T{:02}:{:02}:{:02}+08:00",
+        date.iso(),
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(not(target_arch = "wasm32"))]
 fn unix_seconds() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -216,7 +251,10 @@ mod tests {
         let b = s.as_bytes();
         let mut out = String::new();
         for c in b.chunks(3) {
-            let n = c.iter().enumerate().fold(0u32, |a, (i, &x)| a | u32::from(x) << (16 - 8 * i));
+            let n = c
+                .iter()
+                .enumerate()
+                .fold(0u32, |a, (i, &x)| a | u32::from(x) << (16 - 8 * i));
             for i in 0..=c.len() {
                 out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
             }
@@ -236,18 +274,27 @@ mod tests {
         assert!(rc.price_includes_tax);
         assert_eq!(rc.lines.len(), 1);
         assert_eq!(rc.lines[0].name.as_deref(), Some("午餐"));
-        assert_eq!(rc.lines[0].amount, Some(DecimalInput::Text("106.00".into())));
+        assert_eq!(
+            rc.lines[0].amount,
+            Some(DecimalInput::Text("106.00".into()))
+        );
         assert_eq!(rc.totals.amount_incl_tax.as_deref(), Some("106.00"));
         assert_eq!(rc.totals.tax_amount, None);
     }
 
     #[test]
     fn inside_a_url_and_expired() {
-        let r = parse_receipt_at(&format!("https://shop.example/kiosk?t={VECTOR}&x=1\r"), 1_800_000_000);
+        let r = parse_receipt_at(
+            &format!("https://shop.example/kiosk?t={VECTOR}&x=1\r"),
+            1_800_000_000,
+        );
         assert!(r.valid);
         assert_eq!(r.receipt.unwrap().token, VECTOR);
         assert_eq!(codes(&r.warnings), ["RECEIPT_EXPIRED"]);
-        assert!(parse_receipt(VECTOR).warnings.iter().any(|w| w.code == "RECEIPT_EXPIRED"));
+        assert!(parse_receipt(VECTOR)
+            .warnings
+            .iter()
+            .any(|w| w.code == "RECEIPT_EXPIRED"));
     }
 
     #[test]
@@ -264,14 +311,41 @@ mod tests {
     #[test]
     fn not_a_receipt() {
         assert_eq!(codes(&parse_receipt_at(" ", 0).errors), ["RECEIPT_EMPTY"]);
-        assert_eq!(codes(&parse_receipt_at("$01abc$", 0).errors), ["RECEIPT_FORMAT"]);
-        assert_eq!(codes(&parse_receipt_at("FP1.abc", 0).errors), ["RECEIPT_FORMAT"]);
-        assert_eq!(codes(&parse_receipt_at("FP1.!!!.sig", 0).errors), ["RECEIPT_FORMAT"]);
+        assert_eq!(
+            codes(&parse_receipt_at("$01abc$", 0).errors),
+            ["RECEIPT_FORMAT"]
+        );
+        assert_eq!(
+            codes(&parse_receipt_at("FP1.abc", 0).errors),
+            ["RECEIPT_FORMAT"]
+        );
+        assert_eq!(
+            codes(&parse_receipt_at("FP1.!!!.sig", 0).errors),
+            ["RECEIPT_FORMAT"]
+        );
         let t = |c: &str| format!("FP1.{}.c2ln", b64url(c));
-        assert_eq!(codes(&parse_receipt_at(&t(r#"{"v":2,"orderId":"A","lines":[{}]}"#), 0).errors), ["RECEIPT_FORMAT"]);
-        assert_eq!(codes(&parse_receipt_at(&t(r#"{"v":1,"purpose":"red","orderId":"A","lines":[{}]}"#), 0).errors), ["RECEIPT_PURPOSE"]);
-        assert_eq!(codes(&parse_receipt_at(&t(r#"{"v":1,"orderId":"A","lines":[]}"#), 0).errors), ["RECEIPT_FORMAT"]);
-        assert_eq!(codes(&parse_receipt_at(&t("[1]"), 0).errors), ["RECEIPT_FORMAT"]);
+        assert_eq!(
+            codes(&parse_receipt_at(&t(r#"{"v":2,"orderId":"A","lines":[{}]}"#), 0).errors),
+            ["RECEIPT_FORMAT"]
+        );
+        assert_eq!(
+            codes(
+                &parse_receipt_at(
+                    &t(r#"{"v":1,"purpose":"red","orderId":"A","lines":[{}]}"#),
+                    0
+                )
+                .errors
+            ),
+            ["RECEIPT_PURPOSE"]
+        );
+        assert_eq!(
+            codes(&parse_receipt_at(&t(r#"{"v":1,"orderId":"A","lines":[]}"#), 0).errors),
+            ["RECEIPT_FORMAT"]
+        );
+        assert_eq!(
+            codes(&parse_receipt_at(&t("[1]"), 0).errors),
+            ["RECEIPT_FORMAT"]
+        );
         let r = parse_receipt_at("hello", 0);
         assert!(r.receipt.is_none() && !r.valid);
         assert!(r.errors[0].message.contains("小票"));

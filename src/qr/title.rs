@@ -52,7 +52,10 @@ fn split_pair(s: &str) -> (String, String) {
         return (a.trim().to_owned(), b.trim().to_owned());
     }
     if let Some((a, b)) = s.rsplit_once(char::is_whitespace) {
-        if !b.is_empty() && b.chars().all(|c| c.is_ascii_digit() || c == '-') && b.chars().any(|c| c.is_ascii_digit()) {
+        if !b.is_empty()
+            && b.chars().all(|c| c.is_ascii_digit() || c == '-')
+            && b.chars().any(|c| c.is_ascii_digit())
+        {
             return (a.trim().to_owned(), b.to_owned());
         }
     }
@@ -70,7 +73,12 @@ fn split_pair(s: &str) -> (String, String) {
 pub fn parse_title_qr(text: &str) -> TitleQrResult {
     let mut issues = Issues::default();
     let buyer = decode(text, &mut issues);
-    TitleQrResult { valid: issues.errors.is_empty(), buyer, errors: issues.errors, warnings: issues.warnings }
+    TitleQrResult {
+        valid: issues.errors.is_empty(),
+        buyer,
+        errors: issues.errors,
+        warnings: issues.warnings,
+    }
 }
 
 fn decode(text: &str, issues: &mut Issues) -> Option<TitleBuyer> {
@@ -91,16 +99,33 @@ fn decode(text: &str, issues: &mut Issues) -> Option<TitleBuyer> {
     }
     let (version, payload) = body.split_at(2);
     if version != "01" {
-        issues.push(FIELD, &QrProblem::TitleVersion { version: version.chars().take(8).collect() });
+        issues.push(
+            FIELD,
+            &QrProblem::TitleVersion {
+                version: version.chars().take(8).collect(),
+            },
+        );
         return None;
     }
     let Some(bytes) = base64_decode(payload) else {
-        issues.push(FIELD, &format("the content is not Base64", "内容不是 Base64 编码"));
+        issues.push(
+            FIELD,
+            &format("the content is not Base64", "内容不是 Base64 编码"),
+        );
         return None;
     };
     // As implemented by producers: UTF-8; a GBK payload is read too.
-    let Some(decoded) = String::from_utf8(bytes.clone()).ok().or_else(|| gbk::decode(&bytes)) else {
-        issues.push(FIELD, &format("the content is neither UTF-8 nor GBK text", "内容不是 UTF-8 或 GBK 文本"));
+    let Some(decoded) = String::from_utf8(bytes.clone())
+        .ok()
+        .or_else(|| gbk::decode(&bytes))
+    else {
+        issues.push(
+            FIELD,
+            &format(
+                "the content is neither UTF-8 nor GBK text",
+                "内容不是 UTF-8 或 GBK 文本",
+            ),
+        );
         return None;
     };
     let parts: Vec<&str> = decoded.split(SEP).collect();
@@ -124,12 +149,17 @@ fn decode(text: &str, issues: &mut Issues) -> Option<TitleBuyer> {
     }
     // The check code: everything after the fourth separator.
     let crc_text = parts.get(4).map(|s| s.trim()).unwrap_or("");
-    let crc = (crc_text.len() == 4).then(|| u16::from_str_radix(crc_text, 16).ok()).flatten();
+    let crc = (crc_text.len() == 4)
+        .then(|| u16::from_str_radix(crc_text, 16).ok())
+        .flatten();
     let Some(crc) = crc else {
         issues.push(FIELD, &QrProblem::TitleCrc);
         return Some(buyer);
     };
-    let covered_len = parts[..4].iter().map(|p| p.len() + SEP.len()).sum::<usize>();
+    let covered_len = parts[..4]
+        .iter()
+        .map(|p| p.len() + SEP.len())
+        .sum::<usize>();
     let with_sep = &decoded[..covered_len];
     let without_sep = with_sep.strip_suffix(SEP).unwrap_or(with_sep);
     let gbk_with = gbk::encode(with_sep);
@@ -163,7 +193,13 @@ fn decode(text: &str, issues: &mut Issues) -> Option<TitleBuyer> {
 /// assert_eq!(parse_title_qr(&text).buyer, Some(b));
 /// ```
 pub fn encode_title_qr(b: &TitleBuyer) -> Option<String> {
-    let pair = |a: &str, b: &str| if b.is_empty() { a.to_owned() } else { format!("{a}|{b}") };
+    let pair = |a: &str, b: &str| {
+        if b.is_empty() {
+            a.to_owned()
+        } else {
+            format!("{a}|{b}")
+        }
+    };
     let text = format!(
         "{}{SEP}{}{SEP}{}{SEP}{}{SEP}",
         b.name,
@@ -172,16 +208,26 @@ pub fn encode_title_qr(b: &TitleBuyer) -> Option<String> {
         pair(&b.bank_name, &b.bank_account)
     );
     let crc = crc16_umts(&gbk::encode(&text)?);
-    Some(format!("$01{}$", base64_encode(format!("{text}{crc:04X}").as_bytes())))
+    Some(format!(
+        "$01{}$",
+        base64_encode(format!("{text}{crc:04X}").as_bytes())
+    ))
 }
 
 fn base64_encode(bytes: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
         for i in 0..4 {
-            out.push(if i <= chunk.len() { A[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+            out.push(if i <= chunk.len() {
+                A[(n >> (18 - 6 * i) & 63) as usize] as char
+            } else {
+                '='
+            });
         }
     }
     out
@@ -223,7 +269,9 @@ mod tests {
             }
         );
         // Scanner noise: surrounding whitespace and a line break.
-        assert!(parse_title_qr(&format!("  {}\r\n", EXAMPLE_QR)).warnings.is_empty());
+        assert!(parse_title_qr(&format!("  {}\r\n", EXAMPLE_QR))
+            .warnings
+            .is_empty());
     }
 
     #[test]
@@ -233,7 +281,10 @@ mod tests {
         assert_eq!(codes(&r.warnings), ["TITLE_QR_CRC_VARIANT"]);
         assert!(r.warnings[0].message.contains("UTF-8"));
         let without = EXAMPLE_TEXT.strip_suffix(SEP).unwrap();
-        for crc in [crc16_umts(&gbk::encode(without).unwrap()), crc16_umts(without.as_bytes())] {
+        for crc in [
+            crc16_umts(&gbk::encode(without).unwrap()),
+            crc16_umts(without.as_bytes()),
+        ] {
             let r = parse_title_qr(&qr(&format!("{EXAMPLE_TEXT}{crc:04X}")));
             assert!(r.valid);
             assert_eq!(codes(&r.warnings), ["TITLE_QR_CRC_VARIANT"], "{crc:04X}");
@@ -244,7 +295,9 @@ mod tests {
         let r = parse_title_qr(&qr(&format!("{EXAMPLE_TEXT}67a2")));
         assert_eq!(codes(&r.warnings), ["TITLE_QR_CRC"]);
         let crc = crc16_umts(&gbk::encode(EXAMPLE_TEXT).unwrap());
-        assert!(parse_title_qr(&qr(&format!("{EXAMPLE_TEXT}{crc:04x}"))).warnings.is_empty());
+        assert!(parse_title_qr(&qr(&format!("{EXAMPLE_TEXT}{crc:04x}")))
+            .warnings
+            .is_empty());
     }
 
     #[test]
@@ -266,17 +319,35 @@ mod tests {
         let r = parse_title_qr(&format!("$01{}$", base64_encode(&gbk_bytes)));
         assert!(r.valid && r.warnings.is_empty(), "{r:?}");
         let b = r.buyer.unwrap();
-        assert_eq!((b.address.as_str(), b.phone.as_str()), ("北京市朝阳区", "010-88886666"));
-        assert_eq!((b.bank_name.as_str(), b.bank_account.as_str()), ("招商银行北京分行", "110912345610101"));
+        assert_eq!(
+            (b.address.as_str(), b.phone.as_str()),
+            ("北京市朝阳区", "010-88886666")
+        );
+        assert_eq!(
+            (b.bank_name.as_str(), b.bank_account.as_str()),
+            ("招商银行北京分行", "110912345610101")
+        );
     }
 
     #[test]
     fn not_a_title_qr() {
         assert_eq!(codes(&parse_title_qr("  ").errors), ["TITLE_QR_EMPTY"]);
-        assert_eq!(codes(&parse_title_qr("https://example.com").errors), ["TITLE_QR_FORMAT"]);
-        assert_eq!(codes(&parse_title_qr("$02abcd$").errors), ["TITLE_QR_VERSION"]);
-        assert_eq!(codes(&parse_title_qr("$01***$").errors), ["TITLE_QR_FORMAT"]);
-        assert_eq!(codes(&parse_title_qr(&qr("只有名称")).errors), ["TITLE_QR_FORMAT"]);
+        assert_eq!(
+            codes(&parse_title_qr("https://example.com").errors),
+            ["TITLE_QR_FORMAT"]
+        );
+        assert_eq!(
+            codes(&parse_title_qr("$02abcd$").errors),
+            ["TITLE_QR_VERSION"]
+        );
+        assert_eq!(
+            codes(&parse_title_qr("$01***$").errors),
+            ["TITLE_QR_FORMAT"]
+        );
+        assert_eq!(
+            codes(&parse_title_qr(&qr("只有名称")).errors),
+            ["TITLE_QR_FORMAT"]
+        );
         assert_eq!(codes(&parse_title_qr("$").errors), ["TITLE_QR_FORMAT"]);
         assert_eq!(codes(&parse_title_qr("$0").errors), ["TITLE_QR_FORMAT"]);
         assert_eq!(codes(&parse_title_qr("$测试").errors), ["TITLE_QR_FORMAT"]);
@@ -287,7 +358,14 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        let b = TitleBuyer { name: "上海（浦东）某某有限公司".into(), tax_id: "91310115MA1K4XXXXX".into(), address: "上海市浦东新区".into(), phone: "021-1".into(), bank_name: "交通银行".into(), bank_account: "310066".into() };
+        let b = TitleBuyer {
+            name: "上海（浦东）某某有限公司".into(),
+            tax_id: "91310115MA1K4XXXXX".into(),
+            address: "上海市浦东新区".into(),
+            phone: "021-1".into(),
+            bank_name: "交通银行".into(),
+            bank_account: "310066".into(),
+        };
         let r = parse_title_qr(&encode_title_qr(&b).unwrap());
         assert!(r.valid && r.warnings.is_empty());
         assert_eq!(r.buyer, Some(b));
