@@ -14,6 +14,11 @@ wasm-pack build --profile wasm --target web --out-dir pkg --out-name fapiao \
   --no-pack --no-gitignore --mode no-install . >&2
 cp "$keep"/* pkg/
 cp LICENSE-MIT LICENSE-APACHE pkg/
+# The 说明 of the tax classification codes ship beside the module, not inside it.
+cp data/tax-codes-descriptions.txt pkg/
+# Precompressed copy for servers that serve .gz files (fapiao-proxy does); not in
+# the npm package's files.
+gzip -9 -k -f pkg/fapiao_bg.wasm
 raw=$(wc -c < pkg/fapiao_bg.wasm)
-gz=$(gzip -9c pkg/fapiao_bg.wasm | wc -c)
+gz=$(wc -c < pkg/fapiao_bg.wasm.gz)
 echo "pkg/fapiao_bg.wasm: $raw bytes, $gz bytes gzipped" >&2

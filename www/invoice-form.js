@@ -203,8 +203,7 @@ export async function submitInvoice(request, orderToken) {
 
 /** GET /v1/invoices/{id}; `null` when the proxy does not know the order. */
 export async function getInvoice(orderId) {
-  const res = await fetch(`/v1/invoices/${encodeURIComponent(orderId)}`);
-  if (res.status === 404) return null;
+  const res = await fetch(`/v1/invoices/${encodeURIComponent(orderId)}?optional=true`);
   return json(res);
 }
 

@@ -59,7 +59,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         );
     }
     let statics = Router::new()
-        .nest_service("/pkg", ServeDir::new(&c.pkg_dir))
+        // build-pkg.sh writes fapiao_bg.wasm.gz beside the module: a browser that
+        // accepts gzip gets a third of the bytes.
+        .nest_service("/pkg", ServeDir::new(&c.pkg_dir).precompressed_gzip())
         .fallback_service(ServeDir::new(&c.static_dir));
     Router::new()
         .merge(api.with_state(state.clone()))
@@ -345,6 +347,9 @@ struct WaitQuery {
     wait: Option<u64>,
     /// The status the client already knows: answer as soon as it differs.
     since: Option<String>,
+    /// `optional=true`: answer 200 with `null` instead of 404 for an unknown order
+    /// (a kiosk asking "was this receipt invoiced already?").
+    optional: Option<bool>,
 }
 
 async fn load(state: &AppState, id: &str) -> Result<Record, ApiError> {
@@ -360,6 +365,9 @@ async fn show(State(state): S, Path(id): Path<String>, Query(q): Query<WaitQuery
     let wait = Duration::from_secs(q.wait.unwrap_or(0).min(60));
     let deadline = tokio::time::Instant::now() + wait;
     let mut rx = state.events.updates.subscribe();
+    if q.optional == Some(true) && state.store.get(&id).await.map_err(store_error)?.is_none() {
+        return Ok(Json(serde_json::Value::Null).into_response());
+    }
     let mut r = load(&state, &id).await?;
     let settled = |r: &Record| match &q.since {
         Some(s) => r.status.as_str() != s,

@@ -267,6 +267,23 @@ async fn serves_the_demo_pages_and_the_package() {
     assert_eq!(page.text().await.unwrap(), "<h1>demo</h1>");
     let wasm = r.client.get(format!("{}/pkg/fapiao_bg.wasm", r.base)).send().await.unwrap();
     assert_eq!(wasm.headers()["content-type"], "application/wasm");
+    assert_eq!(wasm.bytes().await.unwrap().as_ref(), b"\0asm");
+    // With a precompressed copy beside it, a client that accepts gzip gets that.
+    std::fs::write(dir.path().join("pkg/fapiao_bg.wasm.gz"), b"gzipped bytes").unwrap();
+    let gz = r
+        .client
+        .get(format!("{}/pkg/fapiao_bg.wasm", r.base))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+    assert_eq!(gz.headers()["content-type"], "application/wasm");
+    // An unknown order: 404 normally, 200 with null when asked with optional=true.
+    let (status, _) = get(&r, "/v1/invoices/NO-SUCH-ORDER").await;
+    assert_eq!(status, 404);
+    let (status, body) = get(&r, "/v1/invoices/NO-SUCH-ORDER?optional=true").await;
+    assert_eq!((status, body), (200, Value::Null));
 }
 
 /// Check and insert of a red letter are one transaction: twelve concurrent partial
