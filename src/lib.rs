@@ -32,6 +32,7 @@ pub mod amount;
 pub mod buyer;
 pub mod clock;
 pub mod issue;
+mod json;
 pub mod limits;
 pub mod qr;
 pub mod region;

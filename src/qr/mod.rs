@@ -10,7 +10,6 @@
 //! - [`qr_svg`]: an SVG QR code for a short text (a download link).
 
 pub mod gbk;
-mod json;
 mod receipt;
 mod title;
 

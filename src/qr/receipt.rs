@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::json::{self, Json};
+use crate::json::{self, Kind, Value as Json};
 use super::{base64_decode, QrProblem};
 use crate::amount::{DecimalInput, LineInput};
 use crate::issue::{Issue, Issues};
@@ -113,8 +113,8 @@ fn decode(text: &str, now_s: i64, issues: &mut Issues) -> Option<Receipt> {
     }
     let claims = base64_decode(parts[1])
         .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| json::parse(&s))
-        .filter(|v| matches!(v, Json::Object(_)));
+        .and_then(|s| json::parse(&s).ok())
+        .filter(|v| matches!(v.kind, Kind::Object(_)));
     let Some(claims) = claims else {
         issues.push(FIELD, &format("the token cannot be read", "令牌无法读取"));
         return None;
@@ -133,8 +133,8 @@ fn decode(text: &str, now_s: i64, issues: &mut Issues) -> Option<Receipt> {
     }
     let text_of = |k: &str| claims.get(k).and_then(Json::text).map(str::to_owned);
     let order_id = text_of("orderId").filter(|s| !s.is_empty());
-    let lines: Vec<LineInput> = match claims.get("lines") {
-        Some(Json::Array(a)) => a.iter().map(line).collect(),
+    let lines: Vec<LineInput> = match claims.get("lines").map(|v| &v.kind) {
+        Some(Kind::Array(a)) => a.iter().map(line).collect(),
         _ => Vec::new(),
     };
     let (Some(order_id), false) = (order_id, lines.is_empty()) else {
@@ -168,7 +168,7 @@ fn decode(text: &str, now_s: i64, issues: &mut Issues) -> Option<Receipt> {
         order_id,
         issued_at: int("issuedAt").filter(|&t| t > 0).map(china_time),
         expires_at: expires.map(china_time),
-        price_includes_tax: matches!(claims.get("priceIncludesTax"), Some(Json::Bool(true))),
+        price_includes_tax: matches!(claims.get("priceIncludesTax").map(|v| &v.kind), Some(Kind::Bool(true))),
         lines,
         totals: ReceiptTotals {
             amount_incl_tax: total("amountInclTax"),
@@ -181,13 +181,13 @@ fn decode(text: &str, now_s: i64, issues: &mut Issues) -> Option<Receipt> {
 fn line(v: &Json) -> LineInput {
     let s = |k: &str| v.get(k).and_then(Json::text).map(str::to_owned);
     let d = |k: &str| {
-        v.get(k).and_then(|x| match x {
-            Json::Number(n) => Some(
+        v.get(k).and_then(|x| match &x.kind {
+            Kind::Number(n) => Some(
                 n.parse::<i64>()
                     .map(DecimalInput::Integer)
                     .unwrap_or_else(|_| DecimalInput::Text(n.clone())),
             ),
-            Json::String(t) => Some(DecimalInput::Text(t.clone())),
+            Kind::String(t) => Some(DecimalInput::Text(t.clone())),
             _ => None,
         })
     };

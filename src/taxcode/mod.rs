@@ -35,7 +35,6 @@
 
 mod csv;
 mod item_name;
-mod json;
 mod pinyin;
 mod rates;
 pub mod search;

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use super::pinyin::{self, PinyinKeys};
 use super::search::{normalize, Index};
-use super::{csv, json, TableProblem};
+use super::{csv, TableProblem};
 use crate::Issue;
 
 const EMBEDDED: &str = include_str!("../../data/tax-codes.txt");
@@ -407,7 +407,7 @@ fn read_csv(text: &str) -> Result<Vec<Record>, Vec<Issue>> {
 }
 
 fn read_json(text: &str) -> Result<(Vec<Record>, Option<String>), Vec<Issue>> {
-    use json::Kind;
+    use crate::json::{self, Kind};
     let mut errors = Vec::new();
     let doc = match json::parse(text) {
         Ok(d) => d,

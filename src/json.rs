@@ -1,6 +1,7 @@
-//! A small JSON reader for tables loaded at run time. It keeps the line each value
-//! starts on, so that errors can name it, and it needs no dependency (the
-//! WebAssembly module stays small). Numbers are kept as their text.
+//! The crate's one small JSON reader, for tables loaded at run time (src/taxcode)
+//! and order-token claims (src/qr). It keeps the line each value starts on, so that
+//! errors can name it, and it needs no dependency (the WebAssembly module stays
+//! small). Numbers are kept as their text.
 
 /// A JSON value and the 1-based line it starts on.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +25,22 @@ impl Value {
     pub fn get(&self, key: &str) -> Option<&Value> {
         match &self.kind {
             Kind::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The value if it is a string.
+    pub fn str(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A string, or a number as its text.
+    pub fn text(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::String(s) | Kind::Number(s) => Some(s),
             _ => None,
         }
     }
