@@ -3,15 +3,8 @@
 import init, { computeInvoice, buildIssueRequest } from '/pkg/fapiao.js';
 import {
   BuyerForm, readTitleQr, submitInvoice, waitForInvoice, ProxyError, say, hasCamera, scanWithCamera,
-  listenForScanner, money, percent,
+  listenForScanner, money, percent, $, el,
 } from '/invoice-form.js';
-
-const $ = (id) => document.getElementById(id);
-const el = (tag, props = {}, ...kids) => {
-  const e = Object.assign(document.createElement(tag), props);
-  e.append(...kids);
-  return e;
-};
 
 // What the merchant's back end sold (the sandbox signs it in demo mode).
 const CART = [

@@ -4,6 +4,16 @@
 import { validateTaxId, parseTitleQr } from '/pkg/fapiao.js';
 
 /** The message of an Issue in the page's language. */
+/** `document.getElementById`. */
+export const $ = (id) => document.getElementById(id);
+
+/** Creates an element with properties and children. */
+export const el = (tag, props = {}, ...kids) => {
+  const e = Object.assign(document.createElement(tag), props);
+  e.append(...kids);
+  return e;
+};
+
 export const say = (issue, lang) => (lang === 'en' ? issue.messageEn : issue.message);
 
 const FIELDS = ['name', 'taxId', 'address', 'phone', 'bankName', 'bankAccount', 'email', 'mobile'];

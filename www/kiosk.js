@@ -5,15 +5,8 @@
 import init, { parseReceipt, computeInvoice, buildIssueRequest, qrSvg } from '/pkg/fapiao.js';
 import {
   BuyerForm, readTitleQr, submitInvoice, getInvoice, waitForInvoice, ProxyError, say, hasCamera,
-  scanWithCamera, listenForScanner, money,
+  scanWithCamera, listenForScanner, money, $, el,
 } from '/invoice-form.js';
-
-const $ = (id) => document.getElementById(id);
-const el = (tag, props = {}, ...kids) => {
-  const e = Object.assign(document.createElement(tag), props);
-  e.append(...kids);
-  return e;
-};
 
 const T = {
   title: ['自助开票', 'Self-service invoicing'],

@@ -67,11 +67,24 @@ pub(crate) struct Outcome {
 }
 
 /// Reads one number of line `i`; `Err(())` once the issue is recorded under
-/// `lines[i].<name>` (the path is only formatted for an issue).
+/// `lines[i].<name>`.
 fn read(
     issues: &mut Issues,
     i: usize,
     name: &str,
+    input: Option<&DecimalInput>,
+    kind: NumberKind,
+    max_int: usize,
+    max_dp: u32,
+) -> Result<Option<Decimal>, ()> {
+    read_number(issues, || format!("lines[{i}].{name}"), input, kind, max_int, max_dp)
+}
+
+/// Reads one number; `Err(())` once the issue is recorded under the field that
+/// `field` names (the path is only formatted when there is an issue).
+pub(super) fn read_number(
+    issues: &mut Issues,
+    field: impl FnOnce() -> String,
     input: Option<&DecimalInput>,
     kind: NumberKind,
     max_int: usize,
@@ -97,7 +110,7 @@ fn read(
                     max_digits: max_int,
                 },
             };
-            issues.push(&format!("lines[{i}].{name}"), &problem);
+            issues.push(&field(), &problem);
             Err(())
         }
     }

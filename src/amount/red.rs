@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use crate::issue::Issues;
 use crate::Issue;
 
-use super::line::{money2, tax_of, AMOUNT_TOLERANCE};
-use super::money::{format_money, format_plain, parse, DecimalInput};
+use super::line::{money2, read_number, tax_of, AMOUNT_TOLERANCE};
+use super::money::{format_money, format_plain, DecimalInput};
 use super::problem::{AmountProblem, NumberKind};
 use super::rounding::{mul_div_round, product_within};
 use super::{
@@ -500,6 +500,7 @@ pub fn compute_red(input: &RedInput) -> RedResult {
     }
 }
 
+/// A number of a red-letter line, as a magnitude (the sign is the red invoice's).
 fn read_abs(
     issues: &mut Issues,
     field: &str,
@@ -508,26 +509,6 @@ fn read_abs(
     max_int: usize,
     max_dp: u32,
 ) -> Result<Option<Decimal>, ()> {
-    let Some(input) = input else { return Ok(None) };
-    match parse(input, max_int, max_dp, false) {
-        Ok(v) => Ok(v.map(|v| v.abs())),
-        Err(e) => {
-            let problem = match e {
-                super::money::ParseFailure::Precision => {
-                    AmountProblem::Precision { kind, max: max_dp }
-                }
-                super::money::ParseFailure::TooLarge => AmountProblem::TooLarge {
-                    kind,
-                    max_digits: max_int,
-                },
-                super::money::ParseFailure::NonInteger => AmountProblem::NotAString { kind },
-                super::money::ParseFailure::Format => AmountProblem::Format {
-                    kind,
-                    found: String::new(),
-                },
-            };
-            issues.push(field, &problem);
-            Err(())
-        }
-    }
+    let v = read_number(issues, || field.to_owned(), input, kind, max_int, max_dp)?;
+    Ok(v.map(|v| v.abs()))
 }
