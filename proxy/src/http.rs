@@ -108,15 +108,33 @@ async fn guard(State(state): S, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_else(|| "other".into());
     let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
     let limited = route.starts_with("/v1/") && !route.starts_with("/v1/callbacks/") && !state.limiter.allow(ip);
+    // The JSON endpoints take JSON only (a text/plain or form post is what a
+    // cross-site form can send without a CORS preflight); callbacks take forms.
+    let json_only = method == "POST" && matches!(route.as_str(), "/v1/invoices" | "/v1/invoices/{order_id}/red" | "/v1/demo/order-token");
     let resp = if limited {
         let mut r = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "client", ProxyProblem::RateLimited).into_response();
         r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         r
+    } else if json_only && !is_json(req.headers().get(header::CONTENT_TYPE)) {
+        ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "content-type", ProxyProblem::ContentType).into_response()
     } else {
-        next.run(req).await
+        let resp = next.run(req).await;
+        if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            // The body limit layers answer in plain text; answer like every other error.
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body", ProxyProblem::BodyTooLarge { limit: state.config.body_limit }).into_response()
+        } else {
+            resp
+        }
     };
     state.metrics.request(&method, &route, resp.status().as_u16());
     resp
+}
+
+/// `application/json` or `application/<something>+json`, with any parameters.
+fn is_json(value: Option<&HeaderValue>) -> bool {
+    let Some(v) = value.and_then(|v| v.to_str().ok()) else { return false };
+    let essence = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 fn body_invalid(detail: impl Into<String>) -> ApiError {

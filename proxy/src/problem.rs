@@ -14,6 +14,15 @@ pub enum ProxyProblem {
         /// What is wrong (no values echoed).
         detail: String,
     },
+    /// The body is larger than `FAPIAO_BODY_LIMIT`.
+    #[error("The request body is larger than {limit} bytes.")]
+    BodyTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The body is not sent as `application/json`.
+    #[error("The request body must be sent as application/json.")]
+    ContentType,
     /// No order token.
     #[error("An order token is required.")]
     TokenMissing,
@@ -100,6 +109,8 @@ impl Rule for ProxyProblem {
         use ProxyProblem::*;
         match self {
             BodyInvalid { .. } => "REQUEST_BODY_INVALID",
+            BodyTooLarge { .. } => "REQUEST_BODY_TOO_LARGE",
+            ContentType => "REQUEST_CONTENT_TYPE",
             TokenMissing => "ORDER_TOKEN_MISSING",
             TokenMalformed => "ORDER_TOKEN_MALFORMED",
             TokenSignature => "ORDER_TOKEN_SIGNATURE",
@@ -125,6 +136,8 @@ impl Rule for ProxyProblem {
         use ProxyProblem::*;
         match self {
             BodyInvalid { detail } => format!("请求内容无效：{detail}。"),
+            BodyTooLarge { limit } => format!("请求内容超过{limit}字节。"),
+            ContentType => "请求内容须以application/json发送。".into(),
             TokenMissing => "缺少订单令牌。".into(),
             TokenMalformed => "订单令牌格式不正确。".into(),
             TokenSignature => "订单令牌签名无效。".into(),
