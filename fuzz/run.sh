@@ -14,7 +14,9 @@ for t in "${targets[@]}"; do
   mkdir -p "corpus/$t"
   cp -n seeds/"$t"/* "corpus/$t/" 2>/dev/null || true
   echo "== $t (${secs}s)"
-  if ! cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -max_len=4096 -timeout=10 -print_final_stats=1 2>&1 | tee "artifacts-$t.log" | grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units|stat::average_exec_per_sec|==[0-9]+==|SUMMARY|panicked)'; then
+  dict=()
+  [ "$t" = tax_id ] || dict=(-dict=dict/invoice.dict)
+  if ! cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -max_len=4096 -timeout=10 -print_final_stats=1 "${dict[@]}" 2>&1 | tee "artifacts-$t.log" | grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units|stat::average_exec_per_sec|==[0-9]+==|SUMMARY|panicked)'; then
     :
   fi
   if grep -q -E 'SUMMARY|panicked|deadly signal' "artifacts-$t.log"; then
