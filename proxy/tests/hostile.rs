@@ -46,7 +46,7 @@ async fn malformed_json_is_400_request_body_invalid() {
     let deep_request = format!(r#"{{"orderToken":{},"request":{}1{}}}"#, good["orderToken"], "[".repeat(10_000), "]".repeat(10_000));
     let bodies: Vec<(&str, Vec<u8>)> = vec![
         ("empty", Vec::new()),
-        ("truncated", good_text[..good_text.len() / 2].as_bytes().to_vec()),
+        ("truncated", good_text.as_bytes()[..good_text.len() / 2].to_vec()),
         ("trailing garbage", format!("{good_text}}}").into_bytes()),
         ("not UTF-8", b"{\"request\":\"\xff\xfe\",\"orderToken\":\"x\"}".to_vec()),
         ("a NUL", b"\0".to_vec()),
