@@ -41,14 +41,23 @@ pub struct NuonuoSettings {
 /// The sandbox provider's knobs.
 #[derive(Debug, Clone)]
 pub struct SandboxKnobs {
-    /// Latency of every call.
-    pub latency: Duration,
+    /// Latency of every call, a random value in this range (ms).
+    pub latency_ms: (u64, u64),
     /// Time from acceptance to issued, a random value in this range (ms).
     pub issue_delay_ms: (u64, u64),
     /// Share of orders that end failed (开票失败), 0–1.
     pub failure_rate: f64,
     /// Share of submissions that are accepted but answer with a timeout, 0–1.
     pub timeout_rate: f64,
+    /// Share of calls (submissions and queries) answered with HTTP 5xx before
+    /// anything happens, 0–1: the worker sees the provider unavailable.
+    pub error_rate: f64,
+    /// Share of calls that answer only after `slow_ms`, 0–1; half of the slow
+    /// submissions are slow after the invoice was stored, half before. With
+    /// `slow_ms` above the provider timeout, these are timeouts of both kinds.
+    pub slow_rate: f64,
+    /// How long a slow call takes.
+    pub slow: Duration,
 }
 
 /// All settings.
@@ -56,8 +65,23 @@ pub struct SandboxKnobs {
 pub struct Config {
     /// `FAPIAO_LISTEN`.
     pub listen: SocketAddr,
-    /// `FAPIAO_DATABASE_URL` (`sqlite:` prefix optional).
+    /// `FAPIAO_DATABASE_URL` (`sqlite:` prefix optional): the SQLite file, unless
+    /// `postgres` is set.
     pub database_path: PathBuf,
+    /// `FAPIAO_DATABASE_URL` when it is a `postgres://` or `postgresql://` URL:
+    /// several instances share that database (a secret: it may hold a password).
+    pub postgres: Option<Secret>,
+    /// `FAPIAO_DATABASE_POOL`: PostgreSQL connections per instance at most.
+    pub database_pool: usize,
+    /// `FAPIAO_INSTANCE_ID`: this instance's name on its order leases (default:
+    /// host name, process id and a random suffix). Must differ between instances
+    /// that run at the same time; an instance restarted under the same name takes
+    /// its leased orders back at once instead of waiting for the leases to expire.
+    pub instance_id: String,
+    /// `FAPIAO_LEASE_MS`: how long a worker holds an order it claimed (default:
+    /// twice the provider timeout plus 10 s); the orders of an instance that died
+    /// go to another one after this.
+    pub lease: Duration,
     /// `FAPIAO_PROVIDER`.
     pub provider: ProviderKind,
     /// `FAPIAO_SELLER_TAX_ID`.
@@ -111,7 +135,8 @@ pub const VARIABLES: &[&str] = &[
     "FAPIAO_PKG_DIR", "FAPIAO_DEMO", "FAPIAO_SANDBOX_LATENCY_MS", "FAPIAO_SANDBOX_ISSUE_DELAY_MS",
     "FAPIAO_SANDBOX_FAILURE_RATE", "FAPIAO_SANDBOX_TIMEOUT_RATE", "FAPIAO_SUCCESS_RATE_THRESHOLD",
     "FAPIAO_PROVIDER_TIMEOUT_MS", "FAPIAO_WORKERS", "FAPIAO_BREAKER_THRESHOLD", "FAPIAO_BREAKER_COOLDOWN_MS",
-    "FAPIAO_POLL_MS", "FAPIAO_CALLBACK_TOKEN",
+    "FAPIAO_POLL_MS", "FAPIAO_CALLBACK_TOKEN", "FAPIAO_DATABASE_POOL", "FAPIAO_INSTANCE_ID", "FAPIAO_LEASE_MS",
+    "FAPIAO_SANDBOX_ERROR_RATE", "FAPIAO_SANDBOX_SLOW_RATE", "FAPIAO_SANDBOX_SLOW_MS",
 ];
 
 /// The 诺诺 sandbox's test seller tax ID, used as the sandbox default.
@@ -224,12 +249,30 @@ impl Config {
         let src = Source { lookup, file };
 
         let listen = src.parse("FAPIAO_LISTEN", SocketAddr::from(([127, 0, 0, 1], 8080)), "host:port (e.g. 127.0.0.1:8080)")?;
-        let db = src.get("FAPIAO_DATABASE_URL").unwrap_or_else(|| "sqlite:./var/fapiao.sqlite".into());
-        let path = db.strip_prefix("sqlite://").or_else(|| db.strip_prefix("sqlite:")).unwrap_or(&db);
-        if path.is_empty() || db.contains("://") && !db.starts_with("sqlite://") {
-            return Err(format!("FAPIAO_DATABASE_URL: “{db}” is not a SQLite path (sqlite:./var/fapiao.sqlite)"));
-        }
-        let database_path = PathBuf::from(path);
+        // The URL may carry a password: read like a secret (also from FAPIAO_DATABASE_URL_FILE).
+        let db = src.secret("FAPIAO_DATABASE_URL")?.map(|s| s.expose().to_owned()).unwrap_or_else(|| "sqlite:./var/fapiao.sqlite".into());
+        let (database_path, postgres) = if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+            (PathBuf::new(), Some(Secret::new(db)))
+        } else {
+            let path = db.strip_prefix("sqlite://").or_else(|| db.strip_prefix("sqlite:")).unwrap_or(&db);
+            if path.is_empty() || db.contains("://") && !db.starts_with("sqlite://") {
+                return Err(format!(
+                    "FAPIAO_DATABASE_URL: “{}” is neither a SQLite path (sqlite:./var/fapiao.sqlite) nor a postgres:// URL",
+                    crate::store::postgres::redact(&db)
+                ));
+            }
+            (PathBuf::from(path), None)
+        };
+        let provider_timeout = Duration::from_millis(src.parse("FAPIAO_PROVIDER_TIMEOUT_MS", 15_000, "milliseconds")?);
+        let instance_id = match src.get("FAPIAO_INSTANCE_ID") {
+            Some(v) if v.len() <= 100 && v.bytes().all(|b| b.is_ascii_graphic()) => v,
+            Some(_) => return Err("FAPIAO_INSTANCE_ID: at most 100 printable ASCII characters without spaces".into()),
+            None => {
+                let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
+                let host = if host.is_empty() { "proxy".to_owned() } else { host };
+                format!("{host}-{}-{}", std::process::id(), &random_key()[..8])
+            }
+        };
 
         let provider = match src.get("FAPIAO_PROVIDER").as_deref() {
             None | Some("sandbox") => ProviderKind::Sandbox,
@@ -294,6 +337,9 @@ impl Config {
         Ok(Config {
             listen,
             database_path,
+            postgres,
+            database_pool: src.parse::<usize>("FAPIAO_DATABASE_POOL", 16, "a number")?.clamp(2, 1000),
+            instance_id,
             provider,
             seller_tax_id,
             seller_name,
@@ -308,13 +354,17 @@ impl Config {
             pkg_dir: src.get("FAPIAO_PKG_DIR").unwrap_or_else(|| "pkg".into()).into(),
             demo,
             sandbox: SandboxKnobs {
-                latency: Duration::from_millis(src.parse("FAPIAO_SANDBOX_LATENCY_MS", 30, "milliseconds")?),
+                latency_ms: delay_range("FAPIAO_SANDBOX_LATENCY_MS", src.get("FAPIAO_SANDBOX_LATENCY_MS"), (30, 30))?,
                 issue_delay_ms: delay_range("FAPIAO_SANDBOX_ISSUE_DELAY_MS", src.get("FAPIAO_SANDBOX_ISSUE_DELAY_MS"), (800, 2500))?,
                 failure_rate: rate("FAPIAO_SANDBOX_FAILURE_RATE", &src, 0.0)?,
                 timeout_rate: rate("FAPIAO_SANDBOX_TIMEOUT_RATE", &src, 0.0)?,
+                error_rate: rate("FAPIAO_SANDBOX_ERROR_RATE", &src, 0.0)?,
+                slow_rate: rate("FAPIAO_SANDBOX_SLOW_RATE", &src, 0.0)?,
+                slow: Duration::from_millis(src.parse("FAPIAO_SANDBOX_SLOW_MS", 20_000, "milliseconds")?),
             },
             success_rate_threshold: rate("FAPIAO_SUCCESS_RATE_THRESHOLD", &src, 0.999)?,
-            provider_timeout: Duration::from_millis(src.parse("FAPIAO_PROVIDER_TIMEOUT_MS", 15_000, "milliseconds")?),
+            provider_timeout,
+            lease: Duration::from_millis(src.parse("FAPIAO_LEASE_MS", provider_timeout.as_millis() as u64 * 2 + 10_000, "milliseconds")?.max(1_000)),
             workers: src.parse::<usize>("FAPIAO_WORKERS", 32, "a number")?.max(1),
             breaker_threshold: src.parse::<u32>("FAPIAO_BREAKER_THRESHOLD", 5, "a number")?.max(1),
             breaker_cooldown: Duration::from_millis(src.parse("FAPIAO_BREAKER_COOLDOWN_MS", 5_000, "milliseconds")?),
@@ -339,6 +389,7 @@ impl Config {
         })
         .expect("test configuration");
         c.database_path = db;
+        c.instance_id = "test-instance".into();
         c
     }
 }
@@ -373,6 +424,22 @@ mod tests {
         assert_eq!(c.database_path, PathBuf::from("./var/fapiao.sqlite"));
         assert!(c.merchant_key_generated && c.merchant_key.expose().len() == 64);
         assert!(c.demo);
+        assert!(c.postgres.is_none());
+        assert_eq!(c.lease, Duration::from_millis(40_000));
+    }
+
+    #[test]
+    fn postgres_urls_select_postgres_and_stay_secret() {
+        let c = with(&[("FAPIAO_DATABASE_URL", "postgres://app:s3cret@127.0.0.1:5432/fapiao"), ("FAPIAO_INSTANCE_ID", "a-1")]).unwrap();
+        assert_eq!(c.postgres.as_ref().unwrap().expose(), "postgres://app:s3cret@127.0.0.1:5432/fapiao");
+        assert_eq!(c.instance_id, "a-1");
+        assert!(!format!("{c:?}").contains("s3cret"), "Debug must not show the database password");
+        assert!(with(&[("FAPIAO_DATABASE_URL", "postgresql://db/fapiao")]).unwrap().postgres.is_some());
+        assert_eq!(with(&[("FAPIAO_DATABASE_URL", "sqlite:/tmp/x.sqlite")]).unwrap().database_path, PathBuf::from("/tmp/x.sqlite"));
+        let e = with(&[("FAPIAO_DATABASE_URL", "mysql://u:s3cret@db/x")]).unwrap_err();
+        assert!(e.starts_with("FAPIAO_DATABASE_URL:") && !e.contains("s3cret"), "{e}");
+        let e = with(&[("FAPIAO_INSTANCE_ID", "two words")]).unwrap_err();
+        assert!(e.starts_with("FAPIAO_INSTANCE_ID:"), "{e}");
     }
 
     #[test]

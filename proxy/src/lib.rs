@@ -3,12 +3,14 @@
 //! The thin, trustworthy server between web pages and the 数电发票 provider. It
 //! keeps the provider's AppKey/AppSecret, re-validates every request with the
 //! `fapiao` crate, accepts an order only under a merchant-signed [order
-//! token](token), writes it to an embedded SQLite store before answering, and lets
+//! token](token), writes it to a durable store (embedded SQLite, or PostgreSQL shared
+//! by several instances) before answering, and lets
 //! a [worker] submit it so that each accepted order is invoiced exactly once —
 //! across duplicate clicks, provider timeouts and crashes.
 //!
 //! - [`config`]: twelve-factor settings (environment, optional TOML file).
-//! - [`store`]: the durable order store (SQLite, WAL, group commit).
+//! - [`store`]: the durable order store: SQLite (WAL, group commit) or PostgreSQL
+//!   (several instances: leased claims, shared tokens, change notifications).
 //! - [`token`]: order tokens (HMAC-SHA256 under the merchant key).
 //! - [`provider`]: the [`Provider`](provider::Provider) trait, the 诺诺 client and the sandbox.
 //! - [`worker`]: submit, query-before-resubmit, back-off, circuit breaker.
@@ -63,7 +65,7 @@ impl App {
     /// Opens the store (creating it on first start), builds the provider from the
     /// configuration and starts the worker, which first resumes unfinished orders.
     pub async fn start(config: Config) -> Result<App, String> {
-        let store = store::Store::open(&config.database_path).map_err(|e| format!("FAPIAO_DATABASE_URL: {e}"))?;
+        let store = store::Store::from_config(&config).await.map_err(|e| format!("FAPIAO_DATABASE_URL: {e}"))?;
         let provider = provider::from_config(&config, &store)?;
         Self::start_with(config, store, provider).await
     }
@@ -80,6 +82,9 @@ impl App {
             store,
             provider,
         });
+        // Status changes made by other instances on a shared database wake this
+        // instance's long polls and event streams too.
+        state.store.watch(state.events.updates.clone());
         let worker = tokio::spawn(worker::run(state.clone()));
         let router = http::router(state.clone());
         Ok(App { state, router, worker })

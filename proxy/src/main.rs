@@ -148,7 +148,11 @@ fn serve() -> ExitCode {
             config::ProviderKind::Sandbox => "sandbox",
             config::ProviderKind::Nuonuo => "nuonuo",
         };
-        let db = config.database_path.display().to_string();
+        let db = match &config.postgres {
+            Some(url) => fapiao_proxy::store::postgres::redact(url.expose()),
+            None => format!("sqlite:{}", config.database_path.display()),
+        };
+        let instance = config.instance_id.clone();
         let app = match App::start(config).await {
             Ok(a) => a,
             Err(e) => {
@@ -163,7 +167,7 @@ fn serve() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        tracing::info!(%listen, provider, database = %db, "fapiao-proxy listening on http://{listen}/");
+        tracing::info!(%listen, provider, database = %db, %instance, "fapiao-proxy listening on http://{listen}/");
         let shutdown = async {
             let ctrl_c = tokio::signal::ctrl_c();
             #[cfg(unix)]

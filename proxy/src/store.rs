@@ -1,14 +1,33 @@
-//! The durable order store: one SQLite file in WAL mode, created on first start.
+//! The durable order store behind one interface, [`Store`], with two backends:
 //!
-//! All statements run on one database thread. Work that arrives while a
-//! transaction is being written is batched into the next one (group commit), so
-//! every caller's write is durable (`synchronous=FULL`) before its future
-//! resolves, at the cost of one fsync per batch rather than per order.
+//! - **SQLite** (the default, embedded; this file): one file in WAL mode. All
+//!   statements run on one database thread. Work that arrives while a transaction
+//!   is being written is batched into the next one (group commit), so every
+//!   caller's write is durable (`synchronous=FULL`) before its future resolves, at
+//!   the cost of one fsync per batch rather than per order. One proxy process per
+//!   file.
+//! - **PostgreSQL** ([`postgres`], selected by a `postgres://` URL): several proxy
+//!   instances share one database. The worker claims due orders with
+//!   `FOR UPDATE SKIP LOCKED` and a lease (owner and expiry), so an order is worked
+//!   by one instance at a time and the orders of an instance that died are taken
+//!   over when its leases expire; status changes are sent to every instance with
+//!   `LISTEN`/`NOTIFY`.
+//!
+//! Both apply versioned migrations at start ([`sqlite_migrations`] here, the
+//! PostgreSQL ones under an advisory lock). The sandbox provider keeps its
+//! invoices in the same store (`sandbox_invoices`, unique per order id), so a
+//! query-before-resubmit finds them from any instance.
 
+pub mod postgres;
+
+use std::any::Any;
 use std::path::Path;
 use std::sync::mpsc;
+use std::sync::Arc;
 
+use futures_util::future::BoxFuture;
 use rusqlite::{params, Connection, OptionalExtension, Row};
+use tokio::sync::broadcast;
 
 use crate::time::now_ms;
 
@@ -20,10 +39,84 @@ type Job = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
 #[error("order store: {0}")]
 pub struct StoreError(pub String);
 
+/// The check of [`Store::insert_red_checked`], type-erased for the backends.
+pub type RedCheck = Box<dyn FnOnce(Option<&Record>, &[Record]) -> Result<NewOrder, Box<dyn Any + Send>> + Send>;
+
+/// What a backend answers to [`Backend::insert_red_checked`].
+pub type RedChecked = Result<Result<(Inserted, String), Box<dyn Any + Send>>, StoreError>;
+
+/// A sandbox invoice as stored (see [`crate::provider::sandbox`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxInvoice {
+    /// `blue` or `red`.
+    pub kind: String,
+    /// The request as submitted (JSON).
+    pub request: String,
+    /// When the invoice is issued (epoch ms); before that a query says pending.
+    pub ready_at: i64,
+    /// True when the order ends failed.
+    pub fail: bool,
+    /// The 20-digit invoice number.
+    pub number: Option<String>,
+    /// Issue time (epoch ms).
+    pub issued_at: Option<i64>,
+}
+
+/// The operations of a store backend. [`Store`] wraps one and offers the same
+/// operations as plain async methods.
+pub trait Backend: Send + Sync {
+    /// `sqlite` or `postgres`.
+    fn name(&self) -> &'static str;
+    /// See [`Store::insert_or_get`].
+    fn insert_or_get(&self, order_id: String, kind: &'static str, blue_order_id: Option<String>, fingerprint: String, request: String) -> BoxFuture<'_, Result<Inserted, StoreError>>;
+    /// See [`Store::insert_red_checked`].
+    fn insert_red_checked(&self, blue_order_id: String, check: RedCheck) -> BoxFuture<'_, RedChecked>;
+    /// See [`Store::get`].
+    fn get(&self, order_id: String) -> BoxFuture<'_, Result<Option<Record>, StoreError>>;
+    /// See [`Store::reds_of`].
+    fn reds_of(&self, blue_order_id: String) -> BoxFuture<'_, Result<Vec<Record>, StoreError>>;
+    /// See [`Store::due`].
+    fn due(&self, now: i64, limit: usize) -> BoxFuture<'_, Result<Vec<Record>, StoreError>>;
+    /// See [`Store::claim_due`].
+    fn claim_due(&self, owner: String, now: i64, limit: usize, lease_ms: i64) -> BoxFuture<'_, Result<Vec<Record>, StoreError>>;
+    /// See [`Store::next_due`].
+    fn next_due(&self) -> BoxFuture<'_, Result<Option<i64>, StoreError>>;
+    /// See [`Store::save`] and [`Store::save_claimed`]: with `lease = Some((owner,
+    /// release))` the write happens only while `owner` holds the lease.
+    fn save(&self, r: Record, lease: Option<(String, bool)>) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// See [`Store::mark_reversed`].
+    fn mark_reversed(&self, order_id: String) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// See [`Store::nudge`].
+    fn nudge(&self, order_id: String) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// See [`Store::resume_all`].
+    fn resume_all(&self) -> BoxFuture<'_, Result<usize, StoreError>>;
+    /// See [`Store::release_leases`].
+    fn release_leases(&self, owner: String) -> BoxFuture<'_, Result<usize, StoreError>>;
+    /// See [`Store::counts`].
+    fn counts(&self) -> BoxFuture<'_, Result<Vec<(String, i64)>, StoreError>>;
+    /// See [`Store::kv_get`].
+    fn kv_get(&self, key: String) -> BoxFuture<'_, Result<Option<(String, i64)>, StoreError>>;
+    /// See [`Store::kv_set`].
+    fn kv_set(&self, key: String, value: String) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// See [`Store::try_lock`].
+    fn try_lock(&self, name: String, owner: String, ttl_ms: i64) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// See [`Store::unlock`].
+    fn unlock(&self, name: String, owner: String) -> BoxFuture<'_, Result<(), StoreError>>;
+    /// See [`Store::sandbox_insert`].
+    fn sandbox_insert(&self, order_id: String, kind: &'static str, request: String, ready_at: i64, fail: bool, region: String) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// See [`Store::sandbox_get`].
+    fn sandbox_get(&self, order_id: String) -> BoxFuture<'_, Result<Option<SandboxInvoice>, StoreError>>;
+    /// See [`Store::sandbox_count`].
+    fn sandbox_count(&self, order_id: Option<String>) -> BoxFuture<'_, Result<i64, StoreError>>;
+    /// Forwards the ids of orders whose status other instances changed to
+    /// `updates` (PostgreSQL `LISTEN`); a no-op for a single-process backend.
+    fn watch(&self, _updates: broadcast::Sender<Arc<str>>) {}
+}
+
 /// Handle to the store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    tx: mpsc::Sender<Job>,
+    inner: Arc<dyn Backend>,
 }
 
 /// Where an order stands.
@@ -53,7 +146,7 @@ impl Status {
             Status::Reversed => "reversed",
         }
     }
-    fn parse(s: &str) -> Status {
+    pub(crate) fn parse(s: &str) -> Status {
         match s {
             "issuing" => Status::Issuing,
             "issued" => Status::Issued,
@@ -112,10 +205,16 @@ pub struct Record {
     pub created_at: i64,
     /// Last change (epoch ms).
     pub updated_at: i64,
+    /// The worker instance working on the order right now, if any.
+    pub lease_owner: Option<String>,
+    /// Until when `lease_owner` holds it (epoch ms); after that any instance may claim it.
+    pub lease_until: i64,
 }
 
-const COLUMNS: &str = "order_id, kind, blue_order_id, fingerprint, request, status, attempts, submitted, next_attempt_at, \
-    provider_ref, invoice_number, issued_at, pdf_url, ofd_url, xml_url, error_code, error_message, error_message_en, created_at, updated_at";
+/// The columns of a [`Record`], in the order both backends read them.
+pub(crate) const COLUMNS: &str = "order_id, kind, blue_order_id, fingerprint, request, status, attempts, submitted, next_attempt_at, \
+    provider_ref, invoice_number, issued_at, pdf_url, ofd_url, xml_url, error_code, error_message, error_message_en, created_at, updated_at, \
+    lease_owner, lease_until";
 
 fn record(r: &Row) -> rusqlite::Result<Record> {
     Ok(Record {
@@ -139,6 +238,8 @@ fn record(r: &Row) -> rusqlite::Result<Record> {
         error_message_en: r.get(17)?,
         created_at: r.get(18)?,
         updated_at: r.get(19)?,
+        lease_owner: r.get(20)?,
+        lease_until: r.get(21)?,
     })
 }
 
@@ -162,7 +263,18 @@ pub struct NewOrder {
     pub request: String,
 }
 
-const SCHEMA: &str = "
+/// The sandbox's invoice number: year, region, `2`, and a 15-digit sequence.
+pub(crate) fn sandbox_number(now: i64, region: &str, seq: i64) -> String {
+    let year = crate::time::cst_plain(now)[2..4].to_owned();
+    format!("{year}{region}2{seq:015}")
+}
+
+/// The SQLite migrations, applied in order; `PRAGMA user_version` is the number
+/// applied. Version 1 is the original schema (written with `IF NOT EXISTS`, so a
+/// database from before versioning is taken as it is).
+pub const SQLITE_MIGRATIONS: &[&str] = &[
+    // 1: orders, kv, sandbox invoices.
+    "
 CREATE TABLE IF NOT EXISTS orders (
   order_id TEXT PRIMARY KEY,
   kind TEXT NOT NULL,
@@ -194,25 +306,56 @@ CREATE TABLE IF NOT EXISTS sandbox_invoices (
   number TEXT,
   issued_at INTEGER,
   created_at INTEGER NOT NULL
-);
-";
+);",
+    // 2: worker leases (the same columns as on PostgreSQL) and named locks.
+    "
+ALTER TABLE orders ADD COLUMN lease_owner TEXT;
+ALTER TABLE orders ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, until INTEGER NOT NULL);",
+];
 
-impl Store {
-    /// Opens (or creates) the database file and starts the database thread.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
+fn migrate_sqlite(conn: &Connection) -> rusqlite::Result<()> {
+    // BEGIN IMMEDIATE: a second process starting on the same file waits here.
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let run = || -> rusqlite::Result<()> {
+        let applied: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        for (i, sql) in SQLITE_MIGRATIONS.iter().enumerate().skip(applied.max(0) as usize) {
+            conn.execute_batch(sql)?;
+            conn.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+        }
+        Ok(())
+    };
+    match run() {
+        Ok(()) => conn.execute_batch("COMMIT"),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// The SQLite backend: one connection on one database thread, group commit.
+#[derive(Clone)]
+pub struct SqliteStore {
+    tx: mpsc::Sender<Job>,
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database file, migrates it and starts the database thread.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| StoreError(format!("cannot create {}: {}", dir.display(), e.kind())))?;
         }
         let conn = Connection::open(path).map_err(|e| StoreError(format!("cannot open {}: {e}", path.display())))?;
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;")
-            .and_then(|_| conn.execute_batch(SCHEMA))
+            .and_then(|_| migrate_sqlite(&conn))
             .map_err(|e| StoreError(format!("cannot prepare {}: {e}", path.display())))?;
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("fapiao-store".into())
             .spawn(move || db_thread(conn, rx))
             .map_err(|e| StoreError(format!("cannot start the database thread: {e}")))?;
-        Ok(Store { tx })
+        Ok(SqliteStore { tx })
     }
 
     /// Runs `f` on the database thread inside the current batch's transaction;
@@ -239,48 +382,29 @@ impl Store {
         self.tx.send(job).map_err(|_| StoreError("the database thread has stopped".into()))?;
         rx.await.map_err(|_| StoreError("the database thread has stopped".into()))?
     }
+}
 
-    /// Stores a new order, or returns the one stored under the same id.
-    pub async fn insert_or_get(
-        &self,
-        order_id: String,
-        kind: &'static str,
-        blue_order_id: Option<String>,
-        fingerprint: String,
-        request: String,
-    ) -> Result<Inserted, StoreError> {
-        self.call(move |c| {
-            let now = now_ms();
-            let n = c.execute(
-                "INSERT INTO orders (order_id, kind, blue_order_id, fingerprint, request, status, next_attempt_at, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?6) ON CONFLICT(order_id) DO NOTHING",
-                params![order_id, kind, blue_order_id, fingerprint, request, now],
-            )?;
-            let r = c.query_row(&format!("SELECT {COLUMNS} FROM orders WHERE order_id = ?1"), [&order_id], record)?;
-            Ok(if n == 1 { Inserted::New(r) } else { Inserted::Existing(r) })
-        })
-        .await
+const INSERT_ORDER: &str = "INSERT INTO orders (order_id, kind, blue_order_id, fingerprint, request, status, next_attempt_at, created_at, updated_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?6) ON CONFLICT(order_id) DO NOTHING";
+
+impl Backend for SqliteStore {
+    fn name(&self) -> &'static str {
+        "sqlite"
     }
 
-    /// Stores a red order for `blue_order_id` after `check` approved it, as one
-    /// step: the blue record and its earlier red orders are read, `check` decides
-    /// (and builds the canonical request), and the insert happens, all inside one
-    /// `BEGIN IMMEDIATE` transaction on the single database thread. No other write
-    /// can come between the check "never more than what remains un-reversed" and
-    /// the insert, so concurrent partial red letters cannot together exceed the
-    /// blue invoice.
-    ///
-    /// `check` gets the blue record (`None` when it does not exist) and the red
-    /// orders of the blue, oldest first. When it refuses, nothing is written and
-    /// its error is returned as `Ok(Err(_))`; otherwise the answer carries what
-    /// the insert found and the fingerprint `check` offered (an existing record
-    /// with another fingerprint is a conflict for the caller to report).
-    pub async fn insert_red_checked<E, F>(&self, blue_order_id: String, check: F) -> Result<Result<(Inserted, String), E>, StoreError>
-    where
-        E: Send + 'static,
-        F: FnOnce(Option<&Record>, &[Record]) -> Result<NewOrder, E> + Send + 'static,
-    {
-        self.call(move |c| {
+    fn insert_or_get(&self, order_id: String, kind: &'static str, blue_order_id: Option<String>, fingerprint: String, request: String) -> BoxFuture<'_, Result<Inserted, StoreError>> {
+        Box::pin(self.call(move |c| {
+            let now = now_ms();
+            let n = c.execute(INSERT_ORDER, params![order_id, kind, blue_order_id, fingerprint, request, now])?;
+            let r = c.query_row(&format!("SELECT {COLUMNS} FROM orders WHERE order_id = ?1"), [&order_id], record)?;
+            Ok(if n == 1 { Inserted::New(r) } else { Inserted::Existing(r) })
+        }))
+    }
+
+    /// The check and the insert run inside one `BEGIN IMMEDIATE` transaction on
+    /// the single database thread: no other write can come between them.
+    fn insert_red_checked(&self, blue_order_id: String, check: RedCheck) -> BoxFuture<'_, RedChecked> {
+        Box::pin(self.call(move |c| {
             let blue = c.query_row(&format!("SELECT {COLUMNS} FROM orders WHERE order_id = ?1"), [&blue_order_id], record).optional()?;
             let reds: Vec<Record> = {
                 let mut s = c.prepare_cached(&format!("SELECT {COLUMNS} FROM orders WHERE blue_order_id = ?1 ORDER BY created_at, rowid"))?;
@@ -291,63 +415,69 @@ impl Store {
                 Ok(n) => n,
                 Err(e) => return Ok(Err(e)),
             };
-            let now = now_ms();
-            let n = c.execute(
-                "INSERT INTO orders (order_id, kind, blue_order_id, fingerprint, request, status, next_attempt_at, created_at, updated_at)
-                 VALUES (?1, 'red', ?2, ?3, ?4, 'pending', ?5, ?5, ?5) ON CONFLICT(order_id) DO NOTHING",
-                params![new.order_id, blue_order_id, new.fingerprint, new.request, now],
-            )?;
+            let n = c.execute(INSERT_ORDER, params![new.order_id, "red", blue_order_id, new.fingerprint, new.request, now_ms()])?;
             let r = c.query_row(&format!("SELECT {COLUMNS} FROM orders WHERE order_id = ?1"), [&new.order_id], record)?;
             Ok(Ok((if n == 1 { Inserted::New(r) } else { Inserted::Existing(r) }, new.fingerprint)))
-        })
-        .await
+        }))
     }
 
-    /// One order.
-    pub async fn get(&self, order_id: &str) -> Result<Option<Record>, StoreError> {
-        let id = order_id.to_owned();
-        self.call(move |c| c.query_row(&format!("SELECT {COLUMNS} FROM orders WHERE order_id = ?1"), [&id], record).optional())
-            .await
+    fn get(&self, order_id: String) -> BoxFuture<'_, Result<Option<Record>, StoreError>> {
+        Box::pin(self.call(move |c| c.query_row(&format!("SELECT {COLUMNS} FROM orders WHERE order_id = ?1"), [&order_id], record).optional()))
     }
 
-    /// The red orders of a blue one.
-    pub async fn reds_of(&self, blue_order_id: &str) -> Result<Vec<Record>, StoreError> {
-        let id = blue_order_id.to_owned();
-        self.call(move |c| {
+    fn reds_of(&self, blue_order_id: String) -> BoxFuture<'_, Result<Vec<Record>, StoreError>> {
+        Box::pin(self.call(move |c| {
             let mut s = c.prepare(&format!("SELECT {COLUMNS} FROM orders WHERE blue_order_id = ?1 ORDER BY created_at"))?;
-            let rows = s.query_map([&id], record)?.collect();
+            let rows = s.query_map([&blue_order_id], record)?.collect();
             rows
-        })
-        .await
+        }))
     }
 
-    /// Unfinished orders whose time has come, oldest first.
-    pub async fn due(&self, now: i64, limit: usize) -> Result<Vec<Record>, StoreError> {
-        self.call(move |c| {
+    fn due(&self, now: i64, limit: usize) -> BoxFuture<'_, Result<Vec<Record>, StoreError>> {
+        Box::pin(self.call(move |c| {
             let mut s = c.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM orders WHERE status IN ('pending', 'issuing') AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?2"
+                "SELECT {COLUMNS} FROM orders WHERE status IN ('pending', 'issuing') AND next_attempt_at <= ?1 AND lease_until <= ?1
+                 ORDER BY next_attempt_at LIMIT ?2"
             ))?;
             let rows = s.query_map(params![now, limit as i64], record)?.collect();
             rows
-        })
-        .await
+        }))
     }
 
-    /// The earliest time an unfinished order is due, if any.
-    pub async fn next_due(&self) -> Result<Option<i64>, StoreError> {
-        self.call(|c| {
-            c.query_row("SELECT MIN(next_attempt_at) FROM orders WHERE status IN ('pending', 'issuing')", [], |r| r.get(0))
-        })
-        .await
+    fn claim_due(&self, owner: String, now: i64, limit: usize, lease_ms: i64) -> BoxFuture<'_, Result<Vec<Record>, StoreError>> {
+        Box::pin(self.call(move |c| {
+            // One writer at a time (the batch's BEGIN IMMEDIATE): the select and
+            // the update cannot interleave with another claim.
+            let mut s = c.prepare_cached(&format!(
+                "UPDATE orders SET lease_owner = ?1, lease_until = ?2 WHERE order_id IN (
+                   SELECT order_id FROM orders WHERE status IN ('pending', 'issuing') AND next_attempt_at <= ?3 AND lease_until <= ?3
+                   ORDER BY next_attempt_at LIMIT ?4)
+                 RETURNING {COLUMNS}"
+            ))?;
+            let mut rows: Vec<Record> = s.query_map(params![owner, now + lease_ms, now, limit as i64], record)?.collect::<rusqlite::Result<_>>()?;
+            rows.sort_by_key(|r| r.next_attempt_at);
+            Ok(rows)
+        }))
     }
 
-    /// Writes the worker-owned fields of a record back.
-    pub async fn save(&self, r: Record) -> Result<(), StoreError> {
-        self.call(move |c| {
-            c.execute(
+    fn next_due(&self) -> BoxFuture<'_, Result<Option<i64>, StoreError>> {
+        Box::pin(self.call(|c| {
+            c.query_row("SELECT MIN(MAX(next_attempt_at, lease_until)) FROM orders WHERE status IN ('pending', 'issuing')", [], |r| r.get(0))
+        }))
+    }
+
+    fn save(&self, r: Record, lease: Option<(String, bool)>) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(self.call(move |c| {
+            let (owner, release) = match &lease {
+                Some((o, release)) => (Some(o.clone()), *release),
+                None => (None, true),
+            };
+            let (new_owner, new_until) = if release { (None, 0) } else { (r.lease_owner.clone(), r.lease_until) };
+            let n = c.execute(
                 "UPDATE orders SET status = ?2, attempts = ?3, submitted = ?4, next_attempt_at = ?5, provider_ref = ?6,
                    invoice_number = ?7, issued_at = ?8, pdf_url = ?9, ofd_url = ?10, xml_url = ?11, error_code = ?12,
-                   error_message = ?13, error_message_en = ?14, updated_at = ?15 WHERE order_id = ?1",
+                   error_message = ?13, error_message_en = ?14, updated_at = ?15, lease_owner = ?16, lease_until = ?17
+                 WHERE order_id = ?1 AND (?18 IS NULL OR lease_owner = ?18)",
                 params![
                     r.order_id,
                     r.status.as_str(),
@@ -364,69 +494,317 @@ impl Store {
                     r.error_message,
                     r.error_message_en,
                     now_ms(),
+                    new_owner,
+                    new_until,
+                    owner,
                 ],
             )?;
+            Ok(n == 1)
+        }))
+    }
+
+    fn mark_reversed(&self, order_id: String) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.call(move |c| {
+            c.execute("UPDATE orders SET status = 'reversed', updated_at = ?2 WHERE order_id = ?1 AND status = 'issued'", params![order_id, now_ms()])?;
             Ok(())
+        }))
+    }
+
+    fn nudge(&self, order_id: String) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(self.call(move |c| {
+            Ok(c.execute(
+                "UPDATE orders SET next_attempt_at = ?2 WHERE order_id = ?1 AND status IN ('pending', 'issuing')",
+                params![order_id, now_ms()],
+            )? == 1)
+        }))
+    }
+
+    fn resume_all(&self) -> BoxFuture<'_, Result<usize, StoreError>> {
+        // One process per file: every lease is a leftover of a previous run.
+        Box::pin(self.call(|c| {
+            c.execute(
+                "UPDATE orders SET next_attempt_at = ?1, lease_owner = NULL, lease_until = 0 WHERE status IN ('pending', 'issuing')",
+                [now_ms()],
+            )
+        }))
+    }
+
+    fn release_leases(&self, owner: String) -> BoxFuture<'_, Result<usize, StoreError>> {
+        Box::pin(self.call(move |c| {
+            c.execute(
+                "UPDATE orders SET lease_owner = NULL, lease_until = 0, next_attempt_at = MIN(next_attempt_at, ?2)
+                 WHERE lease_owner = ?1 AND status IN ('pending', 'issuing')",
+                params![owner, now_ms()],
+            )
+        }))
+    }
+
+    fn counts(&self) -> BoxFuture<'_, Result<Vec<(String, i64)>, StoreError>> {
+        Box::pin(self.call(|c| {
+            let mut s = c.prepare_cached("SELECT status, COUNT(*) FROM orders GROUP BY status")?;
+            let rows = s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect();
+            rows
+        }))
+    }
+
+    fn kv_get(&self, key: String) -> BoxFuture<'_, Result<Option<(String, i64)>, StoreError>> {
+        Box::pin(self.call(move |c| c.query_row("SELECT value, updated_at FROM kv WHERE key = ?1", [&key], |r| Ok((r.get(0)?, r.get(1)?))).optional()))
+    }
+
+    fn kv_set(&self, key: String, value: String) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.call(move |c| {
+            c.execute(
+                "INSERT INTO kv (key, value, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT(key) DO UPDATE SET value = ?2, updated_at = ?3",
+                params![key, value, now_ms()],
+            )?;
+            Ok(())
+        }))
+    }
+
+    fn try_lock(&self, name: String, owner: String, ttl_ms: i64) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(self.call(move |c| {
+            let now = now_ms();
+            let n = c.execute(
+                "INSERT INTO locks (name, owner, until) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO UPDATE SET owner = ?2, until = ?3 WHERE locks.until <= ?4 OR locks.owner = ?2",
+                params![name, owner, now + ttl_ms, now],
+            )?;
+            Ok(n == 1)
+        }))
+    }
+
+    fn unlock(&self, name: String, owner: String) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.call(move |c| {
+            c.execute("DELETE FROM locks WHERE name = ?1 AND owner = ?2", params![name, owner])?;
+            Ok(())
+        }))
+    }
+
+    fn sandbox_insert(&self, order_id: String, kind: &'static str, request: String, ready_at: i64, fail: bool, region: String) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(self.call(move |c| {
+            let now = now_ms();
+            let n = c.execute(
+                "INSERT INTO sandbox_invoices (order_id, kind, request, ready_at, fail, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(order_id) DO NOTHING",
+                params![order_id, kind, request, ready_at, fail as i64, now],
+            )?;
+            if n == 1 {
+                let number = sandbox_number(now, &region, c.last_insert_rowid());
+                c.execute("UPDATE sandbox_invoices SET number = ?2, issued_at = ?3 WHERE order_id = ?1", params![order_id, number, ready_at])?;
+            }
+            Ok(n == 1)
+        }))
+    }
+
+    fn sandbox_get(&self, order_id: String) -> BoxFuture<'_, Result<Option<SandboxInvoice>, StoreError>> {
+        Box::pin(self.call(move |c| {
+            c.query_row("SELECT kind, request, ready_at, fail, number, issued_at FROM sandbox_invoices WHERE order_id = ?1", [&order_id], |r| {
+                Ok(SandboxInvoice {
+                    kind: r.get(0)?,
+                    request: r.get(1)?,
+                    ready_at: r.get(2)?,
+                    fail: r.get::<_, i64>(3)? != 0,
+                    number: r.get(4)?,
+                    issued_at: r.get(5)?,
+                })
+            })
+            .optional()
+        }))
+    }
+
+    fn sandbox_count(&self, order_id: Option<String>) -> BoxFuture<'_, Result<i64, StoreError>> {
+        Box::pin(self.call(move |c| match order_id {
+            Some(id) => c.query_row("SELECT COUNT(*) FROM sandbox_invoices WHERE order_id = ?1", [id], |r| r.get(0)),
+            None => c.query_row("SELECT COUNT(*) FROM sandbox_invoices", [], |r| r.get(0)),
+        }))
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the SQLite database file, migrates it and starts the
+    /// database thread.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Ok(Store::with_backend(Arc::new(SqliteStore::open(path)?)))
+    }
+
+    /// Connects to PostgreSQL (`postgres://…`), migrates the database and starts
+    /// listening for changes made by other instances.
+    pub async fn open_postgres(url: &str, pool_size: usize) -> Result<Store, StoreError> {
+        Ok(Store::with_backend(Arc::new(postgres::PgStore::connect(url, pool_size).await?)))
+    }
+
+    /// The store the configuration names.
+    pub async fn from_config(config: &crate::Config) -> Result<Store, StoreError> {
+        match &config.postgres {
+            Some(url) => Store::open_postgres(url.expose(), config.database_pool).await,
+            None => Store::open(&config.database_path),
+        }
+    }
+
+    /// A store over any backend.
+    pub fn with_backend(inner: Arc<dyn Backend>) -> Store {
+        Store { inner }
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    /// Stores a new order, or returns the one stored under the same id (an
+    /// idempotent insert: `ON CONFLICT (order_id) DO NOTHING`).
+    pub async fn insert_or_get(
+        &self,
+        order_id: String,
+        kind: &'static str,
+        blue_order_id: Option<String>,
+        fingerprint: String,
+        request: String,
+    ) -> Result<Inserted, StoreError> {
+        self.inner.insert_or_get(order_id, kind, blue_order_id, fingerprint, request).await
+    }
+
+    /// Stores a red order for `blue_order_id` after `check` approved it, as one
+    /// step: the blue record and its earlier red orders are read, `check` decides
+    /// (and builds the canonical request), and the insert happens, all in one
+    /// transaction — `BEGIN IMMEDIATE` on SQLite's single database thread, a row
+    /// lock on the blue order (`SELECT … FOR UPDATE`) on PostgreSQL. No other red
+    /// order for the same blue can come between the check "never more than what
+    /// remains un-reversed" and the insert, so concurrent partial red letters
+    /// cannot together exceed the blue invoice, whichever instance takes them.
+    ///
+    /// `check` gets the blue record (`None` when it does not exist) and the red
+    /// orders of the blue, oldest first. When it refuses, nothing is written and
+    /// its error is returned as `Ok(Err(_))`; otherwise the answer carries what
+    /// the insert found and the fingerprint `check` offered (an existing record
+    /// with another fingerprint is a conflict for the caller to report).
+    pub async fn insert_red_checked<E, F>(&self, blue_order_id: String, check: F) -> Result<Result<(Inserted, String), E>, StoreError>
+    where
+        E: Send + 'static,
+        F: FnOnce(Option<&Record>, &[Record]) -> Result<NewOrder, E> + Send + 'static,
+    {
+        let erased: RedCheck = Box::new(move |blue, reds| check(blue, reds).map_err(|e| Box::new(e) as Box<dyn Any + Send>));
+        Ok(match self.inner.insert_red_checked(blue_order_id, erased).await? {
+            Ok(v) => Ok(v),
+            Err(e) => Err(*e.downcast::<E>().map_err(|_| StoreError("red-letter check: unexpected error type".into()))?),
         })
-        .await
+    }
+
+    /// One order.
+    pub async fn get(&self, order_id: &str) -> Result<Option<Record>, StoreError> {
+        self.inner.get(order_id.to_owned()).await
+    }
+
+    /// The red orders of a blue one.
+    pub async fn reds_of(&self, blue_order_id: &str) -> Result<Vec<Record>, StoreError> {
+        self.inner.reds_of(blue_order_id.to_owned()).await
+    }
+
+    /// Unfinished orders whose time has come and that no worker holds, oldest
+    /// first (read only; the worker uses [`Store::claim_due`]).
+    pub async fn due(&self, now: i64, limit: usize) -> Result<Vec<Record>, StoreError> {
+        self.inner.due(now, limit).await
+    }
+
+    /// Claims up to `limit` unfinished orders whose time has come and whose lease
+    /// is free or expired, for `owner` until `now + lease_ms`. An order is claimed
+    /// by one worker at a time (on PostgreSQL `FOR UPDATE SKIP LOCKED`: instances
+    /// skip each other's rows instead of waiting); the orders of a worker that
+    /// died are claimed again once its lease has expired.
+    pub async fn claim_due(&self, owner: &str, now: i64, limit: usize, lease_ms: i64) -> Result<Vec<Record>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.inner.claim_due(owner.to_owned(), now, limit, lease_ms).await
+    }
+
+    /// The earliest time an unfinished order is due (and not leased), if any.
+    pub async fn next_due(&self) -> Result<Option<i64>, StoreError> {
+        self.inner.next_due().await
+    }
+
+    /// Writes the worker-owned fields of a record back, whoever holds it, and
+    /// frees its lease.
+    pub async fn save(&self, r: Record) -> Result<(), StoreError> {
+        self.inner.save(r, None).await.map(|_| ())
+    }
+
+    /// Writes the worker-owned fields of a claimed record back, only while `owner`
+    /// still holds its lease; `release` frees the lease, otherwise the record's
+    /// `lease_until` is stored. False when the lease was lost (another instance
+    /// took the order over): the caller must drop the order.
+    pub async fn save_claimed(&self, r: Record, owner: &str, release: bool) -> Result<bool, StoreError> {
+        self.inner.save(r, Some((owner.to_owned(), release))).await
     }
 
     /// Marks a blue order reversed (after a full red invoice was issued).
     pub async fn mark_reversed(&self, order_id: &str) -> Result<(), StoreError> {
-        let id = order_id.to_owned();
-        self.call(move |c| {
-            c.execute("UPDATE orders SET status = 'reversed', updated_at = ?2 WHERE order_id = ?1 AND status = 'issued'", params![id, now_ms()])?;
-            Ok(())
-        })
-        .await
+        self.inner.mark_reversed(order_id.to_owned()).await
     }
 
     /// Makes an unfinished order due now (a callback's prompt to re-query).
     pub async fn nudge(&self, order_id: &str) -> Result<bool, StoreError> {
-        let id = order_id.to_owned();
-        self.call(move |c| {
-            Ok(c.execute(
-                "UPDATE orders SET next_attempt_at = ?2 WHERE order_id = ?1 AND status IN ('pending', 'issuing')",
-                params![id, now_ms()],
-            )? == 1)
-        })
-        .await
+        self.inner.nudge(order_id.to_owned()).await
     }
 
-    /// After a (re)start: every unfinished order is due now.
+    /// After a (re)start: every unfinished order that no live instance holds is
+    /// due now.
     pub async fn resume_all(&self) -> Result<usize, StoreError> {
-        self.call(|c| c.execute("UPDATE orders SET next_attempt_at = ?1 WHERE status IN ('pending', 'issuing')", [now_ms()]))
-            .await
+        self.inner.resume_all().await
+    }
+
+    /// Frees the leases `owner` holds (an instance restarted under the same
+    /// `FAPIAO_INSTANCE_ID` takes its unfinished orders back at once); they are due now.
+    pub async fn release_leases(&self, owner: &str) -> Result<usize, StoreError> {
+        self.inner.release_leases(owner.to_owned()).await
     }
 
     /// Counts orders by status (for `/metrics`).
     pub async fn counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        self.call(|c| {
-            let mut s = c.prepare_cached("SELECT status, COUNT(*) FROM orders GROUP BY status")?;
-            let rows = s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect();
-            rows
-        })
-        .await
+        self.inner.counts().await
     }
 
     /// A stored value (e.g. the provider's access token).
     pub async fn kv_get(&self, key: &str) -> Result<Option<(String, i64)>, StoreError> {
-        let k = key.to_owned();
-        self.call(move |c| c.query_row("SELECT value, updated_at FROM kv WHERE key = ?1", [&k], |r| Ok((r.get(0)?, r.get(1)?))).optional())
-            .await
+        self.inner.kv_get(key.to_owned()).await
     }
 
     /// Stores a value.
     pub async fn kv_set(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        let (k, v) = (key.to_owned(), value.to_owned());
-        self.call(move |c| {
-            c.execute(
-                "INSERT INTO kv (key, value, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT(key) DO UPDATE SET value = ?2, updated_at = ?3",
-                params![k, v, now_ms()],
-            )?;
-            Ok(())
-        })
-        .await
+        self.inner.kv_set(key.to_owned(), value.to_owned()).await
+    }
+
+    /// Takes the named lock for `owner` for `ttl_ms` (a lease: it frees itself if
+    /// the owner dies); true when taken (or already held by `owner`). Shared by
+    /// every instance on the same database (e.g. only one fetches a provider token).
+    pub async fn try_lock(&self, name: &str, owner: &str, ttl_ms: i64) -> Result<bool, StoreError> {
+        self.inner.try_lock(name.to_owned(), owner.to_owned(), ttl_ms).await
+    }
+
+    /// Frees the named lock if `owner` holds it.
+    pub async fn unlock(&self, name: &str, owner: &str) -> Result<(), StoreError> {
+        self.inner.unlock(name.to_owned(), owner.to_owned()).await
+    }
+
+    /// The sandbox provider: stores an invoice for `order_id` unless one exists
+    /// (a unique constraint on the order id); false when one existed.
+    pub async fn sandbox_insert(&self, order_id: &str, kind: &'static str, request: String, ready_at: i64, fail: bool, region: &str) -> Result<bool, StoreError> {
+        self.inner.sandbox_insert(order_id.to_owned(), kind, request, ready_at, fail, region.to_owned()).await
+    }
+
+    /// The sandbox provider's invoice for an order.
+    pub async fn sandbox_get(&self, order_id: &str) -> Result<Option<SandboxInvoice>, StoreError> {
+        self.inner.sandbox_get(order_id.to_owned()).await
+    }
+
+    /// How many sandbox invoices exist for an order (`None`: in all).
+    pub async fn sandbox_count(&self, order_id: Option<&str>) -> Result<i64, StoreError> {
+        self.inner.sandbox_count(order_id.map(str::to_owned)).await
+    }
+
+    /// Forwards status changes made by other instances to `updates`.
+    pub fn watch(&self, updates: broadcast::Sender<Arc<str>>) {
+        self.inner.watch(updates)
     }
 }
 

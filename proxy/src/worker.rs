@@ -10,7 +10,15 @@
 //!   way up to 30 s.
 //! - A [`Breaker`] stops calls after consecutive provider failures and lets one
 //!   probe through after a cool-down that doubles while failures continue.
-//! - On start every unfinished order is due at once (crash recovery).
+//! - Orders are **claimed** from the store with a lease (owner = this instance's
+//!   `FAPIAO_INSTANCE_ID`, expiry = `FAPIAO_LEASE_MS`), as many as there are free
+//!   worker slots. Several instances on one PostgreSQL database never work the
+//!   same order at once (`FOR UPDATE SKIP LOCKED`); every write of a claimed order
+//!   is conditional on still holding its lease, and an instance that lost it
+//!   drops the order. The orders of an instance that died are claimed by another
+//!   once their leases expire.
+//! - On start every unfinished order that no live instance holds is due at once
+//!   (crash recovery), and this instance's own leases from a previous run are freed.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -125,6 +133,10 @@ pub fn backoff(attempt: i64) -> Duration {
 
 /// The worker loop; runs until the task is aborted.
 pub async fn run(state: Arc<AppState>) {
+    let owner = state.config.instance_id.clone();
+    if let Ok(n @ 1..) = state.store.release_leases(&owner).await {
+        tracing::info!(orders = n, instance = %owner, "taking back the orders of this instance's previous run");
+    }
     match state.store.resume_all().await {
         Ok(n) if n > 0 => tracing::info!(orders = n, "resuming unfinished orders"),
         Ok(_) => {}
@@ -134,7 +146,15 @@ pub async fn run(state: Arc<AppState>) {
     let permits = Arc::new(Semaphore::new(state.config.workers));
     loop {
         let now = now_ms();
-        let due = state.store.due(now, 512).await.unwrap_or_default();
+        let free = permits.available_permits().min(256);
+        let lease_ms = state.config.lease.as_millis() as i64;
+        let due = match state.store.claim_due(&owner, now, free, lease_ms).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot claim due orders");
+                Vec::new()
+            }
+        };
         let mut started = 0;
         for r in due {
             {
@@ -154,6 +174,7 @@ pub async fn run(state: Arc<AppState>) {
             });
         }
         let wait = match state.store.next_due().await {
+            _ if free == 0 => Duration::from_secs(1), // woken when a slot frees up
             Ok(Some(t)) if t > now_ms() => Duration::from_millis((t - now_ms()) as u64).min(Duration::from_secs(1)),
             Ok(Some(_)) if started == 0 => Duration::from_millis(50),
             Ok(Some(_)) => Duration::ZERO,
@@ -214,17 +235,28 @@ async fn timed<T>(state: &AppState, what: &'static str, f: impl std::future::Fut
     out
 }
 
-async fn save(state: &AppState, r: &Record) -> bool {
-    match state.store.save(r.clone()).await {
-        Ok(()) => {
+/// Writes a claimed order back while this instance holds its lease; `release`
+/// ends the claim. False when the write failed or the lease was lost.
+async fn save_as(state: &AppState, r: &Record, release: bool) -> bool {
+    match state.store.save_claimed(r.clone(), &state.config.instance_id, release).await {
+        Ok(true) => {
             state.events.changed(&r.order_id);
             true
+        }
+        Ok(false) => {
+            tracing::warn!(order = %r.order_id, "the order's lease was lost; another instance has it");
+            false
         }
         Err(e) => {
             tracing::error!(order = %r.order_id, error = %e, "cannot save the order");
             false
         }
     }
+}
+
+/// Writes a claimed order back and ends the claim.
+async fn save(state: &AppState, r: &Record) -> bool {
+    save_as(state, r, true).await
 }
 
 async fn finish_failed(state: &AppState, mut r: Record, issue: Issue) {
@@ -248,18 +280,25 @@ async fn finish_issued(state: &AppState, mut r: Record, i: crate::provider::Issu
     r.error_code = None;
     r.error_message = None;
     r.error_message_en = None;
+    // A full red invoice reverses its blue one. Marked first: the red invoice is
+    // issued at the provider already, and should this instance die before the red
+    // order is saved, the next query issues it and marks again (a no-op). So the
+    // blue is never left `issued` once its red order shows `issued`.
+    if r.kind == "red" {
+        let full = serde_json::from_str::<serde_json::Value>(&r.request).ok().and_then(|v| v["full"].as_bool()).unwrap_or(false);
+        if let (true, Some(blue)) = (full, &r.blue_order_id) {
+            if let Err(e) = state.store.mark_reversed(blue).await {
+                // Keep the red order unfinished: it is queried and marked again.
+                tracing::error!(order = %r.order_id, error = %e, "cannot mark the blue order reversed");
+                return;
+            }
+            state.events.changed(blue);
+        }
+    }
     if !save(state, &r).await {
         return;
     }
     state.metrics.outcome("issued");
-    if r.kind == "red" {
-        let full = serde_json::from_str::<serde_json::Value>(&r.request).ok().and_then(|v| v["full"].as_bool()).unwrap_or(false);
-        if let (true, Some(blue)) = (full, &r.blue_order_id) {
-            if state.store.mark_reversed(blue).await.is_ok() {
-                state.events.changed(blue);
-            }
-        }
-    }
 }
 
 /// Moves one order one step on.
@@ -301,7 +340,8 @@ pub async fn process(state: &AppState, mut r: Record) {
     r.submitted = true;
     r.attempts += 1;
     r.next_attempt_at = now_ms() + state.config.provider_timeout.as_millis() as i64 + 1000;
-    if !save(state, &r).await {
+    // Keep the claim while the submission is out.
+    if !save_as(state, &r, false).await {
         return;
     }
     let result = match &built {

@@ -11,7 +11,6 @@ use common::*;
 use fapiao::request::{IssueRequest, RedRequest};
 use fapiao_proxy::provider::sandbox::Sandbox;
 use fapiao_proxy::provider::{Accepted, Kind, Provider, ProviderError, QueryOutcome};
-use fapiao_proxy::store::Store;
 use fapiao_proxy::{App, Config};
 use futures_util::future::BoxFuture;
 
@@ -52,9 +51,9 @@ impl Provider for Faulty {
 }
 
 async fn faulty_proxy(dir: &std::path::Path, mode: Mode, timeout_ms: u64) -> (Running, Arc<Sandbox>) {
-    let mut config = Config::for_tests(dir.join("fapiao.sqlite"));
+    let mut config = test_config(dir).await;
     config.provider_timeout = Duration::from_millis(timeout_ms);
-    let store = Store::open(&config.database_path).unwrap();
+    let store = open_store(&config).await;
     let sbx = sandbox(&store, &config);
     let app = App::start_with(config, store, Arc::new(Faulty(sbx.clone(), mode))).await.unwrap();
     (serve(app).await, sbx)
@@ -146,12 +145,18 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn spawn_proxy(db: &std::path::Path, port: u16) -> std::process::Child {
+fn spawn_proxy(config: &Config, port: u16) -> std::process::Child {
+    let db = match &config.postgres {
+        Some(url) => url.expose().to_owned(),
+        None => format!("sqlite:{}", config.database_path.display()),
+    };
     std::process::Command::new(env!("CARGO_BIN_EXE_fapiao-proxy"))
         .env_clear()
         .env("FAPIAO_LISTEN", format!("127.0.0.1:{port}"))
-        .env("FAPIAO_DATABASE_URL", format!("sqlite:{}", db.display()))
+        .env("FAPIAO_DATABASE_URL", db)
         .env("FAPIAO_MERCHANT_KEY", "test-merchant-key-0123456789abcdef")
+        // Restarted under the same name: it takes its leased orders back at once.
+        .env("FAPIAO_INSTANCE_ID", "crash-test")
         .env("FAPIAO_RATE_LIMIT", "0")
         .env("FAPIAO_SANDBOX_LATENCY_MS", "5")
         .env("FAPIAO_SANDBOX_ISSUE_DELAY_MS", "300-900")
@@ -166,8 +171,7 @@ fn spawn_proxy(db: &std::path::Path, port: u16) -> std::process::Child {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_real_binary_killed_with_sigkill_and_restarted() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("fapiao.sqlite");
-    let config = Config::for_tests(&db);
+    let config = test_config(dir.path()).await;
     let client = reqwest::Client::new();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -180,7 +184,7 @@ async fn the_real_binary_killed_with_sigkill_and_restarted() {
         }
         panic!("the proxy did not start");
     };
-    let mut child = spawn_proxy(&db, port);
+    let mut child = spawn_proxy(&config, port);
     up(client.clone(), base.clone()).await;
     let n = 20;
     for i in 0..n {
@@ -189,7 +193,7 @@ async fn the_real_binary_killed_with_sigkill_and_restarted() {
     }
     child.kill().unwrap(); // SIGKILL, mid-flight: the sandbox issues after 300–900 ms
     child.wait().unwrap();
-    let mut child = spawn_proxy(&db, port);
+    let mut child = spawn_proxy(&config, port);
     up(client.clone(), base.clone()).await;
     for i in 0..n {
         let mut status = String::new();
@@ -204,8 +208,9 @@ async fn the_real_binary_killed_with_sigkill_and_restarted() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    let (count, distinct): (i64, i64) =
-        conn.query_row("SELECT COUNT(*), COUNT(DISTINCT order_id) FROM sandbox_invoices", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
-    assert_eq!((count, distinct), (n, n), "exactly one invoice per order");
+    let store = open_store(&config).await;
+    assert_eq!(store.sandbox_count(None).await.unwrap(), n, "one invoice per order in all");
+    for i in 0..n {
+        assert_eq!(store.sandbox_count(Some(&format!("BIN-{i}"))).await.unwrap(), 1, "exactly one invoice for BIN-{i}");
+    }
 }

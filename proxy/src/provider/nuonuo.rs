@@ -26,6 +26,11 @@ use crate::store::Store;
 use crate::time::{cst_plain, now_ms};
 
 const TOKEN_KEY: &str = "nuonuo.access_token";
+/// The store lock held while one instance fetches a token for all.
+const TOKEN_LOCK: &str = "nuonuo.access_token.fetch";
+/// How long the fetching instance may hold the lock (it frees itself if that
+/// instance dies); the others wait about as long for the token to appear.
+const TOKEN_LOCK_MS: i64 = 30_000;
 
 /// The 诺诺 client.
 pub struct Nuonuo {
@@ -36,6 +41,7 @@ pub struct Nuonuo {
     seller_name: String,
     path: String,
     token: Mutex<Option<(Secret, i64)>>,
+    lock_owner: String,
 }
 
 impl Nuonuo {
@@ -51,29 +57,62 @@ impl Nuonuo {
             .map_err(|_| "FAPIAO_NUONUO_GATEWAY_URL: not a URL".to_owned())?
             .path()
             .to_owned();
-        Ok(Nuonuo { settings, store, http, seller_tax_id, seller_name, path, token: Mutex::new(None) })
+        Ok(Nuonuo { settings, store, http, seller_tax_id, seller_name, path, token: Mutex::new(None), lock_owner: format!("nuonuo-{}", crate::config::random_key()) })
+    }
+
+    /// The stored token, if it is still valid.
+    async fn stored_token(&self) -> Option<(Secret, i64)> {
+        let (value, _) = self.store.kv_get(TOKEN_KEY).await.ok().flatten()?;
+        let v = serde_json::from_str::<Value>(&value).ok()?;
+        let exp = v["expiresAt"].as_i64().unwrap_or(0);
+        let t = v["token"].as_str().filter(|t| !t.is_empty())?;
+        (exp > now_ms()).then(|| (Secret::new(t), exp))
     }
 
     /// The access token: from memory, else from the store, else fetched (the token
     /// endpoint allows about 50 calls in 30 days, so it is fetched only when none
-    /// is stored or the stored one has expired).
+    /// is stored or the stored one has expired). The quota is per AppKey, so
+    /// instances sharing a database share the token: one takes the store's lock
+    /// and fetches, the others wait for the token to appear in the store.
     async fn access_token(&self) -> Result<Secret, ProviderError> {
         let mut cached = self.token.lock().await;
-        let now = now_ms();
         if let Some((t, exp)) = cached.as_ref() {
-            if *exp > now {
+            if *exp > now_ms() {
                 return Ok(t.clone());
             }
         }
-        if let Ok(Some((value, _))) = self.store.kv_get(TOKEN_KEY).await {
-            if let Ok(v) = serde_json::from_str::<Value>(&value) {
-                let exp = v["expiresAt"].as_i64().unwrap_or(0);
-                if let (Some(t), true) = (v["token"].as_str(), exp > now) {
-                    *cached = Some((Secret::new(t), exp));
-                    return Ok(Secret::new(t));
-                }
+        let deadline = now_ms() + TOKEN_LOCK_MS + 5_000;
+        loop {
+            if let Some((t, exp)) = self.stored_token().await {
+                *cached = Some((t.clone(), exp));
+                return Ok(t);
+            }
+            match self.store.try_lock(TOKEN_LOCK, &self.lock_owner, TOKEN_LOCK_MS).await {
+                Ok(true) => break,
+                Ok(false) if now_ms() < deadline => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+                Ok(false) => return Err(ProviderError::Unavailable("token: another instance is fetching it".into())),
+                Err(e) => return Err(ProviderError::Unavailable(format!("token: {e}"))),
             }
         }
+        // Another instance may have stored one between the read and the lock.
+        if let Some((t, exp)) = self.stored_token().await {
+            let _ = self.store.unlock(TOKEN_LOCK, &self.lock_owner).await;
+            *cached = Some((t.clone(), exp));
+            return Ok(t);
+        }
+        let fetched = self.fetch_token().await;
+        if let Ok((t, exp)) = &fetched {
+            let stored = json!({ "token": t.expose(), "expiresAt": exp }).to_string();
+            let _ = self.store.kv_set(TOKEN_KEY, &stored).await;
+            *cached = Some((t.clone(), *exp));
+        }
+        let _ = self.store.unlock(TOKEN_LOCK, &self.lock_owner).await;
+        fetched.map(|(t, _)| t)
+    }
+
+    /// One call to the token endpoint.
+    async fn fetch_token(&self) -> Result<(Secret, i64), ProviderError> {
+        let now = now_ms();
         let form = [
             ("client_id", self.settings.app_key.as_str()),
             ("client_secret", self.settings.app_secret.expose()),
@@ -101,15 +140,16 @@ impl Nuonuo {
         };
         // Renew an hour early (or at half-life for short tokens).
         let exp = now + (secs - 3600.min(secs / 2)).max(1) * 1000;
-        let stored = json!({ "token": token, "expiresAt": exp }).to_string();
-        let _ = self.store.kv_set(TOKEN_KEY, &stored).await;
-        *cached = Some((Secret::new(token), exp));
-        Ok(Secret::new(token))
+        Ok((Secret::new(token), exp))
     }
 
-    async fn forget_token(&self) {
+    /// Forgets a refused token; the stored one only if it is that token (another
+    /// instance may have stored a fresh one already).
+    async fn forget_token(&self, refused: &Secret) {
         *self.token.lock().await = None;
-        let _ = self.store.kv_set(TOKEN_KEY, "{}").await;
+        if self.stored_token().await.is_some_and(|(t, _)| t == *refused) {
+            let _ = self.store.kv_set(TOKEN_KEY, "{}").await;
+        }
     }
 
     /// One signed call; returns `(code, describe, result)`.
@@ -148,7 +188,7 @@ impl Nuonuo {
         let code = v["code"].as_str().unwrap_or("").to_owned();
         let describe = v["describe"].as_str().unwrap_or("").to_owned();
         if code.starts_with("0703") || code == "invalid_token" {
-            self.forget_token().await;
+            self.forget_token(&token).await;
             return Err(ProviderError::Unavailable(format!("{method}: token refused ({code})")));
         }
         if code.starts_with("07") {

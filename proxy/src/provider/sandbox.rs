@@ -2,18 +2,20 @@
 //! 诺诺 where it matters for the proxy: submission only accepts (the invoice is
 //! issued after a delay), the order number is unique (a second submission is a
 //! duplicate), results come from a query by order number, and failures look like
-//! a provider's. Its state lives in the proxy's database (`sandbox_invoices`), so
-//! it survives a restart of the proxy as a real provider would.
+//! a provider's. Its state lives in the proxy's store (`sandbox_invoices`, unique
+//! per order id), so it survives a restart of the proxy as a real provider would,
+//! and several proxy instances on one PostgreSQL database see one sandbox.
 //!
-//! Knobs (`FAPIAO_SANDBOX_*`): call latency, issue delay, share of failed orders,
-//! share of submissions that are accepted but answered with a timeout. A remark
+//! Knobs (`FAPIAO_SANDBOX_*`): call latency (a range), issue delay, share of failed
+//! orders, share of submissions that are accepted but answered with a timeout,
+//! share of calls answered with HTTP 5xx, share of slow calls (before or after the
+//! invoice is stored) and how slow. A remark
 //! containing `#sandbox:reject` is refused like 诺诺 E9131; `#sandbox:fail` ends
 //! with 开票失败 (购方税号有误).
 
 use fapiao::request::{IssueRequest, RedRequest};
 use futures_util::future::BoxFuture;
 use rand::Rng;
-use rusqlite::{params, OptionalExtension};
 use serde_json::Value;
 
 use super::{Accepted, Document, Issued, Kind, Provider, ProviderError, QueryOutcome};
@@ -36,10 +38,21 @@ impl Sandbox {
         Sandbox { store, knobs, seller_tax_id, seller_name }
     }
 
-    async fn latency(&self) {
-        if !self.knobs.latency.is_zero() {
-            tokio::time::sleep(self.knobs.latency).await;
+    /// The call's latency; then, by the knobs, a 5xx answer (before anything
+    /// happened) or a slow answer.
+    async fn latency(&self) -> Result<(), ProviderError> {
+        let (lo, hi) = self.knobs.latency_ms;
+        let ms = if hi > lo { rand::rng().random_range(lo..=hi) } else { lo };
+        if ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
         }
+        if self.roll(self.knobs.error_rate) {
+            return Err(ProviderError::Unavailable("sandbox: HTTP 503".into()));
+        }
+        if self.roll(self.knobs.slow_rate / 2.0) {
+            tokio::time::sleep(self.knobs.slow).await;
+        }
+        Ok(())
     }
 
     fn roll(&self, p: f64) -> bool {
@@ -54,26 +67,11 @@ impl Sandbox {
             let r = &self.seller_tax_id[2.min(self.seller_tax_id.len())..4.min(self.seller_tax_id.len())];
             if r.len() == 2 && r.bytes().all(|b| b.is_ascii_digit()) { r.to_owned() } else { "11".into() }
         };
-        let id = order_id.to_owned();
-        let inserted = self
-            .store
-            .call(move |c| {
-                let now = now_ms();
-                let n = c.execute(
-                    "INSERT INTO sandbox_invoices (order_id, kind, request, ready_at, fail, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT(order_id) DO NOTHING",
-                    params![id, kind, request, ready_at, fail as i64, now],
-                )?;
-                if n == 1 {
-                    let seq = c.last_insert_rowid();
-                    let year = crate::time::cst_plain(now)[2..4].to_owned();
-                    let number = format!("{year}{region}2{seq:015}");
-                    c.execute("UPDATE sandbox_invoices SET number = ?2, issued_at = ?3 WHERE order_id = ?1", params![id, number, ready_at])?;
-                }
-                Ok(n == 1)
-            })
-            .await
-            .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
+        let inserted = self.store.sandbox_insert(order_id, kind, request, ready_at, fail, &region).await.map_err(|e| ProviderError::Unavailable(e.to_string()))?;
+        if inserted && self.roll(self.knobs.slow_rate / 2.0) {
+            // Slow after the invoice was stored: a timeout after it issued.
+            tokio::time::sleep(self.knobs.slow).await;
+        }
         if !inserted {
             return Err(ProviderError::Duplicate);
         }
@@ -86,16 +84,12 @@ impl Sandbox {
 
     /// How many invoices the sandbox holds for an order (0 or 1; for tests).
     pub async fn count(&self, order_id: &str) -> usize {
-        let id = order_id.to_owned();
-        self.store
-            .call(move |c| c.query_row("SELECT COUNT(*) FROM sandbox_invoices WHERE order_id = ?1", [id], |r| r.get::<_, i64>(0)))
-            .await
-            .unwrap_or(0) as usize
+        self.store.sandbox_count(Some(order_id)).await.unwrap_or(0) as usize
     }
 
     /// How many invoices the sandbox has issued in all (for tests).
     pub async fn total(&self) -> usize {
-        self.store.call(|c| c.query_row("SELECT COUNT(*) FROM sandbox_invoices", [], |r| r.get::<_, i64>(0))).await.unwrap_or(0) as usize
+        self.store.sandbox_count(None).await.unwrap_or(0) as usize
     }
 }
 
@@ -124,7 +118,7 @@ impl Provider for Sandbox {
 
     fn submit_issue<'a>(&'a self, request: &'a IssueRequest) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
         Box::pin(async move {
-            self.latency().await;
+            self.latency().await?;
             if request.remark.contains("#sandbox:reject") {
                 return Err(ProviderError::Rejected(map_nuonuo_code("E9131", "税额误差超过0.06")));
             }
@@ -136,7 +130,7 @@ impl Provider for Sandbox {
 
     fn submit_red<'a>(&'a self, red: &'a RedRequest, _blue: &'a IssueRequest, blue_number: &'a str) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
         Box::pin(async move {
-            self.latency().await;
+            self.latency().await?;
             if blue_number.len() != 20 {
                 return Err(ProviderError::Rejected(map_nuonuo_code("E9102", "原发票号码有误")));
             }
@@ -147,20 +141,8 @@ impl Provider for Sandbox {
 
     fn query<'a>(&'a self, order_id: &'a str, _kind: Kind) -> BoxFuture<'a, Result<QueryOutcome, ProviderError>> {
         Box::pin(async move {
-            self.latency().await;
-            let id = order_id.to_owned();
-            let row = self
-                .store
-                .call(move |c| {
-                    c.query_row(
-                        "SELECT ready_at, fail, number, issued_at FROM sandbox_invoices WHERE order_id = ?1",
-                        [&id],
-                        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? != 0, r.get::<_, Option<String>>(2)?, r.get::<_, Option<i64>>(3)?)),
-                    )
-                    .optional()
-                })
-                .await
-                .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
+            self.latency().await?;
+            let row = self.store.sandbox_get(order_id).await.map_err(|e| ProviderError::Unavailable(e.to_string()))?.map(|i| (i.ready_at, i.fail, i.number, i.issued_at));
             Ok(match row {
                 None => QueryOutcome::NotFound,
                 Some((ready_at, _, _, _)) if ready_at > now_ms() => QueryOutcome::Pending,
@@ -178,20 +160,8 @@ impl Provider for Sandbox {
 
     fn document<'a>(&'a self, order_id: &'a str, which: &'a str) -> BoxFuture<'a, Option<Document>> {
         Box::pin(async move {
-            let id = order_id.to_owned();
-            let (kind, request, number, issued_at, ready_at, fail) = self
-                .store
-                .call(move |c| {
-                    c.query_row(
-                        "SELECT kind, request, number, issued_at, ready_at, fail FROM sandbox_invoices WHERE order_id = ?1",
-                        [&id],
-                        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, Option<i64>>(3)?, r.get::<_, i64>(4)?, r.get::<_, i64>(5)? != 0)),
-                    )
-                    .optional()
-                })
-                .await
-                .ok()
-                .flatten()?;
+            let inv = self.store.sandbox_get(order_id).await.ok().flatten()?;
+            let (kind, request, number, issued_at, ready_at, fail) = (inv.kind, inv.request, inv.number, inv.issued_at, inv.ready_at, inv.fail);
             if fail || ready_at > now_ms() {
                 return None;
             }

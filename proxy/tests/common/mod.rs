@@ -1,6 +1,11 @@
 #![allow(dead_code)]
 //! Helpers shared by the proxy's integration tests: a proxy on 127.0.0.1:0, tokens,
-//! requests.
+//! requests, and the store backend.
+//!
+//! The backend: SQLite in the test's directory, or — with
+//! `FAPIAO_TEST_BACKEND=postgres` — a fresh database per test directory on the
+//! PostgreSQL server named by `FAPIAO_TEST_POSTGRES` (scripts/test.sh runs the
+//! API and crash tests both ways).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,6 +26,13 @@ pub struct Running {
 }
 
 impl Running {
+    /// Stops only the worker: the instance still answers HTTP.
+    pub fn stop_worker(&mut self) {
+        if let Some(app) = self.app.take() {
+            app.kill();
+        }
+    }
+
     /// Simulates a crash: the server stops answering and the worker stops.
     pub fn kill(mut self) {
         self.server.abort();
@@ -50,11 +62,59 @@ pub fn sandbox(store: &Store, config: &Config) -> Arc<Sandbox> {
     Arc::new(Sandbox::new(store.clone(), config.sandbox.clone(), config.seller_tax_id.clone(), config.seller_name.clone()))
 }
 
+/// The PostgreSQL server for tests (`FAPIAO_TEST_POSTGRES`), or `None` with a
+/// message saying what is skipped.
+pub fn postgres_url(what: &str) -> Option<String> {
+    match std::env::var("FAPIAO_TEST_POSTGRES").ok().filter(|u| !u.is_empty()) {
+        Some(u) => Some(u),
+        None => {
+            eprintln!("SKIPPED {what}: FAPIAO_TEST_POSTGRES is not set (bash scripts/with-postgres.sh cargo test … provides a server)");
+            None
+        }
+    }
+}
+
+/// A fresh database `name` on the test server; its URL.
+pub async fn fresh_database(base: &str, name: &str) -> String {
+    let (client, conn) = tokio_postgres::connect(base, tokio_postgres::NoTls).await.expect("connect to FAPIAO_TEST_POSTGRES");
+    tokio::spawn(conn);
+    if let Err(e) = client.batch_execute(&format!("CREATE DATABASE {name}")).await {
+        let duplicate = e.as_db_error().is_some_and(|d| d.code().code() == "42P04");
+        assert!(duplicate, "CREATE DATABASE {name}: {e}");
+    }
+    let (head, _) = base.rsplit_once('/').expect("a URL with a database name");
+    format!("{head}/{name}")
+}
+
+/// True when the tests run on PostgreSQL (`FAPIAO_TEST_BACKEND=postgres`).
+pub fn on_postgres() -> bool {
+    std::env::var("FAPIAO_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// The test configuration for a store in `dir`: SQLite there, or a PostgreSQL
+/// database of its own (the same one for the same `dir`, so a "restarted" proxy
+/// finds its orders).
+pub async fn test_config(dir: &std::path::Path) -> Config {
+    let mut config = Config::for_tests(dir.join("fapiao.sqlite"));
+    if on_postgres() {
+        let base = std::env::var("FAPIAO_TEST_POSTGRES").expect("FAPIAO_TEST_BACKEND=postgres needs FAPIAO_TEST_POSTGRES");
+        let tag: String = dir.file_name().unwrap().to_string_lossy().chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+        let url = fresh_database(&base, &format!("fapiao_t_{}", tag.to_ascii_lowercase())).await;
+        config.postgres = Some(fapiao_proxy::secret::Secret::new(url));
+    }
+    config
+}
+
+/// The store the configuration names.
+pub async fn open_store(config: &Config) -> Store {
+    Store::from_config(config).await.unwrap()
+}
+
 /// A sandbox proxy on a fresh database in `dir`.
 pub async fn sandbox_proxy(dir: &std::path::Path, tweak: impl FnOnce(&mut Config)) -> (Running, Arc<Sandbox>) {
-    let mut config = Config::for_tests(dir.join("fapiao.sqlite"));
+    let mut config = test_config(dir).await;
     tweak(&mut config);
-    let store = Store::open(&config.database_path).unwrap();
+    let store = open_store(&config).await;
     let sbx = sandbox(&store, &config);
     let app = App::start_with(config, store, sbx.clone()).await.unwrap();
     (serve(app).await, sbx)
