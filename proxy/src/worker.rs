@@ -339,7 +339,9 @@ pub async fn process(state: &AppState, mut r: Record) {
     r.status = Status::Issuing;
     r.submitted = true;
     r.attempts += 1;
-    r.next_attempt_at = now_ms() + state.config.provider_timeout.as_millis() as i64 + 1000;
+    // Due again, should this instance die with the submission out, when its claim
+    // expires (and any instance may take the order over).
+    r.next_attempt_at = r.lease_until.max(now_ms());
     // Keep the claim while the submission is out.
     if !save_as(state, &r, false).await {
         return;
