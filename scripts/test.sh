@@ -16,8 +16,16 @@ run() { "$@" 2>&1 | tee -a "$log"; }
 step "setup"
 bash scripts/setup.sh
 
-step "native tests (cargo test --workspace)"
-run cargo test --workspace
+step "native tests (cargo test --workspace), with a throw-away PostgreSQL server"
+# scripts/with-postgres.sh starts the server (installing PostgreSQL if missing),
+# sets FAPIAO_TEST_POSTGRES for the PostgreSQL tests, and stops it afterwards.
+run bash scripts/with-postgres.sh bash -c '
+  set -e
+  cargo test --workspace -- --skip orders_survive_provider_faults
+  echo; echo "==> the proxy API and crash tests again, on PostgreSQL"
+  FAPIAO_TEST_BACKEND=postgres cargo test -p fapiao-proxy --test api --test crash
+  echo; echo "==> fault injection: 20,000 orders, three instances, SIGKILLs (proxy/tests/faults.rs)"
+  cargo test -p fapiao-proxy --test faults -- --nocapture'
 
 step "build the npm package"
 bash scripts/build-pkg.sh

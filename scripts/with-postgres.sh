@@ -36,17 +36,21 @@ fi
 dir=$(mktemp -d /tmp/fapiao-pg.XXXXXX)
 chmod 755 "$dir"
 [ "$(id -u)" = 0 ] && chown postgres "$dir"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo 55432)
+# A non-default port; pg_ctl fails below if it happens to be taken.
+port=${FAPIAO_TEST_PG_PORT:-$((20000 + RANDOM % 20000))}
+# The server runs in its own directory: the postgres user may not be allowed to
+# look at the caller's working directory.
+pg() { (cd "$dir" && "${as_pg[@]}" "$@"); }
 stop() {
-  "${as_pg[@]}" "$bin/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
+  pg "$bin/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
   rm -rf "$dir"
 }
 trap stop EXIT
 
-"${as_pg[@]}" "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --encoding=UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
+pg "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --encoding=UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
   || { cat "$dir/initdb.log" >&2; exit 1; }
 # A test cluster: loopback only, enough connections for several proxies.
-"${as_pg[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
   -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300 -c shared_buffers=64MB" start >/dev/null \
   || { cat "$dir/server.log" >&2; exit 1; }
 export FAPIAO_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port/postgres"

@@ -36,11 +36,12 @@ struct Fake {
 type Shared = Arc<Mutex<Fake>>;
 
 async fn token(State(f): State<Shared>, body: String) -> Json<Value> {
-    let mut f = f.lock().unwrap();
     if !body.contains(&format!("client_secret={APP_SECRET}")) || !body.contains("grant_type=client_credentials") {
         return Json(json!({ "error": "070305", "error_description": "Incorrect clientSecret" }));
     }
-    f.token_calls += 1;
+    f.lock().unwrap().token_calls += 1;
+    // A slow token endpoint: instances that would fetch at once overlap.
+    tokio::time::sleep(Duration::from_millis(150)).await;
     Json(json!({ "access_token": ACCESS_TOKEN, "expires_in": "86400" }))
 }
 
@@ -310,4 +311,34 @@ async fn construction_invoice_maps_special_business() {
     assert_eq!(post(&r, "/v1/invoices", &body(&c, "NB-2")).await.0, 202);
     assert_eq!(wait_final(&r, "NB-2", 10).await["status"], "issued");
     assert!(state.lock().unwrap().accepted["NB-2"].0.get("specificFactor").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_on_one_postgres_database_share_one_token() {
+    let Some(base) = postgres_url("nuonuo::instances_on_one_postgres_database_share_one_token") else { return };
+    let (fake, state) = fake_nuonuo().await;
+    let url = fresh_database(&base, &format!("fapiao_nuonuo_token_{}", std::process::id())).await;
+    let mut instances = Vec::new();
+    for i in 0..3 {
+        let mut config = nuonuo_config(std::path::Path::new("unused.sqlite"), &fake);
+        config.postgres = Some(fapiao_proxy::secret::Secret::new(url.clone()));
+        config.instance_id = format!("nn-{i}");
+        let store = Store::from_config(&config).await.unwrap();
+        let provider = fapiao_proxy::provider::from_config(&config, &store).unwrap();
+        instances.push(serve(App::start_with(config, store, provider).await.unwrap()).await);
+    }
+    let c = instances[0].state.config.clone();
+    // One order per instance, at once: three workers need a token at the same time.
+    let mut posts = Vec::new();
+    for (i, r) in instances.iter().enumerate() {
+        let (client, url, b) = (r.client.clone(), format!("{}/v1/invoices", r.base), body(&c, &format!("NT-{i}")));
+        posts.push(tokio::spawn(async move { client.post(url).json(&b).send().await.unwrap().status().as_u16() }));
+    }
+    for p in posts {
+        assert_eq!(p.await.unwrap(), 202);
+    }
+    for (i, r) in instances.iter().enumerate() {
+        assert_eq!(wait_final(r, &format!("NT-{i}"), 10).await["status"], "issued");
+    }
+    assert_eq!(state.lock().unwrap().token_calls, 1, "one instance fetched the token, the others read it from the database");
 }
