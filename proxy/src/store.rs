@@ -692,11 +692,18 @@ impl Store {
 
     /// One order.
     pub async fn get(&self, order_id: &str) -> Result<Option<Record>, StoreError> {
+        if order_id.contains('\0') {
+            // Not a valid order id; PostgreSQL text cannot even hold it.
+            return Ok(None);
+        }
         self.inner.get(order_id.to_owned()).await
     }
 
     /// The red orders of a blue one.
     pub async fn reds_of(&self, blue_order_id: &str) -> Result<Vec<Record>, StoreError> {
+        if blue_order_id.contains('\0') {
+            return Ok(Vec::new());
+        }
         self.inner.reds_of(blue_order_id.to_owned()).await
     }
 
@@ -744,6 +751,9 @@ impl Store {
 
     /// Makes an unfinished order due now (a callback's prompt to re-query).
     pub async fn nudge(&self, order_id: &str) -> Result<bool, StoreError> {
+        if order_id.contains('\0') {
+            return Ok(false);
+        }
         self.inner.nudge(order_id.to_owned()).await
     }
 

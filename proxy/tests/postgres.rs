@@ -77,6 +77,11 @@ async fn a_long_poll_and_events_on_one_instance_see_an_order_issued_by_another()
     let text = tokio::time::timeout(Duration::from_secs(10), events.text()).await.expect("the event stream ends with the final status").unwrap();
     assert!(text.contains("\"status\":\"issued\""), "{text}");
     assert_eq!(sbx.count("PG-N1").await, 1);
+    // Hostile ids answer like on SQLite (PostgreSQL text cannot hold NUL).
+    assert_eq!(get(&a, "/v1/invoices/PG%00N1").await.0, 404);
+    assert_eq!(get(&a, "/v1/invoices/PG%00N1?optional=true").await, (200, serde_json::Value::Null));
+    let (s, _) = post(&b, "/v1/callbacks/nuonuo", &json!({ "orderno": "A\u{0}B" })).await;
+    assert_eq!(s, 200);
     drop(b);
 }
 
