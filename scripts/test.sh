@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the repository, installing what a fresh machine lacks first:
 #   bash scripts/test.sh
-# Native unit, integration and doc tests; the wasm boundary tests in Node and in
+# Native unit, integration and doc tests (the proxy's on SQLite and on a throw-away
+# PostgreSQL server, with the 20,000-order fault-injection run); the wasm boundary tests in Node and in
 # headless Chromium; the npm package installed from its tarball and used from
 # Node, from TypeScript, from a plain page and from a Vite build in Chromium.
 set -euo pipefail
