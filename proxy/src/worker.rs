@@ -227,18 +227,38 @@ async fn save(state: &AppState, r: &Record) -> bool {
     }
 }
 
+/// Saves a status change together with its webhook event (one transaction; see
+/// [`ledger::save_with_event`](crate::ledger::save_with_event)).
+async fn save_emitting(state: &AppState, r: &Record, event: &'static str, extras: crate::ledger::IssuedExtras) -> bool {
+    match crate::ledger::save_with_event(&state.store, r.clone(), Some(event), extras).await {
+        Ok(_) => {
+            state.events.changed(&r.order_id);
+            state.signals.webhooks.notify_one();
+            state.signals.archive.notify_one();
+            true
+        }
+        Err(e) => {
+            tracing::error!(order = %r.order_id, error = %e, "cannot save the order");
+            false
+        }
+    }
+}
+
 async fn finish_failed(state: &AppState, mut r: Record, issue: Issue) {
     tracing::info!(order = %r.order_id, code = issue.code, "order failed");
     r.status = Status::Failed;
     r.error_code = Some(issue.code.to_owned());
     r.error_message = Some(issue.message);
     r.error_message_en = Some(issue.message_en);
-    if save(state, &r).await {
+    if save_emitting(state, &r, crate::ledger::types::FAILED, Default::default()).await {
         state.metrics.outcome("failed");
     }
 }
 
-async fn finish_issued(state: &AppState, mut r: Record, i: crate::provider::Issued) {
+/// Marks an order issued with what the provider reported (also used by
+/// reconciliation's repairs).
+pub(crate) async fn finish_issued(state: &AppState, mut r: Record, i: crate::provider::Issued) {
+    let notify = (i.email_notify_status.clone(), i.phone_notify_status.clone());
     r.status = Status::Issued;
     r.invoice_number = Some(i.number);
     r.issued_at = Some(i.issued_at);
@@ -248,15 +268,18 @@ async fn finish_issued(state: &AppState, mut r: Record, i: crate::provider::Issu
     r.error_code = None;
     r.error_message = None;
     r.error_message_en = None;
-    if !save(state, &r).await {
+    let extras = crate::ledger::IssuedExtras { email_notify_status: notify.0, phone_notify_status: notify.1, files: crate::ledger::files_of(&r) };
+    let event = if r.kind == "red" { crate::ledger::types::RED_ISSUED } else { crate::ledger::types::ISSUED };
+    if !save_emitting(state, &r, event, extras).await {
         return;
     }
     state.metrics.outcome("issued");
     if r.kind == "red" {
         let full = serde_json::from_str::<serde_json::Value>(&r.request).ok().and_then(|v| v["full"].as_bool()).unwrap_or(false);
         if let (true, Some(blue)) = (full, &r.blue_order_id) {
-            if state.store.mark_reversed(blue).await.is_ok() {
+            if crate::ledger::mark_reversed_with_event(&state.store, blue, &r.order_id).await.is_ok() {
                 state.events.changed(blue);
+                state.signals.webhooks.notify_one();
             }
         }
     }
