@@ -181,43 +181,44 @@ async fn webhooks_survive_an_outage_and_a_restart_in_order() {
     })
     .await;
     let drained = recovered.elapsed();
-
-    let rec = rx.lock().unwrap();
-    assert_eq!(rec.bad_signatures, 0);
-    assert!(rec.log.iter().filter(|l| l.4 == 500).count() == 20, "the 500s were answered and retried");
-    let acked: Vec<&(String, String, i64, String, u16)> = rec.log.iter().filter(|l| l.4 == 200).collect();
-    let unique: HashSet<&String> = acked.iter().map(|l| &l.0).collect();
-    assert_eq!(unique.len(), expected, "each event id acknowledged (de-duplicated)");
-    assert_eq!(acked.len(), expected, "nothing acknowledged twice");
-    let ids: HashSet<String> = all.iter().map(|e| e.event_id.clone()).collect();
-    assert_eq!(unique.iter().map(|s| s.to_string()).collect::<HashSet<_>>(), ids);
-    // In order per order: seq 1, 2, … acknowledged in turn, and no request for
-    // n+1 arrived before n was acknowledged.
-    let mut next: HashMap<&str, i64> = HashMap::new();
-    for l in &rec.log {
-        let want = next.entry(l.1.as_str()).or_insert(1);
-        assert_eq!(l.2, *want, "order {} got seq {} while waiting for {}", l.1, l.2, want);
-        if l.4 == 200 {
-            *want += 1;
-        }
-    }
-    assert_eq!(rec.max_in_flight_per_order, 1, "events of one order are never sent concurrently");
-    // The documented shape.
-    let issued = rec.bodies.values().find(|v| v["orderId"] == "WH-3" && v["type"] == "invoice.issued").unwrap();
-    assert_eq!(issued["seq"], 2);
-    assert_eq!(issued["data"]["status"], "issued");
-    assert_eq!(issued["data"]["invoiceNumber"].as_str().unwrap().len(), 20);
-    assert!(issued["createdAt"].as_str().unwrap().ends_with("+08:00"));
-    let types: Vec<&str> = rec.log.iter().filter(|l| l.1 == "WH-0" && l.4 == 200).map(|l| l.3.as_str()).collect();
-    assert_eq!(types, ["order.accepted", "invoice.issued", "invoice.reversed"]);
-    let types: Vec<&str> = rec.log.iter().filter(|l| l.1 == "WH-0-R" && l.4 == 200).map(|l| l.3.as_str()).collect();
-    assert_eq!(types, ["order.accepted", "invoice.red_issued"]);
     let attempts_max = ledger::events(&store2, None, 1000).await.unwrap().iter().map(|e| e.attempts).max().unwrap();
-    eprintln!(
-        "webhooks: {expected} events drained in {drained:?} after the receiver came up ({} requests incl. 20 answered 500; max attempts of one event {attempts_max})",
-        rec.log.len()
-    );
-    drop(rec);
+
+    {
+        let rec = rx.lock().unwrap();
+        assert_eq!(rec.bad_signatures, 0);
+        assert!(rec.log.iter().filter(|l| l.4 == 500).count() == 20, "the 500s were answered and retried");
+        let acked: Vec<&(String, String, i64, String, u16)> = rec.log.iter().filter(|l| l.4 == 200).collect();
+        let unique: HashSet<&String> = acked.iter().map(|l| &l.0).collect();
+        assert_eq!(unique.len(), expected, "each event id acknowledged (de-duplicated)");
+        assert_eq!(acked.len(), expected, "nothing acknowledged twice");
+        let ids: HashSet<String> = all.iter().map(|e| e.event_id.clone()).collect();
+        assert_eq!(unique.iter().map(|s| s.to_string()).collect::<HashSet<_>>(), ids);
+        // In order per order: seq 1, 2, … acknowledged in turn, and no request for
+        // n+1 arrived before n was acknowledged.
+        let mut next: HashMap<&str, i64> = HashMap::new();
+        for l in &rec.log {
+            let want = next.entry(l.1.as_str()).or_insert(1);
+            assert_eq!(l.2, *want, "order {} got seq {} while waiting for {}", l.1, l.2, want);
+            if l.4 == 200 {
+                *want += 1;
+            }
+        }
+        assert_eq!(rec.max_in_flight_per_order, 1, "events of one order are never sent concurrently");
+        // The documented shape.
+        let issued = rec.bodies.values().find(|v| v["orderId"] == "WH-3" && v["type"] == "invoice.issued").unwrap();
+        assert_eq!(issued["seq"], 2);
+        assert_eq!(issued["data"]["status"], "issued");
+        assert_eq!(issued["data"]["invoiceNumber"].as_str().unwrap().len(), 20);
+        assert!(issued["createdAt"].as_str().unwrap().ends_with("+08:00"));
+        let types: Vec<&str> = rec.log.iter().filter(|l| l.1 == "WH-0" && l.4 == 200).map(|l| l.3.as_str()).collect();
+        assert_eq!(types, ["order.accepted", "invoice.issued", "invoice.reversed"]);
+        let types: Vec<&str> = rec.log.iter().filter(|l| l.1 == "WH-0-R" && l.4 == 200).map(|l| l.3.as_str()).collect();
+        assert_eq!(types, ["order.accepted", "invoice.red_issued"]);
+        eprintln!(
+            "webhooks: {expected} events drained in {drained:?} after the receiver came up ({} requests incl. 20 answered 500; max attempts of one event {attempts_max})",
+            rec.log.len()
+        );
+    }
 
     // A tampered delivery fails the documented check.
     let e = ledger::events(&store2, Some("WH-1".into()), 10).await.unwrap().remove(1);
