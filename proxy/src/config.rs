@@ -505,6 +505,33 @@ mod tests {
     }
 
     #[test]
+    fn hook_settings() {
+        let e = with(&[("FAPIAO_WEBHOOK_URL", "https://shop.example/hooks")]).unwrap_err();
+        assert!(e.starts_with("FAPIAO_WEBHOOK_SECRET:"), "{e}");
+        let e = with(&[("FAPIAO_WEBHOOK_URL", "ftp://x"), ("FAPIAO_WEBHOOK_SECRET", "0123456789abcdef")]).unwrap_err();
+        assert!(e.starts_with("FAPIAO_WEBHOOK_URL:"), "{e}");
+        let e = with(&[("FAPIAO_ADMIN_TOKEN", "short")]).unwrap_err();
+        assert!(e.starts_with("FAPIAO_ADMIN_TOKEN:") && !e.contains("short"), "{e}");
+        let e = with(&[("FAPIAO_FILE_HOSTS", "https://inv.jss.com.cn")]).unwrap_err();
+        assert!(e.starts_with("FAPIAO_FILE_HOSTS:"), "{e}");
+        let c = with(&[("FAPIAO_WEBHOOK_URL", "https://shop.example/hooks"), ("FAPIAO_WEBHOOK_SECRET", "0123456789abcdef")]).unwrap();
+        assert!(c.hooks.file_hosts.is_empty(), "the sandbox fetches from no host");
+        assert_eq!(c.archive_dir(), PathBuf::from("./var/archive"));
+        assert!(!format!("{c:?}").contains("0123456789abcdef"));
+        let c = with(&[
+            ("FAPIAO_PROVIDER", "nuonuo"),
+            ("FAPIAO_SELLER_TAX_ID", "339902999999789113"),
+            ("FAPIAO_SELLER_NAME", "x"),
+            ("FAPIAO_MERCHANT_KEY", "k".repeat(40).as_str()),
+            ("FAPIAO_DEMO", "false"),
+            ("FAPIAO_NUONUO_APP_KEY", "app"),
+            ("FAPIAO_NUONUO_APP_SECRET", "secret"),
+        ])
+        .unwrap();
+        assert_eq!(c.hooks.file_hosts, NUONUO_FILE_HOSTS);
+    }
+
+    #[test]
     fn toml_file_and_env_precedence_and_secret_files() {
         let dir = tempfile::tempdir().unwrap();
         let secret = dir.path().join("secret");
