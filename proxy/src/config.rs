@@ -124,6 +124,59 @@ pub struct Config {
     pub poll_interval: Duration,
     /// `FAPIAO_CALLBACK_TOKEN`: when set, `/v1/callbacks/nuonuo?token=` must carry it.
     pub callback_token: Option<Secret>,
+    /// Status sync, delivery and archive settings (`FAPIAO_WEBHOOK_*`, `FAPIAO_ADMIN_TOKEN`,
+    /// `FAPIAO_FILE_*`, `FAPIAO_ARCHIVE_DIR`, …).
+    pub hooks: HookSettings,
+}
+
+/// Settings of the merchant webhooks, the admin endpoints, delivery, the archive
+/// and reconciliation.
+#[derive(Debug, Clone)]
+pub struct HookSettings {
+    /// `FAPIAO_WEBHOOK_URL`: where status events are posted (none: events are
+    /// still recorded in the outbox, and sent once a URL is configured).
+    pub webhook_url: Option<String>,
+    /// `FAPIAO_WEBHOOK_SECRET` (or `_FILE`): the HMAC-SHA256 key of `Fapiao-Signature`.
+    pub webhook_secret: Option<Secret>,
+    /// `FAPIAO_WEBHOOK_TIMEOUT_MS`: per delivery attempt.
+    pub webhook_timeout: Duration,
+    /// `FAPIAO_WEBHOOK_RETRY_BASE_MS`: first retry delay (doubles per attempt).
+    pub webhook_retry_base: Duration,
+    /// `FAPIAO_WEBHOOK_RETRY_MAX_MS`: the retry delay cap.
+    pub webhook_retry_max: Duration,
+    /// `FAPIAO_WEBHOOK_CONCURRENCY`: deliveries in flight (always one per order).
+    pub webhook_concurrency: usize,
+    /// `FAPIAO_ADMIN_TOKEN` (or `_FILE`): bearer token of `/v1/admin/*` (none: admin endpoints off).
+    pub admin_token: Option<Secret>,
+    /// `FAPIAO_ARCHIVE_DIR`: archived invoice files (default: `archive/` beside the database).
+    pub archive_dir: Option<PathBuf>,
+    /// `FAPIAO_FILE_HOSTS`: hosts (`host` or `host:port`) invoice files may be fetched from.
+    pub file_hosts: Vec<String>,
+    /// `FAPIAO_FILE_ALLOW_HTTP_LOOPBACK`: also fetch `http://` from loopback hosts (tests only).
+    pub file_allow_http_loopback: bool,
+    /// `FAPIAO_FILE_MAX_BYTES`: size cap of one file.
+    pub file_max_bytes: u64,
+    /// `FAPIAO_FILE_TIMEOUT_MS`: per download.
+    pub file_timeout: Duration,
+    /// `FAPIAO_ARCHIVE_RETRY_BASE_MS`: first retry delay of a failed download (doubles, at most 1 h).
+    pub archive_retry_base: Duration,
+    /// `FAPIAO_DELIVERY_LIMIT`: re-deliveries per order per hour.
+    pub delivery_limit: u32,
+    /// `FAPIAO_RECONCILE_EVERY_S`: reconcile the last two days this often (0: off).
+    pub reconcile_every: Option<Duration>,
+}
+
+/// The 诺诺 file hosts documented in providers.md §1.9.
+pub const NUONUO_FILE_HOSTS: &[&str] = &["inv.jss.com.cn", "invtest.jss.com.cn", "invtest.nntest.cn", "nnfpkf.jss.com.cn"];
+
+impl Config {
+    /// Where archived files live: `FAPIAO_ARCHIVE_DIR`, else `archive/` beside the database.
+    pub fn archive_dir(&self) -> PathBuf {
+        match &self.hooks.archive_dir {
+            Some(d) => d.clone(),
+            None => self.database_path.parent().map(|p| p.join("archive")).unwrap_or_else(|| PathBuf::from("archive")),
+        }
+    }
 }
 
 /// Every variable the proxy reads (for the README and for `--help`).
@@ -136,7 +189,11 @@ pub const VARIABLES: &[&str] = &[
     "FAPIAO_SANDBOX_FAILURE_RATE", "FAPIAO_SANDBOX_TIMEOUT_RATE", "FAPIAO_SUCCESS_RATE_THRESHOLD",
     "FAPIAO_PROVIDER_TIMEOUT_MS", "FAPIAO_WORKERS", "FAPIAO_BREAKER_THRESHOLD", "FAPIAO_BREAKER_COOLDOWN_MS",
     "FAPIAO_POLL_MS", "FAPIAO_CALLBACK_TOKEN", "FAPIAO_DATABASE_POOL", "FAPIAO_INSTANCE_ID", "FAPIAO_LEASE_MS",
-    "FAPIAO_SANDBOX_ERROR_RATE", "FAPIAO_SANDBOX_SLOW_RATE", "FAPIAO_SANDBOX_SLOW_MS",
+    "FAPIAO_SANDBOX_ERROR_RATE", "FAPIAO_SANDBOX_SLOW_RATE", "FAPIAO_SANDBOX_SLOW_MS", "FAPIAO_WEBHOOK_URL", "FAPIAO_WEBHOOK_SECRET",
+    "FAPIAO_WEBHOOK_TIMEOUT_MS", "FAPIAO_WEBHOOK_RETRY_BASE_MS", "FAPIAO_WEBHOOK_RETRY_MAX_MS",
+    "FAPIAO_WEBHOOK_CONCURRENCY", "FAPIAO_ADMIN_TOKEN", "FAPIAO_ARCHIVE_DIR", "FAPIAO_FILE_HOSTS",
+    "FAPIAO_FILE_ALLOW_HTTP_LOOPBACK", "FAPIAO_FILE_MAX_BYTES", "FAPIAO_FILE_TIMEOUT_MS",
+    "FAPIAO_ARCHIVE_RETRY_BASE_MS", "FAPIAO_DELIVERY_LIMIT", "FAPIAO_RECONCILE_EVERY_S",
 ];
 
 /// The 诺诺 sandbox's test seller tax ID, used as the sandbox default.
@@ -223,6 +280,54 @@ fn delay_range(key: &str, v: Option<String>, default: (u64, u64)) -> Result<(u64
         return Err(bad());
     }
     Ok((a, b))
+}
+
+fn hook_settings(src: &Source, sandbox: bool) -> Result<HookSettings, String> {
+    let webhook_url = src.get("FAPIAO_WEBHOOK_URL");
+    if let Some(u) = &webhook_url {
+        if !(u.starts_with("https://") || u.starts_with("http://")) || reqwest::Url::parse(u).is_err() {
+            return Err(format!("FAPIAO_WEBHOOK_URL: “{u}” is not an http(s) URL"));
+        }
+    }
+    let webhook_secret = src.secret("FAPIAO_WEBHOOK_SECRET")?;
+    match (&webhook_url, &webhook_secret) {
+        (Some(_), None) => return Err("FAPIAO_WEBHOOK_SECRET: required with FAPIAO_WEBHOOK_URL (or FAPIAO_WEBHOOK_SECRET_FILE)".into()),
+        (_, Some(s)) if s.expose().len() < 16 => return Err("FAPIAO_WEBHOOK_SECRET: must have at least 16 characters".into()),
+        _ => {}
+    }
+    let admin_token = src.secret("FAPIAO_ADMIN_TOKEN")?;
+    if admin_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
+        return Err("FAPIAO_ADMIN_TOKEN: must have at least 16 characters".into());
+    }
+    let file_hosts: Vec<String> = match src.get("FAPIAO_FILE_HOSTS") {
+        Some(v) => v.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect(),
+        None if sandbox => Vec::new(),
+        None => NUONUO_FILE_HOSTS.iter().map(|h| h.to_string()).collect(),
+    };
+    for h in &file_hosts {
+        if h.contains('/') || h.contains('*') {
+            return Err(format!("FAPIAO_FILE_HOSTS: “{h}” is not a host name (host or host:port, no scheme, no wildcard)"));
+        }
+    }
+    let ms = |key: &str, default: u64| -> Result<Duration, String> { Ok(Duration::from_millis(src.parse(key, default, "milliseconds")?)) };
+    let every: u64 = src.parse("FAPIAO_RECONCILE_EVERY_S", 0, "seconds")?;
+    Ok(HookSettings {
+        webhook_url,
+        webhook_secret,
+        webhook_timeout: ms("FAPIAO_WEBHOOK_TIMEOUT_MS", 10_000)?,
+        webhook_retry_base: ms("FAPIAO_WEBHOOK_RETRY_BASE_MS", 1_000)?.max(Duration::from_millis(1)),
+        webhook_retry_max: ms("FAPIAO_WEBHOOK_RETRY_MAX_MS", 600_000)?.max(Duration::from_millis(1)),
+        webhook_concurrency: src.parse::<usize>("FAPIAO_WEBHOOK_CONCURRENCY", 8, "a number")?.max(1),
+        admin_token,
+        archive_dir: src.get("FAPIAO_ARCHIVE_DIR").map(PathBuf::from),
+        file_hosts,
+        file_allow_http_loopback: src.parse("FAPIAO_FILE_ALLOW_HTTP_LOOPBACK", false, "true or false")?,
+        file_max_bytes: src.parse("FAPIAO_FILE_MAX_BYTES", 20 * 1024 * 1024, "a size in bytes")?,
+        file_timeout: ms("FAPIAO_FILE_TIMEOUT_MS", 30_000)?,
+        archive_retry_base: ms("FAPIAO_ARCHIVE_RETRY_BASE_MS", 2_000)?.max(Duration::from_millis(1)),
+        delivery_limit: src.parse("FAPIAO_DELIVERY_LIMIT", 5, "a number")?,
+        reconcile_every: (every > 0).then(|| Duration::from_secs(every)),
+    })
 }
 
 fn rate(key: &str, src: &Source, default: f64) -> Result<f64, String> {
@@ -329,6 +434,7 @@ impl Config {
                 return Err(format!("FAPIAO_ALLOWED_ORIGINS: “{o}” is not an origin like https://shop.example.com"));
             }
         }
+        let hooks = hook_settings(&src, sandbox)?;
         let demo_default = sandbox;
         let demo: bool = src.parse("FAPIAO_DEMO", demo_default, "true or false")?;
         if demo && !sandbox {
@@ -370,6 +476,7 @@ impl Config {
             breaker_cooldown: Duration::from_millis(src.parse("FAPIAO_BREAKER_COOLDOWN_MS", 5_000, "milliseconds")?),
             poll_interval: Duration::from_millis(src.parse("FAPIAO_POLL_MS", 500, "milliseconds")?),
             callback_token: src.secret("FAPIAO_CALLBACK_TOKEN")?,
+            hooks,
         })
     }
 
@@ -462,6 +569,33 @@ mod tests {
         assert!(e.starts_with("FAPIAO_NUONUO_APP_SECRET:"), "{e}");
         let e = with(&[("FAPIAO_MERCHANT_KEY", "short")]).unwrap_err();
         assert!(e.starts_with("FAPIAO_MERCHANT_KEY:") && !e.contains("short"), "the error must not echo the key: {e}");
+    }
+
+    #[test]
+    fn hook_settings() {
+        let e = with(&[("FAPIAO_WEBHOOK_URL", "https://shop.example/hooks")]).unwrap_err();
+        assert!(e.starts_with("FAPIAO_WEBHOOK_SECRET:"), "{e}");
+        let e = with(&[("FAPIAO_WEBHOOK_URL", "ftp://x"), ("FAPIAO_WEBHOOK_SECRET", "0123456789abcdef")]).unwrap_err();
+        assert!(e.starts_with("FAPIAO_WEBHOOK_URL:"), "{e}");
+        let e = with(&[("FAPIAO_ADMIN_TOKEN", "short")]).unwrap_err();
+        assert!(e.starts_with("FAPIAO_ADMIN_TOKEN:") && !e.contains("short"), "{e}");
+        let e = with(&[("FAPIAO_FILE_HOSTS", "https://inv.jss.com.cn")]).unwrap_err();
+        assert!(e.starts_with("FAPIAO_FILE_HOSTS:"), "{e}");
+        let c = with(&[("FAPIAO_WEBHOOK_URL", "https://shop.example/hooks"), ("FAPIAO_WEBHOOK_SECRET", "0123456789abcdef")]).unwrap();
+        assert!(c.hooks.file_hosts.is_empty(), "the sandbox fetches from no host");
+        assert_eq!(c.archive_dir(), PathBuf::from("./var/archive"));
+        assert!(!format!("{c:?}").contains("0123456789abcdef"));
+        let c = with(&[
+            ("FAPIAO_PROVIDER", "nuonuo"),
+            ("FAPIAO_SELLER_TAX_ID", "339902999999789113"),
+            ("FAPIAO_SELLER_NAME", "x"),
+            ("FAPIAO_MERCHANT_KEY", "k".repeat(40).as_str()),
+            ("FAPIAO_DEMO", "false"),
+            ("FAPIAO_NUONUO_APP_KEY", "app"),
+            ("FAPIAO_NUONUO_APP_SECRET", "secret"),
+        ])
+        .unwrap();
+        assert_eq!(c.hooks.file_hosts, NUONUO_FILE_HOSTS);
     }
 
     #[test]

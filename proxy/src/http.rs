@@ -40,7 +40,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/invoices/{order_id}", get(show))
         .route("/v1/invoices/{order_id}/events", get(events))
         .route("/v1/invoices/{order_id}/red", post(red))
-        .route("/v1/invoices/{order_id}/files/{which}", get(file))
+        .route("/v1/invoices/{order_id}/files/{which}", get(crate::admin::file))
+        .route("/v1/invoices/{order_id}/deliver", post(crate::admin::deliver))
+        .route("/v1/admin/webhooks", get(crate::admin::webhooks))
+        .route("/v1/admin/webhooks/replay", post(crate::admin::replay))
+        .route("/v1/admin/reconcile", post(crate::admin::reconcile))
+        .route("/v1/admin/archive/pending", get(crate::admin::archive_pending))
         .route("/v1/callbacks/nuonuo", post(callback))
         .route("/v1/demo/order-token", post(demo_token))
         .route("/healthz", get(healthz))
@@ -110,7 +115,9 @@ async fn guard(State(state): S, req: Request, next: Next) -> Response {
     let limited = route.starts_with("/v1/") && !route.starts_with("/v1/callbacks/") && !state.limiter.allow(ip);
     // The JSON endpoints take JSON only (a text/plain or form post is what a
     // cross-site form can send without a CORS preflight); callbacks take forms.
-    let json_only = method == "POST" && matches!(route.as_str(), "/v1/invoices" | "/v1/invoices/{order_id}/red" | "/v1/demo/order-token");
+    let json_only = method == "POST"
+        && (matches!(route.as_str(), "/v1/invoices" | "/v1/invoices/{order_id}/red" | "/v1/demo/order-token" | "/v1/invoices/{order_id}/deliver")
+            || route.starts_with("/v1/admin/"));
     let resp = if limited {
         let mut r = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "client", ProxyProblem::RateLimited).into_response();
         r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -137,7 +144,7 @@ fn is_json(value: Option<&HeaderValue>) -> bool {
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-fn body_invalid(detail: impl Into<String>) -> ApiError {
+pub(crate) fn body_invalid(detail: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "body", ProxyProblem::BodyInvalid { detail: detail.into() })
 }
 
@@ -148,7 +155,7 @@ struct Envelope {
     order_token: Option<String>,
 }
 
-fn envelope(body: &[u8]) -> Result<(Value, String), ApiError> {
+pub(crate) fn envelope(body: &[u8]) -> Result<(Value, String), ApiError> {
     let e: Envelope = serde_json::from_slice(body).map_err(|e| body_invalid(format!("not JSON of the form {{ request, orderToken }} (line {}, column {})", e.line(), e.column())))?;
     let request = e.request.ok_or_else(|| body_invalid("“request” is missing"))?;
     let token = e
@@ -158,7 +165,7 @@ fn envelope(body: &[u8]) -> Result<(Value, String), ApiError> {
     Ok((request, token))
 }
 
-fn token_error(p: ProxyProblem) -> ApiError {
+pub(crate) fn token_error(p: ProxyProblem) -> ApiError {
     let status = match p {
         ProxyProblem::TokenMismatch { .. } => StatusCode::FORBIDDEN,
         _ => StatusCode::UNAUTHORIZED,
@@ -166,7 +173,7 @@ fn token_error(p: ProxyProblem) -> ApiError {
     ApiError::new(status, "orderToken", p)
 }
 
-fn store_error(e: crate::store::StoreError) -> ApiError {
+pub(crate) fn store_error(e: crate::store::StoreError) -> ApiError {
     tracing::error!(error = %e, "store failure");
     ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store", ProxyProblem::StoreUnavailable)
 }
@@ -207,6 +214,12 @@ async fn accept(
 async fn answer(state: &AppState, inserted: Inserted, kind: &'static str, fp: &str) -> Result<Response, ApiError> {
     match inserted {
         Inserted::New(r) => {
+            // The order.accepted webhook event; a stop before this line is made
+            // good at the next start (ledger::sweep_accepted) and by any later event.
+            if let Err(e) = crate::ledger::emit_accepted(&state.store, &r).await {
+                tracing::warn!(order = %r.order_id, error = %e, "order.accepted not written yet");
+            }
+            state.signals.webhooks.notify_one();
             state.metrics.accepted();
             state.events.wake.notify_one();
             tracing::info!(order = %r.order_id, kind, "order accepted");
@@ -355,6 +368,7 @@ pub async fn view(state: &AppState, r: &Record) -> Value {
     if let Some(b) = &r.blue_order_id {
         v["blueOrderId"] = json!(b);
     }
+    crate::admin::extend_view(state, r, &mut v).await;
     v
 }
 
@@ -370,7 +384,7 @@ struct WaitQuery {
     optional: Option<bool>,
 }
 
-async fn load(state: &AppState, id: &str) -> Result<Record, ApiError> {
+pub(crate) async fn load(state: &AppState, id: &str) -> Result<Record, ApiError> {
     state
         .store
         .get(id)
@@ -445,16 +459,6 @@ async fn events(State(state): S, Path(id): Path<String>) -> Result<Response, Api
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response())
-}
-
-async fn file(State(state): S, Path((id, which)): Path<(String, String)>) -> Result<Response, ApiError> {
-    let r = load(&state, &id).await?;
-    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "file", ProxyProblem::OrderNotFound { order_id: r.order_id.clone() });
-    if !matches!(r.status, Status::Issued | Status::Reversed) {
-        return Err(not_found());
-    }
-    let doc = state.provider.document(&id, &which).await.ok_or_else(not_found)?;
-    Ok(([(header::CONTENT_TYPE, doc.content_type)], doc.body).into_response())
 }
 
 #[derive(Deserialize, Default)]

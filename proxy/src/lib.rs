@@ -15,18 +15,27 @@
 //! - [`provider`]: the [`Provider`](provider::Provider) trait, the 诺诺 client and the sandbox.
 //! - [`worker`]: submit, query-before-resubmit, back-off, circuit breaker.
 //! - [`http`]: the HTTP API (`proxy/openapi.yaml`).
+//! - [`ledger`]: the webhook outbox, deliveries, archive index and reconciliation findings.
+//! - [`webhooks`]: signed status webhooks to the merchant.
+//! - [`archive`]: the compliance archive of invoice files, and its export.
+//! - [`reconcile`]: comparing the proxy's orders with the provider's invoices.
 
 #![forbid(unsafe_code)]
 
+pub mod admin;
+pub mod archive;
 pub mod config;
 pub mod http;
+pub mod ledger;
 pub mod metrics;
 pub mod problem;
 pub mod provider;
+pub mod reconcile;
 pub mod secret;
 pub mod store;
 pub mod time;
 pub mod token;
+pub mod webhooks;
 pub mod worker;
 
 use std::sync::Arc;
@@ -50,6 +59,17 @@ pub struct AppState {
     pub breaker: worker::Breaker,
     /// Per-client request budget.
     pub limiter: http::RateLimiter,
+    /// Wakes the webhook dispatcher and the archiver.
+    pub signals: Signals,
+}
+
+/// Wake-ups of the background loops.
+#[derive(Default)]
+pub struct Signals {
+    /// A new webhook event is in the outbox.
+    pub webhooks: tokio::sync::Notify,
+    /// A file is queued for the archive.
+    pub archive: tokio::sync::Notify,
 }
 
 /// A running proxy: the router to serve and the worker to stop.
@@ -59,6 +79,7 @@ pub struct App {
     /// The HTTP routes.
     pub router: axum::Router,
     worker: tokio::task::JoinHandle<()>,
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl App {
@@ -73,7 +94,25 @@ impl App {
     /// Like [`App::start`] with a given store and provider (tests share a sandbox
     /// between two "processes" this way).
     pub async fn start_with(config: Config, store: store::Store, provider: Arc<dyn provider::Provider>) -> Result<App, String> {
-        let state = Arc::new(AppState {
+        let state = Self::state(config, store, provider).await?;
+        // Status changes made by other instances on a shared database wake this
+        // instance's long polls and event streams too.
+        state.store.watch(state.events.updates.clone());
+        let worker = tokio::spawn(worker::run(state.clone()));
+        let mut background = vec![tokio::spawn(webhooks::run(state.clone())), tokio::spawn(archive::run(state.clone()))];
+        if let Some(every) = state.config.hooks.reconcile_every {
+            background.push(tokio::spawn(reconcile::periodic(state.clone(), every)));
+        }
+        let router = http::router(state.clone());
+        Ok(App { state, router, worker, background })
+    }
+
+    /// The shared state without any background task (for the command-line jobs:
+    /// `reconcile`, `webhooks replay`, `archive export`). The store applied its
+    /// migrations (the ledger's tables among them) when it was opened.
+    pub async fn state(config: Config, store: store::Store, provider: Arc<dyn provider::Provider>) -> Result<Arc<AppState>, String> {
+        Ok(Arc::new(AppState {
+            signals: Signals::default(),
             breaker: worker::Breaker::new(config.breaker_threshold, config.breaker_cooldown),
             limiter: http::RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst),
             metrics: metrics::Metrics::new(config.success_rate_threshold),
@@ -81,18 +120,15 @@ impl App {
             config,
             store,
             provider,
-        });
-        // Status changes made by other instances on a shared database wake this
-        // instance's long polls and event streams too.
-        state.store.watch(state.events.updates.clone());
-        let worker = tokio::spawn(worker::run(state.clone()));
-        let router = http::router(state.clone());
-        Ok(App { state, router, worker })
+        }))
     }
 
-    /// Stops the worker at once, as a crash would (nothing is flushed that is not
-    /// already committed).
+    /// Stops the worker and the background loops at once, as a crash would
+    /// (nothing is flushed that is not already committed).
     pub fn kill(self) {
         self.worker.abort();
+        for b in self.background {
+            b.abort();
+        }
     }
 }

@@ -14,6 +14,14 @@ const HELP: &str = "fapiao-proxy — the server between web pages and the 数电
 USAGE:
   fapiao-proxy [serve]            start the server (settings from FAPIAO_* variables, see README)
   fapiao-proxy token [OPTIONS]    print an order token signed with FAPIAO_MERCHANT_KEY
+  fapiao-proxy webhooks replay --from YYYY-MM-DD --to YYYY-MM-DD [--order-id ID]
+                                  send the events created in the range again (same ids)
+  fapiao-proxy reconcile --from YYYY-MM-DD --to YYYY-MM-DD [--json]
+                                  compare with the provider, repair what is safe, report the rest
+  fapiao-proxy archive export --from YYYY-MM-DD --to YYYY-MM-DD --out DIR
+                                  copy the archived files of invoices issued in the range,
+                                  checksums verified, with index.csv and index.json
+  Dates are China time and inclusive.
 
 TOKEN OPTIONS:
   --order-id ID          the order (required)
@@ -37,6 +45,13 @@ fn main() -> ExitCode {
             }
             Err(e) => {
                 eprintln!("fapiao-proxy token: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Some("webhooks") | Some("reconcile") | Some("archive") => match job(&args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("fapiao-proxy {}: {e}", args[0]);
                 ExitCode::from(2)
             }
         },
@@ -115,6 +130,68 @@ fn mint(args: &[String]) -> Result<String, String> {
         };
     }
     Ok(token::mint(&config.merchant_key, &claims))
+}
+
+/// `webhooks replay`, `reconcile`, `archive export`: jobs on the same database
+/// (and provider) as the server, without serving.
+fn job(args: &[String]) -> Result<ExitCode, String> {
+    let (cmd, rest) = match (args[0].as_str(), args.get(1).map(String::as_str)) {
+        ("webhooks", Some("replay")) => ("replay", &args[2..]),
+        ("archive", Some("export")) => ("export", &args[2..]),
+        ("reconcile", _) => ("reconcile", &args[1..]),
+        _ => return Err("unknown command (try --help)".into()),
+    };
+    let mut opts = std::collections::HashMap::new();
+    let mut json_out = false;
+    let mut it = rest.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--json" => json_out = true,
+            "--from" | "--to" | "--out" | "--order-id" => {
+                opts.insert(a.clone(), it.next().cloned().ok_or(format!("{a} needs a value"))?);
+            }
+            other => return Err(format!("unknown option “{other}”")),
+        }
+    }
+    let need = |k: &str| opts.get(k).cloned().ok_or(format!("{k} is required"));
+    let (from, to) = fapiao_proxy::ledger::date_range(&need("--from")?, &need("--to")?)?;
+    let out = if cmd == "export" { Some(std::path::PathBuf::from(need("--out")?)) } else { None };
+    let order_id = opts.get("--order-id").cloned();
+    let config = Config::from_env()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("cannot start the runtime: {e}"))?;
+    rt.block_on(async move {
+        let store = fapiao_proxy::store::Store::open(&config.database_path).map_err(|e| format!("FAPIAO_DATABASE_URL: {e}"))?;
+        let provider = fapiao_proxy::provider::from_config(&config, &store)?;
+        let state = App::state(config, store, provider).await?;
+        match cmd {
+            "replay" => {
+                let n = fapiao_proxy::ledger::replay(&state.store, from, to, order_id).await.map_err(|e| e.to_string())?;
+                println!("{n} events marked for sending again (the running server sends them)");
+                Ok(ExitCode::SUCCESS)
+            }
+            "reconcile" => {
+                let r = fapiao_proxy::reconcile::run(&state, from, to).await;
+                if json_out {
+                    println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+                } else {
+                    print!("{}", r.table());
+                }
+                Ok(if r.errors.is_empty() && r.findings.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            }
+            _ => {
+                let out = out.unwrap_or_default();
+                let s = fapiao_proxy::archive::export(&state.store, &state.config.archive_dir(), from, to, &out).await?;
+                println!("{} files written to {} (index.csv, index.json)", s.files, out.display());
+                for m in &s.missing {
+                    eprintln!("not archived: {m}");
+                }
+                for c in &s.corrupt {
+                    eprintln!("CHECKSUM MISMATCH: {c}");
+                }
+                Ok(if s.corrupt.is_empty() && s.missing.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            }
+        }
+    })
 }
 
 fn serve() -> ExitCode {

@@ -96,6 +96,44 @@ pub enum ProxyProblem {
     /// The buyer's tax ID is not known to the tax bureau.
     #[error("The tax bureau does not know the buyer's taxpayer ID; check it.")]
     BuyerTaxIdUnknown,
+    /// The provider has no such method (e.g. listing invoices).
+    #[error("The invoicing provider does not support this ({what}).")]
+    ProviderUnsupported {
+        /// The method.
+        what: String,
+    },
+    /// Delivery needs an e-mail address or a mobile number.
+    #[error("Give an e-mail address or a mobile number to deliver the invoice to.")]
+    DeliveryChannelRequired,
+    /// Only an issued invoice can be delivered.
+    #[error("Order {order_id} has no issued invoice to deliver.")]
+    DeliveryNotIssued {
+        /// The order id.
+        order_id: String,
+    },
+    /// Too many deliveries of one order.
+    #[error("This invoice was delivered too often recently; try again later.")]
+    DeliveryRateLimited,
+    /// The provider did not deliver.
+    #[error("The invoicing provider did not deliver the invoice: {detail}")]
+    DeliveryFailed {
+        /// Why.
+        detail: String,
+    },
+    /// The admin endpoints are off (no `FAPIAO_ADMIN_TOKEN`).
+    #[error("The admin endpoints are disabled.")]
+    AdminDisabled,
+    /// Wrong or missing admin token.
+    #[error("The admin token is missing or wrong.")]
+    AdminUnauthorized,
+    /// The archived file is not (yet) available.
+    #[error("The file {kind} of order {order_id} is not available.")]
+    FileNotAvailable {
+        /// The order id.
+        order_id: String,
+        /// The file kind.
+        kind: String,
+    },
     /// The red-letter confirmation lapsed or was rejected.
     #[error("The red-letter confirmation form was not confirmed ({detail}).")]
     RedNotConfirmed {
@@ -129,6 +167,14 @@ impl Rule for ProxyProblem {
             IssuingFailed { .. } => "ISSUING_FAILED",
             BuyerTaxIdUnknown => "BUYER_TAXID_NOT_FOUND",
             RedNotConfirmed { .. } => "RED_NOT_CONFIRMED",
+            ProviderUnsupported { .. } => "PROVIDER_UNSUPPORTED",
+            DeliveryChannelRequired => "DELIVERY_CHANNEL_REQUIRED",
+            DeliveryNotIssued { .. } => "DELIVERY_NOT_ISSUED",
+            DeliveryRateLimited => "DELIVERY_RATE_LIMITED",
+            DeliveryFailed { .. } => "DELIVERY_FAILED",
+            AdminDisabled => "ADMIN_DISABLED",
+            AdminUnauthorized => "ADMIN_UNAUTHORIZED",
+            FileNotAvailable { .. } => "FILE_NOT_AVAILABLE",
         }
     }
 
@@ -156,6 +202,14 @@ impl Rule for ProxyProblem {
             IssuingFailed { detail } => format!("税务机关开票失败：{detail}"),
             BuyerTaxIdUnknown => "税务机关未查到购买方纳税人识别号，请核对。".into(),
             RedNotConfirmed { detail } => format!("红字确认单未获确认（{detail}）。"),
+            ProviderUnsupported { what } => format!("开票服务商不支持此操作（{what}）。"),
+            DeliveryChannelRequired => "请提供接收发票的邮箱或手机号。".into(),
+            DeliveryNotIssued { order_id } => format!("订单{order_id}没有可交付的已开发票。"),
+            DeliveryRateLimited => "该发票近期交付次数过多，请稍后再试。".into(),
+            DeliveryFailed { detail } => format!("开票服务商未能交付发票：{detail}"),
+            AdminDisabled => "管理接口未启用。".into(),
+            AdminUnauthorized => "管理令牌缺失或错误。".into(),
+            FileNotAvailable { order_id, kind } => format!("订单{order_id}的{kind}文件不可用。"),
         }
     }
 

@@ -19,6 +19,7 @@
 //! query-before-resubmit finds them from any instance.
 
 pub mod postgres;
+pub mod tx;
 
 use std::any::Any;
 use std::path::Path;
@@ -26,13 +27,15 @@ use std::sync::mpsc;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row as SqlRow};
 use tokio::sync::broadcast;
 
 use crate::time::now_ms;
+pub use tx::{Row, Tx, Val};
+use tx::TxJob;
 
 type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+type Job = Box<dyn FnOnce(&mut Connection) -> (bool, Reply) + Send>;
 
 /// A store error: the database could not be read or written.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -108,6 +111,9 @@ pub trait Backend: Send + Sync {
     fn sandbox_get(&self, order_id: String) -> BoxFuture<'_, Result<Option<SandboxInvoice>, StoreError>>;
     /// See [`Store::sandbox_count`].
     fn sandbox_count(&self, order_id: Option<String>) -> BoxFuture<'_, Result<i64, StoreError>>;
+    /// Runs `job` in one transaction: committed when it succeeds, rolled back
+    /// when it fails (see [`Store::transaction`]).
+    fn transaction(&self, job: TxJob) -> BoxFuture<'_, Result<Box<dyn Any + Send>, StoreError>>;
     /// Forwards the ids of orders whose status other instances changed to
     /// `updates` (PostgreSQL `LISTEN`); a no-op for a single-process backend.
     fn watch(&self, _updates: broadcast::Sender<Arc<str>>) {}
@@ -216,7 +222,7 @@ pub(crate) const COLUMNS: &str = "order_id, kind, blue_order_id, fingerprint, re
     provider_ref, invoice_number, issued_at, pdf_url, ofd_url, xml_url, error_code, error_message, error_message_en, created_at, updated_at, \
     lease_owner, lease_until";
 
-fn record(r: &Row) -> rusqlite::Result<Record> {
+fn record(r: &SqlRow) -> rusqlite::Result<Record> {
     Ok(Record {
         order_id: r.get(0)?,
         kind: r.get(1)?,
@@ -269,6 +275,48 @@ pub(crate) fn sandbox_number(now: i64, region: &str, seq: i64) -> String {
     format!("{year}{region}2{seq:015}")
 }
 
+/// Writes the worker-owned fields of an order back (both backends, and the
+/// ledger's status change with its event); `$18` is the lease holder the write
+/// requires, or NULL for none (see [`save_params`]).
+pub(crate) const SAVE_ORDER: &str = "UPDATE orders SET status = $2, attempts = $3, submitted = $4, next_attempt_at = $5, provider_ref = $6,
+   invoice_number = $7, issued_at = $8, pdf_url = $9, ofd_url = $10, xml_url = $11, error_code = $12,
+   error_message = $13, error_message_en = $14, updated_at = $15, lease_owner = $16, lease_until = $17
+ WHERE order_id = $1 AND (CAST($18 AS TEXT) IS NULL OR lease_owner = $18)";
+
+/// Marks an issued blue order reversed (both backends and the ledger).
+pub(crate) const MARK_REVERSED: &str = "UPDATE orders SET status = 'reversed', updated_at = $2 WHERE order_id = $1 AND status = 'issued'";
+
+/// The parameters of [`SAVE_ORDER`]: with `lease = Some((owner, release))` the
+/// write happens only while `owner` holds the lease, and `release` frees it;
+/// with `None` it happens whoever holds it, and frees it.
+pub(crate) fn save_params(r: &Record, lease: Option<(String, bool)>) -> [Val; 18] {
+    let (owner, release) = match lease {
+        Some((o, release)) => (Some(o), release),
+        None => (None, true),
+    };
+    let (new_owner, new_until) = if release { (None, 0) } else { (r.lease_owner.clone(), r.lease_until) };
+    crate::vals![
+        &r.order_id,
+        r.status.as_str(),
+        r.attempts,
+        r.submitted,
+        r.next_attempt_at,
+        r.provider_ref.clone(),
+        r.invoice_number.clone(),
+        r.issued_at,
+        r.pdf_url.clone(),
+        r.ofd_url.clone(),
+        r.xml_url.clone(),
+        r.error_code.clone(),
+        r.error_message.clone(),
+        r.error_message_en.clone(),
+        now_ms(),
+        new_owner,
+        new_until,
+        owner,
+    ]
+}
+
 /// The SQLite migrations, applied in order; `PRAGMA user_version` is the number
 /// applied. Version 1 is the original schema (written with `IF NOT EXISTS`, so a
 /// database from before versioning is taken as it is).
@@ -312,6 +360,9 @@ CREATE TABLE IF NOT EXISTS sandbox_invoices (
 ALTER TABLE orders ADD COLUMN lease_owner TEXT;
 ALTER TABLE orders ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, until INTEGER NOT NULL);",
+    // 3: the ledger: webhook outbox, deliveries, provider notify statuses, archive
+    // index, reconciliation findings (the same DDL on PostgreSQL).
+    crate::ledger::SCHEMA,
 ];
 
 fn migrate_sqlite(conn: &Connection) -> rusqlite::Result<()> {
@@ -365,13 +416,22 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
+        self.run(move |c| f(c).map_err(|e| StoreError(e.to_string()))).await
+    }
+
+    /// Like [`SqliteStore::call`] for work that fails with a [`StoreError`].
+    async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |conn| {
             let r = f(conn);
             let ok = r.is_ok();
             let reply: Reply = Box::new(move |commit| {
                 let out = match (r, commit) {
-                    (Err(e), _) => Err(StoreError(e.to_string())),
+                    (Err(e), _) => Err(e),
                     (Ok(_), Err(c)) => Err(StoreError(c)),
                     (Ok(v), Ok(())) => Ok(v),
                 };
@@ -467,45 +527,12 @@ impl Backend for SqliteStore {
     }
 
     fn save(&self, r: Record, lease: Option<(String, bool)>) -> BoxFuture<'_, Result<bool, StoreError>> {
-        Box::pin(self.call(move |c| {
-            let (owner, release) = match &lease {
-                Some((o, release)) => (Some(o.clone()), *release),
-                None => (None, true),
-            };
-            let (new_owner, new_until) = if release { (None, 0) } else { (r.lease_owner.clone(), r.lease_until) };
-            let n = c.execute(
-                "UPDATE orders SET status = ?2, attempts = ?3, submitted = ?4, next_attempt_at = ?5, provider_ref = ?6,
-                   invoice_number = ?7, issued_at = ?8, pdf_url = ?9, ofd_url = ?10, xml_url = ?11, error_code = ?12,
-                   error_message = ?13, error_message_en = ?14, updated_at = ?15, lease_owner = ?16, lease_until = ?17
-                 WHERE order_id = ?1 AND (?18 IS NULL OR lease_owner = ?18)",
-                params![
-                    r.order_id,
-                    r.status.as_str(),
-                    r.attempts,
-                    r.submitted as i64,
-                    r.next_attempt_at,
-                    r.provider_ref,
-                    r.invoice_number,
-                    r.issued_at,
-                    r.pdf_url,
-                    r.ofd_url,
-                    r.xml_url,
-                    r.error_code,
-                    r.error_message,
-                    r.error_message_en,
-                    now_ms(),
-                    new_owner,
-                    new_until,
-                    owner,
-                ],
-            )?;
-            Ok(n == 1)
-        }))
+        Box::pin(self.call(move |c| Ok(c.execute(&tx::sqlite_sql(SAVE_ORDER), rusqlite::params_from_iter(save_params(&r, lease).iter()))? == 1)))
     }
 
     fn mark_reversed(&self, order_id: String) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(self.call(move |c| {
-            c.execute("UPDATE orders SET status = 'reversed', updated_at = ?2 WHERE order_id = ?1 AND status = 'issued'", params![order_id, now_ms()])?;
+            c.execute(&tx::sqlite_sql(MARK_REVERSED), params![order_id, now_ms()])?;
             Ok(())
         }))
     }
@@ -616,6 +643,16 @@ impl Backend for SqliteStore {
         Box::pin(self.call(move |c| match order_id {
             Some(id) => c.query_row("SELECT COUNT(*) FROM sandbox_invoices WHERE order_id = ?1", [id], |r| r.get(0)),
             None => c.query_row("SELECT COUNT(*) FROM sandbox_invoices", [], |r| r.get(0)),
+        }))
+    }
+
+    /// The job runs on the database thread inside the batch's transaction (its
+    /// own savepoint, rolled back when it fails); every statement completes at
+    /// once, so its future is driven there to the end.
+    fn transaction(&self, job: TxJob) -> BoxFuture<'_, Result<Box<dyn Any + Send>, StoreError>> {
+        Box::pin(self.run(move |c| {
+            let mut t = tx::SqliteTx::new(c);
+            tx::ready(job(&mut t))
         }))
     }
 }
@@ -812,13 +849,32 @@ impl Store {
         self.inner.sandbox_count(order_id.map(str::to_owned)).await
     }
 
+    /// Runs `f` in one transaction over either backend, with statements written
+    /// once in PostgreSQL's `$1` style (see [`tx`]): committed when `f` succeeds,
+    /// rolled back when it fails. On SQLite the transaction is the database
+    /// thread's (no other write comes between its statements); on PostgreSQL it
+    /// is `READ COMMITTED` on one pooled connection, and `f` takes the row locks
+    /// it needs ([`Tx::row_lock`], [`Tx::skip_locked`]).
+    pub async fn transaction<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut dyn Tx) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
+    {
+        let job: TxJob = Box::new(move |t| {
+            let fut = f(t);
+            Box::pin(async move { fut.await.map(|v| Box::new(v) as Box<dyn Any + Send>) })
+        });
+        let out = self.inner.transaction(job).await?;
+        out.downcast::<T>().map(|b| *b).map_err(|_| StoreError("transaction: unexpected result type".into()))
+    }
+
     /// Forwards status changes made by other instances to `updates`.
     pub fn watch(&self, updates: broadcast::Sender<Arc<str>>) {
         self.inner.watch(updates)
     }
 }
 
-fn db_thread(conn: Connection, rx: mpsc::Receiver<Job>) {
+fn db_thread(mut conn: Connection, rx: mpsc::Receiver<Job>) {
     const BATCH: usize = 256;
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
@@ -834,7 +890,7 @@ fn db_thread(conn: Connection, rx: mpsc::Receiver<Job>) {
             if began.is_ok() {
                 let _ = conn.execute_batch("SAVEPOINT job");
             }
-            let (ok, reply) = job(&conn);
+            let (ok, reply) = job(&mut conn);
             if began.is_ok() {
                 if !ok {
                     let _ = conn.execute_batch("ROLLBACK TO job");

@@ -259,18 +259,47 @@ async fn save(state: &AppState, r: &Record) -> bool {
     save_as(state, r, true).await
 }
 
+/// Saves a status change together with its webhook event (one transaction; see
+/// [`ledger::save_with_event`](crate::ledger::save_with_event)): a claimed order
+/// only while this instance holds its lease (the claim ends), an unclaimed one
+/// (a reconciliation repair) whoever holds it.
+async fn save_emitting(state: &AppState, r: &Record, claimed: bool, event: &'static str, extras: crate::ledger::IssuedExtras) -> bool {
+    let lease = claimed.then(|| (state.config.instance_id.clone(), true));
+    match crate::ledger::save_with_event(&state.store, r.clone(), lease, Some(event), extras).await {
+        Ok(s) if s.saved => {
+            state.events.changed(&r.order_id);
+            state.signals.webhooks.notify_one();
+            state.signals.archive.notify_one();
+            true
+        }
+        Ok(_) => {
+            tracing::warn!(order = %r.order_id, "the order's lease was lost; another instance has it");
+            false
+        }
+        Err(e) => {
+            tracing::error!(order = %r.order_id, error = %e, "cannot save the order");
+            false
+        }
+    }
+}
+
 async fn finish_failed(state: &AppState, mut r: Record, issue: Issue) {
     tracing::info!(order = %r.order_id, code = issue.code, "order failed");
     r.status = Status::Failed;
     r.error_code = Some(issue.code.to_owned());
     r.error_message = Some(issue.message);
     r.error_message_en = Some(issue.message_en);
-    if save(state, &r).await {
+    if save_emitting(state, &r, true, crate::ledger::types::FAILED, Default::default()).await {
         state.metrics.outcome("failed");
     }
 }
 
-async fn finish_issued(state: &AppState, mut r: Record, i: crate::provider::Issued) {
+/// Marks an order issued with what the provider reported (also used by
+/// reconciliation's repairs).
+/// `claimed`: the order is this instance's claim (the worker), else the write
+/// happens whoever holds the order.
+pub(crate) async fn finish_issued(state: &AppState, mut r: Record, i: crate::provider::Issued, claimed: bool) {
+    let notify = (i.email_notify_status.clone(), i.phone_notify_status.clone());
     r.status = Status::Issued;
     r.invoice_number = Some(i.number);
     r.issued_at = Some(i.issued_at);
@@ -280,22 +309,32 @@ async fn finish_issued(state: &AppState, mut r: Record, i: crate::provider::Issu
     r.error_code = None;
     r.error_message = None;
     r.error_message_en = None;
-    // A full red invoice reverses its blue one. Marked first: the red invoice is
-    // issued at the provider already, and should this instance die before the red
-    // order is saved, the next query issues it and marks again (a no-op). So the
-    // blue is never left `issued` once its red order shows `issued`.
+    // A full red invoice reverses its blue one. Marked first (with its
+    // `invoice.reversed` event, in one transaction): the red invoice is issued at
+    // the provider already, and should this instance die before the red order is
+    // saved, the next query issues it and marks again (a no-op). So the blue is
+    // never left `issued` once its red order shows `issued`.
     if r.kind == "red" {
         let full = serde_json::from_str::<serde_json::Value>(&r.request).ok().and_then(|v| v["full"].as_bool()).unwrap_or(false);
         if let (true, Some(blue)) = (full, &r.blue_order_id) {
-            if let Err(e) = state.store.mark_reversed(blue).await {
-                // Keep the red order unfinished: it is queried and marked again.
-                tracing::error!(order = %r.order_id, error = %e, "cannot mark the blue order reversed");
-                return;
+            match crate::ledger::mark_reversed_with_event(&state.store, blue, &r.order_id).await {
+                Ok(event) => {
+                    state.events.changed(blue);
+                    if event.is_some() {
+                        state.signals.webhooks.notify_one();
+                    }
+                }
+                Err(e) => {
+                    // Keep the red order unfinished: it is queried and marked again.
+                    tracing::error!(order = %r.order_id, error = %e, "cannot mark the blue order reversed");
+                    return;
+                }
             }
-            state.events.changed(blue);
         }
     }
-    if !save(state, &r).await {
+    let extras = crate::ledger::IssuedExtras { email_notify_status: notify.0, phone_notify_status: notify.1, files: crate::ledger::files_of(&r) };
+    let event = if r.kind == "red" { crate::ledger::types::RED_ISSUED } else { crate::ledger::types::ISSUED };
+    if !save_emitting(state, &r, claimed, event, extras).await {
         return;
     }
     state.metrics.outcome("issued");
@@ -311,7 +350,7 @@ pub async fn process(state: &AppState, mut r: Record) {
     let kind = if r.kind == "red" { Kind::Red } else { Kind::Blue };
     if r.submitted {
         match timed(state, "query", state.provider.query(&r.order_id, kind)).await {
-            Ok(QueryOutcome::Issued(i)) => return finish_issued(state, r, i).await,
+            Ok(QueryOutcome::Issued(i)) => return finish_issued(state, r, i, true).await,
             Ok(QueryOutcome::Failed(issue)) => return finish_failed(state, r, issue).await,
             Ok(QueryOutcome::Pending) => {
                 r.attempts += 1;

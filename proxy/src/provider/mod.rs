@@ -38,6 +38,46 @@ pub struct Issued {
     pub ofd_url: Option<String>,
     /// XML link.
     pub xml_url: Option<String>,
+    /// 诺诺 `emailNotifyStatus` (delivery by e-mail), when reported.
+    pub email_notify_status: Option<String>,
+    /// 诺诺 `phoneNotifyStatus` (delivery by SMS), when reported.
+    pub phone_notify_status: Option<String>,
+}
+
+/// One invoice in the provider's list ([`Provider::list_invoices`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListedInvoice {
+    /// The order number the invoice was issued for.
+    pub order_id: String,
+    /// The 20-digit invoice number (empty while not issued).
+    pub number: String,
+    /// Issue time, epoch ms.
+    pub issued_at: Option<i64>,
+    /// `issued`, `failed`, `pending`, `void`.
+    pub status: String,
+    /// Total including tax, as the provider gives it.
+    pub amount: Option<String>,
+    /// Buyer name.
+    pub buyer_name: Option<String>,
+}
+
+/// A re-delivery request ([`Provider::deliver`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// Order number.
+    pub order_id: String,
+    /// The 20-digit invoice number.
+    pub invoice_number: String,
+    /// E-mail address, if any.
+    pub email: Option<String>,
+    /// Mobile number, if any.
+    pub phone: Option<String>,
+}
+
+/// The answer of a provider method it does not have.
+pub fn unsupported(what: &str) -> ProviderError {
+    ProviderError::Rejected(fapiao::Issue::new("provider", &crate::problem::ProxyProblem::ProviderUnsupported { what: what.to_owned() }))
 }
 
 /// What a query by order number found.
@@ -104,6 +144,17 @@ pub trait Provider: Send + Sync {
     /// A file for an issued invoice that the proxy serves itself (`xml`, `html`).
     fn document<'a>(&'a self, _order_id: &'a str, _which: &'a str) -> BoxFuture<'a, Option<Document>> {
         Box::pin(async { None })
+    }
+
+    /// Re-delivers an issued invoice by e-mail and/or SMS (诺诺 `deliveryInvoice`).
+    fn deliver<'a>(&'a self, _delivery: &'a Delivery) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async { Err(unsupported("deliver")) })
+    }
+
+    /// The invoices issued in `[from_ms, to_ms)` (诺诺 `queryInvoiceList`), for
+    /// reconciliation. Default: unsupported.
+    fn list_invoices<'a>(&'a self, _from_ms: i64, _to_ms: i64) -> BoxFuture<'a, Result<Vec<ListedInvoice>, ProviderError>> {
+        Box::pin(async { Err(unsupported("list_invoices")) })
     }
 }
 

@@ -18,7 +18,7 @@ use rand::Rng;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
-use super::{Accepted, Issued, Kind, Provider, ProviderError, QueryOutcome};
+use super::{Accepted, Delivery, Issued, Kind, ListedInvoice, Provider, ProviderError, QueryOutcome};
 use crate::config::NuonuoSettings;
 use crate::problem::{map_fail_cause, map_nuonuo_code, ProxyProblem};
 use crate::secret::Secret;
@@ -289,6 +289,8 @@ impl Nuonuo {
             pdf_url: s("pdfUrl"),
             ofd_url: s("ofdUrl"),
             xml_url: s("xmlUrl"),
+            email_notify_status: notify(&item["emailNotifyStatus"]),
+            phone_notify_status: notify(&item["phoneNotifyStatus"]),
         }
     }
 
@@ -315,6 +317,55 @@ impl Nuonuo {
             _ => QueryOutcome::Pending,
         })
     }
+}
+
+fn notify(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// One item of `queryInvoiceList` or `queryInvoiceResult` as a listed invoice.
+/// providers.md §1.11 names the method and its 10-day limit but not its fields;
+/// the item is read with the field names of the result query (§1.9).
+fn listed(item: &Value) -> Option<ListedInvoice> {
+    let s = |k: &str| match &item[k] {
+        Value::String(v) if !v.is_empty() => Some(v.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let order_id = s("orderNo")?;
+    let status = match s("status").as_deref() {
+        Some("2") => "issued",
+        Some("22") | Some("24") => "failed",
+        Some("3") | Some("31") => "void",
+        _ => "pending",
+    };
+    Some(ListedInvoice {
+        order_id,
+        number: s("allElectronicInvoiceNumber").or_else(|| s("invoiceNo")).unwrap_or_default(),
+        issued_at: item["invoiceTime"].as_i64().or_else(|| item["invoiceTime"].as_str().and_then(|t| t.parse().ok())),
+        status: status.into(),
+        amount: s("orderAmount"),
+        buyer_name: s("payerName").or_else(|| s("buyerName")),
+    })
+}
+
+/// 诺诺 allows at most 10 days per `queryInvoiceList` call.
+pub const LIST_WINDOW_MS: i64 = 10 * 86_400_000;
+
+/// `[from, to)` split into windows of at most [`LIST_WINDOW_MS`].
+pub fn list_windows(from_ms: i64, to_ms: i64) -> Vec<(i64, i64)> {
+    let mut out = Vec::new();
+    let mut a = from_ms;
+    while a < to_ms {
+        let b = (a + LIST_WINDOW_MS).min(to_ms);
+        out.push((a, b));
+        a = b;
+    }
+    out
 }
 
 fn describe_reqwest(e: &reqwest::Error) -> &'static str {
@@ -408,6 +459,63 @@ impl Provider for Nuonuo {
                 "" => Err(ProviderError::Unavailable("saveInvoiceRedConfirm: no code in the answer".into())),
                 _ => Err(ProviderError::Rejected(map_nuonuo_code(&code, &describe))),
             }
+        })
+    }
+
+    /// `nuonuo.OpeMplatform.deliveryInvoice` (providers.md §1.11): `taxnum`,
+    /// `invoiceCode` (empty for 数电), `invoiceNum` (the 20-digit number), `phone`, `mail`.
+    fn deliver<'a>(&'a self, d: &'a Delivery) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async move {
+            let mut body = json!({ "taxnum": self.seller_tax_id, "invoiceCode": "", "invoiceNum": d.invoice_number });
+            if let Some(p) = &d.phone {
+                body["phone"] = json!(p);
+            }
+            if let Some(m) = &d.email {
+                body["mail"] = json!(m);
+            }
+            let (code, describe, _) = self.call("nuonuo.OpeMplatform.deliveryInvoice", &body).await?;
+            match code.as_str() {
+                "E0000" => Ok(()),
+                "" => Err(ProviderError::Unavailable("deliveryInvoice: no code in the answer".into())),
+                _ => Err(ProviderError::Rejected(map_nuonuo_code(&code, &describe))),
+            }
+        })
+    }
+
+    /// `nuonuo.OpeMplatform.queryInvoiceList`, one call per window of at most 10
+    /// days and per page of 50 (`taxnum`, `startTime`, `endTime` as
+    /// `yyyy-MM-dd HH:mm:ss` China time, `pageNo`, `pageSize`; the answer's
+    /// `result` is a list or `{ total, list }`).
+    fn list_invoices<'a>(&'a self, from_ms: i64, to_ms: i64) -> BoxFuture<'a, Result<Vec<ListedInvoice>, ProviderError>> {
+        Box::pin(async move {
+            const PAGE: usize = 50;
+            let mut out = Vec::new();
+            for (a, b) in list_windows(from_ms, to_ms) {
+                for page in 1..=200 {
+                    let body = json!({
+                        "taxnum": self.seller_tax_id,
+                        "startTime": cst_plain(a),
+                        "endTime": cst_plain(b - 1000),
+                        "pageNo": page.to_string(),
+                        "pageSize": PAGE.to_string(),
+                    });
+                    let (code, describe, result) = self.call("nuonuo.OpeMplatform.queryInvoiceList", &body).await?;
+                    if code == "E9500" {
+                        break;
+                    }
+                    if code != "E0000" {
+                        return Err(ProviderError::Unavailable(format!("queryInvoiceList: {code} {}", describe.chars().take(60).collect::<String>())));
+                    }
+                    let items = result.as_array().or_else(|| result["list"].as_array()).cloned().unwrap_or_default();
+                    let n = items.len();
+                    out.extend(items.iter().filter_map(listed));
+                    let total = result["total"].as_u64().or_else(|| result["total"].as_str().and_then(|t| t.parse().ok()));
+                    if n < PAGE || total.is_some_and(|t| (page * PAGE) as u64 >= t) {
+                        break;
+                    }
+                }
+            }
+            Ok(out)
         })
     }
 

@@ -18,7 +18,7 @@ use futures_util::future::BoxFuture;
 use rand::Rng;
 use serde_json::Value;
 
-use super::{Accepted, Document, Issued, Kind, Provider, ProviderError, QueryOutcome};
+use super::{Accepted, Delivery, Document, Issued, Kind, ListedInvoice, Provider, ProviderError, QueryOutcome};
 use crate::config::SandboxKnobs;
 use crate::problem::{map_fail_cause, map_nuonuo_code};
 use crate::store::Store;
@@ -153,8 +153,63 @@ impl Provider for Sandbox {
                     pdf_url: None,
                     ofd_url: None,
                     xml_url: Some(format!("/v1/invoices/{order_id}/files/xml")),
+                    ..Default::default()
                 }),
             })
+        })
+    }
+
+    /// Records nothing itself (the proxy records every delivery); an address
+    /// containing `bounce` is refused, to exercise the failure path.
+    fn deliver<'a>(&'a self, d: &'a Delivery) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async move {
+            self.latency().await?;
+            if d.invoice_number.len() != 20 {
+                return Err(ProviderError::Rejected(map_nuonuo_code("E9102", "发票号码有误")));
+            }
+            if d.email.as_deref().is_some_and(|e| e.contains("bounce")) {
+                return Err(ProviderError::Rejected(map_nuonuo_code("E9999", "邮件发送失败")));
+            }
+            Ok(())
+        })
+    }
+
+    /// The sandbox's invoices (issued, failed or pending) whose issue time falls in the range.
+    fn list_invoices<'a>(&'a self, from_ms: i64, to_ms: i64) -> BoxFuture<'a, Result<Vec<ListedInvoice>, ProviderError>> {
+        Box::pin(async move {
+            self.latency().await?;
+            let rows = self
+                .store
+                .transaction(move |c| {
+                    Box::pin(async move {
+                        c.query(
+                            "SELECT order_id, number, issued_at, ready_at, fail, request FROM sandbox_invoices WHERE ready_at >= $1 AND ready_at < $2 ORDER BY seq",
+                            &crate::vals![from_ms, to_ms],
+                        )
+                        .await?
+                        .iter()
+                        .map(|r| Ok((r.text(0)?, r.opt_text(1)?, r.opt_int(2)?, r.int(3)?, r.bool(4)?, r.text(5)?)))
+                        .collect::<Result<Vec<_>, crate::store::StoreError>>()
+                    })
+                })
+                .await
+                .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
+            let now = now_ms();
+            Ok(rows
+                .into_iter()
+                .map(|(order_id, number, issued_at, ready_at, fail, request)| {
+                    let req: Value = serde_json::from_str(&request).unwrap_or(Value::Null);
+                    let status = if ready_at > now { "pending" } else if fail { "failed" } else { "issued" };
+                    ListedInvoice {
+                        order_id,
+                        number: if status == "issued" { number.unwrap_or_default() } else { String::new() },
+                        issued_at: (status == "issued").then_some(issued_at.unwrap_or(ready_at)),
+                        status: status.into(),
+                        amount: req["totals"]["amountInclTax"].as_str().map(str::to_owned),
+                        buyer_name: req["buyer"]["name"].as_str().map(str::to_owned),
+                    }
+                })
+                .collect())
         })
     }
 

@@ -27,7 +27,8 @@ use tokio::sync::{broadcast, Semaphore, SemaphorePermit};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, Client, NoTls, Row, Statement};
 
-use super::{Backend, Inserted, Record, RedCheck, RedChecked, SandboxInvoice, Status, StoreError, COLUMNS};
+use super::tx::{self, Tx, TxJob, Val};
+use super::{save_params, Backend, Inserted, Record, RedCheck, RedChecked, SandboxInvoice, Status, StoreError, COLUMNS, MARK_REVERSED, SAVE_ORDER};
 use crate::time::now_ms;
 
 /// The PostgreSQL migrations, applied in order (version = index + 1).
@@ -78,6 +79,9 @@ END $$;
 CREATE TRIGGER orders_status_changed AFTER UPDATE ON orders
   FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION fapiao_order_changed();
 "#,
+    // 2: the ledger: webhook outbox, deliveries, provider notify statuses, archive
+    // index, reconciliation findings (the same DDL as SQLite's migration 3).
+    crate::ledger::SCHEMA,
 ];
 
 /// The advisory lock key that serialises migrations ("fapiao" in ASCII).
@@ -423,46 +427,15 @@ impl Backend for PgStore {
 
     fn save(&self, r: Record, lease: Option<(String, bool)>) -> BoxFuture<'_, Result<bool, StoreError>> {
         Box::pin(async move {
-            let (owner, release) = match lease {
-                Some((o, release)) => (Some(o), release),
-                None => (None, true),
-            };
-            let (new_owner, new_until) = if release { (None, 0) } else { (r.lease_owner.clone(), r.lease_until) };
-            let n = self
-                .exec(
-                    "UPDATE orders SET status = $2, attempts = $3, submitted = $4, next_attempt_at = $5, provider_ref = $6,
-                       invoice_number = $7, issued_at = $8, pdf_url = $9, ofd_url = $10, xml_url = $11, error_code = $12,
-                       error_message = $13, error_message_en = $14, updated_at = $15, lease_owner = $16, lease_until = $17
-                     WHERE order_id = $1 AND ($18::TEXT IS NULL OR lease_owner = $18)",
-                    &[
-                        &r.order_id,
-                        &r.status.as_str(),
-                        &r.attempts,
-                        &r.submitted,
-                        &r.next_attempt_at,
-                        &r.provider_ref,
-                        &r.invoice_number,
-                        &r.issued_at,
-                        &r.pdf_url,
-                        &r.ofd_url,
-                        &r.xml_url,
-                        &r.error_code,
-                        &r.error_message,
-                        &r.error_message_en,
-                        &now_ms(),
-                        &new_owner,
-                        &new_until,
-                        &owner,
-                    ],
-                )
-                .await?;
-            Ok(n == 1)
+            let p = save_params(&r, lease);
+            let p: Vec<&(dyn ToSql + Sync)> = p.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+            Ok(self.exec(SAVE_ORDER, &p).await? == 1)
         })
     }
 
     fn mark_reversed(&self, order_id: String) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async move {
-            self.exec("UPDATE orders SET status = 'reversed', updated_at = $2 WHERE order_id = $1 AND status = 'issued'", &[&order_id, &now_ms()]).await?;
+            self.exec(MARK_REVERSED, &[&order_id, &now_ms()]).await?;
             Ok(())
         })
     }
@@ -577,6 +550,24 @@ impl Backend for PgStore {
         })
     }
 
+    fn transaction(&self, job: TxJob) -> BoxFuture<'_, Result<Box<dyn std::any::Any + Send>, StoreError>> {
+        Box::pin(async move {
+            let mut c = self.pool.get().await?;
+            c.begin().await?;
+            let r = job(&mut PgTx { c: &mut c }).await;
+            match r {
+                Ok(v) => {
+                    c.commit().await?;
+                    Ok(v)
+                }
+                Err(e) => {
+                    c.rollback().await;
+                    Err(e)
+                }
+            }
+        })
+    }
+
     fn watch(&self, updates: broadcast::Sender<Arc<str>>) {
         let config = self.pool.config.clone();
         tokio::spawn(async move {
@@ -611,6 +602,27 @@ impl Backend for PgStore {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         });
+    }
+}
+
+/// A transaction on one pooled connection (see [`Backend::transaction`]).
+struct PgTx<'a, 'p> {
+    c: &'a mut Conn<'p>,
+}
+
+fn pg_params(params: &[Val]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
+}
+
+impl Tx for PgTx<'_, '_> {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+    fn execute<'a>(&'a mut self, sql: &'a str, params: &'a [Val]) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(async move { self.c.execute(sql, &pg_params(params)).await })
+    }
+    fn query<'a>(&'a mut self, sql: &'a str, params: &'a [Val]) -> BoxFuture<'a, Result<Vec<tx::Row>, StoreError>> {
+        Box::pin(async move { self.c.query(sql, &pg_params(params)).await?.iter().map(tx::pg_row).collect() })
     }
 }
 
