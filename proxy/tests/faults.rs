@@ -46,6 +46,8 @@ fn spawn(url: &str, slot: usize, inst: &mut Instance) {
         .env("FAPIAO_LISTEN", format!("127.0.0.1:{}", inst.port))
         .env("FAPIAO_DATABASE_URL", url)
         .env("FAPIAO_DATABASE_POOL", "12")
+        // The archive of the sandbox's files, outside the source tree.
+        .env("FAPIAO_ARCHIVE_DIR", std::env::temp_dir().join(format!("fapiao-faults-archive-{}", std::process::id())))
         .env("FAPIAO_INSTANCE_ID", format!("faults-{slot}-{}", inst.generation))
         .env("FAPIAO_MERCHANT_KEY", "test-merchant-key-0123456789abcdef")
         .env("FAPIAO_RATE_LIMIT", "0")
