@@ -170,11 +170,16 @@ pub struct HookSettings {
 pub const NUONUO_FILE_HOSTS: &[&str] = &["inv.jss.com.cn", "invtest.jss.com.cn", "invtest.nntest.cn", "nnfpkf.jss.com.cn"];
 
 impl Config {
-    /// Where archived files live: `FAPIAO_ARCHIVE_DIR`, else `archive/` beside the database.
+    /// Where archived files live: `FAPIAO_ARCHIVE_DIR`, else `archive/` beside the
+    /// SQLite database, else (PostgreSQL) `./var/archive`. With several instances
+    /// on PostgreSQL, set `FAPIAO_ARCHIVE_DIR` to storage they all share.
     pub fn archive_dir(&self) -> PathBuf {
         match &self.hooks.archive_dir {
             Some(d) => d.clone(),
-            None => self.database_path.parent().map(|p| p.join("archive")).unwrap_or_else(|| PathBuf::from("archive")),
+            None => match self.database_path.parent() {
+                Some(p) if self.postgres.is_none() => p.join("archive"),
+                _ => PathBuf::from("./var/archive"),
+            },
         }
     }
 }
@@ -542,6 +547,8 @@ mod tests {
         assert_eq!(c.instance_id, "a-1");
         assert!(!format!("{c:?}").contains("s3cret"), "Debug must not show the database password");
         assert!(with(&[("FAPIAO_DATABASE_URL", "postgresql://db/fapiao")]).unwrap().postgres.is_some());
+        // Never the working directory itself: the archive goes under ./var like the SQLite default.
+        assert_eq!(c.archive_dir(), PathBuf::from("./var/archive"));
         assert_eq!(with(&[("FAPIAO_DATABASE_URL", "sqlite:/tmp/x.sqlite")]).unwrap().database_path, PathBuf::from("/tmp/x.sqlite"));
         let e = with(&[("FAPIAO_DATABASE_URL", "mysql://u:s3cret@db/x")]).unwrap_err();
         assert!(e.starts_with("FAPIAO_DATABASE_URL:") && !e.contains("s3cret"), "{e}");
