@@ -31,6 +31,7 @@
 pub mod amount;
 pub mod buyer;
 pub mod clock;
+mod from_json;
 pub mod issue;
 mod json;
 pub mod limits;

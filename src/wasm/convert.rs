@@ -1,9 +1,9 @@
 //! Values across the boundary, without a general-purpose converter: a result is
 //! written as JSON text by the small serde `Serializer` below and handed to
 //! `JSON.parse`; an argument is turned into text by `JSON.stringify`, read by the
-//! crate's own reader (`crate::json`) and given to the serde derives by the small
-//! `Deserializer` below. Both are a few hundred bytes of WebAssembly where
-//! serde-wasm-bindgen inlined a JS call per field into every exported function.
+//! crate's own reader (`crate::json`) and into its type by `crate::from_json`
+//! (the serde derives' visitors would cost more code than the rest of the
+//! boundary).
 //!
 //! What it keeps of the earlier conversion: plain objects and arrays, `null` for a
 //! missing value, numbers that are safe integers read as integers and any other
@@ -13,11 +13,10 @@
 
 use core::fmt::{self, Display};
 
-use serde::de::{self, DeserializeSeed, Expected, IntoDeserializer, Unexpected, Visitor};
 use serde::ser::{self, Serialize};
 use wasm_bindgen::JsValue;
 
-use crate::json::{Kind, Value};
+use crate::json::Value;
 
 /// A conversion failure: a message for the `Error` thrown to JavaScript.
 #[derive(Debug)]
@@ -34,35 +33,6 @@ impl std::error::Error for Error {}
 impl ser::Error for Error {
     fn custom<T: Display>(msg: T) -> Self {
         Error(msg.to_string())
-    }
-}
-
-/// What serde's `Unexpected` says, without its float formatting (kilobytes of
-/// WebAssembly for a number no message needs).
-fn unexpected(u: &Unexpected) -> String {
-    match *u {
-        Unexpected::Bool(b) => format!("boolean `{b}`"),
-        Unexpected::Unsigned(n) => format!("integer `{n}`"),
-        Unexpected::Signed(n) => format!("integer `{n}`"),
-        Unexpected::Float(_) => "a number with a fraction".to_owned(),
-        Unexpected::Str(s) => format!("string {s:?}"),
-        Unexpected::Unit => "null".to_owned(),
-        Unexpected::Seq => "an array".to_owned(),
-        Unexpected::Map => "an object".to_owned(),
-        Unexpected::Option => "an optional value".to_owned(),
-        _ => "a value of another type".to_owned(),
-    }
-}
-
-impl de::Error for Error {
-    fn custom<T: Display>(msg: T) -> Self {
-        Error(msg.to_string())
-    }
-    fn invalid_type(unexp: Unexpected, exp: &dyn Expected) -> Self {
-        Error(format!("invalid type: {}, expected {exp}", unexpected(&unexp)))
-    }
-    fn invalid_value(unexp: Unexpected, exp: &dyn Expected) -> Self {
-        Error(format!("invalid value: {}, expected {exp}", unexpected(&unexp)))
     }
 }
 
@@ -416,7 +386,7 @@ impl ser::SerializeStructVariant for Compound<'_> {
 }
 
 // ---------------------------------------------------------------------------
-// In: JSON.stringify → crate::json → serde derives.
+// In: JSON.stringify → crate::json → crate::from_json.
 
 /// Reads an argument as JSON: `undefined` and `null` give `None`; a value that
 /// `JSON.stringify` refuses (a cycle, a BigInt) is an error.
@@ -429,127 +399,4 @@ pub(crate) fn read(value: &JsValue) -> Result<Option<Value>, Error> {
         .map_err(|e| Error(e.as_string().unwrap_or_else(|| "not a JSON value".to_owned())))?;
     let text = String::from(text);
     crate::json::parse(&text).map(Some).map_err(|(m, _)| Error(m))
-}
-
-/// A safe integer (|n| < 2⁵³) written without fraction or exponent, as
-/// `JSON.stringify` writes one; `None` for any other number.
-fn safe_integer(text: &str) -> Option<(bool, u64)> {
-    let (negative, digits) = match text.strip_prefix('-') {
-        Some(d) => (true, d),
-        None => (false, text),
-    };
-    if digits.is_empty() || digits.len() > 16 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let n = digits.bytes().fold(0u64, |n, b| n * 10 + u64::from(b - b'0'));
-    (n < 1 << 53).then_some((negative, n))
-}
-
-impl<'de> de::Deserializer<'de> for Value {
-    type Error = Error;
-
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match self.kind {
-            Kind::Null => visitor.visit_unit(),
-            Kind::Bool(b) => visitor.visit_bool(b),
-            Kind::Number(text) => match safe_integer(&text) {
-                Some((true, n)) if n > 0 => visitor.visit_i64(-(n as i64)),
-                Some((_, n)) => visitor.visit_u64(n),
-                // The float's value is never read: a number with a fraction is
-                // refused wherever a number is accepted.
-                None => visitor.visit_f64(f64::NAN),
-            },
-            Kind::String(s) => visitor.visit_string(s),
-            Kind::Array(items) => {
-                let mut seq = Seq { items: items.into_iter() };
-                let v = visitor.visit_seq(&mut seq)?;
-                match seq.items.len() {
-                    0 => Ok(v),
-                    n => Err(de::Error::invalid_length(n, &"fewer elements")),
-                }
-            }
-            Kind::Object(members) => visitor.visit_map(Map { members: members.into_iter(), value: None }),
-        }
-    }
-
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        match self.kind {
-            Kind::Null => visitor.visit_none(),
-            _ => visitor.visit_some(self),
-        }
-    }
-
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, Error> {
-        visitor.visit_newtype_struct(self)
-    }
-
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        _: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, Error> {
-        match self.kind {
-            // Only unit variants cross the boundary, written as their name.
-            Kind::String(s) => visitor.visit_enum(s.into_deserializer()),
-            _ => Err(de::Error::invalid_type(Unexpected::Other("a non-string value"), &visitor)),
-        }
-    }
-
-    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        visitor.visit_unit()
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf unit unit_struct seq tuple tuple_struct map struct identifier
-    }
-}
-
-impl<'de> IntoDeserializer<'de, Error> for Value {
-    type Deserializer = Value;
-    fn into_deserializer(self) -> Value {
-        self
-    }
-}
-
-struct Seq {
-    items: std::vec::IntoIter<Value>,
-}
-
-impl<'de> de::SeqAccess<'de> for Seq {
-    type Error = Error;
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, Error> {
-        self.items.next().map(|v| seed.deserialize(v)).transpose()
-    }
-    fn size_hint(&self) -> Option<usize> {
-        Some(self.items.len())
-    }
-}
-
-struct Map {
-    members: std::vec::IntoIter<(String, Value)>,
-    value: Option<Value>,
-}
-
-impl<'de> de::MapAccess<'de> for Map {
-    type Error = Error;
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
-        match self.members.next() {
-            Some((k, v)) => {
-                self.value = Some(v);
-                seed.deserialize(de::value::StringDeserializer::<Error>::new(k)).map(Some)
-            }
-            None => Ok(None),
-        }
-    }
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
-        match self.value.take() {
-            Some(v) => seed.deserialize(v),
-            None => Err(de::Error::custom("a value without a key")),
-        }
-    }
-    fn size_hint(&self) -> Option<usize> {
-        Some(self.members.len())
-    }
 }

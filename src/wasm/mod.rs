@@ -15,18 +15,18 @@ pub(crate) use convert::to_js;
 
 /// Reads an argument; `undefined` and `null` give the default, a value of the
 /// wrong type is a programming error and throws.
-fn from_js<T: serde::de::DeserializeOwned + Default>(value: JsValue, what: &str) -> Result<T, JsError> {
+fn from_js<T: crate::from_json::FromJson + Default>(value: JsValue, what: &str) -> Result<T, JsError> {
     match convert::read(&value) {
         Ok(None) => Ok(T::default()),
-        Ok(Some(v)) => T::deserialize(v).map_err(|e| fail(what, e)),
-        Err(e) => Err(fail(what, e)),
+        Ok(Some(v)) => T::from_json(v).map_err(|e| fail(what, &e.0)),
+        Err(e) => Err(fail(what, &e.0)),
     }
 }
 
 /// The error thrown for an argument of the wrong type.
 #[inline(never)]
-fn fail(what: &str, e: convert::Error) -> JsError {
-    JsError::new(&format!("{what}: {}", e.0))
+fn fail(what: &str, e: &str) -> JsError {
+    JsError::new(&format!("{what}: {e}"))
 }
 
 /// A `DecimalInput` argument: a string, or a number (an integer when it is a safe
@@ -39,7 +39,7 @@ fn decimal_from_js(value: &JsValue, what: &str) -> Result<crate::amount::Decimal
     match value.as_f64() {
         Some(n) if n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_991.0 => Ok(DecimalInput::Integer(n as i64)),
         Some(_) => Ok(DecimalInput::NonInteger),
-        None => Err(fail(what, convert::Error("invalid type, expected a decimal string or an integer".into()))),
+        None => Err(fail(what, "invalid type, expected a decimal string or an integer")),
     }
 }
 
