@@ -262,7 +262,8 @@ read_struct!(Transport {
     "destination" => destination, "goodsName" => goods_name,
 });
 
-#[cfg(test)]
+// serde_json is a native dev-dependency only.
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use serde::de::DeserializeOwned;

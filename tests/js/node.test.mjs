@@ -182,3 +182,20 @@ test('buildIssueRequest: the canonical request the proxy accepts', () => {
   assert.equal(bad.valid, false);
   assert.ok(bad.errors.some((e) => e.code === 'TAXID_CHECKSUM' && e.field === 'buyer.taxId'), JSON.stringify(bad.errors));
 });
+
+test('the module is within its size budget (scripts/wasm-size-budget.txt)', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { gzipSync } = await import('node:zlib');
+  const wasm = readFileSync(new URL(import.meta.resolve('fapiao/fapiao_bg.wasm')));
+  const gz = gzipSync(wasm, { level: 9 }).length;
+  const budget = Object.fromEntries(
+    readFileSync(new URL('../../scripts/wasm-size-budget.txt', import.meta.url), 'utf8')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+      .map((l) => l.split(/\s+/))
+      .map(([k, v]) => [k, Number(v)]),
+  );
+  console.log(`fapiao_bg.wasm: ${wasm.length} bytes, ${gz} bytes gzipped (zlib level 9) (budget ${budget.raw}, ${budget.zlib})`);
+  assert.ok(wasm.length <= budget.raw, `${wasm.length} bytes > ${budget.raw}`);
+  assert.ok(gz <= budget.zlib, `${gz} bytes gzipped > ${budget.zlib}`);
+});
