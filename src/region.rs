@@ -13,7 +13,12 @@
 
 use std::sync::OnceLock;
 
-const TABLE: &str = include_str!("../data/regions.txt");
+/// `data/regions.txt` without its comments, decoded at first use (build.rs stores
+/// it in GBK).
+fn table() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| crate::qr::gbk::embedded(include_bytes!(concat!(env!("OUT_DIR"), "/regions.gbk"))))
+}
 
 /// One division code with its full name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +41,7 @@ struct Entry {
 fn entries() -> &'static [Entry] {
     static ENTRIES: OnceLock<Vec<Entry>> = OnceLock::new();
     ENTRIES.get_or_init(|| {
-        let mut lines = TABLE.lines().filter(|l| !l.starts_with('#'));
+        let mut lines = table().lines().filter(|l| !l.starts_with('#'));
         let (Some(codes), Some(retired)) = (lines.next(), lines.next()) else {
             return Vec::new();
         };

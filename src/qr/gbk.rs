@@ -129,9 +129,14 @@ fn char_of(code: u16) -> Option<char> {
         let t = by_code_point();
         let mut below = 0usize;
         let mut cp = 0x4E00 + rank;
-        // Each GB2312 ideograph at or below the candidate pushes it one further.
-        while below < t.len() && u32::from(t[below].0) <= cp {
-            below += 1;
+        // Each GB2312 ideograph at or below the candidate pushes it one further:
+        // the fixed point is reached in a few binary searches.
+        loop {
+            let n = t.partition_point(|e| u32::from(e.0) <= cp);
+            if n == below {
+                break;
+            }
+            below = n;
             cp = 0x4E00 + rank + below as u32;
         }
         if URO.contains(&cp) {
@@ -142,6 +147,11 @@ fn char_of(code: u16) -> Option<char> {
         .map(other_entry)
         .find(|e| e.1 == code)
         .and_then(|e| char::from_u32(u32::from(e.0)))
+}
+
+/// A table the build script stored in GBK (build.rs), decoded.
+pub(crate) fn embedded(bytes: &[u8]) -> String {
+    decode(bytes).unwrap_or_default()
 }
 
 /// Decodes GBK bytes, or `None` when they are not GBK.
