@@ -2,6 +2,8 @@
 // against fapiao-proxy with the sandbox provider on loopback: the web checkout and
 // the mall kiosk. Screenshots go to tests/js/out/ to be looked at.
 //   FAPIAO_PROXY_BIN=target/debug/fapiao-proxy node --test tests/js/pages.test.mjs
+// Without FAPIAO_PROXY_BIN the proxy is built and taken from $CARGO_TARGET_DIR/debug
+// (target/debug when unset).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -9,7 +11,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -38,7 +40,8 @@ function freePort() {
 
 before(async () => {
   await mkdir(out, { recursive: true });
-  let bin = process.env.FAPIAO_PROXY_BIN ?? join(root, 'target/debug/fapiao-proxy');
+  const targetDir = process.env.CARGO_TARGET_DIR ? resolve(root, process.env.CARGO_TARGET_DIR) : join(root, 'target');
+  const bin = process.env.FAPIAO_PROXY_BIN ?? join(targetDir, 'debug/fapiao-proxy');
   if (!process.env.FAPIAO_PROXY_BIN) {
     // Up to date in seconds when `cargo test --workspace` ran before.
     const b = spawnSync('cargo', ['build', '--quiet', '-p', 'fapiao-proxy'], { cwd: root, stdio: 'inherit' });
