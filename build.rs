@@ -3,6 +3,10 @@
 //! The crate decodes them once at first use with the same tables (src/qr/gbk.rs),
 //! and this script checks that the round trip gives back every file exactly.
 
+#[path = "src/sort.rs"]
+#[allow(dead_code)]
+mod sort;
+
 #[path = "src/qr/gbk.rs"]
 #[allow(dead_code)]
 mod gbk;
@@ -21,7 +25,7 @@ fn main() {
         assert!(gbk::decode(&bytes).as_deref() == Some(kept.as_str()), "{src}: GBK round trip");
         std::fs::write(Path::new(&out).join(format!("{name}.gbk")), bytes).expect("write OUT_DIR");
     }
-    for f in ["src/qr/gbk.rs", "src/qr/gbk_hanzi.bin", "src/qr/gbk_other.bin"] {
+    for f in ["src/sort.rs", "src/qr/gbk.rs", "src/qr/gbk_hanzi.bin", "src/qr/gbk_other.bin"] {
         println!("cargo:rerun-if-changed={f}");
     }
 }

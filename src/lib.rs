@@ -37,6 +37,7 @@ mod json;
 pub mod limits;
 pub mod qr;
 pub mod region;
+mod sort;
 pub mod request;
 pub mod taxcode;
 pub mod taxid;

@@ -37,11 +37,12 @@ fn hanzi_code(i: usize) -> u16 {
 fn by_code_point() -> &'static [(u16, u16)] {
     static TABLE: OnceLock<Vec<(u16, u16)>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut v: Vec<(u16, u16)> = (0..hanzi_count())
-            .map(|i| (u16_at(HANZI, i), hanzi_code(i)))
-            .collect();
-        v.sort_unstable();
-        v
+        // By code point, then by code (which grows with the index).
+        let mut order = crate::sort::indices(hanzi_count());
+        crate::sort::sort_indices(&mut order, &|a, b| {
+            (u16_at(HANZI, a as usize), a).cmp(&(u16_at(HANZI, b as usize), b))
+        });
+        order.into_iter().map(|i| (u16_at(HANZI, i as usize), hanzi_code(i as usize))).collect()
     })
 }
 
