@@ -100,6 +100,8 @@ mod tests {
     }
 }
 
+use std::sync::OnceLock;
+
 include!(concat!(env!("OUT_DIR"), "/lowercase.rs"));
 
 /// `str::to_lowercase`, with the same result for every string (final sigma
@@ -143,26 +145,30 @@ fn push_lowercase(c: char, out: &mut String) {
 }
 
 /// Whether `c` is in a set given as where it starts and stops, alternately, in
-/// LEB128 differences.
-fn in_set(bounds: &[u8], c: char) -> bool {
-    let (mut at, mut inside, mut d, mut shift) = (0u32, false, 0u32, 0);
-    for &b in bounds {
-        d |= u32::from(b & 0x7F) << shift;
-        shift += 7;
-        if b < 0x80 {
-            at += d;
-            if at > c as u32 {
-                break;
+/// LEB128 differences (read once into `cache`).
+fn in_set(cache: &'static OnceLock<Vec<u32>>, leb128: &[u8], c: char) -> bool {
+    let bounds = cache.get_or_init(|| {
+        let (mut out, mut at, mut d, mut shift) = (Vec::new(), 0u32, 0u32, 0);
+        for &b in leb128 {
+            d |= u32::from(b & 0x7F) << shift;
+            shift += 7;
+            if b < 0x80 {
+                at += d;
+                out.push(at);
+                (d, shift) = (0, 0);
             }
-            inside = !inside;
-            (d, shift) = (0, 0);
         }
-    }
-    inside
+        out
+    });
+    bounds.partition_point(|&s| s <= c as u32) % 2 == 1
 }
 
 fn ignorable_then_cased(mut chars: impl Iterator<Item = char>) -> bool {
-    chars.find(|&c| !in_set(IGNORABLE, c)).is_some_and(|c| in_set(CASED, c))
+    static IGNORABLE_SET: OnceLock<Vec<u32>> = OnceLock::new();
+    static CASED_SET: OnceLock<Vec<u32>> = OnceLock::new();
+    chars
+        .find(|&c| !in_set(&IGNORABLE_SET, IGNORABLE, c))
+        .is_some_and(|c| in_set(&CASED_SET, CASED, c))
 }
 
 #[cfg(test)]
