@@ -21,14 +21,48 @@ fn main() {
         let text = std::fs::read_to_string(&src).unwrap_or_else(|e| panic!("{src}: {e}"));
         // Comment lines are not read, and may hold characters GBK lacks.
         let kept: String = text.lines().filter(|l| !l.starts_with('#')).flat_map(|l| [l, "\n"]).collect();
-        let bytes = gbk::encode(&kept).unwrap_or_else(|| panic!("{src}: a character GBK lacks"));
-        assert!(gbk::decode(&bytes).as_deref() == Some(kept.as_str()), "{src}: GBK round trip");
+        if name == "regions" {
+            std::fs::write(Path::new(&out).join("regions.bin"), regions(&src, &kept)).expect("write OUT_DIR");
+            continue;
+        }
+        let bytes = gbk_checked(&src, &kept);
         std::fs::write(Path::new(&out).join(format!("{name}.gbk")), bytes).expect("write OUT_DIR");
     }
     std::fs::write(Path::new(&out).join("lowercase.rs"), lowercase_tables()).expect("write OUT_DIR");
     for f in ["src/sort.rs", "src/qr/gbk.rs", "src/qr/gbk_hanzi.bin", "src/qr/gbk_other.bin"] {
         println!("cargo:rerun-if-changed={f}");
     }
+}
+
+fn gbk_checked(src: &str, text: &str) -> Vec<u8> {
+    let bytes = gbk::encode(text).unwrap_or_else(|| panic!("{src}: a character GBK lacks"));
+    assert!(gbk::decode(&bytes).as_deref() == Some(text), "{src}: GBK round trip");
+    bytes
+}
+
+/// data/regions.txt in the form `crate::region` reads: the number of codes (u32,
+/// little-endian), the code differences in LEB128, one byte per code for the year
+/// it was retired (minus 1900; 0 while in use), then the names, one a line, in GBK.
+/// About 0.8 KB less of the gzipped module than the text's first two lines.
+fn regions(src: &str, kept: &str) -> Vec<u8> {
+    let mut lines = kept.lines();
+    let (codes, retired) = (lines.next().expect("codes line"), lines.next().expect("retired line"));
+    let names: String = lines.flat_map(|l| [l, "\n"]).collect();
+    let codes: Vec<u32> = codes.split(',').map(|d| d.parse().expect("a code difference")).collect();
+    let retired: Vec<&str> = retired.split(',').collect();
+    assert_eq!(codes.len(), retired.len(), "{src}: as many retirement years as codes");
+    assert_eq!(codes.len(), names.lines().count(), "{src}: as many names as codes");
+    let mut out = (codes.len() as u32).to_le_bytes().to_vec();
+    out.extend(leb128_deltas(&codes.iter().scan(0, |c, d| { *c += d; Some(*c) }).collect::<Vec<u32>>()));
+    for y in retired {
+        out.push(match y {
+            "" => 0,
+            y => y.parse::<u16>().ok().and_then(|y| y.checked_sub(1900)).and_then(|y| u8::try_from(y).ok()).filter(|&y| y > 0)
+                .unwrap_or_else(|| panic!("{src}: retirement year {y} out of range")),
+        });
+    }
+    out.extend(gbk_checked(src, &names));
+    out
 }
 
 /// The tables of `crate::text::to_lowercase`, taken from this toolchain's own
