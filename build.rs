@@ -1,7 +1,9 @@
 //! Stores the embedded tables (data/*.txt, UTF-8) in GBK, two bytes per Han
 //! character instead of three: about 7 KB less of the gzipped WebAssembly module.
 //! The crate decodes them once at first use with the same tables (src/qr/gbk.rs),
-//! and this script checks that the round trip gives back every file exactly.
+//! and this script checks that the round trip gives back every file exactly. The
+//! regions go in a binary form (see `regions`), and the tables of
+//! `crate::text::to_lowercase` are made here from the toolchain's own case mapping.
 
 #[path = "src/sort.rs"]
 #[allow(dead_code)]
