@@ -22,3 +22,12 @@ gzip -9 -k -f pkg/fapiao_bg.wasm
 raw=$(wc -c < pkg/fapiao_bg.wasm)
 gz=$(wc -c < pkg/fapiao_bg.wasm.gz)
 echo "pkg/fapiao_bg.wasm: $raw bytes, $gz bytes gzipped" >&2
+# The size budget (scripts/wasm-size-budget.txt): fail rather than grow unnoticed.
+max_raw=$(awk '$1 == "raw" {print $2}' scripts/wasm-size-budget.txt)
+max_gz=$(awk '$1 == "gzip" {print $2}' scripts/wasm-size-budget.txt)
+if [ "$raw" -gt "$max_raw" ] || [ "$gz" -gt "$max_gz" ]; then
+  echo "pkg/fapiao_bg.wasm is over its budget of $max_raw bytes, $max_gz bytes gzipped" \
+    "(scripts/wasm-size-budget.txt)" >&2
+  exit 1
+fi
+echo "size budget: $max_raw bytes, $max_gz bytes gzipped: within" >&2

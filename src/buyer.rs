@@ -571,7 +571,7 @@ fn normalize_email(email: &str) -> String {
         .filter(|&c| !is_invisible(c))
         .collect();
     match s.rsplit_once('@') {
-        Some((local, domain)) => format!("{local}@{}", domain.to_lowercase()),
+        Some((local, domain)) => format!("{local}@{}", crate::text::to_lowercase(domain)),
         None => s,
     }
 }

@@ -31,11 +31,13 @@
 pub mod amount;
 pub mod buyer;
 pub mod clock;
+mod from_json;
 pub mod issue;
 mod json;
 pub mod limits;
 pub mod qr;
 pub mod region;
+mod sort;
 pub mod request;
 pub mod taxcode;
 pub mod taxid;

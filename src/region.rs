@@ -13,7 +13,10 @@
 
 use std::sync::OnceLock;
 
-const TABLE: &str = include_str!("../data/regions.txt");
+/// `data/regions.txt` as build.rs stores it: the number of codes (u32 LE), the code
+/// differences in LEB128, a byte per code for the year it was retired (minus 1900;
+/// 0 while in use), then the names in GBK, one a line.
+static TABLE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/regions.bin"));
 
 /// One division code with its full name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,23 +35,39 @@ struct Entry {
     retired: Option<u16>,
 }
 
-/// Parses the columns of `data/regions.txt` (format: xtask/src/regions.rs) once.
+/// Reads the table once (the names are decoded from GBK then).
 fn entries() -> &'static [Entry] {
+    static NAMES: OnceLock<String> = OnceLock::new();
     static ENTRIES: OnceLock<Vec<Entry>> = OnceLock::new();
     ENTRIES.get_or_init(|| {
-        let mut lines = TABLE.lines().filter(|l| !l.starts_with('#'));
-        let (Some(codes), Some(retired)) = (lines.next(), lines.next()) else {
+        let Some((count, mut rest)) = TABLE.split_first_chunk::<4>() else {
             return Vec::new();
         };
-        let mut code = 0u32;
+        let n = u32::from_le_bytes(*count) as usize;
+        let mut codes = Vec::with_capacity(n);
+        let (mut code, mut delta, mut shift) = (0u32, 0u32, 0);
+        while codes.len() < n {
+            let Some((&b, tail)) = rest.split_first() else {
+                return Vec::new();
+            };
+            rest = tail;
+            delta |= u32::from(b & 0x7F) << shift;
+            shift += 7;
+            if b < 0x80 {
+                code += delta;
+                codes.push(code);
+                (delta, shift) = (0, 0);
+            }
+        }
+        let Some((retired, names)) = rest.split_at_checked(n) else {
+            return Vec::new();
+        };
+        let names = NAMES.get_or_init(|| crate::qr::gbk::embedded(names));
         codes
-            .split(',')
-            .zip(retired.split(','))
-            .zip(lines)
-            .map(|((delta, retired), name)| {
-                code += delta.parse::<u32>().unwrap_or(0);
-                Entry { code, name, retired: retired.parse().ok() }
-            })
+            .into_iter()
+            .zip(retired)
+            .zip(names.lines())
+            .map(|((code, &y), name)| Entry { code, name, retired: (y != 0).then(|| 1900 + u16::from(y)) })
             .collect()
     })
 }

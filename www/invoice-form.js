@@ -234,14 +234,17 @@ export async function waitForInvoice(record, onStatus, { signal } = {}) {
 /**
  * A keyboard-wedge scanner types fast and ends with Enter. Calls `onScan(text)` for
  * such bursts (at least `min` characters, under `gap` ms apart) and removes the
- * burst from the input it landed in, if any.
+ * burst from the input it landed in, if any. The gaps are measured between the
+ * times the keys were pressed (`event.timeStamp`), not the times they are handled:
+ * a page busy for more than `gap` ms in the middle of a scan (a first search, a
+ * first use of a table) must not cut the scan in two.
  */
 export function listenForScanner(onScan, { gap = 100, min = 8 } = {}) {
   let buf = '';
   let last = 0;
   let target = null;
   const onKey = (e) => {
-    const now = performance.now();
+    const now = e.timeStamp || performance.now();
     if (now - last > gap) { buf = ''; target = e.target; }
     last = now;
     if (e.key === 'Enter') {

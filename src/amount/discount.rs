@@ -84,9 +84,14 @@ pub fn spread_discount(
         given += num / total;
     }
     let missing = d - given; // < number of lines with a remainder
-    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    for &(_, i) in remainders.iter().take(missing as usize) {
-        shares[i] += 1;
+    // Largest remainder first, then the earlier line (the crate's one sort).
+    let mut order = crate::taxcode::indices(remainders.len());
+    crate::taxcode::sort_indices(&mut order, &|a, b| {
+        let (x, y): (&(i128, usize), &(i128, usize)) = (&remainders[a as usize], &remainders[b as usize]);
+        y.0.cmp(&x.0).then(x.1.cmp(&y.1))
+    });
+    for &k in order.iter().take(missing as usize) {
+        shares[remainders[k as usize].1] += 1;
     }
     Ok(shares
         .into_iter()

@@ -37,11 +37,12 @@ fn hanzi_code(i: usize) -> u16 {
 fn by_code_point() -> &'static [(u16, u16)] {
     static TABLE: OnceLock<Vec<(u16, u16)>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut v: Vec<(u16, u16)> = (0..hanzi_count())
-            .map(|i| (u16_at(HANZI, i), hanzi_code(i)))
-            .collect();
-        v.sort_unstable();
-        v
+        // By code point, then by code (which grows with the index).
+        let mut order = crate::sort::indices(hanzi_count());
+        crate::sort::sort_indices(&mut order, &|a, b| {
+            (u16_at(HANZI, a as usize), a).cmp(&(u16_at(HANZI, b as usize), b))
+        });
+        order.into_iter().map(|i| (u16_at(HANZI, i as usize), hanzi_code(i as usize))).collect()
     })
 }
 
@@ -129,9 +130,14 @@ fn char_of(code: u16) -> Option<char> {
         let t = by_code_point();
         let mut below = 0usize;
         let mut cp = 0x4E00 + rank;
-        // Each GB2312 ideograph at or below the candidate pushes it one further.
-        while below < t.len() && u32::from(t[below].0) <= cp {
-            below += 1;
+        // Each GB2312 ideograph at or below the candidate pushes it one further:
+        // the fixed point is reached in a few binary searches.
+        loop {
+            let n = t.partition_point(|e| u32::from(e.0) <= cp);
+            if n == below {
+                break;
+            }
+            below = n;
             cp = 0x4E00 + rank + below as u32;
         }
         if URO.contains(&cp) {
@@ -142,6 +148,11 @@ fn char_of(code: u16) -> Option<char> {
         .map(other_entry)
         .find(|e| e.1 == code)
         .and_then(|e| char::from_u32(u32::from(e.0)))
+}
+
+/// A table the build script stored in GBK (build.rs), decoded.
+pub(crate) fn embedded(bytes: &[u8]) -> String {
+    decode(bytes).unwrap_or_default()
 }
 
 /// Decodes GBK bytes, or `None` when they are not GBK.

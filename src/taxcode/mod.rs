@@ -516,17 +516,7 @@ pub fn info() -> TableInfo {
     }
 }
 
-/// Sorts indices with a comparison. Every sort in this module goes through this
-/// one function, so the WebAssembly module carries one sort implementation
-/// instead of one per element type and closure.
-pub(crate) fn sort_indices(indices: &mut [u32], order: &dyn Fn(u32, u32) -> std::cmp::Ordering) {
-    indices.sort_unstable_by(|&a, &b| order(a, b));
-}
-
-/// `0..n` as indices.
-pub(crate) fn indices(n: usize) -> Vec<u32> {
-    (0..n as u32).collect()
-}
+pub(crate) use crate::sort::{indices, sort_indices};
 
 impl TaxCodeTable {
     /// Looks up a code in this table (see [`lookup`]).

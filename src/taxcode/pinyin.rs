@@ -10,7 +10,12 @@
 
 use std::sync::OnceLock;
 
-const READINGS: &str = include_str!("../../data/tax-codes-pinyin.txt");
+/// `data/tax-codes-pinyin.txt` without its comments, decoded at first use
+/// (build.rs stores it in GBK).
+fn readings_text() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| crate::qr::gbk::embedded(include_bytes!(concat!(env!("OUT_DIR"), "/tax-codes-pinyin.gbk"))))
+}
 
 struct Readings {
     /// Characters and their readings, sorted by character.
@@ -24,7 +29,7 @@ fn readings() -> &'static Readings {
     READ.get_or_init(|| {
         let mut chars = Vec::new();
         let mut phrases = Vec::new();
-        for line in READINGS.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        for line in readings_text().lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
             let Some((left, right)) = line.split_once('\t') else { continue };
             if let Some(phrase) = left.strip_prefix('=') {
                 let syllables: Vec<&'static str> = right.split(' ').filter(|s| !s.is_empty()).collect();

@@ -9,7 +9,12 @@ use super::search::{normalize, Index};
 use super::{csv, TableProblem};
 use crate::Issue;
 
-const EMBEDDED: &str = include_str!("../../data/tax-codes.txt");
+/// `data/tax-codes.txt` without its comments, decoded at first use (build.rs
+/// stores it in GBK).
+fn embedded_text() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| crate::qr::gbk::embedded(include_bytes!(concat!(env!("OUT_DIR"), "/tax-codes.gbk"))))
+}
 
 /// Version of the embedded table (the date of 国家税务总局公告2017年第45号).
 pub const EMBEDDED_VERSION: &str = "2017-12-18";
@@ -92,7 +97,7 @@ impl TaxCodeTable {
         // Each line gives the place and digits of its code's last non-zero segment;
         // the segments before it are the previous line's (see xtask/src/taxcodes.rs).
         let mut code = [b'0'; CODE_LEN];
-        for line in EMBEDDED.lines() {
+        for line in embedded_text().lines() {
             if line.starts_with('#') || line.is_empty() {
                 continue;
             }

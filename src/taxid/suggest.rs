@@ -192,9 +192,14 @@ pub(super) fn suggestions(input: &str, today: Date) -> Vec<String> {
         }
     }
 
-    // Stable: equal keys keep the order in which they were found.
-    found.sort_by_key(|f| (f.tier, f.warnings));
-    found.into_iter().take(MAX).map(|f| f.id).collect()
+    // Stable: equal keys keep the order in which they were found. Through the
+    // crate's one sort (`sort_indices`), not a sort of `Found` of its own.
+    let mut order = crate::taxcode::indices(found.len());
+    crate::taxcode::sort_indices(&mut order, &|a, b| {
+        let (x, y) = (&found[a as usize], &found[b as usize]);
+        (x.tier, x.warnings, a).cmp(&(y.tier, y.warnings, b))
+    });
+    order.into_iter().take(MAX).map(|i| core::mem::take(&mut found[i as usize].id)).collect()
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use wasm_bindgen::prelude::*;
 
-use super::{from_js, to_js};
+use super::{decimal_from_js, from_js, to_js};
 use crate::amount::{self, DecimalInput, InvoiceInput, RedInput, SplitLimits, WordsOptions};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -219,11 +219,10 @@ pub fn amount_in_words(
     #[wasm_bindgen(unchecked_optional_param_type = "AmountInWordsOptions")] options: Option<JsValue>,
 ) -> Result<String, JsError> {
     let options: WordsOptions = from_js(options.unwrap_or(JsValue::UNDEFINED), "options")?;
-    let text = match serde_wasm_bindgen::from_value::<DecimalInput>(value) {
-        Ok(DecimalInput::Text(t)) => t,
-        Ok(DecimalInput::Integer(i)) => i.to_string(),
-        Ok(DecimalInput::NonInteger) => return Ok(String::new()),
-        Err(e) => return Err(JsError::new(&format!("value: {e}"))),
+    let text = match decimal_from_js(&value, "value")? {
+        DecimalInput::Text(t) => t,
+        DecimalInput::Integer(i) => i.to_string(),
+        DecimalInput::NonInteger => return Ok(String::new()),
     };
     Ok(amount::amount_in_words(&text, options).unwrap_or_default())
 }
@@ -235,8 +234,7 @@ pub fn apply_order_discount(
     #[wasm_bindgen(unchecked_param_type = "DecimalInput")] discount: JsValue,
 ) -> Result<JsValue, JsError> {
     let input: InvoiceInput = from_js(input, "input")?;
-    let discount = serde_wasm_bindgen::from_value::<DecimalInput>(discount)
-        .map_err(|e| JsError::new(&format!("discount: {e}")))?;
+    let discount = decimal_from_js(&discount, "discount")?;
     Ok(to_js(&amount::apply_order_discount(&input, &discount)))
 }
 

@@ -3,30 +3,44 @@
 //! for the contract these functions keep.
 
 pub mod amount;
+mod convert;
 pub mod qr;
 pub mod request;
 pub mod taxcode;
 mod types;
 
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-/// Serialises a result the way the JS contract wants it: plain objects, `null`
-/// for missing values.
-fn to_js<T: Serialize>(value: &T) -> JsValue {
-    let serializer = serde_wasm_bindgen::Serializer::new()
-        .serialize_maps_as_objects(true)
-        .serialize_missing_as_null(true);
-    // Serialising plain structs of strings, numbers and arrays cannot fail.
-    value.serialize(&serializer).unwrap_or(JsValue::NULL)
+pub(crate) use convert::to_js;
+
+/// Reads an argument; `undefined` and `null` give the default, a value of the
+/// wrong type is a programming error and throws.
+fn from_js<T: crate::from_json::FromJson + Default>(value: JsValue, what: &str) -> Result<T, JsError> {
+    match convert::read(&value) {
+        Ok(None) => Ok(T::default()),
+        Ok(Some(v)) => T::from_json(v).map_err(|e| fail(what, &e.0)),
+        Err(e) => Err(fail(what, &e.0)),
+    }
 }
 
-/// Reads an argument; a value of the wrong type is a programming error and throws.
-fn from_js<T: serde::de::DeserializeOwned + Default>(value: JsValue, what: &str) -> Result<T, JsError> {
-    if value.is_undefined() || value.is_null() {
-        return Ok(T::default());
+/// The error thrown for an argument of the wrong type.
+#[inline(never)]
+fn fail(what: &str, e: &str) -> JsError {
+    JsError::new(&format!("{what}: {e}"))
+}
+
+/// A `DecimalInput` argument: a string, or a number (an integer when it is a safe
+/// integer, else refused with an issue); anything else throws.
+fn decimal_from_js(value: &JsValue, what: &str) -> Result<crate::amount::DecimalInput, JsError> {
+    use crate::amount::DecimalInput;
+    if let Some(s) = value.as_string() {
+        return Ok(DecimalInput::Text(s));
     }
-    serde_wasm_bindgen::from_value(value).map_err(|e| JsError::new(&format!("{what}: {e}")))
+    match value.as_f64() {
+        Some(n) if n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_991.0 => Ok(DecimalInput::Integer(n as i64)),
+        Some(_) => Ok(DecimalInput::NonInteger),
+        None => Err(fail(what, "invalid type, expected a decimal string or an integer")),
+    }
 }
 
 /// `validateTaxId(input: string) → TaxIdResult`

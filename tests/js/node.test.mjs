@@ -182,3 +182,48 @@ test('buildIssueRequest: the canonical request the proxy accepts', () => {
   assert.equal(bad.valid, false);
   assert.ok(bad.errors.some((e) => e.code === 'TAXID_CHECKSUM' && e.field === 'buyer.taxId'), JSON.stringify(bad.errors));
 });
+
+test('the module is within its size budget (scripts/wasm-size-budget.txt)', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { gzipSync } = await import('node:zlib');
+  const wasm = readFileSync(new URL(import.meta.resolve('fapiao/fapiao_bg.wasm')));
+  const gz = gzipSync(wasm, { level: 9 }).length;
+  const budget = Object.fromEntries(
+    readFileSync(new URL('../../scripts/wasm-size-budget.txt', import.meta.url), 'utf8')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+      .map((l) => l.split(/\s+/))
+      .map(([k, v]) => [k, Number(v)]),
+  );
+  console.log(`fapiao_bg.wasm: ${wasm.length} bytes, ${gz} bytes gzipped (zlib level 9) (budget ${budget.raw}, ${budget.zlib})`);
+  assert.ok(wasm.length <= budget.raw, `${wasm.length} bytes > ${budget.raw}`);
+  assert.ok(gz <= budget.zlib, `${gz} bytes gzipped > ${budget.zlib}`);
+});
+
+test('parseReceipt: a receipt as the kiosk uses it, its lines straight into computeInvoice', () => {
+  // The signature is not checked here: any text after the payload will do.
+  const claims = {
+    v: 1, merchant: '339902999999789113', purpose: 'issue', orderId: 'DEMO-0123456789ab',
+    issuedAt: 1700000000, expiresAt: 4102444800, priceIncludesTax: true,
+    lines: [
+      { name: '拿铁咖啡', taxCode: '1030307060000000000', unit: '杯', quantity: '2', unitPrice: '32.00', taxRate: '0.13' },
+      { name: '简餐', taxCode: '3070401000000000000', quantity: 1, unitPrice: '68.00', taxRate: '0.06' },
+    ],
+    totals: { amountInclTax: '132.00', amountExclTax: '120.79', taxAmount: '11.21' },
+  };
+  const token = `FP1.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.c2ln`;
+  const r = f.parseReceipt(`https://shop.example/r?t=${token}`);
+  assert.deepEqual({ valid: r.valid, errors: r.errors, warnings: r.warnings }, { valid: true, errors: [], warnings: [] });
+  assert.deepEqual(r.receipt, {
+    token, merchant: '339902999999789113', merchantName: null, orderId: 'DEMO-0123456789ab',
+    issuedAt: '2023-11-15T06:13:20+08:00', expiresAt: '2100-01-01T08:00:00+08:00', priceIncludesTax: true,
+    lines: [claims.lines[0], { ...claims.lines[1] }],
+    totals: claims.totals,
+  });
+  const c = f.computeInvoice({ priceIncludesTax: r.receipt.priceIncludesTax, lines: r.receipt.lines });
+  assert.equal(c.valid, true);
+  assert.deepEqual(c.lines.map((l) => l.amountInclTax), ['64.00', '68.00']);
+  assert.equal(c.totals.amountInclTax, '132.00');
+  assert.equal(c.totals.amountInclTaxInWords, '壹佰叁拾贰元整');
+  assert.equal(f.parseReceipt('not a receipt').valid, false);
+});
