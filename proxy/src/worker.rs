@@ -238,20 +238,41 @@ async fn timed<T>(state: &AppState, what: &'static str, f: impl std::future::Fut
 /// Writes a claimed order back while this instance holds its lease; `release`
 /// ends the claim. False when the write failed or the lease was lost.
 async fn save_as(state: &AppState, r: &Record, release: bool) -> bool {
-    match state.store.save_claimed(r.clone(), &state.config.instance_id, release).await {
-        Ok(true) => {
+    let saved = with_store_retries(&r.order_id, || state.store.save_claimed(r.clone(), &state.config.instance_id, release)).await;
+    match saved {
+        Some(true) => {
             state.events.changed(&r.order_id);
             true
         }
-        Ok(false) => {
+        Some(false) => {
             tracing::warn!(order = %r.order_id, "the order's lease was lost; another instance has it");
             false
         }
-        Err(e) => {
-            tracing::error!(order = %r.order_id, error = %e, "cannot save the order");
-            false
+        None => false,
+    }
+}
+
+/// Runs a store write, again after a short pause when it fails (a dropped
+/// connection, a PostgreSQL deadlock victim): an order whose write is given up
+/// stays claimed until its lease expires, so a transient error must not end it.
+/// Each attempt is a whole transaction; `None` after the last failure.
+async fn with_store_retries<T, F, Fut>(order_id: &str, mut write: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, crate::store::StoreError>>,
+{
+    const PAUSES_MS: [u64; 3] = [50, 250, 1000];
+    for attempt in 0..=PAUSES_MS.len() {
+        match write().await {
+            Ok(v) => return Some(v),
+            Err(e) => {
+                tracing::error!(order = %order_id, error = %e, attempt, "cannot save the order");
+                let Some(pause) = PAUSES_MS.get(attempt) else { break };
+                tokio::time::sleep(Duration::from_millis(*pause)).await;
+            }
         }
     }
+    None
 }
 
 /// Writes a claimed order back and ends the claim.
@@ -265,21 +286,19 @@ async fn save(state: &AppState, r: &Record) -> bool {
 /// (a reconciliation repair) whoever holds it.
 async fn save_emitting(state: &AppState, r: &Record, claimed: bool, event: &'static str, extras: crate::ledger::IssuedExtras) -> bool {
     let lease = claimed.then(|| (state.config.instance_id.clone(), true));
-    match crate::ledger::save_with_event(&state.store, r.clone(), lease, Some(event), extras).await {
-        Ok(s) if s.saved => {
+    let saved = with_store_retries(&r.order_id, || crate::ledger::save_with_event(&state.store, r.clone(), lease.clone(), Some(event), extras.clone())).await;
+    match saved {
+        Some(s) if s.saved => {
             state.events.changed(&r.order_id);
             state.signals.webhooks.notify_one();
             state.signals.archive.notify_one();
             true
         }
-        Ok(_) => {
+        Some(_) => {
             tracing::warn!(order = %r.order_id, "the order's lease was lost; another instance has it");
             false
         }
-        Err(e) => {
-            tracing::error!(order = %r.order_id, error = %e, "cannot save the order");
-            false
-        }
+        None => false,
     }
 }
 

@@ -166,7 +166,11 @@ async fn partial_red_letters_on_two_instances_never_exceed_the_blue() {
     for i in 0..20 {
         let v = get(&b, &format!("/v1/invoices/PG-R-{i}")).await.1;
         if v["status"].is_string() {
-            assert_eq!(wait_final(&b, &format!("PG-R-{i}"), 10).await["status"], "issued");
+            // Generous: in one CI run on a loaded machine a red was still issuing
+            // after 10 s (the cause was not found; a failed save now retries
+            // before leaving the order to its lease). What is asserted is that
+            // every accepted red is issued, not how fast.
+            assert_eq!(wait_final(&b, &format!("PG-R-{i}"), 30).await["status"], "issued");
         }
     }
     assert_eq!(sbx.total().await, 11);
