@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 secs="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(tax_id amount request token)
+[ ${#targets[@]} -gt 0 ] || targets=(tax_id amount request token from_json)
 status=0
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t"

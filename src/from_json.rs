@@ -262,6 +262,40 @@ read_struct!(Transport {
     "destination" => destination, "goodsName" => goods_name,
 });
 
+/// The boundary's readers, natively, for the differential fuzz target
+/// (`fuzz/fuzz_targets/from_json.rs`, which holds them to the serde derives).
+/// `None` when the text is not JSON; otherwise what the reader made of it.
+#[cfg(not(target_arch = "wasm32"))]
+#[doc(hidden)]
+pub mod fuzz_hooks {
+    use super::FromJson;
+
+    fn read<T: FromJson>(text: &str) -> Option<Result<T, String>> {
+        let v = crate::json::parse(text).ok()?;
+        Some(T::from_json(v).map_err(|e| e.0))
+    }
+    /// [`crate::amount::InvoiceInput`].
+    pub fn invoice_input(text: &str) -> Option<Result<crate::amount::InvoiceInput, String>> {
+        read(text)
+    }
+    /// [`crate::amount::RedInput`].
+    pub fn red_input(text: &str) -> Option<Result<crate::amount::RedInput, String>> {
+        read(text)
+    }
+    /// [`crate::request::IssueForm`].
+    pub fn issue_form(text: &str) -> Option<Result<crate::request::IssueForm, String>> {
+        read(text)
+    }
+    /// [`crate::request::RedForm`].
+    pub fn red_form(text: &str) -> Option<Result<crate::request::RedForm, String>> {
+        read(text)
+    }
+    /// [`crate::buyer::BuyerInput`].
+    pub fn buyer_input(text: &str) -> Option<Result<crate::buyer::BuyerInput, String>> {
+        read(text)
+    }
+}
+
 // serde_json is a native dev-dependency only.
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {

@@ -32,6 +32,9 @@ pub mod amount;
 pub mod buyer;
 pub mod clock;
 mod from_json;
+#[cfg(not(target_arch = "wasm32"))]
+#[doc(hidden)]
+pub use from_json::fuzz_hooks;
 pub mod issue;
 mod json;
 pub mod limits;
