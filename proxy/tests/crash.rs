@@ -154,6 +154,7 @@ fn spawn_proxy(config: &Config, port: u16) -> std::process::Child {
         .env_clear()
         .env("FAPIAO_LISTEN", format!("127.0.0.1:{port}"))
         .env("FAPIAO_DATABASE_URL", db)
+        .env("FAPIAO_ARCHIVE_DIR", config.archive_dir())
         .env("FAPIAO_MERCHANT_KEY", "test-merchant-key-0123456789abcdef")
         // Restarted under the same name: it takes its leased orders back at once.
         .env("FAPIAO_INSTANCE_ID", "crash-test")

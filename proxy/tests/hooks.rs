@@ -146,6 +146,7 @@ async fn two_instances_send_each_event_once_in_order() {
         let mut c = Config::for_tests(dir.path().join("fapiao.sqlite"));
         c.postgres = Some(Secret::new(url.clone()));
         c.instance_id = name.into();
+        c.hooks.archive_dir = Some(dir.path().join("archive"));
         hook_config(&mut c, port);
         c.hooks.webhook_concurrency = 4;
         let store = open_store(&c).await;
@@ -508,6 +509,7 @@ async fn nuonuo_proxy(dir: &std::path::Path, fake: &str) -> Running {
     let base = test_config(dir).await;
     config.database_path = base.database_path;
     config.postgres = base.postgres;
+    config.hooks.archive_dir = Some(dir.join("archive"));
     let store = open_store(&config).await;
     let provider = fapiao_proxy::provider::from_config(&config, &store).unwrap();
     serve(App::start_with(config, store, provider).await.unwrap()).await

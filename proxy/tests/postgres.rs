@@ -25,6 +25,7 @@ async fn pg_config(base: &str, name: &str, instance: &str) -> Config {
     let mut c = Config::for_tests("unused.sqlite");
     c.postgres = Some(Secret::new(fresh_database(base, name).await));
     c.instance_id = instance.into();
+    c.hooks.archive_dir = Some(std::env::temp_dir().join(name).join("archive"));
     c
 }
 

@@ -101,6 +101,8 @@ pub async fn test_config(dir: &std::path::Path) -> Config {
         let tag: String = dir.file_name().unwrap().to_string_lossy().chars().filter(|c| c.is_ascii_alphanumeric()).collect();
         let url = fresh_database(&base, &format!("fapiao_t_{}", tag.to_ascii_lowercase())).await;
         config.postgres = Some(fapiao_proxy::secret::Secret::new(url));
+        // Beside the test's files, as with SQLite (not ./var of the crate).
+        config.hooks.archive_dir = Some(dir.join("archive"));
     }
     config
 }
