@@ -794,7 +794,7 @@ pub async fn archive_of(store: &Store, order_id: &str) -> Result<Vec<ArchiveRow>
 pub async fn archive_missing(store: &Store, limit: usize) -> Result<Vec<ArchiveRow>, StoreError> {
     tx(store, move |c| {
         Box::pin(async move {
-            archive_rows(&c.query(&format!("SELECT {ARCHIVE_COLUMNS} FROM archive_files WHERE state <> 'stored' ORDER BY created_at LIMIT $1"), &vals![limit as i64]).await?)
+            archive_rows(&c.query(&format!("SELECT {ARCHIVE_COLUMNS} FROM archive_files WHERE state <> 'stored' ORDER BY created_at, order_id, kind LIMIT $1"), &vals![limit as i64]).await?)
         })
     })
     .await
