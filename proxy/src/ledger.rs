@@ -172,6 +172,22 @@ where
     store.transaction(f).await
 }
 
+/// Frees the webhook and archive claims `owner` holds: an instance restarted
+/// under the same `FAPIAO_INSTANCE_ID` takes its own rows back at once instead
+/// of waiting for their leases (as the worker does with its orders). Returns how
+/// many rows were freed.
+pub async fn release_leases(store: &Store, owner: &str) -> Result<u64, StoreError> {
+    let owner = owner.to_owned();
+    tx(store, move |c| {
+        Box::pin(async move {
+            let events = c.execute("UPDATE webhook_events SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = $1", &vals![&owner]).await?;
+            let files = c.execute("UPDATE archive_files SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = $1", &vals![&owner]).await?;
+            Ok(events as u64 + files as u64)
+        })
+    })
+    .await
+}
+
 const ACCEPTED_EXISTS: &str = "SELECT COUNT(*) FROM webhook_events WHERE event_id = $1";
 const NEXT_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) + 1 FROM webhook_events WHERE order_id = $1";
 const INSERT_EVENT: &str = "INSERT INTO webhook_events (event_id, order_id, seq, type, body, created_at, state, next_attempt_at)

@@ -115,6 +115,11 @@ pub fn retry_delay(attempts: i64, base: Duration, max: Duration) -> Duration {
 /// The dispatcher; runs until aborted. Without `FAPIAO_WEBHOOK_URL` it only
 /// writes missing `order.accepted` events (the outbox keeps them for later).
 pub async fn run(state: Arc<AppState>) {
+    match ledger::release_leases(&state.store, &state.config.instance_id).await {
+        Ok(n) if n > 0 => tracing::info!(rows = n, "taking back the webhook and archive claims of this instance's previous run"),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "cannot free this instance's previous claims"),
+    }
     match ledger::sweep_accepted(&state.store, 7 * 86_400_000).await {
         Ok(n) if n > 0 => tracing::info!(events = n, "wrote missing order.accepted events"),
         Ok(_) => {}

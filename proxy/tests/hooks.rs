@@ -730,3 +730,36 @@ async fn sandbox_reconcile_archive_and_export() {
     let s = fapiao_proxy::archive::export(&r.state.store, &c.archive_dir(), from, to, &dir.path().join("export2")).await.unwrap();
     assert_eq!((s.files, s.corrupt.len()), (1, 1));
 }
+
+/// An instance restarted under its own name takes back the webhook claims of its
+/// previous run at once instead of waiting out their leases (here an hour).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_instance_takes_back_its_own_webhook_claims() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    // The first run has no webhook URL yet: its events wait in the outbox.
+    let (r, _sbx) = sandbox_proxy(dir.path(), |_| {}).await;
+    assert_eq!(post(&r, "/v1/invoices", &body(&r.state.config, "RC-1")).await.0, 202);
+    assert_eq!(wait_final(&r, "RC-1", 15).await["status"], "issued");
+    r.kill();
+    // What the killed run held when it died: the order's first event, claimed
+    // with an hour-long lease (the second waits behind it, per-order order).
+    let mut config = test_config(dir.path()).await;
+    hook_config(&mut config, port);
+    let store = open_store(&config).await;
+    let held = ledger::claim_webhooks(&store, &config.instance_id, 3_600_000, 10).await.unwrap();
+    assert_eq!(held.len(), 1, "{held:#?}");
+    assert_eq!(pending_events(&store).await, 2);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let _rx = start_receiver(listener, 0).await;
+    let sbx = sandbox(&store, &config);
+    let _r2 = serve(App::start_with(config, store.clone(), sbx).await.unwrap()).await;
+    until("both events delivered after the restart", 10, move || {
+        let s = store.clone();
+        Box::pin(async move { pending_events(&s).await == 0 })
+    })
+    .await;
+}
