@@ -7,6 +7,8 @@
 # Needs `oha` (cargo install oha --locked) or `wrk` (apt-get install wrk). Every
 # request is a new order (a fresh order id and a signed order token), so each one
 # is validated, token-checked, written durably to SQLite and issued by the worker.
+# BENCH_DATABASE_URL=postgres://… measures the PostgreSQL store instead, e.g.
+#   bash scripts/with-postgres.sh bash -c 'BENCH_DATABASE_URL=$FAPIAO_TEST_POSTGRES bash proxy/bench/load.sh 10 64'
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-20}
@@ -15,7 +17,7 @@ port=${BENCH_PORT:-18080}
 dir=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
 cargo build --release -q -p fapiao-proxy
-export FAPIAO_LISTEN=127.0.0.1:$port FAPIAO_DATABASE_URL=sqlite:$dir/bench.sqlite \
+export FAPIAO_LISTEN=127.0.0.1:$port FAPIAO_DATABASE_URL=${BENCH_DATABASE_URL:-sqlite:$dir/bench.sqlite} \
   FAPIAO_MERCHANT_KEY=bench-merchant-key-0123456789abcdef FAPIAO_RATE_LIMIT=0 \
   FAPIAO_SANDBOX_LATENCY_MS=${FAPIAO_SANDBOX_LATENCY_MS:-5} FAPIAO_SANDBOX_ISSUE_DELAY_MS=${FAPIAO_SANDBOX_ISSUE_DELAY_MS:-200-800} \
   FAPIAO_LOG=warn FAPIAO_WORKERS=${FAPIAO_WORKERS:-64}

@@ -42,6 +42,12 @@ type Job = Box<dyn FnOnce(&mut Connection) -> (bool, Reply) + Send>;
 #[error("order store: {0}")]
 pub struct StoreError(pub String);
 
+/// The earliest retry time among the orders nobody holds, read in the order of
+/// the `orders_due` index (one seek, not a scan: it runs after every accepted
+/// order). Held orders are left out; the worker wakes at least once a second, so
+/// an expired lease of a dead instance is noticed within a second.
+pub(crate) const NEXT_DUE: &str = "SELECT next_attempt_at FROM orders WHERE status IN ('pending', 'issuing') AND lease_until <= $1 ORDER BY next_attempt_at LIMIT 1";
+
 /// The check of [`Store::insert_red_checked`], type-erased for the backends.
 pub type RedCheck = Box<dyn FnOnce(Option<&Record>, &[Record]) -> Result<NewOrder, Box<dyn Any + Send>> + Send>;
 
@@ -522,7 +528,7 @@ impl Backend for SqliteStore {
 
     fn next_due(&self) -> BoxFuture<'_, Result<Option<i64>, StoreError>> {
         Box::pin(self.call(|c| {
-            c.query_row("SELECT MIN(MAX(next_attempt_at, lease_until)) FROM orders WHERE status IN ('pending', 'issuing')", [], |r| r.get(0))
+            c.prepare_cached(&tx::sqlite_sql(NEXT_DUE))?.query_row([now_ms()], |r| r.get(0)).optional()
         }))
     }
 

@@ -157,11 +157,14 @@ pub async fn run(state: Arc<AppState>) {
         };
         let mut started = 0;
         for r in due {
-            {
-                let mut f = in_flight.lock().unwrap_or_else(|p| p.into_inner());
-                if !f.insert(r.order_id.clone()) {
-                    continue;
-                }
+            let busy = !in_flight.lock().unwrap_or_else(|p| p.into_inner()).insert(r.order_id.clone());
+            if busy {
+                // Its task has saved it (a held order cannot be claimed) and made
+                // it due again (a callback's nudge) but is still winding down.
+                // Give the claim back, unchanged: kept, it would sit held by this
+                // instance until its lease expired. The task's end wakes the loop.
+                save(&state, &r).await;
+                continue;
             }
             started += 1;
             let (state, in_flight, permits) = (state.clone(), in_flight.clone(), permits.clone());

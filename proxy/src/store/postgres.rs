@@ -420,7 +420,7 @@ impl Backend for PgStore {
 
     fn next_due(&self) -> BoxFuture<'_, Result<Option<i64>, StoreError>> {
         Box::pin(async move {
-            let row = self.one("SELECT MIN(GREATEST(next_attempt_at, lease_until)) FROM orders WHERE status IN ('pending', 'issuing')", &[]).await?;
+            let row = self.one(crate::store::NEXT_DUE, &[&now_ms()]).await?;
             Ok(row.and_then(|r| r.get::<_, Option<i64>>(0)))
         })
     }
