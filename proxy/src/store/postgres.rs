@@ -187,6 +187,21 @@ impl Conn<'_> {
             self.in_tx = false;
         }
     }
+
+    /// Ends the transaction opened by [`Conn::begin`]: commits when the work
+    /// succeeded (a failed commit is the answer), rolls back when it did not.
+    async fn finish<T>(&mut self, work: Result<T, StoreError>) -> Result<T, StoreError> {
+        match work {
+            Ok(v) => {
+                self.commit().await?;
+                Ok(v)
+            }
+            Err(e) => {
+                self.rollback().await;
+                Err(e)
+            }
+        }
+    }
 }
 
 impl Drop for Conn<'_> {
@@ -290,13 +305,7 @@ impl PgStore {
             Ok::<_, StoreError>(())
         }
         .await;
-        match r {
-            Ok(()) => c.commit().await,
-            Err(e) => {
-                c.rollback().await;
-                Err(e)
-            }
-        }
+        c.finish(r).await
     }
 
     async fn one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>, StoreError> {
@@ -331,16 +340,7 @@ impl PgStore {
             Ok(Ok((r, new.fingerprint)))
         }
         .await;
-        match r {
-            Ok(v) => {
-                c.commit().await?;
-                Ok(v)
-            }
-            Err(e) => {
-                c.rollback().await;
-                Err(e)
-            }
-        }
+        c.finish(r).await
     }
 }
 
@@ -555,16 +555,7 @@ impl Backend for PgStore {
             let mut c = self.pool.get().await?;
             c.begin().await?;
             let r = job(&mut PgTx { c: &mut c }).await;
-            match r {
-                Ok(v) => {
-                    c.commit().await?;
-                    Ok(v)
-                }
-                Err(e) => {
-                    c.rollback().await;
-                    Err(e)
-                }
-            }
+            c.finish(r).await
         })
     }
 
