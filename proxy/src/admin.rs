@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use crate::http::{body_invalid, envelope, load, store_error, token_error};
 use crate::ledger;
 use crate::problem::{ApiError, ProxyProblem};
-use crate::provider::{Delivery, ProviderError};
+use crate::provider::Delivery;
 use crate::store::{Record, Status};
 use crate::time::{cst_rfc3339, now_ms, now_s};
 use crate::token::{self};
@@ -128,27 +128,28 @@ pub async fn deliver(State(state): S, Path(id): Path<String>, body: Bytes) -> Re
     if let Some(p) = &phone {
         channels.push(("phone".to_owned(), p.clone()));
     }
-    let ids = ledger::delivery_requested(&state.store, &id, channels).await.map_err(store_error)?;
+    let owner = state.config.instance_id.clone();
+    let ids = ledger::delivery_requested(&state.store, &id, channels, &owner, crate::delivery::lease_ms(&state)).await.map_err(store_error)?;
     let d = Delivery { order_id: id.clone(), invoice_number: number, email, phone };
-    let outcome = match tokio::time::timeout(state.config.provider_timeout, state.provider.deliver(&d)).await {
-        Ok(o) => o,
-        Err(_) => Err(ProviderError::Unavailable("deliver: timeout".into())),
-    };
-    let error = match &outcome {
-        Ok(()) => None,
-        Err(ProviderError::Rejected(i)) => Some(format!("{}: {}", i.code, i.message)),
-        Err(ProviderError::Unavailable(e)) => Some(e.clone()),
-        Err(ProviderError::Duplicate) => Some("duplicate".into()),
-    };
-    ledger::delivery_finished(&state.store, r.clone(), ids, error.clone()).await.map_err(store_error)?;
+    let outcome = crate::delivery::attempt(&state, &d, 1).await;
+    ledger::delivery_attempted(&state.store, Some(r.clone()), ids, &owner, outcome.clone()).await.map_err(store_error)?;
     state.signals.webhooks.notify_one();
     state.events.updates.send(Arc::from(id.as_str())).ok();
-    if let Some(detail) = error {
-        tracing::warn!(order = %id, error = %detail, "delivery failed");
-        return Err(ApiError::new(StatusCode::BAD_GATEWAY, "delivery", ProxyProblem::DeliveryFailed { detail }));
-    }
-    tracing::info!(order = %id, "invoice delivered");
-    Ok(Json(crate::http::view(&state, &r).await).into_response())
+    let status = match outcome {
+        ledger::DeliveryOutcome::Sent => {
+            tracing::info!(order = %id, "invoice delivered");
+            StatusCode::OK
+        }
+        ledger::DeliveryOutcome::Failed(detail) => {
+            tracing::warn!(order = %id, error = %detail, "delivery failed");
+            return Err(ApiError::new(StatusCode::BAD_GATEWAY, "delivery", ProxyProblem::DeliveryFailed { detail }));
+        }
+        ledger::DeliveryOutcome::Retry(detail, _) => {
+            tracing::warn!(order = %id, error = %detail, "delivery not confirmed; queued for retry");
+            StatusCode::ACCEPTED
+        }
+    };
+    Ok((status, Json(crate::http::view(&state, &r).await)).into_response())
 }
 
 // ---- files ----

@@ -194,7 +194,7 @@ pub async fn run(state: Arc<AppState>) {
         Err(e) => return tracing::error!(error = %e, "archive disabled"),
     };
     let dir = state.config.archive_dir();
-    let owner = format!("arc_{}", &crate::config::random_key()[..16]);
+    let owner = state.config.instance_id.clone(); // see webhooks::run
     let lease_ms = state.config.hooks.file_timeout.as_millis() as i64 + 30_000;
     let permits = Arc::new(Semaphore::new(4));
     loop {

@@ -160,6 +160,8 @@ pub struct HookSettings {
     pub file_timeout: Duration,
     /// `FAPIAO_ARCHIVE_RETRY_BASE_MS`: first retry delay of a failed download (doubles, at most 1 h).
     pub archive_retry_base: Duration,
+    /// `FAPIAO_DELIVERY_RETRY_BASE_MS`: first retry delay of a delivery the provider did not confirm (doubles, at most 10 min).
+    pub delivery_retry_base: Duration,
     /// `FAPIAO_DELIVERY_LIMIT`: re-deliveries per order per hour.
     pub delivery_limit: u32,
     /// `FAPIAO_RECONCILE_EVERY_S`: reconcile the last two days this often (0: off).
@@ -330,6 +332,7 @@ fn hook_settings(src: &Source, sandbox: bool) -> Result<HookSettings, String> {
         file_max_bytes: src.parse("FAPIAO_FILE_MAX_BYTES", 20 * 1024 * 1024, "a size in bytes")?,
         file_timeout: ms("FAPIAO_FILE_TIMEOUT_MS", 30_000)?,
         archive_retry_base: ms("FAPIAO_ARCHIVE_RETRY_BASE_MS", 2_000)?.max(Duration::from_millis(1)),
+        delivery_retry_base: ms("FAPIAO_DELIVERY_RETRY_BASE_MS", 30_000)?.max(Duration::from_millis(1)),
         delivery_limit: src.parse("FAPIAO_DELIVERY_LIMIT", 5, "a number")?,
         reconcile_every: (every > 0).then(|| Duration::from_secs(every)),
     })

@@ -7,7 +7,8 @@
 //! milliseconds, `TEXT`, `INSERT … ON CONFLICT`, `CAST($n AS TEXT)` for a typed
 //! NULL test, no blobs (archived file bodies live on disk, content-addressed; see
 //! [`archive`](crate::archive)). The tables are a numbered migration of both
-//! backends ([`SCHEMA`]: SQLite's 3, PostgreSQL's 2).
+//! backends ([`SCHEMA`]: SQLite's 3, PostgreSQL's 2; [`DELIVERY_QUEUE`]: SQLite's 4,
+//! PostgreSQL's 3).
 //!
 //! Several instances on one PostgreSQL database:
 //! - **Status change and event in one transaction**: [`save_with_event`] and
@@ -104,6 +105,19 @@ CREATE TABLE IF NOT EXISTS reconcile_findings (
 );
 ";
 
+/// Deliveries become a durable queue (a migration of both backends): a request is
+/// claimed with a lease by the instance that calls the provider, so one that
+/// stops mid-call leaves it to be sent again (by itself when it restarts under
+/// its own name, by any instance once the lease runs out) instead of stuck in
+/// `requested`.
+pub const DELIVERY_QUEUE: &str = "
+ALTER TABLE deliveries ADD COLUMN attempts BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE deliveries ADD COLUMN next_attempt_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE deliveries ADD COLUMN lease_owner TEXT;
+ALTER TABLE deliveries ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_attempt_at);
+";
+
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -172,7 +186,7 @@ where
     store.transaction(f).await
 }
 
-/// Frees the webhook and archive claims `owner` holds: an instance restarted
+/// Frees the webhook, archive and delivery claims `owner` holds: an instance restarted
 /// under the same `FAPIAO_INSTANCE_ID` takes its own rows back at once instead
 /// of waiting for their leases (as the worker does with its orders). Returns how
 /// many rows were freed.
@@ -182,7 +196,8 @@ pub async fn release_leases(store: &Store, owner: &str) -> Result<u64, StoreErro
         Box::pin(async move {
             let events = c.execute("UPDATE webhook_events SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = $1", &vals![&owner]).await?;
             let files = c.execute("UPDATE archive_files SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = $1", &vals![&owner]).await?;
-            Ok(events as u64 + files as u64)
+            let deliveries = c.execute("UPDATE deliveries SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = $1", &vals![&owner]).await?;
+            Ok(events as u64 + files as u64 + deliveries as u64)
         })
     })
     .await
@@ -566,9 +581,11 @@ pub async fn deliveries_since(store: &Store, order_id: &str, since_ms: i64) -> R
     .await
 }
 
-/// Records a delivery request (`requested`) per channel; returns the ids.
-pub async fn delivery_requested(store: &Store, order_id: &str, channels: Vec<(String, String)>) -> Result<Vec<String>, StoreError> {
-    let id = order_id.to_owned();
+/// Records a delivery request (`requested`) per channel, claimed by `owner` for
+/// `lease_ms` (the caller is about to call the provider: its first attempt);
+/// returns the ids.
+pub async fn delivery_requested(store: &Store, order_id: &str, channels: Vec<(String, String)>, owner: &str, lease_ms: i64) -> Result<Vec<String>, StoreError> {
+    let (id, owner) = (order_id.to_owned(), owner.to_owned());
     tx(store, move |c| {
         Box::pin(async move {
             let now = now_ms();
@@ -576,8 +593,9 @@ pub async fn delivery_requested(store: &Store, order_id: &str, channels: Vec<(St
             for (channel, address) in channels {
                 let did = random_id("dlv");
                 c.execute(
-                    "INSERT INTO deliveries (delivery_id, order_id, channel, address, state, created_at, updated_at) VALUES ($1, $2, $3, $4, 'requested', $5, $5)",
-                    &vals![&did, &id, channel, address, now],
+                    "INSERT INTO deliveries (delivery_id, order_id, channel, address, state, created_at, updated_at, attempts, next_attempt_at, lease_owner, lease_until)
+                     VALUES ($1, $2, $3, $4, 'requested', $5, $5, 1, $5, $6, $7)",
+                    &vals![&did, &id, channel, address, now, &owner, now + lease_ms],
                 )
                 .await?;
                 ids.push(did);
@@ -588,24 +606,123 @@ pub async fn delivery_requested(store: &Store, order_id: &str, channels: Vec<(St
     .await
 }
 
-/// Records a delivery's outcome; on success writes the `invoice.delivered` event
-/// in the same transaction. Returns the event id.
-pub async fn delivery_finished(store: &Store, order: Record, ids: Vec<String>, error: Option<String>) -> Result<Option<String>, StoreError> {
+/// What became of one attempt to deliver.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeliveryOutcome {
+    /// The provider accepted it.
+    Sent,
+    /// Refused for good (or out of attempts): the reason.
+    Failed(String),
+    /// Unknown outcome (timeout, provider unavailable): try again at the time given.
+    Retry(String, i64),
+}
+
+/// Records the outcome of an attempt on the delivery rows `ids` that `owner`
+/// still holds (a row another instance took over, or already finished, is left
+/// alone); when sent, writes the `invoice.delivered` event of `order` in the
+/// same transaction. Returns the event id.
+pub async fn delivery_attempted(store: &Store, order: Option<Record>, ids: Vec<String>, owner: &str, outcome: DeliveryOutcome) -> Result<Option<String>, StoreError> {
+    let owner = owner.to_owned();
     tx(store, move |c| {
         Box::pin(async move {
             let now = now_ms();
-            let state = if error.is_none() { "sent" } else { "failed" };
+            let (state, error, next) = match &outcome {
+                DeliveryOutcome::Sent => ("sent", None, now),
+                DeliveryOutcome::Failed(e) => ("failed", Some(e.clone()), now),
+                DeliveryOutcome::Retry(e, at) => ("requested", Some(e.clone()), *at),
+            };
             let mut channels = Vec::new();
             for id in &ids {
-                c.execute("UPDATE deliveries SET state = $2, error = $3, updated_at = $4 WHERE delivery_id = $1", &vals![id, state, error.clone(), now]).await?;
+                let n = c
+                    .execute(
+                        "UPDATE deliveries SET state = $3, error = $4, updated_at = $5, next_attempt_at = $6, lease_owner = NULL, lease_until = 0
+                         WHERE delivery_id = $1 AND lease_owner = $2 AND state = 'requested'",
+                        &vals![id, &owner, state, error.clone(), now, next],
+                    )
+                    .await?;
+                if n == 0 {
+                    continue;
+                }
                 let row = c.query_one("SELECT channel, address FROM deliveries WHERE delivery_id = $1", &vals![id]).await?;
                 channels.push(json!({ "channel": row.text(0)?, "address": row.text(1)? }));
             }
-            if error.is_some() {
-                return Ok(None);
-            }
+            let Some(order) = order.filter(|_| outcome == DeliveryOutcome::Sent && !channels.is_empty()) else { return Ok(None) };
             let extra = json!({ "delivery": channels });
             insert_event(c, &order.order_id, types::DELIVERED, event_data(&order, Some(&extra))).await
+        })
+    })
+    .await
+}
+
+/// A delivery waiting to be (re)sent.
+#[derive(Debug, Clone)]
+pub struct PendingDelivery {
+    /// Id.
+    pub delivery_id: String,
+    /// The order.
+    pub order_id: String,
+    /// `email` or `phone`.
+    pub channel: String,
+    /// The address.
+    pub address: String,
+    /// Attempts made so far.
+    pub attempts: i64,
+}
+
+/// Claims up to `limit` deliveries that are due and held by nobody (their
+/// requester stopped mid-call, or an attempt is to be retried) for `lease_ms`.
+/// Requests older than `max_age_ms` are given up first (`failed`): a re-delivery
+/// long after it was asked for would surprise more than help.
+pub async fn claim_deliveries(store: &Store, owner: &str, lease_ms: i64, limit: usize, max_age_ms: i64) -> Result<Vec<PendingDelivery>, StoreError> {
+    let owner = owner.to_owned();
+    tx(store, move |c| {
+        Box::pin(async move {
+            let now = now_ms();
+            c.execute(
+                "UPDATE deliveries SET state = 'failed', error = 'not delivered in time; ask again', updated_at = $1
+                 WHERE state = 'requested' AND created_at < $2 AND lease_until <= $1",
+                &vals![now, now - max_age_ms],
+            )
+            .await?;
+            let sql = format!(
+                "UPDATE deliveries SET lease_owner = $1, lease_until = $2 WHERE delivery_id IN (
+                   SELECT delivery_id FROM deliveries WHERE state = 'requested' AND next_attempt_at <= $3 AND lease_until <= $3
+                   ORDER BY next_attempt_at LIMIT $4{})
+                 RETURNING delivery_id, order_id, channel, address, attempts",
+                c.skip_locked()
+            );
+            let rows = c.query(&sql, &vals![owner, now + lease_ms, now, limit as i64]).await?;
+            let mut out = rows
+                .iter()
+                .map(|r| Ok(PendingDelivery { delivery_id: r.text(0)?, order_id: r.text(1)?, channel: r.text(2)?, address: r.text(3)?, attempts: r.int(4)? }))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            out.sort_by(|a, b| a.delivery_id.cmp(&b.delivery_id));
+            Ok(out)
+        })
+    })
+    .await
+}
+
+/// Counts a claimed delivery's new attempt (before the provider is called, so a
+/// stop during the call still counts it).
+pub async fn delivery_attempt_started(store: &Store, delivery_id: &str, owner: &str) -> Result<i64, StoreError> {
+    let (id, owner) = (delivery_id.to_owned(), owner.to_owned());
+    tx(store, move |c| {
+        Box::pin(async move {
+            c.execute("UPDATE deliveries SET attempts = attempts + 1 WHERE delivery_id = $1 AND lease_owner = $2", &vals![&id, &owner]).await?;
+            c.query_one("SELECT attempts FROM deliveries WHERE delivery_id = $1", &vals![&id]).await?.int(0)
+        })
+    })
+    .await
+}
+
+/// The earliest time a requested delivery is due (for the sender's sleep).
+pub async fn next_delivery_due(store: &Store) -> Result<Option<i64>, StoreError> {
+    tx(store, |c| {
+        Box::pin(async move {
+            c.query_one("SELECT MIN(CASE WHEN lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END) FROM deliveries WHERE state = 'requested'", &[])
+                .await?
+                .opt_int(0)
         })
     })
     .await

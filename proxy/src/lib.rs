@@ -25,6 +25,7 @@
 pub mod admin;
 pub mod archive;
 pub mod config;
+pub mod delivery;
 pub mod http;
 pub mod ledger;
 pub mod metrics;
@@ -98,8 +99,20 @@ impl App {
         // Status changes made by other instances on a shared database wake this
         // instance's long polls and event streams too.
         state.store.watch(state.events.updates.clone());
+        // An instance restarted under its own name takes back what its previous
+        // run held (webhook events, archive files, deliveries) before any loop
+        // claims anything new; the worker does the same with its orders.
+        match ledger::release_leases(&state.store, &state.config.instance_id).await {
+            Ok(n) if n > 0 => tracing::info!(rows = n, instance = %state.config.instance_id, "taking back the webhook, archive and delivery claims of this instance's previous run"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "cannot free this instance's previous claims"),
+        }
         let worker = tokio::spawn(worker::run(state.clone()));
-        let mut background = vec![tokio::spawn(webhooks::run(state.clone())), tokio::spawn(archive::run(state.clone()))];
+        let mut background = vec![
+            tokio::spawn(webhooks::run(state.clone())),
+            tokio::spawn(archive::run(state.clone())),
+            tokio::spawn(delivery::run(state.clone())),
+        ];
         if let Some(every) = state.config.hooks.reconcile_every {
             background.push(tokio::spawn(reconcile::periodic(state.clone(), every)));
         }

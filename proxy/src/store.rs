@@ -369,6 +369,8 @@ CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, un
     // 3: the ledger: webhook outbox, deliveries, provider notify statuses, archive
     // index, reconciliation findings (the same DDL on PostgreSQL).
     crate::ledger::SCHEMA,
+    // 4: deliveries as a durable queue (the same DDL on PostgreSQL).
+    crate::ledger::DELIVERY_QUEUE,
 ];
 
 fn migrate_sqlite(conn: &Connection) -> rusqlite::Result<()> {

@@ -115,11 +115,6 @@ pub fn retry_delay(attempts: i64, base: Duration, max: Duration) -> Duration {
 /// The dispatcher; runs until aborted. Without `FAPIAO_WEBHOOK_URL` it only
 /// writes missing `order.accepted` events (the outbox keeps them for later).
 pub async fn run(state: Arc<AppState>) {
-    match ledger::release_leases(&state.store, &state.config.instance_id).await {
-        Ok(n) if n > 0 => tracing::info!(rows = n, "taking back the webhook and archive claims of this instance's previous run"),
-        Ok(_) => {}
-        Err(e) => tracing::error!(error = %e, "cannot free this instance's previous claims"),
-    }
     match ledger::sweep_accepted(&state.store, 7 * 86_400_000).await {
         Ok(n) if n > 0 => tracing::info!(events = n, "wrote missing order.accepted events"),
         Ok(_) => {}
@@ -137,7 +132,9 @@ pub async fn run(state: Arc<AppState>) {
         Ok(c) => c,
         Err(e) => return tracing::error!(error = %e, "FAPIAO_WEBHOOK_URL: cannot build the HTTP client"),
     };
-    let owner = format!("whk_{}", &crate::config::random_key()[..16]);
+    // Claims carry the instance's name, so that a restart under the same name
+    // takes them back at once (`App::start_with`).
+    let owner = state.config.instance_id.clone();
     let lease_ms = h.webhook_timeout.as_millis() as i64 + 10_000;
     let permits = Arc::new(Semaphore::new(h.webhook_concurrency));
     let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();

@@ -731,35 +731,258 @@ async fn sandbox_reconcile_archive_and_export() {
     assert_eq!((s.files, s.corrupt.len()), (1, 1));
 }
 
+/// A receiver that accepts connections and never answers: a webhook sent to it
+/// stays in flight (and its event claimed) until the proxy gives up waiting.
+async fn silent_receiver() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let n = accepted.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(sock);
+        }
+    });
+    (port, accepted)
+}
+
 /// An instance restarted under its own name takes back the webhook claims of its
-/// previous run at once instead of waiting out their leases (here an hour).
+/// previous run at once instead of waiting out their leases: the first run dies
+/// while its dispatcher waits on a receiver that never answers (a 60 s timeout,
+/// so a 70 s lease); the restarted run delivers both events within seconds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_instance_takes_back_its_own_webhook_claims() {
     let dir = tempfile::tempdir().unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    // The first run has no webhook URL yet: its events wait in the outbox.
-    let (r, _sbx) = sandbox_proxy(dir.path(), |_| {}).await;
+    let (silent, accepted) = silent_receiver().await;
+    let (r, _sbx) = sandbox_proxy(dir.path(), |c| {
+        hook_config(c, silent);
+        c.hooks.webhook_timeout = Duration::from_secs(60);
+        c.instance_id = "restarted".into();
+    })
+    .await;
     assert_eq!(post(&r, "/v1/invoices", &body(&r.state.config, "RC-1")).await.0, 202);
     assert_eq!(wait_final(&r, "RC-1", 15).await["status"], "issued");
+    let a = accepted.clone();
+    until("the first event in flight to the silent receiver", 10, move || {
+        let a = a.clone();
+        Box::pin(async move { a.load(std::sync::atomic::Ordering::SeqCst) > 0 })
+    })
+    .await;
     r.kill();
-    // What the killed run held when it died: the order's first event, claimed
-    // with an hour-long lease (the second waits behind it, per-order order).
-    let mut config = test_config(dir.path()).await;
-    hook_config(&mut config, port);
-    let store = open_store(&config).await;
-    let held = ledger::claim_webhooks(&store, &config.instance_id, 3_600_000, 10).await.unwrap();
-    assert_eq!(held.len(), 1, "{held:#?}");
-    assert_eq!(pending_events(&store).await, 2);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-    let _rx = start_receiver(listener, 0).await;
-    let sbx = sandbox(&store, &config);
-    let _r2 = serve(App::start_with(config, store.clone(), sbx).await.unwrap()).await;
+    let store = r_store(dir.path()).await;
+    assert_eq!(pending_events(&store).await, 2, "accepted and issued, neither acknowledged");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let rx = start_receiver(listener, 0).await;
+    let (_r2, _sbx2) = sandbox_proxy(dir.path(), |c| {
+        hook_config(c, port);
+        c.instance_id = "restarted".into();
+    })
+    .await;
     until("both events delivered after the restart", 10, move || {
         let s = store.clone();
         Box::pin(async move { pending_events(&s).await == 0 })
     })
     .await;
+    let types: Vec<String> = rx.lock().unwrap().log.iter().filter(|l| l.4 == 200).map(|l| l.3.clone()).collect();
+    assert_eq!(types, ["order.accepted", "invoice.issued"]);
+}
+
+async fn r_store(dir: &std::path::Path) -> Store {
+    open_store(&test_config(dir).await).await
+}
+
+// ---------------------------------------------------------------- durable delivery
+
+/// The sandbox, with a `deliver` that can hang (as a provider that never
+/// answers while the proxy dies) or answer "unavailable" a number of times.
+struct Gate {
+    inner: Arc<fapiao_proxy::provider::sandbox::Sandbox>,
+    hang: std::sync::atomic::AtomicBool,
+    unavailable: std::sync::atomic::AtomicUsize,
+    calls: Mutex<Vec<(fapiao_proxy::provider::Delivery, bool)>>,
+}
+
+impl Gate {
+    fn new(inner: Arc<fapiao_proxy::provider::sandbox::Sandbox>, hang: bool) -> Arc<Gate> {
+        Arc::new(Gate { inner, hang: hang.into(), unavailable: 0.into(), calls: Mutex::default() })
+    }
+    fn delivered(&self) -> Vec<fapiao_proxy::provider::Delivery> {
+        self.calls.lock().unwrap().iter().filter(|c| c.1).map(|c| c.0.clone()).collect()
+    }
+}
+
+mod gate_impl {
+    use fapiao::request::{IssueRequest, RedRequest};
+    use fapiao_proxy::provider::{Accepted, Delivery, Document, Kind, ListedInvoice, Provider, ProviderError, QueryOutcome};
+    use futures_util::future::BoxFuture;
+    use std::sync::atomic::Ordering;
+
+    impl Provider for super::Gate {
+        fn name(&self) -> &'static str {
+            self.inner.name()
+        }
+        fn submit_issue<'a>(&'a self, r: &'a IssueRequest) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
+            self.inner.submit_issue(r)
+        }
+        fn submit_red<'a>(&'a self, red: &'a RedRequest, blue: &'a IssueRequest, n: &'a str) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
+            self.inner.submit_red(red, blue, n)
+        }
+        fn query<'a>(&'a self, order_id: &'a str, kind: Kind) -> BoxFuture<'a, Result<QueryOutcome, ProviderError>> {
+            self.inner.query(order_id, kind)
+        }
+        fn document<'a>(&'a self, order_id: &'a str, which: &'a str) -> BoxFuture<'a, Option<Document>> {
+            self.inner.document(order_id, which)
+        }
+        fn list_invoices<'a>(&'a self, from_ms: i64, to_ms: i64) -> BoxFuture<'a, Result<Vec<ListedInvoice>, ProviderError>> {
+            self.inner.list_invoices(from_ms, to_ms)
+        }
+        fn deliver<'a>(&'a self, d: &'a Delivery) -> BoxFuture<'a, Result<(), ProviderError>> {
+            Box::pin(async move {
+                if self.hang.load(Ordering::SeqCst) {
+                    self.calls.lock().unwrap().push((d.clone(), false));
+                    std::future::pending::<()>().await;
+                }
+                let down = self.unavailable.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+                self.calls.lock().unwrap().push((d.clone(), !down));
+                if down {
+                    return Err(ProviderError::Unavailable("HTTP 503".into()));
+                }
+                self.inner.deliver(d).await
+            })
+        }
+    }
+}
+
+async fn gated_proxy(dir: &std::path::Path, instance: &str, hang: bool) -> (Running, Arc<Gate>) {
+    let mut config = test_config(dir).await;
+    config.instance_id = instance.into();
+    config.provider_timeout = Duration::from_secs(60);
+    config.hooks.delivery_retry_base = Duration::from_millis(40);
+    let store = open_store(&config).await;
+    let gate = Gate::new(sandbox(&store, &config), hang);
+    (serve(App::start_with(config, store, gate.clone()).await.unwrap()).await, gate)
+}
+
+fn sandbox_deliver_body(c: &Config, order: &str, request: Value) -> Value {
+    json!({ "request": request, "orderToken": mint(c, order, &json!([line("午餐", "106.00")]), "106.00", 600) })
+}
+
+async fn delivery_states(store: &Store, order: &str) -> Vec<(String, String)> {
+    let (rows, _) = ledger::deliveries_of(store, order).await.unwrap();
+    rows.into_iter().map(|d| (d.channel, d.state)).collect()
+}
+
+async fn delivered_events(store: &Store, order: &str) -> usize {
+    ledger::events(store, Some(order.to_owned()), 100).await.unwrap().iter().filter(|e| e.kind == "invoice.delivered").count()
+}
+
+/// The proxy dies while the provider has not answered a re-delivery: the request
+/// is not lost. Restarted under its own name, the instance sends it again at
+/// once (without waiting out its lease), records it `sent` and writes the
+/// `invoice.delivered` event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_cut_off_by_a_crash_is_sent_after_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, gate) = gated_proxy(dir.path(), "dlv-a", true).await;
+    let c = r.state.config.clone();
+    assert_eq!(post(&r, "/v1/invoices", &body(&c, "DL-1")).await.0, 202);
+    assert_eq!(wait_final(&r, "DL-1", 15).await["status"], "issued");
+    let (base, client) = (r.base.clone(), r.client.clone());
+    let req = sandbox_deliver_body(&c, "DL-1", json!({ "email": "buyer@example.com" }));
+    let call = tokio::spawn(async move { client.post(format!("{base}/v1/invoices/DL-1/deliver")).json(&req).send().await.map(|r| r.status().as_u16()) });
+    let g = gate.clone();
+    until("the provider called", 10, move || {
+        let g = g.clone();
+        Box::pin(async move { !g.calls.lock().unwrap().is_empty() })
+    })
+    .await;
+    let store = r.state.store.clone();
+    assert_eq!(delivery_states(&store, "DL-1").await, [("email".to_owned(), "requested".to_owned())]);
+    r.kill();
+    call.abort();
+    assert!(gate.delivered().is_empty());
+
+    let (r2, gate2) = gated_proxy(dir.path(), "dlv-a", false).await;
+    let s = r2.state.store.clone();
+    until("the delivery sent after the restart", 10, move || {
+        let s = s.clone();
+        Box::pin(async move { delivery_states(&s, "DL-1").await == [("email".to_owned(), "sent".to_owned())] })
+    })
+    .await;
+    let sent = gate2.delivered();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].email.as_deref(), Some("buyer@example.com"));
+    assert_eq!(sent[0].invoice_number.len(), 20);
+    let s = r2.state.store.clone();
+    until("invoice.delivered written", 5, move || {
+        let s = s.clone();
+        Box::pin(async move { delivered_events(&s, "DL-1").await == 1 })
+    })
+    .await;
+    let (_, v) = get(&r2, "/v1/invoices/DL-1").await;
+    assert_eq!(v["delivery"]["email"]["status"], "sent");
+}
+
+/// A delivery the provider did not confirm answers 202 and is retried with
+/// back-off until it is sent, or failed after `MAX_ATTEMPTS`; a delivery still
+/// claimed by another instance (one that died) is left alone until its lease
+/// runs out, then sent by this one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unconfirmed_and_orphaned_deliveries_are_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, gate) = gated_proxy(dir.path(), "dlv-b", false).await;
+    let c = r.state.config.clone();
+    let store = r.state.store.clone();
+    for id in ["DR-1", "DR-2", "DR-3"] {
+        assert_eq!(post(&r, "/v1/invoices", &body(&c, id)).await.0, 202);
+        assert_eq!(wait_final(&r, id, 15).await["status"], "issued");
+    }
+
+    // Unavailable once: 202, then sent by the retry.
+    gate.unavailable.store(1, std::sync::atomic::Ordering::SeqCst);
+    let (s, v) = post(&r, "/v1/invoices/DR-1/deliver", &sandbox_deliver_body(&c, "DR-1", json!({ "phone": "13800138000" }))).await;
+    assert_eq!(s, 202, "{v}");
+    assert_eq!(v["delivery"]["phone"]["status"], "requested");
+    let st = store.clone();
+    until("DR-1 sent by the retry", 10, move || {
+        let st = st.clone();
+        Box::pin(async move { delivery_states(&st, "DR-1").await == [("phone".to_owned(), "sent".to_owned())] })
+    })
+    .await;
+    let calls: Vec<bool> = gate.calls.lock().unwrap().iter().filter(|c| c.0.order_id == "DR-1").map(|c| c.1).collect();
+    assert_eq!(calls, [false, true]);
+
+    // Unavailable every time: failed after MAX_ATTEMPTS attempts, no more calls.
+    gate.unavailable.store(100, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(post(&r, "/v1/invoices/DR-2/deliver", &sandbox_deliver_body(&c, "DR-2", json!({ "email": "x@example.com" }))).await.0, 202);
+    let st = store.clone();
+    until("DR-2 given up", 15, move || {
+        let st = st.clone();
+        Box::pin(async move { delivery_states(&st, "DR-2").await == [("email".to_owned(), "failed".to_owned())] })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let n = gate.calls.lock().unwrap().iter().filter(|c| c.0.order_id == "DR-2").count();
+    assert_eq!(n as i64, fapiao_proxy::delivery::MAX_ATTEMPTS);
+    assert_eq!(delivered_events(&store, "DR-2").await, 0);
+    gate.unavailable.store(0, std::sync::atomic::Ordering::SeqCst);
+
+    // Claimed by an instance that died mid-call, lease 1.5 s: untouched while the
+    // lease holds, then sent here.
+    ledger::delivery_requested(&store, "DR-3", vec![("phone".into(), "13900139000".into())], "dead-instance", 1_500).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(gate.calls.lock().unwrap().iter().all(|c| c.0.order_id != "DR-3"), "a live lease is respected");
+    let st = store.clone();
+    until("DR-3 sent after the lease ran out", 10, move || {
+        let st = st.clone();
+        Box::pin(async move { delivery_states(&st, "DR-3").await == [("phone".to_owned(), "sent".to_owned())] })
+    })
+    .await;
+    let sent: Vec<_> = gate.delivered().into_iter().filter(|d| d.order_id == "DR-3").collect();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].phone.as_deref(), Some("13900139000"));
+    assert_eq!(delivered_events(&store, "DR-3").await, 1);
 }

@@ -82,6 +82,8 @@ CREATE TRIGGER orders_status_changed AFTER UPDATE ON orders
     // 2: the ledger: webhook outbox, deliveries, provider notify statuses, archive
     // index, reconciliation findings (the same DDL as SQLite's migration 3).
     crate::ledger::SCHEMA,
+    // 3: deliveries as a durable queue.
+    crate::ledger::DELIVERY_QUEUE,
 ];
 
 /// The advisory lock key that serialises migrations ("fapiao" in ASCII).
