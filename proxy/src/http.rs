@@ -553,6 +553,7 @@ struct DemoBody {
     price_includes_tax: bool,
     lines: Vec<LineInput>,
     totals: TokenTotals,
+    special_business: Option<fapiao::request::SpecialBusiness>,
 }
 
 /// Demo only (sandbox): signs an order token for the lines given, as a merchant
@@ -587,6 +588,7 @@ async fn demo_token(State(state): S, body: Bytes) -> Result<Response, ApiError> 
         price_includes_tax: b.price_includes_tax,
         lines: b.lines,
         totals: totals.clone(),
+        special_business: b.special_business,
     };
     let t = token::mint(&state.config.merchant_key, &claims);
     Ok(Json(json!({ "orderId": order_id, "orderToken": t, "expiresAt": claims.expires_at, "totals": totals })).into_response())

@@ -115,6 +115,9 @@ fn mint(args: &[String]) -> Result<String, String> {
             if let Some(b) = v["priceIncludesTax"].as_bool() {
                 claims.price_includes_tax = b;
             }
+            if !v["specialBusiness"].is_null() {
+                claims.special_business = Some(serde_json::from_value(v["specialBusiness"].clone()).map_err(|e| format!("specialBusiness: {e}"))?);
+            }
             serde_json::from_value(v["lines"].clone()).map_err(|e| format!("lines: {e}"))?
         };
         let r = compute_invoice(&InvoiceInput { price_includes_tax: claims.price_includes_tax, lines: lines.clone(), ..Default::default() });

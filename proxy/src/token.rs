@@ -24,15 +24,21 @@
 //! | `priceIncludesTax` | bool | basis of `amount` and `unitPrice` |
 //! | `lines` | array | `issue`: the lines sold — `name`, `taxCode`, `quantity`, `unitPrice`, `amount`, `taxRate`, `kind` as in `computeInvoice` (decimal strings) |
 //! | `totals` | object | `amountInclTax` (价税合计, required for `issue`; for `red` optional, negative), optionally `amountExclTax`, `taxAmount` |
+//! | `specialBusiness` | object | `issue` only, optional: the 特定业务 block (建筑服务, 货物运输, 不动产…) as in `buildIssueRequest` |
 //!
 //! The proxy recomputes the token's lines with the package's amount engine and
 //! requires the request's lines (code, name, quantity, amounts, rate, kind) and
-//! totals to be the same. The signature is compared in constant time.
+//! totals to be the same. A request carries a `specialBusiness` block only when
+//! the token carries the same one (compared after the package's normalisation):
+//! the project address, vehicle or property printed on the invoice is the
+//! seller's statement, never the browser's. The signature is compared in
+//! constant time.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use fapiao::amount::{compute_invoice, InvoiceInput, LineInput};
-use fapiao::request::{IssueRequest, RedRequest};
+use fapiao::issue::Issues;
+use fapiao::request::{check_special_business, IssueRequest, RedRequest, SpecialBusiness};
 use fapiao::taxcode::parse_item_name;
 use hmac::{Hmac, Mac};
 use rust_decimal::Decimal;
@@ -100,6 +106,9 @@ pub struct Claims {
     /// Totals.
     #[serde(default)]
     pub totals: TokenTotals,
+    /// `issue`: the 特定业务 block the invoice carries (none when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub special_business: Option<SpecialBusiness>,
 }
 
 fn mac(key: &Secret) -> Hmac<Sha256> {
@@ -208,6 +217,13 @@ pub fn check_issue(claims: &Claims, request: &IssueRequest, seller_tax_id: &str)
         || claims.totals.tax_amount.as_deref().is_some_and(|v| !same(v, &t.tax_amount))
     {
         return Err(mismatch("the totals", "合计"));
+    }
+    // The token's block, normalised as the request's was (an invalid one matches nothing).
+    let signed = claims.special_business.as_ref().map(|sb| check_special_business(sb, &claims.lines, &mut Issues::default()));
+    match (signed, &request.special_business) {
+        (None, None) => {}
+        (Some(Some(signed)), Some(sent)) if signed == *sent => {}
+        _ => return Err(mismatch("the special business (特定业务)", "特定业务信息")),
     }
     Ok(())
 }

@@ -364,7 +364,27 @@ async fn sandbox_echoes_special_business() {
     assert_eq!(s, 422);
     assert_eq!(v["errors"][0]["field"], "specialBusiness.transports[2].origin", "{v}");
 
-    let (s, v) = post(&r, "/v1/invoices", &json!({ "request": req, "orderToken": mint(&c, "F-1", &lines, "1090.00", 600) })).await;
+    // The block must be the one the merchant signed: absent from the token, added
+    // by the browser, or altered in one field, it is refused and nothing is issued.
+    let sb = req["specialBusiness"].clone();
+    let mut altered = sb.clone();
+    altered["transports"][1]["vehicleNumber"] = json!("粤B99999");
+    let mut plain = req.clone();
+    plain.as_object_mut().unwrap().remove("specialBusiness");
+    for (what, sent, signed) in [("added by the browser", &req, None), ("altered", &req, Some(&altered)), ("dropped", &plain, Some(&sb))] {
+        let token = mint_special(&c, "F-1", &lines, "1090.00", 600, signed);
+        let (s, v) = post(&r, "/v1/invoices", &json!({ "request": sent, "orderToken": token })).await;
+        assert_eq!((s, codes(&v)), (403, vec!["ORDER_TOKEN_MISMATCH".to_owned()]), "{what}: {v}");
+    }
+    assert!(r.state.store.get("F-1").await.unwrap().is_none(), "nothing stored");
+
+    // Signed with the type's Chinese name and a padded field: the same block once
+    // normalised, so it matches the request's.
+    let mut signed = sb.clone();
+    signed["type"] = json!("货物运输服务");
+    signed["transports"][0]["origin"] = json!(" 深圳市 ");
+    let token = mint_special(&c, "F-1", &lines, "1090.00", 600, Some(&signed));
+    let (s, v) = post(&r, "/v1/invoices", &json!({ "request": req, "orderToken": token })).await;
     assert_eq!(s, 202, "{v}");
     let done = wait_final(&r, "F-1", 10).await;
     assert_eq!(done["status"], "issued", "{done}");

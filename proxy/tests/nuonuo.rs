@@ -289,7 +289,8 @@ async fn construction_invoice_maps_special_business() {
     assert!(found.contains(&"SPECIAL_FIELD_REQUIRED".to_owned()) && found.contains(&"SPECIAL_LINE_FIELD_NOT_ALLOWED".to_owned()), "{v}");
     assert!(state.lock().unwrap().accepted.is_empty());
 
-    let (s, v) = post(&r, "/v1/invoices", &json!({ "request": req, "orderToken": mint(&c, "NB-1", &lines, "10900.00", 600) })).await;
+    let token = mint_special(&c, "NB-1", &lines, "10900.00", 600, Some(&req["specialBusiness"]));
+    let (s, v) = post(&r, "/v1/invoices", &json!({ "request": req, "orderToken": token })).await;
     assert_eq!(s, 202, "{v}");
     let v = wait_final(&r, "NB-1", 10).await;
     assert_eq!(v["status"], "issued", "{v}");

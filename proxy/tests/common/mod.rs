@@ -139,10 +139,16 @@ pub fn request(order_id: &str, lines: Value) -> Value {
 }
 
 pub fn mint(config: &Config, order_id: &str, lines: &Value, total: &str, ttl: i64) -> String {
+    mint_special(config, order_id, lines, total, ttl, None)
+}
+
+/// Like [`mint`], with a signed 特定业务 block (`specialBusiness` claim).
+pub fn mint_special(config: &Config, order_id: &str, lines: &Value, total: &str, ttl: i64, special: Option<&Value>) -> String {
     let now = fapiao_proxy::time::now_s();
     token::mint(
         &config.merchant_key,
         &Claims {
+            special_business: special.map(|v| serde_json::from_value(v.clone()).unwrap()),
             v: 1,
             merchant: config.seller_tax_id.clone(),
             order_id: order_id.into(),
