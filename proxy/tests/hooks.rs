@@ -481,31 +481,21 @@ async fn fake_nuonuo() -> (String, Shared) {
 }
 
 async fn nuonuo_proxy(dir: &std::path::Path, fake: &str) -> Running {
-    let fake = fake.to_owned();
     let host = fake.trim_start_matches("http://").to_owned();
-    let mut config = Config::from_lookup(&move |k| {
-        Some(match k {
-            "FAPIAO_PROVIDER" => "nuonuo".into(),
-            "FAPIAO_SELLER_TAX_ID" => "339902999999789113".into(),
-            "FAPIAO_SELLER_NAME" => "诺诺沙箱测试企业".into(),
-            "FAPIAO_MERCHANT_KEY" => MERCHANT_KEY.into(),
-            "FAPIAO_DEMO" => "false".into(),
-            "FAPIAO_NUONUO_GATEWAY_URL" => format!("{fake}/open/v1/services"),
-            "FAPIAO_NUONUO_TOKEN_URL" => format!("{fake}/accessToken"),
-            "FAPIAO_NUONUO_APP_KEY" => APP_KEY.into(),
-            "FAPIAO_NUONUO_APP_SECRET" => APP_SECRET.into(),
-            "FAPIAO_RATE_LIMIT" => "0".into(),
-            "FAPIAO_POLL_MS" => "10".into(),
-            "FAPIAO_PROVIDER_TIMEOUT_MS" => "2000".into(),
-            "FAPIAO_FILE_HOSTS" => host.clone(),
-            "FAPIAO_FILE_ALLOW_HTTP_LOOPBACK" => "true".into(),
-            "FAPIAO_ARCHIVE_RETRY_BASE_MS" => "50".into(),
-            "FAPIAO_ADMIN_TOKEN" => ADMIN.into(),
-            "FAPIAO_DELIVERY_LIMIT" => "3".into(),
-            _ => return None,
-        })
-    })
-    .unwrap();
+    let keys = NuonuoKeys { app_key: APP_KEY, app_secret: APP_SECRET, merchant_key: MERCHANT_KEY };
+    let mut config = nuonuo_config(
+        &dir.join("fapiao.sqlite"),
+        fake,
+        &keys,
+        &[
+            ("FAPIAO_PROVIDER_TIMEOUT_MS", "2000"),
+            ("FAPIAO_FILE_HOSTS", &host),
+            ("FAPIAO_FILE_ALLOW_HTTP_LOOPBACK", "true"),
+            ("FAPIAO_ARCHIVE_RETRY_BASE_MS", "50"),
+            ("FAPIAO_ADMIN_TOKEN", ADMIN),
+            ("FAPIAO_DELIVERY_LIMIT", "3"),
+        ],
+    );
     let base = test_config(dir).await;
     config.database_path = base.database_path;
     config.postgres = base.postgres;

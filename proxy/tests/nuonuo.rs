@@ -130,29 +130,10 @@ async fn fake_nuonuo() -> (String, Shared) {
     (format!("http://{addr}"), shared)
 }
 
+const KEYS: NuonuoKeys = NuonuoKeys { app_key: APP_KEY, app_secret: APP_SECRET, merchant_key: MERCHANT_KEY };
+
 fn nuonuo_config(db: &std::path::Path, fake: &str) -> Config {
-    let fake = fake.to_owned();
-    let mut c = Config::from_lookup(&move |k| {
-        Some(match k {
-            "FAPIAO_PROVIDER" => "nuonuo".into(),
-            "FAPIAO_SELLER_TAX_ID" => "339902999999789113".into(),
-            "FAPIAO_SELLER_NAME" => "诺诺沙箱测试企业".into(),
-            "FAPIAO_MERCHANT_KEY" => MERCHANT_KEY.into(),
-            "FAPIAO_DEMO" => "false".into(),
-            "FAPIAO_NUONUO_GATEWAY_URL" => format!("{fake}/open/v1/services"),
-            "FAPIAO_NUONUO_TOKEN_URL" => format!("{fake}/accessToken"),
-            "FAPIAO_NUONUO_APP_KEY" => APP_KEY.into(),
-            "FAPIAO_NUONUO_APP_SECRET" => APP_SECRET.into(),
-            "FAPIAO_RATE_LIMIT" => "0".into(),
-            "FAPIAO_POLL_MS" => "10".into(),
-            "FAPIAO_PROVIDER_TIMEOUT_MS" => "400".into(),
-            "FAPIAO_BREAKER_COOLDOWN_MS" => "100".into(),
-            _ => return None,
-        })
-    })
-    .unwrap();
-    c.database_path = db.to_owned();
-    c
+    common::nuonuo_config(db, fake, &KEYS, &[("FAPIAO_PROVIDER_TIMEOUT_MS", "400"), ("FAPIAO_BREAKER_COOLDOWN_MS", "100")])
 }
 
 async fn nuonuo_proxy(db: &std::path::Path, fake: &str) -> Running {

@@ -195,3 +195,41 @@ pub async fn wait_final(r: &Running, id: &str, secs: u64) -> Value {
 pub fn codes(v: &Value) -> Vec<String> {
     fapiao_proxy::http::errors_of(v)
 }
+
+/// The credentials a fake 诺诺 checks (each test file has its own, so that a leak
+/// test can search the logs for them).
+pub struct NuonuoKeys {
+    pub app_key: &'static str,
+    pub app_secret: &'static str,
+    pub merchant_key: &'static str,
+}
+
+/// A 诺诺 configuration against the fake gateway at `fake` (`http://host:port`),
+/// with a SQLite database at `db`; `extra` adds or overrides settings.
+pub fn nuonuo_config(db: &std::path::Path, fake: &str, keys: &NuonuoKeys, extra: &[(&str, &str)]) -> Config {
+    let fake = fake.to_owned();
+    let (app_key, app_secret, merchant_key) = (keys.app_key, keys.app_secret, keys.merchant_key);
+    let extra: Vec<(String, String)> = extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let mut c = Config::from_lookup(&move |k| {
+        if let Some((_, v)) = extra.iter().find(|(x, _)| x == k) {
+            return Some(v.clone());
+        }
+        Some(match k {
+            "FAPIAO_PROVIDER" => "nuonuo".into(),
+            "FAPIAO_SELLER_TAX_ID" => "339902999999789113".into(),
+            "FAPIAO_SELLER_NAME" => "诺诺沙箱测试企业".into(),
+            "FAPIAO_MERCHANT_KEY" => merchant_key.into(),
+            "FAPIAO_DEMO" => "false".into(),
+            "FAPIAO_NUONUO_GATEWAY_URL" => format!("{fake}/open/v1/services"),
+            "FAPIAO_NUONUO_TOKEN_URL" => format!("{fake}/accessToken"),
+            "FAPIAO_NUONUO_APP_KEY" => app_key.into(),
+            "FAPIAO_NUONUO_APP_SECRET" => app_secret.into(),
+            "FAPIAO_RATE_LIMIT" => "0".into(),
+            "FAPIAO_POLL_MS" => "10".into(),
+            _ => return None,
+        })
+    })
+    .unwrap();
+    c.database_path = db.to_owned();
+    c
+}
