@@ -369,26 +369,9 @@ pub(crate) fn search(table: &TaxCodeTable, query: &str, options: &SearchOptions)
         index.han(table).matches(q, &mut best, &mut touched);
     }
 
-    // Score, then leaves first, then code order, which is row order.
-    let rank = |i: u32| (u32::from(u16::MAX - best[i as usize]) << 1 | u32::from(!table.rows[i as usize].leaf), i);
-    let order = |a: u32, b: u32| rank(a).cmp(&rank(b));
-    // A one-letter query touches thousands of rows; only those in the best score
-    // bands that fill `limit` need sorting.
-    if touched.len() > limit {
-        let mut bands = [0usize; 11];
-        touched.iter().for_each(|&i| bands[usize::from(best[i as usize] / 100).min(10)] += 1);
-        let mut total = 0;
-        let floor = (0..=10u16).rev().find(|&b| {
-            total += bands[usize::from(b)];
-            total >= limit
-        });
-        let floor = floor.unwrap_or(0) * 100;
-        touched.retain(|&i| best[i as usize] >= floor);
-    }
-    super::sort_indices(&mut touched, &order);
+    touched = best_rows(table, &best, touched, limit);
     touched
         .iter()
-        .take(limit)
         .map(|&i| {
             let r = &table.rows[i as usize];
             TaxCodeHit {
@@ -400,6 +383,55 @@ pub(crate) fn search(table: &TaxCodeTable, query: &str, options: &SearchOptions)
             }
         })
         .collect()
+}
+
+/// The `limit` best of the `touched` rows, best first: higher score, then leaves,
+/// then code order (which is row order).
+///
+/// A short query touches thousands of rows (`1`: every goods code; 服务: most
+/// service names), and sorting them all cost more than the rest of the search.
+/// So the rows are only counted per rank; every rank above the one where the
+/// limit is reached is taken whole, that rank's first rows in row order, and
+/// only those `limit` rows are sorted.
+fn best_rows(table: &TaxCodeTable, best: &[u16], mut touched: Vec<u32>, limit: usize) -> Vec<u32> {
+    let rank = |i: u32| u32::from(u16::MAX - best[i as usize]) << 1 | u32::from(!table.rows[i as usize].leaf);
+    let order = |a: u32, b: u32| (rank(a), a).cmp(&(rank(b), b));
+    if touched.len() > limit {
+        // (rank, rows with it), a handful of distinct ranks.
+        let mut counts: Vec<(u32, usize)> = Vec::new();
+        for &i in &touched {
+            let r = rank(i);
+            match counts.iter_mut().find(|c| c.0 == r) {
+                Some(c) => c.1 += 1,
+                None => counts.push((r, 1)),
+            }
+        }
+        let mut ranks = super::indices(counts.len());
+        super::sort_indices(&mut ranks, &|a, b| counts[a as usize].0.cmp(&counts[b as usize].0));
+        let (mut cut, mut at_cut) = (u32::MAX, 0);
+        let mut need = limit;
+        for &k in &ranks {
+            let (r, n) = counts[k as usize];
+            if n >= need {
+                (cut, at_cut) = (r, need);
+                break;
+            }
+            need -= n;
+        }
+        touched.clear();
+        for i in 0..best.len() as u32 {
+            if best[i as usize] == 0 {
+                continue;
+            }
+            let r = rank(i);
+            if r < cut || (r == cut && at_cut > 0) {
+                at_cut -= usize::from(r == cut);
+                touched.push(i);
+            }
+        }
+    }
+    super::sort_indices(&mut touched, &order);
+    touched
 }
 
 #[cfg(test)]
@@ -431,6 +463,21 @@ mod tests {
         let mut want = texts.to_vec();
         want.sort();
         assert_eq!(got, want);
+    }
+
+    /// The limited search (counting ranks, sorting only what is returned) gives
+    /// the first `limit` results of the full sort, for narrow and broad queries.
+    #[test]
+    fn a_limited_search_is_the_head_of_the_full_one() {
+        let t = TaxCodeTable::embedded();
+        let all = SearchOptions { limit: Some(100_000) };
+        for q in ["1", "30", "服务", "餐", "餐饮", "c", "fw", "cyfw", "1070101", "zhi", "其他", "没有这种商品"] {
+            let full = search(&t, q, &all);
+            for limit in [1, 2, 7, 20, 150, full.len(), full.len() + 1] {
+                let head = search(&t, q, &SearchOptions { limit: Some(limit) });
+                assert_eq!(head, full[..limit.min(full.len())], "{q} limit {limit}");
+            }
+        }
     }
 
     #[test]
