@@ -211,9 +211,14 @@ export async function submitInvoice(request, orderToken) {
   return json(res);
 }
 
-/** GET /v1/invoices/{id}; `null` when the proxy does not know the order. */
-export async function getInvoice(orderId) {
-  const res = await fetch(`/v1/invoices/${encodeURIComponent(orderId)}?optional=true`);
+/**
+ * GET /v1/invoices/{id}; `null` when the proxy does not know the order. Reading an
+ * order needs its order token (or the access token the proxy returned with it).
+ */
+export async function getInvoice(orderId, orderToken) {
+  const res = await fetch(`/v1/invoices/${encodeURIComponent(orderId)}?optional=true`, {
+    headers: { authorization: `Bearer ${orderToken}` },
+  });
   return json(res);
 }
 
@@ -224,7 +229,9 @@ export async function waitForInvoice(record, onStatus, { signal } = {}) {
   let r = record;
   onStatus(r);
   while (!FINAL.has(r.status)) {
-    const res = await fetch(`/v1/invoices/${encodeURIComponent(r.orderId)}?wait=25&since=${r.status}`, { signal });
+    const res = await fetch(`/v1/invoices/${encodeURIComponent(r.orderId)}?wait=25&since=${r.status}`, {
+      signal, headers: { authorization: `Bearer ${record.accessToken}` },
+    });
     r = await json(res);
     onStatus(r);
   }

@@ -123,7 +123,7 @@ async function openReceipt(text) {
   validate();
   // A receipt invoiced before shows that invoice instead of issuing again.
   try {
-    const existing = await getInvoice(receipt.orderId);
+    const existing = await getInvoice(receipt.orderId, receipt.token);
     if (existing && receipt) showAlready(existing);
   } catch { /* the proxy will answer on submit */ }
   if (!form.hidden) $('k-name').focus();

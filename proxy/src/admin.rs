@@ -156,7 +156,8 @@ pub async fn deliver(State(state): S, Path(id): Path<String>, body: Bytes) -> Re
 
 /// `GET /v1/invoices/{orderId}/files/{kind}`: the archived file (ETag = its
 /// SHA-256), else what the provider serves itself (the sandbox's XML and HTML).
-pub async fn file(State(state): S, Path((id, which)): Path<(String, String)>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn file(State(state): S, Path((id, which)): Path<(String, String)>, Query(q): Query<crate::http::AccessQuery>, headers: HeaderMap) -> Result<Response, ApiError> {
+    crate::http::check_read(&state, &headers, q.access.as_deref(), &id)?;
     let r = load(&state, &id).await?;
     let unavailable = || ApiError::new(StatusCode::NOT_FOUND, "file", ProxyProblem::FileNotAvailable { order_id: r.order_id.clone(), kind: which.chars().take(8).collect() });
     if !matches!(r.status, Status::Issued | Status::Reversed) {
@@ -184,6 +185,11 @@ pub async fn file(State(state): S, Path((id, which)): Path<(String, String)>, he
 }
 
 // ---- admin ----
+
+/// True when the request carries the admin token.
+pub(crate) fn is_admin(state: &AppState, headers: &HeaderMap) -> bool {
+    state.config.hooks.admin_token.is_some() && admin(state, headers).is_ok()
+}
 
 fn admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(want) = &state.config.hooks.admin_token else {

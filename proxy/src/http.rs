@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -59,7 +59,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             CorsLayer::new()
                 .allow_origin(AllowOrigin::list(origins))
                 .allow_methods([Method::GET, Method::POST])
-                .allow_headers([header::CONTENT_TYPE])
+                .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
                 .max_age(Duration::from_secs(600)),
         );
     }
@@ -369,7 +369,43 @@ pub async fn view(state: &AppState, r: &Record) -> Value {
         v["blueOrderId"] = json!(b);
     }
     crate::admin::extend_view(state, r, &mut v).await;
+    // The proxy's own links carry the access token, so that they open on their
+    // own (a new tab, a phone scanning the kiosk's QR code).
+    let access = token::access_token(&state.config.merchant_key, &r.order_id);
+    let with_access = |u: &mut Value| {
+        if let Some(s) = u.as_str().filter(|s| s.starts_with("/v1/")) {
+            *u = json!(format!("{s}{}access={access}", if s.contains('?') { '&' } else { '?' }));
+        }
+    };
+    if let Some(links) = v["links"].as_object_mut() {
+        links.values_mut().for_each(with_access);
+    }
+    if let Some(files) = v["archive"].as_array_mut() {
+        files.iter_mut().for_each(|f| with_access(&mut f["url"]));
+    }
+    v["accessToken"] = json!(access);
     v
+}
+
+/// `?access=` of the read endpoints.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct AccessQuery {
+    /// The order's access token.
+    pub access: Option<String>,
+}
+
+/// Reading an order — its record, event stream or files — needs its access
+/// token (`?access=` or `Authorization: Bearer`), its order token (`Bearer`), or
+/// the admin token: an order id alone, often guessable, reveals nothing, not
+/// even whether the order exists.
+pub(crate) fn check_read(state: &AppState, headers: &HeaderMap, access: Option<&str>, order_id: &str) -> Result<(), ApiError> {
+    let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
+    let key = &state.config.merchant_key;
+    if access.into_iter().chain(bearer).any(|t| token::grants_read(key, order_id, t)) || crate::admin::is_admin(state, headers) {
+        return Ok(());
+    }
+    Err(ApiError::new(StatusCode::UNAUTHORIZED, "access", ProxyProblem::AccessDenied))
 }
 
 #[derive(Deserialize, Default)]
@@ -382,6 +418,8 @@ struct WaitQuery {
     /// `optional=true`: answer 200 with `null` instead of 404 for an unknown order
     /// (a kiosk asking "was this receipt invoiced already?").
     optional: Option<bool>,
+    /// The order's access token (or `Authorization: Bearer`).
+    access: Option<String>,
 }
 
 pub(crate) async fn load(state: &AppState, id: &str) -> Result<Record, ApiError> {
@@ -393,7 +431,8 @@ pub(crate) async fn load(state: &AppState, id: &str) -> Result<Record, ApiError>
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "orderId", ProxyProblem::OrderNotFound { order_id: id.chars().take(40).collect() }))
 }
 
-async fn show(State(state): S, Path(id): Path<String>, Query(q): Query<WaitQuery>) -> Result<Response, ApiError> {
+async fn show(State(state): S, Path(id): Path<String>, Query(q): Query<WaitQuery>, headers: HeaderMap) -> Result<Response, ApiError> {
+    check_read(&state, &headers, q.access.as_deref(), &id)?;
     let wait = Duration::from_secs(q.wait.unwrap_or(0).min(60));
     let deadline = tokio::time::Instant::now() + wait;
     let mut rx = state.events.updates.subscribe();
@@ -416,7 +455,8 @@ async fn show(State(state): S, Path(id): Path<String>, Query(q): Query<WaitQuery
     Ok(Json(view(&state, &r).await).into_response())
 }
 
-async fn events(State(state): S, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn events(State(state): S, Path(id): Path<String>, Query(q): Query<AccessQuery>, headers: HeaderMap) -> Result<Response, ApiError> {
+    check_read(&state, &headers, q.access.as_deref(), &id)?;
     let rx = state.events.updates.subscribe();
     let first = load(&state, &id).await?;
     struct St {

@@ -35,6 +35,9 @@ pub enum ProxyProblem {
     /// The token has expired.
     #[error("The order token has expired.")]
     TokenExpired,
+    /// Reading an order without its access token or order token.
+    #[error("Reading this order needs its access token (returned when it was submitted) or its order token.")]
+    AccessDenied,
     /// The token is for another seller or purpose.
     #[error("The order token is not for this request: {what}.")]
     TokenMismatch {
@@ -153,6 +156,7 @@ impl Rule for ProxyProblem {
             TokenMalformed => "ORDER_TOKEN_MALFORMED",
             TokenSignature => "ORDER_TOKEN_SIGNATURE",
             TokenExpired => "ORDER_TOKEN_EXPIRED",
+            AccessDenied => "ORDER_ACCESS_DENIED",
             TokenMismatch { .. } => "ORDER_TOKEN_MISMATCH",
             OrderConflict { .. } => "ORDER_CONFLICT",
             OrderNotFound { .. } => "ORDER_NOT_FOUND",
@@ -188,6 +192,7 @@ impl Rule for ProxyProblem {
             TokenMalformed => "订单令牌格式不正确。".into(),
             TokenSignature => "订单令牌签名无效。".into(),
             TokenExpired => "订单令牌已过期。".into(),
+            AccessDenied => "查看此订单需要提交时返回的访问令牌或该订单的订单令牌。".into(),
             TokenMismatch { what_zh, .. } => format!("订单令牌与本次请求不符：{what_zh}。"),
             OrderConflict { order_id } => format!("订单{order_id}已以不同内容提交过。"),
             OrderNotFound { order_id } => format!("没有订单{order_id}。"),

@@ -168,7 +168,7 @@ async fn server_sent_events_end_with_the_final_status() {
     let dir = tempfile::tempdir().unwrap();
     let (r, _) = sandbox_proxy(dir.path(), |c| c.sandbox.issue_delay_ms = (200, 200)).await;
     assert_eq!(post(&r, "/v1/invoices", &body(&r.state.config, "E-1")).await.0, 202);
-    let resp = r.client.get(format!("{}/v1/invoices/E-1/events", r.base)).send().await.unwrap();
+    let resp = r.client.get(format!("{}/v1/invoices/E-1/events", r.base)).bearer_auth(access(&r.state.config, "E-1")).send().await.unwrap();
     assert_eq!(resp.headers()["content-type"], "text/event-stream");
     let text = tokio::time::timeout(Duration::from_secs(10), resp.text()).await.expect("the stream ends").unwrap();
     let statuses: Vec<String> = text
@@ -397,4 +397,64 @@ async fn sandbox_echoes_special_business() {
     let form: fapiao::request::IssueForm = serde_json::from_str(&rec.request).unwrap();
     let again = serde_json::to_string(&fapiao::request::build_issue_request(&form).request.unwrap()).unwrap();
     assert_eq!(again, rec.request, "a canonical request with specialBusiness rebuilds to itself");
+}
+
+/// An order id alone reveals nothing: its record, event stream and files need the
+/// access token the proxy returned with the order (as `?access=` or a bearer),
+/// the order's own token (even expired), or the admin token; the order's links
+/// carry the access token and open on their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_an_order_needs_its_access_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, _) = sandbox_proxy(dir.path(), |c| c.hooks.admin_token = Some(fapiao_proxy::secret::Secret::new("admin-token-0123456789abcdef"))).await;
+    let c = r.state.config.clone();
+    let (s, accepted) = post(&r, "/v1/invoices", &body(&c, "ACC-1")).await;
+    assert_eq!(s, 202);
+    let token = accepted["accessToken"].as_str().unwrap().to_owned();
+    assert_eq!(token, access(&c, "ACC-1"));
+    assert_eq!(wait_final(&r, "ACC-1", 10).await["status"], "issued");
+
+    // Without a credential, with another order's, with a wrong one: 401, and an
+    // unknown order looks the same as a known one.
+    let denied = |v: &Value| codes(v) == ["ORDER_ACCESS_DENIED"];
+    for path in [
+        "/v1/invoices/ACC-1".to_owned(),
+        "/v1/invoices/ACC-1?optional=true".to_owned(),
+        "/v1/invoices/NO-SUCH?optional=true".to_owned(),
+        "/v1/invoices/ACC-1/events".to_owned(),
+        "/v1/invoices/ACC-1/files/xml".to_owned(),
+        format!("/v1/invoices/ACC-1?access={}", access(&c, "ACC-2")),
+        format!("/v1/invoices/ACC-1?access={}x", &token[..42]),
+    ] {
+        let (s, v) = get_anonymous(&r, &path).await;
+        assert!(s == 401 && denied(&v), "{path}: {s} {v}");
+    }
+    // An unknown order with its own access token: null, as before.
+    assert_eq!(get_anonymous(&r, &format!("/v1/invoices/NO-SUCH?optional=true&access={}", access(&c, "NO-SUCH"))).await, (200, Value::Null));
+
+    // The access token, the order token (expired too) and the admin token open it.
+    let (s, v) = get_anonymous(&r, &format!("/v1/invoices/ACC-1?access={token}")).await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("issued")));
+    let lines = json!([line("午餐", "106.00")]);
+    let expired = mint(&c, "ACC-1", &lines, "106.00", -60);
+    for bearer in [token.as_str(), expired.as_str(), "admin-token-0123456789abcdef"] {
+        let resp = r.client.get(format!("{}/v1/invoices/ACC-1", r.base)).bearer_auth(bearer).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    let other = mint(&c, "ACC-2", &lines, "106.00", 600);
+    let resp = r.client.get(format!("{}/v1/invoices/ACC-1", r.base)).bearer_auth(other).send().await.unwrap();
+    assert_eq!(resp.status(), 401, "another order's token");
+
+    // Every link of the proxy's own carries the token and opens without a header.
+    let links = v["links"].as_object().unwrap();
+    assert!(links.contains_key("view") && links.contains_key("xml") && links.contains_key("events"), "{v}");
+    for (k, link) in links {
+        let link = link.as_str().unwrap();
+        assert!(link.ends_with(&format!("access={token}")), "{k}: {link}");
+        let resp = r.client.get(format!("{}{link}", r.base)).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{k}: {link}");
+        if k == "events" {
+            drop(resp); // an open stream
+        }
+    }
 }

@@ -199,7 +199,8 @@ async fn the_real_binary_killed_with_sigkill_and_restarted() {
     for i in 0..n {
         let mut status = String::new();
         for _ in 0..40 {
-            let v: serde_json::Value = client.get(format!("{base}/v1/invoices/BIN-{i}?wait=5")).send().await.unwrap().json().await.unwrap();
+            let url = format!("{base}/v1/invoices/BIN-{i}?wait=5&access={}", access(&config, &format!("BIN-{i}")));
+            let v: serde_json::Value = client.get(url).send().await.unwrap().json().await.unwrap();
             status = v["status"].as_str().unwrap_or("").to_owned();
             if status == "issued" {
                 break;

@@ -548,13 +548,13 @@ async fn nuonuo_archive_delivery_and_reconciliation() {
     assert_eq!(by["xml"].state, "refused");
     assert!(by["xml"].last_error.as_deref().unwrap().contains("redirect"), "{:?}", by["xml"]);
     assert_eq!(state.lock().unwrap().file_hits.get("NH-1.xml"), None, "the redirect target was never fetched");
-    let resp = r.client.get(format!("{}/v1/invoices/NH-1/files/pdf", r.base)).send().await.unwrap();
+    let resp = r.client.get(format!("{}/v1/invoices/NH-1/files/pdf", r.base)).bearer_auth(access(&c, "NH-1")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "application/pdf");
     let etag = resp.headers()["etag"].to_str().unwrap().to_owned();
     assert_eq!(etag, format!("\"{}\"", sha_hex(&bytes)));
     assert_eq!(sha_hex(&resp.bytes().await.unwrap()), sha_hex(&bytes));
-    let resp = r.client.get(format!("{}/v1/invoices/NH-1/files/pdf", r.base)).header("if-none-match", &etag).send().await.unwrap();
+    let resp = r.client.get(format!("{}/v1/invoices/NH-1/files/pdf?access={}", r.base, access(&c, "NH-1"))).header("if-none-match", &etag).send().await.unwrap();
     assert_eq!(resp.status(), 304);
     let (s, v) = get(&r, "/v1/invoices/NH-1/files/ofd").await;
     assert_eq!((s, codes(&v)), (404, vec!["FILE_NOT_AVAILABLE".to_owned()]));

@@ -68,7 +68,7 @@ async fn a_long_poll_and_events_on_one_instance_see_an_order_issued_by_another()
     a.stop_worker();
     let (s, v) = post(&a, "/v1/invoices", &body(&a.state.config, "PG-N1")).await;
     assert_eq!(s, 202, "{v}");
-    let events = a.client.get(format!("{}/v1/invoices/PG-N1/events", a.base)).send().await.unwrap();
+    let events = a.client.get(format!("{}/v1/invoices/PG-N1/events", a.base)).bearer_auth(access(&a.state.config, "PG-N1")).send().await.unwrap();
     let started = std::time::Instant::now();
     let (_, v) = get(&a, "/v1/invoices/PG-N1?wait=20&since=pending").await;
     assert!(matches!(v["status"].as_str(), Some("issuing" | "issued")), "{v}");

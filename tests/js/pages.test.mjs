@@ -27,6 +27,9 @@ const TITLE_QR = '$015rWL6K+V5YWs5Y+4PC8+OTExMTAwMDA2MDAwMzczNDFMPC8+5YyX5Lqs5bi
 let browser, proxy, base, dbDir;
 const proxyLog = [];
 
+/** Fetch options reading an order as the page that posted it: its order token as the bearer. */
+const asOwner = (post) => ({ headers: { authorization: `Bearer ${post.orderToken}` } });
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -145,7 +148,7 @@ test('checkout: cart totals from the package, then a company 数电专票 end to
   assert.equal(posts.length, 1);
   assert.equal(posts[0].request.invoiceType, 'special');
   assert.equal(posts[0].request.buyer.taxId, '91110000600037341L');
-  const rec = await (await fetch(`${base}/v1/invoices/${posts[0].request.orderId}`)).json();
+  const rec = await (await fetch(`${base}/v1/invoices/${posts[0].request.orderId}`, asOwner(posts[0]))).json();
   assert.equal(rec.invoiceNumber, number);
   assert.deepEqual(problems, []);
   await p.close();
@@ -220,7 +223,7 @@ test('checkout: a double click sends one order and gives one invoice', async () 
   assert.equal(posts.length, 1, 'one POST /v1/invoices');
   const orderId = posts[0].request.orderId;
   // The proxy too: the same order again is the same record.
-  const again = await fetch(`${base}/v1/invoices/${orderId}`).then((r) => r.json());
+  const again = await fetch(`${base}/v1/invoices/${orderId}`, asOwner(posts[0])).then((r) => r.json());
   assert.equal(again.status, 'issued');
   assert.deepEqual(problems, []);
   await p.close();
@@ -337,7 +340,7 @@ test('kiosk: a receipt scanned by a wedge scanner, title from a 抬头 QR, invoi
   // Scanning the same receipt again shows that invoice instead of issuing again.
   await p.getByRole('button', { name: '完成' }).click();
   await p.locator('#s-start').waitFor();
-  const number = (await fetch(`${base}/v1/invoices/${posts[0].request.orderId}`).then((r) => r.json())).invoiceNumber;
+  const number = (await fetch(`${base}/v1/invoices/${posts[0].request.orderId}`, asOwner(posts[0])).then((r) => r.json())).invoiceNumber;
   await wedge(p, token);
   await p.locator('#already').getByText('此小票已开具发票').waitFor();
   assert.equal(await p.locator('#already .invoice-number').innerText(), number);

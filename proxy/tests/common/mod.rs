@@ -174,10 +174,48 @@ pub async fn post(r: &Running, path: &str, body: &Value) -> (u16, Value) {
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
+/// GET as the order's owner: `/v1/invoices/{id}…` carries the order's access
+/// token (`Authorization: Bearer`), as a page holding it would send it.
 pub async fn get(r: &Running, path: &str) -> (u16, Value) {
+    let mut req = r.client.get(format!("{}{path}", r.base));
+    if let Some(id) = path.strip_prefix("/v1/invoices/").map(|rest| rest.split(['/', '?']).next().unwrap_or("")) {
+        req = req.bearer_auth(access(&r.state.config, &percent_decoded(id)));
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// A path segment as the server reads it (`%00` → NUL).
+fn percent_decoded(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match (b[i], s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// GET without any credential.
+pub async fn get_anonymous(r: &Running, path: &str) -> (u16, Value) {
     let resp = r.client.get(format!("{}{path}", r.base)).send().await.unwrap();
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// The access token of an order under the configuration's merchant key.
+pub fn access(config: &Config, order_id: &str) -> String {
+    token::access_token(&config.merchant_key, order_id)
 }
 
 /// Long-polls until the order is final (or `secs` pass).
