@@ -22,7 +22,7 @@
 //! | `blueOrderId` | string | `red` only: the blue order to reverse |
 //! | `issuedAt`, `expiresAt` | integer | Unix seconds; the proxy refuses expired tokens |
 //! | `priceIncludesTax` | bool | basis of `amount` and `unitPrice` |
-//! | `lines` | array | `issue`: the lines sold — `name`, `taxCode`, `quantity`, `unitPrice`, `amount`, `taxRate`, `kind` as in `computeInvoice` (decimal strings) |
+//! | `lines` | array | `issue`: the lines sold — `name`, `taxCode` (required; a discount line may omit it), `quantity`, `unitPrice`, `amount`, `taxRate`, `kind` as in `computeInvoice` (decimal strings) |
 //! | `totals` | object | `amountInclTax` (价税合计, required for `issue`; for `red` optional, negative), optionally `amountExclTax`, `taxAmount` |
 //! | `specialBusiness` | object | `issue` only, optional: the 特定业务 block (建筑服务, 货物运输, 不动产…) as in `buildIssueRequest` |
 //!
@@ -36,7 +36,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use fapiao::amount::{compute_invoice, InvoiceInput, LineInput};
+use fapiao::amount::{compute_invoice, InvoiceInput, LineInput, LineKind};
 use fapiao::issue::Issues;
 use fapiao::request::{check_special_business, IssueRequest, RedRequest, SpecialBusiness};
 use fapiao::taxcode::parse_item_name;
@@ -218,9 +218,16 @@ pub fn check_issue(claims: &Claims, request: &IssueRequest, seller_tax_id: &str)
     if computed.lines.len() != request.lines.len() {
         return Err(mismatch("the number of lines", "明细行数"));
     }
-    for ((token_line, result), line) in claims.lines.iter().zip(&computed.lines).zip(&request.lines) {
+    for (i, ((token_line, result), line)) in claims.lines.iter().zip(&computed.lines).zip(&request.lines).enumerate() {
         let Some(r) = result else { return Err(mismatch("the lines", "明细")) };
-        let code_ok = token_line.tax_code.as_deref().map(str::trim).unwrap_or(&line.tax_code) == line.tax_code;
+        // The tax code decides the 简称 printed and the category of the expense, so
+        // it is the merchant's to sign, never the browser's to pick; only a
+        // discount line may leave it to the line it discounts.
+        let code_ok = match token_line.tax_code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+            Some(code) => code == line.tax_code,
+            None if r.kind == LineKind::Discount => i > 0 && request.lines[i - 1].tax_code == line.tax_code,
+            None => return Err(mismatch("a line of the token has no tax code", "令牌中的明细缺少税收分类编码")),
+        };
         let token_name = fapiao::text::clean_text(parse_item_name(token_line.name.as_deref().unwrap_or("")).name);
         let request_name = fapiao::text::clean_text(parse_item_name(&line.name).name);
         let qty_ok = match (r.quantity, &line.quantity) {

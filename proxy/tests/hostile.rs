@@ -314,8 +314,31 @@ async fn tampered_amounts_are_403_or_422() {
         let (s, v) = post(&r, "/v1/invoices", &json!({ "request": request("TA-1", sold.clone()), "orderToken": mint(&c, "TA-1", &l, "11.30", 600) })).await;
         assert_eq!((s, codes(&v)), (403, one("ORDER_TOKEN_MISMATCH")), "token {bad:?}: {v}");
     }
+    // A token that leaves the tax code open does not let the browser pick one
+    // (餐饮 → 办公用品 is the classic request); a discount line may leave it to
+    // the line it discounts, and then only that code is accepted.
+    let mut open = sold.clone();
+    open[0].as_object_mut().unwrap().remove("taxCode");
+    let (s, v) = post(&r, "/v1/invoices", &json!({ "request": request("TA-1", sold.clone()), "orderToken": mint(&c, "TA-1", &open, "11.30", 600) })).await;
+    assert_eq!((s, codes(&v)), (403, one("ORDER_TOKEN_MISMATCH")), "a token line without a tax code: {v}");
+    let discounted = json!([
+        { "name": "笔", "taxCode": "1060201030000000000", "amount": "11.30", "taxRate": "0.13" },
+        { "name": "笔", "kind": "discount", "amount": "-1.30", "taxRate": "0.13" },
+    ]);
+    let with_code = |code: &str| {
+        let mut l = discounted.clone();
+        l[1]["taxCode"] = json!(code);
+        l
+    };
+    let token = mint(&c, "TA-D", &discounted, "10.00", 600);
+    let (s, v) = post(&r, "/v1/invoices", &json!({ "request": request("TA-D", with_code("1040201100000000000")), "orderToken": token })).await;
+    // (The package refuses it already: a discount line carries the name, so the
+    // 简称, of the line it discounts.)
+    assert!((s == 403 || s == 422) && !codes(&v).is_empty(), "a discount line under another code: {s} {v}");
     assert_eq!(get(&r, "/v1/invoices/TA-1").await.0, 404);
     assert_healthy_and_nothing_issued(&r, &sbx).await;
+    let (s, v) = post(&r, "/v1/invoices", &json!({ "request": request("TA-D", with_code("1060201030000000000")), "orderToken": token })).await;
+    assert_eq!(s, 202, "a discount line under the discounted line's code: {v}");
     // The untampered order goes through.
     assert_eq!(post(&r, "/v1/invoices", &json!({ "request": request("TA-1", sold.clone()), "orderToken": t })).await.0, 202);
 }
