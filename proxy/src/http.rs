@@ -629,6 +629,7 @@ async fn demo_token(State(state): S, body: Bytes) -> Result<Response, ApiError> 
         lines: b.lines,
         totals: totals.clone(),
         special_business: b.special_business,
+        merchant_name: Some(state.config.seller_name.clone()).filter(|n| !n.is_empty()),
     };
     let t = token::mint(&state.config.merchant_key, &claims);
     Ok(Json(json!({ "orderId": order_id, "orderToken": t, "expiresAt": claims.expires_at, "totals": totals })).into_response())

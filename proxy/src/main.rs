@@ -99,6 +99,7 @@ fn mint(args: &[String]) -> Result<String, String> {
         issued_at: now,
         expires_at: now + ttl.max(1),
         price_includes_tax: incl,
+        merchant_name: Some(config.seller_name.clone()).filter(|n| !n.is_empty()),
         ..Default::default()
     };
     if red {

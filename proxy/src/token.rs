@@ -25,6 +25,7 @@
 //! | `lines` | array | `issue`: the lines sold — `name`, `taxCode` (required; a discount line may omit it), `quantity`, `unitPrice`, `amount`, `taxRate`, `kind` as in `computeInvoice` (decimal strings) |
 //! | `totals` | object | `amountInclTax` (价税合计, required for `issue`; for `red` optional, negative), optionally `amountExclTax`, `taxAmount` |
 //! | `specialBusiness` | object | `issue` only, optional: the 特定业务 block (建筑服务, 货物运输, 不动产…) as in `buildIssueRequest` |
+//! | `merchantName` | string | optional, display only: the seller's name (`parseReceipt` gives it to the kiosk) |
 //!
 //! The proxy recomputes the token's lines with the package's amount engine and
 //! requires the request's lines (code, name, quantity, amounts, rate, kind) and
@@ -109,6 +110,10 @@ pub struct Claims {
     /// `issue`: the 特定业务 block the invoice carries (none when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub special_business: Option<SpecialBusiness>,
+    /// The seller's name, for display only (a kiosk shows it on the receipt); not
+    /// checked against anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant_name: Option<String>,
 }
 
 fn mac(key: &Secret) -> Hmac<Sha256> {
