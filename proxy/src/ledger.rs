@@ -464,16 +464,17 @@ pub async fn claim_webhooks(store: &Store, owner: &str, lease_ms: i64, limit: us
     .await
 }
 
+/// The earliest time a row of a queue table (`webhook_events`, `archive_files`,
+/// `deliveries`) in `state` may be claimed: when it is due, or when its lease
+/// runs out if that is later.
+async fn next_due(store: &Store, table: &'static str, state: &'static str) -> Result<Option<i64>, StoreError> {
+    let sql = format!("SELECT MIN(CASE WHEN lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END) FROM {table} WHERE state = '{state}'");
+    tx(store, move |c| Box::pin(async move { c.query_one(&sql, &[]).await?.opt_int(0) })).await
+}
+
 /// The earliest time a pending event is due (for the dispatcher's sleep).
 pub async fn next_webhook_due(store: &Store) -> Result<Option<i64>, StoreError> {
-    tx(store, |c| {
-        Box::pin(async move {
-            c.query_one("SELECT MIN(CASE WHEN lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END) FROM webhook_events WHERE state = 'pending'", &[])
-                .await?
-                .opt_int(0)
-        })
-    })
-    .await
+    next_due(store, "webhook_events", "pending").await
 }
 
 /// Records one delivery attempt: acknowledged (`next_attempt_at` = `None`) or to
@@ -718,14 +719,7 @@ pub async fn delivery_attempt_started(store: &Store, delivery_id: &str, owner: &
 
 /// The earliest time a requested delivery is due (for the sender's sleep).
 pub async fn next_delivery_due(store: &Store) -> Result<Option<i64>, StoreError> {
-    tx(store, |c| {
-        Box::pin(async move {
-            c.query_one("SELECT MIN(CASE WHEN lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END) FROM deliveries WHERE state = 'requested'", &[])
-                .await?
-                .opt_int(0)
-        })
-    })
-    .await
+    next_due(store, "deliveries", "requested").await
 }
 
 /// An order's deliveries (newest first) and 诺诺's notify statuses.
@@ -850,14 +844,7 @@ pub async fn claim_archive(store: &Store, owner: &str, lease_ms: i64, limit: usi
 
 /// The earliest time a pending archive row is due.
 pub async fn next_archive_due(store: &Store) -> Result<Option<i64>, StoreError> {
-    tx(store, |c| {
-        Box::pin(async move {
-            c.query_one("SELECT MIN(CASE WHEN lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END) FROM archive_files WHERE state = 'pending'", &[])
-                .await?
-                .opt_int(0)
-        })
-    })
-    .await
+    next_due(store, "archive_files", "pending").await
 }
 
 /// What became of one fetch.
