@@ -149,17 +149,30 @@ fn exact_short_name_first_with_leaves_before_the_summary_row() {
 }
 
 #[test]
-fn results_are_ordered_by_score_then_leaf_then_code() {
+fn results_are_ordered_by_score_then_leaf_then_closeness_then_code() {
     let _t = embedded_table();
-    for q in ["服务", "shui", "q", "1", "汽车", "jx"] {
+    for q in ["服务", "shui", "q", "1", "汽车", "jx", "餐饮"] {
         let hits = search(q, &limit(500));
         assert!(!hits.is_empty(), "{q}");
         for w in hits.windows(2) {
-            let key = |h: &fapiao::TaxCodeHit| (std::cmp::Reverse(h.score), !h.leaf, h.code.clone());
-            assert!(key(&w[0]) < key(&w[1]), "{q}: {:?} before {:?}", w[0], w[1]);
+            let key = |h: &fapiao::TaxCodeHit| (std::cmp::Reverse(h.score), !h.leaf);
+            assert!(key(&w[0]) <= key(&w[1]), "{q}: {:?} before {:?}", w[0], w[1]);
+            // Code matches of one rank in code order.
+            if key(&w[0]) == key(&w[1]) && [score::EXACT_CODE, score::CODE_PREFIX].contains(&w[0].score) {
+                assert!(w[0].code < w[1].code, "{q}: {:?} before {:?}", w[0], w[1]);
+            }
         }
         assert_eq!(hits, search(q, &limit(500)), "stable");
     }
+    // Among text matches of one rank, the shorter matching name first: what a
+    // cashier typing the start of a category means.
+    for q in ["餐饮", "canyin", "餐"] {
+        let hits = search(q, &limit(10));
+        assert_eq!(hits[0].name, "餐饮服务", "{q}: {hits:?}");
+    }
+    let hits = search("餐饮", &limit(10));
+    let names: Vec<&str> = hits.iter().filter(|h| h.score == score::NAME_PREFIX && h.leaf).map(|h| h.name.as_str()).collect();
+    assert!(names.windows(2).all(|w| w[0].chars().count() <= w[1].chars().count()), "{names:?}");
 }
 
 #[test]

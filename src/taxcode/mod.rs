@@ -432,7 +432,8 @@ fn validate_in(table: &TaxCodeTable, code: &str) -> Result<TaxCode, TaxCodeProbl
 
 /// Searches the current table by code prefix, 名称, 简称, 说明 (when loaded), full
 /// pinyin and pinyin initials. Best first: see [`search::score`] for the order;
-/// among equal scores leaves come before summary codes, then codes in order.
+/// among equal scores leaves come before summary codes, then (for matches of the
+/// text) shorter 名称 before longer ones, then codes in order.
 ///
 /// ```
 /// use fapiao::taxcode::{search, SearchOptions};
@@ -440,6 +441,8 @@ fn validate_in(table: &TaxCodeTable, code: &str) -> Result<TaxCode, TaxCodeProbl
 /// assert_eq!(hits.len(), 3);
 /// assert!(hits.iter().all(|h| h.name.contains("餐饮") || h.short_name.contains("餐饮")));
 /// assert_eq!(search("1070101", &SearchOptions::default())[0].name, "石油制品");
+/// // The closest of the names that start with 餐饮 first.
+/// assert_eq!(hits[0].name, "餐饮服务");
 /// ```
 pub fn search(query: &str, options: &SearchOptions) -> Vec<TaxCodeHit> {
     search::search(&current(), query, options)

@@ -161,7 +161,7 @@ impl Part {
     }
 
     /// Raises the score of every row with a key that contains `q`.
-    fn matches(&self, q: &str, best: &mut [u16], touched: &mut Vec<u32>) {
+    fn matches(&self, q: &str, hits: &mut Hits) {
         let first = self.entries.partition_point(|&e| self.tail(e) < q);
         for &(pos, k) in &self.entries[first..] {
             let tail = self.tail((pos, k));
@@ -183,7 +183,7 @@ impl Part {
             };
             let (from, len) = key.rows;
             for &row in &self.rows[from as usize..(from + len) as usize] {
-                raise(best, touched, row as usize, score);
+                hits.raise(row as usize, score, key.end - key.start);
             }
         }
     }
@@ -331,12 +331,29 @@ fn short_names(table: &TaxCodeTable) -> Vec<(&str, Vec<u32>)> {
     out
 }
 
-fn raise(best: &mut [u16], touched: &mut Vec<u32>, row: usize, score: u16) {
-    if best[row] == 0 {
-        touched.push(row as u32);
+/// The rows a query matched: each one's best score, and the length (bytes) of
+/// the shortest key that gave it that score.
+struct Hits {
+    best: Vec<u16>,
+    key_len: Vec<u32>,
+    touched: Vec<u32>,
+}
+
+impl Hits {
+    fn new(rows: usize) -> Hits {
+        Hits { best: vec![0; rows], key_len: vec![u32::MAX; rows], touched: Vec::new() }
     }
-    if score > best[row] {
-        best[row] = score;
+
+    fn raise(&mut self, row: usize, score: u16, key_len: u32) {
+        if self.best[row] == 0 {
+            self.touched.push(row as u32);
+        }
+        if score > self.best[row] {
+            self.best[row] = score;
+            self.key_len[row] = key_len;
+        } else if score == self.best[row] {
+            self.key_len[row] = self.key_len[row].min(key_len);
+        }
     }
 }
 
@@ -347,8 +364,7 @@ pub(crate) fn search(table: &TaxCodeTable, query: &str, options: &SearchOptions)
     if q.is_empty() || limit == 0 {
         return Vec::new();
     }
-    let mut best = vec![0u16; table.rows.len()];
-    let mut touched: Vec<u32> = Vec::new();
+    let mut hits = Hits::new(table.rows.len());
 
     if q.len() <= CODE_LEN && q.bytes().all(|b| b.is_ascii_digit()) {
         let rows = &table.rows;
@@ -359,17 +375,18 @@ pub(crate) fn search(table: &TaxCodeTable, query: &str, options: &SearchOptions)
                 break;
             }
             let score = if r.code == exact { score::EXACT_CODE } else { score::CODE_PREFIX };
-            raise(&mut best, &mut touched, i, score);
+            hits.raise(i, score, 0);
         }
     }
     let index = table.index();
     if q.is_ascii() {
-        index.latin(table).matches(q, &mut best, &mut touched);
+        index.latin(table).matches(q, &mut hits);
     } else {
-        index.han(table).matches(q, &mut best, &mut touched);
+        index.han(table).matches(q, &mut hits);
     }
 
-    touched = best_rows(table, &best, touched, limit);
+    let touched = best_rows(table, &mut hits, limit);
+    let best = &hits.best;
     touched
         .iter()
         .map(|&i| {
@@ -385,53 +402,79 @@ pub(crate) fn search(table: &TaxCodeTable, query: &str, options: &SearchOptions)
         .collect()
 }
 
-/// The `limit` best of the `touched` rows, best first: higher score, then leaves,
-/// then code order (which is row order).
+/// The `limit` best rows of a query, best first: higher score, then leaves; among
+/// text matches of equal score the shorter matching key (typing 餐饮 means
+/// 餐饮服务 sooner than 餐饮用玻璃器皿); then code order, which is row order.
 ///
 /// A short query touches thousands of rows (`1`: every goods code; 服务: most
 /// service names), and sorting them all cost more than the rest of the search.
-/// So the rows are only counted per rank; every rank above the one where the
-/// limit is reached is taken whole, that rank's first rows in row order, and
-/// only those `limit` rows are sorted.
-fn best_rows(table: &TaxCodeTable, best: &[u16], mut touched: Vec<u32>, limit: usize) -> Vec<u32> {
-    let rank = |i: u32| u32::from(u16::MAX - best[i as usize]) << 1 | u32::from(!table.rows[i as usize].leaf);
-    let order = |a: u32, b: u32| (rank(a), a).cmp(&(rank(b), b));
+/// So the rows are only counted per rank: every rank better than the one where the
+/// limit is reached is taken whole, and of that rank the rows needed (by key
+/// length, then row, counted the same way); only the rows returned are sorted.
+fn best_rows(table: &TaxCodeTable, hits: &mut Hits, limit: usize) -> Vec<u32> {
+    let mut touched = std::mem::take(&mut hits.touched);
+    let best = &hits.best;
+    let group = |i: u32| u32::from(u16::MAX - best[i as usize]) << 1 | u32::from(!table.rows[i as usize].leaf);
+    let length = |i: u32| match best[i as usize] {
+        score::EXACT_CODE | score::CODE_PREFIX => 0,
+        _ => hits.key_len[i as usize],
+    };
     if touched.len() > limit {
-        // (rank, rows with it), a handful of distinct ranks.
-        let mut counts: Vec<(u32, usize)> = Vec::new();
-        for &i in &touched {
-            let r = rank(i);
-            match counts.iter_mut().find(|c| c.0 == r) {
-                Some(c) => c.1 += 1,
-                None => counts.push((r, 1)),
-            }
-        }
-        let mut ranks = super::indices(counts.len());
-        super::sort_indices(&mut ranks, &|a, b| counts[a as usize].0.cmp(&counts[b as usize].0));
-        let (mut cut, mut at_cut) = (u32::MAX, 0);
-        let mut need = limit;
-        for &k in &ranks {
-            let (r, n) = counts[k as usize];
-            if n >= need {
-                (cut, at_cut) = (r, need);
-                break;
-            }
-            need -= n;
-        }
+        let (cut, mut need) = cut_of(touched.iter().map(|&i| group(i)), limit);
+        // The cut rank's rows by key length (text matches), or simply the first
+        // ones in row order (code matches, whose length does not count).
+        let by_length = !matches!(u16::MAX - (cut >> 1) as u16, score::EXACT_CODE | score::CODE_PREFIX);
+        let mut at_cut: Vec<(u32, u32)> = Vec::new();
         touched.clear();
-        for i in 0..best.len() as u32 {
-            if best[i as usize] == 0 {
-                continue;
+        for i in (0..best.len() as u32).filter(|&i| best[i as usize] > 0) {
+            match group(i).cmp(&cut) {
+                std::cmp::Ordering::Less => touched.push(i),
+                std::cmp::Ordering::Equal if by_length => at_cut.push((i, length(i))),
+                std::cmp::Ordering::Equal if need > 0 => {
+                    need -= 1;
+                    touched.push(i);
+                }
+                _ => {}
             }
-            let r = rank(i);
-            if r < cut || (r == cut && at_cut > 0) {
-                at_cut -= usize::from(r == cut);
-                touched.push(i);
+        }
+        if by_length {
+            let (longest, mut at_longest) = cut_of(at_cut.iter().map(|&(_, l)| l), need.min(at_cut.len()));
+            // In row order: the first rows of the longest length taken.
+            for (i, l) in at_cut {
+                if l < longest || (l == longest && at_longest > 0) {
+                    at_longest -= usize::from(l == longest);
+                    touched.push(i);
+                }
             }
         }
     }
-    super::sort_indices(&mut touched, &order);
+    let key = |i: u32| (group(i), length(i), i);
+    super::sort_indices(&mut touched, &|a, b| key(a).cmp(&key(b)));
     touched
+}
+
+/// For values of which at least `limit` are given: the value at which the
+/// `limit` smallest end, and how many of that value they include.
+fn cut_of(values: impl Iterator<Item = u32>, limit: usize) -> (u32, usize) {
+    // (value, count): a handful of distinct values (ranks, name lengths).
+    let mut counts: Vec<(u32, usize)> = Vec::new();
+    for v in values {
+        match counts.iter_mut().find(|c| c.0 == v) {
+            Some(c) => c.1 += 1,
+            None => counts.push((v, 1)),
+        }
+    }
+    let mut order = super::indices(counts.len());
+    super::sort_indices(&mut order, &|a, b| counts[a as usize].0.cmp(&counts[b as usize].0));
+    let mut need = limit;
+    for k in order {
+        let (v, n) = counts[k as usize];
+        if n >= need {
+            return (v, need);
+        }
+        need -= n;
+    }
+    (u32::MAX, 0)
 }
 
 #[cfg(test)]
