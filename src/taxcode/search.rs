@@ -331,20 +331,21 @@ fn short_names(table: &TaxCodeTable) -> Vec<(&str, Vec<u32>)> {
     out
 }
 
-/// The rows a query matched: each one's best score, and the length (bytes) of
-/// the shortest key that gave it that score.
+/// The rows a query matched: each one's best score, and the length (bytes, at
+/// most 255) of the shortest key that gave it that score.
 struct Hits {
     best: Vec<u16>,
-    key_len: Vec<u32>,
+    key_len: Vec<u8>,
     touched: Vec<u32>,
 }
 
 impl Hits {
     fn new(rows: usize) -> Hits {
-        Hits { best: vec![0; rows], key_len: vec![u32::MAX; rows], touched: Vec::new() }
+        Hits { best: vec![0; rows], key_len: vec![u8::MAX; rows], touched: Vec::new() }
     }
 
     fn raise(&mut self, row: usize, score: u16, key_len: u32) {
+        let key_len = key_len.min(255) as u8;
         if self.best[row] == 0 {
             self.touched.push(row as u32);
         }
@@ -417,7 +418,7 @@ fn best_rows(table: &TaxCodeTable, hits: &mut Hits, limit: usize) -> Vec<u32> {
     let group = |i: u32| u32::from(u16::MAX - best[i as usize]) << 1 | u32::from(!table.rows[i as usize].leaf);
     let length = |i: u32| match best[i as usize] {
         score::EXACT_CODE | score::CODE_PREFIX => 0,
-        _ => hits.key_len[i as usize],
+        _ => u32::from(hits.key_len[i as usize]),
     };
     if touched.len() > limit {
         let (cut, mut need) = cut_of(touched.iter().map(|&i| group(i)), limit);
@@ -438,7 +439,17 @@ fn best_rows(table: &TaxCodeTable, hits: &mut Hits, limit: usize) -> Vec<u32> {
             }
         }
         if by_length {
-            let (longest, mut at_longest) = cut_of(at_cut.iter().map(|&(_, l)| l), need.min(at_cut.len()));
+            // Lengths are at most 255: count them in an array.
+            let mut counts = [0usize; 256];
+            at_cut.iter().for_each(|&(_, l)| counts[l as usize] += 1);
+            let (mut longest, mut at_longest) = (255, need);
+            for (l, &n) in counts.iter().enumerate() {
+                if n >= at_longest {
+                    longest = l as u32;
+                    break;
+                }
+                at_longest -= n;
+            }
             // In row order: the first rows of the longest length taken.
             for (i, l) in at_cut {
                 if l < longest || (l == longest && at_longest > 0) {
