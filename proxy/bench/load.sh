@@ -21,7 +21,7 @@ export FAPIAO_LISTEN=127.0.0.1:$port FAPIAO_DATABASE_URL=${BENCH_DATABASE_URL:-s
   FAPIAO_MERCHANT_KEY=bench-merchant-key-0123456789abcdef FAPIAO_RATE_LIMIT=0 \
   FAPIAO_SANDBOX_LATENCY_MS=${FAPIAO_SANDBOX_LATENCY_MS:-5} FAPIAO_SANDBOX_ISSUE_DELAY_MS=${FAPIAO_SANDBOX_ISSUE_DELAY_MS:-200-800} \
   FAPIAO_LOG=warn FAPIAO_WORKERS=${FAPIAO_WORKERS:-64}
-target/release/fapiao-proxy & pid=$!
+"${CARGO_TARGET_DIR:-target}/release/fapiao-proxy" & pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 
 # wrk: a Lua script that builds a new order per request from pre-minted tokens.
