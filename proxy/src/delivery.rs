@@ -63,9 +63,13 @@ pub async fn attempt(state: &AppState, d: &Delivery, attempts: i64) -> DeliveryO
 pub async fn run(state: Arc<AppState>) {
     let owner = state.config.instance_id.clone();
     loop {
-        let claimed = ledger::claim_deliveries(&state.store, &owner, lease_ms(&state), 4, MAX_AGE.as_millis() as i64).await.unwrap_or_default();
-        for p in claimed {
+        // One at a time: a claim's lease covers one provider call, so claiming
+        // several and sending them in turn could let a lease run out mid-queue
+        // and another instance send the same request again.
+        let claimed = ledger::claim_deliveries(&state.store, &owner, lease_ms(&state), 1, MAX_AGE.as_millis() as i64).await.unwrap_or_default();
+        if let Some(p) = claimed.into_iter().next() {
             send_one(&state, &owner, p).await;
+            continue;
         }
         let wait = match ledger::next_delivery_due(&state.store).await {
             Ok(Some(t)) if t > now_ms() => Duration::from_millis((t - now_ms()) as u64).min(Duration::from_secs(2)),

@@ -666,8 +666,6 @@ pub struct PendingDelivery {
     pub channel: String,
     /// The address.
     pub address: String,
-    /// Attempts made so far.
-    pub attempts: i64,
 }
 
 /// Claims up to `limit` deliveries that are due and held by nobody (their
@@ -689,13 +687,13 @@ pub async fn claim_deliveries(store: &Store, owner: &str, lease_ms: i64, limit: 
                 "UPDATE deliveries SET lease_owner = $1, lease_until = $2 WHERE delivery_id IN (
                    SELECT delivery_id FROM deliveries WHERE state = 'requested' AND next_attempt_at <= $3 AND lease_until <= $3
                    ORDER BY next_attempt_at LIMIT $4{})
-                 RETURNING delivery_id, order_id, channel, address, attempts",
+                 RETURNING delivery_id, order_id, channel, address",
                 c.skip_locked()
             );
             let rows = c.query(&sql, &vals![owner, now + lease_ms, now, limit as i64]).await?;
             let mut out = rows
                 .iter()
-                .map(|r| Ok(PendingDelivery { delivery_id: r.text(0)?, order_id: r.text(1)?, channel: r.text(2)?, address: r.text(3)?, attempts: r.int(4)? }))
+                .map(|r| Ok(PendingDelivery { delivery_id: r.text(0)?, order_id: r.text(1)?, channel: r.text(2)?, address: r.text(3)? }))
                 .collect::<Result<Vec<_>, StoreError>>()?;
             out.sort_by(|a, b| a.delivery_id.cmp(&b.delivery_id));
             Ok(out)
