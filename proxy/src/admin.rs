@@ -195,7 +195,7 @@ fn admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(want) = &state.config.hooks.admin_token else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "path", ProxyProblem::AdminDisabled));
     };
-    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("").trim();
+    let given = crate::http::bearer(headers).unwrap_or("");
     let w = want.expose().as_bytes();
     let ok = given.len() == w.len() && given.bytes().zip(w.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
     if !ok {

@@ -387,6 +387,11 @@ pub async fn view(state: &AppState, r: &Record) -> Value {
     v
 }
 
+/// The token of an `Authorization: Bearer …` header, if any.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim)
+}
+
 /// `?access=` of the read endpoints.
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -400,9 +405,8 @@ pub struct AccessQuery {
 /// the admin token: an order id alone, often guessable, reveals nothing, not
 /// even whether the order exists.
 pub(crate) fn check_read(state: &AppState, headers: &HeaderMap, access: Option<&str>, order_id: &str) -> Result<(), ApiError> {
-    let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
     let key = &state.config.merchant_key;
-    if access.into_iter().chain(bearer).any(|t| token::grants_read(key, order_id, t)) || crate::admin::is_admin(state, headers) {
+    if access.into_iter().chain(bearer(headers)).any(|t| token::grants_read(key, order_id, t)) || crate::admin::is_admin(state, headers) {
         return Ok(());
     }
     Err(ApiError::new(StatusCode::UNAUTHORIZED, "access", ProxyProblem::AccessDenied))
