@@ -1,9 +1,8 @@
-// Shared by checkout.html and kiosk.html: the buyer form, the proxy client and the
+// Shared by checkout.html and kiosk.html (taxcodes.html takes its DOM helpers): the buyer form, the proxy client and the
 // scanners. Every rule comes from the fapiao package (validateTaxId,
 // buildIssueRequest, parseTitleQr); this file only shows results and moves data.
 import { validateTaxId, parseTitleQr } from '/pkg/fapiao.js';
 
-/** The message of an Issue in the page's language. */
 /** `document.getElementById`. */
 export const $ = (id) => document.getElementById(id);
 
@@ -14,6 +13,7 @@ export const el = (tag, props = {}, ...kids) => {
   return e;
 };
 
+/** The message of an Issue in the page's language. */
 export const say = (issue, lang) => (lang === 'en' ? issue.messageEn : issue.message);
 
 const FIELDS = ['name', 'taxId', 'address', 'phone', 'bankName', 'bankAccount', 'email', 'mobile'];

@@ -4,8 +4,8 @@
 import init, {
   searchTaxCodes, lookupTaxCode, checkItemName, prepareTaxCodeSearch, taxCodeTableInfo,
 } from '/pkg/fapiao.js';
+import { $, el } from '/invoice-form.js';
 
-const $ = (id) => document.getElementById(id);
 const q = $('q');
 const hits = $('hits');
 const status = $('q-status');
@@ -15,12 +15,6 @@ let active = -1;
 
 /** Times of the searches (ms, search and render), for the page test's figures. */
 window.searchTimes = [];
-
-function el(tag, props = {}, ...children) {
-  const e = Object.assign(document.createElement(tag), props);
-  e.append(...children);
-  return e;
-}
 
 const percent = (r) => `${Math.round(Number(r) * 1000) / 10}%`;
 

@@ -433,7 +433,7 @@ fn validate_in(table: &TaxCodeTable, code: &str) -> Result<TaxCode, TaxCodeProbl
 /// Searches the current table by code prefix, 名称, 简称, 说明 (when loaded), full
 /// pinyin and pinyin initials. Best first: see [`search::score`] for the order;
 /// among equal scores leaves come before summary codes, then (for matches of the
-/// text) shorter 名称 before longer ones, then codes in order.
+/// text) the shorter matching key (名称, 简称 or their pinyin), then codes in order.
 ///
 /// ```
 /// use fapiao::taxcode::{search, SearchOptions};

@@ -467,7 +467,7 @@ fn best_rows(table: &TaxCodeTable, hits: &mut Hits, limit: usize) -> Vec<u32> {
 /// For values of which at least `limit` are given: the value at which the
 /// `limit` smallest end, and how many of that value they include.
 fn cut_of(values: impl Iterator<Item = u32>, limit: usize) -> (u32, usize) {
-    // (value, count): a handful of distinct values (ranks, name lengths).
+    // (value, count): a handful of distinct values (score and leaf ranks).
     let mut counts: Vec<(u32, usize)> = Vec::new();
     for v in values {
         match counts.iter_mut().find(|c| c.0 == v) {
