@@ -1,17 +1,18 @@
-//! Stores the embedded tables (data/*.txt, UTF-8) in GBK, two bytes per Han
-//! character instead of three: about 7 KB less of the gzipped WebAssembly module.
-//! The crate decodes them once at first use with the same tables (src/qr/gbk.rs),
-//! and this script checks that the round trip gives back every file exactly. The
-//! regions go in a binary form (see `regions`), and the tables of
+//! Stores the embedded tables (data/*.txt, UTF-8) packed (src/packed.rs: one or
+//! two bytes per character, no code-page table needed to read them back). The
+//! crate unpacks them once at first use, and this script checks that the round
+//! trip gives back every file exactly. The regions go in a binary form (see
+//! `regions`); the tax-code table also goes in a lean form for builds without the
+//! `taxcodes` feature (see `lean_tax_codes`); and the tables of
 //! `crate::text::to_lowercase` are made here from the toolchain's own case mapping.
 
 #[path = "src/sort.rs"]
 #[allow(dead_code)]
 mod sort;
 
-#[path = "src/qr/gbk.rs"]
+#[path = "src/packed.rs"]
 #[allow(dead_code)]
-mod gbk;
+mod packed;
 
 use std::path::Path;
 
@@ -24,29 +25,56 @@ fn main() {
         // Comment lines are not read, and may hold characters GBK lacks.
         let kept: String = text.lines().filter(|l| !l.starts_with('#')).flat_map(|l| [l, "\n"]).collect();
         if name == "regions" {
-            std::fs::write(Path::new(&out).join("regions.bin"), regions(&src, &kept)).expect("write OUT_DIR");
+            let (codes, names) = regions(&src, &kept);
+            std::fs::write(Path::new(&out).join("regions-codes.bin"), codes).expect("write OUT_DIR");
+            std::fs::write(Path::new(&out).join("regions-names.packed"), names).expect("write OUT_DIR");
             continue;
         }
-        let bytes = gbk_checked(&src, &kept);
-        std::fs::write(Path::new(&out).join(format!("{name}.gbk")), bytes).expect("write OUT_DIR");
+        let bytes = packed_checked(&src, &kept);
+        std::fs::write(Path::new(&out).join(format!("{name}.packed")), bytes).expect("write OUT_DIR");
+        if name == "tax-codes" {
+            let lean = packed_checked(&src, &lean_tax_codes(&kept));
+            std::fs::write(Path::new(&out).join("tax-codes-lean.packed"), lean).expect("write OUT_DIR");
+        }
     }
     std::fs::write(Path::new(&out).join("lowercase.rs"), lowercase_tables()).expect("write OUT_DIR");
-    for f in ["src/sort.rs", "src/qr/gbk.rs", "src/qr/gbk_hanzi.bin", "src/qr/gbk_other.bin"] {
+    for f in ["src/sort.rs", "src/packed.rs"] {
         println!("cargo:rerun-if-changed={f}");
     }
 }
 
-fn gbk_checked(src: &str, text: &str) -> Vec<u8> {
-    let bytes = gbk::encode(text).unwrap_or_else(|| panic!("{src}: a character GBK lacks"));
-    assert!(gbk::decode(&bytes).as_deref() == Some(text), "{src}: GBK round trip");
+fn packed_checked(src: &str, text: &str) -> Vec<u8> {
+    let bytes = packed::encode(text);
+    assert!(packed::decode(&bytes) == text, "{src}: packing round trip");
     bytes
 }
 
+/// The tax-code table as the invoice part needs it to print and check item names:
+/// every code (the first column) and every 简称; the 名称 are left empty (5 KB
+/// gzipped less: the message about a summary code then names the code only).
+fn lean_tax_codes(kept: &str) -> String {
+    let mut out = String::with_capacity(kept.len() / 3);
+    for line in kept.lines() {
+        let mut f = line.split('\t');
+        match (f.next(), f.next()) {
+            (Some(segment), Some(_name)) => {
+                out.push_str(segment);
+                out.push_str("\t\t");
+                out.push_str(f.next().unwrap_or(""));
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// data/regions.txt in the form `crate::region` reads: the number of codes (u32,
-/// little-endian), the code differences in LEB128, one byte per code for the year
-/// it was retired (minus 1900; 0 while in use), then the names, one a line, in GBK.
-/// About 0.8 KB less of the gzipped module than the text's first two lines.
-fn regions(src: &str, kept: &str) -> Vec<u8> {
+/// little-endian), the code differences in LEB128 and one byte per code for the
+/// year it was retired (minus 1900; 0 while in use) — about 0.8 KB less of the
+/// gzipped module than the text's first two lines; and apart from them the names,
+/// one a line, packed (embedded only with the `region-names` feature).
+fn regions(src: &str, kept: &str) -> (Vec<u8>, Vec<u8>) {
     let mut lines = kept.lines();
     let (codes, retired) = (lines.next().expect("codes line"), lines.next().expect("retired line"));
     let names: String = lines.flat_map(|l| [l, "\n"]).collect();
@@ -63,8 +91,7 @@ fn regions(src: &str, kept: &str) -> Vec<u8> {
                 .unwrap_or_else(|| panic!("{src}: retirement year {y} out of range")),
         });
     }
-    out.extend(gbk_checked(src, &names));
-    out
+    (out, packed_checked(src, &names))
 }
 
 /// The tables of `crate::text::to_lowercase`, taken from this toolchain's own

@@ -37,6 +37,7 @@ mod from_json;
 pub use from_json::fuzz_hooks;
 pub mod issue;
 mod json;
+mod packed;
 pub mod limits;
 pub mod qr;
 pub mod region;

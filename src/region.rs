@@ -14,9 +14,15 @@
 use std::sync::OnceLock;
 
 /// `data/regions.txt` as build.rs stores it: the number of codes (u32 LE), the code
-/// differences in LEB128, a byte per code for the year it was retired (minus 1900;
-/// 0 while in use), then the names in GBK, one a line.
-static TABLE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/regions.bin"));
+/// differences in LEB128, and a byte per code for the year it was retired (minus
+/// 1900; 0 while in use).
+static CODES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/regions-codes.bin"));
+
+/// The names, one a line in code order, packed (`crate::packed`): embedded with
+/// the `region-names` feature (native builds, the npm package's root); the light
+/// npm parts load them at run time ([`load_names`]) from `region-names.txt`.
+#[cfg(feature = "region-names")]
+static NAMES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/regions-names.packed"));
 
 /// One division code with its full name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,16 +37,14 @@ pub struct Region {
 
 struct Entry {
     code: u32,
-    name: &'static str,
     retired: Option<u16>,
 }
 
-/// Reads the table once (the names are decoded from GBK then).
+/// Reads the codes once.
 fn entries() -> &'static [Entry] {
-    static NAMES: OnceLock<String> = OnceLock::new();
     static ENTRIES: OnceLock<Vec<Entry>> = OnceLock::new();
     ENTRIES.get_or_init(|| {
-        let Some((count, mut rest)) = TABLE.split_first_chunk::<4>() else {
+        let Some((count, mut rest)) = CODES.split_first_chunk::<4>() else {
             return Vec::new();
         };
         let n = u32::from_le_bytes(*count) as usize;
@@ -59,49 +63,126 @@ fn entries() -> &'static [Entry] {
                 (delta, shift) = (0, 0);
             }
         }
-        let Some((retired, names)) = rest.split_at_checked(n) else {
+        let Some(retired) = rest.get(..n) else {
             return Vec::new();
         };
-        let names = NAMES.get_or_init(|| crate::qr::gbk::embedded(names));
         codes
             .into_iter()
             .zip(retired)
-            .zip(names.lines())
-            .map(|((code, &y), name)| Entry { code, name, retired: (y != 0).then(|| 1900 + u16::from(y)) })
+            .map(|(code, &y)| Entry { code, retired: (y != 0).then(|| 1900 + u16::from(y)) })
             .collect()
     })
 }
 
-fn entry(code: u32) -> Option<&'static Entry> {
-    let e = entries();
-    e.binary_search_by_key(&code, |x| x.code).ok().map(|i| &e[i])
+static LOADED: OnceLock<Vec<&'static str>> = OnceLock::new();
+
+/// The names by entry, once they are there.
+fn names() -> Option<&'static [&'static str]> {
+    #[cfg(feature = "region-names")]
+    {
+        static TEXT: OnceLock<String> = OnceLock::new();
+        let text = TEXT.get_or_init(|| crate::packed::decode(NAMES));
+        return Some(LOADED.get_or_init(|| text.lines().collect()));
+    }
+    #[allow(unreachable_code)]
+    LOADED.get().map(Vec::as_slice)
 }
 
-/// Looks up a six-digit division code. Returns `None` for codes that were never
-/// in the table (or input that is not six digits).
-pub fn lookup(code: &str) -> Option<Region> {
-    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+/// True when region names are available: always with the `region-names` feature,
+/// else once [`load_names`] succeeded.
+pub fn names_loaded() -> bool {
+    names().is_some()
+}
+
+/// Why [`load_names`] refused a text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NamesError {
+    /// Not one name per code.
+    #[error("the region names file has {found} names for {expected} codes")]
+    Count {
+        /// Names found.
+        found: usize,
+        /// Codes in the table.
+        expected: usize,
+    },
+    /// An empty line.
+    #[error("the region names file has an empty name on line {line}")]
+    Empty {
+        /// 1-based line.
+        line: usize,
+    },
+}
+
+/// Loads the region names (`region-names.txt` of the npm package: one name a line,
+/// in code order) where they are not embedded. Returns how many there are; a text
+/// of the wrong shape is refused and nothing changes. Loading twice keeps the
+/// first names (they cannot differ for one table of codes).
+pub fn load_names(text: &str) -> Result<usize, NamesError> {
+    let expected = entries().len();
+    let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
+    if lines.len() != expected {
+        return Err(NamesError::Count { found: lines.len(), expected });
     }
-    let n: u32 = code.parse().ok()?;
-    let own = entry(n)?;
+    if let Some(i) = lines.iter().position(|l| l.is_empty()) {
+        return Err(NamesError::Empty { line: i + 1 });
+    }
+    if names().is_none() {
+        let owned: &'static str = Box::leak(lines.join("\n").into_boxed_str());
+        let _ = LOADED.set(owned.split('\n').collect());
+    }
+    Ok(expected)
+}
+
+fn entry(code: u32) -> Option<(usize, &'static Entry)> {
+    let e = entries();
+    e.binary_search_by_key(&code, |x| x.code).ok().map(|i| (i, &e[i]))
+}
+
+/// Looks up a six-digit division code with its full name. Returns `None` for
+/// codes that were never in the table (or input that is not six digits), and for
+/// every code while the names are not loaded (see [`names_loaded`]; [`find`]
+/// needs no names).
+pub fn lookup(code: &str) -> Option<Region> {
+    let names = names()?;
+    let n = number(code)?;
+    let (i, own) = entry(n)?;
     let mut name = String::new();
     let province = n / 10_000 * 10_000;
     let prefecture = n / 100 * 100;
     if n != province {
-        if let Some(p) = entry(province) {
-            name.push_str(p.name);
+        if let Some((p, _)) = entry(province) {
+            name.push_str(names[p]);
         }
         if n != prefecture {
-            if let Some(p) = entry(prefecture) {
-                if !matches!(p.name, "市辖区" | "县") {
-                    name.push_str(p.name);
+            if let Some((p, _)) = entry(prefecture) {
+                if !matches!(names[p], "市辖区" | "县") {
+                    name.push_str(names[p]);
                 }
             }
         }
     }
-    name.push_str(own.name);
+    name.push_str(names[i]);
     Some(Region { code: code.to_owned(), name, retired: own.retired })
+}
+
+fn number(code: &str) -> Option<u32> {
+    let b = code.as_bytes();
+    if b.len() != 6 || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(b.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0')))
+}
+
+/// Whether a six-digit code is in the table, without putting its name together:
+/// `Some(retired)` when it is (`retired` as in [`Region`]), `None` when not.
+///
+/// ```
+/// assert_eq!(fapiao::region::find("110103"), Some(Some(2010)));
+/// assert_eq!(fapiao::region::find("110101"), Some(None));
+/// assert_eq!(fapiao::region::find("999999"), None);
+/// ```
+pub fn find(code: &str) -> Option<Option<u16>> {
+    entry(number(code)?).map(|(_, e)| e.retired)
 }
 
 /// Number of codes in the embedded table.
@@ -132,5 +213,23 @@ mod tests {
         assert!(lookup("11010").is_none());
         assert!(lookup("11010A").is_none());
         assert!(count() > 6000);
+    }
+
+    /// The names file of the light npm parts (data/regions.txt from its third
+    /// line, as scripts/build-pkg.sh writes it) fits the table; a file of the
+    /// wrong shape is refused.
+    #[test]
+    fn names_file_fits_the_codes() {
+        let data = include_str!("../data/regions.txt");
+        let names: Vec<&str> = data.lines().filter(|l| !l.starts_with('#')).skip(2).collect();
+        let text = names.join("\n") + "\n";
+        assert_eq!(load_names(&text), Ok(count()));
+        assert_eq!(names.len(), count());
+        assert_eq!(names[entry(110103).unwrap().0], "崇文区");
+        assert!(matches!(load_names(&names[1..].join("\n")), Err(NamesError::Count { .. })));
+        let mut blank = names.clone();
+        blank[5] = "";
+        assert_eq!(load_names(&blank.join("\n")), Err(NamesError::Empty { line: 6 }));
+        assert!(names_loaded());
     }
 }

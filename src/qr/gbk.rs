@@ -150,11 +150,6 @@ fn char_of(code: u16) -> Option<char> {
         .and_then(|e| char::from_u32(u32::from(e.0)))
 }
 
-/// A table the build script stored in GBK (build.rs), decoded.
-pub(crate) fn embedded(bytes: &[u8]) -> String {
-    decode(bytes).unwrap_or_default()
-}
-
 /// Decodes GBK bytes, or `None` when they are not GBK.
 ///
 /// ```

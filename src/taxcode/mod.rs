@@ -104,11 +104,12 @@ pub enum TaxCodeProblem {
         version: String,
     },
     /// A summary code (汇总项), which has codes under it.
-    #[error("{code} {name} is a summary code and cannot be used on an invoice; choose one of the codes under it.")]
+    #[error("{code}{} is a summary code and cannot be used on an invoice; choose one of the codes under it.", spaced(name))]
     Summary {
         /// The code.
         code: String,
-        /// Its name.
+        /// Its name (empty in the npm package's light invoice part, whose table
+        /// carries no names).
         name: String,
     },
     /// The item name is empty.
@@ -133,6 +134,15 @@ pub enum TaxCodeProblem {
         /// The code's 简称.
         expected: String,
     },
+}
+
+/// A name after a space, or nothing for no name.
+fn spaced(name: &str) -> String {
+    if name.is_empty() {
+        String::new()
+    } else {
+        format!(" {name}")
+    }
 }
 
 impl Rule for TaxCodeProblem {
@@ -160,6 +170,7 @@ impl Rule for TaxCodeProblem {
             Unknown { code, version } => {
                 format!("税收分类编码{code}不在编码表（{version}版）中。请核对；如为新版编码表中的编码，可确认后继续。")
             }
+            Summary { code, name } if name.is_empty() => format!("{code}是汇总项，不能用于开票，请选择其下级编码。"),
             Summary { code, name } => format!("{code}（{name}）是汇总项，不能用于开票，请选择其下级编码。"),
             ItemNameEmpty => "请填写项目名称。".into(),
             ItemNameLength { len, max } => format!("项目名称为{len}个字符，最多{max}个（不含“*简称*”前缀）。"),

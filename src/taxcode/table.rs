@@ -9,11 +9,21 @@ use super::search::{normalize, Index};
 use super::{csv, TableProblem};
 use crate::Issue;
 
-/// `data/tax-codes.txt` without its comments, decoded at first use (build.rs
-/// stores it in GBK).
+/// `data/tax-codes.txt` without its comments, unpacked at first use (build.rs
+/// stores it packed, `crate::packed`).
+#[cfg(feature = "taxcodes")]
 fn embedded_text() -> &'static str {
     static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    TEXT.get_or_init(|| crate::qr::gbk::embedded(include_bytes!(concat!(env!("OUT_DIR"), "/tax-codes.gbk"))))
+    TEXT.get_or_init(|| crate::packed::decode(include_bytes!(concat!(env!("OUT_DIR"), "/tax-codes.packed"))))
+}
+
+/// Without the `taxcodes` feature (the npm package's invoice part) the embedded
+/// table is lean: every code and 简称, no 名称 — what printing and checking item
+/// names needs. Search and lookups by name need the feature.
+#[cfg(not(feature = "taxcodes"))]
+fn embedded_text() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| crate::packed::decode(include_bytes!(concat!(env!("OUT_DIR"), "/tax-codes-lean.packed"))))
 }
 
 /// Version of the embedded table (the date of 国家税务总局公告2017年第45号).

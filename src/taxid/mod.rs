@@ -27,10 +27,12 @@
 //! ```
 
 pub mod orgcode;
+mod quick;
 pub mod resident;
 mod suggest;
 pub mod uscc;
 
+pub use quick::{clean_uscc, CleanUscc};
 use serde::Serialize;
 
 use crate::clock::{self, Date};
@@ -232,7 +234,8 @@ pub struct TaxIdDetails {
     /// The six-digit region code.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region_code: Option<String>,
-    /// Full region name, null when the code is unknown.
+    /// Full region name, null when the code is unknown; absent where the region
+    /// names are not loaded (the light npm parts before `loadRegionNames`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region_name: Option<Option<String>>,
     /// True when the region code is no longer in use (it may still appear in real IDs).
@@ -362,11 +365,12 @@ fn birth_date(digits: &str, today: Date) -> Option<Date> {
 
 fn set_region(details: &mut TaxIdDetails, code: &str, issues: &mut Issues) {
     details.region_code = Some(code.to_owned());
-    match region::lookup(code) {
-        Some(r) => {
-            details.region_name = Some(Some(r.name));
-            details.region_retired = Some(r.retired.is_some());
-            details.region_retired_year = r.retired;
+    match region::find(code) {
+        Some(retired) => {
+            // Absent (not null) where the names are not loaded: the code is known.
+            details.region_name = region::lookup(code).map(|r| Some(r.name));
+            details.region_retired = Some(retired.is_some());
+            details.region_retired_year = retired;
         }
         None => {
             details.region_name = Some(None);

@@ -202,6 +202,7 @@ export interface RedResult {
 }
 "#;
 
+#[cfg(feature = "invoice")]
 /// `computeInvoice(input) → InvoiceResult`
 #[wasm_bindgen(js_name = computeInvoice, unchecked_return_type = "InvoiceResult")]
 pub fn compute_invoice(
@@ -211,6 +212,7 @@ pub fn compute_invoice(
     Ok(to_js(&amount::compute_invoice(&input)))
 }
 
+#[cfg(feature = "invoice")]
 /// `amountInWords(value: string, options?) → string`: `""` when the value is not a
 /// non-negative amount with at most two decimals.
 #[wasm_bindgen(js_name = amountInWords)]
@@ -227,6 +229,7 @@ pub fn amount_in_words(
     Ok(amount::amount_in_words(&text, options).unwrap_or_default())
 }
 
+#[cfg(feature = "adjust")]
 /// `applyOrderDiscount(input, discount) → OrderDiscountResult`
 #[wasm_bindgen(js_name = applyOrderDiscount, unchecked_return_type = "OrderDiscountResult")]
 pub fn apply_order_discount(
@@ -238,6 +241,7 @@ pub fn apply_order_discount(
     Ok(to_js(&amount::apply_order_discount(&input, &discount)))
 }
 
+#[cfg(feature = "adjust")]
 /// `splitInvoice(input, limits) → SplitResult`
 #[wasm_bindgen(js_name = splitInvoice, unchecked_return_type = "SplitResult")]
 pub fn split_invoice(
@@ -249,6 +253,7 @@ pub fn split_invoice(
     Ok(to_js(&amount::split_invoice(&input, &limits)))
 }
 
+#[cfg(feature = "adjust")]
 /// `computeRedInvoice(input) → RedResult`
 #[wasm_bindgen(js_name = computeRedInvoice, unchecked_return_type = "RedResult")]
 pub fn compute_red_invoice(

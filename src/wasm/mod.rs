@@ -1,15 +1,30 @@
 //! The JavaScript binding layer: converts values at the boundary and nothing else.
 //! Every rule lives in the modules of the crate root; see `shared/spec/js-api.md`
 //! for the contract these functions keep.
+//!
+//! The npm package is built in parts (scripts/build-pkg.sh), one module per set of
+//! cargo features: `taxid` (tax IDs, buyer form), `invoice` (with amounts and
+//! requests), `taxcodes` (table, search, item names), `qr` (scanned codes, QR
+//! encoder), and `full` (all of them: the package root). A function is exported
+//! only by the parts whose feature it names; the TypeScript declarations are in
+//! every part.
+#![cfg_attr(not(feature = "full"), allow(unused))]
 
 pub mod amount;
 mod convert;
+#[cfg(feature = "taxid")]
+pub mod fast;
 pub mod qr;
 pub mod request;
 pub mod taxcode;
 mod types;
 
 use wasm_bindgen::prelude::*;
+
+/// The allocator of the WebAssembly module (single-threaded: no atomics).
+#[cfg(not(target_feature = "atomics"))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 pub(crate) use convert::to_js;
 
@@ -44,12 +59,14 @@ fn decimal_from_js(value: &JsValue, what: &str) -> Result<crate::amount::Decimal
 }
 
 /// `validateTaxId(input: string) → TaxIdResult`
+#[cfg(feature = "taxid")]
 #[wasm_bindgen(js_name = validateTaxId, unchecked_return_type = "TaxIdResult")]
 pub fn validate_tax_id(input: &str) -> JsValue {
     to_js(&crate::validate_tax_id(input))
 }
 
 /// `validateBuyer(buyer, { invoiceType, confirmed }) → BuyerResult`
+#[cfg(feature = "taxid")]
 #[wasm_bindgen(js_name = validateBuyer, unchecked_return_type = "BuyerResult")]
 pub fn validate_buyer(
     #[wasm_bindgen(unchecked_param_type = "BuyerInput")] buyer: JsValue,
@@ -60,10 +77,30 @@ pub fn validate_buyer(
     Ok(to_js(&crate::validate_buyer(&input, &options)))
 }
 
-/// `regionName(code: string) → string | null`: the full name of a GB/T 2260 code.
+/// `regionName(code: string) → string | null`: the full name of a GB/T 2260 code
+/// (null when unknown, or while the region names are not loaded).
+#[cfg(feature = "taxid")]
 #[wasm_bindgen(js_name = regionName)]
 pub fn region_name(code: &str) -> Option<String> {
     crate::region::lookup(code).map(|r| r.name)
+}
+
+/// Loads the region names (`wasm/region-names.txt`) into a part that does not
+/// embed them; the entry modules call it (`loadRegionNames`). Returns the number
+/// of names; throws on a file of the wrong shape.
+#[cfg(feature = "taxid")]
+#[wasm_bindgen(js_name = __fpLoadRegionNames)]
+pub fn load_region_names(text: &str) -> Result<usize, JsError> {
+    crate::region::load_names(text).map_err(|e| JsError::new(&e.to_string()))
+}
+
+/// `regionNamesLoaded() → boolean`: whether `details.regionName` and `regionName`
+/// can name regions (always in the package root; in the light parts once
+/// `loadRegionNames` has run).
+#[cfg(feature = "taxid")]
+#[wasm_bindgen(js_name = regionNamesLoaded)]
+pub fn region_names_loaded() -> bool {
+    crate::region::names_loaded()
 }
 
 /// `version() → string`: the package version.

@@ -56,18 +56,21 @@ export interface ReceiptResult {
 }
 "#;
 
+#[cfg(feature = "qr")]
 /// `parseTitleQr(text) → TitleQrResult`
 #[wasm_bindgen(js_name = parseTitleQr, unchecked_return_type = "TitleQrResult")]
 pub fn parse_title_qr(text: &str) -> JsValue {
     to_js(&crate::qr::parse_title_qr(text))
 }
 
+#[cfg(feature = "qr")]
 /// `parseReceipt(text) → ReceiptResult`
 #[wasm_bindgen(js_name = parseReceipt, unchecked_return_type = "ReceiptResult")]
 pub fn parse_receipt(text: &str) -> JsValue {
     to_js(&crate::qr::parse_receipt(text))
 }
 
+#[cfg(feature = "qr")]
 /// `qrSvg(text) → string | null`: an SVG QR code (level M, quiet zone included),
 /// `null` when the text is too long.
 #[wasm_bindgen(js_name = qrSvg)]

@@ -78,6 +78,7 @@ export interface TaxCodeTableInfo {
 }
 "#;
 
+#[cfg(feature = "taxcodes")]
 /// `lookupTaxCode(code: string) → TaxCode | null`
 #[wasm_bindgen(js_name = lookupTaxCode, unchecked_return_type = "TaxCode | null")]
 pub fn lookup_tax_code(code: &str) -> JsValue {
@@ -87,6 +88,7 @@ pub fn lookup_tax_code(code: &str) -> JsValue {
     }
 }
 
+#[cfg(feature = "taxcodes")]
 /// `searchTaxCodes(query: string, { limit }) → TaxCodeHit[]`
 #[wasm_bindgen(js_name = searchTaxCodes, unchecked_return_type = "TaxCodeHit[]")]
 pub fn search_tax_codes(
@@ -97,6 +99,7 @@ pub fn search_tax_codes(
     Ok(to_js(&taxcode::search(query, &options)))
 }
 
+#[cfg(feature = "taxcodes")]
 /// `formatItemName(code: string, name: string) → string`: `*简称*名称`, or an
 /// empty string when the code is not in the table (the contract's type is a
 /// string; `checkItemName` says what is wrong).
@@ -105,18 +108,21 @@ pub fn format_item_name(code: &str, name: &str) -> String {
     taxcode::format_item_name(code, name).unwrap_or_default()
 }
 
+#[cfg(feature = "taxcodes")]
 /// `checkItemName(code: string, name: string) → ItemNameResult`
 #[wasm_bindgen(js_name = checkItemName, unchecked_return_type = "ItemNameResult")]
 pub fn check_item_name(code: &str, name: &str) -> JsValue {
     to_js(&taxcode::check_item_name(code, name))
 }
 
+#[cfg(feature = "taxcodes")]
 /// `loadTaxCodes(csvOrJson: string) → { count, errors }`: replaces the table if valid.
 #[wasm_bindgen(js_name = loadTaxCodes, unchecked_return_type = "TaxCodeLoadResult")]
 pub fn load_tax_codes(csv_or_json: &str) -> JsValue {
     to_js(&taxcode::load(csv_or_json))
 }
 
+#[cfg(feature = "taxcodes")]
 /// `loadTaxCodeDescriptions(text: string) → { count, errors }`: adds the 说明
 /// from `tax-codes-descriptions.txt`.
 #[wasm_bindgen(js_name = loadTaxCodeDescriptions, unchecked_return_type = "TaxCodeLoadResult")]
@@ -124,18 +130,21 @@ pub fn load_tax_code_descriptions(text: &str) -> JsValue {
     to_js(&taxcode::load_descriptions(text))
 }
 
+#[cfg(feature = "taxcodes")]
 /// `resetTaxCodes()`: back to the embedded table, without descriptions.
 #[wasm_bindgen(js_name = resetTaxCodes)]
 pub fn reset_tax_codes() {
     taxcode::reset();
 }
 
+#[cfg(feature = "taxcodes")]
 /// `taxCodeTableInfo() → TaxCodeTableInfo`
 #[wasm_bindgen(js_name = taxCodeTableInfo, unchecked_return_type = "TaxCodeTableInfo")]
 pub fn tax_code_table_info() -> JsValue {
     to_js(&taxcode::info())
 }
 
+#[cfg(feature = "taxcodes")]
 /// `prepareTaxCodeSearch()`: builds the search index now (e.g. while the page is
 /// idle) instead of on the first keystroke.
 #[wasm_bindgen(js_name = prepareTaxCodeSearch)]
