@@ -1,7 +1,10 @@
-//! Stores the embedded tables (data/*.txt, UTF-8) packed (src/packed.rs: one or
-//! two bytes per character, no code-page table needed to read them back). The
-//! crate unpacks them once at first use, and this script checks that the round
-//! trip gives back every file exactly. The regions go in a binary form (see
+//! Stores the embedded tables (data/*.txt, UTF-8) twice: in GBK (two bytes per Han
+//! character, which gzip compresses best) for builds that carry the GBK tables
+//! anyway (the `qr` feature: native builds and the npm package's root), and packed
+//! (src/packed.rs: one or two bytes per character, no code-page table needed to
+//! read them back) for the light npm parts. The crate decodes its copy once at
+//! first use (`crate::packed::embedded_table!`), and this script checks that both
+//! round trips give back every file exactly. The regions go in a binary form (see
 //! `regions`); the tax-code table also goes in a lean form for builds without the
 //! `taxcodes` feature (see `lean_tax_codes`); and the tables of
 //! `crate::text::to_lowercase` are made here from the toolchain's own case mapping.
@@ -11,8 +14,12 @@
 mod sort;
 
 #[path = "src/packed.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_macros, unused_imports)]
 mod packed;
+
+#[path = "src/qr/gbk.rs"]
+#[allow(dead_code)]
+mod gbk;
 
 use std::path::Path;
 
@@ -27,26 +34,28 @@ fn main() {
         if name == "regions" {
             let (codes, names) = regions(&src, &kept);
             std::fs::write(Path::new(&out).join("regions-codes.bin"), codes).expect("write OUT_DIR");
-            std::fs::write(Path::new(&out).join("regions-names.packed"), names).expect("write OUT_DIR");
+            write_table(&out, "regions-names", &src, &names);
             continue;
         }
-        let bytes = packed_checked(&src, &kept);
-        std::fs::write(Path::new(&out).join(format!("{name}.packed")), bytes).expect("write OUT_DIR");
+        write_table(&out, &name, &src, &kept);
         if name == "tax-codes" {
-            let lean = packed_checked(&src, &lean_tax_codes(&kept));
-            std::fs::write(Path::new(&out).join("tax-codes-lean.packed"), lean).expect("write OUT_DIR");
+            write_table(&out, "tax-codes-lean", &src, &lean_tax_codes(&kept));
         }
     }
     std::fs::write(Path::new(&out).join("lowercase.rs"), lowercase_tables()).expect("write OUT_DIR");
-    for f in ["src/sort.rs", "src/packed.rs"] {
+    for f in ["src/sort.rs", "src/packed.rs", "src/qr/gbk.rs", "src/qr/gbk_hanzi.bin", "src/qr/gbk_other.bin"] {
         println!("cargo:rerun-if-changed={f}");
     }
 }
 
-fn packed_checked(src: &str, text: &str) -> Vec<u8> {
-    let bytes = packed::encode(text);
-    assert!(packed::decode(&bytes) == text, "{src}: packing round trip");
-    bytes
+/// Writes `<name>.gbk` and `<name>.packed`, each checked by decoding it again.
+fn write_table(out: &str, name: &str, src: &str, text: &str) {
+    let gbk = gbk::encode(text).unwrap_or_else(|| panic!("{src}: a character GBK lacks"));
+    assert!(gbk::decode(&gbk).as_deref() == Some(text), "{src}: GBK round trip");
+    std::fs::write(Path::new(out).join(format!("{name}.gbk")), gbk).expect("write OUT_DIR");
+    let packed = packed::encode(text);
+    assert!(packed::decode(&packed) == text, "{src}: packing round trip");
+    std::fs::write(Path::new(out).join(format!("{name}.packed")), packed).expect("write OUT_DIR");
 }
 
 /// The tax-code table as the invoice part needs it to print and check item names:
@@ -73,8 +82,8 @@ fn lean_tax_codes(kept: &str) -> String {
 /// little-endian), the code differences in LEB128 and one byte per code for the
 /// year it was retired (minus 1900; 0 while in use) — about 0.8 KB less of the
 /// gzipped module than the text's first two lines; and apart from them the names,
-/// one a line, packed (embedded only with the `region-names` feature).
-fn regions(src: &str, kept: &str) -> (Vec<u8>, Vec<u8>) {
+/// one a line (embedded only with the `region-names` feature).
+fn regions(src: &str, kept: &str) -> (Vec<u8>, String) {
     let mut lines = kept.lines();
     let (codes, retired) = (lines.next().expect("codes line"), lines.next().expect("retired line"));
     let names: String = lines.flat_map(|l| [l, "\n"]).collect();
@@ -91,7 +100,7 @@ fn regions(src: &str, kept: &str) -> (Vec<u8>, Vec<u8>) {
                 .unwrap_or_else(|| panic!("{src}: retirement year {y} out of range")),
         });
     }
-    (out, packed_checked(src, &names))
+    (out, names)
 }
 
 /// The tables of `crate::text::to_lowercase`, taken from this toolchain's own

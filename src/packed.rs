@@ -1,4 +1,4 @@
-//! Text tables as build.rs stores them in the module: the distinct characters
+//! Text tables as build.rs stores them for the light npm parts: the distinct characters
 //! once, most frequent first, then each character of the text as its place in
 //! that list — one byte for the 128 most frequent, two for the others.
 //!
@@ -10,6 +10,21 @@
 //! Layout: the alphabet's length in bytes (u32, little-endian), the alphabet in
 //! UTF-8, then the places: `0xxxxxxx` is place 0–127, `1xxxxxxx yyyyyyyy` is place
 //! `x << 8 | y`.
+
+/// A table build.rs wrote into `OUT_DIR` as `<name>.gbk` and `<name>.packed`,
+/// decoded: the GBK copy where the module carries the GBK tables anyway (the `qr`
+/// feature; gzip compresses it best), else the packed one.
+macro_rules! embedded_table {
+    ($name:literal) => {{
+        #[cfg(feature = "qr")]
+        let text = crate::qr::gbk::decode(include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".gbk")))
+            .unwrap_or_default();
+        #[cfg(not(feature = "qr"))]
+        let text = crate::packed::decode(include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".packed")));
+        text
+    }};
+}
+pub(crate) use embedded_table;
 
 /// Packs `text` (build.rs). Panics beyond 32,768 distinct characters.
 #[allow(dead_code)]
@@ -43,6 +58,7 @@ pub(crate) fn encode(text: &str) -> Vec<u8> {
 }
 
 /// Unpacks what [`encode`] wrote; an empty string for bytes it did not write.
+#[cfg_attr(feature = "qr", allow(dead_code))]
 pub(crate) fn decode(bytes: &[u8]) -> String {
     let Some((len, rest)) = bytes.split_first_chunk::<4>() else {
         return String::new();

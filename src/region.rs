@@ -18,11 +18,6 @@ use std::sync::OnceLock;
 /// 1900; 0 while in use).
 static CODES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/regions-codes.bin"));
 
-/// The names, one a line in code order, packed (`crate::packed`): embedded with
-/// the `region-names` feature (native builds, the npm package's root); the light
-/// npm parts load them at run time ([`load_names`]) from `region-names.txt`.
-#[cfg(feature = "region-names")]
-static NAMES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/regions-names.packed"));
 
 /// One division code with its full name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +76,10 @@ fn names() -> Option<&'static [&'static str]> {
     #[cfg(feature = "region-names")]
     {
         static TEXT: OnceLock<String> = OnceLock::new();
-        let text = TEXT.get_or_init(|| crate::packed::decode(NAMES));
+        // The names, one a line in code order: embedded with the `region-names`
+        // feature (native builds, the npm package's root); the light npm parts
+        // load them at run time (`load_names`) from `region-names.txt`.
+        let text = TEXT.get_or_init(|| crate::packed::embedded_table!("regions-names"));
         return Some(LOADED.get_or_init(|| text.lines().collect()));
     }
     #[allow(unreachable_code)]

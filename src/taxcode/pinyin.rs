@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 /// (build.rs stores it in GBK).
 fn readings_text() -> &'static str {
     static TEXT: OnceLock<String> = OnceLock::new();
-    TEXT.get_or_init(|| crate::packed::decode(include_bytes!(concat!(env!("OUT_DIR"), "/tax-codes-pinyin.packed"))))
+    TEXT.get_or_init(|| crate::packed::embedded_table!("tax-codes-pinyin"))
 }
 
 struct Readings {

@@ -9,12 +9,12 @@ use super::search::{normalize, Index};
 use super::{csv, TableProblem};
 use crate::Issue;
 
-/// `data/tax-codes.txt` without its comments, unpacked at first use (build.rs
-/// stores it packed, `crate::packed`).
+/// `data/tax-codes.txt` without its comments, decoded at first use (see
+/// `crate::packed::embedded_table`).
 #[cfg(feature = "taxcodes")]
 fn embedded_text() -> &'static str {
     static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    TEXT.get_or_init(|| crate::packed::decode(include_bytes!(concat!(env!("OUT_DIR"), "/tax-codes.packed"))))
+    TEXT.get_or_init(|| crate::packed::embedded_table!("tax-codes"))
 }
 
 /// Without the `taxcodes` feature (the npm package's invoice part) the embedded
@@ -23,7 +23,7 @@ fn embedded_text() -> &'static str {
 #[cfg(not(feature = "taxcodes"))]
 fn embedded_text() -> &'static str {
     static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    TEXT.get_or_init(|| crate::packed::decode(include_bytes!(concat!(env!("OUT_DIR"), "/tax-codes-lean.packed"))))
+    TEXT.get_or_init(|| crate::packed::embedded_table!("tax-codes-lean"))
 }
 
 /// Version of the embedded table (the date of 国家税务总局公告2017年第45号).
