@@ -15,6 +15,7 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { gzipSync, constants } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const pkg = `${root}pkg/`;
@@ -179,11 +180,12 @@ function report(check) {
   }
 }
 
-const [cmd, flag] = process.argv.slice(2);
+const main = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(process.argv[1]);
+const [cmd, flag] = main ? process.argv.slice(2) : [];
 if (cmd === 'list') for (const p of PARTS) console.log(`${p.name} ${p.features}`);
 else if (cmd === 'entries') writeEntries();
 else if (cmd === 'sizes') report(flag === '--check');
-else if (cmd !== undefined) {
+else if (main) {
   console.error('usage: node scripts/pkg-parts.mjs list | entries | sizes [--check]');
   process.exit(2);
 }

@@ -183,21 +183,19 @@ test('buildIssueRequest: the canonical request the proxy accepts', () => {
   assert.ok(bad.errors.some((e) => e.code === 'TAXID_CHECKSUM' && e.field === 'buyer.taxId'), JSON.stringify(bad.errors));
 });
 
-test('the module is within its size budget (scripts/wasm-size-budget.txt)', async () => {
+test('every part of the package is within its size budget (scripts/size-budget.json)', async () => {
   const { readFileSync } = await import('node:fs');
-  const { gzipSync } = await import('node:zlib');
-  const wasm = readFileSync(new URL(import.meta.resolve('fapiao/fapiao_bg.wasm')));
-  const gz = gzipSync(wasm, { level: 9 }).length;
-  const budget = Object.fromEntries(
-    readFileSync(new URL('../../scripts/wasm-size-budget.txt', import.meta.url), 'utf8')
-      .split('\n')
-      .filter((l) => l && !l.startsWith('#'))
-      .map((l) => l.split(/\s+/))
-      .map(([k, v]) => [k, Number(v)]),
-  );
-  console.log(`fapiao_bg.wasm: ${wasm.length} bytes, ${gz} bytes gzipped (zlib level 9) (budget ${budget.raw}, ${budget.zlib})`);
-  assert.ok(wasm.length <= budget.raw, `${wasm.length} bytes > ${budget.raw}`);
-  assert.ok(gz <= budget.zlib, `${gz} bytes gzipped > ${budget.zlib}`);
+  const { sizes } = await import('../../scripts/pkg-parts.mjs');
+  const budget = JSON.parse(readFileSync(new URL('../../scripts/size-budget.json', import.meta.url), 'utf8'));
+  const rows = sizes();
+  assert.deepEqual(rows.map((r) => r.part).sort(), Object.keys(budget.parts).sort());
+  for (const r of rows) {
+    console.log(`${r.part}: ${r.raw} bytes, ${r.gzip} gzipped (budget ${budget.parts[r.part]})`);
+    assert.ok(r.gzip <= budget.parts[r.part], `${r.part}: ${r.gzip} bytes gzipped > ${budget.parts[r.part]}`);
+  }
+  // The light parts really are lighter than the whole.
+  const by = Object.fromEntries(rows.map((r) => [r.part, r.gzip]));
+  assert.ok(by.taxid < by.invoice && by.invoice < by.adjust && by.adjust < by.fapiao, JSON.stringify(by));
 });
 
 test('parseReceipt: a receipt as the kiosk uses it, its lines straight into computeInvoice', () => {
