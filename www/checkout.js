@@ -1,6 +1,6 @@
 // The web-shop checkout: cart from a sandbox order token, totals by computeInvoice,
 // the invoice form checked by buildIssueRequest as the user types, then the proxy.
-import init, { computeInvoice, buildIssueRequest } from '/pkg/fapiao.js';
+import init, { computeInvoice, buildIssueRequest } from '/pkg/invoice.js';
 import {
   BuyerForm, readTitleQr, submitInvoice, waitForInvoice, ProxyError, say, hasCamera, scanWithCamera,
   listenForScanner, money, percent, $, el,
@@ -176,8 +176,8 @@ form.addEventListener('submit', (e) => {
 });
 
 // --- 抬头 QR ------------------------------------------------------------------------
-function applyTitle(text) {
-  const r = readTitleQr(text);
+async function applyTitle(text) {
+  const r = await readTitleQr(text);
   const msg = $('title-qr-msg');
   if (!r.valid) {
     msg.replaceChildren(...r.errors.map((i) => el('div', { className: 'error', textContent: `✗ ${i.message}` })));
@@ -215,8 +215,8 @@ if (hasCamera()) {
     if (stop) { stop(); stop = null; $('title-video').hidden = true; return; }
     $('title-video').hidden = false;
     try {
-      stop = await scanWithCamera($('title-video'), (t) => {
-        const ok = applyTitle(t);
+      stop = await scanWithCamera($('title-video'), async (t) => {
+        const ok = await applyTitle(t);
         if (ok) { $('title-video').hidden = true; stop = null; }
         return ok;
       });

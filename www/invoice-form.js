@@ -1,17 +1,16 @@
-// Shared by checkout.html and kiosk.html (taxcodes.html takes its DOM helpers): the buyer form, the proxy client and the
+// Shared by checkout.html and kiosk.html: the buyer form, the proxy client and the
 // scanners. Every rule comes from the fapiao package (validateTaxId,
 // buildIssueRequest, parseTitleQr); this file only shows results and moves data.
-import { validateTaxId, parseTitleQr } from '/pkg/fapiao.js';
+// The pages load the package's invoice part first; the part for scanned codes
+// (抬头 QR, receipts, QR images) is fetched when a code is first read.
+import { validateTaxId } from '/pkg/invoice.js';
+import { $, el } from '/dom.js';
 
-/** `document.getElementById`. */
-export const $ = (id) => document.getElementById(id);
+export { $, el };
 
-/** Creates an element with properties and children. */
-export const el = (tag, props = {}, ...kids) => {
-  const e = Object.assign(document.createElement(tag), props);
-  e.append(...kids);
-  return e;
-};
+let scanned = null;
+/** The package's part for scanned codes, loaded and initialised on first use. */
+export const scanPart = () => (scanned ??= import('/pkg/qr.js').then(async (m) => { await m.default(); return m; }));
 
 /** The message of an Issue in the page's language. */
 export const say = (issue, lang) => (lang === 'en' ? issue.messageEn : issue.message);
@@ -183,8 +182,8 @@ export class BuyerForm {
   }
 }
 
-/** Reads a 抬头 QR's text; returns the package's result. */
-export const readTitleQr = (text) => parseTitleQr(text);
+/** Reads a 抬头 QR's text; resolves to the package's result. */
+export const readTitleQr = async (text) => (await scanPart()).parseTitleQr(text);
 
 /** An error from the proxy: `{ status, issues }`. */
 export class ProxyError extends Error {
@@ -293,7 +292,7 @@ export async function scanWithCamera(video, onText) {
     while (running) {
       try {
         const codes = await detector.detect(video);
-        if (codes.length && onText(codes[0].rawValue)) { stop(); return; }
+        if (codes.length && (await onText(codes[0].rawValue))) { stop(); return; }
       } catch { /* a frame that is not ready */ }
       await new Promise((r) => setTimeout(r, 200));
     }

@@ -2,9 +2,9 @@
 // it read-only, take the title (typed or from a 抬头 QR), issue through the proxy and
 // show a QR code to download the invoice. A shared device: nothing is stored, and an
 // idle timer (?idle=<seconds>, default 120) clears everything.
-import init, { parseReceipt, computeInvoice, buildIssueRequest, qrSvg } from '/pkg/fapiao.js';
+import init, { computeInvoice, buildIssueRequest } from '/pkg/invoice.js';
 import {
-  BuyerForm, readTitleQr, submitInvoice, getInvoice, waitForInvoice, ProxyError, say, hasCamera,
+  BuyerForm, readTitleQr, submitInvoice, getInvoice, waitForInvoice, ProxyError, say, hasCamera, scanPart,
   scanWithCamera, listenForScanner, money, $, el,
 } from '/invoice-form.js';
 
@@ -105,8 +105,12 @@ function showReceipt() {
   $('r-words').textContent = lang === 'en' ? '' : c.totals.amountInclTaxInWords;
 }
 
+/** The package's part for scanned codes, once a code was read (receipts come first). */
+let scan = null;
+
 async function openReceipt(text) {
-  const r = parseReceipt(text);
+  scan = await scanPart();
+  const r = scan.parseReceipt(text);
   if (!r.valid) {
     $('start-msg').replaceChildren(...r.errors.map((i) => el('div', { textContent: say(i, lang) })));
     return;
@@ -136,7 +140,7 @@ function downloadLink(r) {
 
 function invoiceBlock(r) {
   const link = downloadLink(r);
-  const svg = link ? qrSvg(link) : null;
+  const svg = link && scan ? scan.qrSvg(link) : null;
   const qr = el('figure', { className: 'qr' });
   if (svg) {
     qr.innerHTML = svg;
@@ -197,8 +201,8 @@ form.addEventListener('submit', async (e) => {
 });
 
 // --- 抬头 QR ------------------------------------------------------------------------
-function applyTitle(text) {
-  const r = readTitleQr(text);
+async function applyTitle(text) {
+  const r = await readTitleQr(text);
   const msg = $('title-qr-msg');
   if (!r.valid) {
     msg.replaceChildren(...r.errors.map((i) => el('div', { className: 'error', textContent: `✗ ${say(i, lang)}` })));
@@ -209,11 +213,14 @@ function applyTitle(text) {
     ...r.warnings.map((i) => el('div', { className: 'warn', textContent: `⚠ ${say(i, lang)}` })));
 }
 
-function onScan(text) {
+async function onScan(text) {
   text = text.trim();
   if (text.includes('FP1.')) openReceipt(text);
   else if (text.startsWith('$') && receipt && !form.hidden) applyTitle(text);
-  else if (!receipt) $('start-msg').replaceChildren(el('div', { textContent: parseReceipt(text).errors.map((i) => say(i, lang)).join(' ') || t('notReceipt') }));
+  else if (!receipt) {
+    scan = await scanPart();
+    $('start-msg').replaceChildren(el('div', { textContent: scan.parseReceipt(text).errors.map((i) => say(i, lang)).join(' ') || t('notReceipt') }));
+  }
 }
 
 // --- session ------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 // message comes from the fapiao package; this file only shows its results.
 import init, {
   searchTaxCodes, lookupTaxCode, checkItemName, prepareTaxCodeSearch, taxCodeTableInfo,
-} from '/pkg/fapiao.js';
-import { $, el } from '/invoice-form.js';
+} from '/pkg/taxcodes.js';
+import { $, el } from '/dom.js';
 
 const q = $('q');
 const hits = $('hits');

@@ -1,6 +1,8 @@
 // The tax-ID demo: every rule comes from the fapiao package; this file only shows
-// its results. A plain page with no bundler imports the web build and awaits init().
-import init, { validateTaxId } from '/pkg/fapiao.js';
+// its results. A plain page with no bundler imports the package's tax-ID part
+// (web build) and awaits init(); the region names follow when the first ID is
+// typed (loadRegionNames), so the first load carries the rules only.
+import init, { validateTaxId, loadRegionNames } from '/pkg/taxid.js';
 
 const input = document.getElementById('tax-id');
 const status = document.getElementById('tax-id-status');
@@ -16,6 +18,9 @@ const KIND = {
   legacy20: '旧版20位税号',
   resident: '居民身份证号码',
 };
+
+/** The region names' loading, started by the first ID typed. */
+let names = null;
 
 await init();
 input.disabled = false;
@@ -35,6 +40,7 @@ function show() {
     input.removeAttribute('aria-invalid');
     return;
   }
+  if (!names) names = loadRegionNames().then(show, () => {});
   const r = validateTaxId(value);
   const overridable = r.errors.length > 0 && r.errors.every((e) => e.overridable);
   confirmRow.hidden = !overridable;
@@ -72,7 +78,8 @@ function show() {
     ['规范化', r.normalized],
     ['登记管理部门', d.registrationAuthority],
     ['机构类别', d.entityType],
-    ['行政区划', d.regionCode && `${d.regionCode} ${d.regionName ?? '（未知）'}${d.regionRetired ? `（${d.regionRetiredYear}年起停用）` : ''}`],
+    // regionName is absent while the names load, null for a code in no edition.
+    ['行政区划', d.regionCode && `${d.regionCode} ${'regionName' in d ? (d.regionName ?? '（未知）') : '…'}${d.regionRetired ? `（${d.regionRetiredYear}年起停用）` : ''}`],
     ['组织机构代码', d.organizationCode],
     ['出生日期', d.birthDate],
   ].filter(([, v]) => v);
