@@ -4,7 +4,7 @@
 # tuned for size) → wasm-bindgen (the exact version of the crate's wasm-bindgen)
 # → wasm-opt (from the npm `binaryen` package) → pkg/wasm/<part>.js and
 # pkg/wasm/<part>_bg.wasm; then the entry modules of every part (minified, with
-# js/boundary.js), precompressed copies for servers that serve .gz files, and the
+# the lean boundary's js/*.js), precompressed copies for servers that serve .gz files, and the
 # size report, which fails above scripts/size-budget.json.
 #   bash scripts/build-pkg.sh            every part
 #   bash scripts/build-pkg.sh taxid qr   only these (the size check is skipped)
@@ -33,9 +33,9 @@ while read -r part features; do
 done < <(node scripts/pkg-parts.mjs list)
 
 node scripts/pkg-parts.mjs entries
-# Every module minified (the lean boundary's JavaScript side, js/boundary.js,
-# comes in here); the TypeScript declarations keep the documentation.
-cp js/boundary.js pkg/boundary.js
+# Every module minified (the lean boundary's JavaScript side, js/*.js, comes in
+# here); the TypeScript declarations keep the documentation.
+cp js/*.js pkg/
 for f in pkg/*.js pkg/wasm/*.js; do
   esbuild "$f" --minify --format=esm --legal-comments=none --log-level=warning --outfile="$f" --allow-overwrite
 done

@@ -23,15 +23,16 @@ const pkg = `${root}pkg/`;
 /**
  * name: the subpath (`fapiao/<name>`; the root for `fapiao`); features: cargo
  * features; taxIds: whether the part checks taxpayer IDs (and so gets the lean
- * boundary of js/boundary.js); files: the entry file names.
+ * boundary of js/taxid-boundary.js; invoice: computes amounts, with
+ * js/invoice-boundary.js); files: the entry file names.
  */
 export const PARTS = [
-  { name: 'fapiao', features: 'full', taxIds: true, names: true, web: 'fapiao', node: 'node', bundler: 'bundler',
+  { name: 'fapiao', features: 'full', taxIds: true, invoice: true, names: true, web: 'fapiao', node: 'node', bundler: 'bundler',
     what: 'every function of the package' },
   { name: 'taxid', features: 'taxid', taxIds: true, what: 'taxpayer IDs and the buyer form' },
-  { name: 'invoice', features: 'invoice', taxIds: true,
+  { name: 'invoice', features: 'invoice', taxIds: true, invoice: true,
     what: 'taxpayer IDs, the buyer form, amounts and the issuing request (with the tax codes and 简称 it needs, not the names or search)' },
-  { name: 'adjust', features: 'adjust', taxIds: true,
+  { name: 'adjust', features: 'adjust', taxIds: true, invoice: true,
     what: 'everything of fapiao/invoice, and order discounts, splitting at the invoice limit and red letters' },
   { name: 'taxcodes', features: 'taxcodes', taxIds: false, what: 'the tax classification code table, search and item names' },
   { name: 'qr', features: 'qr', taxIds: false, what: 'scanned codes (抬头 QR, receipts) and the QR encoder' },
@@ -46,8 +47,8 @@ function webEntry(p) {
     return `${HEADER(p, 'for pages without a bundler (await init() once, then call)')}export * from '${gen}';\nexport { default, initSync } from '${gen}';\n`;
   }
   return `${HEADER(p, 'for pages without a bundler (await init() once, then call)')}import initWasm, * as gen from '${gen}';
-import { bindTaxIds } from './boundary.js';
-
+import { bindTaxIds } from './taxid-boundary.js';
+${p.invoice ? "import { bindInvoice } from './invoice-boundary.js';\n" : ''}
 export * from '${gen}';
 
 const ids = bindTaxIds(gen, new URL('./wasm/region-names.txt', import.meta.url));
@@ -59,6 +60,10 @@ export const validateTaxIds = ids.validateTaxIds;
 export const loadRegionNames = ids.loadRegionNames;
 /** @internal The Node.js entry's synchronous loader. */
 export const __fpLoadRegionNamesSync = ids.loadRegionNamesSync;
+${p.invoice ? `/** \`computeInvoice(input) → InvoiceResult\` */
+export const computeInvoice = bindInvoice(gen).computeInvoice;
+` : ''}/** @internal The general paths behind the lean ones, for the package's own tests. */
+export const __fpGeneral = { validateTaxId: gen.validateTaxId${p.invoice ? ', computeInvoice: gen.computeInvoice' : ''} };
 
 /** Loads the module (once); every other export may be called after it resolved. */
 export default async function init(input) {
@@ -129,7 +134,8 @@ function writeEntries() {
 /** What a page without a bundler fetches for a part: its web entry and what that imports. */
 export function partFiles(p) {
   const files = [`${p.web}.js`, `wasm/${p.name}.js`, `wasm/${p.name}_bg.wasm`];
-  if (p.taxIds) files.splice(1, 0, 'boundary.js');
+  if (p.invoice) files.splice(1, 0, 'invoice-boundary.js');
+  if (p.taxIds) files.splice(1, 0, 'taxid-boundary.js');
   return files;
 }
 

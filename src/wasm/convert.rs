@@ -42,12 +42,17 @@ impl ser::Error for Error {
 /// Turns a result into a JS value: plain objects and arrays, `null` for `None`.
 pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
     let mut out = String::new();
-    // Writing into a String cannot fail, and the result types serialise nothing
-    // but strings, integers, booleans, options, sequences and structs.
-    match value.serialize(&mut Writer { out: &mut out }) {
+    match write_json(&mut out, value) {
         Ok(()) => parse(&out),
         Err(_) => JsValue::NULL,
     }
+}
+
+/// Appends a value as JSON text. Writing into a String cannot fail, and the
+/// result types serialise nothing but strings, integers, booleans, options,
+/// sequences and structs.
+pub(crate) fn write_json<T: Serialize + ?Sized>(out: &mut String, value: &T) -> Result<(), Error> {
+    value.serialize(&mut Writer { out })
 }
 
 #[inline(never)]

@@ -78,3 +78,120 @@ pub fn tax_ids(count: usize) -> usize {
         clean
     })
 }
+
+/// `computeInvoice` without JSON on the way in and for the lines on the way out.
+///
+/// `lines` holds `count` lines as js/boundary.js packs them: lines separated by
+/// U+001E, the fields of a line (name, taxCode, spec, unit, quantity, unitPrice,
+/// amount, taxAmount, taxRate, kind, preferentialPolicy, zeroRateFlag, deduction)
+/// by U+001F, each a tag and its text: `n` absent or null, `s` a string, `i` an
+/// integer, `f` another number. The answer is `valid`, `errors`, `warnings` and
+/// `totals` as a JSON object, U+001D, then the lines: U+001E between them, empty
+/// for a line that could not be computed, else its values separated by U+001F
+/// (kind, quantity, unitPriceExclTax, unitPriceInclTax, amountExclTax, taxAmount,
+/// amountInclTax, taxRate, deduction; empty for null or absent). Text that does
+/// not follow this form (which the JavaScript side never sends) throws.
+#[cfg(feature = "invoice")]
+#[wasm_bindgen(js_name = __fpComputeInvoice)]
+pub fn compute_invoice(price_includes_tax: bool, count: usize, lines: &str) -> Result<String, JsError> {
+    use crate::amount::{compute_invoice, money, InvoiceInput, LineInput, LineKind};
+
+    let mut input = InvoiceInput { price_includes_tax, ..Default::default() };
+    input.lines.reserve(count);
+    for line in lines.split('\u{1e}').take(count) {
+        let mut f = Fields(line.split('\u{1f}'));
+        input.lines.push(LineInput {
+            name: f.text()?,
+            tax_code: f.text()?,
+            spec: f.text()?,
+            unit: f.text()?,
+            quantity: f.decimal()?,
+            unit_price: f.decimal()?,
+            amount: f.decimal()?,
+            tax_amount: f.decimal()?,
+            tax_rate: f.decimal()?,
+            kind: f.text()?,
+            preferential_policy: f.text()?,
+            zero_rate_flag: f.text()?,
+            deduction: f.decimal()?,
+        });
+        if f.0.next().is_some() {
+            return Err(malformed());
+        }
+    }
+    if input.lines.len() != count {
+        return Err(malformed());
+    }
+    let r = compute_invoice(&input);
+    let mut out = String::with_capacity(128 + count * 64);
+    let json_error = |e: super::convert::Error| JsError::new(&e.0);
+    out.push_str(if r.valid { "{\"valid\":true,\"errors\":" } else { "{\"valid\":false,\"errors\":" });
+    super::write_json(&mut out, &r.errors).map_err(json_error)?;
+    out.push_str(",\"warnings\":");
+    super::write_json(&mut out, &r.warnings).map_err(json_error)?;
+    out.push_str(",\"totals\":");
+    super::write_json(&mut out, &r.totals).map_err(json_error)?;
+    out.push_str("}\u{1d}");
+    for (i, line) in r.lines.iter().enumerate() {
+        if i > 0 {
+            out.push('\u{1e}');
+        }
+        let Some(l) = line else { continue };
+        out.push_str(match l.kind {
+            LineKind::Normal => "normal",
+            LineKind::Discount => "discount",
+        });
+        for v in [l.quantity, l.unit_price_excl_tax, l.unit_price_incl_tax] {
+            out.push('\u{1f}');
+            if let Some(v) = v {
+                out.push_str(&money::format_plain(v));
+            }
+        }
+        for v in [l.amount_excl_tax, l.tax_amount, l.amount_incl_tax] {
+            out.push('\u{1f}');
+            out.push_str(&money::format_money(v));
+        }
+        out.push('\u{1f}');
+        out.push_str(&money::format_plain(l.tax_rate));
+        out.push('\u{1f}');
+        if let Some(d) = l.deduction {
+            out.push_str(&money::format_money(d));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(feature = "invoice")]
+fn malformed() -> JsError {
+    JsError::new("computeInvoice: malformed packed lines")
+}
+
+/// The tagged fields of one packed line.
+#[cfg(feature = "invoice")]
+struct Fields<'a>(core::str::Split<'a, char>);
+
+#[cfg(feature = "invoice")]
+impl Fields<'_> {
+    fn tagged(&mut self) -> Result<(&str, &str), JsError> {
+        self.0.next().and_then(|v| v.split_at_checked(1)).ok_or_else(malformed)
+    }
+
+    fn text(&mut self) -> Result<Option<String>, JsError> {
+        match self.tagged()? {
+            ("n", "") => Ok(None),
+            ("s", s) => Ok(Some(s.to_owned())),
+            _ => Err(malformed()),
+        }
+    }
+
+    fn decimal(&mut self) -> Result<Option<crate::amount::DecimalInput>, JsError> {
+        use crate::amount::DecimalInput;
+        match self.tagged()? {
+            ("n", "") => Ok(None),
+            ("s", s) => Ok(Some(DecimalInput::Text(s.to_owned()))),
+            ("i", s) => s.parse().map(|n| Some(DecimalInput::Integer(n))).map_err(|_| malformed()),
+            ("f", "") => Ok(Some(DecimalInput::NonInteger)),
+            _ => Err(malformed()),
+        }
+    }
+}

@@ -26,7 +26,7 @@ use wasm_bindgen::prelude::*;
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
-pub(crate) use convert::to_js;
+pub(crate) use convert::{to_js, write_json};
 
 /// Reads an argument; `undefined` and `null` give the default, a value of the
 /// wrong type is a programming error and throws.

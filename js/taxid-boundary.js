@@ -183,3 +183,4 @@ export function bindTaxIds(gen, namesUrl) {
 
   return { attach, validateTaxId, validateTaxIds, loadRegionNames, loadRegionNamesSync };
 }
+
