@@ -31,9 +31,9 @@ export const PARTS = [
     what: 'every function of the package' },
   { name: 'taxid', features: 'taxid', taxIds: true, what: 'taxpayer IDs and the buyer form' },
   { name: 'invoice', features: 'invoice', taxIds: true, invoice: true,
-    what: 'taxpayer IDs, the buyer form, amounts and the issuing request (with the tax codes and 简称 it needs, not the names or search)' },
-  { name: 'adjust', features: 'adjust', taxIds: true, invoice: true,
-    what: 'everything of fapiao/invoice, and order discounts, splitting at the invoice limit and red letters' },
+    what: 'taxpayer IDs, the buyer form, amounts and the issuing request without 特定业务 (with the tax codes and 简称 it needs, not the names or search)' },
+  { name: 'advanced', features: 'advanced', taxIds: true, invoice: true,
+    what: 'everything of fapiao/invoice, and order discounts, splitting at the invoice limit, red letters and 特定业务 requests' },
   { name: 'taxcodes', features: 'taxcodes', taxIds: false, what: 'the tax classification code table, search and item names' },
   { name: 'qr', features: 'qr', taxIds: false, what: 'scanned codes (抬头 QR, receipts) and the QR encoder' },
 ].map((p) => ({ web: p.name, node: `${p.name}.node`, bundler: `${p.name}.bundler`, ...p }));

@@ -11,6 +11,7 @@ use crate::amount::{DecimalInput, InvoiceInput, LineInput, RedInput, RedLineInpu
 use crate::amount::{WordsOptions, WordsStyle};
 use crate::buyer::{BuyerInput, BuyerOptions, InvoiceType};
 use crate::json::{Kind, Value};
+#[cfg_attr(not(feature = "special-business"), allow(unused_imports))]
 use crate::request::{Delivery, IssueForm, RedForm, SchemaVersionInput, SpecialBusiness, Transport};
 use crate::taxcode::SearchOptions;
 
@@ -249,6 +250,7 @@ read_struct!(RedForm {
     "blueInvoiceNumber" => blue_invoice_number, "reason" => reason, "full" => full, "lines" => lines,
     "blue" => blue, "alreadyReversed" => already_reversed,
 });
+#[cfg(feature = "special-business")]
 read_struct!(SpecialBusiness {
     "type" => kind, "province" => province, "city" => city, "district" => district,
     "address" => address, "projectName" => project_name, "crossCity" => cross_city,
@@ -257,6 +259,14 @@ read_struct!(SpecialBusiness {
     "contractNo" => contract_no, "leaseStart" => lease_start, "leaseEnd" => lease_end,
     "licensePlate" => license_plate, "transports" => transports,
 });
+/// Without the 特定业务 rules a block is only noted (and refused by the request builder).
+#[cfg(not(feature = "special-business"))]
+impl FromJson for SpecialBusiness {
+    fn from_json(v: Value) -> R<Self> {
+        members(v).map(|_| SpecialBusiness::default())
+    }
+}
+#[cfg(feature = "special-business")]
 read_struct!(Transport {
     "vehicleType" => vehicle_type, "vehicleNumber" => vehicle_number, "origin" => origin,
     "destination" => destination, "goodsName" => goods_name,

@@ -360,7 +360,16 @@ pub fn build_issue_request(form: &IssueForm) -> BuildResult<IssueRequest> {
     }
 
     // Special business data and the line constraints of its type.
+    #[cfg(feature = "special-business")]
     let special_business = form.special_business.as_ref().and_then(|sb| check_special_business(sb, &form.lines, &mut issues));
+    // The npm package's light invoice part leaves the 特定业务 rules out (about 6 KB).
+    #[cfg(not(feature = "special-business"))]
+    let special_business: Option<SpecialBusiness> = {
+        if form.special_business.is_some() {
+            issues.push("specialBusiness", &RequestProblem::SpecialBusinessUnsupported);
+        }
+        None
+    };
 
     let incl = form.price_includes_tax;
     finish(issues, &form.confirmed, || {

@@ -64,6 +64,10 @@ pub enum RequestProblem {
     /// The red invoice's order number equals the blue one's.
     #[error("The red invoice needs an order number of its own, different from the blue invoice's.")]
     RedOrderIdSame,
+    /// A 特定业务 block where the build carries no 特定业务 rules (the npm package's
+    /// `fapiao/invoice` part; `fapiao/advanced` and the package root have them).
+    #[error("This build of fapiao does not check 特定业务 (special business) blocks; load fapiao/advanced or the package root for construction, transport and real-estate invoices.")]
+    SpecialBusinessUnsupported,
 }
 
 impl Rule for RequestProblem {
@@ -81,6 +85,7 @@ impl Rule for RequestProblem {
             RedReasonInvalid { .. } => "RED_REASON_INVALID",
             RedScope => "RED_SCOPE",
             RedOrderIdSame => "RED_ORDER_ID_SAME",
+            SpecialBusinessUnsupported => "SPECIAL_BUSINESS_UNSUPPORTED",
         }
     }
 
@@ -100,6 +105,9 @@ impl Rule for RequestProblem {
             }
             RedScope => "请选择全额冲红，或列出部分冲红的明细行，二者只选其一。".into(),
             RedOrderIdSame => "红字发票需要单独的订单号，不能与蓝字发票相同。".into(),
+            SpecialBusinessUnsupported => {
+                "当前加载的 fapiao 模块不含特定业务（建筑服务、货物运输、不动产）规则，请加载 fapiao/advanced 或完整包。".into()
+            }
         }
     }
 

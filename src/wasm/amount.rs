@@ -229,7 +229,7 @@ pub fn amount_in_words(
     Ok(amount::amount_in_words(&text, options).unwrap_or_default())
 }
 
-#[cfg(feature = "adjust")]
+#[cfg(feature = "advanced")]
 /// `applyOrderDiscount(input, discount) → OrderDiscountResult`
 #[wasm_bindgen(js_name = applyOrderDiscount, unchecked_return_type = "OrderDiscountResult")]
 pub fn apply_order_discount(
@@ -241,7 +241,7 @@ pub fn apply_order_discount(
     Ok(to_js(&amount::apply_order_discount(&input, &discount)))
 }
 
-#[cfg(feature = "adjust")]
+#[cfg(feature = "advanced")]
 /// `splitInvoice(input, limits) → SplitResult`
 #[wasm_bindgen(js_name = splitInvoice, unchecked_return_type = "SplitResult")]
 pub fn split_invoice(
@@ -253,7 +253,7 @@ pub fn split_invoice(
     Ok(to_js(&amount::split_invoice(&input, &limits)))
 }
 
-#[cfg(feature = "adjust")]
+#[cfg(feature = "advanced")]
 /// `computeRedInvoice(input) → RedResult`
 #[wasm_bindgen(js_name = computeRedInvoice, unchecked_return_type = "RedResult")]
 pub fn compute_red_invoice(

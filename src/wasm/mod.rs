@@ -4,7 +4,8 @@
 //!
 //! The npm package is built in parts (scripts/build-pkg.sh), one module per set of
 //! cargo features: `taxid` (tax IDs, buyer form), `invoice` (with amounts and
-//! requests), `taxcodes` (table, search, item names), `qr` (scanned codes, QR
+//! the issuing request), `advanced` (with discounts, splitting, red letters and
+//! 特定业务), `taxcodes` (table, search, item names), `qr` (scanned codes, QR
 //! encoder), and `full` (all of them: the package root). A function is exported
 //! only by the parts whose feature it names; the TypeScript declarations are in
 //! every part.

@@ -187,7 +187,7 @@ pub fn build_issue_request(#[wasm_bindgen(unchecked_param_type = "IssueForm")] f
     Ok(to_js(&request::build_issue_request(&form)))
 }
 
-#[cfg(feature = "adjust")]
+#[cfg(feature = "advanced")]
 /// `buildRedRequest(form) → { valid, request, errors, warnings }`
 #[wasm_bindgen(js_name = buildRedRequest, unchecked_return_type = "BuildResult<RedRequest>")]
 pub fn build_red_request(#[wasm_bindgen(unchecked_param_type = "RedForm")] form: JsValue) -> Result<JsValue, JsError> {
