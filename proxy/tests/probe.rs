@@ -243,6 +243,44 @@ async fn a_refusing_token_endpoint_is_asked_rarely_and_nothing_is_lost() {
     assert_eq!(f.lock().unwrap().accepted.len(), 50);
 }
 
+/// Three instances on one PostgreSQL database, every order queued at once, a
+/// refusing token endpoint: one token call among them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_share_the_token_back_off() {
+    let Some(base) = postgres_url("probe::instances_share_the_token_back_off") else { return };
+    let (fake, f) = fake_nuonuo().await;
+    let url = fresh_database(&base, &format!("fapiao_probe_token_{}", std::process::id())).await;
+    let mut instances = Vec::new();
+    for i in 0..3 {
+        let mut config = nuonuo_config(std::path::Path::new("unused.sqlite"), &fake, &KEYS, &[("FAPIAO_NUONUO_APP_SECRET", "WRONG-SECRET-0001")]);
+        config.postgres = Some(fapiao_proxy::secret::Secret::new(url.clone()));
+        config.instance_id = format!("tq-{i}");
+        let store = Store::from_config(&config).await.unwrap();
+        let provider = fapiao_proxy::provider::from_config(&config, &store).unwrap();
+        instances.push(serve(App::start_with(config, store, provider).await.unwrap()).await);
+    }
+    let c = instances[0].state.config.clone();
+    let mut posts = Vec::new();
+    for (i, r) in instances.iter().enumerate() {
+        for j in 0..10 {
+            let (client, url, b) = (r.client.clone(), format!("{}/v1/invoices", r.base), body(&c, &format!("TS-{i}-{j}")));
+            posts.push(tokio::spawn(async move { client.post(url).json(&b).send().await.unwrap().status().as_u16() }));
+        }
+    }
+    for p in posts {
+        assert_eq!(p.await.unwrap(), 202);
+    }
+    // Every instance has met the back-off (its /healthz says so).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for r in &instances {
+        while get(r, "/healthz").await.1["breaker"] != "open" && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(get(r, "/healthz").await.1["breaker"], "open");
+    }
+    assert_eq!(f.lock().unwrap().token_calls, 1, "one token call among three instances");
+}
+
 /// The 诺诺 client on simulated time: 50 queued orders, each tried again as soon
 /// as the client lets it (as the worker does), against a token endpoint that
 /// refuses for 10 minutes (the AppSecret was rotated at 诺诺) and then accepts.
