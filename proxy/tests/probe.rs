@@ -173,6 +173,11 @@ async fn a_foreign_invoice_under_the_same_order_number_is_a_conflict_never_issue
     // The proxy's own order, matching what the provider reports, is issued as before.
     assert_eq!(post(&r, "/v1/invoices", &body(&c, "Y3")).await.0, 202);
     assert_eq!(wait_settled(&r, "Y3", 20).await["status"], "issued");
+    // invoiceDate is the order time (when the proxy accepted it), providers.md §1.7.
+    let created = r.state.store.get("Y3").await.unwrap().unwrap().created_at;
+    let sent = f.lock().unwrap().accepted["Y3"].clone();
+    assert_eq!(sent["invoiceDate"], fapiao_proxy::time::cst_plain(created), "{sent}");
+    assert!(sent.get("showBankAccountType").is_none(), "no bank account given: {sent}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
