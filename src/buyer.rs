@@ -376,6 +376,21 @@ pub fn validate_buyer(input: &BuyerInput, options: &BuyerOptions) -> BuyerResult
         }
     }
 
+    // Address and phone print on one line: together at most 100 characters (like
+    // the bank name and account); reported once, unless either is over its own limit.
+    let address_phone = char_len(&out.address) + char_len(&out.phone);
+    if address_phone > limits::ADDRESS_AND_PHONE && char_len(&out.address) <= limits::ADDRESS && char_len(&out.phone) <= limits::PHONE {
+        issues.push(
+            "buyer.address",
+            &BuyerProblem::TooLong {
+                what: "The address and phone number together",
+                what_zh: "地址和电话合计",
+                max: limits::ADDRESS_AND_PHONE,
+                len: address_phone,
+            },
+        );
+    }
+
     // Bank.
     out.bank_name = text(&input.bank_name);
     check_text(&mut issues, "buyer.bankName", &out.bank_name, limits::BANK_NAME_AND_ACCOUNT, "The bank name", "开户行");
@@ -726,6 +741,25 @@ mod tests {
         assert_eq!(codes(&validate_buyer(&b, &BuyerOptions::default())).0, ["BUYER_PHONE_FORMAT"]);
         b.phone = Some("12345".into());
         assert_eq!(codes(&validate_buyer(&b, &BuyerOptions::default())).1, ["BUYER_PHONE_UNRECOGNIZED"]);
+    }
+
+    #[test]
+    fn address_and_phone_together_at_most_100() {
+        // 80 + 23 characters: each within its own limit, together over 100.
+        let mut b = buyer("company", "某某科技有限公司", "91110000600037341L");
+        b.address = Some("北".repeat(80));
+        b.phone = Some("0571-88888888转123456789".into());
+        let r = validate_buyer(&b, &special());
+        assert_eq!(codes(&r).0, ["BUYER_TOO_LONG"], "{:?}", r.errors);
+        assert_eq!(r.errors[0].field, "buyer.address");
+        assert!(r.errors[0].message.contains("100") && r.errors[0].message_en.contains("100"), "{:?}", r.errors[0]);
+        // Exactly 100 together is accepted.
+        b.address = Some("北".repeat(77));
+        let r = validate_buyer(&b, &special());
+        assert!(r.valid, "{:?}", r.errors);
+        // An address over its own limit is reported once, as the address.
+        b.address = Some("北".repeat(81));
+        assert_eq!(codes(&validate_buyer(&b, &special())).0, ["BUYER_TOO_LONG"]);
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub const ADDRESS: usize = 80;
 pub const PHONE: usize = 50;
 /// 开户行 and 账号 together (诺诺: 开户行及账号 ≤ 100).
 pub const BANK_NAME_AND_ACCOUNT: usize = 100;
+/// 地址 and 电话 together (诺诺 `buyerAddress` + `buyerTel` ≤ 100, providers.md §1.7).
+pub const ADDRESS_AND_PHONE: usize = 100;
 /// 账号 alone (百望 50).
 pub const BANK_ACCOUNT: usize = 50;
 /// Delivery e-mail (诺诺 50).

@@ -36,7 +36,23 @@ pub struct NuonuoSettings {
     pub clerk: String,
     /// Where 诺诺 posts results (`callBackUrl`), if any.
     pub callback_url: Option<String>,
+    /// `FAPIAO_NUONUO_ORDER_PREFIX`: put before every order id in the 诺诺 order
+    /// number (`orderNo`, `billId`), so that another system of the same seller
+    /// (another shop, an ERP) never uses the same number. Empty: none.
+    pub order_prefix: String,
+    /// `FAPIAO_NUONUO_TOKEN_RETRY_BASE_MS`: the wait after the token endpoint
+    /// failed once (doubles per failure).
+    pub token_retry_base: Duration,
+    /// `FAPIAO_NUONUO_TOKEN_RETRY_MAX_MS`: the longest wait between token calls while it fails.
+    pub token_retry_max: Duration,
+    /// `FAPIAO_NUONUO_SHOW_SELLER_BANK`: print the seller's bank account (as set
+    /// up at 诺诺) on 数电 invoices.
+    pub show_seller_bank: bool,
 }
+
+/// The longest 诺诺 order number the proxy sends (`orderNo`: 20 in the older
+/// documentation, providers.md §1.7); with a prefix, order ids get shorter.
+pub const NUONUO_ORDER_NO_MAX: usize = 20;
 
 /// The sandbox provider's knobs.
 #[derive(Debug, Clone)]
@@ -124,9 +140,33 @@ pub struct Config {
     pub poll_interval: Duration,
     /// `FAPIAO_CALLBACK_TOKEN`: when set, `/v1/callbacks/nuonuo?token=` must carry it.
     pub callback_token: Option<Secret>,
+    /// `FAPIAO_CALLBACK_RATE_LIMIT`: callbacks per second per client (0: off).
+    pub callback_rate_limit_per_second: f64,
+    /// `FAPIAO_CALLBACK_RATE_BURST`.
+    pub callback_rate_limit_burst: f64,
+    /// `FAPIAO_CALLBACK_MIN_INTERVAL_MS`: a callback prompts a query of its order
+    /// at most this often (any number of callbacks: one query per interval).
+    pub callback_min_interval: Duration,
+    /// `FAPIAO_HEADER_TIMEOUT_MS`: a connection must send a request's headers
+    /// within this time, else it is closed.
+    pub header_timeout: Duration,
+    /// `FAPIAO_IDLE_TIMEOUT_MS`: a connection on which nothing is read or written for this long is closed.
+    pub idle_timeout: Duration,
     /// Status sync, delivery and archive settings (`FAPIAO_WEBHOOK_*`, `FAPIAO_ADMIN_TOKEN`,
     /// `FAPIAO_FILE_*`, `FAPIAO_ARCHIVE_DIR`, …).
     pub hooks: HookSettings,
+}
+
+/// What minting an order token needs ([`Config::minting`]).
+#[derive(Debug, Clone)]
+pub struct MintSettings {
+    /// `FAPIAO_MERCHANT_KEY`.
+    pub merchant_key: Secret,
+    /// `FAPIAO_SELLER_TAX_ID` (the sandbox's test seller with the sandbox provider).
+    pub seller_tax_id: String,
+    /// `FAPIAO_SELLER_NAME`, when set: the token's display-only `merchantName`
+    /// (none when not set, never a made-up name).
+    pub seller_name: Option<String>,
 }
 
 /// Settings of the merchant webhooks, the admin endpoints, delivery, the archive
@@ -201,6 +241,9 @@ pub const VARIABLES: &[&str] = &[
     "FAPIAO_WEBHOOK_CONCURRENCY", "FAPIAO_ADMIN_TOKEN", "FAPIAO_ARCHIVE_DIR", "FAPIAO_FILE_HOSTS",
     "FAPIAO_FILE_ALLOW_HTTP_LOOPBACK", "FAPIAO_FILE_MAX_BYTES", "FAPIAO_FILE_TIMEOUT_MS",
     "FAPIAO_ARCHIVE_RETRY_BASE_MS", "FAPIAO_DELIVERY_LIMIT", "FAPIAO_RECONCILE_EVERY_S",
+    "FAPIAO_NUONUO_ORDER_PREFIX", "FAPIAO_NUONUO_TOKEN_RETRY_BASE_MS", "FAPIAO_NUONUO_TOKEN_RETRY_MAX_MS",
+    "FAPIAO_NUONUO_SHOW_SELLER_BANK", "FAPIAO_CALLBACK_RATE_LIMIT", "FAPIAO_CALLBACK_RATE_BURST",
+    "FAPIAO_CALLBACK_MIN_INTERVAL_MS", "FAPIAO_HEADER_TIMEOUT_MS", "FAPIAO_IDLE_TIMEOUT_MS",
 ];
 
 /// The 诺诺 sandbox's test seller tax ID, used as the sandbox default.
@@ -352,6 +395,28 @@ impl Config {
         Config::from_lookup(&|k| std::env::var(k).ok())
     }
 
+    /// The settings `fapiao-proxy token` needs, and only those: the merchant key
+    /// and the seller's identity (no provider, database or listen settings).
+    pub fn minting(lookup: &dyn Fn(&str) -> Option<String>) -> Result<MintSettings, String> {
+        let file = match lookup("FAPIAO_CONFIG").filter(|p| !p.trim().is_empty()) {
+            Some(path) => read_toml(path.trim())?,
+            None => HashMap::new(),
+        };
+        let src = Source { lookup, file };
+        let merchant_key = match src.secret("FAPIAO_MERCHANT_KEY")? {
+            Some(k) if k.expose().len() >= 32 => k,
+            Some(_) => return Err("FAPIAO_MERCHANT_KEY: must have at least 32 characters".into()),
+            None => return Err("FAPIAO_MERCHANT_KEY: required to mint a token the proxy will accept (or FAPIAO_MERCHANT_KEY_FILE)".into()),
+        };
+        let sandbox = matches!(src.get("FAPIAO_PROVIDER").as_deref(), None | Some("sandbox"));
+        let seller_tax_id = match src.get("FAPIAO_SELLER_TAX_ID") {
+            Some(v) => check_tax_id("FAPIAO_SELLER_TAX_ID", &v)?,
+            None if sandbox => SANDBOX_SELLER_TAX_ID.into(),
+            None => return Err("FAPIAO_SELLER_TAX_ID: required to mint a token for this seller".into()),
+        };
+        Ok(MintSettings { merchant_key, seller_tax_id, seller_name: src.get("FAPIAO_SELLER_NAME") })
+    }
+
     /// Reads settings through a lookup function (the environment in production, a
     /// map in tests).
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {
@@ -430,6 +495,14 @@ impl Config {
                     .ok_or("FAPIAO_NUONUO_APP_SECRET: required with FAPIAO_PROVIDER=nuonuo (or FAPIAO_NUONUO_APP_SECRET_FILE)")?,
                 clerk: src.get("FAPIAO_NUONUO_CLERK").unwrap_or_else(|| "开票员".into()),
                 callback_url: src.get("FAPIAO_NUONUO_CALLBACK_URL"),
+                order_prefix: match src.get("FAPIAO_NUONUO_ORDER_PREFIX") {
+                    None => String::new(),
+                    Some(p) if (1..=10).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => p,
+                    Some(_) => return Err("FAPIAO_NUONUO_ORDER_PREFIX: 1 to 10 letters, digits, “-” or “_”".into()),
+                },
+                token_retry_base: Duration::from_millis(src.parse("FAPIAO_NUONUO_TOKEN_RETRY_BASE_MS", 60_000, "milliseconds")?.max(1)),
+                token_retry_max: Duration::from_millis(src.parse("FAPIAO_NUONUO_TOKEN_RETRY_MAX_MS", 1_800_000, "milliseconds")?.max(1)),
+                show_seller_bank: src.parse("FAPIAO_NUONUO_SHOW_SELLER_BANK", false, "true or false")?,
             })
         };
 
@@ -443,7 +516,9 @@ impl Config {
             }
         }
         let hooks = hook_settings(&src, sandbox)?;
-        let demo_default = sandbox;
+        // With a merchant key, orders are real (the merchant's back end signs
+        // them): the demo endpoint is on only when asked for.
+        let demo_default = sandbox && src.secret("FAPIAO_MERCHANT_KEY")?.is_none();
         let demo: bool = src.parse("FAPIAO_DEMO", demo_default, "true or false")?;
         if demo && !sandbox {
             return Err("FAPIAO_DEMO: the demo token endpoint is only available with FAPIAO_PROVIDER=sandbox".into());
@@ -484,6 +559,11 @@ impl Config {
             breaker_cooldown: Duration::from_millis(src.parse("FAPIAO_BREAKER_COOLDOWN_MS", 5_000, "milliseconds")?),
             poll_interval: Duration::from_millis(src.parse("FAPIAO_POLL_MS", 500, "milliseconds")?),
             callback_token: src.secret("FAPIAO_CALLBACK_TOKEN")?,
+            callback_rate_limit_per_second: src.parse("FAPIAO_CALLBACK_RATE_LIMIT", 20.0, "callbacks per second")?,
+            callback_rate_limit_burst: src.parse("FAPIAO_CALLBACK_RATE_BURST", 100.0, "a number of callbacks")?,
+            callback_min_interval: Duration::from_millis(src.parse("FAPIAO_CALLBACK_MIN_INTERVAL_MS", 5_000, "milliseconds")?),
+            header_timeout: Duration::from_millis(src.parse("FAPIAO_HEADER_TIMEOUT_MS", 10_000, "milliseconds")?.max(1)),
+            idle_timeout: Duration::from_millis(src.parse("FAPIAO_IDLE_TIMEOUT_MS", 120_000, "milliseconds")?.max(1)),
             hooks,
         })
     }
@@ -500,6 +580,8 @@ impl Config {
             "FAPIAO_POLL_MS" => Some("10".into()),
             "FAPIAO_BREAKER_COOLDOWN_MS" => Some("200".into()),
             "FAPIAO_PROVIDER_TIMEOUT_MS" => Some("2000".into()),
+            "FAPIAO_DEMO" => Some("true".into()),
+            "FAPIAO_CALLBACK_MIN_INTERVAL_MS" => Some("0".into()),
             _ => None,
         })
         .expect("test configuration");

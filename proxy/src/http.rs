@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -30,7 +30,53 @@ use crate::time::{cst_rfc3339, now_s};
 use crate::token::{self, Claims, Purpose, TokenTotals};
 use crate::AppState;
 
+pub use extract::{Path, Query};
+
 type S = State<Arc<AppState>>;
+
+/// The demo endpoint's orders: their ids start with this, and demo tokens grant
+/// nothing else.
+pub const DEMO_PREFIX: &str = "DEMO-";
+
+/// Path and query extractors whose errors are answered in the `{ errors }`
+/// envelope like every other error (axum's own answer in plain text).
+pub mod extract {
+    use axum::extract::FromRequestParts;
+    use axum::http::request::Parts;
+    use axum::http::StatusCode;
+    use serde::de::DeserializeOwned;
+
+    use crate::problem::{ApiError, ProxyProblem};
+
+    /// Path parameters.
+    pub struct Path<T>(pub T);
+    /// The query string.
+    pub struct Query<T>(pub T);
+
+    fn detail(text: String) -> String {
+        text.chars().take(160).collect()
+    }
+
+    impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+        type Rejection = ApiError;
+        async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+            match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+                Ok(axum::extract::Path(v)) => Ok(Path(v)),
+                Err(e) => Err(ApiError::new(StatusCode::BAD_REQUEST, "path", ProxyProblem::PathInvalid { detail: detail(e.body_text()) })),
+            }
+        }
+    }
+
+    impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Query<T> {
+        type Rejection = ApiError;
+        async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+            match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+                Ok(axum::extract::Query(v)) => Ok(Query(v)),
+                Err(e) => Err(ApiError::new(StatusCode::BAD_REQUEST, "query", ProxyProblem::QueryInvalid { detail: detail(e.body_text()) })),
+            }
+        }
+    }
+}
 
 /// The whole application: API routes, `/pkg/` (the npm package) and `www/`.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -50,6 +96,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/demo/order-token", post(demo_token))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/v1/{*rest}", axum::routing::any(no_route))
         .layer(DefaultBodyLimit::max(c.body_limit))
         .layer(RequestBodyLimitLayer::new(c.body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), guard));
@@ -63,14 +110,79 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .max_age(Duration::from_secs(600)),
         );
     }
+    let roots = Arc::new((c.static_dir.clone(), c.pkg_dir.clone()));
     let statics = Router::new()
         // build-pkg.sh writes fapiao_bg.wasm.gz beside the module: a browser that
         // accepts gzip gets a third of the bytes.
         .nest_service("/pkg", ServeDir::new(&c.pkg_dir).precompressed_gzip())
-        .fallback_service(ServeDir::new(&c.static_dir));
+        .fallback_service(ServeDir::new(&c.static_dir))
+        .layer(middleware::from_fn_with_state(roots, static_guard));
     Router::new()
         .merge(api.with_state(state.clone()))
         .fallback_service(statics)
+        .layer(middleware::from_fn(target_guard))
+}
+
+/// A request target that is not a path (`GET db.sqlite HTTP/1.1`, authority or
+/// asterisk form) gets 400 in the envelope.
+async fn target_guard(req: Request, next: Next) -> Response {
+    let uri = req.uri();
+    if !uri.path().starts_with('/') || (uri.scheme().is_none() && uri.authority().is_some()) {
+        return ApiError::new(StatusCode::BAD_REQUEST, "path", ProxyProblem::TargetInvalid).into_response();
+    }
+    next.run(req).await
+}
+
+/// `%xx`-decoded path (invalid sequences kept as they are).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match (b[i], s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The static server serves no dotfile or dot-folder (`.env`, `.git/`) and
+/// nothing a symbolic link leads to outside its folder: both are 404.
+async fn static_guard(State(roots): State<Arc<(std::path::PathBuf, std::path::PathBuf)>>, req: Request, next: Next) -> Response {
+    let path = percent_decode(req.uri().path());
+    let hidden = path.split(['/', '\\']).any(|seg| seg.starts_with('.'));
+    let (root, rel) = match path.strip_prefix("/pkg/") {
+        Some(rest) => (&roots.1, rest),
+        None => (&roots.0, path.trim_start_matches('/')),
+    };
+    let inside = async {
+        let Ok(base) = tokio::fs::canonicalize(root).await else { return true };
+        let target = root.join(rel);
+        for candidate in [target.clone(), target.join("index.html")] {
+            if let Ok(real) = tokio::fs::canonicalize(&candidate).await {
+                if !real.starts_with(&base) {
+                    return false;
+                }
+            }
+        }
+        true
+    };
+    if hidden || rel.contains('\0') || !inside.await {
+        return (StatusCode::NOT_FOUND, "Not Found").into_response();
+    }
+    next.run(req).await
+}
+
+/// An unknown `/v1/` endpoint.
+async fn no_route() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "path", ProxyProblem::RouteNotFound)
 }
 
 /// A token bucket per client address.
@@ -112,7 +224,11 @@ async fn guard(State(state): S, req: Request, next: Next) -> Response {
     let method = req.method().as_str().to_owned();
     let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_else(|| "other".into());
     let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    let limited = route.starts_with("/v1/") && !route.starts_with("/v1/callbacks/") && !state.limiter.allow(ip);
+    let limited = if route.starts_with("/v1/callbacks/") {
+        !state.callback_limiter.allow(ip)
+    } else {
+        route.starts_with("/v1/") && !state.limiter.allow(ip)
+    };
     // The JSON endpoints take JSON only (a text/plain or form post is what a
     // cross-site form can send without a CORS preflight); callbacks take forms.
     let json_only = method == "POST"
@@ -129,6 +245,14 @@ async fn guard(State(state): S, req: Request, next: Next) -> Response {
         if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
             // The body limit layers answer in plain text; answer like every other error.
             ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body", ProxyProblem::BodyTooLarge { limit: state.config.body_limit }).into_response()
+        } else if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
+            // The router answers an unknown method with an empty body.
+            let allow = resp.headers().get(header::ALLOW).cloned();
+            let mut r = ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method", ProxyProblem::MethodNotAllowed { method: method.chars().take(20).collect() }).into_response();
+            if let Some(a) = allow {
+                r.headers_mut().insert(header::ALLOW, a);
+            }
+            r
         } else {
             resp
         }
@@ -182,11 +306,41 @@ fn fingerprint(canonical: &str) -> String {
     Sha256::digest(canonical.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Checks signature, then (unless the identical order is already stored) expiry.
+/// Checks signature and `issuedAt`, then (unless the identical order is already
+/// stored) expiry. A token signed with the demo key (demo on) counts only for
+/// demo orders, blue and red.
 fn claims_of(state: &AppState, token_text: &str) -> Result<(Claims, bool), ApiError> {
-    let claims = token::verify_signature(&state.config.merchant_key, token_text).map_err(token_error)?;
+    let claims = match token::verify_signature(&state.config.merchant_key, token_text) {
+        Ok(c) => c,
+        Err(ProxyProblem::TokenSignature) if state.config.demo => {
+            let c = token::verify_signature(&state.demo_key, token_text).map_err(token_error)?;
+            if !is_demo(&c.order_id) || c.blue_order_id.as_deref().is_some_and(|b| !is_demo(b)) {
+                return Err(token_error(ProxyProblem::TokenSignature));
+            }
+            c
+        }
+        Err(e) => return Err(token_error(e)),
+    };
+    token::check_issued_at(&claims, now_s()).map_err(token_error)?;
     let expired = claims.expires_at <= now_s();
     Ok((claims, expired))
+}
+
+fn is_demo(order_id: &str) -> bool {
+    order_id.starts_with(DEMO_PREFIX)
+}
+
+/// With the 诺诺 order-number prefix, an order id must leave room for it.
+fn check_prefix_room(state: &AppState, order_id: &str) -> Result<(), ApiError> {
+    let prefix = state.config.nuonuo.as_ref().map(|n| n.order_prefix.len()).unwrap_or(0);
+    if prefix > 0 && prefix + order_id.len() > crate::config::NUONUO_ORDER_NO_MAX {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "orderId",
+            ProxyProblem::OrderIdTooLongForPrefix { max: crate::config::NUONUO_ORDER_NO_MAX - prefix },
+        ));
+    }
+    Ok(())
 }
 
 async fn accept(
@@ -237,6 +391,7 @@ async fn create(State(state): S, body: Bytes) -> Result<Response, ApiError> {
     let built = build_issue_request(&form);
     let Some(req) = built.request else { return Err(ApiError::invalid(built.errors)) };
     token::check_issue(&claims, &req, &state.config.seller_tax_id).map_err(token_error)?;
+    check_prefix_room(&state, &req.order_id)?;
     let canonical = serde_json::to_string(&req).map_err(|_| body_invalid("request"))?;
     accept(&state, req.order_id.clone(), "blue", None, canonical, expired).await
 }
@@ -262,6 +417,9 @@ async fn red(State(state): S, Path(blue_id): Path<String>, body: Bytes) -> Resul
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "blueOrderId", ProxyProblem::OrderNotFound { order_id: blue_id }));
     }
     form.blue_order_id = Some(blue_id.clone());
+    if let Some(id) = form.order_id.as_deref() {
+        check_prefix_room(&state, id.trim())?;
+    }
     let seller = state.config.seller_tax_id.clone();
     if expired {
         // An expired token may still fetch the order it created, never create one.
@@ -351,7 +509,7 @@ pub async fn view(state: &AppState, r: &Record) -> Value {
         }
     }
     let error = r.error_code.as_ref().map(|code| {
-        json!({ "code": code, "field": "order", "message": r.error_message, "messageEn": r.error_message_en })
+        json!({ "code": code, "field": r.error_field.as_deref().unwrap_or("order"), "message": r.error_message, "messageEn": r.error_message_en })
     });
     let mut v = json!({
         "orderId": r.order_id,
@@ -406,7 +564,9 @@ pub struct AccessQuery {
 /// even whether the order exists.
 pub(crate) fn check_read(state: &AppState, headers: &HeaderMap, access: Option<&str>, order_id: &str) -> Result<(), ApiError> {
     let key = &state.config.merchant_key;
-    if access.into_iter().chain(bearer(headers)).any(|t| token::grants_read(key, order_id, t)) || crate::admin::is_admin(state, headers) {
+    let demo = state.config.demo && is_demo(order_id);
+    let grants = |t: &str| token::grants_read(key, order_id, t) || (demo && token::grants_read(&state.demo_key, order_id, t));
+    if access.into_iter().chain(bearer(headers)).any(grants) || crate::admin::is_admin(state, headers) {
         return Ok(());
     }
     Err(ApiError::new(StatusCode::UNAUTHORIZED, "access", ProxyProblem::AccessDenied))
@@ -541,9 +701,17 @@ async fn callback(State(state): S, Query(q): Query<CallbackQuery>, body: Bytes) 
         content["billId"].as_str().map(str::to_owned),
         content["orderNo"].as_str().map(str::to_owned),
     ];
+    let prefix = state.config.nuonuo.as_ref().map(|n| n.order_prefix.clone()).unwrap_or_default();
+    let min_interval = state.config.callback_min_interval.as_millis() as i64;
     let mut nudged = false;
-    for id in candidates.into_iter().flatten() {
-        if state.store.nudge(&id).await.unwrap_or(false) {
+    let mut seen = std::collections::HashSet::new();
+    for no in candidates.into_iter().flatten() {
+        // 诺诺 posts its order number: this deployment's prefix and the order id.
+        let id = no.strip_prefix(prefix.as_str()).unwrap_or(&no).to_owned();
+        if id.is_empty() || id.len() > 64 || !seen.insert(id.clone()) {
+            continue;
+        }
+        if state.store.nudge(&id, min_interval).await.unwrap_or(false) {
             nudged = true;
         }
     }
@@ -607,7 +775,16 @@ async fn demo_token(State(state): S, body: Bytes) -> Result<Response, ApiError> 
         return Err(ApiError::new(StatusCode::NOT_FOUND, "path", ProxyProblem::DemoDisabled));
     }
     let b: DemoBody = serde_json::from_slice(&body).map_err(|e| body_invalid(format!("line {}, column {}", e.line(), e.column())))?;
-    let order_id = b.order_id.filter(|s| !s.trim().is_empty()).unwrap_or_else(|| format!("DEMO-{}", &crate::config::random_key()[..12]));
+    let order_id = b.order_id.filter(|s| !s.trim().is_empty()).unwrap_or_else(|| format!("{DEMO_PREFIX}{}", &crate::config::random_key()[..12]));
+    // Demo tokens are for demo orders only (signed with the demo key, they grant
+    // nothing over any other order anyway).
+    if !is_demo(&order_id) || b.blue_order_id.as_deref().is_some_and(|id| !is_demo(id)) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "orderId",
+            ProxyProblem::TokenMismatch { what: "demo tokens are only for demo orders (DEMO-…)", what_zh: "演示令牌仅用于演示订单（DEMO-…）" },
+        ));
+    }
     let mut totals = b.totals;
     if b.purpose == Purpose::Issue {
         let r = compute_invoice(&InvoiceInput { price_includes_tax: b.price_includes_tax, lines: b.lines.clone(), ..Default::default() });
@@ -635,24 +812,35 @@ async fn demo_token(State(state): S, body: Bytes) -> Result<Response, ApiError> 
         special_business: b.special_business,
         merchant_name: Some(state.config.seller_name.clone()).filter(|n| !n.is_empty()),
     };
-    let t = token::mint(&state.config.merchant_key, &claims);
+    let t = token::mint(&state.demo_key, &claims);
     Ok(Json(json!({ "orderId": order_id, "orderToken": t, "expiresAt": claims.expires_at, "totals": totals })).into_response())
 }
 
 async fn healthz(State(state): S) -> Response {
     let db = state.store.counts().await.is_ok();
-    let body = json!({
-        "status": if db { "ok" } else { "degraded" },
+    let hold = state.provider.hold();
+    let open = state.breaker.is_open() || hold.is_some();
+    let mut body = json!({
+        "status": if db && hold.is_none() { "ok" } else { "degraded" },
         "provider": state.provider.name(),
-        "breaker": if state.breaker.is_open() { "open" } else { "closed" },
+        "breaker": if open { "open" } else { "closed" },
         "database": if db { "ok" } else { "unavailable" },
     });
+    // Why the provider is not called: orders stay queued until the next try.
+    if let Some(h) = &hold {
+        body["reason"] = json!(h.reason);
+        body["retryAt"] = json!(cst_rfc3339(h.until_ms));
+        body["tokenFailures"] = json!(h.failures);
+    } else if let Some(r) = state.breaker.reason() {
+        body["reason"] = json!(r);
+    }
     (if db { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body)).into_response()
 }
 
 async fn metrics(State(state): S) -> Response {
     let counts = state.store.counts().await.unwrap_or_default();
-    let text = state.metrics.render(&counts, state.breaker.is_open());
+    let hold = state.provider.hold();
+    let text = state.metrics.render(&counts, state.breaker.is_open() || hold.is_some(), hold.as_ref());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 

@@ -141,6 +141,9 @@ pub mod types {
     pub const REVERSED: &str = "invoice.reversed";
     /// The invoice was (re-)delivered by e-mail and/or SMS.
     pub const DELIVERED: &str = "invoice.delivered";
+    /// The provider holds another invoice under the order's number; the order
+    /// is in `conflict` and needs a person.
+    pub const CONFLICT: &str = "invoice.conflict";
 }
 
 /// The `data` object of an event: the order as the merchant needs it.
@@ -166,7 +169,7 @@ pub fn event_data(r: &Record, extra: Option<&Value>) -> Value {
         d["blueOrderId"] = json!(b);
     }
     if let Some(code) = &r.error_code {
-        d["error"] = json!({ "code": code, "message": r.error_message, "messageEn": r.error_message_en });
+        d["error"] = json!({ "code": code, "field": r.error_field.as_deref().unwrap_or("order"), "message": r.error_message, "messageEn": r.error_message_en });
     }
     if let Some(Value::Object(m)) = extra {
         for (k, v) in m {

@@ -14,7 +14,7 @@
 //! - [`token`]: order tokens (HMAC-SHA256 under the merchant key).
 //! - [`provider`]: the [`Provider`](provider::Provider) trait, the 诺诺 client and the sandbox.
 //! - [`worker`]: submit, query-before-resubmit, back-off, circuit breaker.
-//! - [`http`]: the HTTP API (`proxy/openapi.yaml`).
+//! - [`http`]: the HTTP API (`proxy/openapi.yaml`); [`serve`]: the server with its connection timeouts.
 //! - [`ledger`]: the webhook outbox, deliveries, archive index and reconciliation findings.
 //! - [`webhooks`]: signed status webhooks to the merchant.
 //! - [`archive`]: the compliance archive of invoice files, and its export.
@@ -33,6 +33,7 @@ pub mod problem;
 pub mod provider;
 pub mod reconcile;
 pub mod secret;
+pub mod serve;
 pub mod store;
 pub mod time;
 pub mod token;
@@ -60,6 +61,11 @@ pub struct AppState {
     pub breaker: worker::Breaker,
     /// Per-client request budget.
     pub limiter: http::RateLimiter,
+    /// Per-client budget of provider callbacks.
+    pub callback_limiter: http::RateLimiter,
+    /// The demo endpoint's signing key: random for each run, never the merchant
+    /// key. Its tokens grant only demo orders (`DEMO-…`).
+    pub demo_key: secret::Secret,
     /// Wakes the webhook dispatcher and the archiver.
     pub signals: Signals,
 }
@@ -95,6 +101,9 @@ impl App {
     /// Like [`App::start`] with a given store and provider (tests share a sandbox
     /// between two "processes" this way).
     pub async fn start_with(config: Config, store: store::Store, provider: Arc<dyn provider::Provider>) -> Result<App, String> {
+        if config.provider != config::ProviderKind::Sandbox && config.callback_token.is_none() {
+            tracing::warn!("FAPIAO_CALLBACK_TOKEN is not set: anyone can post to /v1/callbacks/nuonuo (each post only prompts a rate-limited re-query, but set a token and put it in FAPIAO_NUONUO_CALLBACK_URL as ?token=… in production)");
+        }
         let state = Self::state(config, store, provider).await?;
         // Status changes made by other instances on a shared database wake this
         // instance's long polls and event streams too.
@@ -128,6 +137,8 @@ impl App {
             signals: Signals::default(),
             breaker: worker::Breaker::new(config.breaker_threshold, config.breaker_cooldown),
             limiter: http::RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst),
+            callback_limiter: http::RateLimiter::new(config.callback_rate_limit_per_second, config.callback_rate_limit_burst),
+            demo_key: secret::Secret::new(config::random_key()),
             metrics: metrics::Metrics::new(config.success_rate_threshold),
             events: worker::Events::new(),
             config,

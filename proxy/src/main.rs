@@ -1,7 +1,6 @@
 //! `fapiao-proxy` — serve (default) or mint an order token (`fapiao-proxy token`).
 
 use std::io::Read;
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use fapiao::amount::money::format_money;
@@ -67,10 +66,7 @@ fn main() -> ExitCode {
 }
 
 fn mint(args: &[String]) -> Result<String, String> {
-    let config = Config::from_env()?;
-    if config.merchant_key_generated {
-        return Err("FAPIAO_MERCHANT_KEY: required to mint a token the proxy will accept".into());
-    }
+    let config = Config::minting(&|k| std::env::var(k).ok())?;
     let mut order_id = None;
     let mut ttl: i64 = 3600;
     let mut incl = false;
@@ -99,7 +95,7 @@ fn mint(args: &[String]) -> Result<String, String> {
         issued_at: now,
         expires_at: now + ttl.max(1),
         price_includes_tax: incl,
-        merchant_name: Some(config.seller_name.clone()).filter(|n| !n.is_empty()),
+        merchant_name: config.seller_name.clone().filter(|n| !n.is_empty()),
         ..Default::default()
     };
     if red {
@@ -263,9 +259,7 @@ fn serve() -> ExitCode {
             ctrl_c.await.unwrap_or(());
         };
         let router = app.router.clone();
-        let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = fapiao_proxy::serve::serve(listener, router, fapiao_proxy::serve::Timeouts::of(&app.state.config), shutdown).await;
         app.kill();
         match served {
             Ok(()) => ExitCode::SUCCESS,

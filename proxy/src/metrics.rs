@@ -20,6 +20,7 @@ struct Histogram {
 struct Inner {
     requests: BTreeMap<(String, String, u16), u64>,
     outcomes: BTreeMap<String, u64>,
+    conflicts: u64,
     provider_calls: BTreeMap<(String, String), u64>,
     provider_latency: BTreeMap<String, Histogram>,
     accepted: u64,
@@ -50,6 +51,13 @@ impl Metrics {
     /// One new order accepted.
     pub fn accepted(&self) {
         self.lock().accepted += 1;
+    }
+
+    /// An order went to `conflict` (another invoice under its number).
+    pub fn conflict(&self) {
+        let mut i = self.lock();
+        i.conflicts += 1;
+        *i.outcomes.entry("conflict".to_owned()).or_default() += 1;
     }
 
     /// An order reached `issued` or `failed`.
@@ -87,7 +95,8 @@ impl Metrics {
     }
 
     /// The Prometheus text; `orders` are the stored orders by status.
-    pub fn render(&self, orders: &[(String, i64)], breaker_open: bool) -> String {
+    /// `hold`: the provider's hold, if any (a refusing token endpoint).
+    pub fn render(&self, orders: &[(String, i64)], breaker_open: bool, hold: Option<&crate::provider::Hold>) -> String {
         let i = self.lock();
         let mut o = String::new();
         let _ = writeln!(o, "# HELP fapiao_http_requests_total HTTP requests answered.\n# TYPE fapiao_http_requests_total counter");
@@ -100,6 +109,12 @@ impl Metrics {
         for (k, n) in &i.outcomes {
             let _ = writeln!(o, "fapiao_order_outcomes_total{{outcome=\"{k}\"}} {n}");
         }
+        let _ = writeln!(o, "# HELP fapiao_orders_conflict_total Orders put in conflict: the provider holds another invoice under their number (alert on any).\n# TYPE fapiao_orders_conflict_total counter");
+        let _ = writeln!(o, "fapiao_orders_conflict_total {}", i.conflicts);
+        let _ = writeln!(o, "# HELP fapiao_provider_token_refused 1 while the provider's token endpoint refuses (calls wait for the next try).\n# TYPE fapiao_provider_token_refused gauge");
+        let _ = writeln!(o, "fapiao_provider_token_refused {}", hold.is_some() as u8);
+        let _ = writeln!(o, "# HELP fapiao_provider_token_failures Consecutive refusals of the token endpoint.\n# TYPE fapiao_provider_token_failures gauge");
+        let _ = writeln!(o, "fapiao_provider_token_failures {}", hold.map(|h| h.failures).unwrap_or(0));
         let _ = writeln!(o, "# HELP fapiao_orders Stored orders by status.\n# TYPE fapiao_orders gauge");
         for (k, n) in orders {
             let _ = writeln!(o, "fapiao_orders{{status=\"{k}\"}} {n}");

@@ -143,6 +143,46 @@ pub enum ProxyProblem {
         /// The provider's status text.
         detail: String,
     },
+    /// The provider holds an invoice under the order's number that is not the
+    /// order's (another system of the seller used the number).
+    #[error("The invoicing provider holds another invoice under this order number (it differs in: {fields}); it was not taken as this order's. A person must look at it.")]
+    ProviderInvoiceMismatch {
+        /// The facts that differ (`amountInclTax, buyer.name, …`).
+        fields: String,
+    },
+    /// With the deployment's order-number prefix, the order id is too long for the provider.
+    #[error("With this deployment's order-number prefix the order id may have at most {max} characters.")]
+    OrderIdTooLongForPrefix {
+        /// The most characters the order id may have.
+        max: usize,
+    },
+    /// The token's `issuedAt` lies in the future beyond the allowed clock skew.
+    #[error("The order token is issued in the future; check the clock of the system that signed it.")]
+    TokenNotYetValid,
+    /// The query string is not valid for this endpoint.
+    #[error("The query string is not valid: {detail}.")]
+    QueryInvalid {
+        /// What is wrong.
+        detail: String,
+    },
+    /// A path parameter is not valid.
+    #[error("The path is not valid: {detail}.")]
+    PathInvalid {
+        /// What is wrong.
+        detail: String,
+    },
+    /// The request target is not an absolute path (`GET db.sqlite`).
+    #[error("The request target must be a path starting with “/”.")]
+    TargetInvalid,
+    /// The endpoint does not take this method.
+    #[error("This endpoint does not take the method {method}.")]
+    MethodNotAllowed {
+        /// The method.
+        method: String,
+    },
+    /// No such endpoint.
+    #[error("There is no such endpoint.")]
+    RouteNotFound,
 }
 
 impl Rule for ProxyProblem {
@@ -179,6 +219,14 @@ impl Rule for ProxyProblem {
             AdminDisabled => "ADMIN_DISABLED",
             AdminUnauthorized => "ADMIN_UNAUTHORIZED",
             FileNotAvailable { .. } => "FILE_NOT_AVAILABLE",
+            ProviderInvoiceMismatch { .. } => "PROVIDER_INVOICE_MISMATCH",
+            OrderIdTooLongForPrefix { .. } => "ORDER_ID_TOO_LONG_FOR_PREFIX",
+            TokenNotYetValid => "ORDER_TOKEN_NOT_YET_VALID",
+            QueryInvalid { .. } => "REQUEST_QUERY_INVALID",
+            PathInvalid { .. } => "REQUEST_PATH_INVALID",
+            TargetInvalid => "REQUEST_TARGET_INVALID",
+            MethodNotAllowed { .. } => "REQUEST_METHOD_NOT_ALLOWED",
+            RouteNotFound => "ROUTE_NOT_FOUND",
         }
     }
 
@@ -215,6 +263,14 @@ impl Rule for ProxyProblem {
             AdminDisabled => "管理接口未启用。".into(),
             AdminUnauthorized => "管理令牌缺失或错误。".into(),
             FileNotAvailable { order_id, kind } => format!("订单{order_id}的{kind}文件不可用。"),
+            ProviderInvoiceMismatch { fields } => format!("开票服务商在此订单号下已有另一张发票（不一致：{fields}），未作为本订单的发票，需人工处理。"),
+            OrderIdTooLongForPrefix { max } => format!("加上本部署的订单号前缀后，订单号最多{max}个字符。"),
+            TokenNotYetValid => "订单令牌的签发时间在未来，请检查签发系统的时钟。".into(),
+            QueryInvalid { detail } => format!("查询参数无效：{detail}。"),
+            PathInvalid { detail } => format!("路径参数无效：{detail}。"),
+            TargetInvalid => "请求目标必须是以“/”开头的路径。".into(),
+            MethodNotAllowed { method } => format!("此接口不支持{method}方法。"),
+            RouteNotFound => "没有此接口。".into(),
         }
     }
 

@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 use crate::ledger;
 use crate::provider::{Kind, QueryOutcome};
 use crate::store::Status;
+use crate::worker::Adoption;
 use crate::time::{cst_rfc3339, now_ms};
 use crate::AppState;
 
@@ -40,7 +41,41 @@ pub struct Report {
     /// Differences that need a person.
     pub findings: Vec<Value>,
     /// Calls that failed (the run is incomplete for these).
-    pub errors: Vec<String>,
+    pub errors: Vec<ReportError>,
+}
+
+/// A call of a reconciliation run that failed, with a stable code.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportError {
+    /// `PROVIDER_UNAVAILABLE` (timeout, 5xx, refusing token endpoint…),
+    /// `PROVIDER_UNSUPPORTED` (e.g. no invoice list), another provider refusal
+    /// code, `STORE_UNAVAILABLE`, or `PROVIDER_ANSWER_DIFFERS` (listed as issued,
+    /// the query says otherwise).
+    pub code: String,
+    /// The order concerned, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    /// What happened, in English (no secrets, no internal type names).
+    pub message: String,
+}
+
+impl ReportError {
+    fn provider(call: &str, order_id: Option<&str>, e: &crate::provider::ProviderError) -> ReportError {
+        ReportError { code: e.code().to_owned(), order_id: order_id.map(str::to_owned), message: format!("{call}: {e}") }
+    }
+    fn store(e: &crate::store::StoreError) -> ReportError {
+        ReportError { code: "STORE_UNAVAILABLE".into(), order_id: None, message: format!("store: {e}") }
+    }
+}
+
+impl std::fmt::Display for ReportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.order_id {
+            Some(id) => write!(f, "{} {id}: {}", self.code, self.message),
+            None => write!(f, "{} {}", self.code, self.message),
+        }
+    }
 }
 
 impl Report {
@@ -96,7 +131,7 @@ pub async fn run(state: &AppState, from_ms: i64, to_ms: i64) -> Report {
     let ids = match ledger::orders_in_range(&state.store, from_ms, to_ms).await {
         Ok(ids) => ids,
         Err(e) => {
-            report.errors.push(format!("store: {e}"));
+            report.errors.push(ReportError::store(&e));
             return report;
         }
     };
@@ -111,11 +146,11 @@ pub async fn run(state: &AppState, from_ms: i64, to_ms: i64) -> Report {
         let outcome = match tokio::time::timeout(state.config.provider_timeout, state.provider.query(id, kind)).await {
             Ok(Ok(o)) => o,
             Ok(Err(e)) => {
-                report.errors.push(format!("query {id}: {e:?}"));
+                report.errors.push(ReportError::provider("query", Some(id), &e));
                 continue;
             }
             Err(_) => {
-                report.errors.push(format!("query {id}: timeout"));
+                report.errors.push(ReportError::provider("query", Some(id), &crate::provider::ProviderError::Unavailable("timeout".into())));
                 continue;
             }
         };
@@ -124,9 +159,17 @@ pub async fn run(state: &AppState, from_ms: i64, to_ms: i64) -> Report {
             (Status::Pending | Status::Issuing | Status::Failed, QueryOutcome::Issued(i)) => {
                 let number = i.number.clone();
                 tracing::warn!(order = %id, was = local, number = %number, "reconciliation: issued at the provider; repairing");
-                crate::worker::finish_issued(state, r, i, false).await;
-                repaired.insert(id.clone());
-                report.repaired.push(json!({ "orderId": id, "invoiceNumber": number, "was": local }));
+                match crate::worker::finish_issued(state, r, i, false).await {
+                    Adoption::Issued => {
+                        repaired.insert(id.clone());
+                        report.repaired.push(json!({ "orderId": id, "invoiceNumber": number, "was": local }));
+                    }
+                    Adoption::Conflict(f) => {
+                        repaired.insert(id.clone());
+                        report.findings.push(f);
+                    }
+                    Adoption::NotSaved => report.errors.push(ReportError { code: "STORE_UNAVAILABLE".into(), order_id: Some(id.clone()), message: "the repair was not saved".into() }),
+                }
             }
             (Status::Issued | Status::Reversed, QueryOutcome::Issued(i)) if r.invoice_number.as_deref() != Some(i.number.as_str()) => {
                 let detail = format!("the provider's number is {}", i.number);
@@ -148,7 +191,7 @@ pub async fn run(state: &AppState, from_ms: i64, to_ms: i64) -> Report {
                 let local = match state.store.get(&inv.order_id).await {
                     Ok(l) => l,
                     Err(e) => {
-                        report.errors.push(format!("store: {e}"));
+                        report.errors.push(ReportError::store(&e));
                         continue;
                     }
                 };
@@ -165,17 +208,29 @@ pub async fn run(state: &AppState, from_ms: i64, to_ms: i64) -> Report {
                             Ok(QueryOutcome::Issued(i)) => {
                                 let was = r.status.as_str();
                                 let id = r.order_id.clone();
-                                crate::worker::finish_issued(state, r, i, false).await;
-                                report.repaired.push(json!({ "orderId": id, "invoiceNumber": inv.number, "was": was }));
+                                match crate::worker::finish_issued(state, r, i, false).await {
+                                    Adoption::Issued => report.repaired.push(json!({ "orderId": id, "invoiceNumber": inv.number, "was": was })),
+                                    Adoption::Conflict(f) => report.findings.push(f),
+                                    Adoption::NotSaved => report.errors.push(ReportError {
+                                        code: "STORE_UNAVAILABLE".into(),
+                                        order_id: Some(id),
+                                        message: "the repair was not saved".into(),
+                                    }),
+                                }
                             }
-                            other => report.errors.push(format!("listed {} as issued, but the query answers {other:?}", inv.order_id)),
+                            Ok(other) => report.errors.push(ReportError {
+                                code: "PROVIDER_ANSWER_DIFFERS".into(),
+                                order_id: Some(inv.order_id.clone()),
+                                message: format!("listed as issued, but the query answers {}", outcome_name(&other)),
+                            }),
+                            Err(e) => report.errors.push(ReportError::provider("query", Some(&inv.order_id), &e)),
                         }
                     }
                     _ => {}
                 }
             }
         }
-        Err(e) => report.errors.push(format!("list_invoices: {e:?}")),
+        Err(e) => report.errors.push(ReportError::provider("list_invoices", None, &e)),
     }
     for r in &report.repaired {
         tracing::info!(order = %r["orderId"], "reconciliation repaired an order");
@@ -183,6 +238,15 @@ pub async fn run(state: &AppState, from_ms: i64, to_ms: i64) -> Report {
     state.signals.webhooks.notify_one();
     state.signals.archive.notify_one();
     report
+}
+
+fn outcome_name(o: &QueryOutcome) -> &'static str {
+    match o {
+        QueryOutcome::NotFound => "not found",
+        QueryOutcome::Pending => "pending",
+        QueryOutcome::Issued(_) => "issued",
+        QueryOutcome::Failed(_) => "failed",
+    }
 }
 
 /// Reconciles the last two days every `every` (`FAPIAO_RECONCILE_EVERY_S`).

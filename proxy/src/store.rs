@@ -96,7 +96,7 @@ pub trait Backend: Send + Sync {
     /// See [`Store::mark_reversed`].
     fn mark_reversed(&self, order_id: String) -> BoxFuture<'_, Result<(), StoreError>>;
     /// See [`Store::nudge`].
-    fn nudge(&self, order_id: String) -> BoxFuture<'_, Result<bool, StoreError>>;
+    fn nudge(&self, order_id: String, min_interval_ms: i64) -> BoxFuture<'_, Result<bool, StoreError>>;
     /// See [`Store::resume_all`].
     fn resume_all(&self) -> BoxFuture<'_, Result<usize, StoreError>>;
     /// See [`Store::release_leases`].
@@ -145,6 +145,11 @@ pub enum Status {
     Failed,
     /// A blue invoice reversed in full by a red one.
     Reversed,
+    /// The provider holds an invoice under this order number that is not this
+    /// order's (other total, tax, buyer or line count): nothing is adopted, the
+    /// order waits for a person (the record carries the issue; a reconciliation
+    /// finding and an `invoice.conflict` event say what differs).
+    Conflict,
 }
 
 impl Status {
@@ -156,6 +161,7 @@ impl Status {
             Status::Issued => "issued",
             Status::Failed => "failed",
             Status::Reversed => "reversed",
+            Status::Conflict => "conflict",
         }
     }
     pub(crate) fn parse(s: &str) -> Status {
@@ -164,12 +170,13 @@ impl Status {
             "issued" => Status::Issued,
             "failed" => Status::Failed,
             "reversed" => Status::Reversed,
+            "conflict" => Status::Conflict,
             _ => Status::Pending,
         }
     }
     /// True when nothing will change any more (a reversal aside).
     pub fn is_final(self) -> bool {
-        matches!(self, Status::Issued | Status::Failed | Status::Reversed)
+        matches!(self, Status::Issued | Status::Failed | Status::Reversed | Status::Conflict)
     }
 }
 
@@ -213,6 +220,8 @@ pub struct Record {
     pub error_message: Option<String>,
     /// Failure: English message.
     pub error_message_en: Option<String>,
+    /// Failure: the field the issue is about (`buyer.taxId`, `provider`, …).
+    pub error_field: Option<String>,
     /// Creation time (epoch ms).
     pub created_at: i64,
     /// Last change (epoch ms).
@@ -226,7 +235,7 @@ pub struct Record {
 /// The columns of a [`Record`], in the order both backends read them.
 pub(crate) const COLUMNS: &str = "order_id, kind, blue_order_id, fingerprint, request, status, attempts, submitted, next_attempt_at, \
     provider_ref, invoice_number, issued_at, pdf_url, ofd_url, xml_url, error_code, error_message, error_message_en, created_at, updated_at, \
-    lease_owner, lease_until";
+    lease_owner, lease_until, error_field";
 
 fn record(r: &SqlRow) -> rusqlite::Result<Record> {
     Ok(Record {
@@ -252,6 +261,7 @@ fn record(r: &SqlRow) -> rusqlite::Result<Record> {
         updated_at: r.get(19)?,
         lease_owner: r.get(20)?,
         lease_until: r.get(21)?,
+        error_field: r.get(22)?,
     })
 }
 
@@ -286,7 +296,7 @@ pub(crate) fn sandbox_number(now: i64, region: &str, seq: i64) -> String {
 /// requires, or NULL for none (see [`save_params`]).
 pub(crate) const SAVE_ORDER: &str = "UPDATE orders SET status = $2, attempts = $3, submitted = $4, next_attempt_at = $5, provider_ref = $6,
    invoice_number = $7, issued_at = $8, pdf_url = $9, ofd_url = $10, xml_url = $11, error_code = $12,
-   error_message = $13, error_message_en = $14, updated_at = $15, lease_owner = $16, lease_until = $17
+   error_message = $13, error_message_en = $14, updated_at = $15, lease_owner = $16, lease_until = $17, error_field = $19
  WHERE order_id = $1 AND (CAST($18 AS TEXT) IS NULL OR lease_owner = $18)";
 
 /// Marks an issued blue order reversed (both backends and the ledger).
@@ -295,7 +305,7 @@ pub(crate) const MARK_REVERSED: &str = "UPDATE orders SET status = 'reversed', u
 /// The parameters of [`SAVE_ORDER`]: with `lease = Some((owner, release))` the
 /// write happens only while `owner` holds the lease, and `release` frees it;
 /// with `None` it happens whoever holds it, and frees it.
-pub(crate) fn save_params(r: &Record, lease: Option<(String, bool)>) -> [Val; 18] {
+pub(crate) fn save_params(r: &Record, lease: Option<(String, bool)>) -> [Val; 19] {
     let (owner, release) = match lease {
         Some((o, release)) => (Some(o), release),
         None => (None, true),
@@ -320,6 +330,7 @@ pub(crate) fn save_params(r: &Record, lease: Option<(String, bool)>) -> [Val; 18
         new_owner,
         new_until,
         owner,
+        r.error_field.clone(),
     ]
 }
 
@@ -371,7 +382,12 @@ CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, un
     crate::ledger::SCHEMA,
     // 4: deliveries as a durable queue (the same DDL on PostgreSQL).
     crate::ledger::DELIVERY_QUEUE,
+    // 5: the field a failure is about (the same DDL on PostgreSQL).
+    ERROR_FIELD,
 ];
+
+/// Migration: the field of a stored failure.
+pub(crate) const ERROR_FIELD: &str = "ALTER TABLE orders ADD COLUMN error_field TEXT;";
 
 fn migrate_sqlite(conn: &Connection) -> rusqlite::Result<()> {
     // BEGIN IMMEDIATE: a second process starting on the same file waits here.
@@ -545,11 +561,12 @@ impl Backend for SqliteStore {
         }))
     }
 
-    fn nudge(&self, order_id: String) -> BoxFuture<'_, Result<bool, StoreError>> {
+    fn nudge(&self, order_id: String, min_interval_ms: i64) -> BoxFuture<'_, Result<bool, StoreError>> {
         Box::pin(self.call(move |c| {
             Ok(c.execute(
-                "UPDATE orders SET next_attempt_at = ?2 WHERE order_id = ?1 AND status IN ('pending', 'issuing')",
-                params![order_id, now_ms()],
+                "UPDATE orders SET next_attempt_at = MAX(?2, updated_at + ?3)
+                  WHERE order_id = ?1 AND status IN ('pending', 'issuing') AND lease_until <= ?2 AND next_attempt_at > MAX(?2, updated_at + ?3)",
+                params![order_id, now_ms(), min_interval_ms],
             )? == 1)
         }))
     }
@@ -794,12 +811,17 @@ impl Store {
         self.inner.mark_reversed(order_id.to_owned()).await
     }
 
-    /// Makes an unfinished order due now (a callback's prompt to re-query).
-    pub async fn nudge(&self, order_id: &str) -> Result<bool, StoreError> {
+    /// Makes an unfinished order due soon (a callback's prompt to re-query): now,
+    /// or `min_interval_ms` after the order was last written (its last provider
+    /// call), whichever is later. An order a worker holds is left alone (its
+    /// call is in flight), and an order due earlier anyway keeps its time, so
+    /// any number of prompts make at most one query per order per interval.
+    /// True when the order's time moved.
+    pub async fn nudge(&self, order_id: &str, min_interval_ms: i64) -> Result<bool, StoreError> {
         if order_id.contains('\0') {
             return Ok(false);
         }
-        self.inner.nudge(order_id.to_owned()).await
+        self.inner.nudge(order_id.to_owned(), min_interval_ms.max(0)).await
     }
 
     /// After a (re)start: every unfinished order that no live instance holds is

@@ -20,7 +20,7 @@
 //! | `purpose` | `"issue"` (default) or `"red"` | what the token allows |
 //! | `orderId` | string | the order (for `red`: the red invoice's own order id) |
 //! | `blueOrderId` | string | `red` only: the blue order to reverse |
-//! | `issuedAt`, `expiresAt` | integer | Unix seconds; the proxy refuses expired tokens |
+//! | `issuedAt`, `expiresAt` | integer | Unix seconds; the proxy refuses expired tokens, and tokens issued more than 5 minutes in its future (`ORDER_TOKEN_NOT_YET_VALID`) |
 //! | `priceIncludesTax` | bool | basis of `amount` and `unitPrice` |
 //! | `lines` | array | `issue`: the lines sold — `name`, `taxCode` (required; a discount line may omit it), `quantity`, `unitPrice`, `amount`, `taxRate`, `kind` as in `computeInvoice` (decimal strings) |
 //! | `totals` | object | `amountInclTax` (价税合计, required for `issue`; for `red` optional, negative), optionally `amountExclTax`, `taxAmount` |
@@ -50,6 +50,18 @@ use crate::problem::ProxyProblem;
 use crate::secret::Secret;
 
 const PREFIX: &str = "FP1.";
+
+/// How far in the future a token's `issuedAt` may lie (clock skew between the
+/// signing system and the proxy), in seconds; a token issued later is refused.
+pub const MAX_CLOCK_SKEW_S: i64 = 300;
+
+/// Refuses a token whose `issuedAt` lies more than [`MAX_CLOCK_SKEW_S`] after `now_s`.
+pub fn check_issued_at(claims: &Claims, now_s: i64) -> Result<(), ProxyProblem> {
+    if claims.issued_at > now_s.saturating_add(MAX_CLOCK_SKEW_S) {
+        return Err(ProxyProblem::TokenNotYetValid);
+    }
+    Ok(())
+}
 
 /// What a token allows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,7 +165,7 @@ fn access_mac(key: &Secret, order_id: &str) -> Hmac<Sha256> {
 /// a receipt keeps its right to look its invoice up). Compared in constant time.
 pub fn grants_read(key: &Secret, order_id: &str, presented: &str) -> bool {
     if presented.starts_with(PREFIX) {
-        return verify_signature(key, presented).is_ok_and(|c| c.order_id == order_id);
+        return verify_signature(key, presented).is_ok_and(|c| c.order_id == order_id && check_issued_at(&c, crate::time::now_s()).is_ok());
     }
     match URL_SAFE_NO_PAD.decode(presented.trim()) {
         Ok(bytes) => access_mac(key, order_id).verify_slice(&bytes).is_ok(),
@@ -164,6 +176,7 @@ pub fn grants_read(key: &Secret, order_id: &str, presented: &str) -> bool {
 /// Checks a token's form, signature (in constant time) and expiry, and returns its claims.
 pub fn verify(key: &Secret, token: &str, now_s: i64) -> Result<Claims, ProxyProblem> {
     let claims = verify_signature(key, token)?;
+    check_issued_at(&claims, now_s)?;
     if claims.expires_at <= now_s {
         return Err(ProxyProblem::TokenExpired);
     }

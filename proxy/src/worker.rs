@@ -64,6 +64,8 @@ struct BreakerState {
     failures: u32,
     open_until: Option<Instant>,
     cooldown: Duration,
+    /// Why it is open, when the provider said (a refusing token endpoint).
+    reason: Option<String>,
 }
 
 /// A circuit breaker around the provider.
@@ -76,7 +78,7 @@ pub struct Breaker {
 impl Breaker {
     /// Opens after `threshold` consecutive failures for `cooldown` (doubling, at most 2 min).
     pub fn new(threshold: u32, cooldown: Duration) -> Breaker {
-        Breaker { state: Mutex::new(BreakerState { failures: 0, open_until: None, cooldown }), threshold, base: cooldown }
+        Breaker { state: Mutex::new(BreakerState { failures: 0, open_until: None, cooldown, reason: None }), threshold, base: cooldown }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BreakerState> {
@@ -103,12 +105,37 @@ impl Breaker {
         matches!(self.lock().open_until, Some(t) if t > Instant::now())
     }
 
+    /// Why the breaker is open, when it is and the provider said why.
+    pub fn reason(&self) -> Option<String> {
+        let s = self.lock();
+        match s.open_until {
+            Some(t) if t > Instant::now() => s.reason.clone(),
+            _ => None,
+        }
+    }
+
+    /// Opens at once for `wait` (at least), for a reason the provider gave (its
+    /// token endpoint refuses: calls cannot succeed before then).
+    pub fn hold(&self, wait: Duration, reason: &str) {
+        let mut s = self.lock();
+        let until = Instant::now() + wait;
+        if s.open_until.is_none_or(|t| t < until) {
+            if s.open_until.is_none() {
+                tracing::error!(wait_s = wait.as_secs(), reason, "provider circuit breaker opened: the provider cannot be called");
+            }
+            s.open_until = Some(until);
+        }
+        s.failures = s.failures.max(self.threshold);
+        s.reason = Some(reason.to_owned());
+    }
+
     /// A call succeeded (or the provider answered definitively).
     pub fn success(&self) {
         let mut s = self.lock();
         s.failures = 0;
         s.open_until = None;
         s.cooldown = self.base;
+        s.reason = None;
     }
 
     /// A call failed with an unknown outcome.
@@ -231,11 +258,26 @@ async fn timed<T>(state: &AppState, what: &'static str, f: impl std::future::Fut
     match &out {
         Err(ProviderError::Unavailable(e)) => {
             tracing::warn!(call = what, error = %e, "provider call failed; the outcome is unknown");
-            state.breaker.failure();
+            match state.provider.hold() {
+                Some(h) => state.breaker.hold(Duration::from_millis((h.until_ms - now_ms()).max(0) as u64), &h.reason),
+                None => state.breaker.failure(),
+            }
         }
         _ => state.breaker.success(),
     }
     out
+}
+
+/// Keeps an order queued while the provider is on hold (its token endpoint
+/// refuses): due again when the hold ends, with jitter so that the orders do not
+/// all come at once; the attempt is not counted. True when the order was held.
+async fn held(state: &AppState, r: &mut Record) -> bool {
+    let Some(h) = state.provider.hold() else { return false };
+    let wait = (h.until_ms - now_ms()).max(0);
+    state.breaker.hold(Duration::from_millis(wait as u64), &h.reason);
+    r.next_attempt_at = h.until_ms.max(now_ms()) + rand::rng().random_range(0..1000);
+    save(state, r).await;
+    true
 }
 
 /// Writes a claimed order back while this instance holds its lease; `release`
@@ -309,6 +351,7 @@ async fn finish_failed(state: &AppState, mut r: Record, issue: Issue) {
     tracing::info!(order = %r.order_id, code = issue.code, "order failed");
     r.status = Status::Failed;
     r.error_code = Some(issue.code.to_owned());
+    r.error_field = Some(issue.field);
     r.error_message = Some(issue.message);
     r.error_message_en = Some(issue.message_en);
     if save_emitting(state, &r, true, crate::ledger::types::FAILED, Default::default()).await {
@@ -316,11 +359,103 @@ async fn finish_failed(state: &AppState, mut r: Record, issue: Issue) {
     }
 }
 
+/// What became of an invoice the provider reported for an order.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Adoption {
+    /// The order is issued with it.
+    Issued,
+    /// It is not the order's: the order is in `conflict` (the finding is given).
+    Conflict(serde_json::Value),
+    /// Nothing was saved (the lease was lost, the store failed): tried again later.
+    NotSaved,
+}
+
+/// Where an invoice the provider reports differs from the blue order it was
+/// found for (empty: it is the order's). Facts the provider did not report are
+/// not compared; a red order is not compared (its amounts are the blue's, negated).
+pub fn differences(r: &Record, facts: &crate::provider::InvoiceFacts) -> Vec<(&'static str, String, String)> {
+    use rust_decimal::Decimal;
+    let mut out = Vec::new();
+    if r.kind != "blue" {
+        return out;
+    }
+    let Ok(form) = serde_json::from_str::<IssueForm>(&r.request) else { return out };
+    let Some(req) = build_issue_request(&form).request else { return out };
+    let money = |s: &str| Decimal::from_str_exact(s.trim()).ok().map(|d| d.normalize());
+    let mut amount = |what: &'static str, ours: &str, theirs: &Option<String>| {
+        if let Some(t) = theirs.as_deref().filter(|t| !t.trim().is_empty()) {
+            if money(ours).is_none() || money(ours) != money(t) {
+                out.push((what, ours.to_owned(), t.to_owned()));
+            }
+        }
+    };
+    amount("amountInclTax", &req.totals.amount_incl_tax, &facts.amount_incl_tax);
+    amount("taxAmount", &req.totals.tax_amount, &facts.tax_amount);
+    if let Some(t) = facts.buyer_tax_id.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        if !t.eq_ignore_ascii_case(req.buyer.tax_id.trim()) {
+            out.push(("buyer.taxId", req.buyer.tax_id.clone(), t.to_owned()));
+        }
+    }
+    if let Some(t) = facts.buyer_name.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        if t != req.buyer.name.trim() {
+            out.push(("buyer.name", req.buyer.name.clone(), t.to_owned()));
+        }
+    }
+    if let Some(n) = facts.lines {
+        if n != req.lines.len() {
+            out.push(("lines", req.lines.len().to_string(), n.to_string()));
+        }
+    }
+    out
+}
+
+/// Puts an order in `conflict`: the provider holds an invoice under its number
+/// that is not the order's. Nothing of the invoice is adopted; the order gets the
+/// issue `PROVIDER_INVOICE_MISMATCH`, an `invoice.conflict` event, a
+/// reconciliation finding `foreign_invoice`, an error log line and the metric
+/// `fapiao_orders_conflict_total`.
+async fn finish_conflict(state: &AppState, mut r: Record, i: &crate::provider::Issued, diffs: Vec<(&'static str, String, String)>, claimed: bool) -> Adoption {
+    let fields: Vec<&str> = diffs.iter().map(|d| d.0).collect();
+    tracing::error!(order = %r.order_id, provider_number = %i.number, differs = ?fields,
+        "the provider holds another invoice under this order number; NOT adopted, the order is in conflict");
+    let issue = fapiao::Issue::new("order", &ProxyProblem::ProviderInvoiceMismatch { fields: fields.join(", ") });
+    r.status = Status::Conflict;
+    r.error_code = Some(issue.code.to_owned());
+    r.error_field = Some(issue.field);
+    r.error_message = Some(issue.message);
+    r.error_message_en = Some(issue.message_en);
+    let detail = serde_json::json!({
+        "detail": "the provider holds an invoice under this order number that is not this order's; it was not adopted",
+        "local": "conflict",
+        "providerNumber": i.number,
+        "differences": diffs.iter().map(|(f, ours, theirs)| serde_json::json!({ "field": f, "order": ours, "provider": theirs })).collect::<Vec<_>>(),
+    });
+    if !save_emitting(state, &r, claimed, crate::ledger::types::CONFLICT, Default::default()).await {
+        return Adoption::NotSaved;
+    }
+    state.metrics.conflict();
+    let num = (!i.number.is_empty()).then(|| i.number.clone());
+    let mut finding = detail.clone();
+    match crate::ledger::upsert_finding(&state.store, "foreign_invoice", Some(r.order_id.clone()), num, detail).await {
+        Ok(id) => finding["id"] = serde_json::json!(id),
+        Err(e) => tracing::error!(order = %r.order_id, error = %e, "cannot record the conflict finding"),
+    }
+    finding["kind"] = serde_json::json!("foreign_invoice");
+    finding["orderId"] = serde_json::json!(r.order_id);
+    finding["invoiceNumber"] = serde_json::json!(i.number);
+    Adoption::Conflict(finding)
+}
+
 /// Marks an order issued with what the provider reported (also used by
-/// reconciliation's repairs).
+/// reconciliation's repairs) — unless the invoice is not the order's
+/// ([`differences`]), which puts the order in `conflict` instead.
 /// `claimed`: the order is this instance's claim (the worker), else the write
 /// happens whoever holds the order.
-pub(crate) async fn finish_issued(state: &AppState, mut r: Record, i: crate::provider::Issued, claimed: bool) {
+pub(crate) async fn finish_issued(state: &AppState, mut r: Record, i: crate::provider::Issued, claimed: bool) -> Adoption {
+    let diffs = differences(&r, &i.facts);
+    if !diffs.is_empty() {
+        return finish_conflict(state, r, &i, diffs, claimed).await;
+    }
     let notify = (i.email_notify_status.clone(), i.phone_notify_status.clone());
     r.status = Status::Issued;
     r.invoice_number = Some(i.number);
@@ -329,6 +464,7 @@ pub(crate) async fn finish_issued(state: &AppState, mut r: Record, i: crate::pro
     r.ofd_url = i.ofd_url;
     r.xml_url = i.xml_url;
     r.error_code = None;
+    r.error_field = None;
     r.error_message = None;
     r.error_message_en = None;
     // A full red invoice reverses its blue one. Marked first (with its
@@ -349,7 +485,7 @@ pub(crate) async fn finish_issued(state: &AppState, mut r: Record, i: crate::pro
                 Err(e) => {
                     // Keep the red order unfinished: it is queried and marked again.
                     tracing::error!(order = %r.order_id, error = %e, "cannot mark the blue order reversed");
-                    return;
+                    return Adoption::NotSaved;
                 }
             }
         }
@@ -357,9 +493,10 @@ pub(crate) async fn finish_issued(state: &AppState, mut r: Record, i: crate::pro
     let extras = crate::ledger::IssuedExtras { email_notify_status: notify.0, phone_notify_status: notify.1, files: crate::ledger::files_of(&r) };
     let event = if r.kind == "red" { crate::ledger::types::RED_ISSUED } else { crate::ledger::types::ISSUED };
     if !save_emitting(state, &r, claimed, event, extras).await {
-        return;
+        return Adoption::NotSaved;
     }
     state.metrics.outcome("issued");
+    Adoption::Issued
 }
 
 /// Moves one order one step on.
@@ -369,10 +506,16 @@ pub async fn process(state: &AppState, mut r: Record) {
         save(state, &r).await;
         return;
     }
+    if held(state, &mut r).await {
+        return;
+    }
     let kind = if r.kind == "red" { Kind::Red } else { Kind::Blue };
     if r.submitted {
         match timed(state, "query", state.provider.query(&r.order_id, kind)).await {
-            Ok(QueryOutcome::Issued(i)) => return finish_issued(state, r, i, true).await,
+            Ok(QueryOutcome::Issued(i)) => {
+                finish_issued(state, r, i, true).await;
+                return;
+            }
             Ok(QueryOutcome::Failed(issue)) => return finish_failed(state, r, issue).await,
             Ok(QueryOutcome::Pending) => {
                 r.attempts += 1;
@@ -384,6 +527,9 @@ pub async fn process(state: &AppState, mut r: Record) {
             }
             Ok(QueryOutcome::NotFound) => {} // never arrived: submit (again) below
             Err(_) => {
+                if held(state, &mut r).await {
+                    return;
+                }
                 r.attempts += 1;
                 r.next_attempt_at = now_ms() + backoff(r.attempts).as_millis() as i64;
                 save(state, &r).await;
@@ -408,7 +554,7 @@ pub async fn process(state: &AppState, mut r: Record) {
         return;
     }
     let result = match &built {
-        Built::Blue(req) => timed(state, "submit", state.provider.submit_issue(req)).await,
+        Built::Blue(req) => timed(state, "submit", state.provider.submit_issue_at(req, r.created_at)).await,
         Built::Red(red, blue, number) => timed(state, "submit_red", state.provider.submit_red(red, blue, number)).await,
     };
     match result {
@@ -419,7 +565,12 @@ pub async fn process(state: &AppState, mut r: Record) {
         // Known to the provider already: find out where it stands.
         Err(ProviderError::Duplicate) => r.next_attempt_at = now_ms() + state.config.poll_interval.as_millis() as i64,
         Err(ProviderError::Rejected(issue)) => return finish_failed(state, r, issue).await,
-        Err(ProviderError::Unavailable(_)) => r.next_attempt_at = now_ms() + backoff(r.attempts).as_millis() as i64,
+        Err(ProviderError::Unavailable(_)) => {
+            if held(state, &mut r).await {
+                return;
+            }
+            r.next_attempt_at = now_ms() + backoff(r.attempts).as_millis() as i64
+        }
     }
     save(state, &r).await;
 }

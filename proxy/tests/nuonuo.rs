@@ -89,7 +89,7 @@ async fn gateway(State(f): State<Shared>, Query(q): Query<HashMap<String, String
                 }
             }
             "nuonuo.OpeMplatform.queryInvoiceResult" => {
-                assert_eq!(v["isOfferInvoiceDetail"], "0");
+                assert_eq!(v["isOfferInvoiceDetail"], "1", "the lines are asked for, to compare the invoice with the order");
                 let no = v["orderNos"][0].as_str().unwrap().to_owned();
                 let is_red = f.reds.contains_key(&no);
                 match f.accepted.get_mut(&no) {

@@ -191,6 +191,22 @@ test('checkout: an invalid tax ID shows the message under the field, the suggest
   await p.close();
 });
 
+test('checkout: address and phone over 100 characters together are refused before submission', async () => {
+  const { p, problems, posts } = await open('/checkout.html');
+  await fillCompany(p);
+  await p.locator('#more summary').click();
+  await p.getByLabel('地址').fill('北'.repeat(80));
+  await p.getByLabel('电话').fill('0571-88888888转123456789');
+  const msg = p.locator('#f-address-msg');
+  await msg.getByText('地址和电话合计最多100个字符', { exact: false }).waitFor();
+  assert.ok(await p.locator('#submit').isDisabled());
+  await p.getByLabel('地址').fill('北'.repeat(77));
+  await p.waitForFunction(() => !document.getElementById('submit').disabled);
+  assert.equal(posts.length, 0);
+  assert.deepEqual(problems, []);
+  await p.close();
+});
+
 test('checkout: a provider failure is shown with what to do next', async () => {
   const { p, problems } = await open('/checkout.html?sandbox=fail');
   assert.ok(await p.locator('#demo-fail').isChecked());

@@ -42,6 +42,40 @@ pub struct Issued {
     pub email_notify_status: Option<String>,
     /// 诺诺 `phoneNotifyStatus` (delivery by SMS), when reported.
     pub phone_notify_status: Option<String>,
+    /// What the provider says the invoice is, compared with the order before the
+    /// invoice is taken as the order's.
+    pub facts: InvoiceFacts,
+}
+
+/// What the provider reports about an issued invoice (each `None` when the
+/// answer does not say). An invoice found under an order's number is the order's
+/// only if every reported fact matches the order: another system of the same
+/// seller may have used the number (诺诺 E9106 only says the number is taken).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InvoiceFacts {
+    /// 价税合计 (诺诺 `orderAmount`).
+    pub amount_incl_tax: Option<String>,
+    /// 合计税额 (诺诺 `taxAmount`).
+    pub tax_amount: Option<String>,
+    /// Buyer tax ID (诺诺 `payerTaxNo`).
+    pub buyer_tax_id: Option<String>,
+    /// Buyer name (诺诺 `payerName`).
+    pub buyer_name: Option<String>,
+    /// Number of invoice lines (诺诺 `invoiceItems`, asked for with `isOfferInvoiceDetail` 1).
+    pub lines: Option<usize>,
+}
+
+/// Why the provider is not called for a while: its token endpoint refused (a
+/// wrong or rotated AppSecret, an exhausted quota). Shared by every instance on
+/// the database; it ends at `until_ms`, when one caller tries again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    /// When one caller may try again (epoch ms).
+    pub until_ms: i64,
+    /// What the provider answered (e.g. `token endpoint refused: 070305`).
+    pub reason: String,
+    /// Consecutive refusals.
+    pub failures: u32,
 }
 
 /// One invoice in the provider's list ([`Provider::list_invoices`]).
@@ -94,14 +128,29 @@ pub enum QueryOutcome {
 }
 
 /// A provider call that did not succeed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ProviderError {
     /// Refused for good: the order is failed with this issue.
+    #[error("the provider refused: {} {}", .0.code, .0.message_en)]
     Rejected(Issue),
     /// The order number is already known to the provider (诺诺 E9106): query it.
+    #[error("the order number is already known to the provider")]
     Duplicate,
     /// Timeout, connection failure, 5xx, unparseable answer: the outcome is unknown.
+    #[error("the provider is unavailable: {0}")]
     Unavailable(String),
+}
+
+impl ProviderError {
+    /// A stable code for reports (`PROVIDER_UNAVAILABLE`, `PROVIDER_DUPLICATE`,
+    /// or the code of the refusal).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ProviderError::Rejected(issue) => issue.code,
+            ProviderError::Duplicate => "PROVIDER_DUPLICATE",
+            ProviderError::Unavailable(_) => "PROVIDER_UNAVAILABLE",
+        }
+    }
 }
 
 /// Blue or red.
@@ -130,6 +179,13 @@ pub trait Provider: Send + Sync {
     /// Submits a blue invoice.
     fn submit_issue<'a>(&'a self, request: &'a IssueRequest) -> BoxFuture<'a, Result<Accepted, ProviderError>>;
 
+    /// Submits a blue invoice for an order the proxy accepted at `order_time_ms`
+    /// (诺诺 sends it as `invoiceDate`, "order time" in providers.md §1.7, the same
+    /// on every resubmission). Default: [`Provider::submit_issue`].
+    fn submit_issue_at<'a>(&'a self, request: &'a IssueRequest, _order_time_ms: i64) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
+        self.submit_issue(request)
+    }
+
     /// Submits a red invoice against an issued blue one.
     fn submit_red<'a>(
         &'a self,
@@ -155,6 +211,12 @@ pub trait Provider: Send + Sync {
     /// reconciliation. Default: unsupported.
     fn list_invoices<'a>(&'a self, _from_ms: i64, _to_ms: i64) -> BoxFuture<'a, Result<Vec<ListedInvoice>, ProviderError>> {
         Box::pin(async { Err(unsupported("list_invoices")) })
+    }
+
+    /// Set while the provider must not be called (a refusing token endpoint):
+    /// the worker keeps its orders queued until then. Default: never.
+    fn hold(&self) -> Option<Hold> {
+        None
     }
 }
 

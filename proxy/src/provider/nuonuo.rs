@@ -18,12 +18,12 @@ use rand::Rng;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
-use super::{Accepted, Delivery, Issued, Kind, ListedInvoice, Provider, ProviderError, QueryOutcome};
+use super::{Accepted, Delivery, Hold, InvoiceFacts, Issued, Kind, ListedInvoice, Provider, ProviderError, QueryOutcome};
 use crate::config::NuonuoSettings;
 use crate::problem::{map_fail_cause, map_nuonuo_code, ProxyProblem};
 use crate::secret::Secret;
 use crate::store::Store;
-use crate::time::{cst_plain, now_ms};
+use crate::time::{cst_plain, now_ms, Clock, SystemClock};
 
 const TOKEN_KEY: &str = "nuonuo.access_token";
 /// The store lock held while one instance fetches a token for all.
@@ -31,6 +31,8 @@ const TOKEN_LOCK: &str = "nuonuo.access_token.fetch";
 /// How long the fetching instance may hold the lock (it frees itself if that
 /// instance dies); the others wait about as long for the token to appear.
 const TOKEN_LOCK_MS: i64 = 30_000;
+/// The stored back-off after the token endpoint refused (shared by instances).
+const TOKEN_REFUSED: &str = "nuonuo.access_token.refused";
 
 /// The 诺诺 client.
 pub struct Nuonuo {
@@ -42,6 +44,24 @@ pub struct Nuonuo {
     path: String,
     token: Mutex<Option<(Secret, i64)>>,
     lock_owner: String,
+    clock: std::sync::Arc<dyn Clock>,
+    /// The last back-off read or written (what [`Provider::hold`] reports).
+    hold: std::sync::Mutex<Option<Hold>>,
+}
+
+/// The back-off after refusals of the token endpoint, as stored.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Refused {
+    /// Consecutive refusals.
+    failures: u32,
+    /// No caller before this (epoch ms).
+    until: i64,
+    /// What the endpoint answered.
+    reason: String,
+    /// Which credentials were refused (a digest of AppKey and AppSecret): a
+    /// proxy started with other credentials tries at once.
+    credentials: String,
 }
 
 impl Nuonuo {
@@ -57,7 +77,81 @@ impl Nuonuo {
             .map_err(|_| "FAPIAO_NUONUO_GATEWAY_URL: not a URL".to_owned())?
             .path()
             .to_owned();
-        Ok(Nuonuo { settings, store, http, seller_tax_id, seller_name, path, token: Mutex::new(None), lock_owner: format!("nuonuo-{}", crate::config::random_key()) })
+        Ok(Nuonuo {
+            settings,
+            store,
+            http,
+            seller_tax_id,
+            seller_name,
+            path,
+            token: Mutex::new(None),
+            lock_owner: format!("nuonuo-{}", crate::config::random_key()),
+            clock: std::sync::Arc::new(SystemClock),
+            hold: std::sync::Mutex::new(None),
+        })
+    }
+
+    /// The same client on another clock (tests run the token back-off on simulated time).
+    pub fn with_clock(mut self, clock: std::sync::Arc<dyn Clock>) -> Nuonuo {
+        self.clock = clock;
+        self
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// 诺诺's order number for an order: the deployment's prefix and the order id.
+    fn order_no(&self, order_id: &str) -> String {
+        format!("{}{order_id}", self.settings.order_prefix)
+    }
+
+    /// The order id of a 诺诺 order number, if it carries this deployment's prefix.
+    fn order_id_of<'a>(&self, order_no: &'a str) -> Option<&'a str> {
+        order_no.strip_prefix(self.settings.order_prefix.as_str())
+    }
+
+    fn credentials_digest(&self) -> String {
+        use sha2::Digest;
+        let d = sha2::Sha256::digest(format!("{}\0{}", self.settings.app_key, self.settings.app_secret.expose()).as_bytes());
+        d.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn set_hold(&self, h: Option<Hold>) {
+        *self.hold.lock().unwrap_or_else(|p| p.into_inner()) = h;
+    }
+
+    /// The stored back-off for these credentials, if it still runs.
+    async fn refused(&self) -> Option<Refused> {
+        let (value, _) = self.store.kv_get(TOKEN_REFUSED).await.ok().flatten()?;
+        let r: Refused = serde_json::from_str(&value).ok()?;
+        (r.credentials == self.credentials_digest() && r.until > self.now()).then_some(r)
+    }
+
+    /// The stored refusal count for these credentials (0 after a success or with
+    /// other credentials).
+    async fn refusals(&self) -> u32 {
+        let Ok(Some((value, _))) = self.store.kv_get(TOKEN_REFUSED).await else { return 0 };
+        serde_json::from_str::<Refused>(&value).ok().filter(|r| r.credentials == self.credentials_digest()).map(|r| r.failures).unwrap_or(0)
+    }
+
+    /// An error for a caller while the back-off runs (no call is made).
+    fn held_error(&self, r: &Refused) -> ProviderError {
+        self.set_hold(Some(Hold { until_ms: r.until, reason: r.reason.clone(), failures: r.failures }));
+        ProviderError::Unavailable(format!("{}; next try in {} s", r.reason, (r.until - self.now()).max(0) / 1000))
+    }
+
+    /// Records a failed token fetch: the next caller (of any instance) waits
+    /// base · 2^(n−1), at most the cap.
+    async fn record_refusal(&self, reason: &str) -> Refused {
+        let failures = self.refusals().await.saturating_add(1);
+        let base = self.settings.token_retry_base.as_millis() as i64;
+        let cap = self.settings.token_retry_max.as_millis() as i64;
+        let wait = base.saturating_mul(1i64 << (failures - 1).min(20)).min(cap).max(1);
+        let r = Refused { failures, until: self.now() + wait, reason: reason.to_owned(), credentials: self.credentials_digest() };
+        let _ = self.store.kv_set(TOKEN_REFUSED, &serde_json::to_string(&r).unwrap_or_default()).await;
+        tracing::error!(failures, next_try_s = wait / 1000, reason, "诺诺 token endpoint failed; no token call before the next try (the endpoint allows about 50 calls in 30 days)");
+        r
     }
 
     /// The stored token, if it is still valid.
@@ -66,7 +160,7 @@ impl Nuonuo {
         let v = serde_json::from_str::<Value>(&value).ok()?;
         let exp = v["expiresAt"].as_i64().unwrap_or(0);
         let t = v["token"].as_str().filter(|t| !t.is_empty())?;
-        (exp > now_ms()).then(|| (Secret::new(t), exp))
+        (exp > self.now()).then(|| (Secret::new(t), exp))
     }
 
     /// The access token: from memory, else from the store, else fetched (the token
@@ -74,37 +168,65 @@ impl Nuonuo {
     /// is stored or the stored one has expired). The quota is per AppKey, so
     /// instances sharing a database share the token: one takes the store's lock
     /// and fetches, the others wait for the token to appear in the store.
+    ///
+    /// A failed fetch (a refusing endpoint: wrong or rotated AppSecret, exhausted
+    /// quota; or no answer) starts a back-off stored beside the token: until it
+    /// ends no caller of any instance calls the endpoint, and then one does
+    /// (`FAPIAO_NUONUO_TOKEN_RETRY_BASE_MS`, doubling, at most
+    /// `FAPIAO_NUONUO_TOKEN_RETRY_MAX_MS`). Callers in this process queue behind
+    /// one another, so they find the back-off the first one recorded.
     async fn access_token(&self) -> Result<Secret, ProviderError> {
         let mut cached = self.token.lock().await;
         if let Some((t, exp)) = cached.as_ref() {
-            if *exp > now_ms() {
+            if *exp > self.now() {
                 return Ok(t.clone());
             }
         }
-        let deadline = now_ms() + TOKEN_LOCK_MS + 5_000;
+        let deadline = crate::time::now_ms() + TOKEN_LOCK_MS + 5_000;
         loop {
             if let Some((t, exp)) = self.stored_token().await {
                 *cached = Some((t.clone(), exp));
+                self.set_hold(None);
                 return Ok(t);
+            }
+            if let Some(r) = self.refused().await {
+                return Err(self.held_error(&r));
             }
             match self.store.try_lock(TOKEN_LOCK, &self.lock_owner, TOKEN_LOCK_MS).await {
                 Ok(true) => break,
-                Ok(false) if now_ms() < deadline => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+                Ok(false) if crate::time::now_ms() < deadline => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
                 Ok(false) => return Err(ProviderError::Unavailable("token: another instance is fetching it".into())),
                 Err(e) => return Err(ProviderError::Unavailable(format!("token: {e}"))),
             }
         }
-        // Another instance may have stored one between the read and the lock.
+        // Another instance may have stored one, or been refused, between the read and the lock.
         if let Some((t, exp)) = self.stored_token().await {
             let _ = self.store.unlock(TOKEN_LOCK, &self.lock_owner).await;
             *cached = Some((t.clone(), exp));
+            self.set_hold(None);
             return Ok(t);
         }
+        if let Some(r) = self.refused().await {
+            let _ = self.store.unlock(TOKEN_LOCK, &self.lock_owner).await;
+            return Err(self.held_error(&r));
+        }
         let fetched = self.fetch_token().await;
-        if let Ok((t, exp)) = &fetched {
-            let stored = json!({ "token": t.expose(), "expiresAt": exp }).to_string();
-            let _ = self.store.kv_set(TOKEN_KEY, &stored).await;
-            *cached = Some((t.clone(), *exp));
+        match &fetched {
+            Ok((t, exp)) => {
+                let stored = json!({ "token": t.expose(), "expiresAt": exp }).to_string();
+                let _ = self.store.kv_set(TOKEN_KEY, &stored).await;
+                let _ = self.store.kv_set(TOKEN_REFUSED, "{}").await;
+                *cached = Some((t.clone(), *exp));
+                self.set_hold(None);
+            }
+            Err(e) => {
+                let reason = match e {
+                    ProviderError::Unavailable(m) => m.clone(),
+                    other => other.to_string(),
+                };
+                let r = self.record_refusal(&reason).await;
+                self.set_hold(Some(Hold { until_ms: r.until, reason: r.reason, failures: r.failures }));
+            }
         }
         let _ = self.store.unlock(TOKEN_LOCK, &self.lock_owner).await;
         fetched.map(|(t, _)| t)
@@ -112,7 +234,7 @@ impl Nuonuo {
 
     /// One call to the token endpoint.
     async fn fetch_token(&self) -> Result<(Secret, i64), ProviderError> {
-        let now = now_ms();
+        let now = self.now();
         let form = [
             ("client_id", self.settings.app_key.as_str()),
             ("client_secret", self.settings.app_secret.expose()),
@@ -198,7 +320,8 @@ impl Nuonuo {
         Ok((code, describe, v["result"].clone()))
     }
 
-    fn order_body(&self, r: &IssueRequest) -> Value {
+    /// The `requestBillingNew` body; `order_time_ms` is sent as `invoiceDate`.
+    pub fn order_body(&self, r: &IssueRequest, order_time_ms: i64) -> Value {
         let b = &r.buyer;
         let push_mode = match (b.email.is_empty(), b.mobile.is_empty()) {
             (false, false) => "2",
@@ -238,8 +361,8 @@ impl Nuonuo {
         let mut order = json!({
             "buyerName": b.name,
             "salerTaxNum": self.seller_tax_id,
-            "orderNo": r.order_id,
-            "invoiceDate": cst_plain(now_ms()),
+            "orderNo": self.order_no(&r.order_id),
+            "invoiceDate": cst_plain(order_time_ms),
             "clerk": self.settings.clerk,
             "pushMode": push_mode,
             "invoiceType": "1",
@@ -259,8 +382,21 @@ impl Nuonuo {
                 order[k] = json!(v);
             }
         }
-        if !b.bank_name.is_empty() || !b.bank_account.is_empty() {
+        let buyer_bank = !b.bank_name.is_empty() || !b.bank_account.is_empty();
+        if buyer_bank {
             order["buyerAccount"] = json!(format!("{} {}", b.bank_name, b.bank_account).trim());
+        }
+        // 数电: whose bank account prints (providers.md §1.7 `showBankAccountType`:
+        // 0 none, 1 seller, 2 buyer, 3 both). The buyer's prints when the buyer gave
+        // one (that is why it is asked for); the seller's when the deployment says so.
+        let show = match (buyer_bank, self.settings.show_seller_bank) {
+            (true, true) => "3",
+            (true, false) => "2",
+            (false, true) => "1",
+            (false, false) => "",
+        };
+        if !show.is_empty() {
+            order["showBankAccountType"] = json!(show);
         }
         if b.kind == BuyerKind::Person && r.invoice_type == InvoiceType::Normal {
             order["naturalPersonFlag"] = json!("1");
@@ -282,7 +418,11 @@ impl Nuonuo {
     }
 
     fn issued(item: &Value) -> Issued {
-        let s = |k: &str| item[k].as_str().filter(|v| !v.is_empty()).map(str::to_owned);
+        let s = |k: &str| match &item[k] {
+            Value::String(v) if !v.trim().is_empty() => Some(v.trim().to_owned()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
         Issued {
             number: s("allElectronicInvoiceNumber").or_else(|| s("invoiceNo")).unwrap_or_default(),
             issued_at: item["invoiceTime"].as_i64().or_else(|| item["invoiceTime"].as_str().and_then(|t| t.parse().ok())).unwrap_or_else(now_ms),
@@ -291,12 +431,24 @@ impl Nuonuo {
             xml_url: s("xmlUrl"),
             email_notify_status: notify(&item["emailNotifyStatus"]),
             phone_notify_status: notify(&item["phoneNotifyStatus"]),
+            facts: InvoiceFacts {
+                amount_incl_tax: s("orderAmount"),
+                tax_amount: s("taxAmount"),
+                buyer_tax_id: s("payerTaxNo"),
+                buyer_name: s("payerName"),
+                lines: item["invoiceItems"].as_array().map(Vec::len),
+            },
         }
     }
 
+    /// The result by order number, with the lines (`isOfferInvoiceDetail` 1), so
+    /// that the invoice found can be compared with the order before it is taken
+    /// as the order's.
     async fn query_result(&self, order_id: &str) -> Result<QueryOutcome, ProviderError> {
+        let order_id = self.order_no(order_id);
+        let order_id = order_id.as_str();
         let (code, describe, result) =
-            self.call("nuonuo.OpeMplatform.queryInvoiceResult", &json!({ "isOfferInvoiceDetail": "0", "orderNos": [order_id] })).await?;
+            self.call("nuonuo.OpeMplatform.queryInvoiceResult", &json!({ "isOfferInvoiceDetail": "1", "orderNos": [order_id] })).await?;
         if code == "E9500" {
             return Ok(QueryOutcome::NotFound);
         }
@@ -396,9 +548,17 @@ impl Provider for Nuonuo {
         "nuonuo"
     }
 
+    fn hold(&self) -> Option<Hold> {
+        self.hold.lock().unwrap_or_else(|p| p.into_inner()).clone().filter(|h| h.until_ms > self.now())
+    }
+
     fn submit_issue<'a>(&'a self, request: &'a IssueRequest) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
+        self.submit_issue_at(request, now_ms())
+    }
+
+    fn submit_issue_at<'a>(&'a self, request: &'a IssueRequest, order_time_ms: i64) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
         Box::pin(async move {
-            let (code, describe, result) = self.call("nuonuo.OpeMplatform.requestBillingNew", &self.order_body(request)).await?;
+            let (code, describe, result) = self.call("nuonuo.OpeMplatform.requestBillingNew", &self.order_body(request, order_time_ms)).await?;
             match code.as_str() {
                 "E0000" => Ok(Accepted { serial: result["invoiceSerialNum"].as_str().map(str::to_owned) }),
                 "E9106" => Err(ProviderError::Duplicate),
@@ -411,7 +571,7 @@ impl Provider for Nuonuo {
     fn submit_red<'a>(&'a self, red: &'a RedRequest, blue: &'a IssueRequest, blue_number: &'a str) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
         Box::pin(async move {
             let mut body = json!({
-                "billId": red.order_id,
+                "billId": self.order_no(&red.order_id),
                 "blueInvoiceLine": if blue.invoice_type == InvoiceType::Special { "bs" } else { "pc" },
                 "applySource": "0",
                 "blueElecInvoiceNumber": blue_number,
@@ -420,7 +580,7 @@ impl Provider for Nuonuo {
                 "buyerName": blue.buyer.name,
                 "redReason": red.reason.nuonuo(),
                 "autoInvoice": "1",
-                "orderNo": red.order_id,
+                "orderNo": self.order_no(&red.order_id),
             });
             if !blue.buyer.tax_id.is_empty() {
                 body["buyerTaxNo"] = json!(blue.buyer.tax_id);
@@ -508,7 +668,11 @@ impl Provider for Nuonuo {
                     }
                     let items = result.as_array().or_else(|| result["list"].as_array()).cloned().unwrap_or_default();
                     let n = items.len();
-                    out.extend(items.iter().filter_map(listed));
+                    // With a prefix, invoices without it are other systems' (not this proxy's).
+                    out.extend(items.iter().filter_map(listed).filter_map(|mut l| {
+                        l.order_id = self.order_id_of(&l.order_id)?.to_owned();
+                        Some(l)
+                    }));
                     let total = result["total"].as_u64().or_else(|| result["total"].as_str().and_then(|t| t.parse().ok()));
                     if n < PAGE || total.is_some_and(|t| (page * PAGE) as u64 >= t) {
                         break;
@@ -529,7 +693,7 @@ impl Provider for Nuonuo {
             let (code, _, result) = self
                 .call(
                     "nuonuo.OpeMplatform.queryInvoiceRedConfirm",
-                    &json!({ "identity": "0", "billId": order_id, "pageNo": "1", "pageSize": "10" }),
+                    &json!({ "identity": "0", "billId": self.order_no(order_id), "pageNo": "1", "pageSize": "10" }),
                 )
                 .await?;
             if code != "E0000" {

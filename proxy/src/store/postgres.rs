@@ -84,6 +84,8 @@ CREATE TRIGGER orders_status_changed AFTER UPDATE ON orders
     crate::ledger::SCHEMA,
     // 3: deliveries as a durable queue.
     crate::ledger::DELIVERY_QUEUE,
+    // 4: the field of a stored failure.
+    super::ERROR_FIELD,
 ];
 
 /// The advisory lock key that serialises migrations ("fapiao" in ASCII).
@@ -123,6 +125,7 @@ fn record(r: &Row) -> Record {
         updated_at: r.get(19),
         lease_owner: r.get(20),
         lease_until: r.get(21),
+        error_field: r.get(22),
     }
 }
 
@@ -350,7 +353,7 @@ const INSERT_ORDER: &str = "INSERT INTO orders (order_id, kind, blue_order_id, f
      VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $6) ON CONFLICT (order_id) DO NOTHING
      RETURNING order_id, kind, blue_order_id, fingerprint, request, status, attempts, submitted, next_attempt_at, \
      provider_ref, invoice_number, issued_at, pdf_url, ofd_url, xml_url, error_code, error_message, error_message_en, created_at, updated_at, \
-     lease_owner, lease_until";
+     lease_owner, lease_until, error_field";
 
 impl Backend for PgStore {
     fn name(&self) -> &'static str {
@@ -442,9 +445,15 @@ impl Backend for PgStore {
         })
     }
 
-    fn nudge(&self, order_id: String) -> BoxFuture<'_, Result<bool, StoreError>> {
+    fn nudge(&self, order_id: String, min_interval_ms: i64) -> BoxFuture<'_, Result<bool, StoreError>> {
         Box::pin(async move {
-            let n = self.exec("UPDATE orders SET next_attempt_at = $2 WHERE order_id = $1 AND status IN ('pending', 'issuing')", &[&order_id, &now_ms()]).await?;
+            let n = self
+                .exec(
+                    "UPDATE orders SET next_attempt_at = GREATEST($2, updated_at + $3)
+                      WHERE order_id = $1 AND status IN ('pending', 'issuing') AND lease_until <= $2 AND next_attempt_at > GREATEST($2, updated_at + $3)",
+                    &[&order_id, &now_ms(), &min_interval_ms],
+                )
+                .await?;
             Ok(n == 1)
         })
     }

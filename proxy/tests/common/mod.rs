@@ -7,7 +7,6 @@
 //! PostgreSQL server named by `FAPIAO_TEST_POSTGRES` (scripts/test.sh runs the
 //! API and crash tests both ways).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,8 +45,9 @@ pub async fn serve(app: App) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let router = app.router.clone();
+    let timeouts = fapiao_proxy::serve::Timeouts::of(&app.state.config);
     let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await;
+        let _ = fapiao_proxy::serve::serve(listener, router, timeouts, std::future::pending()).await;
     });
     Running {
         base: format!("http://{addr}"),
