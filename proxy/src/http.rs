@@ -22,6 +22,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
+use tower::ServiceBuilder;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::services::ServeDir;
 
 use crate::problem::{ApiError, ProxyProblem};
@@ -112,10 +114,16 @@ pub fn router(state: Arc<AppState>) -> Router {
     }
     let roots = Arc::new((c.static_dir.clone(), c.pkg_dir.clone()));
     let statics = Router::new()
-        // build-pkg.sh writes fapiao_bg.wasm.gz beside the module: a browser that
-        // accepts gzip gets a third of the bytes.
+        // build-pkg.sh writes a `gzip -9` copy beside every module and script of
+        // the package: a browser that accepts gzip gets a third of the bytes.
         .nest_service("/pkg", ServeDir::new(&c.pkg_dir).precompressed_gzip())
-        .fallback_service(ServeDir::new(&c.static_dir))
+        // The pages, their scripts and styles: compressed as they are sent (the
+        // files are small and may be edited while the proxy runs).
+        .fallback_service(
+            ServiceBuilder::new()
+                .layer(CompressionLayer::new().quality(CompressionLevel::Best))
+                .service(ServeDir::new(&c.static_dir)),
+        )
         .layer(middleware::from_fn_with_state(roots, static_guard));
     Router::new()
         .merge(api.with_state(state.clone()))
