@@ -148,3 +148,25 @@ fn amount_in_words_both_styles() {
     assert_eq!(words("10020", None), "壹万零贰拾元整");
     assert_eq!(words("1265.77", Some("invoice")), "⊗壹仟贰佰陆拾伍圆柒角柒分");
 }
+
+#[wasm_bindgen_test]
+fn suggestion_edits_cross_with_their_positions() {
+    let r = fapiao::wasm::validate_tax_id("91620105224521729M");
+    let edits = Array::from(&get(&r, "suggestionEdits"));
+    assert_eq!(edits.length(), Array::from(&get(&r, "suggestions")).length());
+    let check = edits
+        .iter()
+        .find(|e| string(e, "suggestion") == "91620105224521729E")
+        .expect("the check-character fix is among the suggestions");
+    assert_eq!(string(&check, "kind"), "uscc");
+    assert_eq!(string(&check, "edit"), "substitution");
+    let positions: Vec<f64> = Array::from(&get(&check, "positions")).iter().filter_map(|v| v.as_f64()).collect();
+    assert_eq!(positions, [18.0]);
+    // A person's 18 digits with 30 February: the date, not a confirmable checksum.
+    let buyer = obj(&[("type", "person"), ("name", "张三"), ("taxId", "110102199102300077")]);
+    let options = obj(&[]);
+    let confirmed = Array::of2(&JsValue::from_str("TAXID_CHECKSUM"), &JsValue::from_str("TAXID_ORG_CHECKSUM"));
+    Reflect::set(&options, &JsValue::from_str("confirmed"), &confirmed).unwrap();
+    let r = fapiao::wasm::validate_buyer(buyer, Some(options)).unwrap();
+    assert_eq!(codes(&get(&r, "errors")), ["TAXID_BIRTH_DATE"]);
+}
