@@ -436,11 +436,10 @@ pub fn validate_on(input: &str, today: Date) -> TaxIdResult {
 
 /// [`validate_for`] with the given date as today.
 pub fn validate_for_on(input: &str, holder: Holder, today: Date) -> TaxIdResult {
-    let normalized = compact_id(input);
-    let mut r = check(&normalized, holder, today);
+    let mut r = check_owned(compact_id(input), holder, today);
     // Valid input takes no search at all.
     if !r.valid {
-        r.suggestion_edits = suggest::suggestions(&normalized, holder, today);
+        r.suggestion_edits = suggest::suggestions(&r.normalized, holder, today);
         r.suggestions = r.suggestion_edits.iter().map(|e| e.suggestion.clone()).collect();
     }
     r
@@ -448,12 +447,16 @@ pub fn validate_for_on(input: &str, holder: Holder, today: Date) -> TaxIdResult 
 
 /// Validates without looking for suggestions (used by the suggestion search itself).
 fn check(normalized: &str, holder: Holder, today: Date) -> TaxIdResult {
+    check_owned(normalized.to_owned(), holder, today)
+}
+
+fn check_owned(normalized: String, holder: Holder, today: Date) -> TaxIdResult {
     let mut issues = Issues::default();
     let mut details = TaxIdDetails::default();
-    let kind = classify(normalized, holder, today, &mut issues, &mut details);
+    let kind = classify(&normalized, holder, today, &mut issues, &mut details);
     TaxIdResult {
         valid: issues.errors.is_empty(),
-        normalized: normalized.to_owned(),
+        normalized,
         kind,
         errors: issues.errors,
         warnings: issues.warnings,
@@ -566,15 +569,16 @@ fn set_region(details: &mut TaxIdDetails, code: &str, issues: &mut Issues) {
 
 /// Fills in the region details; false when the code is unknown.
 fn set_region_details(details: &mut TaxIdDetails, code: &str) -> bool {
-    details.region_code = Some(code.to_owned());
     match region::lookup(code) {
         Some(r) => {
+            details.region_code = Some(r.code);
             details.region_name = Some(Some(r.name));
             details.region_retired = Some(r.retired.is_some());
             details.region_retired_year = r.retired;
             true
         }
         None => {
+            details.region_code = Some(code.to_owned());
             details.region_name = Some(None);
             false
         }
