@@ -149,7 +149,7 @@ pub enum TaxIdProblem {
     /// A 17/20-character legacy number whose first 15 or 18 characters cannot be an
     /// identity-card number: not digits (an 18-character one may end in `X`), or not
     /// beginning with a province code.
-    #[error("Positions 1–{id_len} of a {len}-character tax ID are an identity-card number ({id_len} digits beginning with a province code); these are not. Check the number.")]
+    #[error("Positions 1–{id_len} of a {len}-character tax ID must be an identity-card number: {id_len} digits starting with a province code.")]
     LegacyStructure {
         /// Its length.
         len: usize,
@@ -159,7 +159,7 @@ pub enum TaxIdProblem {
     /// The region code of the identity number in a 17/20-character legacy number is
     /// in no GB/T 2260 edition since 1981. Some identity numbers carry codes the list
     /// lacks, so the user may confirm.
-    #[error("Region code {code} of the identity number in this tax ID is in no GB/T 2260 edition since 1981. Check the number, or confirm it if it is printed like this on the buyer's tax registration.")]
+    #[error("Region code {code} of the identity number is in no GB/T 2260 edition. Check it, or confirm if the tax registration shows it.")]
     LegacyRegion {
         /// The six digits.
         code: String,
@@ -167,21 +167,17 @@ pub enum TaxIdProblem {
     /// The two characters after the identity number in a 17/20-character legacy
     /// number are not digits. They are a sequence number, but not every tax office
     /// kept to digits, so the user may confirm.
-    #[error("Positions {from}–{to} of a {len}-character tax ID are normally a two-digit sequence number. Check them, or confirm the number if it is printed like this on the buyer's tax registration.")]
+    #[error("The last two characters of a {len}-character tax ID are normally a two-digit sequence number. Check them, or confirm if the tax registration shows them.")]
     LegacySuffix {
         /// Its length.
         len: usize,
-        /// First position of the suffix (1-based).
-        from: usize,
-        /// Last position.
-        to: usize,
     },
     /// A 17-character number whose identity number says its holder was born before
     /// 1921. That is what an 18-digit resident ID with a digit dropped gives (its
     /// century where the 15-digit number has its year), far more often than a real
     /// number of someone who registered a business in their late seventies; real
     /// ones exist, so the user may confirm.
-    #[error("As a 17-character tax ID this would belong to someone born on {birth}; more likely it is an 18-digit identity number with a digit missing. Check the number, and confirm it only if it is printed like this on the buyer's tax registration.")]
+    #[error("As a 17-character tax ID this is someone born on {birth}: more likely an 18-digit ID number missing a digit. Confirm only if the tax registration shows it.")]
     LegacyAmbiguous {
         /// The birth date of the legacy reading, `YYYY-MM-DD`.
         birth: String,
@@ -239,16 +235,16 @@ impl Rule for TaxIdProblem {
             }
             Legacy { len } => format!("这是旧版{len}位税号。多数纳税人已换发18位统一社会信用代码，请与购买方确认。"),
             LegacyStructure { len, id_len } => format!(
-                "{len}位税号的第1–{id_len}位应为身份证号码（{id_len}位数字，以省级行政区划代码开头），此号码不符，请核对。"
+                "{len}位税号的第1–{id_len}位应为以省级代码开头的{id_len}位身份证号码。"
             ),
             LegacyRegion { code } => format!(
-                "税号中身份证号码的行政区划代码{code}不在1981年以来任何一版国家标准代码表中。请核对；如税务登记证上确为此号码，可确认后继续。"
+                "身份证号码的行政区划代码{code}不在国家标准代码表中。请核对；如税务登记证上确为此号码，可确认后继续。"
             ),
-            LegacySuffix { len, from, to } => format!(
-                "{len}位税号的第{from}–{to}位通常是两位数字的顺序码。请核对；如税务登记证上确为此号码，可确认后继续。"
+            LegacySuffix { len } => format!(
+                "{len}位税号的最后两位通常是两位数字顺序码。请核对；如税务登记证上确为此号码，可确认后继续。"
             ),
             LegacyAmbiguous { birth } => format!(
-                "若按17位税号理解，持有人应生于{birth}；更可能是18位身份证号码漏输了一位数字。请核对；仅当税务登记证上确为此号码时再确认继续。"
+                "按17位税号理解，持有人生于{birth}，更可能是18位身份证号码漏了一位。仅当税务登记证上确为此号码时再确认。"
             ),
         }
     }
@@ -380,7 +376,7 @@ pub struct SuggestionEdit {
 }
 
 /// The typo a suggestion undoes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EditKind {
     /// Characters replaced by ones they look like (`O` typed for `0`, `B` for `8`).
@@ -523,33 +519,23 @@ fn read_as_resident(id: &str, holder: Holder, today: Date) -> bool {
         (true, false) => true,
         (false, true) => false,
         (true, true) => {
-            let warnings = |resident: bool| {
-                let (mut issues, mut details) = (Issues::default(), TaxIdDetails::default());
-                if resident {
-                    check_resident(id, today, &mut issues, &mut details);
-                } else {
-                    check_uscc(id, &mut issues, &mut details);
-                }
-                issues.warnings.len()
-            };
-            match warnings(true).cmp(&warnings(false)) {
-                std::cmp::Ordering::Less => true,
-                std::cmp::Ordering::Greater => false,
-                std::cmp::Ordering::Equal => person,
-            }
+            // The warnings each reading would give: unknown region (and entity type).
+            let b = id.as_bytes();
+            let as_uscc = usize::from(!region_known(&id[2..8]))
+                + usize::from(uscc::entity_type(char::from(b[0]), char::from(b[1])).is_none());
+            let as_resident = usize::from(!region_known(&id[..6]));
+            as_resident < as_uscc || (as_resident == as_uscc && person)
         }
         (false, false) => person || looks_like_date(&id[6..14], today),
     }
 }
 
-/// Eight digits with a year from 1850 to this year, a month 1–12 and a day 1–31:
-/// a birth date as a person would write it, whether or not the day exists.
+/// Eight digits (as a resident ID has them) with a year and month from 1850 to this
+/// month and a day 1–31: a birth date as a person would write it, whether or not
+/// the day exists.
 fn looks_like_date(digits: &str, today: Date) -> bool {
-    let n = |r: std::ops::Range<usize>| digits.get(r).and_then(|s| s.parse::<u32>().ok());
-    matches!(
-        (n(0..4), n(4..6), n(6..8)),
-        (Some(y), Some(m), Some(d)) if (1850..=today.year as u32).contains(&y) && (1..=12).contains(&m) && (1..=31).contains(&d)
-    )
+    let first_of_month = [&digits[..6], "01"].concat();
+    birth_date(&first_of_month, today).is_some() && ("01"..="31").contains(&&digits[6..8])
 }
 
 fn birth_date(digits: &str, today: Date) -> Option<Date> {
@@ -558,7 +544,7 @@ fn birth_date(digits: &str, today: Date) -> Option<Date> {
 
 /// True when the six digits begin with a province-level code (两位省级代码) of GB/T 2260.
 fn has_province(code: &str) -> bool {
-    code.len() >= 2 && region::lookup(&format!("{}0000", &code[..2])).is_some_and(|r| r.code != "100000")
+    !code.starts_with("10") && region_known(&[&code[..2], "0000"].concat())
 }
 
 fn set_region(details: &mut TaxIdDetails, code: &str, issues: &mut Issues) {
@@ -711,12 +697,12 @@ fn legacy_on_id15(id: &str, today: Date, issues: &mut Issues, details: &mut TaxI
     }
     set_legacy_region(details, &id[..6], issues);
     let yymmdd = &id[6..12];
-    match birth_date(&format!("19{yymmdd}"), today) {
+    match birth_date(&["19", yymmdd].concat(), today) {
         Some(d) => details.birth_date = Some(d.iso()),
         None => issues.push(FIELD, &TaxIdProblem::BirthDate { date: yymmdd.to_owned() }),
     }
     if !id[len - 2..].bytes().all(|b| b.is_ascii_digit()) {
-        issues.push(FIELD, &TaxIdProblem::LegacySuffix { len, from: len - 1, to: len });
+        issues.push(FIELD, &TaxIdProblem::LegacySuffix { len });
     }
     if len == 17 && issues.errors.is_empty() {
         if let Some(birth) = details.birth_date.as_ref().filter(|b| b.as_str() < "1921") {
@@ -741,7 +727,7 @@ fn legacy_on_id18(id: &str, today: Date, issues: &mut Issues, details: &mut TaxI
         issues.push(FIELD, &TaxIdProblem::ResidentChecksum);
     }
     if !id[18..].bytes().all(|b| b.is_ascii_digit()) {
-        issues.push(FIELD, &TaxIdProblem::LegacySuffix { len: 20, from: 19, to: 20 });
+        issues.push(FIELD, &TaxIdProblem::LegacySuffix { len: 20 });
     }
 }
 

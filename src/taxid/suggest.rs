@@ -41,6 +41,12 @@ fn looks_alike(typed: u8, meant: u8) -> bool {
     forced(typed).contains(&meant) || LOOKALIKE_PAIRS.iter().any(|&(a, b)| (a, b) == (typed, meant) || (b, a) == (typed, meant))
 }
 
+/// The 1-based positions either side of a gap after `before` characters, in a text
+/// of `len` characters.
+fn gap(before: usize, len: usize) -> Vec<usize> {
+    [before, before + 1].into_iter().filter(|&p| p >= 1 && p <= len).collect()
+}
+
 struct Found {
     edit: SuggestionEdit,
     retired: bool,
@@ -67,9 +73,7 @@ impl Search<'_> {
         }
         // Cheap checks first: most candidates fail a check character, the tables or
         // the birth date.
-        let uscc_like = uscc::is_well_formed(&id)
-            && uscc::entity_type(char::from(id.as_bytes()[0]), char::from(id.as_bytes()[1])).is_some()
-            && super::region_known(&id[2..8]);
+        let uscc_like = uscc::is_well_formed(&id) && super::region_known(&id[2..8]);
         let resident_like = resident::is_checksum_valid(&id)
             && super::birth_date(&id[6..14], self.today).is_some()
             && super::region_known(&id[..6]);
@@ -93,23 +97,25 @@ impl Search<'_> {
         let input = self.input;
         // Every letter a USCC never has, replaced at once (who types O for 0 tends to
         // do it every time).
-        let letters: Vec<usize> = (0..18).filter(|&i| !forced(input[i]).is_empty()).collect();
-        if !letters.is_empty() {
-            let mut bases: Vec<Vec<u8>> = vec![input.to_vec()];
-            for &i in &letters {
-                bases = bases
-                    .iter()
-                    .flat_map(|b| {
-                        forced(input[i]).iter().map(move |&o| {
-                            let mut n = b.clone();
-                            n[i] = o;
-                            n
-                        })
-                    })
-                    .take(16)
-                    .collect();
+        let mut bases: Vec<Vec<u8>> = vec![input.to_vec()];
+        let mut positions = Vec::new();
+        for (i, &c) in input.iter().enumerate() {
+            let options = forced(c);
+            if options.is_empty() {
+                continue;
             }
-            let positions: Vec<usize> = letters.iter().map(|i| i + 1).collect();
+            positions.push(i + 1);
+            let mut next = Vec::new();
+            for b in bases.iter().take(8) {
+                for &o in options {
+                    let mut n = b.clone();
+                    n[i] = o;
+                    next.push(n);
+                }
+            }
+            bases = next;
+        }
+        if !positions.is_empty() {
             for b in bases {
                 self.consider(b, EditKind::Lookalike, positions.clone(), positions.clone());
             }
@@ -144,8 +150,7 @@ impl Search<'_> {
             for fill in [uscc::fill_check(&n, hole), resident::fill_check(&n, hole)].into_iter().flatten() {
                 let mut m = n.clone();
                 m[hole] = fill;
-                let gap = (hole.max(1)..=(hole + 1).min(17)).collect();
-                self.consider(m, EditKind::Insertion, vec![hole + 1], gap);
+                self.consider(m, EditKind::Insertion, vec![hole + 1], gap(hole, 17));
             }
         }
     }
@@ -155,8 +160,7 @@ impl Search<'_> {
         for i in 0..19 {
             let mut n = self.input.to_vec();
             n.remove(i);
-            let gap = (i.max(1)..=(i + 1).min(18)).collect();
-            self.consider(n, EditKind::Deletion, gap, vec![i + 1]);
+            self.consider(n, EditKind::Deletion, gap(i, 18), vec![i + 1]);
         }
     }
 }
@@ -180,10 +184,10 @@ pub(super) fn suggestions(input: &str, holder: Holder, today: Date) -> Vec<Sugge
     let rank = |f: &Found| {
         let class = match f.edit.edit {
             EditKind::Lookalike => 0,
-            EditKind::Swap => 1,
-            _ => 2,
+            EditKind::Swap => 4,
+            _ => 8,
         };
-        (class, f.retired, holder == Holder::Person && f.edit.kind != TaxIdKind::Resident)
+        class + 2 * u8::from(f.retired) + u8::from(holder == Holder::Person && f.edit.kind != TaxIdKind::Resident)
     };
     let mut order = crate::sort::indices(found.len());
     crate::sort::sort_indices(&mut order, &|a, b| {
@@ -191,37 +195,37 @@ pub(super) fn suggestions(input: &str, holder: Holder, today: Date) -> Vec<Sugge
     });
     // Too many to list: first leave out USCCs whose region code is retired, far less
     // likely than the others (real codes rarely carry one).
-    if order.len() > MAX {
-        order.retain(|&i| {
-            let f = &found[i as usize];
-            !(f.retired && f.edit.kind == TaxIdKind::Uscc)
-        });
+    let many = order.len() > MAX;
+    let (mut plausible, mut likely, mut check_fix) = (Vec::new(), Vec::new(), None);
+    for i in order {
+        let e = &found[i as usize];
+        if many && e.retired && e.edit.kind == TaxIdKind::Uscc {
+            continue;
+        }
+        plausible.push(i);
+        match e.edit.edit {
+            EditKind::Lookalike | EditKind::Swap => likely.push(i),
+            EditKind::Substitution if check_fix.is_none() && e.edit.positions == [18] => check_fix = Some(i),
+            _ => {}
+        }
     }
-    let keep: Vec<u32> = if order.len() <= MAX {
-        order
+    let keep: Vec<u32> = if plausible.len() <= MAX {
+        plausible
     } else {
-        let check_fix = order.iter().copied().find(|&i| {
-            let e = &found[i as usize].edit;
-            e.edit == EditKind::Substitution && e.positions == [18]
-        });
-        let chosen: Vec<u32> = order
-            .iter()
-            .copied()
-            .filter(|&i| matches!(found[i as usize].edit.edit, EditKind::Lookalike | EditKind::Swap) || Some(i) == check_fix)
-            .collect();
-        // A letter read for the digit it looks like (or the other way round) may stand
-        // alone; a swap or a digit for a digit may not, as a change elsewhere is about
-        // as likely.
-        let likely = chosen.len() - usize::from(check_fix.is_some());
-        let lone_lookalike = chosen.len() == 1 && {
-            let e = &found[chosen[0] as usize].edit;
-            e.edit == EditKind::Lookalike && e.input_positions.iter().all(|&p| {
-                let (typed, meant) = (input_bytes[p - 1], e.suggestion.as_bytes()[p - 1]);
-                typed.is_ascii_digit() != meant.is_ascii_digit()
-            })
-        };
-        if likely >= 1 && chosen.len() <= MAX && (chosen.len() >= 2 || lone_lookalike) {
-            chosen
+        // Still too many: the look-alikes and swaps with the check-character fix. A
+        // letter read for the digit it looks like (or the other way round) may stand
+        // alone; a swap or a digit for a digit may not, as a change elsewhere is
+        // about as likely.
+        let shown = likely.len() + usize::from(check_fix.is_some());
+        let lone_lookalike = shown == 1
+            && likely.first().is_some_and(|&i| {
+                let e = &found[i as usize].edit;
+                e.edit == EditKind::Lookalike
+                    && e.input_positions.iter().all(|&p| input_bytes[p - 1].is_ascii_digit() != e.suggestion.as_bytes()[p - 1].is_ascii_digit())
+            });
+        if !likely.is_empty() && shown <= MAX && (shown >= 2 || lone_lookalike) {
+            plausible.retain(|i| likely.contains(i) || Some(*i) == check_fix);
+            plausible
         } else {
             Vec::new()
         }
