@@ -99,6 +99,15 @@ proptest! {
         let r = validate_tax_id(&input);
         prop_assert_eq!(r.valid, r.errors.is_empty());
     }
+
+    #[test]
+    fn never_panics_on_text_of_a_tax_ids_length(input in "[0-9A-Z]{15,20}", person in any::<bool>()) {
+        // These lengths take the suggestion search.
+        let holder = if person { fapiao::taxid::Holder::Person } else { fapiao::taxid::Holder::Unknown };
+        let r = fapiao::taxid::validate_for(&input, holder);
+        prop_assert_eq!(r.valid, r.errors.is_empty());
+        prop_assert!(r.suggestions.len() <= 3);
+    }
 }
 
 fn valid_resident() -> impl Strategy<Value = String> {
