@@ -345,10 +345,13 @@ pub struct TaxIdResult {
 /// they look like (O→0, I→1, Z→2, S→5, V→U/Y) — that is a USCC or resident ID
 /// with no error and no warning (known region, authority and entity type, real
 /// birth date). When at most three fit, all are returned: look-alikes first, then
-/// swaps, then other changes. When more fit (a resident ID's mod-11 check digit
-/// can be repaired at almost any position), the look-alikes and swaps are
-/// returned together with the check-character fix, if that makes two or three;
-/// otherwise nothing, because the typo cannot be narrowed down.
+/// swaps, then other changes (within each, codes of regions still in use first).
+/// When more fit, USCCs whose region code is retired are left out first (real
+/// codes rarely carry one). If that is still more than three (a resident ID's
+/// mod-11 check digit can be repaired at almost any position), the look-alikes
+/// and swaps are returned together with the check-character fix, if that makes
+/// two or three — a letter read for the digit it looks like (or the reverse) may
+/// be returned alone; otherwise nothing, because the typo cannot be narrowed down.
 ///
 /// ```
 /// use fapiao::taxid::{validate_tax_id, EditKind};

@@ -9,9 +9,11 @@
 //! the mod-11 check of a resident ID, and it is computed, not searched for.
 //!
 //! Up to three are returned, likeliest first (look-alikes, then swaps, then other
-//! changes). When more fit, a single one would be a guess: only the look-alikes and
-//! swaps are returned, together with the check-character fix so that none of them
-//! stands alone, and nothing when that is not two or three IDs.
+//! changes). When more fit, USCCs with a retired region code are left out first;
+//! if still more fit, a single one would be a guess: only the look-alikes and swaps
+//! are returned, together with the check-character fix so that none of them stands
+//! alone (a letter read for a digit, or the reverse, may), and nothing when that is
+//! not two or three IDs.
 
 use super::{check, resident, uscc, EditKind, Holder, SuggestionEdit, TaxIdKind};
 use crate::clock::Date;
