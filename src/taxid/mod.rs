@@ -294,7 +294,8 @@ pub struct TaxIdDetails {
     /// The nine-character organization code (USCC positions 9–17, legacy15 7–15).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub organization_code: Option<String>,
-    /// Resident ID: birth date `YYYY-MM-DD`.
+    /// Resident ID, and the identity number of a 17/20-character legacy number:
+    /// birth date `YYYY-MM-DD`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub birth_date: Option<String>,
     /// Resident ID: `"male"` or `"female"` (odd or even sequence number).
