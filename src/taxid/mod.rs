@@ -149,7 +149,7 @@ pub enum TaxIdProblem {
     /// A 17/20-character legacy number whose first 15 or 18 characters cannot be an
     /// identity-card number: not digits (an 18-character one may end in `X`), or not
     /// beginning with a province code.
-    #[error("Positions 1–{id_len} of a {len}-character tax ID must be an identity-card number: {id_len} digits starting with a province code.")]
+    #[error("Positions 1–{id_len} of a {len}-character tax ID must be an ID-card number: {id_len} digits starting with a province code.")]
     LegacyStructure {
         /// Its length.
         len: usize,
@@ -159,7 +159,7 @@ pub enum TaxIdProblem {
     /// The region code of the identity number in a 17/20-character legacy number is
     /// in no GB/T 2260 edition since 1981. Some identity numbers carry codes the list
     /// lacks, so the user may confirm.
-    #[error("Region code {code} of the identity number is in no GB/T 2260 edition. Check it, or confirm if the tax registration shows it.")]
+    #[error("Region code {code} of the ID number is in no GB/T 2260 edition. Check it, or confirm if the tax registration shows it.")]
     LegacyRegion {
         /// The six digits.
         code: String,
@@ -177,7 +177,7 @@ pub enum TaxIdProblem {
     /// century where the 15-digit number has its year), far more often than a real
     /// number of someone who registered a business in their late seventies; real
     /// ones exist, so the user may confirm.
-    #[error("As a 17-character tax ID this is someone born on {birth}: more likely an 18-digit ID number missing a digit. Confirm only if the tax registration shows it.")]
+    #[error("As a 17-character tax ID this is someone born on {birth}; more likely an 18-digit ID number lacks a digit. Confirm only if the tax registration shows it.")]
     LegacyAmbiguous {
         /// The birth date of the legacy reading, `YYYY-MM-DD`.
         birth: String,
@@ -244,7 +244,7 @@ impl Rule for TaxIdProblem {
                 "{len}位税号的最后两位通常是两位数字顺序码。请核对；如税务登记证上确为此号码，可确认后继续。"
             ),
             LegacyAmbiguous { birth } => format!(
-                "按17位税号理解，持有人生于{birth}，更可能是18位身份证号码漏了一位。仅当税务登记证上确为此号码时再确认。"
+                "按17位税号，持有人生于{birth}，更可能是18位身份证号码漏了一位。仅当税务登记证上确为此号码时再确认。"
             ),
         }
     }
@@ -507,31 +507,31 @@ fn classify(id: &str, holder: Holder, today: Date, issues: &mut Issues, details:
 }
 
 /// Whether an 18-character input is read as a resident ID. Only 17 digits and a
-/// digit or `X` can be one. Between the two readings the valid one wins; when both
-/// are valid (rare) the one with fewer warnings, and for a tie the holder decides.
-/// When neither is valid, a person's ID, or one whose positions 7–14 look like a
-/// birth date (a real month and day number, a year up to this one), is read as a
-/// resident ID, so that an impossible date is reported as what it is.
+/// digit or `X` can be one. Between the two readings the valid one wins, except that
+/// a USCC the tables do not vouch for (unknown region or entity type) loses to a
+/// birth date in positions 7–14; when both are valid (rare), the one with fewer
+/// warnings wins, and for a tie the holder decides. When neither is valid, a
+/// person's ID, or one whose positions 7–14 look like a birth date (a real month
+/// and day number, a year up to this one), is read as a resident ID, so that an
+/// impossible date is reported as what it is.
 fn read_as_resident(id: &str, holder: Holder, today: Date) -> bool {
     if !resident::has_shape(id) {
         return false;
     }
     let person = holder == Holder::Person;
     let as_resident = resident::is_checksum_valid(id) && birth_date(&id[6..14], today).is_some();
-    let as_uscc = uscc::is_well_formed(id);
-    match (as_resident, as_uscc) {
-        (true, false) => true,
-        (false, true) => false,
-        (true, true) => {
-            // The warnings each reading would give: unknown region (and entity type).
-            let b = id.as_bytes();
-            let as_uscc = usize::from(!region_known(&id[2..8]))
-                + usize::from(uscc::entity_type(char::from(b[0]), char::from(b[1])).is_none());
-            let as_resident = usize::from(!region_known(&id[..6]));
-            as_resident < as_uscc || (as_resident == as_uscc && person)
-        }
-        (false, false) => person || looks_like_date(&id[6..14], today),
+    if !uscc::is_well_formed(id) {
+        return as_resident || person || looks_like_date(&id[6..14], today);
     }
+    // The warnings each reading would give: unknown region (and entity type).
+    let b = id.as_bytes();
+    let uscc_warnings = usize::from(!region_known(&id[2..8]))
+        + usize::from(uscc::entity_type(char::from(b[0]), char::from(b[1])).is_none());
+    if !as_resident {
+        return uscc_warnings > 0 && looks_like_date(&id[6..14], today);
+    }
+    let resident_warnings = usize::from(!region_known(&id[..6]));
+    resident_warnings < uscc_warnings || (resident_warnings == uscc_warnings && person)
 }
 
 /// Eight digits (as a resident ID has them) with a year and month from 1850 to this
@@ -928,6 +928,11 @@ mod tests {
         let r = validate_for_on("360426199113010079", Holder::Person, today());
         assert_eq!(r.kind, Some(TaxIdKind::Resident));
         assert!(r.errors.iter().any(|e| e.code == "TAXID_BIRTH_DATE" && !e.overridable));
+        // A well-formed USCC of unknown region and entity type, whose positions 7–14
+        // are a birth date: a resident ID with a typo (511122199706035746), not a USCC.
+        assert!(uscc::is_well_formed("511152199706035746"));
+        let r = validate_on("511152199706035746", today());
+        assert_eq!((r.kind, codes(&r).0), (Some(TaxIdKind::Resident), vec!["TAXID_CHECKSUM"]));
         // A real USCC that is all digits stays a USCC for a person too.
         let r = validate_for_on("121200004013590816", Holder::Person, today());
         assert_eq!(r.kind, Some(TaxIdKind::Uscc));

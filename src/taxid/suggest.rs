@@ -64,9 +64,7 @@ struct Search<'a> {
 impl Search<'_> {
     /// Keeps `candidate` when it is a USCC or resident ID with neither errors nor warnings.
     fn consider(&mut self, candidate: Vec<u8>, edit: EditKind, positions: Vec<usize>, input_positions: Vec<usize>) {
-        if candidate == self.input {
-            return;
-        }
+        // (Never the input itself: every edit changes it.)
         let Ok(id) = String::from_utf8(candidate) else {
             return;
         };
