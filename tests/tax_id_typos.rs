@@ -224,6 +224,16 @@ fn typos_are_flagged_and_suggestions_point_at_the_right_code() {
             };
             let (flagged, among, lone) = (t.percent(t.flagged), t.percent(t.among), t.percent(t.lone_wrong));
             println!("{:<10} {:<13} {:>6} {:>9.2} {:>9.2} {:>11.2}", format!("{kind:?}"), format!("{typo:?}"), t.n, flagged, among, lone);
+            if !t.unflagged.is_empty() {
+                let mut readings: Vec<(Option<TaxIdKind>, usize)> = Vec::new();
+                for (_, _, reading) in &t.unflagged {
+                    match readings.iter_mut().find(|(k, _)| k == reading) {
+                        Some((_, n)) => *n += 1,
+                        None => readings.push((*reading, 1)),
+                    }
+                }
+                println!("    {} unflagged, valid as {readings:?}", t.unflagged.len());
+            }
             for (input, original, reading) in t.unflagged.iter().take(8) {
                 println!("    unflagged: {input} (from {original}) reads as a valid {reading:?}");
             }
