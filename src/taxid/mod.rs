@@ -159,7 +159,7 @@ pub enum TaxIdProblem {
     /// The region code of the identity number in a 17/20-character legacy number is
     /// in no GB/T 2260 edition since 1981. Some identity numbers carry codes the list
     /// lacks, so the user may confirm.
-    #[error("Region code {code} of the ID number is in no GB/T 2260 edition. Check it, or confirm if the tax registration shows it.")]
+    #[error("Region code {code} of the ID number is in no GB/T 2260 edition (a few real ones are not). Check it, or confirm if the tax registration shows it.")]
     LegacyRegion {
         /// The six digits.
         code: String,
@@ -167,7 +167,7 @@ pub enum TaxIdProblem {
     /// The two characters after the identity number in a 17/20-character legacy
     /// number are not digits. They are a sequence number, but not every tax office
     /// kept to digits, so the user may confirm.
-    #[error("The last two characters of a {len}-character tax ID are normally a two-digit sequence number. Check them, or confirm if the tax registration shows them.")]
+    #[error("The last two characters of a {len}-character tax ID are a two-digit sequence number, with rare exceptions. Check them, or confirm if the tax registration shows them.")]
     LegacySuffix {
         /// Its length.
         len: usize,
@@ -238,10 +238,10 @@ impl Rule for TaxIdProblem {
                 "{len}位税号的第1–{id_len}位应为以省级代码开头的{id_len}位身份证号码。"
             ),
             LegacyRegion { code } => format!(
-                "身份证号码的行政区划代码{code}不在国家标准代码表中。请核对；如税务登记证上确为此号码，可确认后继续。"
+                "身份证号码的行政区划代码{code}不在国家标准代码表中（个别真实号码如此）。请核对；如税务登记证上确为此号码，可确认后继续。"
             ),
             LegacySuffix { len } => format!(
-                "{len}位税号的最后两位通常是两位数字顺序码。请核对；如税务登记证上确为此号码，可确认后继续。"
+                "{len}位税号的最后两位是两位数字顺序码（个别例外）。请核对；如税务登记证上确为此号码，可确认后继续。"
             ),
             LegacyAmbiguous { birth } => format!(
                 "按17位税号，持有人生于{birth}，更可能是18位身份证号码漏了一位。仅当税务登记证上确为此号码时再确认。"
