@@ -86,7 +86,7 @@ export function bindTaxIds(gen, namesUrl) {
     if (regionName === NO_NAME) delete details.regionName;
     if (retiredYear !== 0) details.regionRetiredYear = retiredYear;
     details.organizationCode = s.slice(8, 17);
-    return { valid: true, normalized: s, kind: 'uscc', errors: [], warnings: [], suggestions: [], details };
+    return { valid: true, normalized: s, kind: 'uscc', errors: [], warnings: [], suggestions: [], suggestionEdits: [], details };
   }
 
   /** `validateTaxId(input) → TaxIdResult` (shared/spec/js-api.md). */

@@ -346,7 +346,10 @@ pub fn validate_buyer(input: &BuyerInput, options: &BuyerOptions) -> BuyerResult
             );
         }
     } else {
-        let r = taxid::validate_tax_id(raw_tax_id);
+        // A person's 18 digits are read as a resident ID first, so that an
+        // impossible birth date is not taken for a confirmable USCC checksum error.
+        let holder = if person { taxid::Holder::Person } else { taxid::Holder::Unknown };
+        let r = taxid::validate_for(raw_tax_id, holder);
         out.tax_id = r.normalized;
         out.tax_id_kind = r.kind;
         let mut tax = Issues { errors: r.errors, warnings: r.warnings }.prefixed("buyer");

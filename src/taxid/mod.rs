@@ -7,9 +7,16 @@
 //!
 //! [`validate_tax_id`] normalises the input, finds its form, applies every rule and
 //! returns errors (which block issuing), warnings (which do not) and suggestions.
-//! Only rules that the standards state are errors; a checksum failure is an error
-//! that the user may confirm ([`Issue::overridable`](crate::Issue)), because real
-//! codes that fail it are in circulation.
+//! A structure no real ID can have is an error; where real IDs are known to depart
+//! from a rule (a USCC checksum, the sequence number or region of a legacy
+//! number) the error is one the user may confirm
+//! ([`Issue::overridable`](crate::Issue)), and its message says so.
+//!
+//! An 18-digit input can be a USCC or a resident ID; the valid reading wins, and
+//! with neither valid a birth-date-like positions 7–14 (or [`Holder::Person`], see
+//! [`validate_for`]) make it a resident ID, whose checks cannot be confirmed away.
+//! Suggestions are candidates one typo away, with the positions that differ
+//! ([`SuggestionEdit`]).
 //!
 //! ```
 //! use fapiao::{validate_tax_id, TaxIdKind};
@@ -101,9 +108,6 @@ pub enum TaxIdProblem {
         to: usize,
     },
     /// The organization code's own check character is wrong.
-    ///
-    /// The messages do not name the expected character: the typo may be anywhere,
-    /// and "fixing" the check character would only hide it.
     #[error("The organization code in positions {from}–{to} does not add up. Check each character, or confirm the number if it is printed like this on the buyer's licence.")]
     OrgChecksum {
         /// First position of the organization code.
@@ -117,10 +121,11 @@ pub enum TaxIdProblem {
     /// The resident ID's check character does not match.
     #[error("The identity number's check character (position 18) does not match the rest of the number; check each digit.")]
     ResidentChecksum,
-    /// The birth date in a resident ID is not a real past date.
+    /// The birth date in a resident ID (or in the identity number a 17- or
+    /// 20-character tax ID is built on) is not a real past date.
     #[error("The birth date {date} in the identity number is not a real date.")]
     BirthDate {
-        /// The eight digits as entered (YYYYMMDD).
+        /// The digits as entered: YYYYMMDD, or YYMMDD in a 15-digit identity number.
         date: String,
     },
     /// The region code is in no GB/T 2260 edition since 1981 (warning).
@@ -143,11 +148,41 @@ pub enum TaxIdProblem {
         /// Its length.
         len: usize,
     },
-    /// A 17/20-character legacy number whose embedded identity number looks wrong (warning).
-    #[error("This {len}-character tax ID does not contain a plausible identity-card number; check it.")]
+    /// A 17/20-character legacy number whose first 15 or 18 characters cannot be an
+    /// identity-card number: not digits (an 18-character one may end in `X`), or not
+    /// beginning with a province code.
+    #[error("Positions 1–{id_len} of a {len}-character tax ID must be an ID-card number: {id_len} digits starting with a province code.")]
     LegacyStructure {
         /// Its length.
         len: usize,
+        /// Length of the identity number it should begin with (15 or 18).
+        id_len: usize,
+    },
+    /// The region code of the identity number in a 17/20-character legacy number is
+    /// in no GB/T 2260 edition since 1981. Some identity numbers carry codes the list
+    /// lacks, so the user may confirm.
+    #[error("Region code {code} of the ID number is in no GB/T 2260 edition (a few real ones are not). Check it, or confirm if the tax registration shows it.")]
+    LegacyRegion {
+        /// The six digits.
+        code: String,
+    },
+    /// The two characters after the identity number in a 17/20-character legacy
+    /// number are not digits. They are a sequence number, but not every tax office
+    /// kept to digits, so the user may confirm.
+    #[error("The last two characters of a {len}-character tax ID are a two-digit sequence number, with rare exceptions. Check them, or confirm if the tax registration shows them.")]
+    LegacySuffix {
+        /// Its length.
+        len: usize,
+    },
+    /// A 17-character number whose identity number says its holder was born before
+    /// 1921. That is what an 18-digit resident ID with a digit dropped gives (its
+    /// century where the 15-digit number has its year), far more often than a real
+    /// number of someone who registered a business in their late seventies; real
+    /// ones exist, so the user may confirm.
+    #[error("As a 17-character tax ID this is someone born on {birth}; more likely an 18-digit ID number lacks a digit. Confirm only if the tax registration shows it.")]
+    LegacyAmbiguous {
+        /// The birth date of the legacy reading, `YYYY-MM-DD`.
+        birth: String,
     },
 }
 
@@ -171,6 +206,9 @@ impl Rule for TaxIdProblem {
             EntityTypeUnknown { .. } => "TAXID_ENTITY_TYPE_UNKNOWN",
             Legacy { .. } => "TAXID_LEGACY",
             LegacyStructure { .. } => "TAXID_LEGACY_STRUCTURE",
+            LegacyRegion { .. } => "TAXID_LEGACY_REGION",
+            LegacySuffix { .. } => "TAXID_LEGACY_SUFFIX",
+            LegacyAmbiguous { .. } => "TAXID_LEGACY_AMBIGUOUS",
         }
     }
 
@@ -198,18 +236,30 @@ impl Rule for TaxIdProblem {
                 format!("机构类别“{entity}”不是登记管理部门“{authority}”的已知类别，请核对。")
             }
             Legacy { len } => format!("这是旧版{len}位税号。多数纳税人已换发18位统一社会信用代码，请与购买方确认。"),
-            LegacyStructure { len } => format!("该{len}位税号不含有效的身份证号码，请核对。"),
+            LegacyStructure { len, id_len } => format!(
+                "{len}位税号的第1–{id_len}位应为以省级代码开头的{id_len}位身份证号码。"
+            ),
+            LegacyRegion { code } => format!(
+                "身份证号码的行政区划代码{code}不在国家标准代码表中（个别真实号码如此）。请核对；如税务登记证上确为此号码，可确认后继续。"
+            ),
+            LegacySuffix { len } => format!(
+                "{len}位税号的最后两位是两位数字顺序码（个别例外）。请核对；如税务登记证上确为此号码，可确认后继续。"
+            ),
+            LegacyAmbiguous { birth } => format!(
+                "按17位税号，持有人生于{birth}，更可能是18位身份证号码漏了一位。仅当税务登记证上确为此号码时再确认。"
+            ),
         }
     }
 
     fn overridable(&self) -> bool {
-        matches!(self, TaxIdProblem::Checksum | TaxIdProblem::OrgChecksum { .. })
+        use TaxIdProblem::*;
+        matches!(self, Checksum | OrgChecksum { .. } | LegacyRegion { .. } | LegacySuffix { .. } | LegacyAmbiguous { .. })
     }
 
     fn severity(&self) -> Severity {
         use TaxIdProblem::*;
         match self {
-            RegionUnknown { .. } | EntityTypeUnknown { .. } | Legacy { .. } | LegacyStructure { .. } => Severity::Warning,
+            RegionUnknown { .. } | EntityTypeUnknown { .. } | Legacy { .. } => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -247,7 +297,8 @@ pub struct TaxIdDetails {
     /// The nine-character organization code (USCC positions 9–17, legacy15 7–15).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub organization_code: Option<String>,
-    /// Resident ID: birth date `YYYY-MM-DD`.
+    /// Resident ID, and the identity number of a 17/20-character legacy number:
+    /// birth date `YYYY-MM-DD`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub birth_date: Option<String>,
     /// Resident ID: `"male"` or `"female"` (odd or even sequence number).
@@ -269,10 +320,93 @@ pub struct TaxIdResult {
     pub errors: Vec<Issue>,
     /// Problems that do not block issuing.
     pub warnings: Vec<Issue>,
-    /// Valid IDs one likely typo away, best first (empty when the input is valid).
+    /// Valid IDs one typo away, likeliest first: candidates for the user to compare
+    /// with the licence or identity card, never corrections to apply unseen. Empty
+    /// when the input is valid, and when more than three candidates fit (see
+    /// [`SuggestionEdit`] for how they are chosen).
     pub suggestions: Vec<String>,
+    /// One entry per suggestion, in the same order: what was changed, and where.
+    pub suggestion_edits: Vec<SuggestionEdit>,
     /// What the parts of the ID say.
     pub details: TaxIdDetails,
+}
+
+/// How a suggestion differs from the input, so that a page can highlight it.
+///
+/// Positions are 1-based: `positions` count in the suggestion, `input_positions`
+/// in [`TaxIdResult::normalized`].
+///
+/// | `edit` | `positions` (suggestion) | `input_positions` (input) |
+/// |---|---|---|
+/// | `lookalike`, `substitution` | the changed characters | the same positions |
+/// | `swap` | both swapped characters | the same two positions |
+/// | `insertion` (the input lacks a character) | the added character | the characters either side of the gap |
+/// | `deletion` (the input has an extra character) | the characters either side of the gap | the extra character |
+///
+/// How the suggestions are chosen: every ID one edit away from the input — one
+/// character changed (the check character included), two neighbours swapped, one
+/// character added or dropped, or letters a USCC never has replaced by the digits
+/// they look like (O→0, I→1, Z→2, S→5, V→U/Y) — that is a USCC or resident ID
+/// with no error and no warning (known region, authority and entity type, real
+/// birth date). When at most three fit, all are returned: look-alikes first, then
+/// swaps, then other changes (within each, codes of regions still in use first).
+/// When more fit, USCCs whose region code is retired are left out first (real
+/// codes rarely carry one). If that is still more than three (a resident ID's
+/// mod-11 check digit can be repaired at almost any position), the look-alikes
+/// and swaps are returned together with the check-character fix, if that makes
+/// two or three — a letter read for the digit it looks like (or the reverse) may
+/// be returned alone; otherwise nothing, because the typo cannot be narrowed down.
+///
+/// ```
+/// use fapiao::taxid::{validate_tax_id, EditKind};
+///
+/// // The check character typed wrong, or two digits swapped: both are offered.
+/// let r = validate_tax_id("91620105224521729M");
+/// assert!(r.suggestions.contains(&"91620105224521729E".to_owned()));
+/// assert!(r.suggestions.len() >= 2);
+/// let check = r.suggestion_edits.iter().find(|e| e.suggestion == "91620105224521729E").unwrap();
+/// assert_eq!((check.edit, check.positions.as_slice()), (EditKind::Substitution, &[18][..]));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SuggestionEdit {
+    /// The suggested ID (the same string as in [`TaxIdResult::suggestions`]).
+    pub suggestion: String,
+    /// Its form: [`TaxIdKind::Uscc`] or [`TaxIdKind::Resident`].
+    pub kind: TaxIdKind,
+    /// The kind of typo it undoes.
+    pub edit: EditKind,
+    /// Positions to highlight in the suggestion (1-based).
+    pub positions: Vec<usize>,
+    /// Positions to highlight in the normalised input (1-based).
+    pub input_positions: Vec<usize>,
+}
+
+/// The typo a suggestion undoes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EditKind {
+    /// Characters replaced by ones they look like (`O` typed for `0`, `B` for `8`).
+    Lookalike,
+    /// Two neighbouring characters swapped back.
+    Swap,
+    /// One character replaced.
+    Substitution,
+    /// One character added: the input lacks it.
+    Insertion,
+    /// One character dropped: the input has it in excess.
+    Deletion,
+}
+
+/// Who the ID belongs to, where the form knows it. It decides how an 18-digit
+/// input that could be either form is read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Holder {
+    /// Not known (a company's tax ID, or anything a buyer typed).
+    #[default]
+    Unknown,
+    /// A natural person: 18 digits are read as a resident ID first.
+    Person,
 }
 
 /// The field name issues from [`validate_tax_id`] carry.
@@ -283,35 +417,59 @@ pub fn validate_tax_id(input: &str) -> TaxIdResult {
     validate_on(input, clock::today())
 }
 
+/// [`validate_tax_id`] for an ID whose holder is known (see [`Holder`]).
+///
+/// ```
+/// use fapiao::taxid::{validate_for, Holder};
+///
+/// // 30 February: a person's ID with an impossible birth date, which no
+/// // confirmation can make valid.
+/// let r = validate_for("110102199102300077", Holder::Person);
+/// assert_eq!(r.errors[0].code, "TAXID_BIRTH_DATE");
+/// assert!(!r.errors[0].overridable);
+/// ```
+pub fn validate_for(input: &str, holder: Holder) -> TaxIdResult {
+    validate_for_on(input, holder, clock::today())
+}
+
 /// [`validate_tax_id`] with the given date as today (for birth dates in resident IDs).
 pub fn validate_on(input: &str, today: Date) -> TaxIdResult {
-    let normalized = compact_id(input);
-    let mut r = check(&normalized, today);
-    // A 17-character input that is no plausible legacy number is most likely a USCC
-    // with a character missing, so it gets suggestions too.
-    if !r.valid || r.warnings.iter().any(|w| w.code == "TAXID_LEGACY_STRUCTURE") {
-        r.suggestions = suggest::suggestions(&normalized, today);
+    validate_for_on(input, Holder::Unknown, today)
+}
+
+/// [`validate_for`] with the given date as today.
+pub fn validate_for_on(input: &str, holder: Holder, today: Date) -> TaxIdResult {
+    let mut r = check_owned(compact_id(input), holder, today);
+    // Valid input takes no search at all.
+    if !r.valid {
+        r.suggestion_edits = suggest::suggestions(&r.normalized, holder, today);
+        r.suggestions = r.suggestion_edits.iter().map(|e| e.suggestion.clone()).collect();
     }
     r
 }
 
 /// Validates without looking for suggestions (used by the suggestion search itself).
-fn check(normalized: &str, today: Date) -> TaxIdResult {
+fn check(normalized: &str, holder: Holder, today: Date) -> TaxIdResult {
+    check_owned(normalized.to_owned(), holder, today)
+}
+
+fn check_owned(normalized: String, holder: Holder, today: Date) -> TaxIdResult {
     let mut issues = Issues::default();
     let mut details = TaxIdDetails::default();
-    let kind = classify(normalized, today, &mut issues, &mut details);
+    let kind = classify(&normalized, holder, today, &mut issues, &mut details);
     TaxIdResult {
         valid: issues.errors.is_empty(),
-        normalized: normalized.to_owned(),
+        normalized,
         kind,
         errors: issues.errors,
         warnings: issues.warnings,
         suggestions: Vec::new(),
+        suggestion_edits: Vec::new(),
         details,
     }
 }
 
-fn classify(id: &str, today: Date, issues: &mut Issues, details: &mut TaxIdDetails) -> Option<TaxIdKind> {
+fn classify(id: &str, holder: Holder, today: Date, issues: &mut Issues, details: &mut TaxIdDetails) -> Option<TaxIdKind> {
     if id.is_empty() {
         issues.push(FIELD, &TaxIdProblem::Empty);
         return None;
@@ -340,7 +498,7 @@ fn classify(id: &str, today: Date, issues: &mut Issues, details: &mut TaxIdDetai
                 TaxIdKind::Legacy20
             }
         }
-        _ if looks_resident(id, today) => {
+        _ if read_as_resident(id, holder, today) => {
             check_resident(id, today, issues, details);
             TaxIdKind::Resident
         }
@@ -351,31 +509,86 @@ fn classify(id: &str, today: Date, issues: &mut Issues, details: &mut TaxIdDetai
     })
 }
 
-/// An 18-character input is read as a resident ID when it has that shape, a real
-/// birth date, and is not a well-formed USCC.
-fn looks_resident(id: &str, today: Date) -> bool {
-    resident::has_shape(id)
-        && !uscc::is_well_formed(id)
-        && birth_date(&id[6..14], today).is_some()
+/// Whether an 18-character input is read as a resident ID. Only 17 digits and a
+/// digit or `X` can be one. Between the two readings the valid one wins, except that
+/// a USCC the tables do not vouch for (unknown region or entity type) loses to a
+/// birth date in positions 7–14; when both are valid (rare), the one with fewer
+/// warnings wins, and for a tie the holder decides. When neither is valid, a
+/// person's ID, or one whose positions 7–14 look like a birth date (a real month
+/// and day number, a year up to this one), is read as a resident ID, so that an
+/// impossible date is reported as what it is.
+fn read_as_resident(id: &str, holder: Holder, today: Date) -> bool {
+    if !resident::has_shape(id) {
+        return false;
+    }
+    let person = holder == Holder::Person;
+    let as_resident = resident::is_checksum_valid(id) && birth_date(&id[6..14], today).is_some();
+    if !uscc::is_well_formed(id) {
+        return as_resident || person || looks_like_date(&id[6..14], today);
+    }
+    // The warnings each reading would give: unknown region (and entity type).
+    let b = id.as_bytes();
+    let uscc_warnings = usize::from(!region_known(&id[2..8]))
+        + usize::from(uscc::entity_type(char::from(b[0]), char::from(b[1])).is_none());
+    if !as_resident {
+        return uscc_warnings > 0 && looks_like_date(&id[6..14], today);
+    }
+    let resident_warnings = usize::from(!region_known(&id[..6]));
+    resident_warnings < uscc_warnings || (resident_warnings == uscc_warnings && person)
+}
+
+/// Eight digits (as a resident ID has them) with a year and month from 1850 to this
+/// month and a day 1–31: a birth date as a person would write it, whether or not
+/// the day exists.
+fn looks_like_date(digits: &str, today: Date) -> bool {
+    let first_of_month = [&digits[..6], "01"].concat();
+    birth_date(&first_of_month, today).is_some() && ("01"..="31").contains(&&digits[6..8])
 }
 
 fn birth_date(digits: &str, today: Date) -> Option<Date> {
     Date::parse_compact(digits).filter(|d| d.year >= 1850 && *d <= today)
 }
 
+/// True when the six digits begin with a province-level code (两位省级代码) of GB/T 2260.
+fn has_province(code: &str) -> bool {
+    !code.starts_with("10") && region_known(&[&code[..2], "0000"].concat())
+}
+
 fn set_region(details: &mut TaxIdDetails, code: &str, issues: &mut Issues) {
-    details.region_code = Some(code.to_owned());
+    if !set_region_details(details, code) {
+        issues.push(FIELD, &TaxIdProblem::RegionUnknown { code: code.to_owned() });
+    }
+}
+
+/// Fills in the region details; false when the code is unknown.
+fn set_region_details(details: &mut TaxIdDetails, code: &str) -> bool {
     match region::find(code) {
         Some(retired) => {
+            details.region_code = Some(code.to_owned());
             // Absent (not null) where the names are not loaded: the code is known.
             details.region_name = region::lookup(code).map(|r| Some(r.name));
             details.region_retired = Some(retired.is_some());
             details.region_retired_year = retired;
+            true
         }
         None => {
+            details.region_code = Some(code.to_owned());
             details.region_name = Some(None);
-            issues.push(FIELD, &TaxIdProblem::RegionUnknown { code: code.to_owned() });
+            false
         }
+    }
+}
+
+/// True when the six characters are a code of the GB/T 2260 history.
+fn region_known(code: &str) -> bool {
+    region::find(code).is_some()
+}
+
+/// The region of the identity number in a legacy number: unknown is an error
+/// there (overridable), because nothing else shows that the number is one.
+fn set_legacy_region(details: &mut TaxIdDetails, code: &str, issues: &mut Issues) {
+    if !set_region_details(details, code) {
+        issues.push(FIELD, &TaxIdProblem::LegacyRegion { code: code.to_owned() });
     }
 }
 
@@ -458,29 +671,71 @@ fn check_legacy15(id: &str, issues: &mut Issues, details: &mut TaxIdDetails) {
     }
 }
 
-/// 17 characters: a first-generation 15-digit identity number + 2; 20 characters:
-/// an 18-character identity number + 2. Nothing here is a stated standard, so every
-/// finding is a warning.
+/// 17 characters: a first-generation 15-digit identity number and a two-digit
+/// sequence number; 20 characters: an 18-character identity number and two digits,
+/// or a 15-digit one, `000` and two digits. The identity number is checked as far
+/// as it can be (digits, a province code, a real birth date, the check character of
+/// an 18-character one); the sequence number only warrants an overridable error.
 fn check_legacy_id_based(id: &str, today: Date, issues: &mut Issues, details: &mut TaxIdDetails) {
     let len = id.len();
     issues.push(FIELD, &TaxIdProblem::Legacy { len });
-    let plausible = if len == 17 {
-        let core = &id[..15];
-        core.bytes().all(|b| b.is_ascii_digit())
-            && birth_date(&format!("19{}", &core[6..12]), today).is_some()
+    let mut found = Issues::default();
+    if len == 17 {
+        legacy_on_id15(id, today, &mut found, details);
     } else {
-        let core = &id[..18];
-        resident::is_checksum_valid(core) && birth_date(&core[6..14], today).is_some()
-    };
-    if id.as_bytes()[..6].iter().all(u8::is_ascii_digit) {
-        let mut region_issues = Issues::default();
-        set_region(details, &id[..6], &mut region_issues);
-        if plausible {
-            issues.extend(region_issues);
+        legacy_on_id18(id, today, &mut found, details);
+        if !found.errors.is_empty() && &id[15..18] == "000" {
+            let (mut other, mut other_details) = (Issues::default(), TaxIdDetails::default());
+            legacy_on_id15(id, today, &mut other, &mut other_details);
+            if other.errors.is_empty() {
+                (found, *details) = (other, other_details);
+            }
         }
     }
-    if !plausible {
-        issues.push(FIELD, &TaxIdProblem::LegacyStructure { len });
+    issues.extend(found);
+}
+
+/// A 17-character number, or a 20-character one whose positions 16–18 are `000`.
+fn legacy_on_id15(id: &str, today: Date, issues: &mut Issues, details: &mut TaxIdDetails) {
+    let len = id.len();
+    let core = &id[..15];
+    if !core.bytes().all(|b| b.is_ascii_digit()) || !has_province(core) {
+        issues.push(FIELD, &TaxIdProblem::LegacyStructure { len, id_len: 15 });
+        return;
+    }
+    set_legacy_region(details, &id[..6], issues);
+    let yymmdd = &id[6..12];
+    match birth_date(&["19", yymmdd].concat(), today) {
+        Some(d) => details.birth_date = Some(d.iso()),
+        None => issues.push(FIELD, &TaxIdProblem::BirthDate { date: yymmdd.to_owned() }),
+    }
+    if !id[len - 2..].bytes().all(|b| b.is_ascii_digit()) {
+        issues.push(FIELD, &TaxIdProblem::LegacySuffix { len });
+    }
+    if len == 17 && issues.errors.is_empty() {
+        if let Some(birth) = details.birth_date.as_ref().filter(|b| b.as_str() < "1921") {
+            issues.push(FIELD, &TaxIdProblem::LegacyAmbiguous { birth: birth.clone() });
+        }
+    }
+}
+
+/// A 20-character number read as an 18-character identity number and two digits.
+fn legacy_on_id18(id: &str, today: Date, issues: &mut Issues, details: &mut TaxIdDetails) {
+    let core = &id[..18];
+    if !resident::has_shape(core) || !has_province(core) {
+        issues.push(FIELD, &TaxIdProblem::LegacyStructure { len: 20, id_len: 18 });
+        return;
+    }
+    set_legacy_region(details, &id[..6], issues);
+    match birth_date(&id[6..14], today) {
+        Some(d) => details.birth_date = Some(d.iso()),
+        None => issues.push(FIELD, &TaxIdProblem::BirthDate { date: id[6..14].to_owned() }),
+    }
+    if !resident::is_checksum_valid(core) {
+        issues.push(FIELD, &TaxIdProblem::ResidentChecksum);
+    }
+    if !id[18..].bytes().all(|b| b.is_ascii_digit()) {
+        issues.push(FIELD, &TaxIdProblem::LegacySuffix { len: 20 });
     }
 }
 
@@ -614,9 +869,78 @@ mod tests {
         let r = validate_on("11010219910101007801", today());
         assert!(r.valid);
         assert_eq!(r.kind, Some(TaxIdKind::Legacy20));
+        // No identity number in it: an error that cannot be confirmed away.
         let r = validate_on("ABCDEFGHJKLMNPQRTU01", today());
+        assert_eq!(codes(&r).0, ["TAXID_LEGACY_STRUCTURE"]);
+        assert!(!r.errors[0].overridable);
+        // 20: a 15-digit ID, 000 and a sequence number.
+        let r = validate_on("11010291010100700001", today());
+        assert!(r.valid, "{:?}", r.errors);
+        assert_eq!(r.details.birth_date.as_deref(), Some("1991-01-01"));
+    }
+
+    #[test]
+    fn legacy_identity_numbers_are_checked() {
+        let cases: &[(&str, &[&str], bool)] = &[
+            // A resident ID with a digit dropped: 60 is no month.
+            ("3607291960701667X", &["TAXID_BIRTH_DATE", "TAXID_LEGACY_SUFFIX"], false),
+            // A USCC with a character dropped: letters where the ID has digits.
+            ("9111000060003734L", &["TAXID_LEGACY_STRUCTURE"], false),
+            // No province 99.
+            ("99010291010100701", &["TAXID_LEGACY_STRUCTURE"], false),
+            // 31 February 1991.
+            ("11010291023100701", &["TAXID_BIRTH_DATE"], false),
+            // An 18-character ID whose check digit is wrong (should be 8).
+            ("11010219910101007901", &["TAXID_CHECKSUM"], false),
+            ("11010219910101007801X", &["TAXID_LENGTH"], false),
+            // The sequence number is not two digits: confirmable.
+            ("110102910101007A1", &["TAXID_LEGACY_SUFFIX"], true),
+            ("1101021991010100780A", &["TAXID_LEGACY_SUFFIX"], true),
+            // An 18-digit resident ID (born 2005-06-07) with its last digit missing.
+            ("11010220050607007", &["TAXID_LEGACY_AMBIGUOUS"], true),
+        ];
+        for (input, expected, overridable) in cases {
+            let r = validate_on(input, today());
+            assert_eq!(codes(&r).0, *expected, "{input}");
+            assert_eq!(r.errors[0].overridable, *overridable, "{input}");
+        }
+        let r = validate_on("11010220050607007", today());
+        assert!(r.errors[0].message.contains("1920-05-06"), "{}", r.errors[0].message);
+        assert!(r.errors[0].message_en.contains("1920-05-06"), "{}", r.errors[0].message_en);
+        // Born 1921: a plain legacy number.
+        assert!(validate_on("11010221050607007", today()).valid);
+        assert!(r.suggestions.is_empty() || r.suggestions.len() >= 2, "{:?}", r.suggestions);
+    }
+
+    #[test]
+    fn eighteen_digits_read_as_resident_id_when_that_is_valid_or_the_date_looks_like_one() {
+        // Valid resident ID that is also a well-formed USCC with unknown tables.
+        let r = validate_on("230207202407233396", today());
+        assert!(r.valid, "{:?}", r.errors);
+        assert_eq!(r.kind, Some(TaxIdKind::Resident));
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+        // 30 February with a correct check digit: the date is the error, and it
+        // cannot be confirmed; the same for a person.
+        for holder in [Holder::Unknown, Holder::Person] {
+            let r = validate_for_on("110102199102300077", holder, today());
+            assert_eq!(r.kind, Some(TaxIdKind::Resident));
+            assert_eq!(codes(&r).0, ["TAXID_BIRTH_DATE"]);
+            assert!(r.errors.iter().all(|e| !e.overridable));
+        }
+        // Month 13: no birth date, so a USCC for anyone but a person.
+        assert_eq!(validate_on("360426199113010079", today()).kind, Some(TaxIdKind::Uscc));
+        let r = validate_for_on("360426199113010079", Holder::Person, today());
+        assert_eq!(r.kind, Some(TaxIdKind::Resident));
+        assert!(r.errors.iter().any(|e| e.code == "TAXID_BIRTH_DATE" && !e.overridable));
+        // A well-formed USCC of unknown region and entity type, whose positions 7–14
+        // are a birth date: a resident ID with a typo (511122199706035746), not a USCC.
+        assert!(uscc::is_well_formed("511152199706035746"));
+        let r = validate_on("511152199706035746", today());
+        assert_eq!((r.kind, codes(&r).0), (Some(TaxIdKind::Resident), vec!["TAXID_CHECKSUM"]));
+        // A real USCC that is all digits stays a USCC for a person too.
+        let r = validate_for_on("121200004013590816", Holder::Person, today());
+        assert_eq!(r.kind, Some(TaxIdKind::Uscc));
         assert!(r.valid);
-        assert!(codes(&r).1.contains(&"TAXID_LEGACY_STRUCTURE"));
     }
 
     #[test]
@@ -633,9 +957,9 @@ mod tests {
         let english = &letters.errors[0].message_en;
         assert!(english.contains("“O” at position 5, 6, 7, 8, 10, 11, 12"), "{english}");
         assert!(english.is_ascii() || !english.contains('、'));
-        // The expected check character is not given away: "fixing" it would hide a
-        // typo elsewhere in the code.
-        assert!(!e.message.contains('L') && !e.message_en.contains("“L”"));
-        assert!(r.suggestions.is_empty(), "{:?}", r.suggestions);
+        // The check-character fix is a candidate among the others, never alone.
+        assert!(r.suggestions.contains(&"91110000600037341L".to_owned()), "{:?}", r.suggestions);
+        assert!(r.suggestions.len() >= 2, "{:?}", r.suggestions);
+        assert_eq!(r.suggestions.len(), r.suggestion_edits.len());
     }
 }

@@ -19,6 +19,38 @@ pub fn check_character(first17: &str) -> Option<char> {
     Some(CHECK[(sum % 11) as usize] as char)
 }
 
+/// The character that, at position `hole` (0-based) of an 18-character ID,
+/// satisfies the check, whatever is there now: the check character for position 18,
+/// else the digit that matches the check character; `None` when there is no such
+/// digit or another position is not a digit (or `X` at the end).
+///
+/// ```
+/// use fapiao::taxid::resident;
+/// assert_eq!(resident::fill_check(b"11010219910101007?", 17), Some(b'8'));
+/// assert_eq!(resident::fill_check(b"1101021991010100?8", 16), Some(b'7'));
+/// ```
+pub fn fill_check(id: &[u8], hole: usize) -> Option<u8> {
+    if id.len() != 18 || hole >= 18 {
+        return None;
+    }
+    let mut sum = 0u32;
+    for i in (0..17).filter(|&i| i != hole) {
+        if !id[i].is_ascii_digit() {
+            return None;
+        }
+        sum += u32::from(id[i] - b'0') * WEIGHTS[i];
+    }
+    if hole == 17 {
+        return Some(CHECK[(sum % 11) as usize]);
+    }
+    // The check character stands for Σ mod 11; find d with d·w ≡ that − sum.
+    let target = CHECK.iter().position(|&c| c == id[17])? as u32;
+    let w = WEIGHTS[hole];
+    let inverse = (1..11).find(|x| x * w % 11 == 1)?;
+    let d = (target + 11 - sum % 11) % 11 * inverse % 11;
+    (d <= 9).then(|| b'0' + d as u8)
+}
+
 /// True for 17 digits followed by a digit or `X` (the shape, not the check).
 pub fn has_shape(id: &str) -> bool {
     let b = id.as_bytes();

@@ -54,6 +54,30 @@ pub fn check_character(first17: &str) -> Option<char> {
     Some(ALPHABET[((31 - sum % 31) % 31) as usize] as char)
 }
 
+/// The character that, at position `hole` (0-based) of an 18-character code,
+/// satisfies the mod-31 check, whatever is there now; `None` when the code is not
+/// 18 bytes or another position is not a symbol of the alphabet.
+///
+/// ```
+/// use fapiao::taxid::uscc;
+/// assert_eq!(uscc::fill_check(b"91110000600037341?", 17), Some(b'L'));
+/// assert_eq!(uscc::fill_check(b"9111000060003?341L", 13), Some(b'7'));
+/// ```
+pub fn fill_check(code: &[u8], hole: usize) -> Option<u8> {
+    if code.len() != 18 || hole >= 18 {
+        return None;
+    }
+    let weight = |i: usize| WEIGHTS.get(i).copied().unwrap_or(1);
+    let mut sum = 0u32;
+    for (i, &c) in code.iter().enumerate().filter(|&(i, _)| i != hole) {
+        sum += u32::from(value(c)?) * weight(i);
+    }
+    // v·w ≡ −sum (mod 31); 31 is prime, so w has an inverse.
+    let w = weight(hole);
+    let inverse = (1..31).find(|x| x * w % 31 == 1)?;
+    Some(ALPHABET[((31 - sum % 31) % 31 * inverse % 31) as usize])
+}
+
 /// Every code that differs from `code` in exactly one position and satisfies the
 /// mod-31 check: at most one per position, because each weight is invertible mod 31.
 /// Empty when `code` is not 18 symbols of the alphabet.

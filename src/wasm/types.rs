@@ -45,8 +45,35 @@ export interface TaxIdResult {
   kind: TaxIdKind | null;
   errors: Issue[];
   warnings: Issue[];
-  /** Valid IDs one plausible typo away, best first. */
+  /**
+   * Valid IDs one typo away, likeliest first: candidates for the user to compare
+   * with the licence or ID card, at most 3; empty when the input is valid or the
+   * typo cannot be narrowed down that far.
+   */
   suggestions: string[];
+  /** One entry per suggestion, in the same order: what differs, and where. */
+  suggestionEdits: {
+    /** The suggested ID (the same string as in `suggestions`). */
+    suggestion: string;
+    /** Its form. */
+    kind: "uscc" | "resident";
+    /**
+     * The typo it undoes: `lookalike` (e.g. O typed for 0), `swap` (two neighbours),
+     * `substitution` (one character), `insertion` (the input lacks a character),
+     * `deletion` (the input has one too many).
+     */
+    edit: "lookalike" | "swap" | "substitution" | "insertion" | "deletion";
+    /**
+     * 1-based positions to highlight in the suggestion: the changed or added
+     * characters; for a deletion, the characters either side of the gap.
+     */
+    positions: number[];
+    /**
+     * 1-based positions to highlight in `normalized`: the changed or extra
+     * characters; for an insertion, the characters either side of the gap.
+     */
+    inputPositions: number[];
+  }[];
   details: TaxIdDetails;
 }
 

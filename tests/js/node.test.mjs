@@ -15,7 +15,7 @@ test('exports are ready to call right after import, with no init step', () => {
 
 test('validateTaxId result has the contract shape', () => {
   const r = f.validateTaxId(' 9111-0000-6000 3734 1l ');
-  assert.deepEqual(Object.keys(r).sort(), ['details', 'errors', 'kind', 'normalized', 'suggestions', 'valid', 'warnings']);
+  assert.deepEqual(Object.keys(r).sort(), ['details', 'errors', 'kind', 'normalized', 'suggestionEdits', 'suggestions', 'valid', 'warnings']);
   assert.equal(r.normalized, '91110000600037341L');
   assert.equal(r.kind, 'uscc');
   assert.deepEqual(r.errors, []);
@@ -80,6 +80,10 @@ test('a typo gets a one-tap suggestion', () => {
   const r = f.validateTaxId('9111OOOO600037341L');
   assert.equal(r.valid, false);
   assert.equal(r.suggestions[0], '91110000600037341L');
+  assert.deepEqual(r.suggestionEdits[0], {
+    suggestion: '91110000600037341L', kind: 'uscc', edit: 'lookalike',
+    positions: [5, 6, 7, 8], inputPositions: [5, 6, 7, 8],
+  });
 });
 
 test('validateBuyer', () => {

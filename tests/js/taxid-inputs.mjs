@@ -76,6 +76,23 @@ export function generatedCodes(count, seed = 7) {
   return out;
 }
 
+/**
+ * Codes of digits only (and X) that pass as a USCC and also have the shape of a
+ * resident ID, their 7th–14th characters a date or nearly one: regions ending in
+ * 18, 19 or 20 give years 18xx–20xx.
+ */
+export function residentLookalikes(count, seed = 13) {
+  const next = lcg(seed);
+  const regions = ['110118', '110119', '120118', '120119', '210219', '110000', '440300'];
+  const two = (n) => String(next(n)).padStart(2, '0');
+  const out = [];
+  while (out.length < count) {
+    const code = uscc('1235679'[next(7)], '1239'[next(4)], regions[next(regions.length)], `${two(100)}${two(14)}${two(33)}${two(100)}`);
+    if (/^\d{17}[\dX]$/.test(code)) out.push(code);
+  }
+  return out;
+}
+
 /** The ways an input goes wrong or is typed differently, each applied to `code`. */
 export function variants(code, next) {
   const i = next(18);
@@ -109,5 +126,5 @@ export function mixedInputs(seed = 11) {
   ];
   const spoilt = [];
   for (const code of [...real.slice(0, 120), ...made.slice(0, 120)]) spoilt.push(...variants(code, next));
-  return [...fixed, ...real, ...made, ...spoilt];
+  return [...fixed, ...real, ...made, ...residentLookalikes(150, seed), ...spoilt];
 }

@@ -11,6 +11,7 @@ const code: string | undefined = first?.code;
 const overridable: true | undefined = first?.overridable;
 const region: string | null | undefined = r.details.regionName;
 const suggestion: string | undefined = r.suggestions[0];
+const highlight: number[] | undefined = r.suggestionEdits[0]?.positions;
 
 const b: BuyerResult = validateBuyer(
   { type: 'company', name: '北京某某科技有限公司', taxId: '91110000600037341L' },
@@ -27,7 +28,7 @@ validateBuyer({}, { invoiceType: 'vat' });
 // @ts-expect-error: kind is not any.
 const wrong: number = r.kind;
 
-export { plain, valid, kind, code, overridable, region, suggestion, field, name, where, wrong };
+export { plain, valid, kind, code, overridable, region, suggestion, highlight, field, name, where, wrong };
 
 // ---------------------------------------------------------------------------
 // The parts, each by its subpath: a declaration missing from a part, or one that

@@ -148,3 +148,49 @@ fn amount_in_words_both_styles() {
     assert_eq!(words("10020", None), "壹万零贰拾元整");
     assert_eq!(words("1265.77", Some("invoice")), "⊗壹仟贰佰陆拾伍圆柒角柒分");
 }
+
+#[wasm_bindgen_test]
+fn suggestion_edits_cross_with_their_positions() {
+    let r = fapiao::wasm::validate_tax_id("91620105224521729M");
+    let edits = Array::from(&get(&r, "suggestionEdits"));
+    assert_eq!(edits.length(), Array::from(&get(&r, "suggestions")).length());
+    let check = edits
+        .iter()
+        .find(|e| string(e, "suggestion") == "91620105224521729E")
+        .expect("the check-character fix is among the suggestions");
+    assert_eq!(string(&check, "kind"), "uscc");
+    assert_eq!(string(&check, "edit"), "substitution");
+    let positions: Vec<f64> = Array::from(&get(&check, "positions")).iter().filter_map(|v| v.as_f64()).collect();
+    assert_eq!(positions, [18.0]);
+    // A person's 18 digits with 30 February: the date, not a confirmable checksum.
+    let buyer = obj(&[("type", "person"), ("name", "张三"), ("taxId", "110102199102300077")]);
+    let options = obj(&[]);
+    let confirmed = Array::of2(&JsValue::from_str("TAXID_CHECKSUM"), &JsValue::from_str("TAXID_ORG_CHECKSUM"));
+    Reflect::set(&options, &JsValue::from_str("confirmed"), &confirmed).unwrap();
+    let r = fapiao::wasm::validate_buyer(buyer, Some(options)).unwrap();
+    assert_eq!(codes(&get(&r, "errors")), ["TAXID_BIRTH_DATE"]);
+}
+
+#[wasm_bindgen_test]
+fn typo_rules_are_the_same_through_js() {
+    let strings = |v: &JsValue| -> Vec<String> { Array::from(v).iter().filter_map(|s| s.as_string()).collect() };
+    // (input, kind, error codes, a suggestion that must be offered)
+    let cases: &[(&str, &str, &[&str], Option<&str>)] = &[
+        ("3607291960701667X", "legacy17", &["TAXID_BIRTH_DATE", "TAXID_LEGACY_SUFFIX"], Some("36072919680701667X")),
+        ("ABCDEFGHJKLMNPQRTU01", "legacy20", &["TAXID_LEGACY_STRUCTURE"], None),
+        ("230207202407233396", "resident", &[], None),
+        ("110102199102300077", "resident", &["TAXID_BIRTH_DATE"], None),
+        ("45070819730606555X", "resident", &["TAXID_CHECKSUM"], Some("45070219730606555X")),
+        ("9111000060003734L", "legacy17", &["TAXID_LEGACY_STRUCTURE"], Some("91110000600037341L")),
+    ];
+    for (input, kind, errors, suggestion) in cases {
+        let r = fapiao::wasm::validate_tax_id(input);
+        assert_eq!(string(&r, "kind"), *kind, "{input}");
+        assert_eq!(codes(&get(&r, "errors")), *errors, "{input}");
+        let native = fapiao::validate_tax_id(input);
+        assert_eq!(strings(&get(&r, "suggestions")), native.suggestions, "{input}");
+        if let Some(s) = suggestion {
+            assert!(native.suggestions.iter().any(|x| x == s), "{input}: {:?}", native.suggestions);
+        }
+    }
+}
