@@ -5,8 +5,9 @@
 // (src/wasm/fast.rs, compute_invoice, describes the form), and come back the same
 // way; only valid/errors/warnings/totals are JSON. An input the packed form cannot
 // carry exactly as JSON.stringify would — other members of the input, values of
-// unexpected types, objects that are not plain, text with the separators — takes
-// the general path, which also throws where a type is wrong.
+// unexpected types, objects that are not plain — takes the general path, which
+// also throws where a type is wrong. Text holding a separator changes the number
+// of fields, which the Rust side refuses: that input, too, goes the general way.
 
 /** The input line's members, in packed order: [name, is a decimal]. */
 const LINE_FIELDS = [
@@ -16,7 +17,6 @@ const LINE_FIELDS = [
 ];
 /** Members of the input other than the lines that the lean path does not carry. */
 const OTHER_INPUT = ['invoiceType', 'red', 'priceDecimals', 'quantityDecimals', 'wordsStyle', 'toJSON'];
-const SEPARATORS = /[\u001d-\u001f]/;
 
 const plain = (v) => v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype && v.toJSON === undefined;
 
@@ -28,29 +28,27 @@ function packInvoice(input) {
   if (pit !== undefined && typeof pit !== 'boolean') return null;
   const lines = input.lines === undefined ? [] : input.lines;
   if (!Array.isArray(lines) || Object.getPrototypeOf(lines) !== Array.prototype) return null;
-  const packed = new Array(lines.length);
-  const fields = new Array(LINE_FIELDS.length);
+  let text = '';
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
     if (!plain(line)) return null;
+    if (i > 0) text += '\u001e';
     for (let k = 0; k < LINE_FIELDS.length; k++) {
       const [name, decimal] = LINE_FIELDS[k];
       const v = line[name];
-      if (v === undefined || v === null) fields[k] = 'n';
-      else if (typeof v === 'string') {
-        if (SEPARATORS.test(v)) return null;
-        fields[k] = 's' + v;
-      } else if (decimal && typeof v === 'number') {
+      if (k > 0) text += '\u001f';
+      if (v === undefined || v === null) text += 'n';
+      else if (typeof v === 'string') text += 's' + v;
+      else if (decimal && typeof v === 'number') {
         // As JSON.stringify and the general reader see it: NaN and ±Infinity are
         // null, a safe integer an integer, any other number a float (refused later).
-        if (!Number.isFinite(v)) fields[k] = 'n';
-        else if (Number.isInteger(v) && Math.abs(v) <= Number.MAX_SAFE_INTEGER) fields[k] = 'i' + v;
-        else fields[k] = 'f';
+        if (!Number.isFinite(v)) text += 'n';
+        else if (Number.isInteger(v) && Math.abs(v) <= Number.MAX_SAFE_INTEGER) text += 'i' + v;
+        else text += 'f';
       } else return null;
     }
-    packed[i] = fields.join('\u001f');
   }
-  return { priceIncludesTax: pit === true, count: lines.length, text: packed.join('\u001e') };
+  return { priceIncludesTax: pit === true, count: lines.length, text };
 }
 
 /** Wraps a generated part module that exports `computeInvoice`. */
@@ -59,7 +57,12 @@ export function bindInvoice(gen) {
   function computeInvoice(input) {
     const packed = packInvoice(input);
     if (packed === null) return gen.computeInvoice(input);
-    const out = gen.__fpComputeInvoice(packed.priceIncludesTax, packed.count, packed.text);
+    let out;
+    try {
+      out = gen.__fpComputeInvoice(packed.priceIncludesTax, packed.count, packed.text);
+    } catch {
+      return gen.computeInvoice(input); // a separator inside some text
+    }
     const cut = out.indexOf('\u001d');
     const head = JSON.parse(out.slice(0, cut));
     const lines = new Array(packed.count);

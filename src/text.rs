@@ -46,6 +46,10 @@ pub fn compact_id(input: &str) -> String {
 /// and folds runs of white space into one space. Full-width punctuation is kept:
 /// names such as `某某有限公司（北京分公司）` are registered with it.
 pub fn clean_text(input: &str) -> String {
+    // Most text is clean already: one pass to see, one copy.
+    if input.chars().all(|c| !is_invisible(c) && (c.is_ascii_alphanumeric() || letter_or_digit_half_width(c) == c)) {
+        return input.to_owned();
+    }
     let mut out = String::with_capacity(input.len());
     let mut space = false;
     for c in input.chars() {
