@@ -194,3 +194,21 @@ fn typo_rules_are_the_same_through_js() {
         }
     }
 }
+
+/// `text::to_lowercase` hands text that is not ASCII to JavaScript's
+/// `toLowerCase`: the same mapping as Rust's `str::to_lowercase`, final sigma
+/// included, over every non-ASCII character of the Basic Multilingual Plane that
+/// changes case and the sigma's contexts.
+#[wasm_bindgen_test]
+fn to_lowercase_is_str_to_lowercase() {
+    let mut checked = 0;
+    for c in (0x80..0x10000u32).filter_map(char::from_u32).filter(|c| c.to_lowercase().ne(Some(*c))) {
+        let s = format!("{c}");
+        assert_eq!(fapiao::text::to_lowercase(&s), s.to_lowercase(), "{s:?}");
+        checked += 1;
+    }
+    assert!(checked > 1000, "{checked}");
+    for s in ["ΑΣ", "ΑΣ Β", "Σ", "ΑΣ.", "Α'Σ", "ΑΣ'", "ΑΣ'Β", "İSTANBUL.COM", "ÄBC.De", "ΌΣΟΣ", "示例.中国"] {
+        assert_eq!(fapiao::text::to_lowercase(s), s.to_lowercase(), "{s:?}");
+    }
+}
