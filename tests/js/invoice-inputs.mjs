@@ -7,7 +7,8 @@ import { lcg } from './taxid-inputs.mjs';
 const NAMES = ['*餐饮服务*工作餐', '*信息技术服务*接口服务费', 'x', '', '  ', 'a\u0000b', 'a\u001cb', 'a\u001db', 'a\u001eb',
   'a\u001fb', 'a\ud800b', '\udc00', '😴', '名'.repeat(300), 'a|b;c,d=e', 'line\nbreak\ttab'];
 const DECIMALS = ['106.00', '1', '0', '-10', '-9.99', '33.333333', '3.14159265358979', '0.005', '1.005', ' 106.00 ', '１０６',
-  '1e3', '99999999999999999.99', '', 'abc', '+5', '.5', '5.', 106, 0, -0, 3, 0.1, 1e21, NaN, Infinity, 2 ** 53, true, null, undefined];
+  '1e3', '99999999999999999.99', '', 'abc', '+5', '.5', '5.', '10.00\u001egarbage', '1\u001f2', '\u001d', 'n\u001e',
+  106, 0, -0, 3, 0.1, 1e21, NaN, Infinity, 2 ** 53, true, null, undefined];
 const RATES = ['0.13', '0.09', '0.06', '0.05', '0.03', '0.01', '0', '0.17', '13%', '', 0, 1, null, undefined, 0.13];
 const KINDS = [undefined, 'normal', 'discount', 'weird', null, 1];
 const OPTIONAL = {
@@ -17,7 +18,7 @@ const OPTIONAL = {
   preferentialPolicy: ['01', '18', '19', '', null],
   zeroRateFlag: ['1', '2', '3', '4', null],
   taxAmount: ['6.00', '-0.57', '0.001', 6, null],
-  deduction: ['10.00', '0', '-1', 10, null],
+  deduction: ['10.00', '0', '-1', 10, null, '10.00\u001egarbage', '10\u001e', '1\u001f2'],
 };
 
 function pick(next, list) {
@@ -45,6 +46,23 @@ function line(next) {
 /** A discount line right after `l`, as the rules want it (same name and rate). */
 const discount = (l, next) => ({ name: l.name, amount: pick(next, ['-0.50', '-1', '-10.00']), taxRate: l.taxRate, kind: 'discount' });
 
+/**
+ * Text holding the packed form's separators (U+001D–U+001F), in every place of a
+ * line and in the last field (deduction) of the last line, where a cut would
+ * leave a well-formed line behind.
+ */
+export const SEPARATOR_CASES = [
+  ...['\u001d', '\u001e', '\u001f'].flatMap((sep) => [
+    { priceIncludesTax: true, lines: [{ name: '*餐饮服务*工作餐', amount: '106.00', taxRate: '0.06', deduction: `10.00${sep}garbage` }] },
+    { priceIncludesTax: true, lines: [{ name: '*餐饮服务*工作餐', amount: '106.00', taxRate: '0.06', deduction: `10.00${sep}` }] },
+    { priceIncludesTax: true, lines: [{ name: 'x', amount: '1.00', taxRate: '0.06' }, { name: 'y', amount: '2.00', taxRate: '0.06', deduction: `1${sep}n` }] },
+    { priceIncludesTax: true, lines: [{ name: `a${sep}b`, amount: '1.00', taxRate: '0.06' }] },
+    { priceIncludesTax: true, lines: [{ name: 'x', amount: `1.00${sep}`, taxRate: '0.06' }] },
+    { priceIncludesTax: true, lines: [{ name: 'x', amount: '1.00', taxRate: `0.06${sep}` }] },
+    { priceIncludesTax: true, lines: [{ name: 'x', amount: '1.00', taxRate: '0.06', zeroRateFlag: `1${sep}` }] },
+  ]),
+];
+
 /** `count` inputs from a fixed seed. */
 export function invoiceInputs(count, seed = 3) {
   const next = lcg(seed);
@@ -57,6 +75,7 @@ export function invoiceInputs(count, seed = 3) {
     { priceIncludesTax: true, lines: [{ name: 'x', amount: '1.00', taxRate: '0.06' }], remark: 'a member the input has not' },
     { priceIncludesTax: true, lines: [{ name: 'x', amount: '1.00', taxRate: '0.06' }], wordsStyle: 'invoice' },
     { priceIncludesTax: false, red: true, lines: [{ name: 'x', amount: '-1.00', taxRate: '0.06' }] },
+    ...SEPARATOR_CASES,
   ];
   while (out.length < count) {
     const n = next(8) === 0 ? 1 + next(60) : 1 + next(4);

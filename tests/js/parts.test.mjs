@@ -466,3 +466,14 @@ test('quick path: computeInvoice equals the general path, in every part that com
     assert.ok(valid > 200 && valid < inputs.length - 200, `${name}: ${valid} of ${inputs.length} valid`);
   }
 });
+
+test('computeInvoice quick path: a separator in the last field of the last line is not cut off (deduction "10.00\\u001e…")', async () => {
+  const { SEPARATOR_CASES } = await import('./invoice-inputs.mjs');
+  for (const name of ['fapiao', ...INVOICE_PARTS]) {
+    const m = name === 'fapiao' ? root : parts[name];
+    const gen = name === 'fapiao' ? generated.fapiao : await import(`fapiao/wasm/${name}.js`);
+    for (const x of SEPARATOR_CASES) {
+      assert.deepStrictEqual(json(m.computeInvoice(x)), json(gen.computeInvoice(x)), `${name}: ${JSON.stringify(x)}`);
+    }
+  }
+});
