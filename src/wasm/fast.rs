@@ -98,6 +98,11 @@ pub fn compute_invoice(price_includes_tax: bool, count: usize, lines: &str) -> R
 
     let mut input = InvoiceInput { price_includes_tax, ..Default::default() };
     input.lines.reserve(count);
+    // Text holding a separator makes one piece more than the lines sent: refused.
+    let pieces = if count == 0 && lines.is_empty() { 0 } else { lines.split('\u{1e}').count() };
+    if pieces != count {
+        return Err(malformed());
+    }
     for line in lines.split('\u{1e}').take(count) {
         let mut f = Fields(line.split('\u{1f}'));
         input.lines.push(LineInput {

@@ -77,6 +77,18 @@ export interface TaxIdResult {
   details: TaxIdDetails;
 }
 
+/** `validateTaxIds(ids)`: a column of IDs checked at once. */
+export interface TaxIdBatchResult {
+  /** How many IDs were given. */
+  count: number;
+  /** How many have no errors. */
+  validCount: number;
+  /** One entry per ID: true when it has no errors (warnings allowed). */
+  valid: boolean[];
+  /** Every ID with an error or a warning, in input order, with its full result. */
+  problems: { index: number; result: TaxIdResult }[];
+}
+
 export type InvoiceType = "special" | "normal";
 export type BuyerType = "company" | "person";
 
