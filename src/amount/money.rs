@@ -127,17 +127,36 @@ pub(crate) fn parse(
 ) -> Result<Option<Decimal>, ParseFailure> {
     let text = match input {
         DecimalInput::Integer(i) => {
-            return from_digits(*i < 0, &i.unsigned_abs().to_string(), "", max_int, max_dp)
+            // The digits without core::fmt (this runs for every number of every line).
+            let mut buf = [0u8; 20];
+            let mut at = buf.len();
+            let mut n = i.unsigned_abs();
+            loop {
+                at -= 1;
+                buf[at] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            let digits = core::str::from_utf8(&buf[at..]).unwrap_or_default();
+            return from_digits(*i < 0, digits, "", max_int, max_dp);
         }
         DecimalInput::NonInteger => return Err(ParseFailure::NonInteger),
         DecimalInput::Text(t) => t,
     };
-    let cleaned: String = text
-        .chars()
-        .map(half_width)
-        .map(|c| if c == '\u{2212}' { '-' } else { c })
-        .filter(|&c| !is_invisible(c))
-        .collect();
+    // Plain ASCII numbers (nearly all) need no cleaning: the same text either way.
+    let plain = text.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'%'));
+    let cleaned: std::borrow::Cow<'_, str> = if plain {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        text.chars()
+            .map(half_width)
+            .map(|c| if c == '\u{2212}' { '-' } else { c })
+            .filter(|&c| !is_invisible(c))
+            .collect::<String>()
+            .into()
+    };
     if cleaned.is_empty() {
         return Ok(None);
     }
@@ -146,7 +165,7 @@ pub(crate) fn parse(
     }
     let (body, pct) = match cleaned.strip_suffix('%') {
         Some(b) if percent => (b, true),
-        _ => (cleaned.as_str(), false),
+        _ => (&*cleaned, false),
     };
     let (negative, body) = match body.as_bytes().first() {
         Some(b'-') => (true, &body[1..]),
@@ -192,13 +211,17 @@ fn from_digits(
     if frac.len() > max_dp as usize {
         return Err(ParseFailure::Precision);
     }
-    let mut mantissa: i128 = 0;
-    for b in int.bytes().chain(frac.bytes()) {
-        mantissa = mantissa
-            .checked_mul(10)
-            .and_then(|m| m.checked_add(i128::from(b - b'0')))
-            .ok_or(ParseFailure::TooLarge)?;
-    }
+    let digits = int.bytes().chain(frac.bytes());
+    let mut mantissa: i128 = if int.len() + frac.len() <= 19 {
+        // Fits a u64: 128-bit arithmetic is a library call in WebAssembly.
+        i128::from(digits.fold(0u64, |m, b| m * 10 + u64::from(b - b'0')))
+    } else {
+        let mut m: i128 = 0;
+        for b in digits {
+            m = m.checked_mul(10).and_then(|m| m.checked_add(i128::from(b - b'0'))).ok_or(ParseFailure::TooLarge)?;
+        }
+        m
+    };
     if negative {
         mantissa = -mantissa;
     }
@@ -216,14 +239,19 @@ fn from_digits(
 /// assert_eq!(format_money(Decimal::new(-5, 2)), "-0.05");
 /// ```
 pub fn format_money(value: Decimal) -> String {
+    let mut out = String::with_capacity(16);
+    push_money(&mut out, value);
+    out
+}
+
+/// Appends what [`format_money`] gives.
+pub(crate) fn push_money(out: &mut String, value: Decimal) {
     let mut v = super::rounding::round_half_up(value, 2);
     v.rescale(2);
     if v.is_zero() {
         v.set_sign_positive(true);
     }
-    let mut out = String::with_capacity(16);
-    push_decimal(&mut out, v);
-    out
+    push_decimal(out, v);
 }
 
 /// Formats a quantity, unit price or rate with no trailing zeros (`"3.5"`, `"100"`).
@@ -235,13 +263,18 @@ pub fn format_money(value: Decimal) -> String {
 /// assert_eq!(format_plain(Decimal::new(10000, 2)), "100");
 /// ```
 pub fn format_plain(value: Decimal) -> String {
+    let mut out = String::with_capacity(16);
+    push_plain(&mut out, value);
+    out
+}
+
+/// Appends what [`format_plain`] gives.
+pub(crate) fn push_plain(out: &mut String, value: Decimal) {
     let mut v = value.normalize();
     if v.is_zero() {
         v.set_sign_positive(true);
     }
-    let mut out = String::with_capacity(16);
-    push_decimal(&mut out, v);
-    out
+    push_decimal(out, v);
 }
 
 /// Appends `value` as `Decimal`'s `Display` writes it (digits, a point before the

@@ -149,18 +149,18 @@ pub fn compute_invoice(price_includes_tax: bool, count: usize, lines: &str) -> R
         for v in [l.quantity, l.unit_price_excl_tax, l.unit_price_incl_tax] {
             out.push('\u{1f}');
             if let Some(v) = v {
-                out.push_str(&money::format_plain(v));
+                money::push_plain(&mut out, v);
             }
         }
         for v in [l.amount_excl_tax, l.tax_amount, l.amount_incl_tax] {
             out.push('\u{1f}');
-            out.push_str(&money::format_money(v));
+            money::push_money(&mut out, v);
         }
         out.push('\u{1f}');
-        out.push_str(&money::format_plain(l.tax_rate));
+        money::push_plain(&mut out, l.tax_rate);
         out.push('\u{1f}');
         if let Some(d) = l.deduction {
-            out.push_str(&money::format_money(d));
+            money::push_money(&mut out, d);
         }
     }
     Ok(out)
