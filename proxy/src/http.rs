@@ -141,8 +141,9 @@ async fn target_guard(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-/// `%xx`-decoded path (invalid sequences kept as they are).
-fn percent_decode(s: &str) -> String {
+/// `%xx`-decoded path (invalid sequences kept as they are), as the server reads
+/// a path segment (`%00` → NUL).
+pub fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

@@ -179,31 +179,11 @@ pub async fn post(r: &Running, path: &str, body: &Value) -> (u16, Value) {
 pub async fn get(r: &Running, path: &str) -> (u16, Value) {
     let mut req = r.client.get(format!("{}{path}", r.base));
     if let Some(id) = path.strip_prefix("/v1/invoices/").map(|rest| rest.split(['/', '?']).next().unwrap_or("")) {
-        req = req.bearer_auth(access(&r.state.config, &percent_decoded(id)));
+        req = req.bearer_auth(access(&r.state.config, &fapiao_proxy::http::percent_decode(id)));
     }
     let resp = req.send().await.unwrap();
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
-}
-
-/// A path segment as the server reads it (`%00` → NUL).
-fn percent_decoded(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match (b[i], s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(v)) => {
-                out.push(v);
-                i += 3;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// GET without any credential.
