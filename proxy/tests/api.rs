@@ -238,14 +238,7 @@ async fn limits_cors_health_metrics_demo_and_callbacks() {
     let no = pre("https://evil.example").await.unwrap();
     assert!(no.headers().get("access-control-allow-origin").is_none());
     // A callback is answered the way 诺诺 expects and only nudges the worker.
-    let resp = r
-        .client
-        .post(format!("{}/v1/callbacks/nuonuo", r.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("operater=callback&orderno={id}&content=%7B%22c_status%22%3A%221%22%7D"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_callback(&r, "", &id, "1").await;
     assert_eq!(resp.json::<Value>().await.unwrap()["status"], "0000");
 }
 

@@ -516,14 +516,7 @@ async fn flood(r: &Arc<Running>, n: usize, ids: &[&str]) -> (usize, usize, Vec<V
         for i in chunk {
             let (r, id) = (r.clone(), ids[i % ids.len()].to_owned());
             tasks.push(tokio::spawn(async move {
-                let resp = r
-                    .client
-                    .post(format!("{}/v1/callbacks/nuonuo", r.base))
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(format!("operater=callback&orderno={id}&content=%7B%22c_status%22%3A%221%22%7D"))
-                    .send()
-                    .await
-                    .unwrap();
+                let resp = post_callback(&r, "", &id, "1").await;
                 let s = resp.status().as_u16();
                 (s, resp.json::<Value>().await.unwrap_or(Value::Null))
             }));

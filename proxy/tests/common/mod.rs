@@ -186,6 +186,18 @@ pub async fn get(r: &Running, path: &str) -> (u16, Value) {
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
+/// POSTs 诺诺's push for an order as 诺诺 sends it (a form body); `query` is
+/// appended to the path (e.g. `?token=…`), `c_status` the invoice status it reports.
+pub async fn post_callback(r: &Running, query: &str, order_id: &str, c_status: &str) -> reqwest::Response {
+    r.client
+        .post(format!("{}/v1/callbacks/nuonuo{query}", r.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("operater=callback&orderno={order_id}&content=%7B%22c_status%22%3A%22{c_status}%22%7D"))
+        .send()
+        .await
+        .unwrap()
+}
+
 /// GET without any credential.
 pub async fn get_anonymous(r: &Running, path: &str) -> (u16, Value) {
     let resp = r.client.get(format!("{}{path}", r.base)).send().await.unwrap();
