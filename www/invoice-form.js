@@ -202,7 +202,7 @@ export class BuyerForm {
       if (input) {
         const bad = shown.some((m) => m.kind === 'error');
         if (bad) input.setAttribute('aria-invalid', 'true');
-        else if (input.value) input.setAttribute('aria-invalid', 'false');
+        else if (input.value && this.checked.has(f)) input.setAttribute('aria-invalid', 'false');
         else input.removeAttribute('aria-invalid');
       }
     }
@@ -333,6 +333,7 @@ export function listenForScanner(onScan, { gap = 100, min = 8, accept = looksSca
     if (e.key === 'Enter') {
       const text = buf;
       buf = '';
+      last = -Infinity; // the next key starts a new burst, whatever its time stamp
       if (text.length >= min && accept(text)) {
         e.preventDefault();
         e.stopPropagation();

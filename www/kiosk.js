@@ -61,8 +61,8 @@ const T = {
 
 /** What the sandbox's 示例小票 sells. */
 const SAMPLE = [
-  { name: '*咖啡*拿铁咖啡（大杯）', taxCode: '1030307060000000000', unit: '杯', quantity: '2', unitPrice: '32.00', taxRate: '0.13' },
-  { name: '*餐饮服务*简餐', taxCode: '3070401000000000000', quantity: '1', unitPrice: '68.00', taxRate: '0.06' },
+  { name: '拿铁咖啡（大杯）', taxCode: '1030307060000000000', unit: '杯', quantity: '2', unitPrice: '32.00', taxRate: '0.13' },
+  { name: '简餐', taxCode: '3070401000000000000', quantity: '1', unitPrice: '68.00', taxRate: '0.06' },
 ];
 
 const params = new URLSearchParams(location.search);
