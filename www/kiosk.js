@@ -40,7 +40,6 @@ const T = {
   sentTo: ['发票也将发送至', 'The invoice is also sent to'],
   titleFilled: ['已填入抬头：', 'Title filled in: '],
   idle: ['无操作，{n} 秒后返回首页', 'No activity: back to start in {n} s'],
-  errors: ['还有 {n} 项需要填写或更正', '{n} field(s) to fill in or correct'],
   network: ['网络暂时不可用，请稍后重试或到服务台办理。', 'The network is unavailable; try again or go to the service desk.'],
   notReceipt: ['请扫描小票上的二维码', 'Please scan the QR code on the receipt'],
   titleFirst: ['这是抬头二维码。请先扫描购物小票，再扫描抬头二维码。', 'That is a title QR code. Scan your receipt first, then the title.'],
