@@ -2,8 +2,8 @@
 // the invoice form checked by buildIssueRequest as the user types, then the proxy.
 import init, { computeInvoice, buildIssueRequest } from '/pkg/invoice.js';
 import {
-  BuyerForm, readTitleQr, submitInvoice, waitForInvoice, ProxyError, say, hasCamera, scanWithCamera,
-  listenForScanner, money, percent, $, el,
+  BuyerForm, readTitleQr, submitInvoice, getInvoice, waitForInvoice, ProxyError, say, hasCamera, scanWithCamera,
+  listenForScanner, looksScanned, money, percent, $, el,
 } from '/invoice-form.js';
 
 // What the merchant's back end sold (the sandbox signs it in demo mode).
@@ -41,9 +41,18 @@ function validate({ all = false } = {}) {
   const r = buildIssueRequest(issueForm());
   const loose = buyerForm.show(r, { all });
   $('form-errors').replaceChildren(...(all ? loose : []).map((i) => el('div', { className: 'error', textContent: `✗ ${say(i, 'zh')}` })));
-  const n = r.errors.length;
-  submit.disabled = busy || !order || n > 0;
-  $('submit-hint').textContent = !order ? '' : n ? `还有 ${n} 项需要填写或更正` : '信息完整，可以提交';
+  // Submitting is always possible: a submit with something missing says what.
+  submit.disabled = busy || !order;
+  if (!order) $('submit-hint').textContent = '';
+  else if (r.valid) $('submit-hint').textContent = '信息完整，可以提交';
+  else if (all) {
+    const names = buyerForm.wrongFields(r).map((f) => buyerForm.label(f));
+    const n = names.length + (loose.length ? 1 : 0);
+    $('submit-hint').textContent = `还有 ${n} 项需要填写或更正：${[...names, ...(loose.length ? ['其他'] : [])].join('、')}`;
+  } else if ($('submit-hint').textContent.startsWith('还有')) {
+    const names = buyerForm.wrongFields(r).filter((f) => buyerForm.erring.has(f)).map((f) => buyerForm.label(f));
+    $('submit-hint').textContent = names.length ? `还有 ${names.length} 项需要填写或更正：${names.join('、')}` : '';
+  } else $('submit-hint').textContent = '';
   return r;
 }
 
@@ -79,7 +88,8 @@ async function loadOrder() {
     });
     const body = await res.json();
     if (!res.ok) throw new ProxyError(res.status, body.errors ?? []);
-    order = body;
+    order = { orderId: body.orderId, orderToken: body.orderToken };
+    remember(order);
     $('order-id').textContent = order.orderId;
     $('cart-status').textContent = '';
     $('cart-status').hidden = true;
@@ -92,6 +102,108 @@ async function loadOrder() {
       : `无法加载订单：${e.issues?.map((i) => i.message).join('；') || e.message}。请刷新重试。`;
   }
   validate();
+}
+
+// --- the order in the address bar ----------------------------------------------------
+// The order id stays in the URL (?order=…) and its token in this tab's session
+// storage, so a reload shows that order: the form while nothing was sent, else
+// its real status and files as the proxy has them.
+const KEY = (id) => `fapiao-checkout:${id}`;
+
+function remember(o) {
+  try { sessionStorage.setItem(KEY(o.orderId), JSON.stringify(o)); } catch { /* storage off: the URL alone */ }
+  const u = new URL(location.href);
+  u.searchParams.set('order', o.orderId);
+  history.replaceState(null, '', u);
+}
+
+function forget() {
+  const u = new URL(location.href);
+  u.searchParams.delete('order');
+  history.replaceState(null, '', u);
+}
+
+/** Reopens the order named in the URL; false when there is none to reopen. */
+async function resume() {
+  const id = params.get('order');
+  let saved = null;
+  try { saved = id && JSON.parse(sessionStorage.getItem(KEY(id)) ?? 'null'); } catch { /* none */ }
+  if (!saved?.orderToken) { forget(); return false; }
+  order = saved;
+  $('order-id').textContent = order.orderId;
+  $('cart-status').hidden = true;
+  let record = null;
+  try {
+    record = await getInvoice(order.orderId, order.orderToken);
+  } catch (e) {
+    $('cart-status').hidden = false;
+    $('cart-status').className = 'note error';
+    $('cart-status').textContent = `无法读取订单 ${order.orderId} 的状态：${e.issues?.map((i) => i.message).join('；') || e.message}。请刷新重试。`;
+  }
+  if (!record) { validate(); return true; }
+  busy = true;
+  form.hidden = true;
+  $('result').hidden = false;
+  follow({ ...record, accessToken: record.accessToken ?? order.orderToken }).catch(() => {
+    showFailure([{ message: '网络连接中断' }], { retry: () => location.reload() });
+  });
+  return true;
+}
+
+// --- saved 抬头: on this device, with the shopper's consent -----------------------------
+const SAVED = 'fapiao-saved-titles';
+const TITLE_FIELDS = ['name', 'taxId', 'address', 'phone', 'bankName', 'bankAccount'];
+
+function savedTitles() {
+  try { return JSON.parse(localStorage.getItem(SAVED) ?? '[]').filter((t) => t && t.name); } catch { return []; }
+}
+
+function storeTitles(list) {
+  try { localStorage.setItem(SAVED, JSON.stringify(list)); } catch { /* storage off */ }
+  renderSaved();
+}
+
+function renderSaved() {
+  const list = savedTitles();
+  const box = $('saved-titles');
+  box.hidden = list.length === 0;
+  box.querySelector('ul').replaceChildren(...list.map((t, i) => {
+    const pick = el('button', { type: 'button', className: 'pick secondary' }, t.name, el('small', { textContent: t.taxId || (t.type === 'person' ? '个人' : '') }));
+    pick.setAttribute('aria-label', `使用抬头 ${t.name}${t.taxId ? ` ${t.taxId}` : ''}`);
+    pick.addEventListener('click', () => {
+      form.querySelector(`[name="titleType"][value="${t.type === 'person' ? 'person' : 'company'}"]`).checked = true;
+      for (const f of TITLE_FIELDS) form.querySelector(`[name="${f}"]`).value = t[f] ?? '';
+      if (t.address || t.bankName) $('more').open = true;
+      buyerForm.changed();
+      for (const f of TITLE_FIELDS) if (t[f]) buyerForm.checked.add(f);
+      validate();
+      $('f-email').focus();
+    });
+    const del = el('button', { type: 'button', className: 'delete', textContent: '删除' });
+    del.setAttribute('aria-label', `删除抬头 ${t.name}`);
+    del.addEventListener('click', () => storeTitles(savedTitles().filter((_, k) => k !== i)));
+    return el('li', {}, pick, del);
+  }));
+}
+
+/** After an invoice: asks whether to keep its 抬头 on this device (nothing is kept unasked). */
+function offerToSave(asked) {
+  if (!asked?.name) return;
+  const same = (t) => t.name === asked.name && (t.taxId ?? '') === (asked.taxId ?? '');
+  if (savedTitles().some(same)) return;
+  const box = el('div', { className: 'remember' },
+    el('p', { textContent: `下次开票时直接选用“${asked.name}”？抬头只保存在这台设备的浏览器里，可随时删除。` }));
+  const yes = el('button', { type: 'button', className: 'secondary', textContent: '在本设备记住此抬头' });
+  const no = el('button', { type: 'button', textContent: '不用了' });
+  yes.addEventListener('click', () => {
+    const t = { type: asked.type };
+    for (const f of TITLE_FIELDS) t[f] = asked[f] ?? '';
+    storeTitles([t, ...savedTitles().filter((x) => !same(x))].slice(0, 10));
+    box.replaceChildren(el('p', { className: 'ok', role: 'status', textContent: '✓ 已保存，下次在“常用抬头”中选择。' }));
+  });
+  no.addEventListener('click', () => box.remove());
+  box.append(el('div', { className: 'actions' }, yes, no));
+  $('result-body').append(box);
 }
 
 // --- submit: one order, one invoice ----------------------------------------------
@@ -108,18 +220,42 @@ function progress(status) {
 
 const FILES = { pdf: 'PDF 版式文件', ofd: 'OFD 版式文件', xml: 'XML 数据文件', view: '在线查看' };
 
+const TYPES = { normal: '数电普票', special: '数电专票' };
+
+/** What was asked for, as the shopper filled it in (kept with the order for a reload). */
+function summaryOf(request) {
+  const b = request.buyer ?? {};
+  return {
+    invoiceType: request.invoiceType, type: b.type, name: b.name, taxId: b.taxId ?? '',
+    address: b.address ?? '', phone: b.phone ?? '', bankName: b.bankName ?? '', bankAccount: b.bankAccount ?? '',
+    email: request.delivery?.email ?? '', mobile: request.delivery?.mobile ?? '',
+  };
+}
+
 function showIssued(r) {
-  const links = Object.entries(FILES).filter(([k]) => r.links?.[k]).map(([k, label]) => el('li', {}, el('a', { href: r.links[k], textContent: label, target: '_blank', rel: 'noopener' })));
+  // The data files are saved, not opened (a browser shows XML as a bare tree); the
+  // PDF and the online view open in a new tab.
+  const links = Object.entries(FILES).filter(([k]) => r.links?.[k]).map(([k, label]) => {
+    const a = el('a', { href: r.links[k], textContent: label, target: '_blank', rel: 'noopener' });
+    if (k === 'xml' || k === 'ofd') a.download = `${r.invoiceNumber ?? r.orderId}.${k}`;
+    return el('li', {}, a);
+  });
+  const asked = order?.asked ?? {};
+  const to = [asked.email, asked.mobile].filter(Boolean);
   $('result-body').replaceChildren(
     el('h3', { className: 'ok', textContent: '✓ 发票已开具' }),
     el('dl', { className: 'kv' },
       el('dt', { textContent: '发票号码' }), el('dd', { className: 'mono invoice-number', textContent: r.invoiceNumber }),
       el('dt', { textContent: '开票时间' }), el('dd', { textContent: (r.issuedAt ?? '').replace('T', ' ').replace('+08:00', '') }),
+      ...(asked.invoiceType ? [el('dt', { textContent: '发票类型' }), el('dd', { textContent: TYPES[asked.invoiceType] ?? asked.invoiceType })] : []),
+      ...(asked.name ? [el('dt', { textContent: '购买方' }), el('dd', { className: 'buyer-name', textContent: asked.name })] : []),
+      ...(asked.taxId ? [el('dt', { textContent: '纳税人识别号' }), el('dd', { className: 'mono', textContent: asked.taxId })] : []),
       el('dt', { textContent: '价税合计' }), el('dd', { textContent: money(r.totals?.amountInclTax) }),
     ),
-    el('ul', { className: 'files' }, ...links),
-    el('p', { className: 'hint', textContent: '发票文件也会发送到您填写的邮箱或手机。' }),
+    el('ul', { className: 'files', ariaLabel: '发票文件' }, ...links),
+    ...(to.length ? [el('p', { className: 'hint', textContent: `发票文件也会发送到 ${to.join('、')}。` })] : []),
   );
+  offerToSave(asked);
 }
 
 function showFailure(issues, { retry, orderId }) {
@@ -134,6 +270,7 @@ function showFailure(issues, { retry, orderId }) {
     $('result').hidden = true;
     form.hidden = false;
     busy = false;
+    forget();
     await loadOrder();
     $('f-name').focus();
   }));
@@ -144,14 +281,11 @@ function showFailure(issues, { retry, orderId }) {
 async function send(request) {
   $('result-body').replaceChildren(el('p', { className: 'hint', textContent: '正在提交…' }));
   progress('pending');
+  order.asked = summaryOf(request);
+  remember(order);
   try {
     const accepted = await submitInvoice(request, order.orderToken);
-    const r = await waitForInvoice(accepted, (x) => {
-      progress(x.status);
-      if (x.status === 'pending' || x.status === 'issuing') $('result-body').replaceChildren(el('p', { className: 'hint', textContent: x.status === 'pending' ? '已提交，等待开票…' : '税务平台开票中，通常几秒钟…' }));
-    });
-    if (r.status === 'issued') showIssued(r);
-    else showFailure([r.error ?? { message: `状态：${r.status}` }], { orderId: r.orderId });
+    await follow(accepted);
   } catch (e) {
     progress('failed');
     if (e instanceof ProxyError && e.status < 500 && e.status !== 429) showFailure(e.issues.length ? e.issues : [{ message: e.message }], { orderId: request.orderId });
@@ -160,12 +294,22 @@ async function send(request) {
   $('result').focus();
 }
 
+/** Shows an order's progress until it is final, then its invoice or what went wrong. */
+async function follow(record) {
+  const r = await waitForInvoice(record, (x) => {
+    progress(x.status);
+    if (x.status === 'pending' || x.status === 'issuing') $('result-body').replaceChildren(el('p', { className: 'hint', textContent: x.status === 'pending' ? '已提交，等待开票…' : '税务平台开票中，通常几秒钟…' }));
+  });
+  if (r.status === 'issued' || r.status === 'reversed') showIssued(r);
+  else showFailure([r.error ?? { message: `状态：${r.status}` }], { orderId: r.orderId });
+}
+
 form.addEventListener('submit', (e) => {
   e.preventDefault();
   if (busy || !order) return; // a second click never sends a second order
   const r = validate({ all: true });
   if (!r.valid) {
-    form.querySelector('[aria-invalid="true"]')?.focus();
+    if (!buyerForm.focusFirstWrong(r)) $('form-errors').focus();
     return;
   }
   busy = true;
@@ -202,11 +346,9 @@ $('title-qr').addEventListener('keydown', (e) => {
 $('title-qr').addEventListener('paste', () => setTimeout(() => $('title-qr').value.trim() && applyTitle($('title-qr').value)));
 // A handheld scanner anywhere on the page: a 抬头 QR fills the form.
 listenForScanner((text) => {
-  if (text.startsWith('$01')) {
-    $('scan-panel').hidden = false;
-    applyTitle(text);
-  }
-});
+  $('scan-panel').hidden = false;
+  applyTitle(text);
+}, { accept: (text) => text.startsWith('$01') && looksScanned(text) });
 if (hasCamera()) {
   const cam = $('title-qr-camera');
   cam.hidden = false;
@@ -230,10 +372,11 @@ if (hasCamera()) {
 $('demo-fail').checked = params.get('sandbox') === 'fail';
 if ($('demo-fail').checked) $('demo-fail').closest('details').open = true;
 $('demo-fail').addEventListener('change', () => validate());
-$('new-order').addEventListener('click', loadOrder);
+$('new-order').addEventListener('click', () => { forget(); loadOrder(); });
 
 await init();
 renderCart();
-await loadOrder();
+renderSaved();
+await resume() || await loadOrder();
 $('main').setAttribute('aria-busy', 'false');
 document.documentElement.dataset.ready = 'true';

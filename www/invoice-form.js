@@ -27,30 +27,90 @@ export class BuyerForm {
     this.root = root;
     this.lang = lang;
     this.onChange = onChange;
-    this.touched = new Set();
+    // Fields whose errors are shown: left after typing, or all of them after a
+    // submit. A field being typed in shows no new error; one that showed an
+    // error keeps it up to date, so the shopper sees it go away.
+    this.checked = new Set();
+    this.erring = new Set();
     this.input = (f) => root.querySelector(`[name="${f}"]`);
     this.msg = (f) => root.querySelector(`[data-msg="${f}"]`);
     this.suggestions = root.querySelector('[data-suggestions]');
     this.confirmBox = root.querySelector('[data-confirm] input');
     root.addEventListener('input', (e) => {
-      if (e.target.name === 'taxId' && this.confirmBox) this.confirmBox.checked = false;
-      if (e.target.name) this.touched.add(e.target.name);
+      const f = e.target.name;
+      if (f === 'taxId' && this.confirmBox) this.confirmBox.checked = false;
+      if (f && e.target.type !== 'radio' && e.target.type !== 'checkbox' && !this.erring.has(f)) this.checked.delete(f);
       this.changed();
     });
     root.addEventListener('change', (e) => {
       // Text inputs were handled on `input`; rebuilding the suggestions on their
       // `change` (fired on blur, i.e. on the mousedown of a suggestion) would swallow the click.
       if (e.target.type !== 'radio' && e.target.type !== 'checkbox') return;
-      if (e.target.name) this.touched.add(e.target.name);
+      if (e.target.name) this.checked.add(e.target.name);
       this.changed();
     });
     root.addEventListener('focusout', (e) => {
-      if (e.target.name && e.target.value) this.touched.add(e.target.name);
-      this.onChange();
+      const f = e.target.name;
+      if (!f || e.target.type === 'radio' || e.target.type === 'checkbox') return;
+      if (e.target.value.trim()) this.checked.add(f);
+      this.changed();
     });
+    this.titleType();
+  }
+
+  /** 个人: no 数电专票, the tax ID optional (a 身份证号 may go there); 单位: the tax ID required. */
+  titleType() {
+    const person = this.radio('titleType') === 'person';
+    const special = this.root.querySelector('[name="invoiceType"][value="special"]');
+    if (special) {
+      special.closest('label').hidden = person;
+      if (person && special.checked) {
+        special.checked = false;
+        this.root.querySelector('[name="invoiceType"][value="normal"]').checked = true;
+      }
+    }
+    this.root.querySelectorAll('[data-company]').forEach((e) => { e.hidden = person; });
+    this.root.querySelectorAll('[data-person]').forEach((e) => { e.hidden = !person; });
+    const taxId = this.input('taxId');
+    if (taxId) {
+      const ph = this.lang() === 'en' ? ['Unified social credit code', 'Optional: resident ID number'] : ['统一社会信用代码', '选填，可填身份证号'];
+      taxId.placeholder = person ? ph[1] : ph[0];
+      if (person) taxId.removeAttribute('aria-required'); else taxId.setAttribute('aria-required', 'true');
+    }
+  }
+
+  /** The label of a field as shown (without its marks and hints). */
+  label(f) {
+    if (f === 'titleType' || f === 'invoiceType') return this.root.querySelector(`[name="${f}"]`)?.closest('fieldset')?.querySelector('legend')?.textContent.trim() ?? f;
+    const input = this.input(f);
+    const label = input && this.root.querySelector(`label[for="${input.id}"]`);
+    if (!label) return f;
+    const own = [...label.childNodes].filter((n) => n.nodeType === 3 || (n.dataset && n.dataset.t !== undefined)).map((n) => n.textContent).join('');
+    return own.replace(/[（(].*$/, '').trim() || f;
+  }
+
+  /** The fields with errors in `result`, in the order of the form. */
+  wrongFields(result) {
+    const keys = new Set(result.errors.map((i) => {
+      const f = i.field.replace(/^buyer\./, '').replace(/^delivery\./, '');
+      return f === 'type' ? 'titleType' : f;
+    }));
+    return [...FIELDS, 'titleType'].filter((f) => keys.has(f) && this.msg(f));
+  }
+
+  /** Moves the focus to the first field with an error (opening what hides it); false when there is none. */
+  focusFirstWrong(result) {
+    const f = this.wrongFields(result)[0];
+    const target = f === 'titleType' ? this.root.querySelector('[name="titleType"]:checked') : f && this.input(f);
+    if (!target) return false;
+    const d = target.closest('details');
+    if (d) d.open = true;
+    target.focus();
+    return true;
   }
 
   changed() {
+    this.titleType();
     this.showTaxId();
     this.onChange();
   }
@@ -78,7 +138,8 @@ export class BuyerForm {
   showTaxId() {
     const input = this.input('taxId');
     if (!input || !this.suggestions) return;
-    const r = input.value.trim() ? validateTaxId(input.value) : null;
+    // Suggestions and the confirm box once the field was left, like its errors.
+    const r = input.value.trim() && this.checked.has('taxId') ? validateTaxId(input.value) : null;
     const overridable = r && r.errors.length > 0 && r.errors.every((e) => e.overridable);
     const confirmRow = this.root.querySelector('[data-confirm]');
     if (confirmRow) confirmRow.hidden = !overridable;
@@ -99,7 +160,7 @@ export class BuyerForm {
         b.setAttribute('aria-label', `${this.lang() === 'en' ? 'Use' : '改为'} ${s}`);
         b.addEventListener('click', () => {
           input.value = s;
-          this.touched.add('taxId');
+          this.checked.add('taxId');
           this.changed();
           input.focus();
         });
@@ -110,10 +171,12 @@ export class BuyerForm {
   }
 
   /**
-   * Shows a buildIssueRequest result under the fields. Errors of fields the user has
-   * not touched stay hidden unless `all`; returns the errors not bound to a field.
+   * Shows a buildIssueRequest result under the fields: the errors and warnings of the
+   * fields left (all of them with `all`, after a submit); returns the errors not
+   * bound to a field.
    */
   show(result, { all = false } = {}) {
+    if (all) for (const f of [...FIELDS, 'titleType']) this.checked.add(f);
     const lang = this.lang();
     const byField = new Map();
     const loose = [];
@@ -131,14 +194,15 @@ export class BuyerForm {
       const el = this.msg(f);
       if (!el) continue;
       const input = f === 'titleType' ? null : this.input(f);
-      const shown = (byField.get(f) ?? []).filter((m) => m.kind === 'warn' || all || this.touched.has(f) || f === 'titleType');
+      const shown = (byField.get(f) ?? []).filter(() => this.checked.has(f));
+      if (shown.some((m) => m.kind === 'error')) this.erring.add(f); else this.erring.delete(f);
       el.replaceChildren(...shown.map((m) => Object.assign(document.createElement('div'), {
         className: m.kind, textContent: `${m.kind === 'warn' ? '⚠' : '✗'} ${m.text}`,
       })));
       if (input) {
         const bad = shown.some((m) => m.kind === 'error');
         if (bad) input.setAttribute('aria-invalid', 'true');
-        else if (input.value) input.setAttribute('aria-invalid', 'false');
+        else if (input.value && this.checked.has(f)) input.setAttribute('aria-invalid', 'false');
         else input.removeAttribute('aria-invalid');
       }
     }
@@ -158,7 +222,7 @@ export class BuyerForm {
       const input = this.input(f);
       if (input) {
         input.value = v;
-        if (v) this.touched.add(f);
+        if (v) this.checked.add(f);
       }
     }
     const more = this.root.querySelector('details');
@@ -178,7 +242,9 @@ export class BuyerForm {
     if (this.suggestions) { this.suggestions.replaceChildren(); this.suggestions.hidden = true; this.shownSuggestions = ''; }
     const c = this.root.querySelector('[data-confirm]');
     if (c) c.hidden = true;
-    this.touched.clear();
+    this.checked.clear();
+    this.erring.clear();
+    this.titleType();
   }
 }
 
@@ -237,15 +303,26 @@ export async function waitForInvoice(record, onStatus, { signal } = {}) {
   return r;
 }
 
+/** A receipt's order token (`FP1.` and its base64url parts), as a scanner types it. */
+const RECEIPT_SHAPE = /^FP1\.[A-Za-z0-9_-]{20,}(\.[A-Za-z0-9_-]+)*$/;
+/** A 抬头 QR's text: `$01`, base64 fields, a closing `$`. */
+const TITLE_SHAPE = /^\$01[A-Za-z0-9+/=]{8,}\$$/;
+
+/** Whether `text` has the shape of a code a scanner reads here: a receipt or a 抬头 QR. */
+export const looksScanned = (text) => RECEIPT_SHAPE.test(text) || TITLE_SHAPE.test(text);
+
 /**
  * A keyboard-wedge scanner types fast and ends with Enter. Calls `onScan(text)` for
- * such bursts (at least `min` characters, under `gap` ms apart) and removes the
- * burst from the input it landed in, if any. The gaps are measured between the
- * times the keys were pressed (`event.timeStamp`), not the times they are handled:
- * a page busy for more than `gap` ms in the middle of a scan (a first search, a
- * first use of a table) must not cut the scan in two.
+ * such bursts and removes the burst from the input it landed in, if any. A burst
+ * counts as a scan only when everything says so: at least `min` characters, under
+ * `gap` ms apart, ended by Enter, and the text has the shape `accept` asks for
+ * (by default a receipt or a 抬头 QR). Anything else is typing, however fast: it
+ * stays in the field, and its Enter does what Enter does (submits the form).
+ * The gaps are measured between the times the keys were pressed
+ * (`event.timeStamp`), not the times they are handled: a page busy for more than
+ * `gap` ms in the middle of a scan must not cut the scan in two.
  */
-export function listenForScanner(onScan, { gap = 100, min = 8 } = {}) {
+export function listenForScanner(onScan, { gap = 100, min = 8, accept = looksScanned } = {}) {
   let buf = '';
   let last = 0;
   let target = null;
@@ -256,8 +333,10 @@ export function listenForScanner(onScan, { gap = 100, min = 8 } = {}) {
     if (e.key === 'Enter') {
       const text = buf;
       buf = '';
-      if (text.length >= min) {
+      last = -Infinity; // the next key starts a new burst, whatever its time stamp
+      if (text.length >= min && accept(text)) {
         e.preventDefault();
+        e.stopPropagation();
         if (target && 'value' in target && typeof target.value === 'string' && target.value.endsWith(text)) {
           target.value = target.value.slice(0, -text.length);
           target.dispatchEvent(new Event('input', { bubbles: true }));

@@ -40,10 +40,29 @@ const T = {
   sentTo: ['发票也将发送至', 'The invoice is also sent to'],
   titleFilled: ['已填入抬头：', 'Title filled in: '],
   idle: ['无操作，{n} 秒后返回首页', 'No activity: back to start in {n} s'],
-  errors: ['还有 {n} 项需要填写或更正', '{n} field(s) to fill in or correct'],
   network: ['网络暂时不可用，请稍后重试或到服务台办理。', 'The network is unavailable; try again or go to the service desk.'],
   notReceipt: ['请扫描小票上的二维码', 'Please scan the QR code on the receipt'],
+  titleFirst: ['这是抬头二维码。请先扫描购物小票，再扫描抬头二维码。', 'That is a title QR code. Scan your receipt first, then the title.'],
+  sample: ['示例小票', 'Sample receipt'],
+  sampleHeading: ['示例小票（演示）', 'Sample receipt (demo)'],
+  sampleUse: ['使用这张小票', 'Use this receipt'],
+  sampleFailed: ['示例小票暂不可用（需要沙箱演示模式）。', 'No sample receipt: the demo mode is off.'],
+  receiptCodeHint: ['小票二维码下方的 8 位码', 'The 8 characters under the receipt’s QR code'],
+  codeUnknown: ['没有找到这个小票码，请核对后重试。', 'No receipt has this code; check it and try again.'],
+  noCamera: ['此设备的浏览器不能用摄像头识别二维码，请用扫码窗口或输入小票码。', 'This browser cannot read QR codes from the camera: use the scanner or type the receipt code.'],
+  personNormal: ['个人只能开具数电普票', 'A person gets a standard invoice'],
+  taxIdPerson: ['（选填，可填身份证号）', ' (optional: resident ID)'],
+  otherReceipt: ['又扫描了一张小票（单号 {id}）。当前填写的内容保留在这张小票上。', 'Another receipt was scanned (order {id}). What you filled in stays with this receipt.'],
+  useOther: ['改开那张小票', 'Switch to that receipt'],
+  keepThis: ['继续当前小票', 'Keep this receipt'],
+  wrong: ['还有 {n} 项需要填写或更正：{list}', '{n} field(s) to fill in or correct: {list}'],
 };
+
+/** What the sandbox's 示例小票 sells. */
+const SAMPLE = [
+  { name: '拿铁咖啡（大杯）', taxCode: '1030307060000000000', unit: '杯', quantity: '2', unitPrice: '32.00', taxRate: '0.13' },
+  { name: '简餐', taxCode: '3070401000000000000', quantity: '1', unitPrice: '68.00', taxRate: '0.06' },
+];
 
 const params = new URLSearchParams(location.search);
 const IDLE_S = Math.max(1, Number(params.get('idle')) || 120);
@@ -65,6 +84,7 @@ function applyLang() {
   $('lang').lang = lang === 'en' ? 'zh-CN' : 'en';
   document.title = `${t('title')} · fapiao`;
   if (receipt) showReceipt();
+  buyerForm.titleType();
   validate();
 }
 
@@ -86,8 +106,10 @@ function validate({ all = false } = {}) {
   const r = buildIssueRequest(issueForm());
   const loose = buyerForm.show(r, { all });
   $('form-errors').replaceChildren(...(all ? loose : []).map((i) => el('div', { className: 'error', textContent: `✗ ${say(i, lang)}` })));
-  $('issue').disabled = busy || !r.valid;
-  $('issue').title = r.valid ? '' : t('errors', { n: r.errors.length });
+  // Submitting is always possible: a submit with something missing names it.
+  $('issue').disabled = busy;
+  const names = buyerForm.wrongFields(r).filter((f) => all || buyerForm.erring.has(f)).map((f) => buyerForm.label(f));
+  $('issue-hint').textContent = r.valid || !names.length ? '' : t('wrong', { n: names.length, list: names.join(lang === 'en' ? ', ' : '、') });
   return r;
 }
 
@@ -108,13 +130,26 @@ function showReceipt() {
 /** The package's part for scanned codes, once a code was read (receipts come first). */
 let scan = null;
 
-async function openReceipt(text) {
+async function openReceipt(text, { replace = false } = {}) {
   scan = await scanPart();
   const r = scan.parseReceipt(text);
   if (!r.valid) {
-    $('start-msg').replaceChildren(...r.errors.map((i) => el('div', { textContent: say(i, lang) })));
+    $(receipt ? 'form-errors' : 'start-msg').replaceChildren(...r.errors.map((i) => el('div', { className: 'error', textContent: say(i, lang) })));
     return;
   }
+  if (receipt && !replace) {
+    // Another receipt while this one is on screen: nothing typed is thrown away unasked.
+    if (r.receipt.orderId === receipt.orderId || form.hidden || busy) return;
+    const use = el('button', { type: 'button', className: 'secondary', textContent: t('useOther') });
+    const keep = el('button', { type: 'button', textContent: t('keepThis') });
+    use.onclick = () => { $('switch').hidden = true; openReceipt(text, { replace: true }); };
+    keep.onclick = () => { $('switch').hidden = true; $('k-name').focus(); };
+    $('switch').replaceChildren(el('p', { textContent: t('otherReceipt', { id: r.receipt.orderId }) }), el('div', { className: 'row' }, use, keep));
+    $('switch').hidden = false;
+    use.focus();
+    return;
+  }
+  $('switch').hidden = true;
   stopCamera?.();
   receipt = r.receipt;
   $('start-msg').replaceChildren();
@@ -130,7 +165,10 @@ async function openReceipt(text) {
     const existing = await getInvoice(receipt.orderId, receipt.token);
     if (existing && receipt) showAlready(existing);
   } catch { /* the proxy will answer on submit */ }
-  if (!form.hidden) $('k-name').focus();
+  // The receipt first: a phone shows it from the top (the form is below it).
+  if (!form.hidden) $('k-name').focus({ preventScroll: true });
+  $('app').scrollTo(0, 0);
+  window.scrollTo(0, 0);
 }
 
 function downloadLink(r) {
@@ -178,7 +216,7 @@ form.addEventListener('submit', async (e) => {
   e.preventDefault();
   if (busy || !receipt) return;
   const r = validate({ all: true });
-  if (!r?.valid) { form.querySelector('[aria-invalid="true"]')?.focus(); return; }
+  if (!r?.valid) { buyerForm.focusFirstWrong(r); return; }
   busy = true;
   $('issue').disabled = true;
   screen('s-done');
@@ -216,7 +254,8 @@ async function applyTitle(text) {
 async function onScan(text) {
   text = text.trim();
   if (text.includes('FP1.')) openReceipt(text);
-  else if (text.startsWith('$') && receipt && !form.hidden) applyTitle(text);
+  else if (text.startsWith('$01') && receipt && !form.hidden) applyTitle(text);
+  else if (text.startsWith('$01') && !receipt) $('start-msg').replaceChildren(el('div', { textContent: t('titleFirst') }));
   else if (!receipt) {
     scan = await scanPart();
     $('start-msg').replaceChildren(el('div', { textContent: scan.parseReceipt(text).errors.map((i) => say(i, lang)).join(' ') || t('notReceipt') }));
@@ -230,8 +269,11 @@ function reset() {
   busy = false;
   buyerForm.reset();
   form.hidden = false;
-  for (const id of ['start-msg', 'title-qr-msg', 'form-errors', 'r-lines', 'r-warn', 'done-body', 'already']) $(id).replaceChildren();
-  for (const id of ['r-store', 'r-time', 'r-order', 'r-total', 'r-words']) $(id).textContent = '';
+  for (const id of ['start-msg', 'title-qr-msg', 'form-errors', 'r-lines', 'r-warn', 'done-body', 'already', 'switch', 'sample-qr']) $(id).replaceChildren();
+  for (const id of ['r-store', 'r-time', 'r-order', 'r-total', 'r-words', 'sample-code', 'issue-hint']) $(id).textContent = '';
+  $('switch').hidden = true;
+  $('sample-box').hidden = true;
+  sampleToken = null;
   $('manual').value = '';
   $('manual-box').hidden = true;
   $('manual-toggle').setAttribute('aria-expanded', 'false');
@@ -243,11 +285,17 @@ function reset() {
   clearInterval(idleTick);
 }
 
+function pristineStart() {
+  return $('manual-box').hidden && !$('manual').value && $('sample-box').hidden && !$('start-msg').textContent;
+}
+
 function activity() {
   clearTimeout(idleTimer);
   clearInterval(idleTick);
   $('idle-warning').hidden = true;
-  if ($('s-start').hidden === false && !receipt) return;
+  // The start screen waits for ever when untouched; anything begun on it (a code
+  // half typed, a sample receipt, a message) is cleared like the other screens.
+  if ($('s-start').hidden === false && !receipt && pristineStart()) return;
   const warnAt = Math.min(10, Math.floor(IDLE_S / 2));
   let left = IDLE_S;
   idleTick = setInterval(() => {
@@ -269,11 +317,56 @@ $('manual-toggle').addEventListener('click', () => {
   $('manual-toggle').setAttribute('aria-expanded', String(!box.hidden));
   if (!box.hidden) $('manual').focus();
 });
-$('manual-go').addEventListener('click', () => openReceipt($('manual').value));
-$('manual').addEventListener('keydown', (e) => { if (e.key === 'Enter' && $('manual').value.trim()) { e.preventDefault(); openReceipt($('manual').value); } });
+// --- the demo: a sample receipt and short receipt codes ------------------------------
+let sampleToken = null;
+
+/** A receipt code as typed: the proxy's 8 characters (spaces and dashes allowed). */
+const CODE = /^[23456789A-HJKMNP-Z]{8}$/;
+
+async function typed(text) {
+  text = text.trim();
+  const code = text.replace(/[\s-]/g, '').toUpperCase();
+  if (!CODE.test(code)) return openReceipt(text);
+  try {
+    const res = await fetch(`/v1/demo/receipts/${encodeURIComponent(code)}`);
+    if (!res.ok) throw new Error(String(res.status));
+    return openReceipt((await res.json()).orderToken);
+  } catch {
+    $('start-msg').replaceChildren(el('div', { textContent: t('codeUnknown') }));
+  }
+}
+
+async function sample() {
+  try {
+    const res = await fetch('/v1/demo/order-token', {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ priceIncludesTax: true, lines: SAMPLE, receiptCode: true }),
+    });
+    if (!res.ok) throw new Error(String(res.status));
+    const body = await res.json();
+    scan = await scanPart();
+    sampleToken = body.orderToken;
+    $('sample-qr').innerHTML = scan.qrSvg(body.orderToken);
+    const svg = $('sample-qr').querySelector('svg');
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', t('sampleHeading'));
+    $('sample-code').textContent = body.receiptCode ?? '';
+    $('start-msg').replaceChildren();
+    $('sample-box').hidden = false;
+    $('sample-use').focus();
+  } catch {
+    $('start-msg').replaceChildren(el('div', { textContent: t('sampleFailed') }));
+  }
+}
+
+$('sample').addEventListener('click', sample);
+$('sample-use').addEventListener('click', () => sampleToken && openReceipt(sampleToken));
+$('manual-go').addEventListener('click', () => typed($('manual').value));
+$('manual').addEventListener('keydown', (e) => { if (e.key === 'Enter' && $('manual').value.trim()) { e.preventDefault(); typed($('manual').value); } });
 form.querySelector('.cancel').addEventListener('click', reset);
 document.querySelector('.finish').addEventListener('click', reset);
 listenForScanner(onScan);
+$('no-camera').hidden = hasCamera();
 if (hasCamera()) {
   $('camera').hidden = false;
   $('camera').addEventListener('click', async () => {

@@ -39,6 +39,9 @@ function search() {
   const text = q.value;
   const found = text.trim() ? searchTaxCodes(text, { limit: 30 }) : [];
   active = -1;
+  // The options are replaced: none of the old ones is active any more.
+  q.removeAttribute('aria-activedescendant');
+  hits.hidden = false;
   hits.replaceChildren(...found.map((h, i) => {
     const li = el('li', { role: 'option', id: `hit-${i}` },
       el('span', {}, el('span', { className: 'short', textContent: `*${h.shortName}* ` }), el('span', { className: 'name', textContent: h.name })),
@@ -67,6 +70,7 @@ function highlight(i) {
 function choose(code) {
   const c = lookupTaxCode(code);
   if (!c) return;
+  q.removeAttribute('aria-activedescendant');
   chosen = c;
   const d = $('chosen-details');
   d.replaceChildren(
@@ -90,7 +94,8 @@ function showItem() {
   if (!chosen) return;
   const r = checkItemName(chosen.code, item.value);
   const lines = [];
-  if (r.itemName && item.value.trim()) lines.push(el('div', { className: 'item-name', textContent: r.itemName }));
+  // A 汇总项 cannot be printed: only its error, no `*简称*名称` above it.
+  if (r.itemName && item.value.trim() && !r.errors.length && chosen.leaf) lines.push(el('div', { className: 'item-name', textContent: r.itemName }));
   for (const i of [...r.errors, ...r.warnings]) {
     lines.push(el('div', { className: r.errors.includes(i) ? 'error' : 'warn', textContent: `${r.errors.includes(i) ? '✗' : '⚠'} ${i.message}` }));
   }
@@ -98,8 +103,24 @@ function showItem() {
   s.replaceChildren(...lines);
 }
 
+/** Closes the list (Escape); typing or ArrowDown opens it again. */
+function close() {
+  hits.hidden = true;
+  active = -1;
+  q.setAttribute('aria-expanded', 'false');
+  q.removeAttribute('aria-activedescendant');
+}
+
 q.addEventListener('input', search);
 q.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' && !hits.hidden && hits.children.length) { e.preventDefault(); close(); return; }
+  if (e.key === 'ArrowDown' && hits.hidden && hits.children.length) {
+    e.preventDefault();
+    hits.hidden = false;
+    q.setAttribute('aria-expanded', 'true');
+    highlight(0);
+    return;
+  }
   if (e.key === 'ArrowDown') { e.preventDefault(); highlight(active + 1); }
   if (e.key === 'ArrowUp') { e.preventDefault(); highlight(active - 1); }
   if (e.key === 'Enter' && active >= 0) { e.preventDefault(); hits.children[active].click(); }

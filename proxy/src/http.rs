@@ -96,6 +96,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/admin/archive/pending", get(crate::admin::archive_pending))
         .route("/v1/callbacks/nuonuo", post(callback))
         .route("/v1/demo/order-token", post(demo_token))
+        .route("/v1/demo/receipts/{code}", get(crate::receipt_code::resolve))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/v1/{*rest}", axum::routing::any(no_route))
@@ -775,6 +776,8 @@ struct DemoBody {
     lines: Vec<LineInput>,
     totals: TokenTotals,
     special_business: Option<fapiao::request::SpecialBusiness>,
+    /// Also a short code for the token (see [`crate::receipt_code`]).
+    receipt_code: bool,
 }
 
 /// Demo only (sandbox): signs an order token for the lines given, as a merchant
@@ -822,7 +825,11 @@ async fn demo_token(State(state): S, body: Bytes) -> Result<Response, ApiError> 
         merchant_name: Some(state.config.seller_name.clone()).filter(|n| !n.is_empty()),
     };
     let t = token::mint(&state.demo_key, &claims);
-    Ok(Json(json!({ "orderId": order_id, "orderToken": t, "expiresAt": claims.expires_at, "totals": totals })).into_response())
+    let mut answer = json!({ "orderId": order_id, "orderToken": t, "expiresAt": claims.expires_at, "totals": totals });
+    if b.receipt_code {
+        answer["receiptCode"] = json!(crate::receipt_code::remember(&state, &t).await?);
+    }
+    Ok(Json(answer).into_response())
 }
 
 async fn healthz(State(state): S) -> Response {

@@ -31,6 +31,7 @@ pub mod ledger;
 pub mod metrics;
 pub mod problem;
 pub mod provider;
+pub mod receipt_code;
 pub mod reconcile;
 pub mod secret;
 pub mod serve;

@@ -451,3 +451,32 @@ async fn reading_an_order_needs_its_access_token() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_receipt_codes_resolve_to_their_order_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, _) = sandbox_proxy(dir.path(), |_| {}).await;
+    // No code unless asked for.
+    let (s, t) = post(&r, "/v1/demo/order-token", &json!({ "priceIncludesTax": true, "lines": [line("午餐", "106.00")] })).await;
+    assert_eq!(s, 200, "{t}");
+    assert!(t.get("receiptCode").is_none(), "{t}");
+    let (s, t) = post(&r, "/v1/demo/order-token", &json!({ "priceIncludesTax": true, "lines": [line("午餐", "106.00")], "receiptCode": true })).await;
+    assert_eq!(s, 200, "{t}");
+    let code = t["receiptCode"].as_str().unwrap().to_owned();
+    assert_eq!(code.len(), 8);
+    assert!(code.bytes().all(|b| b"23456789ABCDEFGHJKMNPQRSTUVWXYZ".contains(&b)), "{code}");
+    // As typed: lower case, a dash.
+    let typed = format!("{}-{}", &code[..4], &code[4..]).to_lowercase();
+    let (s, v) = get(&r, &format!("/v1/demo/receipts/{typed}")).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["orderToken"], t["orderToken"]);
+    // The token it gives is good for the order.
+    let id = t["orderId"].as_str().unwrap().to_owned();
+    let (s, _) = post(&r, "/v1/invoices", &json!({ "request": request(&id, json!([line("午餐", "106.00")])), "orderToken": v["orderToken"] })).await;
+    assert_eq!(s, 202);
+    // Unknown and malformed codes.
+    let (s, v) = get(&r, "/v1/demo/receipts/ZZZZZZZZ").await;
+    assert_eq!((s, codes(&v)), (404, vec!["ORDER_NOT_FOUND".to_owned()]));
+    let (s, _) = get(&r, "/v1/demo/receipts/FP1.abc").await;
+    assert_eq!(s, 404);
+}

@@ -38,6 +38,8 @@ mod item_name;
 mod pinyin;
 mod rates;
 pub mod search;
+#[cfg(feature = "taxcodes")]
+mod synonyms;
 mod table;
 
 use std::sync::{Arc, OnceLock, RwLock};

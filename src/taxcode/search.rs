@@ -28,16 +28,24 @@ pub mod score {
     pub const EXACT_CODE: u16 = 950;
     /// The query is the row's 名称.
     pub const EXACT_NAME: u16 = 900;
+    /// The query is an everyday word for the row (外卖 for 餐饮服务; see the
+    /// crate's synonyms table).
+    pub const SYNONYM: u16 = 850;
     /// The query is the full pinyin or the initials of the 名称 or 简称.
     pub const EXACT_PINYIN: u16 = 800;
     /// The code starts with the query.
     pub const CODE_PREFIX: u16 = 700;
     /// The 名称 or 简称 starts with the query.
     pub const NAME_PREFIX: u16 = 600;
+    /// An everyday word for the row starts with the query (two characters or more).
+    pub const SYNONYM_PARTIAL: u16 = 550;
     /// The full pinyin or the initials start with the query.
     pub const PINYIN_PREFIX: u16 = 500;
     /// The 名称 or 简称 contains the query.
     pub const NAME_SUBSTRING: u16 = 400;
+    /// The query contains an everyday word for the row (打车费用), below the
+    /// names that contain the query.
+    pub const SYNONYM_IN_QUERY: u16 = 350;
     /// The full pinyin contains the query from a syllable on, or the initials contain it.
     pub const PINYIN_SUBSTRING: u16 = 300;
     /// The 说明 contains the query (only when descriptions are loaded).
@@ -384,6 +392,8 @@ pub(crate) fn search(table: &TaxCodeTable, query: &str, options: &SearchOptions)
         index.latin(table).matches(q, &mut hits);
     } else {
         index.han(table).matches(q, &mut hits);
+        #[cfg(feature = "taxcodes")]
+        synonyms(table, q, &mut hits);
     }
 
     let touched = best_rows(table, &mut hits, limit);
@@ -401,6 +411,31 @@ pub(crate) fn search(table: &TaxCodeTable, query: &str, options: &SearchOptions)
             }
         })
         .collect()
+}
+
+/// The codes of the everyday words (see [`super::synonyms`]) the query is,
+/// starts, or contains.
+#[cfg(feature = "taxcodes")]
+fn synonyms(table: &TaxCodeTable, q: &str, hits: &mut Hits) {
+    let q_chars = q.chars().count();
+    for (word, codes) in super::synonyms::SYNONYMS {
+        let score = if *word == q {
+            score::SYNONYM
+        } else if q_chars >= 2 && word.starts_with(q) {
+            score::SYNONYM_PARTIAL
+        } else if q.as_bytes().windows(word.len()).any(|w| w == word.as_bytes()) {
+            // (A byte window, not `str::contains`: its searcher is kilobytes of WebAssembly.)
+            score::SYNONYM_IN_QUERY
+        } else {
+            continue;
+        };
+        // Ranked among equals by the word's length, then the order of its codes.
+        for (k, code) in codes.iter().enumerate() {
+            if let Ok(i) = table.rows.binary_search_by(|r| r.code.as_str().cmp(code)) {
+                hits.raise(i, score, (word.chars().count() + k) as u32);
+            }
+        }
+    }
 }
 
 /// The `limit` best rows of a query, best first: higher score, then leaves; among

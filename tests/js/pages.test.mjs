@@ -129,7 +129,7 @@ test('checkout: cart totals from the package, then a company 数电专票 end to
   const rates = await p.locator('#by-rate tbody tr').allInnerTexts();
   assert.deepEqual(rates.map((r) => r.split('\t')[0]), ['13%', '9%', '6%']);
   const submit = p.getByRole('button', { name: '提交开票申请' });
-  assert.ok(await submit.isDisabled(), 'submit is disabled while the form is empty');
+  assert.ok(await submit.isEnabled(), 'submit is possible while the form is empty (it then says what is missing)');
   await p.getByText('数电专票').click();
   await fillCompany(p);
   await p.getByLabel('地址').fill('北京市海淀区中关村大街1号');
@@ -175,9 +175,12 @@ test('checkout: an invalid tax ID shows the message under the field, the suggest
   const taxId = p.getByLabel('纳税人识别号');
   await taxId.pressSequentially('9111OOOO600037341L');
   const msg = p.locator('#f-taxId-msg');
+  // Nothing is said while typing; leaving the field checks it.
+  assert.equal(await msg.locator('.error').count(), 0);
+  assert.equal(await taxId.getAttribute('aria-invalid'), null);
+  await taxId.press('Tab');
   await msg.getByText('统一社会信用代码不使用字母', { exact: false }).waitFor();
   assert.equal(await taxId.getAttribute('aria-invalid'), 'true');
-  assert.ok(await p.locator('#submit').isDisabled());
   const suggestion = p.getByRole('button', { name: '改为 91110000600037341L' });
   await suggestion.waitFor();
   await p.screenshot({ path: `${out}checkout-taxid-typo.png` });
@@ -199,9 +202,11 @@ test('checkout: address and phone over 100 characters together are refused befor
   await p.getByLabel('电话').fill('0571-88888888转123456789');
   const msg = p.locator('#f-address-msg');
   await msg.getByText('地址和电话合计最多100个字符', { exact: false }).waitFor();
-  assert.ok(await p.locator('#submit').isDisabled());
+  // Submitting sends nothing and takes the shopper to the field to correct.
+  await p.locator('#submit').click();
+  assert.equal(await p.evaluate(() => document.activeElement.id), 'f-address');
   await p.getByLabel('地址').fill('北'.repeat(77));
-  await p.waitForFunction(() => !document.getElementById('submit').disabled);
+  await msg.locator('.error').waitFor({ state: 'detached' });
   assert.equal(posts.length, 0);
   assert.deepEqual(problems, []);
   await p.close();
@@ -381,6 +386,7 @@ test('kiosk: English, manual entry, and the idle timer clears everything', async
   await p.locator('#s-receipt').waitFor();
   await p.getByLabel('Name').fill('张三');
   await p.getByLabel('Taxpayer ID').fill('9111OOOO600037341L');
+  await p.getByLabel('Taxpayer ID').press('Tab');
   await p.locator('#k-taxId-msg').getByText('letters', { exact: false }).waitFor();
   await p.screenshot({ path: `${out}kiosk-english.png` });
   // No activity: back to the start with every field empty.
@@ -483,4 +489,393 @@ test('first loads stay within their transfer budgets (scripts/size-budget.json),
     assert.ok(interactive < 5000, `${path} interactive after ${interactive} ms`);
     await p.close();
   }
+});
+
+// --- as shoppers and cashiers use the pages ------------------------------------------
+
+/** Waits until `posts` has `n` entries (the page's POST /v1/invoices), then a moment more for a stray second one. */
+async function posted(p, posts, n) {
+  for (let i = 0; posts.length < n && i < 200; i++) await p.waitForTimeout(50);
+  await p.waitForLoadState('networkidle');
+  return posts.length;
+}
+
+test('checkout and kiosk: fast typing is kept, and its Enter submits once (keys 0, 20 and 40 ms apart)', async () => {
+  for (const delay of [0, 20, 40]) {
+    const { p, problems, posts } = await open('/checkout.html');
+    await p.getByLabel('名称').fill('北京某某科技有限公司');
+    await p.getByLabel('纳税人识别号').fill('91110000600037341L');
+    const mobile = p.getByLabel('接收手机');
+    await mobile.pressSequentially('13812345678', { delay });
+    await mobile.press('Enter');
+    assert.equal(await posted(p, posts, 1), 1, `checkout, ${delay} ms: one request`);
+    assert.equal(posts[0].request.delivery.mobile, '13812345678');
+    assert.equal(await mobile.inputValue(), '13812345678', 'the typed number stays');
+    await issued(p);
+    assert.deepEqual(problems, []);
+    await p.close();
+  }
+  // An e-mail typed fast, Enter in the e-mail field.
+  {
+    const { p, problems, posts } = await open('/checkout.html');
+    await p.getByLabel('名称').fill('北京某某科技有限公司');
+    await p.getByLabel('纳税人识别号').fill('91110000600037341L');
+    await p.getByLabel('接收邮箱').pressSequentially('finance.dept@example.com', { delay: 0 });
+    await p.getByLabel('接收邮箱').press('Enter');
+    assert.equal(await posted(p, posts, 1), 1);
+    assert.equal(posts[0].request.delivery.email, 'finance.dept@example.com');
+    assert.deepEqual(problems, []);
+    await p.close();
+  }
+  for (const delay of [0, 20, 40]) {
+    const { p, problems, posts } = await open('/kiosk.html', { width: 1280, height: 800 });
+    await wedge(p, await receiptToken());
+    await p.locator('#s-receipt').waitFor();
+    await p.getByLabel('名称').fill('北京某某科技有限公司');
+    await p.getByLabel('纳税人识别号').fill('91110000600037341L');
+    const mobile = p.getByLabel('接收手机');
+    await mobile.pressSequentially('13812345678', { delay });
+    assert.equal(await mobile.inputValue(), '13812345678', `kiosk, ${delay} ms: the typed number stays`);
+    await mobile.press('Enter');
+    assert.equal(await posted(p, posts, 1), 1, `kiosk, ${delay} ms: one request`);
+    assert.equal(posts[0].request.delivery.mobile, '13812345678');
+    await p.locator('#s-done').getByText('发票已开具').waitFor({ timeout: 20000 });
+    assert.deepEqual(problems, []);
+    await p.close();
+  }
+});
+
+test('kiosk: a sample receipt, and its short code typed instead of scanned', async () => {
+  const { p, problems, posts } = await open('/kiosk.html', { width: 1280, height: 800 });
+  await p.getByRole('button', { name: '示例小票' }).click();
+  await p.locator('#sample-box').waitFor();
+  const code = (await p.locator('#sample-code').innerText()).trim();
+  assert.match(code, /^[23456789A-HJKMNP-Z]{8}$/);
+  assert.equal(await p.locator('#sample-qr svg').count(), 1);
+  await p.screenshot({ path: `${out}kiosk-sample.png` });
+  // The proxy resolves the code to the receipt's order token.
+  const resolved = await fetch(`${base}/v1/demo/receipts/${code.toLowerCase()}`).then((r) => r.json());
+  assert.match(resolved.orderToken, /^FP1\./);
+  assert.equal((await fetch(`${base}/v1/demo/receipts/ZZZZZZZZ`)).status, 404);
+  // Typed as a shopper reads it off the receipt: lower case, a dash in the middle.
+  await p.getByRole('button', { name: '手动输入小票码' }).click();
+  await p.getByLabel('小票码').fill(`${code.slice(0, 4).toLowerCase()}-${code.slice(4)}`);
+  await p.getByRole('button', { name: '确定' }).click();
+  await p.locator('#s-receipt').waitFor();
+  assert.match(await p.locator('#r-order').innerText(), /^DEMO-/);
+  assert.equal(await p.locator('#r-total').innerText(), '¥132.00');
+  await p.getByRole('button', { name: '取消' }).click();
+  // A code no receipt has is said so; the sample's own button opens it too.
+  await p.getByRole('button', { name: '手动输入小票码' }).click();
+  await p.getByLabel('小票码').fill('ZZZZ-ZZZZ');
+  await p.getByRole('button', { name: '确定' }).click();
+  await p.locator('#start-msg').getByText('没有找到这个小票码').waitFor();
+  await p.getByRole('button', { name: '示例小票' }).click();
+  await p.getByRole('button', { name: '使用这张小票' }).click();
+  await p.locator('#s-receipt').waitFor();
+  assert.equal(posts.length, 0);
+  // The one 404 is the unknown code's look-up, which Chromium logs.
+  assert.deepEqual(problems, ['Failed to load resource: the server responded with a status of 404 (Not Found)']);
+  await p.close();
+});
+
+test('checkout: a reload while issuing and after shows the order, its status and its files', async () => {
+  const { p, problems, posts } = await open('/checkout.html');
+  const orderId = (await p.locator('#order-id').innerText()).trim();
+  assert.equal(new URL(p.url()).searchParams.get('order'), orderId, 'the order id is in the URL');
+  // A reload before submitting keeps the order.
+  await p.reload();
+  await p.waitForFunction(() => document.documentElement.dataset.ready === 'true');
+  assert.equal((await p.locator('#order-id').innerText()).trim(), orderId);
+  await fillCompany(p);
+  await p.locator('#submit').click();
+  await p.locator('#result [data-step="pending"]').waitFor();
+  assert.equal(await posted(p, posts, 1), 1);
+  // While the order is issuing (300–700 ms in the sandbox).
+  await p.reload();
+  await p.waitForFunction(() => document.documentElement.dataset.ready === 'true');
+  assert.ok(await p.locator('#invoice-form').isHidden(), 'no new empty form');
+  assert.equal((await p.locator('#order-id').innerText()).trim(), orderId);
+  const number = await issued(p);
+  const rec = await (await fetch(`${base}/v1/invoices/${orderId}`, asOwner(posts[0]))).json();
+  assert.equal(number, rec.invoiceNumber);
+  // After: the invoice at once, with its files and what was asked for.
+  await p.reload();
+  await p.waitForFunction(() => document.documentElement.dataset.ready === 'true');
+  assert.equal(await issued(p), number);
+  assert.ok((await p.locator('.files a').count()) >= 1);
+  assert.match(await p.locator('#result').innerText(), /北京某某科技有限公司[\s\S]*91110000600037341L/);
+  assert.equal(posts.length, 1, 'a reload sends nothing');
+  // 换一个新订单 leaves the order behind.
+  assert.deepEqual(problems, []);
+  await p.close();
+});
+
+test('checkout: an empty submit names what is missing, focuses it, and counts fields', async () => {
+  const { p, problems, posts } = await open('/checkout.html');
+  await p.locator('#submit').click();
+  assert.equal(await p.evaluate(() => document.activeElement.id), 'f-name');
+  assert.equal(await p.locator('#submit-hint').innerText(), '还有 2 项需要填写或更正：名称、纳税人识别号');
+  assert.match(await p.locator('#f-name-msg').innerText(), /✗/);
+  assert.equal(await p.getByLabel('名称').getAttribute('aria-invalid'), 'true');
+  // One wrong tax ID is one field, however many rules it breaks.
+  await p.getByLabel('名称').fill('北京某某科技有限公司');
+  await p.getByLabel('纳税人识别号').fill('91110000600037314L');
+  await p.locator('#submit').click();
+  assert.equal(await p.evaluate(() => document.activeElement.id), 'f-taxId');
+  assert.equal(await p.locator('#submit-hint').innerText(), '还有 1 项需要填写或更正：纳税人识别号');
+  assert.equal(posts.length, 0);
+  // Typing a fresh value into a field that was fine shows no error until it is left.
+  await p.getByLabel('接收手机').pressSequentially('13812');
+  assert.equal(await p.locator('#f-mobile-msg .error').count(), 0);
+  await p.getByLabel('接收手机').press('Tab');
+  await p.locator('#f-mobile-msg .error').waitFor();
+  // A field showing an error drops it as soon as it is right.
+  await p.getByLabel('接收手机').press('End');
+  await p.getByLabel('接收手机').pressSequentially('345678');
+  await p.locator('#f-mobile-msg .error').waitFor({ state: 'detached' });
+  // Enter submits too.
+  await p.getByLabel('纳税人识别号').fill('91110000600037341L');
+  await p.getByLabel('纳税人识别号').press('Enter');
+  await issued(p);
+  assert.equal(posts.length, 1);
+  assert.deepEqual(problems, []);
+  await p.close();
+});
+
+test('checkout: 个人 hides 专票 and makes the tax ID optional; the result repeats what was asked', async () => {
+  const { p, problems, posts } = await open('/checkout.html', { width: 390, height: 844 });
+  // On a phone the options of each group stay side by side, under their legend.
+  const tops = await p.locator('fieldset.seg').first().locator('label').evaluateAll((ls) => ls.map((l) => Math.round(l.getBoundingClientRect().top)));
+  assert.equal(new Set(tops).size, 1, `数电普票 and 数电专票 on one line: ${tops}`);
+  assert.ok(await p.locator('label[for="f-taxId"] .req').isVisible(), '单位: the tax ID is marked required');
+  await p.getByText('数电专票').click();
+  await p.getByText('个人', { exact: true }).click();
+  assert.ok(await p.getByText('数电专票').isHidden());
+  assert.equal(await p.locator('[name="invoiceType"]:checked').getAttribute('value'), 'normal');
+  assert.ok(await p.locator('label[for="f-taxId"] .req').isHidden());
+  assert.match(await p.getByLabel('纳税人识别号').getAttribute('placeholder'), /身份证号/);
+  assert.ok(await p.getByText('（选填，可填身份证号）').isVisible());
+  await p.getByLabel('名称').fill('张三');
+  await p.locator('#submit').click();
+  await issued(p);
+  const text = await p.locator('#result').innerText();
+  assert.match(text, /发票类型\s*数电普票/);
+  assert.match(text, /购买方\s*张三/);
+  assert.doesNotMatch(text, /发送到/, 'no e-mail or mobile given: nothing said about sending');
+  assert.equal(posts[0].request.buyer.type, 'person');
+  await p.screenshot({ path: `${out}checkout-person-issued-phone.png`, fullPage: true });
+  assert.deepEqual(problems, []);
+  await p.close();
+});
+
+test('checkout: saved 抬头 on this device, only when asked to, picked and deleted', async () => {
+  const { p, problems, posts } = await open('/checkout.html');
+  assert.ok(await p.locator('#saved-titles').isHidden());
+  await fillCompany(p);
+  await p.locator('#submit').click();
+  await issued(p);
+  assert.equal(await p.evaluate(() => localStorage.length), 0, 'nothing kept unasked');
+  await p.getByRole('button', { name: '在本设备记住此抬头' }).click();
+  await p.getByText('已保存').waitFor();
+  const saved = await p.evaluate(() => JSON.parse(localStorage.getItem('fapiao-saved-titles')));
+  assert.deepEqual(saved.map((t) => [t.type, t.name, t.taxId]), [['company', '北京某某科技有限公司', '91110000600037341L']]);
+  // The next order: pick it from the list.
+  await p.goto(`${base}/checkout.html`);
+  await p.waitForFunction(() => document.documentElement.dataset.ready === 'true');
+  await p.getByRole('button', { name: '使用抬头 北京某某科技有限公司 91110000600037341L' }).click();
+  assert.equal(await p.getByLabel('名称').inputValue(), '北京某某科技有限公司');
+  assert.equal(await p.getByLabel('纳税人识别号').inputValue(), '91110000600037341L');
+  await p.screenshot({ path: `${out}checkout-saved-titles.png`, fullPage: true });
+  await p.locator('#submit').click();
+  await issued(p);
+  assert.equal(posts.length, 2);
+  assert.equal(await p.getByRole('button', { name: '在本设备记住此抬头' }).count(), 0, 'a saved title is not offered again');
+  await p.goto(`${base}/checkout.html`);
+  await p.waitForFunction(() => document.documentElement.dataset.ready === 'true');
+  await p.getByRole('button', { name: '删除抬头 北京某某科技有限公司' }).click();
+  assert.ok(await p.locator('#saved-titles').isHidden());
+  assert.deepEqual(await p.evaluate(() => JSON.parse(localStorage.getItem('fapiao-saved-titles'))), []);
+  assert.deepEqual(problems, []);
+  await p.close();
+});
+
+test('kiosk: the issue button in view, a phone starts at the receipt, idle start screen, a second receipt, a 抬头 QR first', async () => {
+  {
+    const { p, problems } = await open('/kiosk.html', { width: 1280, height: 800 });
+    // A 抬头 QR before any receipt: told to scan the receipt first.
+    await wedge(p, TITLE_QR);
+    await p.locator('#start-msg').getByText('请先扫描购物小票').waitFor();
+    const first = await receiptToken();
+    await wedge(p, first);
+    await p.locator('#s-receipt').waitFor();
+    const box = await p.locator('#issue').boundingBox();
+    assert.ok(box && box.y >= 0 && box.y + box.height <= 800, `开具发票 in view at 1280×800: ${JSON.stringify(box)}`);
+    const order = await p.locator('#r-order').innerText();
+    await p.getByLabel('名称').fill('北京某某科技有限公司');
+    // A second receipt mid-form: asked, nothing cleared.
+    await wedge(p, await receiptToken());
+    await p.locator('#switch').getByText('又扫描了一张小票').waitFor();
+    assert.equal(await p.locator('#r-order').innerText(), order);
+    assert.equal(await p.getByLabel('名称').inputValue(), '北京某某科技有限公司');
+    await p.getByRole('button', { name: '继续当前小票' }).click();
+    assert.ok(await p.locator('#switch').isHidden());
+    await wedge(p, await receiptToken());
+    await p.getByRole('button', { name: '改开那张小票' }).click();
+    await p.waitForFunction((o) => document.getElementById('r-order').textContent !== o, order);
+    assert.deepEqual(problems, []);
+    await p.close();
+  }
+  {
+    const { p, problems } = await open('/kiosk.html', { width: 390, height: 844 });
+    await wedge(p, await receiptToken());
+    await p.locator('#s-receipt').waitFor();
+    const top = await p.locator('#receipt-h').boundingBox();
+    assert.ok(top && top.y >= 0 && top.y < 300, `the receipt at the top on a phone: ${JSON.stringify(top)}`);
+    await p.screenshot({ path: `${out}kiosk-receipt-phone.png` });
+    assert.deepEqual(problems, []);
+    await p.close();
+  }
+  {
+    const { p, problems } = await open('/kiosk.html?idle=2', { width: 1024, height: 768 });
+    await p.getByRole('button', { name: '手动输入小票码' }).click();
+    await p.getByLabel('小票码').fill('AB12');
+    await p.locator('#manual-box').waitFor({ state: 'hidden', timeout: 6000 });
+    assert.equal(await p.getByLabel('小票码', { exact: true }).inputValue(), '');
+    assert.deepEqual(problems, []);
+    await p.close();
+  }
+});
+
+test('sandbox online view: fits a phone; the XML file is saved, not shown as a tree', async () => {
+  const { p, problems, posts } = await open('/checkout.html');
+  await fillCompany(p);
+  await p.locator('#submit').click();
+  await issued(p);
+  const xml = p.getByRole('link', { name: 'XML 数据文件' });
+  if (await xml.count()) assert.match(await xml.getAttribute('download'), /\.xml$/);
+  const view = await p.getByRole('link', { name: '在线查看' }).getAttribute('href');
+  const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, locale: 'zh-CN' });
+  await phone.goto(new URL(view, base).href);
+  assert.equal(await phone.locator('meta[name="viewport"]').count(), 1);
+  const widths = await phone.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  assert.ok(widths[0] <= widths[1] + 1, `no sideways scrolling: ${widths}`);
+  await phone.screenshot({ path: `${out}sandbox-view-phone.png`, fullPage: true });
+  await phone.close();
+  assert.equal(posts.length, 1);
+  assert.deepEqual(problems, []);
+  await p.close();
+});
+
+test('tax codes: everyday words, Escape, the active option, a 汇总项 without its name', async () => {
+  const { p, problems } = await open('/taxcodes.html', { width: 1000, height: 900 });
+  const q = p.locator('#q');
+  const hits = p.locator('#hits li');
+  for (const [word, name] of [['外卖', '餐饮服务'], ['停车费', '车辆停放服务'], ['餐费', '餐饮服务'], ['打车', '出租汽车客运服务'],
+    ['话费', '语音通话服务'], ['会议费', '会议服务'], ['培训费', '非学历教育服务'], ['出租车', '出租汽车客运服务']]) {
+    await q.fill(word);
+    await hits.first().waitFor();
+    assert.equal(await hits.first().locator('.name').innerText(), name, word);
+  }
+  // The active option is one that exists; Escape closes the list.
+  await q.fill('餐饮');
+  await q.press('ArrowDown');
+  await q.press('ArrowDown');
+  assert.equal(await q.getAttribute('aria-activedescendant'), 'hit-1');
+  await q.pressSequentially('服务');
+  const active = await q.getAttribute('aria-activedescendant');
+  assert.ok(active === null || (await p.locator(`#${active}`).count()) === 1, `aria-activedescendant ${active}`);
+  await q.press('Escape');
+  assert.ok(await p.locator('#hits').isHidden());
+  assert.equal(await q.getAttribute('aria-expanded'), 'false');
+  assert.equal(await q.getAttribute('aria-activedescendant'), null);
+  assert.equal(await q.inputValue(), '餐饮服务', 'Escape closes the list, the text stays');
+  await q.press('ArrowDown');
+  assert.ok(await p.locator('#hits').isVisible());
+  // A 汇总项: the error, no `*简称*名称` above it.
+  await q.fill('谷物');
+  await hits.filter({ has: p.locator('.badge.summary') }).first().click();
+  await p.locator('#item').fill('小麦');
+  await p.locator('#item-status .error').waitFor();
+  assert.equal(await p.locator('#item-status .item-name').count(), 0);
+  assert.deepEqual(problems, []);
+  await p.close();
+});
+
+// --- accessibility: axe-core on every page and its main states ----------------------
+const AXE = join(root, 'node_modules/axe-core/axe.min.js');
+
+async function axe(p, what) {
+  await p.addScriptTag({ path: AXE });
+  const r = await p.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const res = await axe.run(document, { resultTypes: ['violations'] });
+    return res.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  });
+  console.log(`axe ${what}: ${r.length} violations${r.length ? `\n  ${r.join('\n  ')}` : ''}`);
+  return r;
+}
+
+test('axe-core finds no violations on any page or main state, desktop and phone', async () => {
+  const found = {};
+  for (const [vw, tag] of [[{ width: 1280, height: 800 }, 'desktop'], [{ width: 390, height: 844 }, 'phone']]) {
+    const shot = async (p, name) => p.screenshot({ path: `${out}shot-${name}-${tag}.png`, fullPage: tag === 'phone' });
+    {
+      const p = await browser.newPage({ viewport: vw, locale: 'zh-CN' });
+      await p.goto(`${base}/`);
+      await p.waitForFunction(() => document.getElementById('tax-id')?.disabled === false);
+      found[`index ${tag}`] = await axe(p, `index ${tag}`);
+      await shot(p, 'index');
+      await p.close();
+    }
+    {
+      const { p } = await open('/checkout.html', vw);
+      found[`checkout ${tag}`] = await axe(p, `checkout ${tag}`);
+      await shot(p, 'checkout');
+      await p.locator('#submit').click();
+      found[`checkout errors ${tag}`] = await axe(p, `checkout errors ${tag}`);
+      await shot(p, 'checkout-errors');
+      await fillCompany(p);
+      await p.locator('#submit').click();
+      await issued(p);
+      found[`checkout issued ${tag}`] = await axe(p, `checkout issued ${tag}`);
+      await shot(p, 'checkout-issued');
+      await p.close();
+    }
+    {
+      const { p } = await open('/kiosk.html', vw);
+      found[`kiosk start ${tag}`] = await axe(p, `kiosk start ${tag}`);
+      await shot(p, 'kiosk-start');
+      await p.getByRole('button', { name: '示例小票' }).click();
+      await p.locator('#sample-qr svg').waitFor();
+      found[`kiosk sample ${tag}`] = await axe(p, `kiosk sample ${tag}`);
+      await shot(p, 'kiosk-sample');
+      await p.getByRole('button', { name: '使用这张小票' }).click();
+      await p.locator('#s-receipt').waitFor();
+      await p.locator('#issue').click();
+      found[`kiosk receipt ${tag}`] = await axe(p, `kiosk receipt ${tag}`);
+      await shot(p, 'kiosk-receipt');
+      await p.getByLabel('名称').fill('北京某某科技有限公司');
+      await p.getByLabel('纳税人识别号').fill('91110000600037341L');
+      await p.locator('#issue').click();
+      await p.locator('#s-done').getByText('发票已开具').waitFor({ timeout: 20000 });
+      found[`kiosk done ${tag}`] = await axe(p, `kiosk done ${tag}`);
+      await shot(p, 'kiosk-done');
+      await p.close();
+    }
+    {
+      const { p } = await open('/taxcodes.html', vw);
+      await p.locator('#q').fill('外卖');
+      await p.locator('#hits li').first().waitFor();
+      await p.locator('#q').press('ArrowDown');
+      found[`taxcodes hits ${tag}`] = await axe(p, `taxcodes hits ${tag}`);
+      await shot(p, 'taxcodes-hits');
+      await p.locator('#q').press('Enter');
+      await p.locator('#item').fill('工作午餐');
+      found[`taxcodes chosen ${tag}`] = await axe(p, `taxcodes chosen ${tag}`);
+      await shot(p, 'taxcodes-chosen');
+      await p.close();
+    }
+  }
+  for (const [k, v] of Object.entries(found)) assert.deepEqual(v, [], k);
 });

@@ -290,9 +290,9 @@ impl Provider for Sandbox {
                         .unwrap_or_default();
                     let words = fapiao::amount_in_words(&s(&totals, "amountInclTax"), fapiao::amount::WordsOptions { style: fapiao::amount::WordsStyle::Invoice }).unwrap_or_default();
                     let html = format!(
-                        "<!doctype html><html lang=zh-CN><meta charset=utf-8><title>{title} {number}</title><style>body{{font-family:serif;max-width:860px;margin:2em auto}}h1{{text-align:center;color:#8b4513}}table{{width:100%;border-collapse:collapse}}td,th{{border:1px solid #8b4513;padding:4px}}.n{{text-align:right}}.sbx{{color:#c00;text-align:center}}@media print{{.sbx{{color:#000}}}}</style>\
+                        "<!doctype html><html lang=zh-CN><meta charset=utf-8><meta name=viewport content=\"width=device-width, initial-scale=1\"><title>{title} {number}</title><style>body{{font-family:serif;max-width:860px;margin:2em auto;padding:0 1em;line-height:1.6}}h1{{text-align:center;color:#8b4513;font-size:1.6em}}.w{{overflow-x:auto}}table{{width:100%;border-collapse:collapse}}td,th{{border:1px solid #8b4513;padding:4px}}.n{{text-align:right;white-space:nowrap}}.sbx{{color:#c00;text-align:center}}@media print{{.sbx{{color:#000}}}}@media (max-width:600px){{body{{margin:1em auto}}h1{{font-size:1.3em}}td,th{{padding:3px;font-size:.9em}}}}</style>\
                          <h1>{title}</h1><p class=sbx>沙箱发票 · SANDBOX — 不具法律效力</p><p>发票号码：{number}<br>开票日期：{date}</p>\
-                         <p>购买方：{} {}<br>销售方：{} {}</p><table><tr><th>项目名称</th><th>单位</th><th>数量</th><th>金额</th><th>税率</th><th>税额</th></tr>{rows}</table>{special}\
+                         <p>购买方：{} {}<br>销售方：{} {}</p><div class=w><table><tr><th>项目名称</th><th>单位</th><th>数量</th><th>金额</th><th>税率</th><th>税额</th></tr>{rows}</table></div>{special}\
                          <p>合计：¥{} 税额：¥{}<br>价税合计（大写）：{words}（小写）¥{}</p></html>",
                         esc(&s(&buyer, "name")), esc(&s(&buyer, "taxId")), esc(&self.seller_name), esc(&self.seller_tax_id),
                         esc(&s(&totals, "amountExclTax")), esc(&s(&totals, "taxAmount")), esc(&s(&totals, "amountInclTax")),
