@@ -224,6 +224,7 @@ fn serve() -> ExitCode {
         let provider = match config.provider {
             config::ProviderKind::Sandbox => "sandbox",
             config::ProviderKind::Nuonuo => "nuonuo",
+            config::ProviderKind::Baiwang => "baiwang",
         };
         let db = match &config.postgres {
             Some(url) => fapiao_proxy::store::postgres::redact(url.expose()),
