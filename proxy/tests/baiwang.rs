@@ -161,3 +161,24 @@ async fn orders_reach_the_page_through_the_proxy() {
     assert_eq!((v["error"]["code"].as_str(), v["error"]["field"].as_str()), (Some("BUYER_TAXID_NOT_FOUND"), Some("buyer.taxId")), "{v}");
     assert_eq!(fake.with(|s| s.bad_signatures), 0);
 }
+
+#[test]
+fn the_fake_signs_the_worked_example_independently() {
+    let q: std::collections::HashMap<String, String> = [
+        ("appKey", "1000001"),
+        ("format", "json"),
+        ("method", "baiwang.s.outputinvoice.query"),
+        ("requestId", "req-0001"),
+        ("timestamp", "1705285800000"),
+        ("token", "tok-abc"),
+        ("type", "sync"),
+        ("version", "6.0"),
+        ("sign", "ignored"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let body = r#"{"taxNo":"91110000000000000X","orderNos":["ORD202401150001"],"detailMark":"1"}"#;
+    assert_eq!(fakes::baiwang::expected_sign("bw-secret-0001", &q, body), "58853888E9828DBEEF5449D14168EE54");
+    assert_eq!(fakes::baiwang::expected_password("ab", "c"), sign::password_hash("ab", "c"));
+}

@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use fapiao_proxy::provider::baiwang::sign;
+use md5::{Digest, Md5};
 use serde_json::{json, Value};
 
 use super::{Fake, FakeState, Inv, LOST_DELAY_MS};
@@ -24,6 +24,31 @@ pub const SALT: &str = "bw-salt-0f0f";
 pub const TAX_NO: &str = "339902999999789113";
 
 type Shared = Arc<Mutex<FakeState>>;
+
+/// The `sign` the fake expects, computed here independently of the client:
+/// MD5 over secret, the parameters but `sign` sorted by name (empty ones
+/// left out) as name+value, the raw body, secret; upper-case hex.
+pub fn expected_sign(secret: &str, q: &HashMap<String, String>, body: &str) -> String {
+    let sorted: std::collections::BTreeMap<&str, &str> = q.iter().filter(|(k, v)| k.as_str() != "sign" && !v.is_empty()).map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut text = secret.to_owned();
+    for (k, v) in sorted {
+        text += k;
+        text += v;
+    }
+    text += body;
+    text += secret;
+    hex(&Md5::digest(text.as_bytes())).to_ascii_uppercase()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The password hash the fake expects: SHA1 of the MD5 (both lower-case hex) of password + salt.
+pub fn expected_password(password: &str, salt: &str) -> String {
+    let m = hex(&Md5::digest(format!("{password}{salt}").as_bytes()));
+    hex(&<sha1::Sha1 as sha1::Digest>::digest(m.as_bytes()))
+}
 
 fn err(code: &str, msg: &str) -> Value {
     json!({ "success": false, "errorResponse": { "code": code, "msg": msg, "subCode": code, "subMessage": msg } })
@@ -71,7 +96,7 @@ async fn token(f: &Shared, q: &HashMap<String, String>, body: &Value) -> Value {
         "password" => {
             let good = g("client_secret") == APP_SECRET
                 && body["username"] == USERNAME
-                && body["password"] == sign::password_hash(PASSWORD, SALT)
+                && body["password"] == expected_password(PASSWORD, SALT)
                 && body["password"] != PASSWORD;
             if !good {
                 s.token_refusals += 1;
@@ -102,7 +127,6 @@ async fn rest(State(f): State<Shared>, Query(q): Query<HashMap<String, String>>,
     if method == "baiwang.oauth.token" {
         return Json(token(&f, &q, &body).await);
     }
-    let params: Vec<(&str, &str)> = q.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let g = |k: &str| q.get(k).map(String::as_str).unwrap_or("");
     let signed = g("appKey") == APP_KEY
         && g("version") == "6.0"
@@ -110,7 +134,7 @@ async fn rest(State(f): State<Shared>, Query(q): Query<HashMap<String, String>>,
         && g("type") == "sync"
         && !g("requestId").is_empty()
         && !g("timestamp").is_empty()
-        && sign::verify(APP_SECRET, &params, &text, g("sign"));
+        && g("sign") == expected_sign(APP_SECRET, &q, &text);
     let mut delay = Duration::ZERO;
     let answer = {
         let mut s = f.lock().unwrap();

@@ -11,7 +11,8 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use fapiao_proxy::provider::sign;
+use base64::Engine;
+use hmac::Mac;
 use serde_json::{json, Value};
 
 use super::{Fake, FakeState, Inv, LOST_DELAY_MS};
@@ -21,6 +22,15 @@ pub const APP_SECRET: &str = "nn-app-secret-must-never-leak-77bb";
 pub const TAX_NO: &str = "339902999999789113";
 
 type Shared = Arc<Mutex<FakeState>>;
+
+/// The `X-Nuonuo-Sign` the fake expects, computed here independently of the
+/// client: Base64(HMAC-SHA1(secret, "a=services&l=v1&p=open&k=…&i=…&n=…&t=…&f=" + body)).
+pub fn expected_sign(secret: &str, senid: &str, nonce: &str, timestamp: &str, body: &str) -> String {
+    let text = format!("a=services&l=v1&p=open&k={APP_KEY}&i={senid}&n={nonce}&t={timestamp}&f={body}");
+    let mut m = hmac::Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).unwrap();
+    m.update(text.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(m.finalize().into_bytes())
+}
 
 fn answer(code: &str, describe: &str, result: Value) -> Value {
     json!({ "code": code, "describe": describe, "result": result })
@@ -67,7 +77,7 @@ async fn gateway(State(f): State<Shared>, Query(q): Query<HashMap<String, String
     let signed = g("appkey") == APP_KEY
         && g("senid").len() == 32
         && g("nonce").len() == 8
-        && sign::verify(APP_SECRET, "/open/v1/services", APP_KEY, &g("senid"), &g("nonce"), &g("timestamp"), &text, &h("X-Nuonuo-Sign"));
+        && h("X-Nuonuo-Sign") == expected_sign(APP_SECRET, &g("senid"), &g("nonce"), &g("timestamp"), &text);
     let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     let method = h("method");
     let mut delay = Duration::ZERO;
