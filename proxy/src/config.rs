@@ -369,7 +369,7 @@ fn delay_range(key: &str, v: Option<String>, default: (u64, u64)) -> Result<(u64
     Ok((a, b))
 }
 
-fn hook_settings(src: &Source, sandbox: bool) -> Result<HookSettings, String> {
+fn hook_settings(src: &Source, no_default_hosts: bool) -> Result<HookSettings, String> {
     let webhook_url = src.get("FAPIAO_WEBHOOK_URL");
     if let Some(u) = &webhook_url {
         if !(u.starts_with("https://") || u.starts_with("http://")) || reqwest::Url::parse(u).is_err() {
@@ -388,7 +388,7 @@ fn hook_settings(src: &Source, sandbox: bool) -> Result<HookSettings, String> {
     }
     let file_hosts: Vec<String> = match src.get("FAPIAO_FILE_HOSTS") {
         Some(v) => v.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect(),
-        None if sandbox => Vec::new(),
+        None if no_default_hosts => Vec::new(),
         None => NUONUO_FILE_HOSTS.iter().map(|h| h.to_string()).collect(),
     };
     for h in &file_hosts {
@@ -580,7 +580,9 @@ impl Config {
                 return Err(format!("FAPIAO_ALLOWED_ORIGINS: “{o}” is not an origin like https://shop.example.com"));
             }
         }
-        let hooks = hook_settings(&src, sandbox)?;
+        // 诺诺's file hosts are known (providers.md §1.9); 百望's are not: with
+        // baiwang, FAPIAO_FILE_HOSTS names them (none by default).
+        let hooks = hook_settings(&src, provider != ProviderKind::Nuonuo)?;
         // With a merchant key, orders are real (the merchant's back end signs
         // them): the demo endpoint is on only when asked for.
         let demo_default = sandbox && src.secret("FAPIAO_MERCHANT_KEY")?.is_none();
