@@ -33,6 +33,7 @@ pub mod problem;
 pub mod provider;
 pub mod reconcile;
 pub mod secret;
+pub mod selftest;
 pub mod serve;
 pub mod store;
 pub mod time;
