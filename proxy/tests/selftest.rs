@@ -41,22 +41,22 @@ const ALL: [&str; 9] = ["token", "issue_normal", "issue_special", "query", "file
 
 #[tokio::test]
 async fn every_capability_passes_against_the_sandbox_and_both_fakes() {
-    let dir = tempfile::tempdir().unwrap();
-    let sandbox = common::test_config(&dir.path().join("s")).await;
-    std::fs::create_dir_all(dir.path().join("s")).unwrap();
+    // A directory of its own per store (on PostgreSQL its name names the database).
+    let (ds, dn, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let sandbox = common::test_config(ds.path()).await;
     let r = run_against(&sandbox, &opts()).await;
     assert!(r.passed(), "{}", r.text());
     assert!(ALL.iter().all(|c| outcome(&r, c) == Outcome::Passed), "{}", r.text());
     assert_eq!(r.invoices_issued, 4);
 
     let nn = fakes::nuonuo::start().await;
-    let r = run_against(&fake_config(&dir.path().join("n"), fakes::nuonuo::env(&nn)).await, &opts()).await;
+    let r = run_against(&fake_config(dn.path(), fakes::nuonuo::env(&nn)).await, &opts()).await;
     assert!(ALL.iter().all(|c| outcome(&r, c) == Outcome::Passed), "{}", r.text());
     assert_eq!(nn.with(|s| (s.invoices.len(), s.deliveries.len(), s.bad_signatures)), (4, 1, 0));
     assert!(r.steps.iter().find(|s| s.capability == "files").unwrap().detail.contains("sha256"));
 
     let bw = fakes::baiwang::start().await;
-    let r = run_against(&fake_config(&dir.path().join("b"), fakes::baiwang::env(&bw)).await, &opts()).await;
+    let r = run_against(&fake_config(db.path(), fakes::baiwang::env(&bw)).await, &opts()).await;
     assert!(r.passed(), "{}", r.text());
     assert_eq!(outcome(&r, "deliver"), Outcome::Skipped, "百望: no re-delivery method");
     assert!(ALL.iter().filter(|c| **c != "deliver").all(|c| outcome(&r, c) == Outcome::Passed), "{}", r.text());
@@ -78,7 +78,8 @@ async fn a_broken_capability_is_named() {
 
     let bw = fakes::baiwang::start().await;
     bw.break_capability("files");
-    let r = run_against(&fake_config(&dir.path().join("b"), fakes::baiwang::env(&bw)).await, &opts()).await;
+    let dir2 = tempfile::tempdir().unwrap();
+    let r = run_against(&fake_config(dir2.path(), fakes::baiwang::env(&bw)).await, &opts()).await;
     assert_eq!(r.failed(), vec!["files"], "{}", r.text());
 }
 
@@ -100,7 +101,8 @@ async fn a_production_gateway_needs_production_and_a_budget() {
     assert_eq!(nn.with(|s| s.token_calls), 0, "nothing was called");
 
     // A budget of two: the two blue invoices, no red, and they are reconciled.
-    let c = fake_config(&dir.path().join("t"), fakes::nuonuo::env(&nn)).await;
+    let dir2 = tempfile::tempdir().unwrap();
+    let c = fake_config(dir2.path(), fakes::nuonuo::env(&nn)).await;
     let r = run_against(&c, &Options { production: true, max_invoices: Some(2), ..opts() }).await;
     assert_eq!(r.invoices_issued, 2, "{}", r.text());
     assert_eq!((outcome(&r, "red_partial"), outcome(&r, "red_full")), (Outcome::Skipped, Outcome::Skipped));
