@@ -177,7 +177,7 @@ pub fn gateway(config: &Config) -> (String, bool) {
 /// Checks the options against the gateway before anything is called.
 pub fn check(config: &Config, opts: &Options) -> Result<(), SelftestError> {
     let (g, production) = gateway(config);
-    if opts.production && !opts.max_invoices.is_some_and(|n| n >= 1) {
+    if opts.production && opts.max_invoices.is_none_or(|n| n < 1) {
         return Err(SelftestError::MaxInvoicesRequired);
     }
     if production && !opts.production {
