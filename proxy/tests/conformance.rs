@@ -253,6 +253,13 @@ async fn maps_a_wrong_buyer_tax_id(s: Subject) {
     assert_eq!((issue.code, issue.field.as_str()), ("BUYER_TAXID_NOT_FOUND", "buyer.taxId"), "{:?}", s.which);
 }
 
+async fn maps_a_refusal_with_the_providers_code(s: Subject) {
+    let r = issue_request("J-0001", false, "#sandbox:reject");
+    let Err(ProviderError::Rejected(issue)) = s.provider.submit_issue(&r).await else { panic!("{:?}: not refused", s.which) };
+    assert_eq!(issue.code, "LINE_TAX_TOLERANCE", "{:?}: {issue:?}", s.which);
+    assert_eq!(s.held("J-0001").await, 0, "nothing was issued");
+}
+
 async fn renews_an_expired_token(s: Subject) {
     let Some(f) = &s.fake else {
         assert!(!s.which.has_tokens());
@@ -369,6 +376,7 @@ suite!(
     answer_lost_after_issuing_is_found_by_query,
     timeout_before_accepting_leaves_nothing,
     maps_a_wrong_buyer_tax_id,
+    maps_a_refusal_with_the_providers_code,
     renews_an_expired_token,
     reverses_in_full_and_in_part,
     serves_result_files,

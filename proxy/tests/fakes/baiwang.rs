@@ -157,6 +157,8 @@ async fn rest(State(f): State<Shared>, Query(q): Query<HashMap<String, String>>,
                 if no.starts_with("HANG") && s.submissions[&no] == 1 {
                     delay = Duration::from_millis(LOST_DELAY_MS);
                     err("300000", "系统繁忙")
+                } else if body["remarks"].as_str().is_some_and(|r| r.contains("#sandbox:reject")) {
+                    err("300104", "明细行税额误差超过允许范围")
                 } else if body["remarks"].as_str().is_some_and(|r| r.contains("#sandbox:fail")) {
                     err("300101", "购方税号校验失败：购方纳税人识别号不存在")
                 } else if s.invoices.contains_key(&no) {

@@ -10,6 +10,7 @@
 //!   without being accepted (a timeout before anything happened);
 //! - a remark containing `#sandbox:fail` ends, on the query, with 开票失败
 //!   because the buyer's tax ID is unknown (诺诺) or is refused at once (百望);
+//!   `#sandbox:reject` is refused at once for the tax tolerance (诺诺 E9131);
 //! - the first query of an accepted order answers "being issued", later ones
 //!   the issued invoice with a PDF at `/files/{number}.pdf`;
 //! - [`Fake::expire_tokens`] makes every access token given so far expired;

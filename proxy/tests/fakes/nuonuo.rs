@@ -106,6 +106,8 @@ async fn gateway(State(f): State<Shared>, Query(q): Query<HashMap<String, String
                     answer("E9999", "系统繁忙", Value::Null)
                 } else if o["salerTaxNum"] != TAX_NO {
                     answer("E9302", "身份认证与当前企业税号不相符", Value::Null)
+                } else if o["remark"].as_str().is_some_and(|r| r.contains("#sandbox:reject")) {
+                    answer("E9131", "税额误差超过0.06", Value::Null)
                 } else if s.invoices.contains_key(&no) {
                     answer("E9106", "订单编号或流水号不能重复", Value::Null)
                 } else if lines.is_empty() {
