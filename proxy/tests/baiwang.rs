@@ -129,8 +129,25 @@ async fn the_fake_rejects_a_tampered_signature_and_an_unknown_token() {
     assert_eq!(fake.with(|s| (s.bad_signatures, s.expired_answers)), (1, 1));
 }
 
+/// Captures every log line of this test binary.
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+impl std::io::Write for Logs {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orders_reach_the_page_through_the_proxy() {
+    let logs = Logs::default();
+    let l2 = logs.clone();
+    tracing_subscriber::fmt().with_writer(move || l2.clone()).with_max_level(tracing::Level::DEBUG).with_ansi(false).init();
+    let mut seen = String::new();
     let fake = fakes::baiwang::start().await;
     let dir = tempfile::tempdir().unwrap();
     let c = config(dir.path(), &fake, &[]).await;
@@ -140,6 +157,7 @@ async fn orders_reach_the_page_through_the_proxy() {
 
     assert_eq!(post(&r, "/v1/invoices", &body(&c, "BW-1")).await.0, 202);
     let v = wait_final(&r, "BW-1", 20).await;
+    seen += &v.to_string();
     assert_eq!(v["status"], "issued", "{v}");
     let number = fake.with(|s| s.invoices["BW-1"].number.clone());
     assert_eq!(v["invoiceNumber"], number.as_str());
@@ -157,9 +175,20 @@ async fn orders_reach_the_page_through_the_proxy() {
     req["remark"] = json!("#sandbox:fail");
     assert_eq!(post(&r, "/v1/invoices", &json!({ "request": req, "orderToken": mint(&c, "BW-2", &lines, "106.00", 600) })).await.0, 202);
     let v = wait_final(&r, "BW-2", 20).await;
+    seen += &v.to_string();
     assert_eq!(v["status"], "failed", "{v}");
     assert_eq!((v["error"]["code"].as_str(), v["error"]["field"].as_str()), (Some("BUYER_TAXID_NOT_FOUND"), Some("buyer.taxId")), "{v}");
     assert_eq!(fake.with(|s| s.bad_signatures), 0);
+
+    // No secret in an answer or a log line.
+    seen += &String::from_utf8_lossy(&logs.0.lock().unwrap());
+    assert!(seen.contains("BW-2"), "the logs were captured");
+    let mut secrets: Vec<String> = [fakes::baiwang::APP_SECRET, fakes::baiwang::PASSWORD, fakes::baiwang::SALT].iter().map(|s| s.to_string()).collect();
+    secrets.push(sign::password_hash(fakes::baiwang::PASSWORD, fakes::baiwang::SALT));
+    secrets.extend(fake.with(|s| s.valid_tokens.iter().chain(s.refresh_tokens.iter()).cloned().collect::<Vec<_>>()));
+    for secret in secrets {
+        assert!(!seen.contains(&secret), "leaked: {secret}");
+    }
 }
 
 #[test]

@@ -105,6 +105,18 @@ pub struct Answer {
     pub message: String,
 }
 
+impl Answer {
+    /// A refusal of the access token (`errorResponse.code` or `.subCode` one of
+    /// [`TOKEN_EXPIRED_CODES`]).
+    pub fn token_expired(&self) -> bool {
+        !self.success
+            && [&self.body["code"], &self.body["subCode"], &Value::String(self.code.clone())]
+                .iter()
+                .filter_map(|v| str_of(v))
+                .any(|c| TOKEN_EXPIRED_CODES.contains(&c.as_str()))
+    }
+}
+
 impl Baiwang {
     /// A client for the given settings; the token is stored in `store`.
     pub fn new(settings: BaiwangSettings, store: Store, seller_tax_id: String, timeout: Duration) -> Result<Baiwang, String> {
@@ -171,12 +183,12 @@ impl Baiwang {
     pub async fn call(&self, method: &str, body: &Value) -> Result<Answer, ProviderError> {
         let token = self.access_token().await?;
         let answer = self.call_with(method, body, &token).await?;
-        if !answer.success && TOKEN_EXPIRED_CODES.contains(&answer.code.as_str()) {
+        if answer.token_expired() {
             tracing::info!(method, code = %answer.code, "百望 token expired; renewing it");
             self.token.forget(&token).await;
             let token = self.access_token().await?;
             let again = self.call_with(method, body, &token).await?;
-            if !again.success && TOKEN_EXPIRED_CODES.contains(&again.code.as_str()) {
+            if again.token_expired() {
                 self.token.forget(&token).await;
                 return Err(ProviderError::Unavailable(format!("{method}: token refused ({})", again.code)));
             }
@@ -721,6 +733,17 @@ mod tests {
         assert_eq!(map_error("x", "订单号重复"), ProviderError::Duplicate);
         let ProviderError::Rejected(i) = map_error("E1", "其他错误") else { panic!("not a refusal") };
         assert_eq!(i.code, "PROVIDER_REJECTED");
+    }
+
+    #[test]
+    fn token_expiry_is_read_from_code_or_sub_code() {
+        let a = answer_of(&json!({ "success": false, "errorResponse": { "code": "100002", "subCode": "isv.token-expired", "msg": "token过期" } }));
+        assert!(a.token_expired());
+        let a = answer_of(&json!({ "success": false, "errorResponse": { "code": "40001", "subCode": "1006" } }));
+        assert!(a.token_expired());
+        let a = answer_of(&json!({ "success": false, "errorResponse": { "code": "40001", "subCode": "300101" } }));
+        assert!(!a.token_expired());
+        assert!(!answer_of(&json!({ "success": true, "response": { "code": "100002" } })).token_expired());
     }
 
     #[test]
