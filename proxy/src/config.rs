@@ -19,6 +19,37 @@ pub enum ProviderKind {
     Sandbox,
     /// 诺诺 / 诺税通.
     Nuonuo,
+    /// 百望云.
+    Baiwang,
+}
+
+/// 百望云 settings (`FAPIAO_BAIWANG_*`).
+#[derive(Debug, Clone)]
+pub struct BaiwangSettings {
+    /// Business gateway, e.g. `https://openapi.baiwang.com/router/rest`.
+    pub gateway_url: String,
+    /// Token endpoint (default: the gateway).
+    pub token_url: String,
+    /// AppKey.
+    pub app_key: String,
+    /// AppSecret.
+    pub app_secret: Secret,
+    /// The platform user the password grant logs in as.
+    pub username: String,
+    /// That user's password (sent only as SHA1(MD5(password + salt))).
+    pub password: Secret,
+    /// The tenant's salt (`orgAuthCode`).
+    pub salt: Secret,
+    /// 开票人 (`drawer`).
+    pub drawer: String,
+    /// `invoiceTerminalCode`, when the account has several.
+    pub terminal: Option<String>,
+    /// Put before every order id in the 百望 order number.
+    pub order_prefix: String,
+    /// The wait after the token endpoint failed once (doubles per failure).
+    pub token_retry_base: Duration,
+    /// The longest wait between token calls while it fails.
+    pub token_retry_max: Duration,
 }
 
 /// 诺诺 settings.
@@ -110,6 +141,8 @@ pub struct Config {
     pub merchant_key_generated: bool,
     /// 诺诺 settings when `provider` is 诺诺.
     pub nuonuo: Option<NuonuoSettings>,
+    /// 百望云 settings (with `FAPIAO_PROVIDER=baiwang`).
+    pub baiwang: Option<BaiwangSettings>,
     /// `FAPIAO_ALLOWED_ORIGINS`, comma-separated; empty: same origin only.
     pub allowed_origins: Vec<String>,
     /// `FAPIAO_BODY_LIMIT` in bytes.
@@ -244,6 +277,10 @@ pub const VARIABLES: &[&str] = &[
     "FAPIAO_NUONUO_ORDER_PREFIX", "FAPIAO_NUONUO_TOKEN_RETRY_BASE_MS", "FAPIAO_NUONUO_TOKEN_RETRY_MAX_MS",
     "FAPIAO_NUONUO_SHOW_SELLER_BANK", "FAPIAO_CALLBACK_RATE_LIMIT", "FAPIAO_CALLBACK_RATE_BURST",
     "FAPIAO_CALLBACK_MIN_INTERVAL_MS", "FAPIAO_HEADER_TIMEOUT_MS", "FAPIAO_IDLE_TIMEOUT_MS",
+    "FAPIAO_BAIWANG_GATEWAY_URL", "FAPIAO_BAIWANG_TOKEN_URL", "FAPIAO_BAIWANG_APP_KEY", "FAPIAO_BAIWANG_APP_SECRET",
+    "FAPIAO_BAIWANG_USERNAME", "FAPIAO_BAIWANG_PASSWORD", "FAPIAO_BAIWANG_SALT", "FAPIAO_BAIWANG_DRAWER",
+    "FAPIAO_BAIWANG_TERMINAL", "FAPIAO_BAIWANG_ORDER_PREFIX", "FAPIAO_BAIWANG_TOKEN_RETRY_BASE_MS",
+    "FAPIAO_BAIWANG_TOKEN_RETRY_MAX_MS",
 ];
 
 /// The 诺诺 sandbox's test seller tax ID, used as the sandbox default.
@@ -332,7 +369,7 @@ fn delay_range(key: &str, v: Option<String>, default: (u64, u64)) -> Result<(u64
     Ok((a, b))
 }
 
-fn hook_settings(src: &Source, sandbox: bool) -> Result<HookSettings, String> {
+fn hook_settings(src: &Source, no_default_hosts: bool) -> Result<HookSettings, String> {
     let webhook_url = src.get("FAPIAO_WEBHOOK_URL");
     if let Some(u) = &webhook_url {
         if !(u.starts_with("https://") || u.starts_with("http://")) || reqwest::Url::parse(u).is_err() {
@@ -351,7 +388,7 @@ fn hook_settings(src: &Source, sandbox: bool) -> Result<HookSettings, String> {
     }
     let file_hosts: Vec<String> = match src.get("FAPIAO_FILE_HOSTS") {
         Some(v) => v.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect(),
-        None if sandbox => Vec::new(),
+        None if no_default_hosts => Vec::new(),
         None => NUONUO_FILE_HOSTS.iter().map(|h| h.to_string()).collect(),
     };
     for h in &file_hosts {
@@ -455,37 +492,65 @@ impl Config {
         let provider = match src.get("FAPIAO_PROVIDER").as_deref() {
             None | Some("sandbox") => ProviderKind::Sandbox,
             Some("nuonuo") => ProviderKind::Nuonuo,
-            Some(other) => return Err(format!("FAPIAO_PROVIDER: “{other}” is neither sandbox nor nuonuo")),
+            Some("baiwang") => ProviderKind::Baiwang,
+            Some(other) => return Err(format!("FAPIAO_PROVIDER: “{other}” is none of sandbox, nuonuo, baiwang")),
         };
         let sandbox = provider == ProviderKind::Sandbox;
-        let require = |key: &str| src.get(key).ok_or_else(|| format!("{key}: required with FAPIAO_PROVIDER=nuonuo"));
+        let pname = if provider == ProviderKind::Baiwang { "baiwang" } else { "nuonuo" };
+        let require = |key: &str| src.get(key).ok_or_else(|| format!("{key}: required with FAPIAO_PROVIDER={pname}"));
 
         let seller_tax_id = match src.get("FAPIAO_SELLER_TAX_ID") {
             Some(v) => check_tax_id("FAPIAO_SELLER_TAX_ID", &v)?,
             None if sandbox => SANDBOX_SELLER_TAX_ID.into(),
-            None => return Err("FAPIAO_SELLER_TAX_ID: required with FAPIAO_PROVIDER=nuonuo".into()),
+            None => return Err(format!("FAPIAO_SELLER_TAX_ID: required with FAPIAO_PROVIDER={pname}")),
         };
         let seller_name = match src.get("FAPIAO_SELLER_NAME") {
             Some(v) => v,
             None if sandbox => "示例商户（沙箱）".into(),
-            None => return Err("FAPIAO_SELLER_NAME: required with FAPIAO_PROVIDER=nuonuo".into()),
+            None => return Err(format!("FAPIAO_SELLER_NAME: required with FAPIAO_PROVIDER={pname}")),
         };
         let (merchant_key, merchant_key_generated) = match src.secret("FAPIAO_MERCHANT_KEY")? {
             Some(k) if k.expose().len() >= 32 => (k, false),
             Some(_) => return Err("FAPIAO_MERCHANT_KEY: must have at least 32 characters".into()),
             None if sandbox => (Secret::new(random_key()), true),
-            None => return Err("FAPIAO_MERCHANT_KEY: required with FAPIAO_PROVIDER=nuonuo (or FAPIAO_MERCHANT_KEY_FILE)".into()),
+            None => return Err(format!("FAPIAO_MERCHANT_KEY: required with FAPIAO_PROVIDER={pname} (or FAPIAO_MERCHANT_KEY_FILE)")),
         };
-        let nuonuo = if sandbox {
+        let url = |key: &str, default: &str| -> Result<String, String> {
+            let v = src.get(key).unwrap_or_else(|| default.into());
+            if !(v.starts_with("https://") || v.starts_with("http://")) {
+                return Err(format!("{key}: “{v}” is not an http(s) URL"));
+            }
+            Ok(v)
+        };
+        let required_secret = |key: &str| -> Result<Secret, String> {
+            src.secret(key)?.ok_or_else(|| format!("{key}: required with FAPIAO_PROVIDER={pname} (or {key}_FILE)"))
+        };
+        let baiwang = if provider != ProviderKind::Baiwang {
             None
         } else {
-            let url = |key: &str, default: &str| -> Result<String, String> {
-                let v = src.get(key).unwrap_or_else(|| default.into());
-                if !(v.starts_with("https://") || v.starts_with("http://")) {
-                    return Err(format!("{key}: “{v}” is not an http(s) URL"));
-                }
-                Ok(v)
-            };
+            let gateway_url = url("FAPIAO_BAIWANG_GATEWAY_URL", "https://openapi.baiwang.com/router/rest")?;
+            Some(BaiwangSettings {
+                token_url: url("FAPIAO_BAIWANG_TOKEN_URL", &gateway_url)?,
+                gateway_url,
+                app_key: require("FAPIAO_BAIWANG_APP_KEY")?,
+                app_secret: required_secret("FAPIAO_BAIWANG_APP_SECRET")?,
+                username: require("FAPIAO_BAIWANG_USERNAME")?,
+                password: required_secret("FAPIAO_BAIWANG_PASSWORD")?,
+                salt: required_secret("FAPIAO_BAIWANG_SALT")?,
+                drawer: src.get("FAPIAO_BAIWANG_DRAWER").unwrap_or_else(|| "开票员".into()),
+                terminal: src.get("FAPIAO_BAIWANG_TERMINAL"),
+                order_prefix: match src.get("FAPIAO_BAIWANG_ORDER_PREFIX") {
+                    None => String::new(),
+                    Some(p) if (1..=10).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => p,
+                    Some(_) => return Err("FAPIAO_BAIWANG_ORDER_PREFIX: 1 to 10 letters, digits, “-” or “_”".into()),
+                },
+                token_retry_base: Duration::from_millis(src.parse("FAPIAO_BAIWANG_TOKEN_RETRY_BASE_MS", 60_000, "milliseconds")?.max(1)),
+                token_retry_max: Duration::from_millis(src.parse("FAPIAO_BAIWANG_TOKEN_RETRY_MAX_MS", 1_800_000, "milliseconds")?.max(1)),
+            })
+        };
+        let nuonuo = if provider != ProviderKind::Nuonuo {
+            None
+        } else {
             Some(NuonuoSettings {
                 gateway_url: url("FAPIAO_NUONUO_GATEWAY_URL", "https://sdk.nuonuo.com/open/v1/services")?,
                 token_url: url("FAPIAO_NUONUO_TOKEN_URL", "https://open.nuonuo.com/accessToken")?,
@@ -515,7 +580,9 @@ impl Config {
                 return Err(format!("FAPIAO_ALLOWED_ORIGINS: “{o}” is not an origin like https://shop.example.com"));
             }
         }
-        let hooks = hook_settings(&src, sandbox)?;
+        // 诺诺's file hosts are known (providers.md §1.9); 百望's are not: with
+        // baiwang, FAPIAO_FILE_HOSTS names them (none by default).
+        let hooks = hook_settings(&src, provider != ProviderKind::Nuonuo)?;
         // With a merchant key, orders are real (the merchant's back end signs
         // them): the demo endpoint is on only when asked for.
         let demo_default = sandbox && src.secret("FAPIAO_MERCHANT_KEY")?.is_none();
@@ -535,6 +602,7 @@ impl Config {
             merchant_key,
             merchant_key_generated,
             nuonuo,
+            baiwang,
             allowed_origins,
             body_limit: src.parse("FAPIAO_BODY_LIMIT", 256 * 1024, "a size in bytes")?,
             rate_limit_per_second: src.parse("FAPIAO_RATE_LIMIT", 20.0, "requests per second")?,
@@ -647,8 +715,35 @@ mod tests {
         assert!(e.starts_with("FAPIAO_SELLER_TAX_ID:"), "{e}");
         let e = with(&[("FAPIAO_LISTEN", "nowhere")]).unwrap_err();
         assert!(e.starts_with("FAPIAO_LISTEN:") && !e.contains('\n'), "{e}");
-        let e = with(&[("FAPIAO_PROVIDER", "baiwang")]).unwrap_err();
+        let e = with(&[("FAPIAO_PROVIDER", "baiwangyun")]).unwrap_err();
         assert!(e.starts_with("FAPIAO_PROVIDER:"), "{e}");
+        let e = with(&[("FAPIAO_PROVIDER", "baiwang")]).unwrap_err();
+        assert!(e.starts_with("FAPIAO_SELLER_TAX_ID:") && e.contains("baiwang"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let secret_file = dir.path().join("pw");
+        std::fs::write(&secret_file, "file-password\n").unwrap();
+        let base = [
+            ("FAPIAO_PROVIDER", "baiwang"),
+            ("FAPIAO_SELLER_TAX_ID", "339902999999789113"),
+            ("FAPIAO_SELLER_NAME", "x"),
+            ("FAPIAO_MERCHANT_KEY", "k".repeat(40).leak() as &str),
+            ("FAPIAO_DEMO", "false"),
+            ("FAPIAO_BAIWANG_APP_KEY", "1000001"),
+            ("FAPIAO_BAIWANG_APP_SECRET", "bw-secret"),
+            ("FAPIAO_BAIWANG_USERNAME", "admin"),
+        ];
+        let e = with(&base).unwrap_err();
+        assert!(e.starts_with("FAPIAO_BAIWANG_PASSWORD:") && e.contains("_FILE"), "{e}");
+        let mut all = base.to_vec();
+        let path = secret_file.to_str().unwrap().to_owned();
+        all.push(("FAPIAO_BAIWANG_PASSWORD_FILE", path.as_str()));
+        all.push(("FAPIAO_BAIWANG_SALT", "salt"));
+        let c = with(&all).unwrap();
+        assert_eq!(c.provider, ProviderKind::Baiwang);
+        assert!(c.nuonuo.is_none());
+        let b = c.baiwang.as_ref().unwrap();
+        assert_eq!(b.password.expose(), "file-password");
+        assert_eq!(b.token_url, "https://openapi.baiwang.com/router/rest", "the token endpoint defaults to the gateway");
         let e = with(&[
             ("FAPIAO_PROVIDER", "nuonuo"),
             ("FAPIAO_SELLER_TAX_ID", "339902999999789113"),

@@ -34,6 +34,7 @@ pub mod provider;
 pub mod receipt_code;
 pub mod reconcile;
 pub mod secret;
+pub mod selftest;
 pub mod serve;
 pub mod store;
 pub mod time;

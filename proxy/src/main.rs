@@ -20,6 +20,12 @@ USAGE:
   fapiao-proxy archive export --from YYYY-MM-DD --to YYYY-MM-DD --out DIR
                                   copy the archived files of invoices issued in the range,
                                   checksums verified, with index.csv and index.json
+  fapiao-proxy selftest [--json] [--production --max-invoices N] [--buyer-name NAME]
+                        [--buyer-tax-id ID] [--email ADDR] [--poll-ms MS]
+                                  try every capability against the provider's test environment:
+                                  token, a 普票 and a 专票, query, files, delivery, partial and
+                                  full red, the day's listing; exit 0 all passed, 1 one failed,
+                                  2 not run (a production gateway needs --production --max-invoices N)
   Dates are China time and inclusive.
 
 TOKEN OPTIONS:
@@ -54,6 +60,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Some("selftest") => selftest(&args[1..]),
         Some("-h") | Some("--help") | Some("help") => {
             print!("{HELP}");
             ExitCode::SUCCESS
@@ -134,6 +141,50 @@ fn mint(args: &[String]) -> Result<String, String> {
 
 /// `webhooks replay`, `reconcile`, `archive export`: jobs on the same database
 /// (and provider) as the server, without serving.
+/// `fapiao-proxy selftest`: the report on standard output, the exit code for CI.
+fn selftest(args: &[String]) -> ExitCode {
+    let fail = |code: &str, e: &dyn std::fmt::Display| {
+        eprintln!("fapiao-proxy selftest: {code}: {e}");
+        ExitCode::from(2)
+    };
+    let (opts, json_out) = match fapiao_proxy::selftest::parse_args(args) {
+        Ok(v) => v,
+        Err(e) => return fail(e.code(), &e),
+    };
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => return fail("CONFIG", &e),
+    };
+    if let Err(e) = fapiao_proxy::selftest::check(&config, &opts) {
+        return fail(e.code(), &e);
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail("RUNTIME", &e),
+    };
+    rt.block_on(async move {
+        let store = match fapiao_proxy::store::Store::from_config(&config).await {
+            Ok(s) => s,
+            Err(e) => return fail("FAPIAO_DATABASE_URL", &e),
+        };
+        let provider = match fapiao_proxy::provider::from_config(&config, &store) {
+            Ok(p) => p,
+            Err(e) => return fail("CONFIG", &e),
+        };
+        match fapiao_proxy::selftest::run(&config, provider, &opts).await {
+            Ok(report) => {
+                if json_out {
+                    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+                } else {
+                    print!("{}", report.text());
+                }
+                if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+            }
+            Err(e) => fail(e.code(), &e),
+        }
+    })
+}
+
 fn job(args: &[String]) -> Result<ExitCode, String> {
     let (cmd, rest) = match (args[0].as_str(), args.get(1).map(String::as_str)) {
         ("webhooks", Some("replay")) => ("replay", &args[2..]),
@@ -224,6 +275,7 @@ fn serve() -> ExitCode {
         let provider = match config.provider {
             config::ProviderKind::Sandbox => "sandbox",
             config::ProviderKind::Nuonuo => "nuonuo",
+            config::ProviderKind::Baiwang => "baiwang",
         };
         let db = match &config.postgres {
             Some(url) => fapiao_proxy::store::postgres::redact(url.expose()),

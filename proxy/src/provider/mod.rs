@@ -5,8 +5,10 @@
 //! submission whose outcome is unknown is followed by a query by order number,
 //! and a second submission can never produce a second invoice.
 
+pub mod baiwang;
 pub mod nuonuo;
 pub mod sandbox;
+pub mod shared_token;
 pub mod sign;
 
 use std::sync::Arc;
@@ -173,7 +175,7 @@ pub struct Document {
 
 /// An invoicing provider.
 pub trait Provider: Send + Sync {
-    /// `sandbox`, `nuonuo`.
+    /// `sandbox`, `nuonuo`, `baiwang`.
     fn name(&self) -> &'static str;
 
     /// Submits a blue invoice.
@@ -227,6 +229,10 @@ pub fn from_config(config: &Config, store: &Store) -> Result<Arc<dyn Provider>, 
         ProviderKind::Nuonuo => {
             let settings = config.nuonuo.clone().ok_or("FAPIAO_NUONUO_APP_KEY: required with FAPIAO_PROVIDER=nuonuo")?;
             Arc::new(nuonuo::Nuonuo::new(settings, store.clone(), config.seller_tax_id.clone(), config.seller_name.clone(), config.provider_timeout)?)
+        }
+        ProviderKind::Baiwang => {
+            let settings = config.baiwang.clone().ok_or("FAPIAO_BAIWANG_APP_KEY: required with FAPIAO_PROVIDER=baiwang")?;
+            Arc::new(baiwang::Baiwang::new(settings, store.clone(), config.seller_tax_id.clone(), config.provider_timeout)?)
         }
     })
 }
