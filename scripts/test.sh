@@ -23,8 +23,8 @@ step "native tests (cargo test --workspace), with a throw-away PostgreSQL server
 run bash scripts/with-postgres.sh bash -c '
   set -e
   cargo test --workspace -- --skip orders_survive_provider_faults
-  echo; echo "==> the proxy API, crash, hostile-input and webhook/archive tests again, on PostgreSQL"
-  FAPIAO_TEST_BACKEND=postgres cargo test -p fapiao-proxy --test api --test crash --test hostile --test hooks
+  echo; echo "==> the proxy API, crash, hostile-input, webhook/archive, probe and provider-conformance tests again, on PostgreSQL"
+  FAPIAO_TEST_BACKEND=postgres cargo test -p fapiao-proxy --test api --test crash --test hostile --test hooks --test probe --test conformance --test baiwang
   echo; echo "==> fault injection: 20,000 orders, three instances, SIGKILLs (proxy/tests/faults.rs)"
   cargo test -p fapiao-proxy --test faults -- --nocapture'
 
