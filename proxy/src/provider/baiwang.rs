@@ -11,7 +11,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use fapiao::amount::{compute_red, RedInput};
 use fapiao::request::{IssueRequest, RedRequest};
 use fapiao::taxcode::parse_item_name;
 use fapiao::{InvoiceType, Issue};
@@ -554,23 +553,20 @@ impl Provider for Baiwang {
                 body["invoiceTerminalCode"] = json!(t);
             }
             if !red.full {
-                let r = compute_red(&RedInput { blue: blue.invoice_input(), reason: Some(red.reason.code().into()), lines: red.lines.clone(), ..Default::default() });
-                let detail: Vec<Value> = r
-                    .lines
-                    .iter()
+                let detail: Vec<Value> = super::red_lines(red, blue)
+                    .into_iter()
                     .map(|l| {
-                        let b = &blue.lines[l.blue_line_no.saturating_sub(1).min(blue.lines.len().saturating_sub(1))];
                         let mut d = json!({
                             "originalGoodsLineNo": l.blue_line_no.to_string(),
-                            "goodsName": parse_item_name(&b.name).name,
-                            "goodsCode": b.tax_code,
-                            "goodsTaxRate": fapiao::amount::money::format_plain(l.line.tax_rate),
-                            "goodsTotalPrice": fapiao::amount::money::format_money(l.line.amount_excl_tax),
-                            "goodsTotalTax": fapiao::amount::money::format_money(l.line.tax_amount),
+                            "goodsName": l.name,
+                            "goodsCode": l.tax_code,
+                            "goodsTaxRate": l.tax_rate,
+                            "goodsTotalPrice": l.amount_excl_tax,
+                            "goodsTotalTax": l.tax_amount,
                         });
-                        if let (Some(q), Some(p)) = (l.line.quantity, l.line.unit_price_excl_tax) {
-                            d["goodsQuantity"] = json!(fapiao::amount::money::format_plain(q));
-                            d["goodsPrice"] = json!(fapiao::amount::money::format_plain(p));
+                        if let Some((q, p)) = l.quantity_price {
+                            d["goodsQuantity"] = json!(q);
+                            d["goodsPrice"] = json!(p);
                         }
                         d
                     })

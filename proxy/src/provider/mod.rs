@@ -236,3 +236,47 @@ pub fn from_config(config: &Config, store: &Store) -> Result<Arc<dyn Provider>, 
         }
     })
 }
+
+/// One line of a partial red letter as the providers take it: the blue line it
+/// reverses (1-based), that line's name without its `*简称*` prefix and its tax
+/// code, and the reversed amounts (negative) formatted as the package formats them.
+pub(crate) struct RedLineText {
+    pub blue_line_no: usize,
+    pub name: String,
+    pub tax_code: String,
+    pub amount_excl_tax: String,
+    pub tax_amount: String,
+    pub tax_rate: String,
+    /// Quantity and unit price (excluding tax), when the line has them.
+    pub quantity_price: Option<(String, String)>,
+}
+
+/// The lines of a partial red letter, computed by the package from the blue
+/// request (the same arithmetic the page and the proxy's check use).
+pub(crate) fn red_lines(red: &RedRequest, blue: &IssueRequest) -> Vec<RedLineText> {
+    use fapiao::amount::{compute_red, money, RedInput};
+    let r = compute_red(&RedInput {
+        blue: blue.invoice_input(),
+        reason: Some(red.reason.code().into()),
+        lines: red.lines.clone(),
+        ..Default::default()
+    });
+    r.lines
+        .iter()
+        .map(|l| {
+            let b = &blue.lines[l.blue_line_no.saturating_sub(1).min(blue.lines.len().saturating_sub(1))];
+            RedLineText {
+                blue_line_no: l.blue_line_no,
+                name: fapiao::taxcode::parse_item_name(&b.name).name.to_owned(),
+                tax_code: b.tax_code.clone(),
+                amount_excl_tax: money::format_money(l.line.amount_excl_tax),
+                tax_amount: money::format_money(l.line.tax_amount),
+                tax_rate: money::format_plain(l.line.tax_rate),
+                quantity_price: match (l.line.quantity, l.line.unit_price_excl_tax) {
+                    (Some(q), Some(p)) => Some((money::format_plain(q), money::format_plain(p))),
+                    _ => None,
+                },
+            }
+        })
+        .collect()
+}

@@ -8,7 +8,6 @@
 
 use std::time::Duration;
 
-use fapiao::amount::{compute_red, RedInput};
 use fapiao::buyer::BuyerKind;
 use fapiao::request::{IssueRequest, RedRequest};
 use fapiao::taxcode::parse_item_name;
@@ -589,23 +588,20 @@ impl Provider for Nuonuo {
                 body["callbackUrl"] = json!(cb);
             }
             if !red.full {
-                let r = compute_red(&RedInput { blue: blue.invoice_input(), reason: Some(red.reason.code().into()), lines: red.lines.clone(), ..Default::default() });
-                let detail: Vec<Value> = r
-                    .lines
-                    .iter()
+                let detail: Vec<Value> = super::red_lines(red, blue)
+                    .into_iter()
                     .map(|l| {
-                        let b = &blue.lines[l.blue_line_no.saturating_sub(1).min(blue.lines.len().saturating_sub(1))];
                         let mut d = json!({
                             "blueDetailIndex": l.blue_line_no.to_string(),
-                            "goodsName": parse_item_name(&b.name).name,
-                            "goodsCode": b.tax_code,
-                            "taxExcludedAmount": fapiao::amount::money::format_money(l.line.amount_excl_tax),
-                            "taxAmount": fapiao::amount::money::format_money(l.line.tax_amount),
-                            "taxRate": fapiao::amount::money::format_plain(l.line.tax_rate),
+                            "goodsName": l.name,
+                            "goodsCode": l.tax_code,
+                            "taxExcludedAmount": l.amount_excl_tax,
+                            "taxAmount": l.tax_amount,
+                            "taxRate": l.tax_rate,
                         });
-                        if let (Some(q), Some(p)) = (l.line.quantity, l.line.unit_price_excl_tax) {
-                            d["num"] = json!(fapiao::amount::money::format_plain(q));
-                            d["taxExcludedPrice"] = json!(fapiao::amount::money::format_plain(p));
+                        if let Some((q, p)) = l.quantity_price {
+                            d["num"] = json!(q);
+                            d["taxExcludedPrice"] = json!(p);
                         }
                         d
                     })
