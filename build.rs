@@ -29,19 +29,29 @@ fn main() {
         println!("cargo:rerun-if-changed={src}");
         let text = std::fs::read_to_string(&src).unwrap_or_else(|e| panic!("{src}: {e}"));
         // Comment lines are not read, and may hold characters GBK lacks.
-        let kept: String = text.lines().filter(|l| !l.starts_with('#')).flat_map(|l| [l, "\n"]).collect();
+        let kept: String = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .flat_map(|l| [l, "\n"])
+            .collect();
         if name == "regions" {
             let (codes, names) = regions(&src, &kept);
             std::fs::write(Path::new(&out).join("regions-codes.bin"), codes).expect("write OUT_DIR");
             write_table(&out, "regions-names", &src, &names);
             continue;
         }
-        write_table(&out, &name, &src, &kept);
+        write_table(&out, name, &src, &kept);
         if name == "tax-codes" {
             write_table(&out, "tax-codes-lean", &src, &lean_tax_codes(&kept));
         }
     }
-    for f in ["src/sort.rs", "src/packed.rs", "src/qr/gbk.rs", "src/qr/gbk_hanzi.bin", "src/qr/gbk_other.bin"] {
+    for f in [
+        "src/sort.rs",
+        "src/packed.rs",
+        "src/qr/gbk.rs",
+        "src/qr/gbk_hanzi.bin",
+        "src/qr/gbk_other.bin",
+    ] {
         println!("cargo:rerun-if-changed={f}");
     }
 }
@@ -85,16 +95,32 @@ fn regions(src: &str, kept: &str) -> (Vec<u8>, String) {
     let mut lines = kept.lines();
     let (codes, retired) = (lines.next().expect("codes line"), lines.next().expect("retired line"));
     let names: String = lines.flat_map(|l| [l, "\n"]).collect();
-    let codes: Vec<u32> = codes.split(',').map(|d| d.parse().expect("a code difference")).collect();
+    let codes: Vec<u32> = codes
+        .split(',')
+        .map(|d| d.parse().expect("a code difference"))
+        .collect();
     let retired: Vec<&str> = retired.split(',').collect();
     assert_eq!(codes.len(), retired.len(), "{src}: as many retirement years as codes");
     assert_eq!(codes.len(), names.lines().count(), "{src}: as many names as codes");
     let mut out = (codes.len() as u32).to_le_bytes().to_vec();
-    out.extend(leb128_deltas(&codes.iter().scan(0, |c, d| { *c += d; Some(*c) }).collect::<Vec<u32>>()));
+    out.extend(leb128_deltas(
+        &codes
+            .iter()
+            .scan(0, |c, d| {
+                *c += d;
+                Some(*c)
+            })
+            .collect::<Vec<u32>>(),
+    ));
     for y in retired {
         out.push(match y {
             "" => 0,
-            y => y.parse::<u16>().ok().and_then(|y| y.checked_sub(1900)).and_then(|y| u8::try_from(y).ok()).filter(|&y| y > 0)
+            y => y
+                .parse::<u16>()
+                .ok()
+                .and_then(|y| y.checked_sub(1900))
+                .and_then(|y| u8::try_from(y).ok())
+                .filter(|&y| y > 0)
                 .unwrap_or_else(|| panic!("{src}: retirement year {y} out of range")),
         });
     }

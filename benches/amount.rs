@@ -5,8 +5,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use fapiao::amount::{
-    amount_in_words, compute_invoice, split_invoice, InvoiceInput, LineInput, SplitLimits,
-    WordsOptions,
+    amount_in_words, compute_invoice, split_invoice, InvoiceInput, LineInput, SplitLimits, WordsOptions,
 };
 use std::hint::black_box;
 

@@ -28,5 +28,10 @@ fn main() {
         .skip(3)
         .collect();
     times.sort_by(f64::total_cmp);
-    println!("{{\"medianMs\":{:.4},\"minMs\":{:.4},\"lines\":{}}}", times[times.len() / 2], times[0], input.lines.len());
+    println!(
+        "{{\"medianMs\":{:.4},\"minMs\":{:.4},\"lines\":{}}}",
+        times[times.len() / 2],
+        times[0],
+        input.lines.len()
+    );
 }

@@ -301,7 +301,12 @@ pub fn validate_buyer(input: &BuyerInput, options: &BuyerOptions) -> BuyerResult
         None | Some("") | Some("company") => BuyerKind::Company,
         Some("person") => BuyerKind::Person,
         Some(other) => {
-            issues.push("buyer.type", &BuyerProblem::KindInvalid { found: other.to_owned() });
+            issues.push(
+                "buyer.type",
+                &BuyerProblem::KindInvalid {
+                    found: other.to_owned(),
+                },
+            );
             BuyerKind::Company
         }
     };
@@ -316,7 +321,14 @@ pub fn validate_buyer(input: &BuyerInput, options: &BuyerOptions) -> BuyerResult
     if out.name.is_empty() {
         issues.push("buyer.name", &BuyerProblem::NameRequired);
     } else {
-        check_text(&mut issues, "buyer.name", &out.name, limits::BUYER_NAME, "The name", "名称");
+        check_text(
+            &mut issues,
+            "buyer.name",
+            &out.name,
+            limits::BUYER_NAME,
+            "The name",
+            "名称",
+        );
         if !person && name_len <= limits::SHORT_COMPANY_NAME && has_cjk(&out.name) {
             issues.push("buyer.name", &BuyerProblem::NameShort { len: name_len });
         }
@@ -348,11 +360,19 @@ pub fn validate_buyer(input: &BuyerInput, options: &BuyerOptions) -> BuyerResult
     } else {
         // A person's 18 digits are read as a resident ID first, so that an
         // impossible birth date is not taken for a confirmable USCC checksum error.
-        let holder = if person { taxid::Holder::Person } else { taxid::Holder::Unknown };
+        let holder = if person {
+            taxid::Holder::Person
+        } else {
+            taxid::Holder::Unknown
+        };
         let r = taxid::validate_for(raw_tax_id, holder);
         out.tax_id = r.normalized;
         out.tax_id_kind = r.kind;
-        let mut tax = Issues { errors: r.errors, warnings: r.warnings }.prefixed("buyer");
+        let mut tax = Issues {
+            errors: r.errors,
+            warnings: r.warnings,
+        }
+        .prefixed("buyer");
         tax.apply_confirmed(&options.confirmed);
         issues.extend(tax);
         if !person && r.kind == Some(TaxIdKind::Resident) {
@@ -362,19 +382,39 @@ pub fn validate_buyer(input: &BuyerInput, options: &BuyerOptions) -> BuyerResult
 
     // Address.
     out.address = text(&input.address);
-    check_text(&mut issues, "buyer.address", &out.address, limits::ADDRESS, "The address", "地址");
+    check_text(
+        &mut issues,
+        "buyer.address",
+        &out.address,
+        limits::ADDRESS,
+        "The address",
+        "地址",
+    );
 
     // Phone.
     out.phone = normalize_phone(&text(&input.phone));
     if !out.phone.is_empty() {
-        check_text(&mut issues, "buyer.phone", &out.phone, limits::PHONE, "The phone number", "电话");
+        check_text(
+            &mut issues,
+            "buyer.phone",
+            &out.phone,
+            limits::PHONE,
+            "The phone number",
+            "电话",
+        );
         match phone_shape(&out.phone) {
-            PhoneShape::NotAPhone => {
-                issues.push("buyer.phone", &BuyerProblem::PhoneFormat { found: out.phone.clone() })
-            }
-            PhoneShape::Unrecognized => {
-                issues.push("buyer.phone", &BuyerProblem::PhoneUnrecognized { found: out.phone.clone() })
-            }
+            PhoneShape::NotAPhone => issues.push(
+                "buyer.phone",
+                &BuyerProblem::PhoneFormat {
+                    found: out.phone.clone(),
+                },
+            ),
+            PhoneShape::Unrecognized => issues.push(
+                "buyer.phone",
+                &BuyerProblem::PhoneUnrecognized {
+                    found: out.phone.clone(),
+                },
+            ),
             PhoneShape::Known => {}
         }
     }
@@ -382,7 +422,10 @@ pub fn validate_buyer(input: &BuyerInput, options: &BuyerOptions) -> BuyerResult
     // Address and phone print on one line: together at most 100 characters (like
     // the bank name and account); reported once, unless either is over its own limit.
     let address_phone = char_len(&out.address) + char_len(&out.phone);
-    if address_phone > limits::ADDRESS_AND_PHONE && char_len(&out.address) <= limits::ADDRESS && char_len(&out.phone) <= limits::PHONE {
+    if address_phone > limits::ADDRESS_AND_PHONE
+        && char_len(&out.address) <= limits::ADDRESS
+        && char_len(&out.phone) <= limits::PHONE
+    {
         issues.push(
             "buyer.address",
             &BuyerProblem::TooLong {
@@ -396,7 +439,14 @@ pub fn validate_buyer(input: &BuyerInput, options: &BuyerOptions) -> BuyerResult
 
     // Bank.
     out.bank_name = text(&input.bank_name);
-    check_text(&mut issues, "buyer.bankName", &out.bank_name, limits::BANK_NAME_AND_ACCOUNT, "The bank name", "开户行");
+    check_text(
+        &mut issues,
+        "buyer.bankName",
+        &out.bank_name,
+        limits::BANK_NAME_AND_ACCOUNT,
+        "The bank name",
+        "开户行",
+    );
     let account: String = input
         .bank_account
         .as_deref()
@@ -410,9 +460,21 @@ pub fn validate_buyer(input: &BuyerInput, options: &BuyerOptions) -> BuyerResult
         if !out.bank_account.bytes().all(|b| b.is_ascii_digit()) {
             issues.push("buyer.bankAccount", &BuyerProblem::BankAccountFormat);
         } else if char_len(&out.bank_account) > limits::BANK_ACCOUNT {
-            check_text(&mut issues, "buyer.bankAccount", &out.bank_account, limits::BANK_ACCOUNT, "The account number", "银行账号");
+            check_text(
+                &mut issues,
+                "buyer.bankAccount",
+                &out.bank_account,
+                limits::BANK_ACCOUNT,
+                "The account number",
+                "银行账号",
+            );
         } else if !(8..=30).contains(&out.bank_account.len()) {
-            issues.push("buyer.bankAccount", &BuyerProblem::BankAccountLength { len: out.bank_account.len() });
+            issues.push(
+                "buyer.bankAccount",
+                &BuyerProblem::BankAccountLength {
+                    len: out.bank_account.len(),
+                },
+            );
         }
     }
     let bank_total = char_len(&out.bank_name) + char_len(&out.bank_account);
@@ -428,16 +490,32 @@ pub fn validate_buyer(input: &BuyerInput, options: &BuyerOptions) -> BuyerResult
         );
     }
     if out.bank_name.is_empty() != out.bank_account.is_empty() {
-        let field = if out.bank_name.is_empty() { "buyer.bankName" } else { "buyer.bankAccount" };
+        let field = if out.bank_name.is_empty() {
+            "buyer.bankName"
+        } else {
+            "buyer.bankAccount"
+        };
         issues.push(field, &BuyerProblem::BankIncomplete);
     }
 
     // Delivery.
     out.email = normalize_email(input.email.as_deref().unwrap_or(""));
     if !out.email.is_empty() {
-        check_text(&mut issues, "buyer.email", &out.email, limits::EMAIL, "The e-mail address", "邮箱");
+        check_text(
+            &mut issues,
+            "buyer.email",
+            &out.email,
+            limits::EMAIL,
+            "The e-mail address",
+            "邮箱",
+        );
         if !is_email(&out.email) {
-            issues.push("buyer.email", &BuyerProblem::EmailFormat { found: out.email.clone() });
+            issues.push(
+                "buyer.email",
+                &BuyerProblem::EmailFormat {
+                    found: out.email.clone(),
+                },
+            );
         } else if let Some(suggestion) = email_typo_fix(&out.email) {
             issues.push("buyer.email", &BuyerProblem::EmailDomainTypo { suggestion });
         }
@@ -445,16 +523,34 @@ pub fn validate_buyer(input: &BuyerInput, options: &BuyerOptions) -> BuyerResult
     let raw_mobile = input.mobile.as_deref().unwrap_or("");
     out.mobile = normalize_mobile(raw_mobile);
     if !out.mobile.is_empty() && !is_mobile(&out.mobile) {
-        issues.push("buyer.mobile", &BuyerProblem::MobileFormat { found: out.mobile.clone() });
+        issues.push(
+            "buyer.mobile",
+            &BuyerProblem::MobileFormat {
+                found: out.mobile.clone(),
+            },
+        );
     }
 
-    BuyerResult { valid: issues.is_ok(), normalized: out, errors: issues.errors, warnings: issues.warnings }
+    BuyerResult {
+        valid: issues.is_ok(),
+        normalized: out,
+        errors: issues.errors,
+        warnings: issues.warnings,
+    }
 }
 
 fn check_text(issues: &mut Issues, field: &str, value: &str, max: usize, what: &'static str, what_zh: &'static str) {
     let len = char_len(value);
     if len > max {
-        issues.push(field, &BuyerProblem::TooLong { what, what_zh, max, len });
+        issues.push(
+            field,
+            &BuyerProblem::TooLong {
+                what,
+                what_zh,
+                max,
+                len,
+            },
+        );
     }
     if has_control(value) {
         issues.push(field, &BuyerProblem::ControlCharacters { what, what_zh });
@@ -485,8 +581,27 @@ fn full_width_brackets(name: &str) -> String {
 
 fn looks_like_organisation(name: &str) -> bool {
     const MARKERS: &[&str] = &[
-        "公司", "集团", "有限", "股份", "合伙", "企业", "工厂", "商行", "事务所", "研究院", "委员会", "中心", "学校", "医院",
-        "大学", "银行", "协会", "分行", "支行", "门市部", "经营部",
+        "公司",
+        "集团",
+        "有限",
+        "股份",
+        "合伙",
+        "企业",
+        "工厂",
+        "商行",
+        "事务所",
+        "研究院",
+        "委员会",
+        "中心",
+        "学校",
+        "医院",
+        "大学",
+        "银行",
+        "协会",
+        "分行",
+        "支行",
+        "门市部",
+        "经营部",
     ];
     MARKERS.iter().any(|m| name.contains(m))
 }
@@ -523,7 +638,10 @@ enum PhoneShape {
 fn phone_shape(phone: &str) -> PhoneShape {
     // Letters (other than an extension word) or other symbols: not a phone number.
     let ext_free = phone.replace("转", "-").replace("EXT", "-").replace("ext", "-");
-    if !ext_free.chars().all(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '(' | ')')) {
+    if !ext_free
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '(' | ')'))
+    {
         return PhoneShape::NotAPhone;
     }
     if !ext_free.chars().any(|c| c.is_ascii_digit()) {
@@ -535,12 +653,19 @@ fn phone_shape(phone: &str) -> PhoneShape {
     }
     let groups: Vec<&str> = ext_free.split('-').filter(|g| !g.is_empty()).collect();
     let digits = |g: &str| g.bytes().all(|b| b.is_ascii_digit());
-    if !groups.iter().all(|g| digits(g) || (g.starts_with('+') && digits(&g[1..]))) {
+    if !groups
+        .iter()
+        .all(|g| digits(g) || (g.starts_with('+') && digits(&g[1..])))
+    {
         return PhoneShape::Unrecognized;
     }
     let known = match groups.as_slice() {
         // 010-12345678, 0755-1234567, optionally with an extension.
-        [area, number] | [area, number, _] if area.starts_with('0') && (3..=4).contains(&area.len()) && (7..=8).contains(&number.len()) => true,
+        [area, number] | [area, number, _]
+            if area.starts_with('0') && (3..=4).contains(&area.len()) && (7..=8).contains(&number.len()) =>
+        {
+            true
+        }
         // 01012345678 (area code and number written together).
         [all] if all.starts_with('0') && (10..=12).contains(&all.len()) => true,
         // 400-123-4567, 800-123-4567, 4001234567.
@@ -595,26 +720,50 @@ fn normalize_email(email: &str) -> String {
 }
 
 fn is_email(email: &str) -> bool {
-    let Some((local, domain)) = email.rsplit_once('@') else { return false };
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return false;
+    };
     let local_ok = !local.is_empty()
         && local.len() <= 64
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
     let labels: Vec<&str> = domain.split('.').collect();
     let domain_ok = labels.len() >= 2
         && labels.iter().all(|l| {
-            !l.is_empty() && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         })
-        && labels.last().is_some_and(|tld| tld.chars().count() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()));
+        && labels
+            .last()
+            .is_some_and(|tld| tld.chars().count() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()));
     local_ok && domain_ok
 }
 
 /// Mail domains common in China, to catch `qq.con` and `163.cm`.
 const COMMON_DOMAINS: &[&str] = &[
-    "qq.com", "163.com", "126.com", "yeah.net", "sina.com", "sina.cn", "sohu.com", "foxmail.com", "139.com", "189.cn",
-    "aliyun.com", "gmail.com", "outlook.com", "hotmail.com", "icloud.com", "yahoo.com", "live.com",
+    "qq.com",
+    "163.com",
+    "126.com",
+    "yeah.net",
+    "sina.com",
+    "sina.cn",
+    "sohu.com",
+    "foxmail.com",
+    "139.com",
+    "189.cn",
+    "aliyun.com",
+    "gmail.com",
+    "outlook.com",
+    "hotmail.com",
+    "icloud.com",
+    "yahoo.com",
+    "live.com",
 ];
 
 fn email_typo_fix(email: &str) -> Option<String> {
@@ -662,11 +811,17 @@ mod tests {
     }
 
     fn special() -> BuyerOptions {
-        BuyerOptions { invoice_type: InvoiceType::Special, confirmed: vec![] }
+        BuyerOptions {
+            invoice_type: InvoiceType::Special,
+            confirmed: vec![],
+        }
     }
 
     fn codes(r: &BuyerResult) -> (Vec<&str>, Vec<&str>) {
-        (r.errors.iter().map(|i| i.code).collect(), r.warnings.iter().map(|i| i.code).collect())
+        (
+            r.errors.iter().map(|i| i.code).collect(),
+            r.warnings.iter().map(|i| i.code).collect(),
+        )
     }
 
     #[test]
@@ -690,11 +845,17 @@ mod tests {
         let r = validate_buyer(&input, &special());
         assert_eq!(codes(&r).0, ["TAXID_CHECKSUM"]);
         assert_eq!(r.errors[0].field, "buyer.taxId");
-        let confirmed = BuyerOptions { invoice_type: InvoiceType::Special, confirmed: vec!["TAXID_CHECKSUM".into()] };
+        let confirmed = BuyerOptions {
+            invoice_type: InvoiceType::Special,
+            confirmed: vec!["TAXID_CHECKSUM".into()],
+        };
         assert!(validate_buyer(&input, &confirmed).valid);
         // Confirming a code that is not overridable changes nothing.
         let bad = buyer("company", "某某贸易有限公司", "0111000060003734XX");
-        let confirmed = BuyerOptions { invoice_type: InvoiceType::Normal, confirmed: vec!["TAXID_AUTHORITY".into()] };
+        let confirmed = BuyerOptions {
+            invoice_type: InvoiceType::Normal,
+            confirmed: vec!["TAXID_AUTHORITY".into()],
+        };
         assert!(!validate_buyer(&bad, &confirmed).valid);
     }
 
@@ -741,9 +902,15 @@ mod tests {
         }
         let mut b = buyer("person", "张三", "");
         b.phone = Some("call me".into());
-        assert_eq!(codes(&validate_buyer(&b, &BuyerOptions::default())).0, ["BUYER_PHONE_FORMAT"]);
+        assert_eq!(
+            codes(&validate_buyer(&b, &BuyerOptions::default())).0,
+            ["BUYER_PHONE_FORMAT"]
+        );
         b.phone = Some("12345".into());
-        assert_eq!(codes(&validate_buyer(&b, &BuyerOptions::default())).1, ["BUYER_PHONE_UNRECOGNIZED"]);
+        assert_eq!(
+            codes(&validate_buyer(&b, &BuyerOptions::default())).1,
+            ["BUYER_PHONE_UNRECOGNIZED"]
+        );
     }
 
     #[test]
@@ -755,7 +922,11 @@ mod tests {
         let r = validate_buyer(&b, &special());
         assert_eq!(codes(&r).0, ["BUYER_TOO_LONG"], "{:?}", r.errors);
         assert_eq!(r.errors[0].field, "buyer.address");
-        assert!(r.errors[0].message.contains("100") && r.errors[0].message_en.contains("100"), "{:?}", r.errors[0]);
+        assert!(
+            r.errors[0].message.contains("100") && r.errors[0].message_en.contains("100"),
+            "{:?}",
+            r.errors[0]
+        );
         // Exactly 100 together is accepted.
         b.address = Some("北".repeat(77));
         let r = validate_buyer(&b, &special());
@@ -793,10 +964,16 @@ mod tests {
         assert_eq!(codes(&r).1, ["BUYER_EMAIL_DOMAIN_TYPO"]);
         assert!(r.warnings[0].message.contains("zhangsan@qq.com"));
         b.email = Some("zhangsan@".into());
-        assert_eq!(codes(&validate_buyer(&b, &BuyerOptions::default())).0, ["BUYER_EMAIL_FORMAT"]);
+        assert_eq!(
+            codes(&validate_buyer(&b, &BuyerOptions::default())).0,
+            ["BUYER_EMAIL_FORMAT"]
+        );
         b.email = None;
         b.mobile = Some("1380013800".into());
-        assert_eq!(codes(&validate_buyer(&b, &BuyerOptions::default())).0, ["BUYER_MOBILE_FORMAT"]);
+        assert_eq!(
+            codes(&validate_buyer(&b, &BuyerOptions::default())).0,
+            ["BUYER_MOBILE_FORMAT"]
+        );
     }
 
     #[test]

@@ -86,9 +86,30 @@ mod tests {
 
     #[test]
     fn civil_dates() {
-        assert_eq!(date_from_unix_days(0), Date { year: 1970, month: 1, day: 1 });
-        assert_eq!(date_from_unix_days(19_782), Date { year: 2024, month: 2, day: 29 });
-        assert_eq!(date_from_unix_days(-1), Date { year: 1969, month: 12, day: 31 });
+        assert_eq!(
+            date_from_unix_days(0),
+            Date {
+                year: 1970,
+                month: 1,
+                day: 1
+            }
+        );
+        assert_eq!(
+            date_from_unix_days(19_782),
+            Date {
+                year: 2024,
+                month: 2,
+                day: 29
+            }
+        );
+        assert_eq!(
+            date_from_unix_days(-1),
+            Date {
+                year: 1969,
+                month: 12,
+                day: 31
+            }
+        );
         assert!(today().year >= 2024);
     }
 

@@ -82,7 +82,9 @@ fn unsigned(v: &Value, max: u64) -> R<u64> {
     match &v.kind {
         Kind::Number(t) => match safe_integer(t) {
             Some(n) if n >= 0 && n as u64 <= max => Ok(n as u64),
-            _ => Err(ReadError(format!("invalid value: {t}, expected an integer from 0 to {max}"))),
+            _ => Err(ReadError(format!(
+                "invalid value: {t}, expected an integer from 0 to {max}"
+            ))),
         },
         _ => expected("an integer", v),
     }
@@ -377,12 +379,7 @@ mod tests {
 
     #[test]
     fn refuses_what_the_serde_derives_refuse() {
-        for bad in [
-            r#"{"name":42}"#,
-            r#"{"type":null,"name":[]}"#,
-            r#""x""#,
-            r#"null"#,
-        ] {
+        for bad in [r#"{"name":42}"#, r#"{"type":null,"name":[]}"#, r#""x""#, r#"null"#] {
             same::<BuyerInput>(bad);
         }
         for bad in [
@@ -407,7 +404,11 @@ mod tests {
         ] {
             same::<InvoiceInput>(bad);
         }
-        for bad in [r#"{"schemaVersion":-1}"#, r#"{"schemaVersion":true}"#, r#"{"buyer":null}"#] {
+        for bad in [
+            r#"{"schemaVersion":-1}"#,
+            r#"{"schemaVersion":true}"#,
+            r#"{"buyer":null}"#,
+        ] {
             same::<IssueForm>(bad);
         }
         same::<RedLineInput>(r#"{"blueLineNo":-2}"#);

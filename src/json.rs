@@ -52,7 +52,11 @@ const MAX_DEPTH: usize = 32;
 /// Parses a whole document. The error is a message and the line it concerns.
 pub(crate) fn parse(text: &str) -> Result<Value, (String, usize)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut p = Parser { s: text.as_bytes(), i: 0, line: 1 };
+    let mut p = Parser {
+        s: text.as_bytes(),
+        i: 0,
+        line: 1,
+    };
     let v = p.value(0)?;
     p.space();
     if p.i < p.s.len() {
@@ -227,7 +231,10 @@ impl Parser<'_> {
     }
 
     fn hex4(&mut self) -> Result<u32, (String, usize)> {
-        let digits = self.s.get(self.i..self.i + 4).ok_or_else(|| self.fail("short \\u escape"))?;
+        let digits = self
+            .s
+            .get(self.i..self.i + 4)
+            .ok_or_else(|| self.fail("short \\u escape"))?;
         let text = std::str::from_utf8(digits).map_err(|_| self.fail("bad \\u escape"))?;
         let v = u32::from_str_radix(text, 16).map_err(|_| self.fail("bad \\u escape"))?;
         self.i += 4;

@@ -17,8 +17,8 @@
 macro_rules! embedded_table {
     ($name:literal) => {{
         #[cfg(feature = "qr")]
-        let text = crate::qr::gbk::decode(include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".gbk")))
-            .unwrap_or_default();
+        let text =
+            crate::qr::gbk::decode(include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".gbk"))).unwrap_or_default();
         #[cfg(not(feature = "qr"))]
         let text = crate::packed::decode(include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".packed")));
         text
@@ -39,7 +39,7 @@ pub(crate) fn encode(text: &str) -> Vec<u8> {
         counts[i].1 += 1;
     }
     // Most frequent first; ties in order of first appearance (a stable sort).
-    counts.sort_by(|a, b| b.1.cmp(&a.1));
+    counts.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
     assert!(counts.len() <= 0x8000, "too many distinct characters to pack");
     let alphabet: String = counts.iter().map(|&(c, _)| c).collect();
     let place: std::collections::HashMap<char, usize> = counts.iter().enumerate().map(|(i, &(c, _))| (c, i)).collect();
@@ -75,10 +75,14 @@ pub(crate) fn decode(bytes: &[u8]) -> String {
         let (i, tail) = if b < 0x80 {
             (usize::from(b), tail)
         } else {
-            let Some((&lo, tail)) = tail.split_first() else { return String::new() };
+            let Some((&lo, tail)) = tail.split_first() else {
+                return String::new();
+            };
             (usize::from(b & 0x7F) << 8 | usize::from(lo), tail)
         };
-        let Some(&c) = alphabet.get(i) else { return String::new() };
+        let Some(&c) = alphabet.get(i) else {
+            return String::new();
+        };
         out.push(c);
         places = tail;
     }

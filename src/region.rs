@@ -18,7 +18,6 @@ use std::sync::OnceLock;
 /// 1900; 0 while in use).
 static CODES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/regions-codes.bin"));
 
-
 /// One division code with its full name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Region {
@@ -64,7 +63,10 @@ fn entries() -> &'static [Entry] {
         codes
             .into_iter()
             .zip(retired)
-            .map(|(code, &y)| Entry { code, retired: (y != 0).then(|| 1900 + u16::from(y)) })
+            .map(|(code, &y)| Entry {
+                code,
+                retired: (y != 0).then(|| 1900 + u16::from(y)),
+            })
             .collect()
     })
 }
@@ -119,7 +121,10 @@ pub fn load_names(text: &str) -> Result<usize, NamesError> {
     let expected = entries().len();
     let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
     if lines.len() != expected {
-        return Err(NamesError::Count { found: lines.len(), expected });
+        return Err(NamesError::Count {
+            found: lines.len(),
+            expected,
+        });
     }
     if let Some(i) = lines.iter().position(|l| l.is_empty()) {
         return Err(NamesError::Empty { line: i + 1 });
@@ -160,7 +165,11 @@ pub fn lookup(code: &str) -> Option<Region> {
         }
     }
     name.push_str(names[i]);
-    Some(Region { code: code.to_owned(), name, retired: own.retired })
+    Some(Region {
+        code: code.to_owned(),
+        name,
+        retired: own.retired,
+    })
 }
 
 fn number(code: &str) -> Option<u32> {
@@ -224,7 +233,10 @@ mod tests {
         assert_eq!(load_names(&text), Ok(count()));
         assert_eq!(names.len(), count());
         assert_eq!(names[entry(110103).unwrap().0], "崇文区");
-        assert!(matches!(load_names(&names[1..].join("\n")), Err(NamesError::Count { .. })));
+        assert!(matches!(
+            load_names(&names[1..].join("\n")),
+            Err(NamesError::Count { .. })
+        ));
         let mut blank = names.clone();
         blank[5] = "";
         assert_eq!(load_names(&blank.join("\n")), Err(NamesError::Empty { line: 6 }));

@@ -47,13 +47,20 @@ pub fn compact_id(input: &str) -> String {
 /// names such as `某某有限公司（北京分公司）` are registered with it.
 pub fn clean_text(input: &str) -> String {
     // Most text is clean already: one pass to see, one copy.
-    if input.chars().all(|c| !is_invisible(c) && (c.is_ascii_alphanumeric() || letter_or_digit_half_width(c) == c)) {
+    if input
+        .chars()
+        .all(|c| !is_invisible(c) && (c.is_ascii_alphanumeric() || letter_or_digit_half_width(c) == c))
+    {
         return input.to_owned();
     }
     let mut out = String::with_capacity(input.len());
     let mut space = false;
     for c in input.chars() {
-        let c = if c.is_ascii_alphanumeric() { c } else { letter_or_digit_half_width(c) };
+        let c = if c.is_ascii_alphanumeric() {
+            c
+        } else {
+            letter_or_digit_half_width(c)
+        };
         if is_invisible(c) {
             space = !out.is_empty();
             continue;
@@ -86,24 +93,6 @@ pub fn has_control(s: &str) -> bool {
     s.chars().any(|c| c.is_control())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn clean_text_folds_space_and_keeps_full_width_punctuation() {
-        assert_eq!(clean_text("  北京　某某  有限公司（分公司） "), "北京 某某 有限公司（分公司）");
-        assert_eq!(clean_text("ＡＢＣ１２３"), "ABC123");
-        assert_eq!(clean_text("\u{200B}x"), "x");
-    }
-
-    #[test]
-    fn compact_id_drops_all_kinds_of_dash_and_space() {
-        assert_eq!(compact_id("91\u{2014}1100\u{3000}00\u{FF0D}60003734 1l"), "91110000600037341L");
-        assert_eq!(compact_id(""), "");
-    }
-}
-
 /// `str::to_lowercase` (Unicode's default case mapping, final sigma included).
 /// In WebAssembly, text that is not ASCII is lowercased by JavaScript's own
 /// `String.prototype.toLowerCase`, the same mapping (a wasm test compares them):
@@ -120,5 +109,29 @@ pub fn to_lowercase(s: &str) -> String {
     #[cfg(not(target_arch = "wasm32"))]
     {
         s.to_lowercase()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_text_folds_space_and_keeps_full_width_punctuation() {
+        assert_eq!(
+            clean_text("  北京　某某  有限公司（分公司） "),
+            "北京 某某 有限公司（分公司）"
+        );
+        assert_eq!(clean_text("ＡＢＣ１２３"), "ABC123");
+        assert_eq!(clean_text("\u{200B}x"), "x");
+    }
+
+    #[test]
+    fn compact_id_drops_all_kinds_of_dash_and_space() {
+        assert_eq!(
+            compact_id("91\u{2014}1100\u{3000}00\u{FF0D}60003734 1l"),
+            "91110000600037341L"
+        );
+        assert_eq!(compact_id(""), "");
     }
 }

@@ -6,9 +6,8 @@
 
 use fapiao::amount::rounding::product_within;
 use fapiao::amount::{
-    amount_in_words, apply_order_discount, compute_invoice, compute_red, split_invoice,
-    spread_discount, InvoiceInput, InvoiceResult, LineInput, LineResult, RedInput, RedLineInput,
-    ReversedLine, SplitLimits, WordsOptions, WordsStyle,
+    amount_in_words, apply_order_discount, compute_invoice, compute_red, split_invoice, spread_discount, InvoiceInput,
+    InvoiceResult, LineInput, LineResult, RedInput, RedLineInput, ReversedLine, SplitLimits, WordsOptions, WordsStyle,
 };
 use fapiao::InvoiceType;
 use proptest::prelude::*;
@@ -78,27 +77,15 @@ fn has_error(r: &InvoiceResult, code: &str, field: &str) -> bool {
 #[test]
 fn rules_4_2_tax_inclusive_examples() {
     // 含税 113.00 @ 13% → 税额 13.00, 金额 100.00.
-    let r = compute_invoice(&invoice(
-        true,
-        vec![amount_line("*服务*费", "113.00", "0.13")],
-    ));
+    let r = compute_invoice(&invoice(true, vec![amount_line("*服务*费", "113.00", "0.13")]));
     assert!(r.valid, "{:?}", r.errors);
-    assert_eq!(
-        ati(line(&r, 0)),
-        ("100.00".into(), "13.00".into(), "113.00".into())
-    );
+    assert_eq!(ati(line(&r, 0)), ("100.00".into(), "13.00".into(), "113.00".into()));
     // 含税 1265.77 @ 1% → 税额 12.53, 金额 1253.24; the real invoice prints ⊗壹仟贰佰陆拾伍圆柒角柒分.
-    let mut input = invoice(
-        true,
-        vec![amount_line("*现代服务*阅卷系统服务费", "1265.77", "0.01")],
-    );
+    let mut input = invoice(true, vec![amount_line("*现代服务*阅卷系统服务费", "1265.77", "0.01")]);
     input.words_style = WordsStyle::Invoice;
     let r = compute_invoice(&input);
     assert!(r.valid, "{:?}", r.errors);
-    assert_eq!(
-        ati(line(&r, 0)),
-        ("1253.24".into(), "12.53".into(), "1265.77".into())
-    );
+    assert_eq!(ati(line(&r, 0)), ("1253.24".into(), "12.53".into(), "1265.77".into()));
     assert_eq!(r.totals.amount_excl_tax.to_string(), "1253.24");
     assert_eq!(r.totals.tax_amount.to_string(), "12.53");
     assert_eq!(
@@ -110,10 +97,7 @@ fn rules_4_2_tax_inclusive_examples() {
 #[test]
 fn rules_4_2_tax_exclusive_by_hand() {
     // 3 × 33.335 = 100.005 → 100.01 (half-up, not banker's); tax 100.01 × 6% = 6.0006 → 6.00.
-    let r = compute_invoice(&invoice(
-        false,
-        vec![qp_line("*咨询*服务", "3", "33.335", "0.06")],
-    ));
+    let r = compute_invoice(&invoice(false, vec![qp_line("*咨询*服务", "3", "33.335", "0.06")]));
     assert!(r.valid, "{:?}", r.errors);
     let l = line(&r, 0);
     assert_eq!(ati(l), ("100.01".into(), "6.00".into(), "106.01".into()));
@@ -130,10 +114,7 @@ fn rules_4_2_tax_exclusive_by_hand() {
 fn inclusive_quantity_and_price_by_hand() {
     // 3 pens at 3.33333333 含税: 含税金额 round(9.99999999) = 10.00; 税额 = 10 × 0.13 ÷ 1.13
     // = 1.1504… → 1.15; 金额 8.85; 不含税单价 8.85 ÷ 3 = 2.95.
-    let r = compute_invoice(&invoice(
-        true,
-        vec![qp_line("*办公用品*笔", "3", "3.33333333", "13%")],
-    ));
+    let r = compute_invoice(&invoice(true, vec![qp_line("*办公用品*笔", "3", "3.33333333", "13%")]));
     assert!(r.valid, "{:?}", r.errors);
     let l = line(&r, 0);
     assert_eq!(ati(l), ("8.85".into(), "1.15".into(), "10.00".into()));
@@ -183,24 +164,15 @@ fn rules_4_5_deduction() {
     l.deduction = Some("5000".into());
     let r = compute_invoice(&invoice(true, vec![l.clone()]));
     assert!(r.valid, "{:?}", r.errors);
-    assert_eq!(
-        ati(line(&r, 0)),
-        ("9716.98".into(), "283.02".into(), "10000.00".into())
-    );
+    assert_eq!(ati(line(&r, 0)), ("9716.98".into(), "283.02".into(), "10000.00".into()));
     assert_eq!(line(&r, 0).deduction, Some(d("5000.00")));
     // Tax-exclusive, same figures: (9 716.98 − 5 000) × 6% = 283.0188 → 283.02.
     let mut lx = amount_line("*经纪代理服务*代理费", "9716.98", "0.06");
     lx.deduction = Some("5000".into());
     let r = compute_invoice(&invoice(false, vec![lx]));
-    assert_eq!(
-        ati(line(&r, 0)),
-        ("9716.98".into(), "283.02".into(), "10000.00".into())
-    );
+    assert_eq!(ati(line(&r, 0)), ("9716.98".into(), "283.02".into(), "10000.00".into()));
     // One line only.
-    let r = compute_invoice(&invoice(
-        true,
-        vec![l.clone(), amount_line("y", "1", "0.06")],
-    ));
+    let r = compute_invoice(&invoice(true, vec![l.clone(), amount_line("y", "1", "0.06")]));
     assert!(has_error(&r, "DEDUCTION_SINGLE_LINE", "lines[0].deduction"));
     // Less than the amount, positive, not at 0%.
     let mut big = l.clone();
@@ -247,10 +219,7 @@ fn rules_4_7_words() {
     let inv = WordsOptions {
         style: WordsStyle::Invoice,
     };
-    assert_eq!(
-        amount_in_words("1265.77", inv).unwrap(),
-        "⊗壹仟贰佰陆拾伍圆柒角柒分"
-    );
+    assert_eq!(amount_in_words("1265.77", inv).unwrap(), "⊗壹仟贰佰陆拾伍圆柒角柒分");
     assert_eq!(amount_in_words("106.00", inv).unwrap(), "⊗壹佰零陆圆整");
     assert_eq!(amount_in_words("10020", inv).unwrap(), "⊗壹万零贰拾圆整");
 }
@@ -309,11 +278,7 @@ fn number_formats() {
             "AMOUNT_PRECISION",
             "lines[0].amount",
         ),
-        (
-            amount_line("x", "1,000", "0.13"),
-            "AMOUNT_FORMAT",
-            "lines[0].amount",
-        ),
+        (amount_line("x", "1,000", "0.13"), "AMOUNT_FORMAT", "lines[0].amount"),
         (
             amount_line("x", "99999999999999", "0.13"),
             "AMOUNT_TOO_LARGE",
@@ -339,19 +304,12 @@ fn number_formats() {
             "TAX_RATE_UNSUPPORTED",
             "lines[0].taxRate",
         ),
-        (
-            amount_line("x", "1", ""),
-            "TAX_RATE_REQUIRED",
-            "lines[0].taxRate",
-        ),
+        (amount_line("x", "1", ""), "TAX_RATE_REQUIRED", "lines[0].taxRate"),
     ];
     for (l, code, field) in cases {
         let r = compute_invoice(&invoice(false, vec![l]));
         assert!(has_error(&r, code, field), "{code}: {:?}", error_codes(&r));
-        assert!(
-            r.lines[0].is_none(),
-            "{code}: an unreadable line is not computed"
-        );
+        assert!(r.lines[0].is_none(), "{code}: an unreadable line is not computed");
     }
     let mut l = amount_line("x", "1", "0.13");
     l.amount = Some(fapiao::amount::DecimalInput::NonInteger);
@@ -381,10 +339,7 @@ fn signs_and_structure() {
     assert!(has_error(&r, "LINE_AMOUNT_ZERO", "lines[0].amount"));
     let r = compute_invoice(&invoice(
         false,
-        vec![
-            amount_line("x", "-5", "0.13"),
-            amount_line("y", "10", "0.13"),
-        ],
+        vec![amount_line("x", "-5", "0.13"), amount_line("y", "10", "0.13")],
     ));
     assert!(has_error(&r, "LINE_AMOUNT_SIGN", "lines[0].amount"));
     let r = compute_invoice(&invoice(false, vec![qp_line("x", "-1", "5", "0.13")]));
@@ -406,9 +361,7 @@ fn signs_and_structure() {
     let many = |n: usize| {
         invoice(
             false,
-            (0..n)
-                .map(|i| amount_line(&format!("x{i}"), "1.00", "0.13"))
-                .collect(),
+            (0..n).map(|i| amount_line(&format!("x{i}"), "1.00", "0.13")).collect(),
         )
     };
     let r = compute_invoice(&many(2000));
@@ -458,11 +411,7 @@ fn zero_rates_and_policies() {
         "lines[0].preferentialPolicy"
     ));
     let r = compute_invoice(&invoice(false, vec![zero(Some("2"), Some("03"))]));
-    assert!(has_error(
-        &r,
-        "ZERO_RATE_POLICY_MISMATCH",
-        "lines[0].zeroRateFlag"
-    ));
+    assert!(has_error(&r, "ZERO_RATE_POLICY_MISMATCH", "lines[0].zeroRateFlag"));
     let mut l = amount_line("x", "100", "0.015");
     l.preferential_policy = Some("10".into());
     assert!(compute_invoice(&invoice(false, vec![l])).valid);
@@ -487,34 +436,19 @@ fn discount_lines() {
         ],
     ));
     assert!(r.valid, "{:?}", r.errors);
-    assert_eq!(
-        ati(line(&r, 1)),
-        ("-10.00".into(), "-1.30".into(), "-11.30".into())
-    );
+    assert_eq!(ati(line(&r, 1)), ("-10.00".into(), "-1.30".into(), "-11.30".into()));
     assert_eq!(r.totals.amount_incl_tax, d("101.70"));
-    assert_eq!(
-        r.totals.amount_incl_tax_in_words.as_deref(),
-        Some("壹佰零壹元柒角")
-    );
+    assert_eq!(r.totals.amount_incl_tax_in_words.as_deref(), Some("壹佰零壹元柒角"));
     // Tax-inclusive discount of 1.00 @ 13%: 1 × 0.13 ÷ 1.13 = 0.115… → 0.12.
     let r = compute_invoice(&invoice(
         true,
-        vec![
-            amount_line("茶", "10", "0.13"),
-            discount("茶", "-1", "0.13"),
-        ],
+        vec![amount_line("茶", "10", "0.13"), discount("茶", "-1", "0.13")],
     ));
-    assert_eq!(
-        ati(line(&r, 1)),
-        ("-0.88".into(), "-0.12".into(), "-1.00".into())
-    );
+    assert_eq!(ati(line(&r, 1)), ("-0.88".into(), "-0.12".into(), "-1.00".into()));
 
     let cases: [(Vec<LineInput>, &str, &str); 7] = [
         (
-            vec![
-                discount("茶", "-1", "0.13"),
-                amount_line("茶", "10", "0.13"),
-            ],
+            vec![discount("茶", "-1", "0.13"), amount_line("茶", "10", "0.13")],
             "DISCOUNT_POSITION",
             "lines[0].kind",
         ),
@@ -528,26 +462,17 @@ fn discount_lines() {
             "lines[2].kind",
         ),
         (
-            vec![
-                amount_line("茶", "10", "0.13"),
-                discount("咖啡", "-1", "0.13"),
-            ],
+            vec![amount_line("茶", "10", "0.13"), discount("咖啡", "-1", "0.13")],
             "DISCOUNT_NAME_MISMATCH",
             "lines[1].name",
         ),
         (
-            vec![
-                amount_line("茶", "10", "0.13"),
-                discount("茶", "-1", "0.09"),
-            ],
+            vec![amount_line("茶", "10", "0.13"), discount("茶", "-1", "0.09")],
             "DISCOUNT_RATE_MISMATCH",
             "lines[1].taxRate",
         ),
         (
-            vec![
-                amount_line("茶", "10", "0.13"),
-                discount("茶", "-10.01", "0.13"),
-            ],
+            vec![amount_line("茶", "10", "0.13"), discount("茶", "-10.01", "0.13")],
             "DISCOUNT_EXCEEDS_LINE",
             "lines[1].amount",
         ),
@@ -557,10 +482,7 @@ fn discount_lines() {
             "lines[1].amount",
         ),
         (
-            vec![
-                amount_line("茶", "10", "0.13"),
-                discount("茶", "-10", "0.13"),
-            ],
+            vec![amount_line("茶", "10", "0.13"), discount("茶", "-10", "0.13")],
             "INVOICE_TOTAL_NOT_POSITIVE",
             "totals.amountInclTax",
         ),
@@ -579,28 +501,17 @@ fn red_invoices_by_sign() {
     };
     let r = compute_invoice(&red(vec![qp_line("x", "-3", "3.33333333", "0.13")]));
     assert!(r.valid, "{:?}", r.errors);
-    assert_eq!(
-        ati(line(&r, 0)),
-        ("-8.85".into(), "-1.15".into(), "-10.00".into())
-    );
+    assert_eq!(ati(line(&r, 0)), ("-8.85".into(), "-1.15".into(), "-10.00".into()));
     assert_eq!(line(&r, 0).unit_price_excl_tax, Some(d("2.95")));
     assert_eq!(r.totals.amount_incl_tax_in_words, None);
     let r = compute_invoice(&red(vec![amount_line("x", "10", "0.13")]));
     assert!(has_error(&r, "LINE_AMOUNT_SIGN", "lines[0].amount"));
-    assert!(has_error(
-        &r,
-        "RED_TOTAL_NOT_NEGATIVE",
-        "totals.amountInclTax"
-    ));
+    assert!(has_error(&r, "RED_TOTAL_NOT_NEGATIVE", "totals.amountInclTax"));
     let r = compute_invoice(&red(vec![qp_line("x", "3", "-1", "0.13")]));
     assert!(
-        has_error(&r, "QUANTITY_SIGN", "lines[0].quantity")
-            && has_error(&r, "UNIT_PRICE_SIGN", "lines[0].unitPrice")
+        has_error(&r, "QUANTITY_SIGN", "lines[0].quantity") && has_error(&r, "UNIT_PRICE_SIGN", "lines[0].unitPrice")
     );
-    let r = compute_invoice(&red(vec![
-        amount_line("x", "-10", "0.13"),
-        discount("x", "-1", "0.13"),
-    ]));
+    let r = compute_invoice(&red(vec![amount_line("x", "-10", "0.13"), discount("x", "-1", "0.13")]));
     assert!(has_error(&r, "RED_DISCOUNT_LINE", "lines[1].kind"));
 }
 
@@ -862,8 +773,7 @@ fn split_cuts_a_large_line_and_its_discount() {
     let r = split_invoice(&input, &limits);
     assert!(r.valid, "{:?}", r.errors);
     assert!(r.parts.len() >= 2);
-    let sum =
-        |f: fn(&InvoiceResult) -> Decimal| r.parts.iter().map(|p| f(&p.result)).sum::<Decimal>();
+    let sum = |f: fn(&InvoiceResult) -> Decimal| r.parts.iter().map(|p| f(&p.result)).sum::<Decimal>();
     assert_eq!(sum(|x| x.totals.amount_excl_tax), r.totals.amount_excl_tax);
     assert_eq!(sum(|x| x.totals.tax_amount), r.totals.tax_amount);
     assert_eq!(sum(|x| x.totals.amount_incl_tax), r.totals.amount_incl_tax);
@@ -878,19 +788,13 @@ fn split_cuts_a_large_line_and_its_discount() {
         assert!(p.result.valid && p.result.totals.amount_excl_tax <= d("100000"));
     }
     // One unit above the limit cannot be cut.
-    let r = split_invoice(
-        &invoice(false, vec![qp_line("x", "2", "150000", "0.13")]),
-        &limits,
-    );
+    let r = split_invoice(&invoice(false, vec![qp_line("x", "2", "150000", "0.13")]), &limits);
     assert_eq!(r.errors[0].code, "SPLIT_UNIT_TOO_LARGE");
     let red = InvoiceInput {
         red: true,
         ..invoice(false, vec![amount_line("x", "-1", "0.13")])
     };
-    assert_eq!(
-        split_invoice(&red, &limits).errors[0].code,
-        "SPLIT_UNSUPPORTED"
-    );
+    assert_eq!(split_invoice(&red, &limits).errors[0].code, "SPLIT_UNSUPPORTED");
     let r = split_invoice(
         &input,
         &SplitLimits {
@@ -958,18 +862,10 @@ fn junk_never_panics() {
     // Extremes that are valid numbers.
     let r = compute_invoice(&invoice(
         false,
-        vec![qp_line(
-            "x",
-            "999999999999.99999999",
-            "999999999999.99999999",
-            "0.13",
-        )],
+        vec![qp_line("x", "999999999999.99999999", "999999999999.99999999", "0.13")],
     ));
     assert!(!r.valid);
-    let r = compute_invoice(&invoice(
-        true,
-        vec![amount_line("x", "9999999999999.99", "0.13")],
-    ));
+    let r = compute_invoice(&invoice(true, vec![amount_line("x", "9999999999999.99", "0.13")]));
     assert!(r.valid, "{:?}", r.errors);
 }
 
@@ -979,9 +875,7 @@ fn dec(mantissa: i64, scale: u32) -> Decimal {
     Decimal::new(mantissa, scale)
 }
 
-const RATES: [&str; 9] = [
-    "0.13", "0.09", "0.06", "0.05", "0.03", "0.015", "0.01", "0.005", "0",
-];
+const RATES: [&str; 9] = ["0.13", "0.09", "0.06", "0.05", "0.03", "0.015", "0.01", "0.005", "0"];
 
 /// A valid blue line: quantity × price, or an amount only; any rate.
 fn arb_line() -> impl Strategy<Value = LineInput> {
@@ -1018,8 +912,7 @@ fn arb_line() -> impl Strategy<Value = LineInput> {
 }
 
 fn arb_invoice() -> impl Strategy<Value = InvoiceInput> {
-    (any::<bool>(), prop::collection::vec(arb_line(), 1..40))
-        .prop_map(|(incl, lines)| invoice(incl, lines))
+    (any::<bool>(), prop::collection::vec(arb_line(), 1..40)).prop_map(|(incl, lines)| invoice(incl, lines))
 }
 
 /// Independent oracle: the tax of a line in integer cents, half-up.
@@ -1036,11 +929,7 @@ fn oracle_tax(amount: Decimal, rate: Decimal, incl: bool) -> Decimal {
         (cents * rm, 1000)
     };
     let (q, rem) = (num / den, num % den);
-    let q = if 2 * rem.abs() >= den {
-        q + num.signum()
-    } else {
-        q
-    };
+    let q = if 2 * rem.abs() >= den { q + num.signum() } else { q };
     Decimal::from_i128_with_scale(q, 2)
 }
 
@@ -1249,12 +1138,7 @@ proptest! {
 
 /// Reads Chinese capitals back into cents (test oracle for `decimal_in_words`).
 fn read_words(w: &str) -> Option<i128> {
-    let digit = |c| {
-        "零壹贰叁肆伍陆柒捌玖"
-            .chars()
-            .position(|x| x == c)
-            .map(|d| d as i128)
-    };
+    let digit = |c| "零壹贰叁肆伍陆柒捌玖".chars().position(|x| x == c).map(|d| d as i128);
     let (mut total, mut section, mut d, mut cents) = (0i128, 0i128, 0i128, 0i128);
     let mut after_yuan = false;
     for c in w.chars() {

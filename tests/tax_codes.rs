@@ -116,7 +116,10 @@ fn only_leaves_pass_the_line_check() {
     assert_eq!(problem("3070400000000000000").code(), "TAXCODE_SUMMARY");
     assert!(!problem("3070400000000000000").overridable());
     assert_eq!(problem("3070499000000000000").code(), "TAXCODE_UNKNOWN");
-    assert!(problem("3070499000000000000").overridable(), "a newer table may have it");
+    assert!(
+        problem("3070499000000000000").overridable(),
+        "a newer table may have it"
+    );
     assert_eq!(problem("3070401").code(), "TAXCODE_LENGTH");
     assert_eq!(problem("307040100000000000X").code(), "TAXCODE_CHARSET");
     assert_eq!(problem("").code(), "TAXCODE_EMPTY");
@@ -144,8 +147,12 @@ fn exact_short_name_first_with_leaves_before_the_summary_row() {
                                                     // Then names starting with 谷物 (谷物细粉 …), then names containing it.
     let after: Vec<u16> = hits[top.len()..].iter().map(|h| h.score).collect();
     assert!(after.windows(2).all(|w| w[0] >= w[1]));
-    assert!(hits.iter().any(|h| h.name == "谷物细粉" && h.score == score::NAME_PREFIX));
-    assert!(hits.iter().any(|h| h.name == "种用谷物" && h.score == score::NAME_SUBSTRING));
+    assert!(hits
+        .iter()
+        .any(|h| h.name == "谷物细粉" && h.score == score::NAME_PREFIX));
+    assert!(hits
+        .iter()
+        .any(|h| h.name == "种用谷物" && h.score == score::NAME_SUBSTRING));
 }
 
 #[test]
@@ -171,33 +178,57 @@ fn results_are_ordered_by_score_then_leaf_then_closeness_then_code() {
         assert_eq!(hits[0].name, "餐饮服务", "{q}: {hits:?}");
     }
     let hits = search("餐饮", &limit(10));
-    let names: Vec<&str> = hits.iter().filter(|h| h.score == score::NAME_PREFIX && h.leaf).map(|h| h.name.as_str()).collect();
-    assert!(names.windows(2).all(|w| w[0].chars().count() <= w[1].chars().count()), "{names:?}");
+    let names: Vec<&str> = hits
+        .iter()
+        .filter(|h| h.score == score::NAME_PREFIX && h.leaf)
+        .map(|h| h.name.as_str())
+        .collect();
+    assert!(
+        names.windows(2).all(|w| w[0].chars().count() <= w[1].chars().count()),
+        "{names:?}"
+    );
 }
 
 #[test]
 fn pinyin_initials_and_full_pinyin() {
     let _t = embedded_table();
     let hits = search("cyfw", &SearchOptions::default());
-    assert_eq!((hits[0].name.as_str(), hits[0].score), ("餐饮服务", score::EXACT_PINYIN));
+    assert_eq!(
+        (hits[0].name.as_str(), hits[0].score),
+        ("餐饮服务", score::EXACT_PINYIN)
+    );
     assert_eq!(search("CYFW", &SearchOptions::default())[0].code, hits[0].code);
     assert_eq!(search("ｃｙｆｗ", &SearchOptions::default())[0].code, hits[0].code);
 
     let hits = search("canyin", &limit(50));
-    assert!(hits.iter().all(|h| h.name.contains("餐饮") || h.short_name.contains("餐饮")), "{hits:?}");
+    assert!(
+        hits.iter()
+            .all(|h| h.name.contains("餐饮") || h.short_name.contains("餐饮")),
+        "{hits:?}"
+    );
     assert!(hits.iter().all(|h| h.score == score::PINYIN_PREFIX));
     assert_eq!(search("can yin fu wu", &SearchOptions::default())[0].name, "餐饮服务");
 
     // Syllables in the middle of a name match from a syllable start only.
     let hits = search("fuwu", &limit(2000));
-    assert!(hits.iter().any(|h| h.name == "国内铁路旅客运输服务" && h.score == score::PINYIN_SUBSTRING));
+    assert!(hits
+        .iter()
+        .any(|h| h.name == "国内铁路旅客运输服务" && h.score == score::PINYIN_SUBSTRING));
     assert!(search("anyin", &limit(50)).iter().all(|h| !h.name.starts_with("餐饮")));
 
     // Readings the generator corrects: 调味 tiao, 银行 hang, 长途 chang, 绿 lv.
     let hits = search("tiaoweipin", &limit(100));
-    assert!(hits.iter().any(|h| h.name == "调味品" && h.score == score::EXACT_PINYIN));
-    assert!(hits.iter().take_while(|h| h.score == score::EXACT_PINYIN).all(|h| h.short_name == "调味品"));
-    assert_eq!(search("yinhangzhuanyongjiqi", &SearchOptions::default())[0].name, "银行专用机器");
+    assert!(hits
+        .iter()
+        .any(|h| h.name == "调味品" && h.score == score::EXACT_PINYIN));
+    assert!(hits
+        .iter()
+        .take_while(|h| h.score == score::EXACT_PINYIN)
+        .all(|h| h.short_name == "调味品"));
+    assert_eq!(
+        search("yinhangzhuanyongjiqi", &SearchOptions::default())[0].name,
+        "银行专用机器"
+    );
     assert!(search("changtu", &limit(50)).iter().any(|h| h.name.contains("长途")));
     assert_eq!(search("lvdou", &SearchOptions::default())[0].name, "绿豆");
 }
@@ -207,11 +238,16 @@ fn code_prefix_search() {
     let _t = embedded_table();
     let hits = search("1070101", &limit(500));
     assert_eq!((hits[0].name.as_str(), hits[0].score), ("石油制品", score::EXACT_CODE));
-    assert!(hits[1..].iter().all(|h| h.code.starts_with("1070101") && h.score == score::CODE_PREFIX));
+    assert!(hits[1..]
+        .iter()
+        .all(|h| h.code.starts_with("1070101") && h.score == score::CODE_PREFIX));
     // Leaves before summary rows, each in code order.
     let leaves: Vec<_> = hits[1..].iter().take_while(|h| h.leaf).collect();
     assert!(leaves.windows(2).all(|w| w[0].code < w[1].code));
-    assert_eq!(search("1070101000000000000", &SearchOptions::default())[0].name, "石油制品");
+    assert_eq!(
+        search("1070101000000000000", &SearchOptions::default())[0].name,
+        "石油制品"
+    );
     let none = search("107010150", &SearchOptions::default());
     assert!(none.is_empty(), "{none:?}");
 }
@@ -243,19 +279,35 @@ fn a_newer_csv_table_replaces_the_embedded_one() {
     let r = load(NEWER_CSV);
     assert_eq!((r.count, r.errors.len()), (5, 0), "{:?}", r.errors);
     let info = taxcode::info();
-    assert_eq!((info.count, info.leaves, info.embedded, info.descriptions), (5, 1, false, 1));
+    assert_eq!(
+        (info.count, info.leaves, info.embedded, info.descriptions),
+        (5, 1, false, 1)
+    );
 
     // The renamed 简称 of the newer table (信息技术服务 → 其他软件服务).
     let c = lookup("3040201990000000000").unwrap();
     assert_eq!((c.short_name.as_str(), c.leaf), ("其他软件服务", true));
-    assert_eq!(lookup("3040201000000000000").unwrap().short_name, "信息技术服务", "inherited");
+    assert_eq!(
+        lookup("3040201000000000000").unwrap().short_name,
+        "信息技术服务",
+        "inherited"
+    );
     assert!(lookup("3070401000000000000").is_none(), "the embedded codes are gone");
-    assert_eq!(format_item_name("3040201990000000000", "接口服务费").unwrap(), "*其他软件服务*接口服务费");
+    assert_eq!(
+        format_item_name("3040201990000000000", "接口服务费").unwrap(),
+        "*其他软件服务*接口服务费"
+    );
 
     // Search, pinyin included (from the crate's character readings), and the 说明.
-    assert_eq!(search("qtrjfw", &SearchOptions::default())[0].code, "3040201990000000000");
+    assert_eq!(
+        search("qtrjfw", &SearchOptions::default())[0].code,
+        "3040201990000000000"
+    );
     let by_description = search("软件咨询", &SearchOptions::default());
-    assert_eq!((by_description[0].code.as_str(), by_description[0].score), ("3040201000000000000", score::DESCRIPTION));
+    assert_eq!(
+        (by_description[0].code.as_str(), by_description[0].score),
+        ("3040201000000000000", score::DESCRIPTION)
+    );
 
     taxcode::reset();
     assert_eq!(taxcode::info().count, 4205);
@@ -282,9 +334,15 @@ fn a_json_table_with_version_and_pinyin() {
     let info = taxcode::info();
     assert_eq!((info.version.as_deref(), info.leaves), (Some("53.0"), 2));
     assert_eq!(lookup("3070400000000000000").unwrap().short_name, "生活服务");
-    assert_eq!(lookup("3070401000000000000").unwrap().description.as_deref(), Some("提供饮食和饮食场所"));
+    assert_eq!(
+        lookup("3070401000000000000").unwrap().description.as_deref(),
+        Some("提供饮食和饮食场所")
+    );
     // A character the crate has no reading for, found by the pinyin given with the row.
-    assert_eq!(search("zzfuwu", &SearchOptions::default())[0].code, "3070402000000000000");
+    assert_eq!(
+        search("zzfuwu", &SearchOptions::default())[0].code,
+        "3070402000000000000"
+    );
     assert_eq!(search("zfw", &SearchOptions::default())[0].code, "3070402000000000000");
     // A bare array works too.
     let bare = r#"[{"code":"5000000000000000000","name":"不动产","shortName":"不动产"}]"#;
@@ -315,9 +373,16 @@ fn a_malformed_csv_is_refused_with_every_problem_and_its_line() {
             ("TAXCODE_TABLE_SHORT_NAME", "line 7.shortName"),
         ]
     );
-    assert!(r.errors[1].message_en.contains("format the column as text"), "{}", r.errors[1].message_en);
+    assert!(
+        r.errors[1].message_en.contains("format the column as text"),
+        "{}",
+        r.errors[1].message_en
+    );
     assert!(r.errors[2].message.contains("第2行"), "{}", r.errors[2].message);
-    assert!(r.errors.iter().all(|e| !e.message.is_empty() && !e.message_en.is_empty()));
+    assert!(r
+        .errors
+        .iter()
+        .all(|e| !e.message.is_empty() && !e.message_en.is_empty()));
     // Nothing changed.
     assert!(taxcode::info().embedded);
     assert_eq!(lookup("3070401000000000000").unwrap().name, "餐饮服务");
@@ -331,21 +396,36 @@ fn malformed_files_of_other_kinds() {
         assert_eq!(r.count, 0, "{text}");
         (r.errors[0].code, r.errors[0].field.clone())
     };
-    assert_eq!(first("货物和劳务名称,简称\n货物,货物\n"), ("TAXCODE_TABLE_COLUMN", "line 1.code".into()));
+    assert_eq!(
+        first("货物和劳务名称,简称\n货物,货物\n"),
+        ("TAXCODE_TABLE_COLUMN", "line 1.code".into())
+    );
     assert_eq!(
         first("合并编码,名称,简称\n1000000000000000000,\"货物,货物\n"),
         ("TAXCODE_TABLE_FORMAT", "line 2.code".into())
     );
-    assert_eq!(first("合并编码,名称,简称\n1000000000000000000\n"), ("TAXCODE_TABLE_FIELDS", "line 2.code".into()));
-    assert_eq!(first("合并编码,名称,简称\n"), ("TAXCODE_TABLE_EMPTY", "line 1.code".into()));
+    assert_eq!(
+        first("合并编码,名称,简称\n1000000000000000000\n"),
+        ("TAXCODE_TABLE_FIELDS", "line 2.code".into())
+    );
+    assert_eq!(
+        first("合并编码,名称,简称\n"),
+        ("TAXCODE_TABLE_EMPTY", "line 1.code".into())
+    );
     assert_eq!(first(""), ("TAXCODE_TABLE_EMPTY", "line 1.code".into()));
     assert_eq!(
         first("[\n{\"code\": 1000000000000000000, \"name\": \"货物\"}]"),
         ("TAXCODE_TABLE_CODE", "line 2.code".into())
     );
-    assert_eq!(first("{\"codes\": [\n\n{\"code\": \"1\", }]}"), ("TAXCODE_TABLE_FORMAT", "line 3.code".into()));
+    assert_eq!(
+        first("{\"codes\": [\n\n{\"code\": \"1\", }]}"),
+        ("TAXCODE_TABLE_FORMAT", "line 3.code".into())
+    );
     assert_eq!(first("{\"rows\": []}"), ("TAXCODE_TABLE_FORMAT", "line 1.code".into()));
-    assert_eq!(first("[\"1000000000000000000\"]"), ("TAXCODE_TABLE_FORMAT", "line 1.code".into()));
+    assert_eq!(
+        first("[\"1000000000000000000\"]"),
+        ("TAXCODE_TABLE_FORMAT", "line 1.code".into())
+    );
     assert_eq!(
         first("[{\"code\": \"1000000000000000000\", \"name\": 7}]"),
         ("TAXCODE_TABLE_FORMAT", "line 1.name".into())
@@ -361,14 +441,26 @@ fn descriptions_load_from_the_committed_file() {
     let r = load_descriptions(&text);
     assert_eq!((r.count, r.errors.len()), (2997, 0));
     assert_eq!(taxcode::info().descriptions, 2997);
-    assert!(lookup("1010101000000000000").unwrap().description.unwrap().contains("稻谷"));
+    assert!(lookup("1010101000000000000")
+        .unwrap()
+        .description
+        .unwrap()
+        .contains("稻谷"));
     // 说明 of 1010101 谷物 lists 荞麦; no name contains it.
     let hits = search("荞麦", &SearchOptions::default());
-    assert!(hits.iter().any(|h| h.code == "1010101000000000000" && h.score == score::DESCRIPTION));
+    assert!(hits
+        .iter()
+        .any(|h| h.code == "1010101000000000000" && h.score == score::DESCRIPTION));
 
     let bad = load_descriptions("1010101\tx\n9990000\ty\nnot-a-code\tz\n");
     let got: Vec<(&str, &str)> = bad.errors.iter().map(|e| (e.code, e.field.as_str())).collect();
-    assert_eq!(got, [("TAXCODE_TABLE_UNKNOWN_CODE", "line 2.code"), ("TAXCODE_TABLE_CODE", "line 3.code")]);
+    assert_eq!(
+        got,
+        [
+            ("TAXCODE_TABLE_UNKNOWN_CODE", "line 2.code"),
+            ("TAXCODE_TABLE_CODE", "line 3.code")
+        ]
+    );
     assert_eq!(taxcode::info().descriptions, 2997, "unchanged");
     taxcode::reset();
     assert_eq!(taxcode::info().descriptions, 0);
@@ -384,12 +476,18 @@ fn the_official_csv_loads_as_is() {
     let table = TaxCodeTable::parse(&text).unwrap();
     assert_eq!((table.len(), table.leaves(), table.descriptions()), (4205, 3535, 2997));
     let embedded = TaxCodeTable::embedded();
-    for code in ["1010101010000000000", "3040102000000000000", "6120000000000000000", "1100202030000000000"] {
+    for code in [
+        "1010101010000000000",
+        "3040102000000000000",
+        "6120000000000000000",
+        "1100202030000000000",
+    ] {
         assert_eq!(
             table.lookup(code),
-            embedded
-                .lookup(code)
-                .map(|c| fapiao::TaxCode { description: table.lookup(code).unwrap().description, ..c })
+            embedded.lookup(code).map(|c| fapiao::TaxCode {
+                description: table.lookup(code).unwrap().description,
+                ..c
+            })
         );
     }
     assert_eq!(table.search("cyfw", &SearchOptions::default())[0].name, "餐饮服务");
@@ -400,12 +498,30 @@ fn the_official_csv_loads_as_is() {
 #[test]
 fn item_names_are_formatted_with_the_short_name() {
     let _t = embedded_table();
-    assert_eq!(format_item_name("1010101010000000000", "东北大米").unwrap(), "*谷物*东北大米");
-    assert_eq!(format_item_name("1010101010000000000", "  东北　大米 ").unwrap(), "*谷物*东北 大米");
-    assert_eq!(format_item_name("1010101010000000000", "*大米*东北大米").unwrap(), "*谷物*东北大米");
-    assert_eq!(format_item_name("1010101010000000000", "＊谷物＊东北大米").unwrap(), "*谷物*东北大米");
-    assert_eq!(format_item_name("3040102000000000000", "咨询费").unwrap(), "*研发和技术服务*咨询费");
-    assert_eq!(validate_err(format_item_name("1019999000000000000", "x")), "TAXCODE_UNKNOWN");
+    assert_eq!(
+        format_item_name("1010101010000000000", "东北大米").unwrap(),
+        "*谷物*东北大米"
+    );
+    assert_eq!(
+        format_item_name("1010101010000000000", "  东北　大米 ").unwrap(),
+        "*谷物*东北 大米"
+    );
+    assert_eq!(
+        format_item_name("1010101010000000000", "*大米*东北大米").unwrap(),
+        "*谷物*东北大米"
+    );
+    assert_eq!(
+        format_item_name("1010101010000000000", "＊谷物＊东北大米").unwrap(),
+        "*谷物*东北大米"
+    );
+    assert_eq!(
+        format_item_name("3040102000000000000", "咨询费").unwrap(),
+        "*研发和技术服务*咨询费"
+    );
+    assert_eq!(
+        validate_err(format_item_name("1019999000000000000", "x")),
+        "TAXCODE_UNKNOWN"
+    );
     assert_eq!(validate_err(format_item_name("", "x")), "TAXCODE_EMPTY");
 }
 
@@ -429,7 +545,10 @@ fn checking_item_names() {
     let _t = embedded_table();
     let ok = check_item_name("3070401000000000000", "*餐饮服务*工作午餐");
     assert!(ok.valid, "{:?}", ok.errors);
-    assert_eq!((ok.item_name.as_str(), ok.name.as_str()), ("*餐饮服务*工作午餐", "工作午餐"));
+    assert_eq!(
+        (ok.item_name.as_str(), ok.name.as_str()),
+        ("*餐饮服务*工作午餐", "工作午餐")
+    );
 
     let codes = |r: &fapiao::taxcode::ItemNameResult| r.errors.iter().map(|e| e.code).collect::<Vec<_>>();
 
@@ -454,6 +573,12 @@ fn checking_item_names() {
     assert_eq!(codes(&unknown), ["TAXCODE_UNKNOWN"]);
     assert_eq!(unknown.item_name, "");
 
-    assert_eq!(codes(&check_item_name("3070401000000000000", " *餐饮服务* ")), ["ITEM_NAME_EMPTY"]);
-    assert_eq!(codes(&check_item_name("3070401000000000000", "午\u{7}餐")), ["ITEM_NAME_CHARSET"]);
+    assert_eq!(
+        codes(&check_item_name("3070401000000000000", " *餐饮服务* ")),
+        ["ITEM_NAME_EMPTY"]
+    );
+    assert_eq!(
+        codes(&check_item_name("3070401000000000000", "午\u{7}餐")),
+        ["ITEM_NAME_CHARSET"]
+    );
 }

@@ -9,7 +9,10 @@ use proptest::prelude::*;
 #[test]
 fn real_codes_are_all_valid() {
     let corpus = include_str!("data/uscc-real.txt");
-    let codes: Vec<&str> = corpus.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).collect();
+    let codes: Vec<&str> = corpus
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
     assert!(codes.len() > 300);
     let failures: Vec<_> = codes
         .iter()
@@ -21,29 +24,46 @@ fn real_codes_are_all_valid() {
 }
 
 /// Characters people confuse, as (typed, meant).
-const CONFUSIONS: &[(u8, u8)] = &[(b'O', b'0'), (b'I', b'1'), (b'Z', b'2'), (b'S', b'5'), (b'B', b'8'), (b'8', b'B'), (b'D', b'0'), (b'G', b'6')];
+const CONFUSIONS: &[(u8, u8)] = &[
+    (b'O', b'0'),
+    (b'I', b'1'),
+    (b'Z', b'2'),
+    (b'S', b'5'),
+    (b'B', b'8'),
+    (b'8', b'B'),
+    (b'D', b'0'),
+    (b'G', b'6'),
+];
 
 fn region_code() -> impl Strategy<Value = String> {
     // Real, current county codes from several provinces, plus province level.
-    prop::sample::select(vec!["110000", "110108", "310115", "440300", "440305", "320214", "340603", "620105", "650102", "100000"])
-        .prop_map(str::to_owned)
+    prop::sample::select(vec![
+        "110000", "110108", "310115", "440300", "440305", "320214", "340603", "620105", "650102", "100000",
+    ])
+    .prop_map(str::to_owned)
 }
 
 fn authority_and_type() -> impl Strategy<Value = (char, char)> {
-    let pairs: Vec<(char, char)> = uscc::AUTHORITIES.iter().flat_map(|(a, _, types)| types.iter().map(move |(t, _)| (*a, *t))).collect();
+    let pairs: Vec<(char, char)> = uscc::AUTHORITIES
+        .iter()
+        .flat_map(|(a, _, types)| types.iter().map(move |(t, _)| (*a, *t)))
+        .collect();
     prop::sample::select(pairs)
 }
 
 /// A valid USCC built from random parts: check characters computed, all tables known.
 fn valid_uscc() -> impl Strategy<Value = String> {
-    (authority_and_type(), region_code(), prop::collection::vec(prop::sample::select(uscc::ALPHABET.to_vec()), 8)).prop_map(
-        |((a, t), region, body)| {
+    (
+        authority_and_type(),
+        region_code(),
+        prop::collection::vec(prop::sample::select(uscc::ALPHABET.to_vec()), 8),
+    )
+        .prop_map(|((a, t), region, body)| {
             let body = String::from_utf8(body).unwrap();
             let org = format!("{body}{}", orgcode::check_character(&body).unwrap());
             let first17 = format!("{a}{t}{region}{org}");
             format!("{first17}{}", uscc::check_character(&first17).unwrap())
-        },
-    )
+        })
 }
 
 proptest! {
@@ -112,11 +132,16 @@ proptest! {
 
 fn valid_resident() -> impl Strategy<Value = String> {
     // Real county codes (one retired), real dates 1930–2024, any sequence number.
-    let regions = prop::sample::select(vec!["110101", "110103", "310115", "440305", "360426", "620105", "650102", "230207"]);
+    let regions = prop::sample::select(vec![
+        "110101", "110103", "310115", "440305", "360426", "620105", "650102", "230207",
+    ]);
     (regions, 1930i32..2025, 1u32..13, 1u32..32, 0u32..1000).prop_filter_map("a real date", |(region, y, m, d, seq)| {
         fapiao::clock::Date::new(y, m, d)?;
         let first17 = format!("{region}{y:04}{m:02}{d:02}{seq:03}");
-        Some(format!("{first17}{}", fapiao::taxid::resident::check_character(&first17)?))
+        Some(format!(
+            "{first17}{}",
+            fapiao::taxid::resident::check_character(&first17)?
+        ))
     })
 }
 
@@ -126,7 +151,10 @@ fn edit_is_described(input: &str, e: &fapiao::taxid::SuggestionEdit) -> bool {
     let (a, b) = (input.as_bytes(), e.suggestion.as_bytes());
     match e.edit {
         EditKind::Lookalike | EditKind::Substitution | EditKind::Swap => {
-            let differ: Vec<usize> = (0..a.len().min(b.len())).filter(|&i| a[i] != b[i]).map(|i| i + 1).collect();
+            let differ: Vec<usize> = (0..a.len().min(b.len()))
+                .filter(|&i| a[i] != b[i])
+                .map(|i| i + 1)
+                .collect();
             a.len() == b.len() && differ == e.positions && e.positions == e.input_positions
         }
         EditKind::Insertion => {
@@ -193,7 +221,11 @@ proptest! {
 fn a_resident_id_with_a_digit_dropped_is_flagged_and_the_id_suggested() {
     let r = validate_tax_id("3607291960701667X");
     assert!(!r.valid, "{r:?}");
-    assert!(r.suggestions.contains(&"36072919680701667X".to_owned()), "{:?}", r.suggestions);
+    assert!(
+        r.suggestions.contains(&"36072919680701667X".to_owned()),
+        "{:?}",
+        r.suggestions
+    );
 }
 
 #[test]
@@ -215,12 +247,18 @@ fn a_persons_id_with_an_impossible_date_cannot_be_confirmed() {
             ..Default::default()
         };
         let options = BuyerOptions {
-            confirmed: ["TAXID_CHECKSUM", "TAXID_ORG_CHECKSUM", "TAXID_BIRTH_DATE"].map(String::from).to_vec(),
+            confirmed: ["TAXID_CHECKSUM", "TAXID_ORG_CHECKSUM", "TAXID_BIRTH_DATE"]
+                .map(String::from)
+                .to_vec(),
             ..Default::default()
         };
         let r = validate_buyer(&input, &options);
         assert!(!r.valid, "{kind}: {r:?}");
-        assert!(r.errors.iter().any(|e| e.code == "TAXID_BIRTH_DATE"), "{kind}: {:?}", r.errors);
+        assert!(
+            r.errors.iter().any(|e| e.code == "TAXID_BIRTH_DATE"),
+            "{kind}: {:?}",
+            r.errors
+        );
     }
 }
 
@@ -244,10 +282,18 @@ fn a_wrong_check_character_is_not_answered_with_another_taxpayers_code_alone() {
         let r = validate_tax_id(typo);
         assert!(!r.valid);
         assert_ne!(r.suggestions, [other], "{typo}");
-        assert!(r.suggestions.is_empty() || r.suggestions.contains(&truth.to_owned()), "{typo}: {:?}", r.suggestions);
+        assert!(
+            r.suggestions.is_empty() || r.suggestions.contains(&truth.to_owned()),
+            "{typo}: {:?}",
+            r.suggestions
+        );
     }
     let r = validate_tax_id("91620105224521729M");
-    assert!(r.suggestions.contains(&"91620105224521729E".to_owned()), "{:?}", r.suggestions);
+    assert!(
+        r.suggestions.contains(&"91620105224521729E".to_owned()),
+        "{:?}",
+        r.suggestions
+    );
     let r = validate_tax_id("45070819730606555X");
     assert_eq!(r.suggestions, ["45070219730606555X"]);
     assert_eq!(r.suggestion_edits[0].positions, [6]);

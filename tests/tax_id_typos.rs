@@ -65,15 +65,20 @@ fn regions() -> Vec<(String, bool)> {
 /// (2015 or later): a code in use, and one time in twenty a retired one (real codes
 /// carry few: one of the 385 in tests/data/uscc-real.txt).
 fn make_uscc(rng: &mut Rng, current: &[String], retired: &[String]) -> String {
-    let pairs: Vec<(char, char)> =
-        uscc::AUTHORITIES.iter().flat_map(|(a, _, types)| types.iter().map(move |(t, _)| (*a, *t))).collect();
+    let pairs: Vec<(char, char)> = uscc::AUTHORITIES
+        .iter()
+        .flat_map(|(a, _, types)| types.iter().map(move |(t, _)| (*a, *t)))
+        .collect();
     let (a, t) = rng.pick(&pairs);
     let regions = if rng.below(20) == 0 { retired } else { current };
     let region = &regions[rng.below(regions.len())];
     let digits = b"0123456789";
     let body: String = match rng.below(3) {
         0 => (0..8).map(|_| rng.pick(digits) as char).collect(),
-        1 => "MA".chars().chain((0..6).map(|_| rng.pick(uscc::ALPHABET) as char)).collect(),
+        1 => "MA"
+            .chars()
+            .chain((0..6).map(|_| rng.pick(uscc::ALPHABET) as char))
+            .collect(),
         _ => (0..8).map(|_| rng.pick(uscc::ALPHABET) as char).collect(),
     };
     let first17 = format!("{a}{t}{region}{body}{}", orgcode::check_character(&body).unwrap());
@@ -83,12 +88,22 @@ fn make_uscc(rng: &mut Rng, current: &[String], retired: &[String]) -> String {
 fn make_resident(rng: &mut Rng, counties: &[String]) -> String {
     let region = &counties[rng.below(counties.len())];
     let birth = loop {
-        let (y, m, d) = (1930 + rng.below(97) as i32, 1 + rng.below(12) as u32, 1 + rng.below(31) as u32);
+        let (y, m, d) = (
+            1930 + rng.below(97) as i32,
+            1 + rng.below(12) as u32,
+            1 + rng.below(31) as u32,
+        );
         if let Some(date) = Date::new(y, m, d).filter(|&date| date < today()) {
             break date;
         }
     };
-    let first17 = format!("{region}{:04}{:02}{:02}{:03}", birth.year, birth.month, birth.day, rng.below(1000));
+    let first17 = format!(
+        "{region}{:04}{:02}{:02}{:03}",
+        birth.year,
+        birth.month,
+        birth.day,
+        rng.below(1000)
+    );
     format!("{first17}{}", resident::check_character(&first17).unwrap())
 }
 
@@ -159,7 +174,8 @@ impl Tally {
             self.among += 1;
         } else if r.suggestions.len() == 1 {
             self.lone_wrong += 1;
-            self.lone_wrong_examples.push((typo.to_owned(), original.to_owned(), r.suggestions[0].clone()));
+            self.lone_wrong_examples
+                .push((typo.to_owned(), original.to_owned(), r.suggestions[0].clone()));
         }
     }
 
@@ -173,7 +189,11 @@ fn typos_are_flagged_and_suggestions_point_at_the_right_code() {
     let mut rng = Rng(0x5EED_F00D_2026_1123);
     let regions = regions();
     let codes_where = |keep: &dyn Fn(&str, bool) -> bool| -> Vec<String> {
-        regions.iter().filter(|(c, r)| keep(c, *r)).map(|(c, _)| c.clone()).collect()
+        regions
+            .iter()
+            .filter(|(c, r)| keep(c, *r))
+            .map(|(c, _)| c.clone())
+            .collect()
     };
     let current = codes_where(&|_, retired| !retired);
     let retired = codes_where(&|_, retired| retired);
@@ -189,18 +209,30 @@ fn typos_are_flagged_and_suggestions_point_at_the_right_code() {
     let mut check_zero = 0;
     for (kind, code) in &codes {
         let r = validate_on(code, today());
-        assert!(r.valid && r.warnings.is_empty(), "{code}: {:?} {:?}", r.errors, r.warnings);
+        assert!(
+            r.valid && r.warnings.is_empty(),
+            "{code}: {:?} {:?}",
+            r.errors,
+            r.warnings
+        );
         assert_eq!(r.kind, Some(*kind), "{code}");
         check_zero += usize::from(*kind == TaxIdKind::Uscc && code.ends_with('0'));
     }
     assert!(check_zero >= 5, "too few codes with check character 0: {check_zero}");
     for letter in ['A', 'N', 'Y'] {
-        assert!(codes.iter().any(|(_, c)| c.starts_with(letter)), "no authority {letter}");
+        assert!(
+            codes.iter().any(|(_, c)| c.starts_with(letter)),
+            "no authority {letter}"
+        );
     }
 
     let mut tallies: Vec<((TaxIdKind, Typo), Tally)> = Vec::new();
     for (kind, code) in &codes {
-        let charset: &[u8] = if *kind == TaxIdKind::Uscc { uscc_charset } else { resident_charset };
+        let charset: &[u8] = if *kind == TaxIdKind::Uscc {
+            uscc_charset
+        } else {
+            resident_charset
+        };
         for (typo, input) in typos(code, charset, &mut rng) {
             let r = validate_on(&input, today());
             let slot = match tallies.iter().position(|(k, _)| *k == (*kind, typo)) {
@@ -214,7 +246,10 @@ fn typos_are_flagged_and_suggestions_point_at_the_right_code() {
         }
     }
 
-    println!("{:<10} {:<13} {:>6} {:>9} {:>9} {:>11}", "code", "typo", "n", "flagged%", "among%", "loneWrong%");
+    println!(
+        "{:<10} {:<13} {:>6} {:>9} {:>9} {:>11}",
+        "code", "typo", "n", "flagged%", "among%", "loneWrong%"
+    );
     let mut failures = Vec::new();
     for kind in [TaxIdKind::Uscc, TaxIdKind::Resident] {
         for typo in TYPOS {
@@ -223,7 +258,15 @@ fn typos_are_flagged_and_suggestions_point_at_the_right_code() {
                 continue;
             };
             let (flagged, among, lone) = (t.percent(t.flagged), t.percent(t.among), t.percent(t.lone_wrong));
-            println!("{:<10} {:<13} {:>6} {:>9.2} {:>9.2} {:>11.2}", format!("{kind:?}"), format!("{typo:?}"), t.n, flagged, among, lone);
+            println!(
+                "{:<10} {:<13} {:>6} {:>9.2} {:>9.2} {:>11.2}",
+                format!("{kind:?}"),
+                format!("{typo:?}"),
+                t.n,
+                flagged,
+                among,
+                lone
+            );
             if !t.unflagged.is_empty() {
                 let mut readings: Vec<(Option<TaxIdKind>, usize)> = Vec::new();
                 for (_, _, reading) in &t.unflagged {
@@ -240,7 +283,11 @@ fn typos_are_flagged_and_suggestions_point_at_the_right_code() {
             for (input, original, wrong) in t.lone_wrong_examples.iter().take(5) {
                 println!("    lone wrong suggestion: {input} (from {original}) → {wrong}");
             }
-            let min_flagged = if (kind, typo) == (TaxIdKind::Resident, Typo::Deletion) { 97.0 } else { 99.5 };
+            let min_flagged = if (kind, typo) == (TaxIdKind::Resident, Typo::Deletion) {
+                97.0
+            } else {
+                99.5
+            };
             if flagged < min_flagged {
                 failures.push(format!("{kind:?} {typo:?}: {flagged:.2} % flagged < {min_flagged} %"));
             }
@@ -250,10 +297,14 @@ fn typos_are_flagged_and_suggestions_point_at_the_right_code() {
                 _ => 0.0,
             };
             if among < min_among {
-                failures.push(format!("{kind:?} {typo:?}: true code among the suggestions {among:.2} % < {min_among} %"));
+                failures.push(format!(
+                    "{kind:?} {typo:?}: true code among the suggestions {among:.2} % < {min_among} %"
+                ));
             }
             if lone > 0.5 {
-                failures.push(format!("{kind:?} {typo:?}: a lone suggestion is wrong in {lone:.2} % > 0.5 %"));
+                failures.push(format!(
+                    "{kind:?} {typo:?}: a lone suggestion is wrong in {lone:.2} % > 0.5 %"
+                ));
             }
             assert!(t.n >= 2000, "{kind:?} {typo:?}: only {} samples", t.n);
         }

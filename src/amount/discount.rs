@@ -32,10 +32,7 @@ use super::{compute_invoice, InvoiceInput, InvoiceResult, LineInput, LineKind, M
 /// assert_eq!(shares, [d("3.34"), d("3.33"), d("3.33")]);
 /// assert_eq!(shares.iter().sum::<Decimal>(), d("10"));
 /// ```
-pub fn spread_discount(
-    amounts: &[Decimal],
-    discount: Decimal,
-) -> Result<Vec<Decimal>, AmountProblem> {
+pub fn spread_discount(amounts: &[Decimal], discount: Decimal) -> Result<Vec<Decimal>, AmountProblem> {
     let cents = |v: Decimal| -> Result<i128, AmountProblem> {
         let v = v.normalize();
         if v.scale() > 2 {
@@ -64,9 +61,7 @@ pub fn spread_discount(
     if d <= 0 || d > total {
         return Err(AmountProblem::SpreadDiscountRange {
             discount: format_money(discount),
-            total: format_money(
-                Decimal::try_from_i128_with_scale(total, 2).unwrap_or(Decimal::MAX),
-            ),
+            total: format_money(Decimal::try_from_i128_with_scale(total, 2).unwrap_or(Decimal::MAX)),
         });
     }
     // total ≤ 2000 × 10^15 here in practice; d × w < 10^32 fits i128 for any count
@@ -84,7 +79,7 @@ pub fn spread_discount(
         given += num / total;
     }
     let missing = d - given; // < number of lines with a remainder
-    // Largest remainder first, then the earlier line (the crate's one sort).
+                             // Largest remainder first, then the earlier line (the crate's one sort).
     let mut order = crate::taxcode::indices(remainders.len());
     crate::taxcode::sort_indices(&mut order, &|a, b| {
         let (x, y): (&(i128, usize), &(i128, usize)) = (&remainders[a as usize], &remainders[b as usize]);
@@ -261,15 +256,7 @@ mod tests {
         let s = spread_discount(&[d("1"); 7], d("0.05")).unwrap();
         assert_eq!(
             s,
-            [
-                d("0.01"),
-                d("0.01"),
-                d("0.01"),
-                d("0.01"),
-                d("0.01"),
-                d("0"),
-                d("0")
-            ]
+            [d("0.01"), d("0.01"), d("0.01"), d("0.01"), d("0.01"), d("0"), d("0")]
         );
         // The whole amount: every line loses everything.
         let s = spread_discount(&[d("0.01"), d("99.99")], d("100")).unwrap();

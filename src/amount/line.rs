@@ -11,8 +11,8 @@ use super::money::{format_money, format_plain, parse, DecimalInput, ParseFailure
 use super::problem::{AmountProblem, NumberKind, SignContext};
 use super::rounding::{mul_div_round, product_within};
 use super::{
-    rate, InvoiceInput, LineInput, LineKind, LineResult, DEFAULT_DECIMALS, MAX_DECIMALS,
-    MONEY_INT_DIGITS, UNIT_INT_DIGITS,
+    rate, InvoiceInput, LineInput, LineKind, LineResult, DEFAULT_DECIMALS, MAX_DECIMALS, MONEY_INT_DIGITS,
+    UNIT_INT_DIGITS,
 };
 
 /// |单价 × 数量 − 金额| allowed (provider code 9016).
@@ -241,10 +241,7 @@ pub(crate) fn compute_line(ctx: &Ctx, i: usize, input: &LineInput, issues: &mut 
     // Signs of what was given.
     if let Some(q) = q {
         if q.is_zero() || q.is_sign_negative() != negative {
-            issues.push(
-                &f("quantity"),
-                &AmountProblem::QuantitySign { red: negative },
-            );
+            issues.push(&f("quantity"), &AmountProblem::QuantitySign { red: negative });
         }
     }
     if let Some(p) = p {
@@ -256,28 +253,26 @@ pub(crate) fn compute_line(ctx: &Ctx, i: usize, input: &LineInput, issues: &mut 
     // Any two of quantity, unit price and amount.
     let (q, p, a, tolerance_field) = match (q, p, a) {
         (Some(q), Some(p), Some(a)) => (Some(q), Some(p), a, "amount"),
-        (Some(q), Some(p), None) => match mul_div_round(q, p, Decimal::ONE, 2)
-            .filter(|a| !too_large(*a, MONEY_INT_DIGITS))
-        {
-            Some(a) => (Some(q), Some(p), a, "amount"),
-            None => {
-                issues.push(
-                    &f("amount"),
-                    &AmountProblem::TooLarge {
-                        kind: NumberKind::Amount,
-                        max_digits: MONEY_INT_DIGITS,
-                    },
-                );
-                return outcome;
+        (Some(q), Some(p), None) => {
+            match mul_div_round(q, p, Decimal::ONE, 2).filter(|a| !too_large(*a, MONEY_INT_DIGITS)) {
+                Some(a) => (Some(q), Some(p), a, "amount"),
+                None => {
+                    issues.push(
+                        &f("amount"),
+                        &AmountProblem::TooLarge {
+                            kind: NumberKind::Amount,
+                            max_digits: MONEY_INT_DIGITS,
+                        },
+                    );
+                    return outcome;
+                }
             }
-        },
+        }
         (Some(q), None, Some(a)) => {
             if q.is_zero() {
                 return outcome;
             }
-            match mul_div_round(a, Decimal::ONE, q, ctx.price_dp)
-                .filter(|p| !too_large(*p, UNIT_INT_DIGITS))
-            {
+            match mul_div_round(a, Decimal::ONE, q, ctx.price_dp).filter(|p| !too_large(*p, UNIT_INT_DIGITS)) {
                 Some(p) => (Some(q), Some(p), a, "unitPrice"),
                 None => {
                     issues.push(
@@ -295,9 +290,7 @@ pub(crate) fn compute_line(ctx: &Ctx, i: usize, input: &LineInput, issues: &mut 
             if p.is_zero() {
                 return outcome;
             }
-            match mul_div_round(a, Decimal::ONE, p, ctx.qty_dp)
-                .filter(|q| !too_large(*q, UNIT_INT_DIGITS))
-            {
+            match mul_div_round(a, Decimal::ONE, p, ctx.qty_dp).filter(|q| !too_large(*q, UNIT_INT_DIGITS)) {
                 Some(q) => (Some(q), Some(p), a, "quantity"),
                 None => {
                     issues.push(
@@ -331,10 +324,7 @@ pub(crate) fn compute_line(ctx: &Ctx, i: usize, input: &LineInput, issues: &mut 
         issues.push(&f("amount"), &AmountProblem::LineAmountSign { context });
     }
     if tolerance_field == "quantity" && q.is_some_and(|q| q.is_zero()) {
-        issues.push(
-            &f("quantity"),
-            &AmountProblem::QuantitySign { red: negative },
-        );
+        issues.push(&f("quantity"), &AmountProblem::QuantitySign { red: negative });
     }
 
     // 差额征税.
@@ -411,12 +401,9 @@ pub(crate) fn compute_line(ctx: &Ctx, i: usize, input: &LineInput, issues: &mut 
     if let (Some(q), Some(p)) = (q, p) {
         if !q.is_zero() {
             let other_amount = if ctx.incl { excl } else { incl };
-            let other = mul_div_round(other_amount, Decimal::ONE, q, ctx.price_dp)
-                .filter(|o| !too_large(*o, UNIT_INT_DIGITS));
-            for (price, amount, field) in [
-                (Some(p), a, tolerance_field),
-                (other, other_amount, "unitPrice"),
-            ] {
+            let other =
+                mul_div_round(other_amount, Decimal::ONE, q, ctx.price_dp).filter(|o| !too_large(*o, UNIT_INT_DIGITS));
+            for (price, amount, field) in [(Some(p), a, tolerance_field), (other, other_amount, "unitPrice")] {
                 if let Some(price) = price {
                     if !product_within(q, price, amount, AMOUNT_TOLERANCE) {
                         let product = q.checked_mul(price).map(format_plain).unwrap_or_default();
@@ -458,18 +445,12 @@ pub(crate) fn check_structure(ctx: &Ctx, lines: &[Outcome], issues: &mut Issues)
     let deductions = lines.iter().filter(|o| o.has_deduction).count();
     if deductions > 0 && lines.len() > 1 {
         for (i, _) in lines.iter().enumerate().filter(|(_, o)| o.has_deduction) {
-            issues.push(
-                &format!("lines[{i}].deduction"),
-                &AmountProblem::DeductionSingleLine,
-            );
+            issues.push(&format!("lines[{i}].deduction"), &AmountProblem::DeductionSingleLine);
         }
     }
     for (i, o) in lines.iter().enumerate() {
         if ctx.special && o.rate.is_some_and(|r| r.is_zero()) {
-            issues.push(
-                &format!("lines[{i}].taxRate"),
-                &AmountProblem::SpecialZeroRate,
-            );
+            issues.push(&format!("lines[{i}].taxRate"), &AmountProblem::SpecialZeroRate);
         }
         if o.kind != LineKind::Discount {
             continue;
@@ -481,10 +462,7 @@ pub(crate) fn check_structure(ctx: &Ctx, lines: &[Outcome], issues: &mut Issues)
         let prev = match i.checked_sub(1).map(|j| &lines[j]) {
             Some(prev) if prev.kind == LineKind::Normal => prev,
             _ => {
-                issues.push(
-                    &format!("lines[{i}].kind"),
-                    &AmountProblem::DiscountPosition,
-                );
+                issues.push(&format!("lines[{i}].kind"), &AmountProblem::DiscountPosition);
                 continue;
             }
         };

@@ -181,10 +181,7 @@ pub struct LineResult {
     #[serde(serialize_with = "money::ser_plain")]
     pub tax_rate: Decimal,
     /// 扣除额 of a 差额征税 line.
-    #[serde(
-        serialize_with = "money::ser_opt_money",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(serialize_with = "money::ser_opt_money", skip_serializing_if = "Option::is_none")]
     pub deduction: Option<Decimal>,
 }
 
@@ -298,8 +295,7 @@ pub fn compute_invoice(input: &InvoiceInput) -> InvoiceResult {
             issues.push("totals.amountInclTax", &AmountProblem::RedTotalNotNegative);
         }
     }
-    totals.amount_incl_tax_in_words =
-        decimal_in_words(totals.amount_incl_tax, input.words_style).ok();
+    totals.amount_incl_tax_in_words = decimal_in_words(totals.amount_incl_tax, input.words_style).ok();
     InvoiceResult {
         valid: issues.is_ok(),
         errors: issues.errors,

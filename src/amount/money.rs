@@ -91,8 +91,7 @@ impl<'de> Deserialize<'de> for DecimalInput {
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
                 // Beyond i64 is far beyond any amount; keep the digits for the size check.
-                Ok(i64::try_from(v)
-                    .map_or_else(|_| DecimalInput::Text(v.to_string()), DecimalInput::Integer))
+                Ok(i64::try_from(v).map_or_else(|_| DecimalInput::Text(v.to_string()), DecimalInput::Integer))
             }
             fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
                 // Never converted: the float may already be off by a cent.
@@ -146,7 +145,9 @@ pub(crate) fn parse(
         DecimalInput::Text(t) => t,
     };
     // Plain ASCII numbers (nearly all) need no cleaning: the same text either way.
-    let plain = text.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'%'));
+    let plain = text
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'%'));
     let cleaned: std::borrow::Cow<'_, str> = if plain {
         std::borrow::Cow::Borrowed(text)
     } else {
@@ -218,15 +219,17 @@ fn from_digits(
     } else {
         let mut m: i128 = 0;
         for b in digits {
-            m = m.checked_mul(10).and_then(|m| m.checked_add(i128::from(b - b'0'))).ok_or(ParseFailure::TooLarge)?;
+            m = m
+                .checked_mul(10)
+                .and_then(|m| m.checked_add(i128::from(b - b'0')))
+                .ok_or(ParseFailure::TooLarge)?;
         }
         m
     };
     if negative {
         mantissa = -mantissa;
     }
-    let d = Decimal::try_from_i128_with_scale(mantissa, frac.len() as u32)
-        .map_err(|_| ParseFailure::TooLarge)?;
+    let d = Decimal::try_from_i128_with_scale(mantissa, frac.len() as u32).map_err(|_| ParseFailure::TooLarge)?;
     Ok(Some(d))
 }
 
@@ -363,7 +366,17 @@ mod push_decimal_tests {
             seed >> 11
         };
         let max = (1i128 << 96) - 1;
-        let mut cases: Vec<(i128, u32)> = vec![(0, 0), (0, 2), (1, 0), (-1, 5), (max, 0), (-max, 28), (max, 28), (100, 2), (5, 3)];
+        let mut cases: Vec<(i128, u32)> = vec![
+            (0, 0),
+            (0, 2),
+            (1, 0),
+            (-1, 5),
+            (max, 0),
+            (-max, 28),
+            (max, 28),
+            (100, 2),
+            (5, 3),
+        ];
         for _ in 0..20_000 {
             let bits = next() % 97;
             let m = (i128::from(next()) << 64 | i128::from(next())) & ((1i128 << bits) - 1).min(max);
@@ -430,14 +443,8 @@ mod tests {
             parse(&DecimalInput::Integer(i64::MIN), 13, 2, false),
             Err(ParseFailure::TooLarge)
         );
-        assert_eq!(
-            parse(&"13%".into(), 1, 3, true),
-            Ok(Some(Decimal::new(13, 2)))
-        );
-        assert_eq!(
-            parse(&"1.5%".into(), 1, 3, true),
-            Ok(Some(Decimal::new(15, 3)))
-        );
+        assert_eq!(parse(&"13%".into(), 1, 3, true), Ok(Some(Decimal::new(13, 2))));
+        assert_eq!(parse(&"1.5%".into(), 1, 3, true), Ok(Some(Decimal::new(15, 3))));
         assert_eq!(parse(&"13%".into(), 1, 3, false), Err(ParseFailure::Format));
     }
 

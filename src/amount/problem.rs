@@ -73,9 +73,7 @@ pub enum AmountProblem {
     #[error("Enter the tax rate.")]
     TaxRateRequired,
     /// A rate that is not in force.
-    #[error(
-        "{rate} is not a VAT rate or levy rate in force (13%, 9%, 6%, 5%, 3%, 1.5%, 1%, 0.5%, 0)."
-    )]
+    #[error("{rate} is not a VAT rate or levy rate in force (13%, 9%, 6%, 5%, 3%, 1.5%, 1%, 0.5%, 0).")]
     TaxRateUnsupported {
         /// The rate as a decimal.
         rate: String,
@@ -114,9 +112,7 @@ pub enum AmountProblem {
         red: bool,
     },
     /// A unit price of zero or below.
-    #[error(
-        "The unit price must be greater than zero (red lines too: their quantity is negative)."
-    )]
+    #[error("The unit price must be greater than zero (red lines too: their quantity is negative).")]
     UnitPriceSign,
     /// |单价 × 数量 − 金额| > 0.01.
     #[error("Unit price × quantity = {product}, which differs from the amount {amount} by more than 0.01.")]
@@ -138,9 +134,7 @@ pub enum AmountProblem {
     #[error("A line at 0% has no tax.")]
     ZeroRateTax,
     /// A 零税率标识 that does not exist.
-    #[error(
-        "The zero-rate flag must be 1 (exempt), 2 (not taxable) or 3 (zero rate), not “{found}”."
-    )]
+    #[error("The zero-rate flag must be 1 (exempt), 2 (not taxable) or 3 (zero rate), not “{found}”.")]
     ZeroRateFlagInvalid {
         /// The input.
         found: String,
@@ -181,12 +175,12 @@ pub enum AmountProblem {
     #[error("A special VAT invoice (数电专票) cannot carry a 0% line; issue a normal invoice for exempt or zero-rated items.")]
     SpecialZeroRate,
     /// A discount line not directly after a normal line.
-    #[error("A discount line must come directly after the line it discounts, and a line has at most one discount line.")]
+    #[error(
+        "A discount line must come directly after the line it discounts, and a line has at most one discount line."
+    )]
     DiscountPosition,
     /// A discount line named differently from its line.
-    #[error(
-        "A discount line must have the same item name as the line it discounts (“{expected}”)."
-    )]
+    #[error("A discount line must have the same item name as the line it discounts (“{expected}”).")]
     DiscountName {
         /// The discounted line's name.
         expected: String,
@@ -198,9 +192,7 @@ pub enum AmountProblem {
         expected: String,
     },
     /// |discount| > discounted amount.
-    #[error(
-        "The discount {discount} is larger than the amount {amount} of the line it discounts."
-    )]
+    #[error("The discount {discount} is larger than the amount {amount} of the line it discounts.")]
     DiscountExceedsLine {
         /// The discount's amount (absolute).
         discount: String,
@@ -240,7 +232,9 @@ pub enum AmountProblem {
     #[error("The total of a red invoice must be less than zero.")]
     RedTotalNotNegative,
     /// The total is larger than the amount fields hold.
-    #[error("The invoice total is too large for one invoice (at most 13 digits before the decimal point); split the order.")]
+    #[error(
+        "The invoice total is too large for one invoice (at most 13 digits before the decimal point); split the order."
+    )]
     TotalTooLarge,
     /// A discount line on a red invoice.
     #[error("A red invoice has normal lines only; include the discount in the line's amount.")]
@@ -461,22 +455,16 @@ impl Rule for AmountProblem {
             }
             ZeroRateFlagRate => "填写了零税率标识时税率必须为0。".into(),
             ZeroRateUnspecified => {
-                "税率为0，但未填写零税率标识或优惠政策（03免税、04不征税），将按普通零税率处理。"
-                    .into()
+                "税率为0，但未填写零税率标识或优惠政策（03免税、04不征税），将按普通零税率处理。".into()
             }
             PolicyInvalid { found } => format!("优惠政策标识应为01–18，而不是“{found}”。"),
             PolicyRate {
-                policy,
-                name_zh,
-                rate,
-                ..
+                policy, name_zh, rate, ..
             } => format!("优惠政策{policy}（{name_zh}）要求税率为{rate}。"),
             ZeroRatePolicyMismatch { flag, policy } => {
                 format!("零税率标识{flag}与优惠政策{policy}不一致。")
             }
-            SpecialZeroRate => {
-                "数电专票不能开具税率为0的项目；免税或零税率项目请开具数电普票。".into()
-            }
+            SpecialZeroRate => "数电专票不能开具税率为0的项目；免税或零税率项目请开具数电普票。".into(),
             DiscountPosition => "折扣行必须紧跟在被折扣行之后，且每行最多一个折扣行。".into(),
             DiscountName { expected } => {
                 format!("折扣行的项目名称必须与被折扣行相同（“{expected}”）。")
@@ -486,9 +474,7 @@ impl Rule for AmountProblem {
                 format!("折扣金额{discount}大于被折扣行金额{amount}。")
             }
             DeductionRange { amount } => {
-                format!(
-                    "扣除额应大于0且小于本行金额{amount}（红字发票为负数，且绝对值小于本行金额）。"
-                )
+                format!("扣除额应大于0且小于本行金额{amount}（红字发票为负数，且绝对值小于本行金额）。")
             }
             DeductionZeroRate => "税率为0的行不能差额征税（填写扣除额）。".into(),
             DeductionSingleLine => "差额征税发票只能有一行明细。".into(),

@@ -37,11 +37,7 @@ pub fn is_supported(rate: Decimal) -> bool {
 
 /// Reads a rate such as `"0.13"`, `"13%"` or `0`; pushes the issue and returns
 /// `None` when it is missing or not a rate in force.
-pub(crate) fn read_rate(
-    issues: &mut Issues,
-    i: usize,
-    input: Option<&DecimalInput>,
-) -> Option<Decimal> {
+pub(crate) fn read_rate(issues: &mut Issues, i: usize, input: Option<&DecimalInput>) -> Option<Decimal> {
     let field = || format!("lines[{i}].taxRate");
     let Some(input) = input else {
         issues.push(&field(), &AmountProblem::TaxRateRequired);
@@ -68,10 +64,7 @@ pub(crate) fn read_rate(
             None
         }
         Err(ParseFailure::Precision | ParseFailure::TooLarge) => {
-            issues.push(
-                &field(),
-                &AmountProblem::TaxRateUnsupported { rate: text() },
-            );
+            issues.push(&field(), &AmountProblem::TaxRateUnsupported { rate: text() });
             None
         }
         Err(ParseFailure::NonInteger) => {
@@ -196,12 +189,7 @@ pub(crate) fn check_flags(
         Some(p) => match POLICIES.iter().find(|(code, _)| *code == p) {
             Some((code, _)) => Some(*code),
             None => {
-                issues.push(
-                    &policy_field(),
-                    &AmountProblem::PolicyInvalid {
-                        found: p.to_owned(),
-                    },
-                );
+                issues.push(&policy_field(), &AmountProblem::PolicyInvalid { found: p.to_owned() });
                 None
             }
         },
@@ -210,9 +198,7 @@ pub(crate) fn check_flags(
         if flag.is_some() && !rate.is_zero() {
             issues.push(&flag_field(), &AmountProblem::ZeroRateFlagRate);
         }
-        if let Some(&(code, name_zh, name_en, required, text)) =
-            POLICY_RATES.iter().find(|p| Some(p.0) == policy)
-        {
+        if let Some(&(code, name_zh, name_en, required, text)) = POLICY_RATES.iter().find(|p| Some(p.0) == policy) {
             if rate != required {
                 issues.push(
                     &policy_field(),
@@ -226,10 +212,7 @@ pub(crate) fn check_flags(
             }
         }
         if rate.is_zero() && flag.is_none() && !matches!(policy, Some("03" | "04")) {
-            issues.push(
-                &format!("lines[{i}].taxRate"),
-                &AmountProblem::ZeroRateUnspecified,
-            );
+            issues.push(&format!("lines[{i}].taxRate"), &AmountProblem::ZeroRateUnspecified);
         }
     }
     if let (Some(flag), Some(policy)) = (flag, policy) {
@@ -306,28 +289,13 @@ mod tests {
         assert!(codes(None, None, "0.13").is_empty());
         assert_eq!(codes(None, None, "0"), ["ZERO_RATE_UNSPECIFIED"]);
         assert_eq!(codes(Some("1"), None, "0.13"), ["ZERO_RATE_FLAG_RATE"]);
-        assert_eq!(
-            codes(None, Some("03"), "0.06"),
-            ["PREFERENTIAL_POLICY_RATE"]
-        );
-        assert_eq!(
-            codes(None, Some("10"), "0.05"),
-            ["PREFERENTIAL_POLICY_RATE"]
-        );
+        assert_eq!(codes(None, Some("03"), "0.06"), ["PREFERENTIAL_POLICY_RATE"]);
+        assert_eq!(codes(None, Some("10"), "0.05"), ["PREFERENTIAL_POLICY_RATE"]);
         assert!(codes(None, Some("10"), "0.015").is_empty());
-        assert_eq!(
-            codes(Some("1"), Some("04"), "0"),
-            ["ZERO_RATE_POLICY_MISMATCH"]
-        );
-        assert_eq!(
-            codes(Some("3"), Some("03"), "0"),
-            ["ZERO_RATE_POLICY_MISMATCH"]
-        );
+        assert_eq!(codes(Some("1"), Some("04"), "0"), ["ZERO_RATE_POLICY_MISMATCH"]);
+        assert_eq!(codes(Some("3"), Some("03"), "0"), ["ZERO_RATE_POLICY_MISMATCH"]);
         assert_eq!(codes(Some("7"), None, "0.13"), ["ZERO_RATE_FLAG_INVALID"]);
-        assert_eq!(
-            codes(None, Some("19"), "0.13"),
-            ["PREFERENTIAL_POLICY_INVALID"]
-        );
+        assert_eq!(codes(None, Some("19"), "0.13"), ["PREFERENTIAL_POLICY_INVALID"]);
         assert!(codes(Some("0"), Some("11"), "0.13").is_empty());
     }
 }

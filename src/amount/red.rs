@@ -20,8 +20,8 @@ use super::money::{format_money, format_plain, DecimalInput};
 use super::problem::{AmountProblem, NumberKind};
 use super::rounding::{mul_div_round, product_within};
 use super::{
-    compute_invoice, InvoiceInput, LineInput, LineKind, LineResult, Totals, DEFAULT_DECIMALS,
-    MONEY_INT_DIGITS, UNIT_INT_DIGITS,
+    compute_invoice, InvoiceInput, LineInput, LineKind, LineResult, Totals, DEFAULT_DECIMALS, MONEY_INT_DIGITS,
+    UNIT_INT_DIGITS,
 };
 
 /// What to reverse.

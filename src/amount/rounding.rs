@@ -110,14 +110,7 @@ pub fn product_within(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal) ->
 }
 
 /// [`product_within`] in `i128`, `None` when a figure does not fit.
-fn product_within_fast(
-    a: Decimal,
-    b: Decimal,
-    c: Decimal,
-    tolerance: Decimal,
-    sp: u32,
-    s: u32,
-) -> Option<bool> {
+fn product_within_fast(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal, sp: u32, s: u32) -> Option<bool> {
     let scale = |m: i128, from: u32| m.checked_mul(i128::try_from(pow10_u128(s - from)?).ok()?);
     let prod = scale(a.mantissa().checked_mul(b.mantissa())?, sp)?;
     let other = scale(c.mantissa(), c.scale())?;
@@ -146,11 +139,7 @@ fn wide(ma: u128, mb: u128, mc: u128, np: u32, dp: u32) -> Option<u128> {
     let num = Wide::from(ma).mul(&Wide::from(mb))?.mul_pow10(np)?;
     let den = Wide::from(mc).mul_pow10(dp)?;
     let (q, r) = num.div_rem(&den)?;
-    let q = if r >= den.sub(&r) {
-        q.add(&Wide::from(1))?
-    } else {
-        q
-    };
+    let q = if r >= den.sub(&r) { q.add(&Wide::from(1))? } else { q };
     q.to_u128()
 }
 
@@ -343,22 +332,10 @@ mod tests {
     #[test]
     fn division_is_exact_half_up() {
         // 10 ÷ 3 = 3.333…, 20 ÷ 3 = 6.666… → 6.67; 1 ÷ 8 = 0.125 → 0.13.
-        assert_eq!(
-            mul_div_round(d("10"), Decimal::ONE, d("3"), 2),
-            Some(d("3.33"))
-        );
-        assert_eq!(
-            mul_div_round(d("20"), Decimal::ONE, d("3"), 2),
-            Some(d("6.67"))
-        );
-        assert_eq!(
-            mul_div_round(d("1"), Decimal::ONE, d("8"), 2),
-            Some(d("0.13"))
-        );
-        assert_eq!(
-            mul_div_round(d("1"), Decimal::ONE, d("-8"), 2),
-            Some(d("-0.13"))
-        );
+        assert_eq!(mul_div_round(d("10"), Decimal::ONE, d("3"), 2), Some(d("3.33")));
+        assert_eq!(mul_div_round(d("20"), Decimal::ONE, d("3"), 2), Some(d("6.67")));
+        assert_eq!(mul_div_round(d("1"), Decimal::ONE, d("8"), 2), Some(d("0.13")));
+        assert_eq!(mul_div_round(d("1"), Decimal::ONE, d("-8"), 2), Some(d("-0.13")));
     }
 
     #[test]
@@ -378,40 +355,19 @@ mod tests {
 
     #[test]
     fn tolerance_is_decided_exactly() {
-        assert!(product_within(
-            d("3"),
-            d("3.33333333"),
-            d("10.00"),
-            d("0.01")
-        ));
+        assert!(product_within(d("3"), d("3.33333333"), d("10.00"), d("0.01")));
         assert!(product_within(d("-2"), d("5.005"), d("-10.00"), d("0.01")));
         assert!(!product_within(d("-2"), d("5.006"), d("-10.00"), d("0.01")));
         assert!(!product_within(d("2"), d("5"), d("-10.00"), d("0.01")));
         // 0.0000000000001 over the tolerance is over.
-        assert!(!product_within(
-            d("1"),
-            d("10.0100000000001"),
-            d("10.00"),
-            d("0.01")
-        ));
+        assert!(!product_within(d("1"), d("10.0100000000001"), d("10.00"), d("0.01")));
         assert!(product_within(d("1"), d("10.01"), d("10.00"), d("0.01")));
     }
 
     #[test]
     fn overflow_is_none_not_a_panic() {
-        assert_eq!(
-            mul_div_round(Decimal::MAX, Decimal::MAX, Decimal::ONE, 2),
-            None
-        );
-        assert_eq!(
-            mul_div_round(Decimal::ONE, Decimal::ONE, Decimal::ONE, 29),
-            None
-        );
-        assert!(!product_within(
-            Decimal::MAX,
-            Decimal::MAX,
-            Decimal::ONE,
-            d("0.01")
-        ));
+        assert_eq!(mul_div_round(Decimal::MAX, Decimal::MAX, Decimal::ONE, 2), None);
+        assert_eq!(mul_div_round(Decimal::ONE, Decimal::ONE, Decimal::ONE, 29), None);
+        assert!(!product_within(Decimal::MAX, Decimal::MAX, Decimal::ONE, d("0.01")));
     }
 }

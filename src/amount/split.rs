@@ -21,8 +21,8 @@ use super::money::{format_money, format_plain, parse, DecimalInput};
 use super::problem::AmountProblem;
 use super::rounding::mul_div_round;
 use super::{
-    compute_invoice, InvoiceInput, InvoiceResult, LineInput, LineKind, Totals, DEFAULT_DECIMALS,
-    MAX_LINES, MONEY_INT_DIGITS,
+    compute_invoice, InvoiceInput, InvoiceResult, LineInput, LineKind, Totals, DEFAULT_DECIMALS, MAX_LINES,
+    MONEY_INT_DIGITS,
 };
 
 /// The most invoices one order may be split into.
@@ -116,11 +116,7 @@ pub fn split_invoice(input: &InvoiceInput, limits: &SplitLimits) -> SplitResult 
         issues.push("lines", &AmountProblem::SplitUnsupported);
         return done(issues, Vec::new(), whole.totals);
     }
-    let has_discount = whole
-        .lines
-        .iter()
-        .flatten()
-        .any(|l| l.kind == LineKind::Discount);
+    let has_discount = whole.lines.iter().flatten().any(|l| l.kind == LineKind::Discount);
     let max_lines = limits.max_lines.unwrap_or(MAX_LINES).min(MAX_LINES);
     if max_lines == 0 || (max_lines == 1 && has_discount) {
         issues.push(
@@ -131,11 +127,7 @@ pub fn split_invoice(input: &InvoiceInput, limits: &SplitLimits) -> SplitResult 
             },
         );
     }
-    let max_amount = match limits
-        .max_amount
-        .as_ref()
-        .map(|m| parse(m, MONEY_INT_DIGITS, 2, false))
-    {
+    let max_amount = match limits.max_amount.as_ref().map(|m| parse(m, MONEY_INT_DIGITS, 2, false)) {
         None | Some(Ok(None)) => None,
         Some(Ok(Some(m))) if m > Decimal::ZERO => Some(m),
         _ => {
@@ -163,11 +155,7 @@ pub fn split_invoice(input: &InvoiceInput, limits: &SplitLimits) -> SplitResult 
             .get(i + 1)
             .and_then(|l| l.as_ref())
             .is_some_and(|l| l.kind == LineKind::Discount);
-        let idx: Vec<usize> = if next_is_discount {
-            vec![i, i + 1]
-        } else {
-            vec![i]
-        };
+        let idx: Vec<usize> = if next_is_discount { vec![i, i + 1] } else { vec![i] };
         let measure: Decimal = idx
             .iter()
             .filter_map(|&j| whole.lines[j].as_ref())
@@ -193,8 +181,7 @@ pub fn split_invoice(input: &InvoiceInput, limits: &SplitLimits) -> SplitResult 
     let mut packs: Vec<(Vec<(LineInput, usize)>, Decimal)> = Vec::new();
     for unit in units {
         let fits = packs.last().is_some_and(|(lines, amount)| {
-            lines.len() + unit.lines.len() <= max_lines
-                && max_amount.is_none_or_ge(*amount + unit.measure)
+            lines.len() + unit.lines.len() <= max_lines && max_amount.is_none_or_ge(*amount + unit.measure)
         });
         if fits {
             if let Some(last) = packs.last_mut() {
@@ -284,8 +271,7 @@ fn cut(
     };
     let line = whole.lines[idx[0]].as_ref().ok_or_else(failed)?;
     let disc = idx.get(1).and_then(|&d| whole.lines[d].as_ref());
-    let measure = line.amount_in_basis(limit_incl)
-        + disc.map_or(Decimal::ZERO, |d| d.amount_in_basis(limit_incl));
+    let measure = line.amount_in_basis(limit_incl) + disc.map_or(Decimal::ZERO, |d| d.amount_in_basis(limit_incl));
     let cutter = Cutter {
         input,
         idx,
@@ -316,9 +302,7 @@ fn cut(
                 c += n;
             }
             cum.push(q);
-            if let Some(pieces) =
-                cutter.try_cumulative(&cum.into_iter().map(Some).collect::<Vec<_>>())?
-            {
+            if let Some(pieces) = cutter.try_cumulative(&cum.into_iter().map(Some).collect::<Vec<_>>())? {
                 return Ok(pieces);
             }
             n -= Decimal::ONE;
@@ -397,8 +381,7 @@ impl Cutter<'_> {
         let k = cum.len();
         let kd = Decimal::from(k);
         let zero = Decimal::ZERO;
-        let (mut q_prev, mut a_prev, mut t_prev, mut ad_prev, mut td_prev) =
-            (zero, zero, zero, zero, zero);
+        let (mut q_prev, mut a_prev, mut t_prev, mut ad_prev, mut td_prev) = (zero, zero, zero, zero, zero);
         let mut pieces = Vec::with_capacity(k);
         for (j, c) in cum.iter().enumerate() {
             let last = j + 1 == k;
@@ -406,10 +389,7 @@ impl Cutter<'_> {
             // Cumulative amount: by quantity × price, or by share of the amount.
             let (qj, aj) = match (q, p) {
                 _ if last => (q, a),
-                (Some(_), Some(p)) => (
-                    Some(c),
-                    mul_div_round(c, p, Decimal::ONE, 2).ok_or_else(failed)?,
-                ),
+                (Some(_), Some(p)) => (Some(c), mul_div_round(c, p, Decimal::ONE, 2).ok_or_else(failed)?),
                 (Some(q), None) => (Some(c), mul_div_round(a, c, q, 2).ok_or_else(failed)?),
                 (None, _) => (None, mul_div_round(a, -c, kd, 2).ok_or_else(failed)?),
             };
@@ -446,9 +426,7 @@ impl Cutter<'_> {
                     lines.push((d, di));
                 }
             }
-            let probe = self
-                .input
-                .with_lines(lines.iter().map(|(l, _)| l.clone()).collect());
+            let probe = self.input.with_lines(lines.iter().map(|(l, _)| l.clone()).collect());
             let computed = compute_invoice(&probe);
             let m = if self.limit_incl {
                 computed.totals.amount_incl_tax

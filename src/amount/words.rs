@@ -256,10 +256,7 @@ mod tests {
         let inv = WordsOptions {
             style: WordsStyle::Invoice,
         };
-        assert_eq!(
-            amount_in_words("1265.77", inv).unwrap(),
-            "⊗壹仟贰佰陆拾伍圆柒角柒分"
-        );
+        assert_eq!(amount_in_words("1265.77", inv).unwrap(), "⊗壹仟贰佰陆拾伍圆柒角柒分");
         assert_eq!(amount_in_words("106.00", inv).unwrap(), "⊗壹佰零陆圆整");
         assert_eq!(amount_in_words("0", inv).unwrap(), "⊗零圆整");
     }
@@ -292,18 +289,9 @@ mod tests {
         let o = WordsOptions::default();
         assert_eq!(amount_in_words("-5", o), Err(WordsError::Negative));
         assert_eq!(amount_in_words("1.005", o), Err(WordsError::Precision));
-        assert_eq!(
-            amount_in_words("10000000000000000", o),
-            Err(WordsError::TooLarge)
-        );
-        assert_eq!(
-            amount_in_words("", o),
-            Err(WordsError::Format(String::new()))
-        );
-        assert_eq!(
-            amount_in_words("abc", o).unwrap_err().code(),
-            "WORDS_FORMAT"
-        );
+        assert_eq!(amount_in_words("10000000000000000", o), Err(WordsError::TooLarge));
+        assert_eq!(amount_in_words("", o), Err(WordsError::Format(String::new())));
+        assert_eq!(amount_in_words("abc", o).unwrap_err().code(), "WORDS_FORMAT");
         assert_eq!(plain("-0"), "零元整");
     }
 }

@@ -42,7 +42,10 @@ fn by_code_point() -> &'static [(u16, u16)] {
         crate::sort::sort_indices(&mut order, &|a, b| {
             (u16_at(HANZI, a as usize), a).cmp(&(u16_at(HANZI, b as usize), b))
         });
-        order.into_iter().map(|i| (u16_at(HANZI, i as usize), hanzi_code(i as usize))).collect()
+        order
+            .into_iter()
+            .map(|i| (u16_at(HANZI, i as usize), hanzi_code(i as usize)))
+            .collect()
     })
 }
 

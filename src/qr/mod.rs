@@ -43,7 +43,9 @@ pub enum QrProblem {
     #[error("The QR code's check code does not match; please check the name and tax ID")]
     TitleCrc,
     /// The check code matches only a non-standard form.
-    #[error("The QR code's check code is computed over {variant}, not GBK with the closing separator as the standard says")]
+    #[error(
+        "The QR code's check code is computed over {variant}, not GBK with the closing separator as the standard says"
+    )]
     TitleCrcVariant {
         /// Which form matched.
         variant: &'static str,
@@ -107,9 +109,7 @@ impl Rule for QrProblem {
 
     fn severity(&self) -> Severity {
         match self {
-            QrProblem::TitleCrc | QrProblem::TitleCrcVariant { .. } | QrProblem::ReceiptExpired => {
-                Severity::Warning
-            }
+            QrProblem::TitleCrc | QrProblem::TitleCrcVariant { .. } | QrProblem::ReceiptExpired => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -192,13 +192,7 @@ pub fn qr_svg(text: &str) -> Option<String> {
                 while x < size && qr.get_module(x, y) {
                     x += 1;
                 }
-                d.push_str(&format!(
-                    "M{} {}h{}v1h-{}z",
-                    start + 4,
-                    y + 4,
-                    x - start,
-                    x - start
-                ));
+                d.push_str(&format!("M{} {}h{}v1h-{}z", start + 4, y + 4, x - start, x - start));
             } else {
                 x += 1;
             }

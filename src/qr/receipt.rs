@@ -4,10 +4,10 @@
 
 use serde::Serialize;
 
-use crate::json::{self, Kind, Value as Json};
 use super::{base64_decode, QrProblem};
 use crate::amount::{DecimalInput, LineInput};
 use crate::issue::{Issue, Issues};
+use crate::json::{self, Kind, Value as Json};
 
 const PREFIX: &str = "FP1.";
 const FIELD: &str = "receipt";
@@ -123,11 +123,7 @@ fn decode(text: &str, now_s: i64, issues: &mut Issues) -> Option<Receipt> {
         issues.push(FIELD, &format("an unknown token version", "令牌版本未知"));
         return None;
     }
-    if claims
-        .get("purpose")
-        .and_then(Json::str)
-        .is_some_and(|p| p != "issue")
-    {
+    if claims.get("purpose").and_then(Json::str).is_some_and(|p| p != "issue") {
         issues.push(FIELD, &QrProblem::ReceiptPurpose);
         return None;
     }
@@ -138,29 +134,16 @@ fn decode(text: &str, now_s: i64, issues: &mut Issues) -> Option<Receipt> {
         _ => Vec::new(),
     };
     let (Some(order_id), false) = (order_id, lines.is_empty()) else {
-        issues.push(
-            FIELD,
-            &format("no order number or no lines", "缺少订单号或明细"),
-        );
+        issues.push(FIELD, &format("no order number or no lines", "缺少订单号或明细"));
         return None;
     };
-    let int = |k: &str| {
-        claims
-            .get(k)
-            .and_then(Json::text)
-            .and_then(|s| s.parse::<i64>().ok())
-    };
+    let int = |k: &str| claims.get(k).and_then(Json::text).and_then(|s| s.parse::<i64>().ok());
     let expires = int("expiresAt");
     if expires.is_some_and(|e| e <= now_s) {
         issues.push(FIELD, &QrProblem::ReceiptExpired);
     }
     let totals = claims.get("totals");
-    let total = |k: &str| {
-        totals
-            .and_then(|t| t.get(k))
-            .and_then(Json::text)
-            .map(str::to_owned)
-    };
+    let total = |k: &str| totals.and_then(|t| t.get(k)).and_then(Json::text).map(str::to_owned);
     Some(Receipt {
         token,
         merchant: text_of("merchant").unwrap_or_default(),
@@ -274,20 +257,14 @@ mod tests {
         assert!(rc.price_includes_tax);
         assert_eq!(rc.lines.len(), 1);
         assert_eq!(rc.lines[0].name.as_deref(), Some("午餐"));
-        assert_eq!(
-            rc.lines[0].amount,
-            Some(DecimalInput::Text("106.00".into()))
-        );
+        assert_eq!(rc.lines[0].amount, Some(DecimalInput::Text("106.00".into())));
         assert_eq!(rc.totals.amount_incl_tax.as_deref(), Some("106.00"));
         assert_eq!(rc.totals.tax_amount, None);
     }
 
     #[test]
     fn inside_a_url_and_expired() {
-        let r = parse_receipt_at(
-            &format!("https://shop.example/kiosk?t={VECTOR}&x=1\r"),
-            1_800_000_000,
-        );
+        let r = parse_receipt_at(&format!("https://shop.example/kiosk?t={VECTOR}&x=1\r"), 1_800_000_000);
         assert!(r.valid);
         assert_eq!(r.receipt.unwrap().token, VECTOR);
         assert_eq!(codes(&r.warnings), ["RECEIPT_EXPIRED"]);
@@ -311,41 +288,23 @@ mod tests {
     #[test]
     fn not_a_receipt() {
         assert_eq!(codes(&parse_receipt_at(" ", 0).errors), ["RECEIPT_EMPTY"]);
-        assert_eq!(
-            codes(&parse_receipt_at("$01abc$", 0).errors),
-            ["RECEIPT_FORMAT"]
-        );
-        assert_eq!(
-            codes(&parse_receipt_at("FP1.abc", 0).errors),
-            ["RECEIPT_FORMAT"]
-        );
-        assert_eq!(
-            codes(&parse_receipt_at("FP1.!!!.sig", 0).errors),
-            ["RECEIPT_FORMAT"]
-        );
+        assert_eq!(codes(&parse_receipt_at("$01abc$", 0).errors), ["RECEIPT_FORMAT"]);
+        assert_eq!(codes(&parse_receipt_at("FP1.abc", 0).errors), ["RECEIPT_FORMAT"]);
+        assert_eq!(codes(&parse_receipt_at("FP1.!!!.sig", 0).errors), ["RECEIPT_FORMAT"]);
         let t = |c: &str| format!("FP1.{}.c2ln", b64url(c));
         assert_eq!(
             codes(&parse_receipt_at(&t(r#"{"v":2,"orderId":"A","lines":[{}]}"#), 0).errors),
             ["RECEIPT_FORMAT"]
         );
         assert_eq!(
-            codes(
-                &parse_receipt_at(
-                    &t(r#"{"v":1,"purpose":"red","orderId":"A","lines":[{}]}"#),
-                    0
-                )
-                .errors
-            ),
+            codes(&parse_receipt_at(&t(r#"{"v":1,"purpose":"red","orderId":"A","lines":[{}]}"#), 0).errors),
             ["RECEIPT_PURPOSE"]
         );
         assert_eq!(
             codes(&parse_receipt_at(&t(r#"{"v":1,"orderId":"A","lines":[]}"#), 0).errors),
             ["RECEIPT_FORMAT"]
         );
-        assert_eq!(
-            codes(&parse_receipt_at(&t("[1]"), 0).errors),
-            ["RECEIPT_FORMAT"]
-        );
+        assert_eq!(codes(&parse_receipt_at(&t("[1]"), 0).errors), ["RECEIPT_FORMAT"]);
         let r = parse_receipt_at("hello", 0);
         assert!(r.receipt.is_none() && !r.valid);
         assert!(r.errors[0].message.contains("小票"));

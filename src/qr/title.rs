@@ -52,10 +52,7 @@ fn split_pair(s: &str) -> (String, String) {
         return (a.trim().to_owned(), b.trim().to_owned());
     }
     if let Some((a, b)) = s.rsplit_once(char::is_whitespace) {
-        if !b.is_empty()
-            && b.chars().all(|c| c.is_ascii_digit() || c == '-')
-            && b.chars().any(|c| c.is_ascii_digit())
-        {
+        if !b.is_empty() && b.chars().all(|c| c.is_ascii_digit() || c == '-') && b.chars().any(|c| c.is_ascii_digit()) {
             return (a.trim().to_owned(), b.to_owned());
         }
     }
@@ -108,17 +105,11 @@ fn decode(text: &str, issues: &mut Issues) -> Option<TitleBuyer> {
         return None;
     }
     let Some(bytes) = base64_decode(payload) else {
-        issues.push(
-            FIELD,
-            &format("the content is not Base64", "内容不是 Base64 编码"),
-        );
+        issues.push(FIELD, &format("the content is not Base64", "内容不是 Base64 编码"));
         return None;
     };
     // As implemented by producers: UTF-8; a GBK payload is read too.
-    let Some(decoded) = String::from_utf8(bytes.clone())
-        .ok()
-        .or_else(|| gbk::decode(&bytes))
-    else {
+    let Some(decoded) = String::from_utf8(bytes.clone()).ok().or_else(|| gbk::decode(&bytes)) else {
         issues.push(
             FIELD,
             &format(
@@ -156,10 +147,7 @@ fn decode(text: &str, issues: &mut Issues) -> Option<TitleBuyer> {
         issues.push(FIELD, &QrProblem::TitleCrc);
         return Some(buyer);
     };
-    let covered_len = parts[..4]
-        .iter()
-        .map(|p| p.len() + SEP.len())
-        .sum::<usize>();
+    let covered_len = parts[..4].iter().map(|p| p.len() + SEP.len()).sum::<usize>();
     let with_sep = &decoded[..covered_len];
     let without_sep = with_sep.strip_suffix(SEP).unwrap_or(with_sep);
     let gbk_with = gbk::encode(with_sep);
@@ -208,10 +196,7 @@ pub fn encode_title_qr(b: &TitleBuyer) -> Option<String> {
         pair(&b.bank_name, &b.bank_account)
     );
     let crc = crc16_umts(&gbk::encode(&text)?);
-    Some(format!(
-        "$01{}$",
-        base64_encode(format!("{text}{crc:04X}").as_bytes())
-    ))
+    Some(format!("$01{}$", base64_encode(format!("{text}{crc:04X}").as_bytes())))
 }
 
 fn base64_encode(bytes: &[u8]) -> String {
@@ -237,7 +222,8 @@ fn base64_encode(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    const EXAMPLE_TEXT: &str = "测试公司</>91110000600037341L</>北京市海淀区|010-12345678</>中国工商银行|6222000000000000</>";
+    const EXAMPLE_TEXT: &str =
+        "测试公司</>91110000600037341L</>北京市海淀区|010-12345678</>中国工商银行|6222000000000000</>";
     const EXAMPLE_QR: &str = "$015rWL6K+V5YWs5Y+4PC8+OTExMTAwMDA2MDAwMzczNDFMPC8+5YyX5Lqs5biC5rW35reA5Yy6fDAxMC0xMjM0NTY3ODwvPuS4reWbveW3peWVhumTtuihjHw2MjIyMDAwMDAwMDAwMDAwPC8+Njc5Mg==$";
 
     fn qr(text: &str) -> String {
@@ -269,9 +255,7 @@ mod tests {
             }
         );
         // Scanner noise: surrounding whitespace and a line break.
-        assert!(parse_title_qr(&format!("  {}\r\n", EXAMPLE_QR))
-            .warnings
-            .is_empty());
+        assert!(parse_title_qr(&format!("  {}\r\n", EXAMPLE_QR)).warnings.is_empty());
     }
 
     #[test]
@@ -319,10 +303,7 @@ mod tests {
         let r = parse_title_qr(&format!("$01{}$", base64_encode(&gbk_bytes)));
         assert!(r.valid && r.warnings.is_empty(), "{r:?}");
         let b = r.buyer.unwrap();
-        assert_eq!(
-            (b.address.as_str(), b.phone.as_str()),
-            ("北京市朝阳区", "010-88886666")
-        );
+        assert_eq!((b.address.as_str(), b.phone.as_str()), ("北京市朝阳区", "010-88886666"));
         assert_eq!(
             (b.bank_name.as_str(), b.bank_account.as_str()),
             ("招商银行北京分行", "110912345610101")
@@ -336,18 +317,9 @@ mod tests {
             codes(&parse_title_qr("https://example.com").errors),
             ["TITLE_QR_FORMAT"]
         );
-        assert_eq!(
-            codes(&parse_title_qr("$02abcd$").errors),
-            ["TITLE_QR_VERSION"]
-        );
-        assert_eq!(
-            codes(&parse_title_qr("$01***$").errors),
-            ["TITLE_QR_FORMAT"]
-        );
-        assert_eq!(
-            codes(&parse_title_qr(&qr("只有名称")).errors),
-            ["TITLE_QR_FORMAT"]
-        );
+        assert_eq!(codes(&parse_title_qr("$02abcd$").errors), ["TITLE_QR_VERSION"]);
+        assert_eq!(codes(&parse_title_qr("$01***$").errors), ["TITLE_QR_FORMAT"]);
+        assert_eq!(codes(&parse_title_qr(&qr("只有名称")).errors), ["TITLE_QR_FORMAT"]);
         assert_eq!(codes(&parse_title_qr("$").errors), ["TITLE_QR_FORMAT"]);
         assert_eq!(codes(&parse_title_qr("$0").errors), ["TITLE_QR_FORMAT"]);
         assert_eq!(codes(&parse_title_qr("$测试").errors), ["TITLE_QR_FORMAT"]);

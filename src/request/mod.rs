@@ -58,7 +58,9 @@ mod special;
 use serde::{Deserialize, Serialize};
 
 use crate::amount::money::{format_money, format_plain};
-use crate::amount::{compute_invoice, compute_red, InvoiceInput, LineInput, LineKind, RedInput, RedLineInput, ReversedLine};
+use crate::amount::{
+    compute_invoice, compute_red, InvoiceInput, LineInput, LineKind, RedInput, RedLineInput, ReversedLine,
+};
 use crate::buyer::{validate_buyer, Buyer, BuyerInput, BuyerOptions, InvoiceType};
 use crate::issue::{Issue, Issues};
 use crate::taxcode::{check_item_name, TaxCodeProblem};
@@ -66,8 +68,8 @@ use crate::text::{char_len, clean_text, has_control};
 
 pub use problem::RequestProblem;
 pub use special::{
-    check_special_business, SpecialBusiness, SpecialKind, SpecialProblem, Transport, ADDRESS_MAX, AREA_UNITS, CERTIFICATE_MAX,
-    OTHER_TEXT_MAX, PROJECT_NAME_MAX, TRANSPORTS_MAX, TRANSPORT_TEXT_MAX,
+    check_special_business, SpecialBusiness, SpecialKind, SpecialProblem, Transport, ADDRESS_MAX, AREA_UNITS,
+    CERTIFICATE_MAX, OTHER_TEXT_MAX, PROJECT_NAME_MAX, TRANSPORTS_MAX, TRANSPORT_TEXT_MAX,
 };
 
 /// The version of the canonical request shape this crate reads and writes.
@@ -228,11 +230,22 @@ pub struct BuildResult<T> {
 fn finish<T>(mut issues: Issues, confirmed: &[String], request: impl FnOnce() -> Option<T>) -> BuildResult<T> {
     issues.apply_confirmed(confirmed);
     // compute_invoice and check_item_name both report an empty name.
-    let empty_names: Vec<String> =
-        issues.errors.iter().filter(|e| e.code == "ITEM_NAME_EMPTY").map(|e| e.field.clone()).collect();
-    issues.errors.retain(|e| !(e.code == "LINE_NAME_REQUIRED" && empty_names.contains(&e.field)));
+    let empty_names: Vec<String> = issues
+        .errors
+        .iter()
+        .filter(|e| e.code == "ITEM_NAME_EMPTY")
+        .map(|e| e.field.clone())
+        .collect();
+    issues
+        .errors
+        .retain(|e| !(e.code == "LINE_NAME_REQUIRED" && empty_names.contains(&e.field)));
     let valid = issues.is_ok();
-    BuildResult { valid, request: if valid { request() } else { None }, errors: issues.errors, warnings: issues.warnings }
+    BuildResult {
+        valid,
+        request: if valid { request() } else { None },
+        errors: issues.errors,
+        warnings: issues.warnings,
+    }
 }
 
 /// `schemaVersion` as sent: a number or a string.
@@ -253,7 +266,13 @@ fn check_schema_version(v: &Option<SchemaVersionInput>, issues: &mut Issues) {
         Some(SchemaVersionInput::Number(n)) => n.to_string(),
         Some(SchemaVersionInput::Text(s)) => s.chars().take(20).collect(),
     };
-    issues.push("schemaVersion", &RequestProblem::SchemaVersion { found, supported: SCHEMA_VERSION });
+    issues.push(
+        "schemaVersion",
+        &RequestProblem::SchemaVersion {
+            found,
+            supported: SCHEMA_VERSION,
+        },
+    );
 }
 
 /// Checks an order number and returns it trimmed.
@@ -262,7 +281,13 @@ pub fn check_order_id(field: &str, input: Option<&str>, issues: &mut Issues) -> 
     if id.is_empty() {
         issues.push(field, &RequestProblem::OrderIdRequired);
     } else if id.len() > ORDER_ID_MAX || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        issues.push(field, &RequestProblem::OrderIdFormat { found: id.chars().take(40).collect(), max: ORDER_ID_MAX });
+        issues.push(
+            field,
+            &RequestProblem::OrderIdFormat {
+                found: id.chars().take(40).collect(),
+                max: ORDER_ID_MAX,
+            },
+        );
     }
     id
 }
@@ -272,7 +297,12 @@ fn parse_invoice_type(input: Option<&str>, issues: &mut Issues) -> InvoiceType {
         None | Some("") | Some("normal") | Some("数电普票") => InvoiceType::Normal,
         Some("special") | Some("数电专票") => InvoiceType::Special,
         Some(other) => {
-            issues.push("invoiceType", &RequestProblem::InvoiceTypeInvalid { found: other.chars().take(40).collect() });
+            issues.push(
+                "invoiceType",
+                &RequestProblem::InvoiceTypeInvalid {
+                    found: other.chars().take(40).collect(),
+                },
+            );
             InvoiceType::Normal
         }
     }
@@ -305,7 +335,13 @@ pub fn build_issue_request(form: &IssueForm) -> BuildResult<IssueRequest> {
     if let Some(mobile) = non_empty(&form.delivery.mobile) {
         buyer_input.mobile = Some(mobile);
     }
-    let buyer = validate_buyer(&buyer_input, &BuyerOptions { invoice_type, confirmed: form.confirmed.clone() });
+    let buyer = validate_buyer(
+        &buyer_input,
+        &BuyerOptions {
+            invoice_type,
+            confirmed: form.confirmed.clone(),
+        },
+    );
     issues.errors.extend(buyer.errors);
     issues.warnings.extend(buyer.warnings);
 
@@ -315,7 +351,12 @@ pub fn build_issue_request(form: &IssueForm) -> BuildResult<IssueRequest> {
     let mut prev_code: Option<String> = None;
     for (i, line) in form.lines.iter().enumerate() {
         let is_discount = line.kind.as_deref().map(str::trim) == Some("discount");
-        let given = line.tax_code.as_deref().map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned);
+        let given = line
+            .tax_code
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned);
         let code = match (given, is_discount) {
             (Some(c), _) => Some(c),
             (None, true) => prev_code.clone(),
@@ -326,7 +367,11 @@ pub fn build_issue_request(form: &IssueForm) -> BuildResult<IssueRequest> {
             None => issues.push(&format!("lines[{i}].taxCode"), &TaxCodeProblem::Empty),
             Some(c) => {
                 let r = check_item_name(c, line.name.as_deref().unwrap_or(""));
-                let mut li = Issues { errors: r.errors, warnings: r.warnings }.prefixed(&format!("lines[{i}]"));
+                let mut li = Issues {
+                    errors: r.errors,
+                    warnings: r.warnings,
+                }
+                .prefixed(&format!("lines[{i}]"));
                 // Only the code's own problems and the name's; an empty name is reported once below.
                 li.errors.retain(|e| e.code != "ITEM_NAME_EMPTY" || printed.is_empty());
                 issues.extend(li);
@@ -337,7 +382,11 @@ pub fn build_issue_request(form: &IssueForm) -> BuildResult<IssueRequest> {
         }
         prev_code = code.clone().or(prev_code);
         codes.push(code.unwrap_or_default());
-        lines.push(LineInput { name: Some(printed), tax_code: codes.last().cloned(), ..line.clone() });
+        lines.push(LineInput {
+            name: Some(printed),
+            tax_code: codes.last().cloned(),
+            ..line.clone()
+        });
     }
     let invoice = InvoiceInput {
         price_includes_tax: form.price_includes_tax,
@@ -361,7 +410,10 @@ pub fn build_issue_request(form: &IssueForm) -> BuildResult<IssueRequest> {
 
     // Special business data and the line constraints of its type.
     #[cfg(feature = "special-business")]
-    let special_business = form.special_business.as_ref().and_then(|sb| check_special_business(sb, &form.lines, &mut issues));
+    let special_business = form
+        .special_business
+        .as_ref()
+        .and_then(|sb| check_special_business(sb, &form.lines, &mut issues));
     // The npm package's light invoice part leaves the 特定业务 rules out (about 6 KB).
     #[cfg(not(feature = "special-business"))]
     let special_business: Option<SpecialBusiness> = {
@@ -405,7 +457,10 @@ pub fn build_issue_request(form: &IssueForm) -> BuildResult<IssueRequest> {
             schema_version: SCHEMA_VERSION,
             order_id,
             invoice_type,
-            delivery: DeliveryOut { email: buyer.normalized.email.clone(), mobile: buyer.normalized.mobile.clone() },
+            delivery: DeliveryOut {
+                email: buyer.normalized.email.clone(),
+                mobile: buyer.normalized.mobile.clone(),
+            },
             buyer: buyer.normalized,
             confirmed: form.confirmed.clone(),
             price_includes_tax: incl,
@@ -593,17 +648,30 @@ pub fn build_red_request(form: &RedForm) -> BuildResult<RedRequest> {
     if !order_id.is_empty() && order_id == blue_order_id {
         issues.push("orderId", &RequestProblem::RedOrderIdSame);
     }
-    let number: String = form.blue_invoice_number.as_deref().unwrap_or("").chars().filter(|c| !c.is_whitespace()).collect();
+    let number: String = form
+        .blue_invoice_number
+        .as_deref()
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
     if number.is_empty() {
         issues.push("blueInvoiceNumber", &RequestProblem::BlueNumberRequired);
     } else if number.len() != 20 || !number.bytes().all(|b| b.is_ascii_digit()) {
-        issues.push("blueInvoiceNumber", &RequestProblem::BlueNumberFormat { found: number.chars().take(40).collect() });
+        issues.push(
+            "blueInvoiceNumber",
+            &RequestProblem::BlueNumberFormat {
+                found: number.chars().take(40).collect(),
+            },
+        );
     }
     let reason = RedReason::parse(form.reason.as_deref().unwrap_or(""));
     if reason.is_none() {
         issues.push(
             "reason",
-            &RequestProblem::RedReasonInvalid { found: form.reason.as_deref().unwrap_or("").chars().take(40).collect() },
+            &RequestProblem::RedReasonInvalid {
+                found: form.reason.as_deref().unwrap_or("").chars().take(40).collect(),
+            },
         );
     }
     // Either the whole invoice, or the lines to reverse: exactly one of the two.

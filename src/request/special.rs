@@ -258,7 +258,9 @@ pub enum SpecialProblem {
         kind_en: &'static str,
     },
     /// Province + city + district + detailed address too long together.
-    #[error("Province, city, district and detailed address may have at most {max} characters together; these have {len}.")]
+    #[error(
+        "Province, city, district and detailed address may have at most {max} characters together; these have {len}."
+    )]
     AddressTooLong {
         /// Characters found.
         len: usize,
@@ -390,7 +392,14 @@ fn kind_en(k: SpecialKind) -> &'static str {
 }
 
 /// Cleans a text field; reports control characters and an excess length.
-fn text(v: &Option<String>, field: &str, zh: &'static str, en: &'static str, max: usize, issues: &mut Issues) -> Option<String> {
+fn text(
+    v: &Option<String>,
+    field: &str,
+    zh: &'static str,
+    en: &'static str,
+    max: usize,
+    issues: &mut Issues,
+) -> Option<String> {
     let raw = v.as_deref()?;
     if has_control(raw) {
         issues.push(field, &SpecialProblem::Control { zh, en });
@@ -412,7 +421,12 @@ fn parse_date(s: &str) -> Option<(u32, u32, u32)> {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| s.get(r).filter(|p| p.bytes().all(|c| c.is_ascii_digit()))?.parse::<u32>().ok();
+    let num = |r: std::ops::Range<usize>| {
+        s.get(r)
+            .filter(|p| p.bytes().all(|c| c.is_ascii_digit()))?
+            .parse::<u32>()
+            .ok()
+    };
     let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     let days = match m {
@@ -441,7 +455,11 @@ fn area_unit(s: &str) -> Option<&'static str> {
 /// (rules.md §7) and returns it normalised (type as its code, texts cleaned,
 /// fields of other types absent). Field paths start with `specialBusiness`;
 /// line problems point at `lines[i]`. Returns `None` for an unsupported type.
-pub fn check_special_business(sb: &SpecialBusiness, lines: &[LineInput], issues: &mut Issues) -> Option<SpecialBusiness> {
+pub fn check_special_business(
+    sb: &SpecialBusiness,
+    lines: &[LineInput],
+    issues: &mut Issues,
+) -> Option<SpecialBusiness> {
     const P: &str = "specialBusiness";
     let Some(kind) = sb.special_kind() else {
         let found = sb.kind.as_deref().unwrap_or("").chars().take(40).collect();
@@ -450,9 +468,20 @@ pub fn check_special_business(sb: &SpecialBusiness, lines: &[LineInput], issues:
     };
     let (kind_zh, ken) = (kind.name_zh(), kind_en(kind));
     let required = |issues: &mut Issues, name: &str, zh: &'static str, en: &'static str| {
-        issues.push(&format!("{P}.{name}"), &SpecialProblem::Required { zh, en, kind_zh, kind_en: ken });
+        issues.push(
+            &format!("{P}.{name}"),
+            &SpecialProblem::Required {
+                zh,
+                en,
+                kind_zh,
+                kind_en: ken,
+            },
+        );
     };
-    let mut out = SpecialBusiness { kind: Some(kind.code().into()), ..Default::default() };
+    let mut out = SpecialBusiness {
+        kind: Some(kind.code().into()),
+        ..Default::default()
+    };
     let uses_place = kind != SpecialKind::Freight;
 
     // Fields that do not belong to this type are refused rather than dropped.
@@ -460,15 +489,62 @@ pub fn check_special_business(sb: &SpecialBusiness, lines: &[LineInput], issues:
         ("province", !uses_place && sb.province.is_some(), "省", "province"),
         ("city", !uses_place && sb.city.is_some(), "市", "city"),
         ("district", !uses_place && sb.district.is_some(), "区县", "district"),
-        ("address", !uses_place && sb.address.is_some(), "详细地址", "detailed address"),
-        ("crossCity", !uses_place && sb.cross_city.is_some(), "跨地(市)标志", "cross-city flag"),
-        ("projectName", kind != SpecialKind::Construction && sb.project_name.is_some(), "建筑项目名称", "project name"),
-        ("crossRegionPermitNo", kind != SpecialKind::Construction && sb.cross_region_permit_no.is_some(), "跨区域涉税事项报验管理编号", "cross-region tax permit number"),
-        ("landVatProjectNo", !matches!(kind, SpecialKind::Construction | SpecialKind::RealEstateSale) && sb.land_vat_project_no.is_some(), "土地增值税项目编号", "land VAT project number"),
-        ("propertyCertificateNo", !matches!(kind, SpecialKind::RealEstateSale | SpecialKind::RealEstateLease) && sb.property_certificate_no.is_some(), "产权证书/不动产权证号", "property certificate number"),
-        ("areaUnit", !matches!(kind, SpecialKind::RealEstateSale | SpecialKind::RealEstateLease) && sb.area_unit.is_some(), "面积单位", "area unit"),
-        ("contractNo", kind != SpecialKind::RealEstateSale && sb.contract_no.is_some(), "网签合同备案编号", "contract filing number"),
-        ("transports", kind != SpecialKind::Freight && !sb.transports.is_empty(), "运输明细", "transport rows"),
+        (
+            "address",
+            !uses_place && sb.address.is_some(),
+            "详细地址",
+            "detailed address",
+        ),
+        (
+            "crossCity",
+            !uses_place && sb.cross_city.is_some(),
+            "跨地(市)标志",
+            "cross-city flag",
+        ),
+        (
+            "projectName",
+            kind != SpecialKind::Construction && sb.project_name.is_some(),
+            "建筑项目名称",
+            "project name",
+        ),
+        (
+            "crossRegionPermitNo",
+            kind != SpecialKind::Construction && sb.cross_region_permit_no.is_some(),
+            "跨区域涉税事项报验管理编号",
+            "cross-region tax permit number",
+        ),
+        (
+            "landVatProjectNo",
+            !matches!(kind, SpecialKind::Construction | SpecialKind::RealEstateSale)
+                && sb.land_vat_project_no.is_some(),
+            "土地增值税项目编号",
+            "land VAT project number",
+        ),
+        (
+            "propertyCertificateNo",
+            !matches!(kind, SpecialKind::RealEstateSale | SpecialKind::RealEstateLease)
+                && sb.property_certificate_no.is_some(),
+            "产权证书/不动产权证号",
+            "property certificate number",
+        ),
+        (
+            "areaUnit",
+            !matches!(kind, SpecialKind::RealEstateSale | SpecialKind::RealEstateLease) && sb.area_unit.is_some(),
+            "面积单位",
+            "area unit",
+        ),
+        (
+            "contractNo",
+            kind != SpecialKind::RealEstateSale && sb.contract_no.is_some(),
+            "网签合同备案编号",
+            "contract filing number",
+        ),
+        (
+            "transports",
+            kind != SpecialKind::Freight && !sb.transports.is_empty(),
+            "运输明细",
+            "transport rows",
+        ),
     ];
     let lease_only = [
         ("leaseStart", sb.lease_start.is_some(), "租赁期起", "lease start"),
@@ -477,13 +553,29 @@ pub fn check_special_business(sb: &SpecialBusiness, lines: &[LineInput], issues:
     ];
     for (name, bad, zh, en) in not_applicable {
         if bad {
-            issues.push(&format!("{P}.{name}"), &SpecialProblem::NotApplicable { zh, en, kind_zh, kind_en: ken });
+            issues.push(
+                &format!("{P}.{name}"),
+                &SpecialProblem::NotApplicable {
+                    zh,
+                    en,
+                    kind_zh,
+                    kind_en: ken,
+                },
+            );
         }
     }
     if kind != SpecialKind::RealEstateLease {
         for (name, given, zh, en) in lease_only {
             if given {
-                issues.push(&format!("{P}.{name}"), &SpecialProblem::NotApplicable { zh, en, kind_zh, kind_en: ken });
+                issues.push(
+                    &format!("{P}.{name}"),
+                    &SpecialProblem::NotApplicable {
+                        zh,
+                        en,
+                        kind_zh,
+                        kind_en: ken,
+                    },
+                );
             }
         }
     }
@@ -493,8 +585,19 @@ pub fn check_special_business(sb: &SpecialBusiness, lines: &[LineInput], issues:
         out.province = text(&sb.province, &f("province"), "省", "province", ADDRESS_MAX, issues);
         out.city = text(&sb.city, &f("city"), "市", "city", ADDRESS_MAX, issues);
         out.district = text(&sb.district, &f("district"), "区县", "district", ADDRESS_MAX, issues);
-        out.address = text(&sb.address, &f("address"), "详细地址", "detailed address", ADDRESS_MAX, issues);
-        let (zh_place, en_place) = if kind == SpecialKind::Construction { ("建筑服务发生地", "place of the construction service") } else { ("不动产地址", "address of the property") };
+        out.address = text(
+            &sb.address,
+            &f("address"),
+            "详细地址",
+            "detailed address",
+            ADDRESS_MAX,
+            issues,
+        );
+        let (zh_place, en_place) = if kind == SpecialKind::Construction {
+            ("建筑服务发生地", "place of the construction service")
+        } else {
+            ("不动产地址", "address of the property")
+        };
         if out.province.is_none() {
             required(issues, "province", zh_place, en_place);
         }
@@ -504,7 +607,11 @@ pub fn check_special_business(sb: &SpecialBusiness, lines: &[LineInput], issues:
         if out.address.is_none() {
             required(issues, "address", "详细地址", "detailed address");
         }
-        let len: usize = [&out.province, &out.city, &out.district, &out.address].iter().filter_map(|v| v.as_deref()).map(char_len).sum();
+        let len: usize = [&out.province, &out.city, &out.district, &out.address]
+            .iter()
+            .filter_map(|v| v.as_deref())
+            .map(char_len)
+            .sum();
         if len > ADDRESS_MAX {
             issues.push(&f("address"), &SpecialProblem::AddressTooLong { len, max: ADDRESS_MAX });
         }
@@ -523,84 +630,227 @@ pub fn check_special_business(sb: &SpecialBusiness, lines: &[LineInput], issues:
 
     match kind {
         SpecialKind::Construction => {
-            out.project_name = text(&sb.project_name, &format!("{P}.projectName"), "建筑项目名称", "project name", PROJECT_NAME_MAX, issues);
+            out.project_name = text(
+                &sb.project_name,
+                &format!("{P}.projectName"),
+                "建筑项目名称",
+                "project name",
+                PROJECT_NAME_MAX,
+                issues,
+            );
             if out.project_name.is_none() {
                 required(issues, "projectName", "建筑项目名称", "project name");
             }
-            out.cross_region_permit_no = text(&sb.cross_region_permit_no, &format!("{P}.crossRegionPermitNo"), "跨区域涉税事项报验管理编号", "cross-region tax permit number", OTHER_TEXT_MAX, issues);
+            out.cross_region_permit_no = text(
+                &sb.cross_region_permit_no,
+                &format!("{P}.crossRegionPermitNo"),
+                "跨区域涉税事项报验管理编号",
+                "cross-region tax permit number",
+                OTHER_TEXT_MAX,
+                issues,
+            );
             if sb.cross_city == Some(true) && out.cross_region_permit_no.is_none() {
-                required(issues, "crossRegionPermitNo", "跨区域涉税事项报验管理编号", "cross-region tax permit number");
+                required(
+                    issues,
+                    "crossRegionPermitNo",
+                    "跨区域涉税事项报验管理编号",
+                    "cross-region tax permit number",
+                );
             }
-            out.land_vat_project_no = text(&sb.land_vat_project_no, &format!("{P}.landVatProjectNo"), "土地增值税项目编号", "land VAT project number", OTHER_TEXT_MAX, issues);
+            out.land_vat_project_no = text(
+                &sb.land_vat_project_no,
+                &format!("{P}.landVatProjectNo"),
+                "土地增值税项目编号",
+                "land VAT project number",
+                OTHER_TEXT_MAX,
+                issues,
+            );
         }
         SpecialKind::Freight => {
             let count = sb.transports.len();
             if count == 0 || count > TRANSPORTS_MAX {
-                issues.push(&format!("{P}.transports"), &SpecialProblem::TransportCount { count, max: TRANSPORTS_MAX });
+                issues.push(
+                    &format!("{P}.transports"),
+                    &SpecialProblem::TransportCount {
+                        count,
+                        max: TRANSPORTS_MAX,
+                    },
+                );
             }
             for (i, t) in sb.transports.iter().enumerate().take(TRANSPORTS_MAX) {
                 let f = |n: &str| format!("{P}.transports[{i}].{n}");
                 let vt = t.vehicle_type.as_deref().map(str::trim).unwrap_or("");
                 if vt.is_empty() {
-                    issues.push(&f("vehicleType"), &SpecialProblem::Required { zh: "运输工具种类", en: "means of transport", kind_zh, kind_en: ken });
+                    issues.push(
+                        &f("vehicleType"),
+                        &SpecialProblem::Required {
+                            zh: "运输工具种类",
+                            en: "means of transport",
+                            kind_zh,
+                            kind_en: ken,
+                        },
+                    );
                 } else if !matches!(vt, "1" | "2" | "3" | "4" | "5" | "6") {
-                    issues.push(&f("vehicleType"), &SpecialProblem::VehicleTypeInvalid { found: vt.chars().take(20).collect() });
+                    issues.push(
+                        &f("vehicleType"),
+                        &SpecialProblem::VehicleTypeInvalid {
+                            found: vt.chars().take(20).collect(),
+                        },
+                    );
                 }
                 let row = Transport {
                     vehicle_type: (!vt.is_empty()).then(|| vt.to_owned()),
-                    vehicle_number: text(&t.vehicle_number, &f("vehicleNumber"), "运输工具牌号", "vehicle number", CERTIFICATE_MAX, issues),
-                    origin: text(&t.origin, &f("origin"), "起运地", "place of departure", TRANSPORT_TEXT_MAX, issues),
-                    destination: text(&t.destination, &f("destination"), "到达地", "destination", TRANSPORT_TEXT_MAX, issues),
-                    goods_name: text(&t.goods_name, &f("goodsName"), "运输货物名称", "goods name", TRANSPORT_TEXT_MAX, issues),
+                    vehicle_number: text(
+                        &t.vehicle_number,
+                        &f("vehicleNumber"),
+                        "运输工具牌号",
+                        "vehicle number",
+                        CERTIFICATE_MAX,
+                        issues,
+                    ),
+                    origin: text(
+                        &t.origin,
+                        &f("origin"),
+                        "起运地",
+                        "place of departure",
+                        TRANSPORT_TEXT_MAX,
+                        issues,
+                    ),
+                    destination: text(
+                        &t.destination,
+                        &f("destination"),
+                        "到达地",
+                        "destination",
+                        TRANSPORT_TEXT_MAX,
+                        issues,
+                    ),
+                    goods_name: text(
+                        &t.goods_name,
+                        &f("goodsName"),
+                        "运输货物名称",
+                        "goods name",
+                        TRANSPORT_TEXT_MAX,
+                        issues,
+                    ),
                 };
                 let missing: [(&str, bool, &'static str, &'static str); 4] = [
-                    ("vehicleNumber", row.vehicle_number.is_none(), "运输工具牌号", "vehicle number"),
+                    (
+                        "vehicleNumber",
+                        row.vehicle_number.is_none(),
+                        "运输工具牌号",
+                        "vehicle number",
+                    ),
                     ("origin", row.origin.is_none(), "起运地", "place of departure"),
                     ("destination", row.destination.is_none(), "到达地", "destination"),
                     ("goodsName", row.goods_name.is_none(), "运输货物名称", "goods name"),
                 ];
                 for (n, m, zh, en) in missing {
                     if m {
-                        issues.push(&f(n), &SpecialProblem::Required { zh, en, kind_zh, kind_en: ken });
+                        issues.push(
+                            &f(n),
+                            &SpecialProblem::Required {
+                                zh,
+                                en,
+                                kind_zh,
+                                kind_en: ken,
+                            },
+                        );
                     }
                 }
                 out.transports.push(row);
             }
         }
         SpecialKind::RealEstateSale | SpecialKind::RealEstateLease => {
-            out.property_certificate_no = text(&sb.property_certificate_no, &format!("{P}.propertyCertificateNo"), "产权证书/不动产权证号", "property certificate number", CERTIFICATE_MAX, issues);
+            out.property_certificate_no = text(
+                &sb.property_certificate_no,
+                &format!("{P}.propertyCertificateNo"),
+                "产权证书/不动产权证号",
+                "property certificate number",
+                CERTIFICATE_MAX,
+                issues,
+            );
             if out.property_certificate_no.is_none() {
-                required(issues, "propertyCertificateNo", "产权证书/不动产权证号", "property certificate number");
+                required(
+                    issues,
+                    "propertyCertificateNo",
+                    "产权证书/不动产权证号",
+                    "property certificate number",
+                );
             }
             match sb.area_unit.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
                 None => required(issues, "areaUnit", "面积单位", "area unit"),
                 Some(u) => match area_unit(u) {
                     Some(u) => out.area_unit = Some(u.into()),
-                    None => issues.push(&format!("{P}.areaUnit"), &SpecialProblem::AreaUnitInvalid { found: u.chars().take(20).collect() }),
+                    None => issues.push(
+                        &format!("{P}.areaUnit"),
+                        &SpecialProblem::AreaUnitInvalid {
+                            found: u.chars().take(20).collect(),
+                        },
+                    ),
                 },
             }
             if kind == SpecialKind::RealEstateSale {
-                out.contract_no = text(&sb.contract_no, &format!("{P}.contractNo"), "网签合同备案编号", "contract filing number", OTHER_TEXT_MAX, issues);
-                out.land_vat_project_no = text(&sb.land_vat_project_no, &format!("{P}.landVatProjectNo"), "土地增值税项目编号", "land VAT project number", OTHER_TEXT_MAX, issues);
+                out.contract_no = text(
+                    &sb.contract_no,
+                    &format!("{P}.contractNo"),
+                    "网签合同备案编号",
+                    "contract filing number",
+                    OTHER_TEXT_MAX,
+                    issues,
+                );
+                out.land_vat_project_no = text(
+                    &sb.land_vat_project_no,
+                    &format!("{P}.landVatProjectNo"),
+                    "土地增值税项目编号",
+                    "land VAT project number",
+                    OTHER_TEXT_MAX,
+                    issues,
+                );
             } else {
                 let mut dates = [None, None];
-                for (slot, (name, v, zh, en)) in [("leaseStart", &sb.lease_start, "租赁期起", "lease start"), ("leaseEnd", &sb.lease_end, "租赁期止", "lease end")].into_iter().enumerate() {
+                for (slot, (name, v, zh, en)) in [
+                    ("leaseStart", &sb.lease_start, "租赁期起", "lease start"),
+                    ("leaseEnd", &sb.lease_end, "租赁期止", "lease end"),
+                ]
+                .into_iter()
+                .enumerate()
+                {
                     match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
                         None => required(issues, name, zh, en),
-                        Some(d) if parse_date(d).is_none() => issues.push(&format!("{P}.{name}"), &SpecialProblem::DateFormat { zh, en, found: d.chars().take(30).collect() }),
+                        Some(d) if parse_date(d).is_none() => issues.push(
+                            &format!("{P}.{name}"),
+                            &SpecialProblem::DateFormat {
+                                zh,
+                                en,
+                                found: d.chars().take(30).collect(),
+                            },
+                        ),
                         Some(d) => dates[slot] = Some(d.to_owned()),
                     }
                 }
                 if let [Some(s), Some(e)] = &dates {
                     // yyyy-MM-dd compares correctly as text.
                     if e < s {
-                        issues.push(&format!("{P}.leaseEnd"), &SpecialProblem::LeasePeriodOrder { start: s.clone(), end: e.clone() });
+                        issues.push(
+                            &format!("{P}.leaseEnd"),
+                            &SpecialProblem::LeasePeriodOrder {
+                                start: s.clone(),
+                                end: e.clone(),
+                            },
+                        );
                     }
                 }
                 let [s, e] = dates;
                 out.lease_start = s;
                 out.lease_end = e;
-                out.license_plate = text(&sb.license_plate, &format!("{P}.licensePlate"), "车牌号", "licence plate", OTHER_TEXT_MAX, issues);
+                out.license_plate = text(
+                    &sb.license_plate,
+                    &format!("{P}.licensePlate"),
+                    "车牌号",
+                    "licence plate",
+                    OTHER_TEXT_MAX,
+                    issues,
+                );
             }
         }
     }
@@ -608,19 +858,41 @@ pub fn check_special_business(sb: &SpecialBusiness, lines: &[LineInput], issues:
     // Line constraints.
     if kind != SpecialKind::Freight {
         if lines.len() != 1 {
-            issues.push("lines", &SpecialProblem::OneLine { count: lines.len(), kind_zh, kind_en: ken });
+            issues.push(
+                "lines",
+                &SpecialProblem::OneLine {
+                    count: lines.len(),
+                    kind_zh,
+                    kind_en: ken,
+                },
+            );
         }
         let empty = |v: &Option<String>| !v.as_deref().is_some_and(|s| !s.trim().is_empty());
         for (i, l) in lines.iter().enumerate() {
-            let mut fields: Vec<(&str, bool, &'static str, &'static str)> =
-                vec![("spec", !empty(&l.spec), "规格型号", "specification"), ("unit", !empty(&l.unit), "单位", "unit")];
+            let mut fields: Vec<(&str, bool, &'static str, &'static str)> = vec![
+                ("spec", !empty(&l.spec), "规格型号", "specification"),
+                ("unit", !empty(&l.unit), "单位", "unit"),
+            ];
             if kind == SpecialKind::Construction {
                 fields.push(("quantity", l.quantity.as_ref().is_some_and(given), "数量", "quantity"));
-                fields.push(("unitPrice", l.unit_price.as_ref().is_some_and(given), "单价", "unit price"));
+                fields.push((
+                    "unitPrice",
+                    l.unit_price.as_ref().is_some_and(given),
+                    "单价",
+                    "unit price",
+                ));
             }
             for (name, bad, zh, en) in fields {
                 if bad {
-                    issues.push(&format!("lines[{i}].{name}"), &SpecialProblem::LineFieldNotAllowed { zh, en, kind_zh, kind_en: ken });
+                    issues.push(
+                        &format!("lines[{i}].{name}"),
+                        &SpecialProblem::LineFieldNotAllowed {
+                            zh,
+                            en,
+                            kind_zh,
+                            kind_en: ken,
+                        },
+                    );
                 }
             }
         }

@@ -23,10 +23,17 @@ fn form() -> IssueForm {
         price_includes_tax: true,
         lines: vec![
             line("打印纸", "1060201070000000000", "113.00", "0.13"),
-            LineInput { kind: Some("discount".into()), tax_code: None, ..line("打印纸", "", "-11.30", "0.13") },
+            LineInput {
+                kind: Some("discount".into()),
+                tax_code: None,
+                ..line("打印纸", "", "-11.30", "0.13")
+            },
         ],
         remark: Some("  订单 ORD-1 ".into()),
-        delivery: Delivery { email: Some("A@Example.COM".into()), mobile: Some("13800138000".into()) },
+        delivery: Delivery {
+            email: Some("A@Example.COM".into()),
+            mobile: Some("13800138000".into()),
+        },
         ..Default::default()
     }
 }
@@ -43,8 +50,15 @@ fn builds_a_canonical_request() {
     assert_eq!(req.order_id, "ORD-1");
     assert_eq!(req.invoice_type, InvoiceType::Special);
     assert_eq!(req.lines.len(), 2);
-    assert!(req.lines[0].name.starts_with('*') && req.lines[0].name.ends_with("*打印纸"), "{}", req.lines[0].name);
-    assert_eq!(req.lines[1].tax_code, "1060201070000000000", "discount line takes the discounted line's code");
+    assert!(
+        req.lines[0].name.starts_with('*') && req.lines[0].name.ends_with("*打印纸"),
+        "{}",
+        req.lines[0].name
+    );
+    assert_eq!(
+        req.lines[1].tax_code, "1060201070000000000",
+        "discount line takes the discounted line's code"
+    );
     assert_eq!(req.lines[1].kind, LineKind::Discount);
     assert_eq!(req.totals.amount_incl_tax, "101.70");
     assert_eq!(req.remark, "订单 ORD-1");
@@ -105,8 +119,18 @@ fn buyer_amount_and_request_rules_all_apply() {
     let r = build_issue_request(&f);
     assert!(!r.valid && r.request.is_none());
     let c = codes(&r.errors);
-    for want in ["ORDER_ID_FORMAT", "INVOICE_TYPE_INVALID", "TAXID_CHECKSUM", "AMOUNT_NOT_A_STRING", "REMARK_TOO_LONG", "REQUEST_SCHEMA_VERSION"] {
-        assert!(c.iter().any(|x| x.starts_with(want.split('_').next().unwrap())), "{want} missing in {c:?}");
+    for want in [
+        "ORDER_ID_FORMAT",
+        "INVOICE_TYPE_INVALID",
+        "TAXID_CHECKSUM",
+        "AMOUNT_NOT_A_STRING",
+        "REMARK_TOO_LONG",
+        "REQUEST_SCHEMA_VERSION",
+    ] {
+        assert!(
+            c.iter().any(|x| x.starts_with(want.split('_').next().unwrap())),
+            "{want} missing in {c:?}"
+        );
     }
     assert!(c.contains(&"TAXID_CHECKSUM") && c.contains(&"REMARK_TOO_LONG") && c.contains(&"ORDER_ID_FORMAT"));
 }
@@ -132,7 +156,11 @@ fn red_requests() {
         blue_order_id: Some("ORD-1".into()),
         blue_invoice_number: Some("2644 2000 0001 2345 6789".into()),
         reason: Some("销售折让".into()),
-        lines: vec![RedLineInput { blue_line_no: 1, quantity: None, amount: Some("10.00".into()) }],
+        lines: vec![RedLineInput {
+            blue_line_no: 1,
+            quantity: None,
+            amount: Some("10.00".into()),
+        }],
         blue: Some(blue()),
         ..Default::default()
     };
@@ -144,9 +172,17 @@ fn red_requests() {
     assert_eq!(req.totals.unwrap().amount_incl_tax, "-10.00");
 
     // 开票有误 allows only a full reversal.
-    let r = build_red_request(&RedForm { reason: Some("01".into()), ..base.clone() });
+    let r = build_red_request(&RedForm {
+        reason: Some("01".into()),
+        ..base.clone()
+    });
     assert!(!r.valid);
-    let full = build_red_request(&RedForm { reason: Some("01".into()), full: true, lines: vec![], ..base.clone() });
+    let full = build_red_request(&RedForm {
+        reason: Some("01".into()),
+        full: true,
+        lines: vec![],
+        ..base.clone()
+    });
     assert!(full.valid, "{:?}", full.errors);
     assert_eq!(full.request.unwrap().totals.unwrap().amount_incl_tax, "-101.70");
 
@@ -158,7 +194,12 @@ fn red_requests() {
         ..base
     });
     let c = codes(&bad.errors);
-    for want in ["RED_ORDER_ID_SAME", "RED_BLUE_NUMBER_FORMAT", "RED_REASON_INVALID", "RED_SCOPE"] {
+    for want in [
+        "RED_ORDER_ID_SAME",
+        "RED_BLUE_NUMBER_FORMAT",
+        "RED_REASON_INVALID",
+        "RED_SCOPE",
+    ] {
         assert!(c.contains(&want), "{want} missing in {c:?}");
     }
 }

@@ -42,12 +42,18 @@ pub fn parse_item_name(text: &str) -> ItemName<'_> {
             if let Some((end, star)) = chars.find(|&(_, c)| is_star(c)) {
                 let short = trimmed[start..end].trim();
                 if !short.is_empty() {
-                    return ItemName { short_name: Some(short), name: trimmed[end + star.len_utf8()..].trim() };
+                    return ItemName {
+                        short_name: Some(short),
+                        name: trimmed[end + star.len_utf8()..].trim(),
+                    };
                 }
             }
         }
     }
-    ItemName { short_name: None, name: text.trim() }
+    ItemName {
+        short_name: None,
+        name: text.trim(),
+    }
 }
 
 /// The item name to print for a code: `*简称*名称`. An existing prefix on
@@ -130,19 +136,35 @@ pub(crate) fn check_in(table: &TaxCodeTable, code: &str, name: &str) -> ItemName
     if let (Some(typed), false) = (parsed.short_name, short_name.is_empty()) {
         let typed = clean_text(typed);
         if typed != short_name {
-            issues.push("name", &TaxCodeProblem::ShortNameMismatch { found: typed, expected: short_name.clone() });
+            issues.push(
+                "name",
+                &TaxCodeProblem::ShortNameMismatch {
+                    found: typed,
+                    expected: short_name.clone(),
+                },
+            );
         }
     }
     let len = char_len(&clean);
     if clean.is_empty() {
         issues.push("name", &TaxCodeProblem::ItemNameEmpty);
     } else if len > limits::ITEM_NAME {
-        issues.push("name", &TaxCodeProblem::ItemNameLength { len, max: limits::ITEM_NAME });
+        issues.push(
+            "name",
+            &TaxCodeProblem::ItemNameLength {
+                len,
+                max: limits::ITEM_NAME,
+            },
+        );
     }
     if has_control(&clean) {
         issues.push("name", &TaxCodeProblem::ItemNameControl);
     }
-    let item_name = if short_name.is_empty() { String::new() } else { format!("*{short_name}*{clean}") };
+    let item_name = if short_name.is_empty() {
+        String::new()
+    } else {
+        format!("*{short_name}*{clean}")
+    };
     ItemNameResult {
         valid: issues.is_ok(),
         item_name,

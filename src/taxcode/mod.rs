@@ -106,7 +106,10 @@ pub enum TaxCodeProblem {
         version: String,
     },
     /// A summary code (汇总项), which has codes under it.
-    #[error("{code}{} is a summary code and cannot be used on an invoice; choose one of the codes under it.", spaced(name))]
+    #[error(
+        "{code}{} is a summary code and cannot be used on an invoice; choose one of the codes under it.",
+        spaced(name)
+    )]
     Summary {
         /// The code.
         code: String,
@@ -184,7 +187,10 @@ impl Rule for TaxCodeProblem {
     }
 
     fn overridable(&self) -> bool {
-        matches!(self, TaxCodeProblem::Unknown { .. } | TaxCodeProblem::ShortNameMismatch { .. })
+        matches!(
+            self,
+            TaxCodeProblem::Unknown { .. } | TaxCodeProblem::ShortNameMismatch { .. }
+        )
     }
 
     fn severity(&self) -> Severity {
@@ -434,11 +440,16 @@ fn validate_in(table: &TaxCodeTable, code: &str) -> Result<TaxCode, TaxCodeProbl
     let normalized = compact_id(code);
     check_digits(&normalized)?;
     if normalized.len() != CODE_LEN {
-        return Err(TaxCodeProblem::Length { len: normalized.chars().count() });
+        return Err(TaxCodeProblem::Length {
+            len: normalized.chars().count(),
+        });
     }
     let found = lookup_in(table, &normalized)?;
     if !found.leaf {
-        return Err(TaxCodeProblem::Summary { code: found.code, name: found.name });
+        return Err(TaxCodeProblem::Summary {
+            code: found.code,
+            name: found.name,
+        });
     }
     Ok(found)
 }
@@ -495,7 +506,10 @@ pub fn load(text: &str) -> LoadResult {
         Ok(table) => {
             let count = table.len();
             replace(Some(table));
-            LoadResult { count, errors: Vec::new() }
+            LoadResult {
+                count,
+                errors: Vec::new(),
+            }
         }
         Err(errors) => LoadResult { count: 0, errors },
     }
@@ -509,7 +523,10 @@ pub fn load_descriptions(text: &str) -> LoadResult {
     match current().with_descriptions(text) {
         Ok((table, count)) => {
             replace(Some(table));
-            LoadResult { count, errors: Vec::new() }
+            LoadResult {
+                count,
+                errors: Vec::new(),
+            }
         }
         Err(errors) => LoadResult { count: 0, errors },
     }

@@ -30,7 +30,9 @@ fn readings() -> &'static Readings {
         let mut chars = Vec::new();
         let mut phrases = Vec::new();
         for line in readings_text().lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
-            let Some((left, right)) = line.split_once('\t') else { continue };
+            let Some((left, right)) = line.split_once('\t') else {
+                continue;
+            };
             if let Some(phrase) = left.strip_prefix('=') {
                 let syllables: Vec<&'static str> = right.split(' ').filter(|s| !s.is_empty()).collect();
                 if syllables.len() == phrase.chars().count() {
@@ -84,7 +86,11 @@ pub(crate) fn keys(text: &str) -> PinyinKeys {
             rest = &rest[run..];
             continue;
         }
-        let phrase = r.phrases.iter().filter(|(p, _)| rest.starts_with(p)).max_by_key(|(p, _)| p.len());
+        let phrase = r
+            .phrases
+            .iter()
+            .filter(|(p, _)| rest.starts_with(p))
+            .max_by_key(|(p, _)| p.len());
         if let Some((phrase, syllables)) = phrase {
             syllables.iter().for_each(|s| out.push(s));
             rest = &rest[phrase.len()..];
@@ -101,7 +107,10 @@ pub(crate) fn keys(text: &str) -> PinyinKeys {
 /// Pinyin keys from syllables given with a loaded row (`"can yin fu wu"`).
 pub(crate) fn keys_from_syllables(syllables: &str) -> PinyinKeys {
     let mut out = PinyinKeys::default();
-    for s in syllables.split(|c: char| c.is_whitespace() || c == '\'').filter(|s| !s.is_empty()) {
+    for s in syllables
+        .split(|c: char| c.is_whitespace() || c == '\'')
+        .filter(|s| !s.is_empty())
+    {
         let s: String = s.chars().filter(|c| c.is_ascii_alphanumeric() || *c == 'ü').collect();
         out.push(&s.to_ascii_lowercase().replace('ü', "v"));
     }

@@ -148,10 +148,18 @@ impl Part {
         self.arena.push_str(text);
         let row_start = self.rows.len() as u32;
         self.rows.extend_from_slice(rows);
-        self.keys.push(Key { start, end: self.arena.len() as u32, kind, short, rows: (row_start, rows.len() as u32) });
+        self.keys.push(Key {
+            start,
+            end: self.arena.len() as u32,
+            kind,
+            short,
+            rows: (row_start, rows.len() as u32),
+        });
         match starts {
             Some(at) => self.entries.extend(at.iter().map(|&o| (start + o, k))),
-            None => self.entries.extend(text.char_indices().map(|(o, _)| (start + o as u32, k))),
+            None => self
+                .entries
+                .extend(text.char_indices().map(|(o, _)| (start + o as u32, k))),
         }
     }
 
@@ -349,7 +357,11 @@ struct Hits {
 
 impl Hits {
     fn new(rows: usize) -> Hits {
-        Hits { best: vec![0; rows], key_len: vec![u8::MAX; rows], touched: Vec::new() }
+        Hits {
+            best: vec![0; rows],
+            key_len: vec![u8::MAX; rows],
+            touched: Vec::new(),
+        }
     }
 
     fn raise(&mut self, row: usize, score: u16, key_len: u32) {
@@ -383,7 +395,11 @@ pub(crate) fn search(table: &TaxCodeTable, query: &str, options: &SearchOptions)
             if !r.code.starts_with(q) {
                 break;
             }
-            let score = if r.code == exact { score::EXACT_CODE } else { score::CODE_PREFIX };
+            let score = if r.code == exact {
+                score::EXACT_CODE
+            } else {
+                score::CODE_PREFIX
+            };
             hits.raise(i, score, 0);
         }
     }
@@ -545,8 +561,17 @@ mod tests {
 
     #[test]
     fn sort_by_text_orders_like_str_ord() {
-        let texts =
-            ["b", "abcdefghijklmnopq2", "", "abcdefghijklmnopq1", "abcdefghijklmnop", "a\u{0}", "a", "餐饮", "z"];
+        let texts = [
+            "b",
+            "abcdefghijklmnopq2",
+            "",
+            "abcdefghijklmnopq1",
+            "abcdefghijklmnop",
+            "a\u{0}",
+            "a",
+            "餐饮",
+            "z",
+        ];
         let order = sort_by_text(texts.len(), &|i| texts[i as usize]);
         let got: Vec<&str> = order.iter().map(|&i| texts[i as usize]).collect();
         let mut want = texts.to_vec();
@@ -560,7 +585,20 @@ mod tests {
     fn a_limited_search_is_the_head_of_the_full_one() {
         let t = TaxCodeTable::embedded();
         let all = SearchOptions { limit: Some(100_000) };
-        for q in ["1", "30", "服务", "餐", "餐饮", "c", "fw", "cyfw", "1070101", "zhi", "其他", "没有这种商品"] {
+        for q in [
+            "1",
+            "30",
+            "服务",
+            "餐",
+            "餐饮",
+            "c",
+            "fw",
+            "cyfw",
+            "1070101",
+            "zhi",
+            "其他",
+            "没有这种商品",
+        ] {
             let full = search(&t, q, &all);
             for limit in [1, 2, 7, 20, 150, full.len(), full.len() + 1] {
                 let head = search(&t, q, &SearchOptions { limit: Some(limit) });

@@ -105,7 +105,12 @@ mod tests {
 
     #[test]
     fn everyday_words_find_their_codes_first() {
-        let first = |q: &str| search(q, &SearchOptions { limit: Some(5) }).first().map(|h| h.name.clone()).unwrap_or_default();
+        let first = |q: &str| {
+            search(q, &SearchOptions { limit: Some(5) })
+                .first()
+                .map(|h| h.name.clone())
+                .unwrap_or_default()
+        };
         for (q, name) in [
             ("外卖", "餐饮服务"),
             ("停车费", "车辆停放服务"),

@@ -60,7 +60,10 @@ pub struct TaxCodeTable {
 
 impl std::fmt::Debug for TaxCodeTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TaxCodeTable").field("rows", &self.rows.len()).field("version", &self.version).finish()
+        f.debug_struct("TaxCodeTable")
+            .field("rows", &self.rows.len())
+            .field("version", &self.version)
+            .finish()
     }
 }
 
@@ -82,11 +85,15 @@ pub(crate) fn parent_code(code: &str) -> Option<String> {
     if b.len() != CODE_LEN {
         return None;
     }
-    (1..CODE_LEN).step_by(2).rev().find(|&start| &b[start..start + 2] != b"00").map(|start| {
-        let mut p = code.to_owned();
-        p.replace_range(start..start + 2, "00");
-        p
-    })
+    (1..CODE_LEN)
+        .step_by(2)
+        .rev()
+        .find(|&start| &b[start..start + 2] != b"00")
+        .map(|start| {
+            let mut p = code.to_owned();
+            p.replace_range(start..start + 2, "00");
+            p
+        })
 }
 
 /// True for exactly 19 ASCII digits.
@@ -116,7 +123,9 @@ impl TaxCodeTable {
                 continue;
             }
             let mut f = line.split('\t');
-            let (Some(segment), Some(name)) = (f.next(), f.next()) else { continue };
+            let (Some(segment), Some(name)) = (f.next(), f.next()) else {
+                continue;
+            };
             let short = f.next().unwrap_or("");
             let (place, digits) = segment.split_at(segment.len().min(1));
             let at = match place.bytes().next() {
@@ -141,7 +150,12 @@ impl TaxCodeTable {
         }
         // The generator writes the rows sorted with every parent present.
         let _ = link(&mut rows);
-        TaxCodeTable { rows, version, embedded: true, index: OnceLock::new() }
+        TaxCodeTable {
+            rows,
+            version,
+            embedded: true,
+            index: OnceLock::new(),
+        }
     }
 
     /// Reads a table from CSV (the official spreadsheet exported as CSV) or JSON
@@ -149,8 +163,11 @@ impl TaxCodeTable {
     /// [`MAX_ERRORS`]) and no table.
     pub fn parse(text: &str) -> Result<TaxCodeTable, Vec<Issue>> {
         let trimmed = text.trim_start_matches(|c: char| c == '\u{feff}' || c.is_whitespace());
-        let (records, version) =
-            if trimmed.starts_with(['[', '{']) { read_json(text)? } else { (read_csv(text)?, None) };
+        let (records, version) = if trimmed.starts_with(['[', '{']) {
+            read_json(text)?
+        } else {
+            (read_csv(text)?, None)
+        };
         build(records, version)
     }
 
@@ -209,17 +226,32 @@ impl TaxCodeTable {
                 continue;
             }
             let Some((code, description)) = line.split_once('\t') else {
-                push(&mut errors, line_no, "code", TableProblem::Fields { found: 1, expected: 2 });
+                push(
+                    &mut errors,
+                    line_no,
+                    "code",
+                    TableProblem::Fields { found: 1, expected: 2 },
+                );
                 continue;
             };
             let code = code.trim();
             if code.is_empty() || code.len() > CODE_LEN || !code.bytes().all(|b| b.is_ascii_digit()) {
-                push(&mut errors, line_no, "code", TableProblem::Code { value: code.to_owned() });
+                push(
+                    &mut errors,
+                    line_no,
+                    "code",
+                    TableProblem::Code { value: code.to_owned() },
+                );
                 continue;
             }
             match self.find(&pad(code)) {
                 Some(i) => found.push((i, description.trim().to_owned())),
-                None => push(&mut errors, line_no, "code", TableProblem::DescriptionCode { code: pad(code) }),
+                None => push(
+                    &mut errors,
+                    line_no,
+                    "code",
+                    TableProblem::DescriptionCode { code: pad(code) },
+                ),
             }
         }
         if found.is_empty() && errors.is_empty() {
@@ -245,8 +277,12 @@ impl TaxCodeTable {
         for (i, d) in found {
             rows[i].description = if d.is_empty() { None } else { Some(d.into()) };
         }
-        let table =
-            TaxCodeTable { rows, version: self.version.clone(), embedded: self.embedded, index: OnceLock::new() };
+        let table = TaxCodeTable {
+            rows,
+            version: self.version.clone(),
+            embedded: self.embedded,
+            index: OnceLock::new(),
+        };
         Ok((table, count))
     }
 }
@@ -262,7 +298,10 @@ fn link(rows: &mut [Row]) -> (Vec<usize>, Vec<usize>) {
         // the embedded table is first used.
         let code = rows[i].code.as_bytes();
         let mut parent = [b'0'; CODE_LEN];
-        let place = (1..CODE_LEN).step_by(2).rev().find(|&at| code.get(at..at + 2).is_some_and(|s| s != b"00"));
+        let place = (1..CODE_LEN)
+            .step_by(2)
+            .rev()
+            .find(|&at| code.get(at..at + 2).is_some_and(|s| s != b"00"));
         let p = match place {
             Some(at) if code.len() == CODE_LEN => {
                 parent[..at].copy_from_slice(&code[..at]);
@@ -311,11 +350,24 @@ fn build(records: Vec<Record>, version: Option<String>) -> Result<TaxCodeTable, 
         let r = &records[i as usize];
         let mut ok = true;
         if !is_code(&r.code) || r.code.starts_with('0') {
-            push(&mut errors, r.line, "code", TableProblem::Code { value: r.code.clone() });
+            push(
+                &mut errors,
+                r.line,
+                "code",
+                TableProblem::Code { value: r.code.clone() },
+            );
             ok = false;
         } else if let (Some(prev), Some(&first_line)) = (rows.last(), lines.last()) {
             if prev.code == r.code {
-                push(&mut errors, r.line, "code", TableProblem::Duplicate { code: r.code.clone(), first_line });
+                push(
+                    &mut errors,
+                    r.line,
+                    "code",
+                    TableProblem::Duplicate {
+                        code: r.code.clone(),
+                        first_line,
+                    },
+                );
                 continue;
             }
         }
@@ -340,29 +392,58 @@ fn build(records: Vec<Record>, version: Option<String>) -> Result<TaxCodeTable, 
     let (orphans, nameless) = link(&mut rows);
     for i in orphans {
         let parent = parent_code(&rows[i].code).unwrap_or_default();
-        push(&mut errors, lines[i], "code", TableProblem::Parent { code: rows[i].code.clone(), parent });
+        push(
+            &mut errors,
+            lines[i],
+            "code",
+            TableProblem::Parent {
+                code: rows[i].code.clone(),
+                parent,
+            },
+        );
     }
     for i in nameless {
-        push(&mut errors, lines[i], "shortName", TableProblem::ShortName { code: rows[i].code.clone() });
+        push(
+            &mut errors,
+            lines[i],
+            "shortName",
+            TableProblem::ShortName {
+                code: rows[i].code.clone(),
+            },
+        );
     }
     if !errors.is_empty() {
         let mut order = super::indices(errors.len());
         super::sort_indices(&mut order, &|a, b| {
-            line_of(&errors[a as usize].field).cmp(&line_of(&errors[b as usize].field)).then(a.cmp(&b))
+            line_of(&errors[a as usize].field)
+                .cmp(&line_of(&errors[b as usize].field))
+                .then(a.cmp(&b))
         });
         return Err(order.iter().map(|&i| errors[i as usize].clone()).collect());
     }
-    Ok(TaxCodeTable { rows, version, embedded: false, index: OnceLock::new() })
+    Ok(TaxCodeTable {
+        rows,
+        version,
+        embedded: false,
+        index: OnceLock::new(),
+    })
 }
 
 fn line_of(field: &str) -> usize {
-    field.strip_prefix("line ").and_then(|f| f.split('.').next()).and_then(|n| n.parse().ok()).unwrap_or(0)
+    field
+        .strip_prefix("line ")
+        .and_then(|f| f.split('.').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Column names accepted in a CSV header, for each field. The first name is the
 /// one of the official spreadsheet (and of the source CSV).
 const CSV_COLUMNS: [(&str, &[&str]); 5] = [
-    ("code", &["合并编码", "税收分类编码", "商品和服务税收分类编码", "编码", "code"]),
+    (
+        "code",
+        &["合并编码", "税收分类编码", "商品和服务税收分类编码", "编码", "code"],
+    ),
     ("name", &["货物和劳务名称", "商品和服务名称", "名称", "name"]),
     ("shortName", &["商品和服务分类简称", "简称", "shortName"]),
     ("description", &["说明", "description"]),
@@ -374,7 +455,14 @@ fn read_csv(text: &str) -> Result<Vec<Record>, Vec<Issue>> {
     let records = match csv::parse(text) {
         Ok(r) => r,
         Err(line) => {
-            push(&mut errors, line, "code", TableProblem::Format { detail: "a quoted field is not closed".into() });
+            push(
+                &mut errors,
+                line,
+                "code",
+                TableProblem::Format {
+                    detail: "a quoted field is not closed".into(),
+                },
+            );
             return Err(errors);
         }
     };
@@ -400,7 +488,10 @@ fn read_csv(text: &str) -> Result<Vec<Record>, Vec<Issue>> {
                 &mut errors,
                 r.line,
                 "code",
-                TableProblem::Fields { found: r.fields.len(), expected: header.fields.len() },
+                TableProblem::Fields {
+                    found: r.fields.len(),
+                    expected: header.fields.len(),
+                },
             );
             continue;
         }
@@ -427,7 +518,14 @@ fn read_json(text: &str) -> Result<(Vec<Record>, Option<String>), Vec<Issue>> {
     let doc = match json::parse(text) {
         Ok(d) => d,
         Err((detail, line)) => {
-            push(&mut errors, line, "code", TableProblem::Format { detail: format!("JSON: {detail}") });
+            push(
+                &mut errors,
+                line,
+                "code",
+                TableProblem::Format {
+                    detail: format!("JSON: {detail}"),
+                },
+            );
             return Err(errors);
         }
     };
@@ -438,7 +536,13 @@ fn read_json(text: &str) -> Result<(Vec<Record>, Option<String>), Vec<Issue>> {
     };
     let items = match (&doc.kind, doc.get("codes")) {
         (Kind::Array(items), _) => items,
-        (_, Some(json::Value { kind: Kind::Array(items), .. })) => items,
+        (
+            _,
+            Some(json::Value {
+                kind: Kind::Array(items),
+                ..
+            }),
+        ) => items,
         _ => {
             let detail = "expected an array of codes, or an object with a `codes` array".to_owned();
             push(&mut errors, doc.line, "code", TableProblem::Format { detail });
@@ -462,16 +566,32 @@ fn read_json(text: &str) -> Result<(Vec<Record>, Option<String>), Vec<Issue>> {
                     None
                 }
                 Some((_, line)) => {
-                    push(&mut errors, line, key, TableProblem::Format { detail: format!("`{key}` must be a string") });
+                    push(
+                        &mut errors,
+                        line,
+                        key,
+                        TableProblem::Format {
+                            detail: format!("`{key}` must be a string"),
+                        },
+                    );
                     None
                 }
             }
         };
-        let (Some(code), Some(name)) = (text_of("code", true), text_of("name", true)) else { continue };
+        let (Some(code), Some(name)) = (text_of("code", true), text_of("name", true)) else {
+            continue;
+        };
         let short_name = text_of("shortName", false).unwrap_or_default();
         let description = text_of("description", false);
         let pinyin = text_of("pinyin", false);
-        out.push(Record { line: item.line, code, name, short_name, description, pinyin });
+        out.push(Record {
+            line: item.line,
+            code,
+            name,
+            short_name,
+            description,
+            pinyin,
+        });
     }
     if errors.is_empty() {
         Ok((out, version))
@@ -498,9 +618,15 @@ mod tests {
 
     #[test]
     fn parent_codes() {
-        assert_eq!(parent_code("3040102000000000000").as_deref(), Some("3040100000000000000"));
+        assert_eq!(
+            parent_code("3040102000000000000").as_deref(),
+            Some("3040100000000000000")
+        );
         assert_eq!(parent_code("1000000000000000000"), None);
-        assert_eq!(parent_code("1010101000000000099").as_deref(), Some("1010101000000000000"));
+        assert_eq!(
+            parent_code("1010101000000000099").as_deref(),
+            Some("1010101000000000000")
+        );
         assert_eq!(parent_code("123"), None);
     }
 }

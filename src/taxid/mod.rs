@@ -86,7 +86,11 @@ pub enum TaxIdProblem {
         pos: usize,
     },
     /// I, O, S, V or Z in a unified social credit code (one issue for all of them).
-    #[error("A unified social credit code never contains the letters I, O, S, V or Z; found “{}” at position {}.", join(letters, ", "), join(positions, ", "))]
+    #[error(
+        "A unified social credit code never contains the letters I, O, S, V or Z; found “{}” at position {}.",
+        join(letters, ", "),
+        join(positions, ", ")
+    )]
     UsccLetter {
         /// The distinct letters found.
         letters: Vec<char>,
@@ -119,7 +123,9 @@ pub enum TaxIdProblem {
     #[error("The check character (position 18) does not match the rest of the code. Check each character, or confirm the number if it is printed like this on the buyer's licence.")]
     Checksum,
     /// The resident ID's check character does not match.
-    #[error("The identity number's check character (position 18) does not match the rest of the number; check each digit.")]
+    #[error(
+        "The identity number's check character (position 18) does not match the rest of the number; check each digit."
+    )]
     ResidentChecksum,
     /// The birth date in a resident ID (or in the identity number a 17- or
     /// 20-character tax ID is built on) is not a real past date.
@@ -253,7 +259,10 @@ impl Rule for TaxIdProblem {
 
     fn overridable(&self) -> bool {
         use TaxIdProblem::*;
-        matches!(self, Checksum | OrgChecksum { .. } | LegacyRegion { .. } | LegacySuffix { .. } | LegacyAmbiguous { .. })
+        matches!(
+            self,
+            Checksum | OrgChecksum { .. } | LegacyRegion { .. } | LegacySuffix { .. } | LegacyAmbiguous { .. }
+        )
     }
 
     fn severity(&self) -> Severity {
@@ -469,7 +478,13 @@ fn check_owned(normalized: String, holder: Holder, today: Date) -> TaxIdResult {
     }
 }
 
-fn classify(id: &str, holder: Holder, today: Date, issues: &mut Issues, details: &mut TaxIdDetails) -> Option<TaxIdKind> {
+fn classify(
+    id: &str,
+    holder: Holder,
+    today: Date,
+    issues: &mut Issues,
+    details: &mut TaxIdDetails,
+) -> Option<TaxIdKind> {
     if id.is_empty() {
         issues.push(FIELD, &TaxIdProblem::Empty);
         return None;
@@ -594,8 +609,12 @@ fn set_legacy_region(details: &mut TaxIdDetails, code: &str, issues: &mut Issues
 
 fn check_uscc(id: &str, issues: &mut Issues, details: &mut TaxIdDetails) {
     let b = id.as_bytes();
-    let bad: Vec<(usize, char)> =
-        b.iter().enumerate().filter(|(_, c)| uscc::value(**c).is_none()).map(|(i, c)| (i + 1, *c as char)).collect();
+    let bad: Vec<(usize, char)> = b
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| uscc::value(**c).is_none())
+        .map(|(i, c)| (i + 1, *c as char))
+        .collect();
     let alphabet_ok = bad.is_empty();
     if !alphabet_ok {
         let mut letters: Vec<char> = Vec::new();
@@ -616,7 +635,13 @@ fn check_uscc(id: &str, issues: &mut Issues, details: &mut TaxIdDetails) {
             let entity = uscc::entity_type(a, t);
             details.entity_type = Some(entity);
             if entity.is_none() && uscc::value(b[1]).is_some() {
-                issues.push(FIELD, &TaxIdProblem::EntityTypeUnknown { authority: a, entity: t });
+                issues.push(
+                    FIELD,
+                    &TaxIdProblem::EntityTypeUnknown {
+                        authority: a,
+                        entity: t,
+                    },
+                );
             }
         }
         None => {
@@ -649,7 +674,12 @@ fn check_resident(id: &str, today: Date, issues: &mut Issues, details: &mut TaxI
     set_region(details, &id[..6], issues);
     match birth_date(&id[6..14], today) {
         Some(d) => details.birth_date = Some(d.iso()),
-        None => issues.push(FIELD, &TaxIdProblem::BirthDate { date: id[6..14].to_owned() }),
+        None => issues.push(
+            FIELD,
+            &TaxIdProblem::BirthDate {
+                date: id[6..14].to_owned(),
+            },
+        ),
     }
     let seq = id.as_bytes()[16] - b'0';
     details.gender = Some(if seq % 2 == 1 { "male" } else { "female" });
@@ -707,7 +737,12 @@ fn legacy_on_id15(id: &str, today: Date, issues: &mut Issues, details: &mut TaxI
     let yymmdd = &id[6..12];
     match birth_date(&["19", yymmdd].concat(), today) {
         Some(d) => details.birth_date = Some(d.iso()),
-        None => issues.push(FIELD, &TaxIdProblem::BirthDate { date: yymmdd.to_owned() }),
+        None => issues.push(
+            FIELD,
+            &TaxIdProblem::BirthDate {
+                date: yymmdd.to_owned(),
+            },
+        ),
     }
     if !id[len - 2..].bytes().all(|b| b.is_ascii_digit()) {
         issues.push(FIELD, &TaxIdProblem::LegacySuffix { len });
@@ -729,7 +764,12 @@ fn legacy_on_id18(id: &str, today: Date, issues: &mut Issues, details: &mut TaxI
     set_legacy_region(details, &id[..6], issues);
     match birth_date(&id[6..14], today) {
         Some(d) => details.birth_date = Some(d.iso()),
-        None => issues.push(FIELD, &TaxIdProblem::BirthDate { date: id[6..14].to_owned() }),
+        None => issues.push(
+            FIELD,
+            &TaxIdProblem::BirthDate {
+                date: id[6..14].to_owned(),
+            },
+        ),
     }
     if !resident::is_checksum_valid(core) {
         issues.push(FIELD, &TaxIdProblem::ResidentChecksum);
@@ -748,7 +788,10 @@ mod tests {
     }
 
     fn codes(r: &TaxIdResult) -> (Vec<&str>, Vec<&str>) {
-        (r.errors.iter().map(|i| i.code).collect(), r.warnings.iter().map(|i| i.code).collect())
+        (
+            r.errors.iter().map(|i| i.code).collect(),
+            r.warnings.iter().map(|i| i.code).collect(),
+        )
     }
 
     #[test]
@@ -782,7 +825,11 @@ mod tests {
         for (input, code) in cases {
             let r = validate_on(input, today());
             assert!(!r.valid, "{input} should be invalid");
-            assert!(codes(&r).0.contains(code), "{input}: expected {code}, got {:?}", codes(&r));
+            assert!(
+                codes(&r).0.contains(code),
+                "{input}: expected {code}, got {:?}",
+                codes(&r)
+            );
         }
     }
 
@@ -797,7 +844,12 @@ mod tests {
 
     #[test]
     fn letter_authorities_and_check_zero_are_valid() {
-        for id in ["N21100001234567885", "Y1440300MA5D12340P", "911100001000002860", "A1110000600037341K"] {
+        for id in [
+            "N21100001234567885",
+            "Y1440300MA5D12340P",
+            "911100001000002860",
+            "A1110000600037341K",
+        ] {
             let r = validate_on(id, today());
             assert!(r.valid, "{id}: {:?}", r.errors);
             assert_eq!(r.kind, Some(TaxIdKind::Uscc));
@@ -906,10 +958,18 @@ mod tests {
         }
         let r = validate_on("11010220050607007", today());
         assert!(r.errors[0].message.contains("1920-05-06"), "{}", r.errors[0].message);
-        assert!(r.errors[0].message_en.contains("1920-05-06"), "{}", r.errors[0].message_en);
+        assert!(
+            r.errors[0].message_en.contains("1920-05-06"),
+            "{}",
+            r.errors[0].message_en
+        );
         // Born 1921: a plain legacy number.
         assert!(validate_on("11010221050607007", today()).valid);
-        assert!(r.suggestions.is_empty() || r.suggestions.len() >= 2, "{:?}", r.suggestions);
+        assert!(
+            r.suggestions.is_empty() || r.suggestions.len() >= 2,
+            "{:?}",
+            r.suggestions
+        );
     }
 
     #[test]
@@ -936,7 +996,10 @@ mod tests {
         // are a birth date: a resident ID with a typo (511122199706035746), not a USCC.
         assert!(uscc::is_well_formed("511152199706035746"));
         let r = validate_on("511152199706035746", today());
-        assert_eq!((r.kind, codes(&r).0), (Some(TaxIdKind::Resident), vec!["TAXID_CHECKSUM"]));
+        assert_eq!(
+            (r.kind, codes(&r).0),
+            (Some(TaxIdKind::Resident), vec!["TAXID_CHECKSUM"])
+        );
         // A real USCC that is all digits stays a USCC for a person too.
         let r = validate_for_on("121200004013590816", Holder::Person, today());
         assert_eq!(r.kind, Some(TaxIdKind::Uscc));
@@ -951,14 +1014,22 @@ mod tests {
         assert!(e.message_en.contains("check character"));
         assert_eq!(e.field, "taxId");
         let letters = validate_on("9111OOOO6OOO37341L", today());
-        assert_eq!(codes(&letters).0, ["TAXID_CHARSET"], "one issue for all forbidden letters");
+        assert_eq!(
+            codes(&letters).0,
+            ["TAXID_CHARSET"],
+            "one issue for all forbidden letters"
+        );
         let message = &letters.errors[0].message;
         assert!(message.contains("第5、6、7、8、10、11、12位为“O”"), "{message}");
         let english = &letters.errors[0].message_en;
         assert!(english.contains("“O” at position 5, 6, 7, 8, 10, 11, 12"), "{english}");
         assert!(english.is_ascii() || !english.contains('、'));
         // The check-character fix is a candidate among the others, never alone.
-        assert!(r.suggestions.contains(&"91110000600037341L".to_owned()), "{:?}", r.suggestions);
+        assert!(
+            r.suggestions.contains(&"91110000600037341L".to_owned()),
+            "{:?}",
+            r.suggestions
+        );
         assert!(r.suggestions.len() >= 2, "{:?}", r.suggestions);
         assert_eq!(r.suggestions.len(), r.suggestion_edits.len());
     }

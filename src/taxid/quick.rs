@@ -62,7 +62,10 @@ mod tests {
     struct Lcg(u64);
     impl Lcg {
         fn next(&mut self, n: usize) -> usize {
-            self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             ((self.0 >> 33) % n as u64) as usize
         }
     }
@@ -70,7 +73,9 @@ mod tests {
     /// Codes built to pass the two check characters, over every authority and
     /// entity type (known and unknown), known, retired and unknown regions.
     fn generated(count: usize) -> Vec<String> {
-        const REGIONS: &[&str] = &["110000", "110101", "110103", "310115", "440300", "652201", "000000", "999999", "100000"];
+        const REGIONS: &[&str] = &[
+            "110000", "110101", "110103", "310115", "440300", "652201", "000000", "999999", "100000",
+        ];
         let mut rng = Lcg(7);
         let alphabet = uscc::ALPHABET;
         (0..count)
@@ -116,12 +121,28 @@ mod tests {
     #[test]
     fn agrees_with_the_full_check() {
         let real = include_str!("../../tests/data/uscc-real.txt");
-        let mut inputs: Vec<String> = real.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-            .map(|l| l.split_whitespace().next().unwrap_or("").to_owned()).collect();
+        let mut inputs: Vec<String> = real
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(|l| l.split_whitespace().next().unwrap_or("").to_owned())
+            .collect();
         inputs.extend(generated(4000));
-        let mutated: Vec<String> = inputs.iter().filter(|c| c.len() == 18).flat_map(|c| mutations(c)).collect();
+        let mutated: Vec<String> = inputs
+            .iter()
+            .filter(|c| c.len() == 18)
+            .flat_map(|c| mutations(c))
+            .collect();
         inputs.extend(mutated);
-        inputs.extend(["110101199003074514", "91110000600037341L", "", "X", "911100006000373410"].map(String::from));
+        inputs.extend(
+            [
+                "110101199003074514",
+                "91110000600037341L",
+                "",
+                "X",
+                "911100006000373410",
+            ]
+            .map(String::from),
+        );
         let (mut clean, mut total) = (0, 0);
         for input in &inputs {
             total += 1;
@@ -141,7 +162,10 @@ mod tests {
                 None => {
                     let b = input.as_bytes();
                     let resident_reading = b.len() == 18 && b[..17].iter().all(u8::is_ascii_digit);
-                    assert!(!full_clean || resident_reading, "{input}: full says clean, quick does not");
+                    assert!(
+                        !full_clean || resident_reading,
+                        "{input}: full says clean, quick does not"
+                    );
                 }
             }
         }

@@ -35,18 +35,32 @@ fn forced(c: u8) -> &'static [u8] {
 }
 
 /// Pairs of allowed characters that look alike, either way round.
-const LOOKALIKE_PAIRS: &[(u8, u8)] =
-    &[(b'0', b'D'), (b'0', b'Q'), (b'1', b'7'), (b'1', b'L'), (b'7', b'T'), (b'8', b'B'), (b'6', b'G'), (b'U', b'Y')];
+const LOOKALIKE_PAIRS: &[(u8, u8)] = &[
+    (b'0', b'D'),
+    (b'0', b'Q'),
+    (b'1', b'7'),
+    (b'1', b'L'),
+    (b'7', b'T'),
+    (b'8', b'B'),
+    (b'6', b'G'),
+    (b'U', b'Y'),
+];
 
 /// True when `typed` is a character people type or read for `meant`.
 fn looks_alike(typed: u8, meant: u8) -> bool {
-    forced(typed).contains(&meant) || LOOKALIKE_PAIRS.iter().any(|&(a, b)| (a, b) == (typed, meant) || (b, a) == (typed, meant))
+    forced(typed).contains(&meant)
+        || LOOKALIKE_PAIRS
+            .iter()
+            .any(|&(a, b)| (a, b) == (typed, meant) || (b, a) == (typed, meant))
 }
 
 /// The 1-based positions either side of a gap after `before` characters, in a text
 /// of `len` characters.
 fn gap(before: usize, len: usize) -> Vec<usize> {
-    [before, before + 1].into_iter().filter(|&p| p >= 1 && p <= len).collect()
+    [before, before + 1]
+        .into_iter()
+        .filter(|&p| p >= 1 && p <= len)
+        .collect()
 }
 
 struct Found {
@@ -88,7 +102,13 @@ impl Search<'_> {
             return;
         }
         let retired = r.details.region_retired == Some(true);
-        let edit = SuggestionEdit { suggestion: id, kind, edit, positions, input_positions };
+        let edit = SuggestionEdit {
+            suggestion: id,
+            kind,
+            edit,
+            positions,
+            input_positions,
+        };
         self.found.push(Found { edit, retired });
     }
 
@@ -122,13 +142,20 @@ impl Search<'_> {
         }
         // One character changed: per position, the one character each check allows.
         for hole in 0..18 {
-            for fill in [uscc::fill_check(input, hole), resident::fill_check(input, hole)].into_iter().flatten() {
+            for fill in [uscc::fill_check(input, hole), resident::fill_check(input, hole)]
+                .into_iter()
+                .flatten()
+            {
                 if fill == input[hole] {
                     continue;
                 }
                 let mut n = input.to_vec();
                 n[hole] = fill;
-                let edit = if looks_alike(input[hole], fill) { EditKind::Lookalike } else { EditKind::Substitution };
+                let edit = if looks_alike(input[hole], fill) {
+                    EditKind::Lookalike
+                } else {
+                    EditKind::Substitution
+                };
                 self.consider(n, edit, vec![hole + 1], vec![hole + 1]);
             }
         }
@@ -147,7 +174,10 @@ impl Search<'_> {
         for hole in 0..=17 {
             let mut n = self.input.to_vec();
             n.insert(hole, b'0');
-            for fill in [uscc::fill_check(&n, hole), resident::fill_check(&n, hole)].into_iter().flatten() {
+            for fill in [uscc::fill_check(&n, hole), resident::fill_check(&n, hole)]
+                .into_iter()
+                .flatten()
+            {
                 let mut m = n.clone();
                 m[hole] = fill;
                 self.consider(m, EditKind::Insertion, vec![hole + 1], gap(hole, 17));
@@ -167,7 +197,12 @@ impl Search<'_> {
 
 /// The suggestions for an invalid normalised input, likeliest first.
 pub(super) fn suggestions(input: &str, holder: Holder, today: Date) -> Vec<SuggestionEdit> {
-    let mut search = Search { input: input.as_bytes(), holder, today, found: Vec::new() };
+    let mut search = Search {
+        input: input.as_bytes(),
+        holder,
+        today,
+        found: Vec::new(),
+    };
     if !input.is_ascii() {
         return Vec::new();
     }
@@ -221,7 +256,9 @@ pub(super) fn suggestions(input: &str, holder: Holder, today: Date) -> Vec<Sugge
             && likely.first().is_some_and(|&i| {
                 let e = &found[i as usize].edit;
                 e.edit == EditKind::Lookalike
-                    && e.input_positions.iter().all(|&p| input_bytes[p - 1].is_ascii_digit() != e.suggestion.as_bytes()[p - 1].is_ascii_digit())
+                    && e.input_positions.iter().all(|&p| {
+                        input_bytes[p - 1].is_ascii_digit() != e.suggestion.as_bytes()[p - 1].is_ascii_digit()
+                    })
             });
         if !likely.is_empty() && shown <= MAX && (shown >= 2 || lone_lookalike) {
             plausible.retain(|i| likely.contains(i) || Some(*i) == check_fix);
@@ -231,7 +268,9 @@ pub(super) fn suggestions(input: &str, holder: Holder, today: Date) -> Vec<Sugge
         }
     };
     let mut found: Vec<Option<Found>> = found.into_iter().map(Some).collect();
-    keep.into_iter().filter_map(|i| found[i as usize].take().map(|f| f.edit)).collect()
+    keep.into_iter()
+        .filter_map(|i| found[i as usize].take().map(|f| f.edit))
+        .collect()
 }
 
 #[cfg(test)]
@@ -243,7 +282,10 @@ mod tests {
     }
 
     fn ids(input: &str) -> Vec<String> {
-        suggestions(input, Holder::Unknown, today()).into_iter().map(|e| e.suggestion).collect()
+        suggestions(input, Holder::Unknown, today())
+            .into_iter()
+            .map(|e| e.suggestion)
+            .collect()
     }
 
     #[test]
@@ -263,24 +305,42 @@ mod tests {
         assert!(s.contains(&"91310115MA1K3BTP2B".to_owned()), "{s:?}");
         // Two neighbours swapped.
         let s = suggestions("91110000600037314L", Holder::Unknown, today());
-        let swap = s.iter().find(|e| e.suggestion == "91110000600037341L").expect("swap found");
+        let swap = s
+            .iter()
+            .find(|e| e.suggestion == "91110000600037341L")
+            .expect("swap found");
         assert_eq!((swap.edit, swap.positions.as_slice()), (EditKind::Swap, &[16, 17][..]));
     }
 
     #[test]
     fn a_missing_or_extra_character_is_found() {
         let s = suggestions("9111000060003734L", Holder::Unknown, today());
-        let e = s.iter().find(|e| e.suggestion == "91110000600037341L").expect("insertion found");
-        assert_eq!((e.edit, e.positions.as_slice(), e.input_positions.as_slice()), (EditKind::Insertion, &[17][..], &[16, 17][..]));
+        let e = s
+            .iter()
+            .find(|e| e.suggestion == "91110000600037341L")
+            .expect("insertion found");
+        assert_eq!(
+            (e.edit, e.positions.as_slice(), e.input_positions.as_slice()),
+            (EditKind::Insertion, &[17][..], &[16, 17][..])
+        );
         let s = suggestions("911100006000373411L", Holder::Unknown, today());
-        let e = s.iter().find(|e| e.suggestion == "91110000600037341L").expect("deletion found");
+        let e = s
+            .iter()
+            .find(|e| e.suggestion == "91110000600037341L")
+            .expect("deletion found");
         assert_eq!(e.edit, EditKind::Deletion);
         assert!(e.input_positions == [17] || e.input_positions == [18], "{e:?}");
     }
 
     #[test]
     fn every_suggestion_is_valid_without_warnings_and_one_edit_away() {
-        for input in ["91620105224521729M", "Y1330922WCPWXHE15R", "45070819730606555X", "9111000060003734L", "911100006000373411L"] {
+        for input in [
+            "91620105224521729M",
+            "Y1330922WCPWXHE15R",
+            "45070819730606555X",
+            "9111000060003734L",
+            "911100006000373411L",
+        ] {
             for e in suggestions(input, Holder::Unknown, today()) {
                 let r = check(&e.suggestion, Holder::Unknown, today());
                 assert!(r.valid && r.warnings.is_empty(), "{input} → {e:?}");

@@ -96,10 +96,17 @@ pub fn tax_ids(count: usize) -> usize {
 pub fn compute_invoice(price_includes_tax: bool, count: usize, lines: &str) -> Result<String, JsError> {
     use crate::amount::{compute_invoice, money, InvoiceInput, LineInput, LineKind};
 
-    let mut input = InvoiceInput { price_includes_tax, ..Default::default() };
+    let mut input = InvoiceInput {
+        price_includes_tax,
+        ..Default::default()
+    };
     input.lines.reserve(count);
     // Text holding a separator makes one piece more than the lines sent: refused.
-    let pieces = if count == 0 && lines.is_empty() { 0 } else { lines.split('\u{1e}').count() };
+    let pieces = if count == 0 && lines.is_empty() {
+        0
+    } else {
+        lines.split('\u{1e}').count()
+    };
     if pieces != count {
         return Err(malformed());
     }
@@ -130,7 +137,11 @@ pub fn compute_invoice(price_includes_tax: bool, count: usize, lines: &str) -> R
     let r = compute_invoice(&input);
     let mut out = String::with_capacity(128 + count * 64);
     let json_error = |e: super::convert::Error| JsError::new(&e.0);
-    out.push_str(if r.valid { "{\"valid\":true,\"errors\":" } else { "{\"valid\":false,\"errors\":" });
+    out.push_str(if r.valid {
+        "{\"valid\":true,\"errors\":"
+    } else {
+        "{\"valid\":false,\"errors\":"
+    });
     super::write_json(&mut out, &r.errors).map_err(json_error)?;
     out.push_str(",\"warnings\":");
     super::write_json(&mut out, &r.warnings).map_err(json_error)?;
@@ -194,7 +205,10 @@ impl Fields<'_> {
         match self.tagged()? {
             ("n", "") => Ok(None),
             ("s", s) => Ok(Some(DecimalInput::Text(s.to_owned()))),
-            ("i", s) => s.parse().map(|n| Some(DecimalInput::Integer(n))).map_err(|_| malformed()),
+            ("i", s) => s
+                .parse()
+                .map(|n| Some(DecimalInput::Integer(n)))
+                .map_err(|_| malformed()),
             ("f", "") => Ok(Some(DecimalInput::NonInteger)),
             _ => Err(malformed()),
         }

@@ -182,7 +182,9 @@ export interface BuildResult<T> {
 #[cfg(feature = "invoice")]
 /// `buildIssueRequest(form) → { valid, request, errors, warnings }`
 #[wasm_bindgen(js_name = buildIssueRequest, unchecked_return_type = "BuildResult<IssueRequest>")]
-pub fn build_issue_request(#[wasm_bindgen(unchecked_param_type = "IssueForm")] form: JsValue) -> Result<JsValue, JsError> {
+pub fn build_issue_request(
+    #[wasm_bindgen(unchecked_param_type = "IssueForm")] form: JsValue,
+) -> Result<JsValue, JsError> {
     let form: IssueForm = from_js(form, "form")?;
     Ok(to_js(&request::build_issue_request(&form)))
 }
