@@ -430,16 +430,18 @@ async fn finish_conflict(state: &AppState, mut r: Record, i: &crate::provider::I
         "providerNumber": i.number,
         "differences": diffs.iter().map(|(f, ours, theirs)| serde_json::json!({ "field": f, "order": ours, "provider": theirs })).collect::<Vec<_>>(),
     });
-    if !save_emitting(state, &r, claimed, crate::ledger::types::CONFLICT, Default::default()).await {
-        return Adoption::NotSaved;
-    }
-    state.metrics.conflict();
+    // The finding first (an upsert: true of the provider whatever happens to the
+    // save below), so that whoever sees the order in conflict also finds it.
     let num = (!i.number.is_empty()).then(|| i.number.clone());
     let mut finding = detail.clone();
     match crate::ledger::upsert_finding(&state.store, "foreign_invoice", Some(r.order_id.clone()), num, detail).await {
         Ok(id) => finding["id"] = serde_json::json!(id),
         Err(e) => tracing::error!(order = %r.order_id, error = %e, "cannot record the conflict finding"),
     }
+    if !save_emitting(state, &r, claimed, crate::ledger::types::CONFLICT, Default::default()).await {
+        return Adoption::NotSaved;
+    }
+    state.metrics.conflict();
     finding["kind"] = serde_json::json!("foreign_invoice");
     finding["orderId"] = serde_json::json!(r.order_id);
     finding["invoiceNumber"] = serde_json::json!(i.number);

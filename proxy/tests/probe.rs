@@ -168,7 +168,15 @@ async fn a_foreign_invoice_under_the_same_order_number_is_a_conflict_never_issue
     assert!(findings.iter().any(|x| x["kind"] == "foreign_invoice" && x["orderId"] == "Y2"), "{pending}");
     let events = admin_get(&r, "/v1/admin/webhooks?orderId=Y2").await;
     assert!(events["events"].as_array().unwrap().iter().any(|e| e["type"] == "invoice.conflict"), "{events}");
-    let m = r.client.get(format!("{}/metrics", r.base)).send().await.unwrap().text().await.unwrap();
+    // The counter goes up right after the status is saved: ask a few times.
+    let mut m = String::new();
+    for _ in 0..50 {
+        m = r.client.get(format!("{}/metrics", r.base)).send().await.unwrap().text().await.unwrap();
+        if m.contains("fapiao_orders_conflict_total 1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(m.contains("fapiao_orders_conflict_total 1"), "{m}");
     // The proxy's own order, matching what the provider reports, is issued as before.
     assert_eq!(post(&r, "/v1/invoices", &body(&c, "Y3")).await.0, 202);
