@@ -36,6 +36,7 @@ export const PARTS = [
     what: 'everything of fapiao/invoice, and order discounts, splitting at the invoice limit, red letters and 特定业务 requests' },
   { name: 'taxcodes', features: 'taxcodes', taxIds: false, what: 'the tax classification code table, search and item names' },
   { name: 'qr', features: 'qr', taxIds: false, what: 'scanned codes (抬头 QR, receipts) and the QR encoder' },
+  { name: 'camera', features: 'camera', taxIds: false, what: 'QR codes read from camera frames, for browsers without BarcodeDetector' },
 ].map((p) => ({ web: p.name, node: `${p.name}.node`, bundler: `${p.name}.bundler`, ...p }));
 
 const HEADER = (p, how) =>

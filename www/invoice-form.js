@@ -351,13 +351,42 @@ export function listenForScanner(onScan, { gap = 100, min = 8, accept = looksSca
   return () => document.removeEventListener('keydown', onKey, true);
 }
 
-/** Whether the browser can read QR codes from the camera. */
-export const hasCamera = () => 'BarcodeDetector' in window && !!navigator.mediaDevices?.getUserMedia;
+/** Whether the device has a camera API (QR codes are read by BarcodeDetector, or by the package's camera part). */
+export const hasCamera = () => !!navigator.mediaDevices?.getUserMedia;
+
+/** Longest side of the frame handed to the package's decoder: enough pixels a module for a dense receipt code. */
+const FRAME_SIDE = 960;
+
+/**
+ * A reader of QR codes in video frames: the browser's BarcodeDetector where there
+ * is one, else the package's camera part (fetched now) on a canvas copy of the frame.
+ */
+async function qrReader() {
+  if ('BarcodeDetector' in window) {
+    // eslint-disable-next-line no-undef
+    const detector = new BarcodeDetector({ formats: ['qr_code'] });
+    return async (video) => (await detector.detect(video)).map((c) => c.rawValue);
+  }
+  const camera = await import('/pkg/camera.js');
+  await camera.default();
+  const canvas = document.createElement('canvas');
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  return async (video) => {
+    const { videoWidth: w, videoHeight: h } = video;
+    if (!w || !h) return [];
+    const scale = Math.min(1, FRAME_SIDE / Math.max(w, h));
+    canvas.width = Math.round(w * scale);
+    canvas.height = Math.round(h * scale);
+    ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
+    const frame = ctx.getImageData(0, 0, canvas.width, canvas.height);
+    const text = camera.decodeQrImage(frame.data, frame.width, frame.height);
+    return text == null ? [] : [text];
+  };
+}
 
 /** Scans QR codes from the camera into `video` until `onText` returns true or stop() is called. */
 export async function scanWithCamera(video, onText) {
-  // eslint-disable-next-line no-undef
-  const detector = new BarcodeDetector({ formats: ['qr_code'] });
+  const read = await qrReader();
   const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' } });
   video.srcObject = stream;
   await video.play();
@@ -370,8 +399,8 @@ export async function scanWithCamera(video, onText) {
   (async () => {
     while (running) {
       try {
-        const codes = await detector.detect(video);
-        if (codes.length && (await onText(codes[0].rawValue))) { stop(); return; }
+        const codes = await read(video);
+        if (codes.length && (await onText(codes[0]))) { stop(); return; }
       } catch { /* a frame that is not ready */ }
       await new Promise((r) => setTimeout(r, 200));
     }

@@ -49,7 +49,7 @@ const T = {
   sampleFailed: ['示例小票暂不可用（需要沙箱演示模式）。', 'No sample receipt: the demo mode is off.'],
   receiptCodeHint: ['小票二维码下方的 8 位码', 'The 8 characters under the receipt’s QR code'],
   codeUnknown: ['没有找到这个小票码，请核对后重试。', 'No receipt has this code; check it and try again.'],
-  noCamera: ['此设备的浏览器不能用摄像头识别二维码，请用扫码窗口或输入小票码。', 'This browser cannot read QR codes from the camera: use the scanner or type the receipt code.'],
+  noCamera: ['此设备没有可用的摄像头，请用扫码窗口或输入小票码。', 'This device has no camera to use: use the scanner or type the receipt code.'],
   personNormal: ['个人只能开具数电普票', 'A person gets a standard invoice'],
   taxIdPerson: ['（选填，可填身份证号）', ' (optional: resident ID)'],
   otherReceipt: ['又扫描了一张小票（单号 {id}）。当前填写的内容保留在这张小票上。', 'Another receipt was scanned (order {id}). What you filled in stays with this receipt.'],

@@ -9,10 +9,14 @@
 //!   signature is **not** checked here (only the proxy holds the key);
 //! - [`qr_svg`]: an SVG QR code for a short text (a download link).
 
+#[cfg(feature = "camera")]
+mod camera;
 pub mod gbk;
 mod receipt;
 mod title;
 
+#[cfg(feature = "camera")]
+pub use camera::{decode_rgba, MAX_PIXELS};
 pub use receipt::{parse_receipt, parse_receipt_at, Receipt, ReceiptResult, ReceiptTotals};
 pub use title::{encode_title_qr, parse_title_qr, TitleBuyer, TitleQrResult};
 

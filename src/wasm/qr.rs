@@ -77,3 +77,12 @@ pub fn parse_receipt(text: &str) -> JsValue {
 pub fn qr_svg(text: &str) -> Option<String> {
     crate::qr::qr_svg(text)
 }
+
+/// `decodeQrImage(rgba, width, height) → string | undefined`: the first QR code
+/// read in a camera frame (`ImageData.data` of a canvas), for browsers without
+/// `BarcodeDetector`; `undefined` when none is found.
+#[cfg(feature = "camera")]
+#[wasm_bindgen(js_name = decodeQrImage)]
+pub fn decode_qr_image(rgba: &[u8], width: u32, height: u32) -> Option<String> {
+    crate::qr::decode_rgba(rgba, width as usize, height as usize).into_iter().next()
+}

@@ -204,6 +204,20 @@ test('plain page, fapiao/invoice web entry: init(), computeInvoice, then loadReg
   }
 });
 
+test('plain page, fapiao/camera web entry: QR codes read from canvas pixels, as from a camera frame', async () => {
+  const { s, url } = await plainServer();
+  try {
+    const { p, problems, requested, result } = await plainPage(`${url}/plain/camera.html`);
+    assert.equal(result.error, undefined, result.error);
+    assert.deepEqual(result, { title: true, receipt: true, blank: true, wrongSize: true });
+    assert.ok(requested.includes('/pkg/wasm/camera_bg.wasm'), requested.join());
+    assert.deepEqual(problems, []);
+    await p.close();
+  } finally {
+    s.close();
+  }
+});
+
 test('quick path in Chromium: validateTaxId of the web entries equals the general path, before and after loading names', async () => {
   const { mixedInputs } = await import('./taxid-inputs.mjs');
   const inputs = mixedInputs(53);

@@ -332,6 +332,56 @@ test('kiosk: a scan is read whole while the page is busy in the middle of it', a
   await p.close();
 });
 
+test('kiosk: a receipt read by the camera where the browser has no BarcodeDetector', async () => {
+  const token = await receiptToken();
+  const orderId = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).orderId;
+  // The receipt's QR code as a camera would see it: drawn by the package's qrSvg in a
+  // page, 640×480, and written as the frames of a Y4M video (grey: Y, then flat U/V).
+  const draw = await browser.newPage();
+  await draw.goto(`${base}/`);
+  const luma = await draw.evaluate(async (text) => {
+    const qr = await import('/pkg/qr.js');
+    await qr.default();
+    const img = new Image();
+    img.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(qr.qrSvg(text))}`;
+    await img.decode();
+    const canvas = Object.assign(document.createElement('canvas'), { width: 640, height: 480 });
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = '#d8d8d8';
+    ctx.fillRect(0, 0, 640, 480);
+    ctx.drawImage(img, 110, 30, 420, 420);
+    const { data } = ctx.getImageData(0, 0, 640, 480);
+    const y = new Array(640 * 480);
+    for (let i = 0; i < y.length; i++) y[i] = Math.round(0.299 * data[4 * i] + 0.587 * data[4 * i + 1] + 0.114 * data[4 * i + 2]);
+    return y;
+  }, token);
+  await draw.close();
+  const frame = Buffer.concat([Buffer.from('FRAME\n'), Buffer.from(luma), Buffer.alloc(2 * 320 * 240, 128)]);
+  const video = join(dbDir, 'receipt.y4m');
+  await writeFile(video, Buffer.concat([Buffer.from('YUV4MPEG2 W640 H480 F5:1 Ip A1:1 C420jpeg\n'), ...Array(10).fill(frame)]));
+  const cam = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: [...CHROMIUM_ARGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${video}`],
+  });
+  try {
+    const p = await cam.newPage({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN' });
+    const requested = [];
+    p.on('request', (r) => requested.push(new URL(r.url()).pathname));
+    await p.goto(`${base}/kiosk.html`);
+    await p.waitForFunction(() => document.documentElement.dataset.ready === 'true');
+    // This Chromium has no BarcodeDetector: the package's camera part reads the frames.
+    assert.equal(await p.evaluate(() => 'BarcodeDetector' in window), false);
+    assert.ok(!requested.includes('/pkg/camera.js'), 'the camera part is fetched only when the camera is used');
+    await p.locator('#camera').click();
+    await p.locator('#s-receipt').waitFor({ timeout: 20000 });
+    assert.equal(await p.locator('#r-order').innerText(), orderId);
+    assert.ok(requested.includes('/pkg/wasm/camera_bg.wasm'), requested.join(' '));
+    await p.screenshot({ path: `${out}kiosk-camera.png` });
+  } finally {
+    await cam.close();
+  }
+});
+
 test('kiosk: a receipt scanned by a wedge scanner, title from a 抬头 QR, invoice with a download QR', async () => {
   const { p, problems, posts } = await open('/kiosk.html', { width: 1280, height: 800 });
   await p.screenshot({ path: `${out}kiosk-start.png` });

@@ -8,12 +8,13 @@ const ADVANCED = [...INVOICE, 'applyOrderDiscount', 'splitInvoice', 'computeRedI
 const TAXCODES = ['lookupTaxCode', 'searchTaxCodes', 'formatItemName', 'checkItemName', 'loadTaxCodes',
   'loadTaxCodeDescriptions', 'resetTaxCodes', 'taxCodeTableInfo', 'prepareTaxCodeSearch', 'version'];
 const QR = ['parseTitleQr', 'parseReceipt', 'qrSvg', 'version'];
+const CAMERA = ['decodeQrImage', 'version'];
 
 /** The part with discounts, splitting and red letters (`fapiao/advanced`). */
 export const ADVANCED_PART = 'advanced';
 
 /** Subpath name → function names. */
-export const PART_FUNCTIONS = { taxid: TAXID, invoice: INVOICE, [ADVANCED_PART]: ADVANCED, taxcodes: TAXCODES, qr: QR };
+export const PART_FUNCTIONS = { taxid: TAXID, invoice: INVOICE, [ADVANCED_PART]: ADVANCED, taxcodes: TAXCODES, qr: QR, camera: CAMERA };
 
 /** The parts that check taxpayer IDs and load region names at run time (the root embeds them). */
 export const LIGHT = ['taxid', 'invoice', ADVANCED_PART];

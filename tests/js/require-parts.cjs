@@ -19,4 +19,6 @@ for (const name of JSON.parse(process.argv[2])) {
 out.taxcodes = require('fapiao/taxcodes').lookupTaxCode('3070401000000000000').name;
 const text = '测试公司</>91110000600037341L</>北京市海淀区|010-12345678</>中国工商银行|6222000000000000</>6792';
 out.qr = require('fapiao/qr').parseTitleQr(`$01${Buffer.from(text).toString('base64')}$`).buyer.taxId;
+// A blank 32×32 frame holds no code.
+out.camera = require('fapiao/camera').decodeQrImage(new Uint8Array(32 * 32 * 4), 32, 32) ?? 'none';
 console.log(JSON.stringify(out));

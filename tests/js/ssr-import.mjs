@@ -30,6 +30,7 @@ for (const p of PARTS) {
       m.validateTaxIds(['N11100006000373417']).valid[0];
   } else if (m.validateTaxId) results[p] = m.validateTaxId('911101036000373415').valid;
   else if (m.lookupTaxCode) results[p] = m.lookupTaxCode('3070401000000000000').name;
+  else if (m.decodeQrImage) results[p] = m.decodeQrImage(new Uint8Array(16 * 16 * 4), 16, 16) ?? 'none';
   else results[p] = m.parseTitleQr('not a code').valid;
 }
 console.log(JSON.stringify({ imported, touched, results }));
