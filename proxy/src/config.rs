@@ -188,6 +188,8 @@ pub struct Config {
     /// Status sync, delivery and archive settings (`FAPIAO_WEBHOOK_*`, `FAPIAO_ADMIN_TOKEN`,
     /// `FAPIAO_FILE_*`, `FAPIAO_ARCHIVE_DIR`, …).
     pub hooks: HookSettings,
+    /// Alert channels and rules (`FAPIAO_ALERT_*`).
+    pub alerts: crate::alerts::AlertSettings,
 }
 
 /// What minting an order token needs ([`Config::minting`]).
@@ -280,7 +282,11 @@ pub const VARIABLES: &[&str] = &[
     "FAPIAO_BAIWANG_GATEWAY_URL", "FAPIAO_BAIWANG_TOKEN_URL", "FAPIAO_BAIWANG_APP_KEY", "FAPIAO_BAIWANG_APP_SECRET",
     "FAPIAO_BAIWANG_USERNAME", "FAPIAO_BAIWANG_PASSWORD", "FAPIAO_BAIWANG_SALT", "FAPIAO_BAIWANG_DRAWER",
     "FAPIAO_BAIWANG_TERMINAL", "FAPIAO_BAIWANG_ORDER_PREFIX", "FAPIAO_BAIWANG_TOKEN_RETRY_BASE_MS",
-    "FAPIAO_BAIWANG_TOKEN_RETRY_MAX_MS",
+    "FAPIAO_BAIWANG_TOKEN_RETRY_MAX_MS", "FAPIAO_ALERT_WEBHOOK_URL", "FAPIAO_ALERT_WECOM_URL",
+    "FAPIAO_ALERT_DINGTALK_URL", "FAPIAO_ALERT_DINGTALK_SECRET", "FAPIAO_ALERT_FEISHU_URL", "FAPIAO_ALERT_FEISHU_SECRET",
+    "FAPIAO_ALERT_EVAL_MS", "FAPIAO_ALERT_HOLD_S", "FAPIAO_ALERT_WINDOW_S", "FAPIAO_ALERT_MIN_SAMPLES",
+    "FAPIAO_ALERT_ORDER_AGE_MIN", "FAPIAO_ALERT_OUTBOX_BACKLOG", "FAPIAO_ALERT_OUTBOX_AGE_MIN",
+    "FAPIAO_ALERT_ARCHIVE_FAILURES", "FAPIAO_ALERT_MAX_PER_MINUTE", "FAPIAO_ALERT_RETRY_BASE_MS",
 ];
 
 /// The 诺诺 sandbox's test seller tax ID, used as the sandbox default.
@@ -415,6 +421,47 @@ fn hook_settings(src: &Source, no_default_hosts: bool) -> Result<HookSettings, S
         delivery_retry_base: ms("FAPIAO_DELIVERY_RETRY_BASE_MS", 30_000)?.max(Duration::from_millis(1)),
         delivery_limit: src.parse("FAPIAO_DELIVERY_LIMIT", 5, "a number")?,
         reconcile_every: (every > 0).then(|| Duration::from_secs(every)),
+    })
+}
+
+/// The alert channels and rules.
+fn alert_settings(src: &Source) -> Result<crate::alerts::AlertSettings, String> {
+    use crate::alerts::{AlertSettings, Channel, ChannelKind};
+    let d = AlertSettings::default();
+    let mut channels = Vec::new();
+    for (kind, url_key, secret_key) in [
+        (ChannelKind::Webhook, "FAPIAO_ALERT_WEBHOOK_URL", None),
+        (ChannelKind::WeCom, "FAPIAO_ALERT_WECOM_URL", None),
+        (ChannelKind::DingTalk, "FAPIAO_ALERT_DINGTALK_URL", Some("FAPIAO_ALERT_DINGTALK_SECRET")),
+        (ChannelKind::Feishu, "FAPIAO_ALERT_FEISHU_URL", Some("FAPIAO_ALERT_FEISHU_SECRET")),
+    ] {
+        // The robots' URLs carry their access tokens: secrets, never echoed.
+        let Some(url) = src.secret(url_key)? else { continue };
+        let ok = (url.expose().starts_with("https://") || url.expose().starts_with("http://")) && reqwest::Url::parse(url.expose()).is_ok();
+        if !ok {
+            return Err(format!("{url_key}: not an http(s) URL"));
+        }
+        let secret = match secret_key {
+            Some(k) => src.secret(k)?,
+            None => None,
+        };
+        channels.push(Channel { kind, url, secret });
+    }
+    let secs = |key: &str, default: Duration, unit: u64| -> Result<Duration, String> {
+        Ok(Duration::from_secs(src.parse(key, default.as_secs() / unit, "a whole number")? * unit))
+    };
+    Ok(AlertSettings {
+        channels,
+        every: Duration::from_millis(src.parse("FAPIAO_ALERT_EVAL_MS", d.every.as_millis() as u64, "milliseconds")?.max(10)),
+        hold: secs("FAPIAO_ALERT_HOLD_S", d.hold, 1)?,
+        window: secs("FAPIAO_ALERT_WINDOW_S", d.window, 1)?.clamp(Duration::from_secs(1), Duration::from_secs(3600)),
+        min_samples: src.parse("FAPIAO_ALERT_MIN_SAMPLES", d.min_samples, "a number")?.max(1),
+        order_age: secs("FAPIAO_ALERT_ORDER_AGE_MIN", d.order_age, 60)?,
+        outbox_backlog: src.parse("FAPIAO_ALERT_OUTBOX_BACKLOG", d.outbox_backlog, "a number")?,
+        outbox_age: secs("FAPIAO_ALERT_OUTBOX_AGE_MIN", d.outbox_age, 60)?,
+        archive_failures: src.parse("FAPIAO_ALERT_ARCHIVE_FAILURES", d.archive_failures, "a number")?.max(1),
+        max_per_minute: src.parse("FAPIAO_ALERT_MAX_PER_MINUTE", d.max_per_minute, "a number")?.max(1),
+        retry_base: Duration::from_millis(src.parse("FAPIAO_ALERT_RETRY_BASE_MS", d.retry_base.as_millis() as u64, "milliseconds")?.max(1)),
     })
 }
 
@@ -633,6 +680,7 @@ impl Config {
             header_timeout: Duration::from_millis(src.parse("FAPIAO_HEADER_TIMEOUT_MS", 10_000, "milliseconds")?.max(1)),
             idle_timeout: Duration::from_millis(src.parse("FAPIAO_IDLE_TIMEOUT_MS", 120_000, "milliseconds")?.max(1)),
             hooks,
+            alerts: alert_settings(&src)?,
         })
     }
 
@@ -772,6 +820,12 @@ mod tests {
         assert!(c.hooks.file_hosts.is_empty(), "the sandbox fetches from no host");
         assert_eq!(c.archive_dir(), PathBuf::from("./var/archive"));
         assert!(!format!("{c:?}").contains("0123456789abcdef"));
+        let c = with(&[("FAPIAO_ALERT_DINGTALK_URL", "https://oapi.dingtalk.com/robot/send?access_token=tok123"), ("FAPIAO_ALERT_DINGTALK_SECRET", "SECabc"), ("FAPIAO_ALERT_HOLD_S", "5")]).unwrap();
+        assert_eq!(c.alerts.channels.len(), 1);
+        assert_eq!(c.alerts.hold, Duration::from_secs(5));
+        assert!(!format!("{c:?}").contains("tok123") && !format!("{c:?}").contains("SECabc"));
+        let e = with(&[("FAPIAO_ALERT_WECOM_URL", "qyapi?key=tok123")]).unwrap_err();
+        assert!(e.starts_with("FAPIAO_ALERT_WECOM_URL:") && !e.contains("tok123"), "{e}");
         let c = with(&[
             ("FAPIAO_PROVIDER", "nuonuo"),
             ("FAPIAO_SELLER_TAX_ID", "339902999999789113"),

@@ -18,11 +18,13 @@
 //! - [`ledger`]: the webhook outbox, deliveries, archive index and reconciliation findings.
 //! - [`webhooks`]: signed status webhooks to the merchant.
 //! - [`archive`]: the compliance archive of invoice files, and its export.
+//! - [`alerts`]: firing and resolved messages to a webhook and the 企业微信, 钉钉 and 飞书 robots.
 //! - [`reconcile`]: comparing the proxy's orders with the provider's invoices.
 
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod alerts;
 pub mod archive;
 pub mod config;
 pub mod delivery;
@@ -123,6 +125,7 @@ impl App {
             tokio::spawn(webhooks::run(state.clone())),
             tokio::spawn(archive::run(state.clone())),
             tokio::spawn(delivery::run(state.clone())),
+            tokio::spawn(alerts::run(state.clone())),
         ];
         if let Some(every) = state.config.hooks.reconcile_every {
             background.push(tokio::spawn(reconcile::periodic(state.clone(), every)));

@@ -25,7 +25,12 @@ struct Inner {
     provider_latency: BTreeMap<String, Histogram>,
     accepted: u64,
     last_warning: Option<Instant>,
+    /// Provider calls per second of the last hour: (second, definitive, all).
+    recent: std::collections::VecDeque<(u64, u64, u64)>,
 }
+
+/// The longest window [`Metrics::window`] can answer for.
+const RECENT_SECONDS: u64 = 3600;
 
 /// The counters.
 pub struct Metrics {
@@ -71,6 +76,14 @@ impl Metrics {
         rate(&i)
     }
 
+    /// Provider calls of the last `window` (at most an hour): (definitive, all).
+    pub fn window(&self, window: Duration) -> (u64, u64) {
+        let now = (crate::time::now_ms() / 1000) as u64;
+        let from = now.saturating_sub(window.as_secs().max(1));
+        let i = self.lock();
+        i.recent.iter().filter(|b| b.0 > from).fold((0, 0), |(ok, all), b| (ok + b.1, all + b.2))
+    }
+
     /// One provider call.
     pub fn provider_call(&self, call: &str, outcome: &str, took: Duration) {
         let mut i = self.lock();
@@ -84,6 +97,18 @@ impl Metrics {
         }
         h.sum += s;
         h.count += 1;
+        let sec = (crate::time::now_ms() / 1000) as u64;
+        let ok = (outcome != "unavailable") as u64;
+        match i.recent.back_mut() {
+            Some(b) if b.0 == sec => {
+                b.1 += ok;
+                b.2 += 1;
+            }
+            _ => i.recent.push_back((sec, ok, 1)),
+        }
+        while i.recent.front().is_some_and(|b| b.0 + RECENT_SECONDS < sec) {
+            i.recent.pop_front();
+        }
         if let Some(r) = rate(&i) {
             let total: u64 = i.provider_calls.values().sum();
             let recent = i.last_warning.is_some_and(|t| t.elapsed() < Duration::from_secs(60));

@@ -30,12 +30,22 @@ pub struct Sandbox {
     knobs: SandboxKnobs,
     seller_tax_id: String,
     seller_name: String,
+    /// The share of 5xx answers now (f64 bits): starts at the knob, changed by
+    /// [`Sandbox::set_error_rate`].
+    error_rate: std::sync::atomic::AtomicU64,
 }
 
 impl Sandbox {
     /// A sandbox keeping its state in `store`.
     pub fn new(store: Store, knobs: SandboxKnobs, seller_tax_id: String, seller_name: String) -> Sandbox {
-        Sandbox { store, knobs, seller_tax_id, seller_name }
+        let error_rate = std::sync::atomic::AtomicU64::new(knobs.error_rate.to_bits());
+        Sandbox { store, knobs, seller_tax_id, seller_name, error_rate }
+    }
+
+    /// Changes the share of calls answered with HTTP 5xx while running (an
+    /// outage and its end, for tests and demonstrations).
+    pub fn set_error_rate(&self, p: f64) {
+        self.error_rate.store(p.clamp(0.0, 1.0).to_bits(), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The call's latency; then, by the knobs, a 5xx answer (before anything
@@ -46,7 +56,7 @@ impl Sandbox {
         if ms > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
         }
-        if self.roll(self.knobs.error_rate) {
+        if self.roll(f64::from_bits(self.error_rate.load(std::sync::atomic::Ordering::Relaxed))) {
             return Err(ProviderError::Unavailable("sandbox: HTTP 503".into()));
         }
         if self.roll(self.knobs.slow_rate / 2.0) {
