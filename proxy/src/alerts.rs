@@ -248,7 +248,13 @@ pub fn request_of(channel: &Channel, m: &Message, now_ms: i64) -> (String, Value
 /// Sends one message to one channel once.
 async fn send_once(client: &reqwest::Client, channel: &Channel, m: &Message) -> Result<(), AlertError> {
     let (url, body) = request_of(channel, m, now_ms());
-    let resp = client.post(url).json(&body).send().await.map_err(|e| AlertError::Transport(e.without_url().to_string()))?;
+    let resp = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(serde_json::to_vec(&body).unwrap_or_default())
+        .send()
+        .await
+        .map_err(|e| AlertError::Transport(e.without_url().to_string()))?;
     let status = resp.status();
     if !status.is_success() {
         return Err(AlertError::Status(status.as_u16()));
@@ -257,7 +263,8 @@ async fn send_once(client: &reqwest::Client, channel: &Channel, m: &Message) -> 
         return Ok(());
     }
     // The robots answer 200 with an error code in the body.
-    let v: Value = resp.json().await.unwrap_or(Value::Null);
+    let bytes = resp.bytes().await.map_err(|e| AlertError::Transport(e.without_url().to_string()))?;
+    let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     let code = v.get("errcode").or_else(|| v.get("code")).or_else(|| v.get("StatusCode")).and_then(Value::as_i64).unwrap_or(0);
     if code != 0 {
         let msg = v.get("errmsg").or_else(|| v.get("msg")).and_then(Value::as_str).unwrap_or("");
@@ -354,7 +361,6 @@ struct Shared {
 /// The current readings of every condition.
 pub async fn readings(state: &AppState) -> Result<Vec<Reading>, StoreError> {
     let a = &state.config.alerts;
-    let now = now_ms();
     let mut out = Vec::new();
     let (ok, total) = state.metrics.window(a.window);
     let rate = if total == 0 { 1.0 } else { ok as f64 / total as f64 };
@@ -368,21 +374,9 @@ pub async fn readings(state: &AppState) -> Result<Vec<Reading>, StoreError> {
             state.config.success_rate_threshold * 100.0
         ),
     });
-    let (oldest_order, pending_events, oldest_event, archive_failed) = state
-        .store
-        .transaction(|c| {
-            Box::pin(async move {
-                let o = c.query_one("SELECT MIN(created_at) FROM orders WHERE status IN ('pending', 'issuing')", &[]).await?.opt_int(0)?;
-                let e = c.query_one("SELECT COUNT(*), MIN(created_at) FROM webhook_events WHERE state = 'pending'", &[]).await?;
-                let f = c
-                    .query_one("SELECT COUNT(*) FROM archive_files WHERE state = 'refused' OR (state = 'pending' AND attempts >= 3)", &[])
-                    .await?
-                    .int(0)?;
-                Ok((o, e.int(0)?, e.opt_int(1)?, f))
-            })
-        })
-        .await?;
-    let order_age = oldest_order.map(|t| now - t).unwrap_or(0);
+    let q = crate::metrics::queues(&state.store).await?;
+    let (pending_events, archive_failed) = (q.outbox_pending, q.archive_failed);
+    let order_age = (q.oldest_unfinished_s * 1000.0) as i64;
     out.push(Reading {
         name: "order_stuck",
         active: order_age > a.order_age.as_millis() as i64,
@@ -403,7 +397,7 @@ pub async fn readings(state: &AppState) -> Result<Vec<Reading>, StoreError> {
         active: hooks_on && pending_events > a.outbox_backlog,
         summary: format!("{pending_events} webhook events wait for delivery (limit {})", a.outbox_backlog),
     });
-    let event_age = oldest_event.map(|t| now - t).unwrap_or(0);
+    let event_age = (q.outbox_oldest_s * 1000.0) as i64;
     out.push(Reading {
         name: "outbox_age",
         active: hooks_on && event_age > a.outbox_age.as_millis() as i64,

@@ -854,10 +854,16 @@ async fn healthz(State(state): S) -> Response {
 }
 
 async fn metrics(State(state): S) -> Response {
-    let counts = state.store.counts().await.unwrap_or_default();
+    let queues = match crate::metrics::queues(&state.store).await {
+        Ok(q) => q,
+        Err(e) => {
+            tracing::error!(error = %e, "metrics: cannot read the queues");
+            Default::default()
+        }
+    };
     let hold = state.provider.hold();
-    let text = state.metrics.render(&counts, state.breaker.is_open() || hold.is_some(), hold.as_ref());
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+    let text = state.metrics.render(&queues, state.breaker.is_open() || hold.is_some(), hold.as_ref());
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response()
 }
 
 /// Issues seen by a client as `{ errors }` (re-exported for tests).

@@ -252,7 +252,11 @@ fn serve() -> ExitCode {
         "debug" => tracing::Level::DEBUG,
         _ => tracing::Level::INFO,
     };
-    tracing_subscriber::fmt().with_max_level(level).with_target(false).init();
+    // FAPIAO_LOG_FORMAT=json: one JSON object per line (for Loki, ELK).
+    match std::env::var("FAPIAO_LOG_FORMAT").unwrap_or_default().as_str() {
+        "json" => tracing_subscriber::fmt().json().with_max_level(level).with_target(false).with_current_span(false).init(),
+        _ => tracing_subscriber::fmt().with_max_level(level).with_target(false).init(),
+    }
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {

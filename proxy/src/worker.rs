@@ -496,6 +496,7 @@ pub(crate) async fn finish_issued(state: &AppState, mut r: Record, i: crate::pro
         return Adoption::NotSaved;
     }
     state.metrics.outcome("issued");
+    state.metrics.issued_after(Duration::from_millis((now_ms() - r.created_at).max(0) as u64));
     Adoption::Issued
 }
 
