@@ -1,4 +1,4 @@
-//! HTTP handlers of issue 8: re-delivery (`POST /v1/invoices/{orderId}/deliver`),
+//! HTTP handlers of delivery, the archive and administration: re-delivery (`POST /v1/invoices/{orderId}/deliver`),
 //! archived files (`GET /v1/invoices/{orderId}/files/{kind}`), and the admin
 //! endpoints under `/v1/admin/` (bearer `FAPIAO_ADMIN_TOKEN`): webhook outbox and
 //! replay, reconciliation, files pending archive.

@@ -1,4 +1,4 @@
-//! Issue 8: signed webhooks (outage, restart, order per order, de-duplication,
+//! Signed webhooks (outage, restart, order per order, de-duplication,
 //! replay, tampering), reconciliation (lost acknowledgements, unknown invoices,
 //! 10-day windows), delivery, and the compliance archive (allow-list, redirects,
 //! SHA-256, export) — against the sandbox and a fake 诺诺 that checks signatures.

@@ -1,4 +1,4 @@
-//! Hostile input over HTTP (issue 7): malformed JSON, huge bodies, wrong content
+//! Hostile input over HTTP: malformed JSON, huge bodies, wrong content
 //! types, forged/expired/replayed order tokens, tampered amounts and callback spam.
 //! Each gets its 4xx with a stable code in `{ errors }`, nothing is issued, and
 //! `/healthz` stays OK.
