@@ -76,9 +76,20 @@ fn delivery_addresses(b: DeliverBody) -> Result<(Option<String>, Option<String>)
     let phone = b.phone.or(b.mobile).filter(|s| !s.trim().is_empty());
     let email = b.email.filter(|s| !s.trim().is_empty());
     if email.is_none() && phone.is_none() {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "request", ProxyProblem::DeliveryChannelRequired));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "request",
+            ProxyProblem::DeliveryChannelRequired,
+        ));
     }
-    let r = validate_buyer(&BuyerInput { email: email.clone(), mobile: phone.clone(), ..Default::default() }, &BuyerOptions::default());
+    let r = validate_buyer(
+        &BuyerInput {
+            email: email.clone(),
+            mobile: phone.clone(),
+            ..Default::default()
+        },
+        &BuyerOptions::default(),
+    );
     let errors: Vec<Issue> = r
         .errors
         .into_iter()
@@ -105,22 +116,44 @@ pub async fn deliver(State(state): S, Path(id): Path<String>, body: Bytes) -> Re
     let (request, token_text) = envelope(&body)?;
     let claims = token::verify(&state.config.merchant_key, &token_text, now_s()).map_err(token_error)?;
     if claims.merchant != state.config.seller_tax_id {
-        return Err(token_error(ProxyProblem::TokenMismatch { what: "the seller", what_zh: "销方" }));
+        return Err(token_error(ProxyProblem::TokenMismatch {
+            what: "the seller",
+            what_zh: "销方",
+        }));
     }
     if claims.order_id != id {
-        return Err(token_error(ProxyProblem::TokenMismatch { what: "the order id", what_zh: "订单号" }));
+        return Err(token_error(ProxyProblem::TokenMismatch {
+            what: "the order id",
+            what_zh: "订单号",
+        }));
     }
     let b: DeliverBody = serde_json::from_value(request).map_err(|_| body_invalid("request: { email?, phone? }"))?;
     let (email, phone) = delivery_addresses(b)?;
     let r = load(&state, &id).await?;
     let number = match (&r.status, &r.invoice_number) {
         (Status::Issued, Some(n)) => n.clone(),
-        _ => return Err(ApiError::new(StatusCode::CONFLICT, "orderId", ProxyProblem::DeliveryNotIssued { order_id: r.order_id.clone() })),
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "orderId",
+                ProxyProblem::DeliveryNotIssued {
+                    order_id: r.order_id.clone(),
+                },
+            ))
+        }
     };
-    let recent = ledger::deliveries_since(&state.store, &id, now_ms() - 3_600_000).await.map_err(store_error)?;
+    let recent = ledger::deliveries_since(&state.store, &id, now_ms() - 3_600_000)
+        .await
+        .map_err(store_error)?;
     if recent >= state.config.hooks.delivery_limit as i64 {
-        let mut resp = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "orderId", ProxyProblem::DeliveryRateLimited).into_response();
-        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("600"));
+        let mut resp = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "orderId",
+            ProxyProblem::DeliveryRateLimited,
+        )
+        .into_response();
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("600"));
         return Ok(resp);
     }
     let mut channels = Vec::new();
@@ -131,10 +164,19 @@ pub async fn deliver(State(state): S, Path(id): Path<String>, body: Bytes) -> Re
         channels.push(("phone".to_owned(), p.clone()));
     }
     let owner = state.config.instance_id.clone();
-    let ids = ledger::delivery_requested(&state.store, &id, channels, &owner, crate::delivery::lease_ms(&state)).await.map_err(store_error)?;
-    let d = Delivery { order_id: id.clone(), invoice_number: number, email, phone };
+    let ids = ledger::delivery_requested(&state.store, &id, channels, &owner, crate::delivery::lease_ms(&state))
+        .await
+        .map_err(store_error)?;
+    let d = Delivery {
+        order_id: id.clone(),
+        invoice_number: number,
+        email,
+        phone,
+    };
     let outcome = crate::delivery::attempt(&state, &d, 1).await;
-    ledger::delivery_attempted(&state.store, Some(r.clone()), ids, &owner, outcome.clone()).await.map_err(store_error)?;
+    ledger::delivery_attempted(&state.store, Some(r.clone()), ids, &owner, outcome.clone())
+        .await
+        .map_err(store_error)?;
     state.signals.webhooks.notify_one();
     state.events.updates.send(Arc::from(id.as_str())).ok();
     let status = match outcome {
@@ -144,7 +186,11 @@ pub async fn deliver(State(state): S, Path(id): Path<String>, body: Bytes) -> Re
         }
         ledger::DeliveryOutcome::Failed(detail) => {
             tracing::warn!(order = %id, error = %detail, "delivery failed");
-            return Err(ApiError::new(StatusCode::BAD_GATEWAY, "delivery", ProxyProblem::DeliveryFailed { detail }));
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "delivery",
+                ProxyProblem::DeliveryFailed { detail },
+            ));
         }
         ledger::DeliveryOutcome::Retry(detail, _) => {
             tracing::warn!(order = %id, error = %detail, "delivery not confirmed; queued for retry");
@@ -158,10 +204,24 @@ pub async fn deliver(State(state): S, Path(id): Path<String>, body: Bytes) -> Re
 
 /// `GET /v1/invoices/{orderId}/files/{kind}`: the archived file (ETag = its
 /// SHA-256), else what the provider serves itself (the sandbox's XML and HTML).
-pub async fn file(State(state): S, Path((id, which)): Path<(String, String)>, Query(q): Query<crate::http::AccessQuery>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn file(
+    State(state): S,
+    Path((id, which)): Path<(String, String)>,
+    Query(q): Query<crate::http::AccessQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     crate::http::check_read(&state, &headers, q.access.as_deref(), &id)?;
     let r = load(&state, &id).await?;
-    let unavailable = || ApiError::new(StatusCode::NOT_FOUND, "file", ProxyProblem::FileNotAvailable { order_id: r.order_id.clone(), kind: which.chars().take(8).collect() });
+    let unavailable = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "file",
+            ProxyProblem::FileNotAvailable {
+                order_id: r.order_id.clone(),
+                kind: which.chars().take(8).collect(),
+            },
+        )
+    };
     if !matches!(r.status, Status::Issued | Status::Reversed) {
         return Err(unavailable());
     }
@@ -169,15 +229,30 @@ pub async fn file(State(state): S, Path((id, which)): Path<(String, String)>, Qu
     if let Some(f) = files.iter().find(|f| f.kind == which && f.state == "stored") {
         let sha = f.sha256.clone().unwrap_or_default();
         let etag = format!("\"{sha}\"");
-        if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
+        if headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+        {
             return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
         }
         let dir = state.config.archive_dir();
         let s2 = sha.clone();
         match tokio::task::spawn_blocking(move || crate::archive::get(&dir, &s2)).await {
             Ok(Ok(body)) => {
-                let ct = f.content_type.clone().unwrap_or_else(|| crate::archive::content_type(&which).to_owned());
-                return Ok(([(header::CONTENT_TYPE, ct), (header::ETAG, etag), (header::CACHE_CONTROL, "private, max-age=31536000, immutable".to_owned())], body).into_response());
+                let ct = f
+                    .content_type
+                    .clone()
+                    .unwrap_or_else(|| crate::archive::content_type(&which).to_owned());
+                return Ok((
+                    [
+                        (header::CONTENT_TYPE, ct),
+                        (header::ETAG, etag),
+                        (header::CACHE_CONTROL, "private, max-age=31536000, immutable".to_owned()),
+                    ],
+                    body,
+                )
+                    .into_response());
             }
             _ => tracing::error!(order = %id, kind = %which, sha256 = %sha, "archived file missing or corrupt"),
         }
@@ -195,13 +270,21 @@ pub(crate) fn is_admin(state: &AppState, headers: &HeaderMap) -> bool {
 
 fn admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(want) = &state.config.hooks.admin_token else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "path", ProxyProblem::AdminDisabled));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "path",
+            ProxyProblem::AdminDisabled,
+        ));
     };
     let given = crate::http::bearer(headers).unwrap_or("");
     let w = want.expose().as_bytes();
     let ok = given.len() == w.len() && given.bytes().zip(w.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
     if !ok {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "authorization", ProxyProblem::AdminUnauthorized));
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "authorization",
+            ProxyProblem::AdminUnauthorized,
+        ));
     }
     Ok(())
 }
@@ -219,8 +302,10 @@ fn when(v: &Value, end: bool) -> Option<i64> {
 
 fn range(body: &[u8]) -> Result<(i64, i64, Value), ApiError> {
     let v: Value = serde_json::from_slice(body).map_err(|_| body_invalid("not JSON of the form { from, to }"))?;
-    let from = when(&v["from"], false).ok_or_else(|| body_invalid("“from”: a date YYYY-MM-DD or epoch milliseconds"))?;
-    let to = when(&v["to"], true).ok_or_else(|| body_invalid("“to”: a date YYYY-MM-DD (inclusive) or epoch milliseconds"))?;
+    let from =
+        when(&v["from"], false).ok_or_else(|| body_invalid("“from”: a date YYYY-MM-DD or epoch milliseconds"))?;
+    let to = when(&v["to"], true)
+        .ok_or_else(|| body_invalid("“to”: a date YYYY-MM-DD (inclusive) or epoch milliseconds"))?;
     if to <= from {
         return Err(body_invalid("the range ends before it starts"));
     }
@@ -239,7 +324,9 @@ pub struct EventsQuery {
 pub async fn webhooks(State(state): S, headers: HeaderMap, Query(q): Query<EventsQuery>) -> Result<Response, ApiError> {
     admin(&state, &headers)?;
     let counts = ledger::outbox_counts(&state.store).await.map_err(store_error)?;
-    let events = ledger::events(&state.store, q.order_id, q.limit.unwrap_or(100).min(1000)).await.map_err(store_error)?;
+    let events = ledger::events(&state.store, q.order_id, q.limit.unwrap_or(100).min(1000))
+        .await
+        .map_err(store_error)?;
     let counts: serde_json::Map<String, Value> = counts.into_iter().map(|(k, n)| (k, json!(n))).collect();
     Ok(Json(json!({ "counts": counts, "events": events })).into_response())
 }
@@ -250,7 +337,9 @@ pub async fn replay(State(state): S, headers: HeaderMap, body: Bytes) -> Result<
     admin(&state, &headers)?;
     let (from, to, v) = range(&body)?;
     let order = v["orderId"].as_str().map(str::to_owned);
-    let n = ledger::replay(&state.store, from, to, order).await.map_err(store_error)?;
+    let n = ledger::replay(&state.store, from, to, order)
+        .await
+        .map_err(store_error)?;
     state.signals.webhooks.notify_one();
     tracing::info!(events = n, "webhook replay");
     Ok(Json(json!({ "replayed": n, "from": cst_rfc3339(from), "to": cst_rfc3339(to) })).into_response())

@@ -144,8 +144,14 @@ impl AlertError {
 }
 
 /// The conditions, by their stable names.
-pub const CONDITIONS: [&str; 6] =
-    ["provider_success_rate", "order_stuck", "breaker_open", "outbox_backlog", "outbox_age", "archive_failures"];
+pub const CONDITIONS: [&str; 6] = [
+    "provider_success_rate",
+    "order_stuck",
+    "breaker_open",
+    "outbox_backlog",
+    "outbox_age",
+    "archive_failures",
+];
 
 /// One evaluation of a condition: active or not, with what a person reads.
 #[derive(Debug, Clone)]
@@ -176,8 +182,15 @@ pub struct Message {
 impl Message {
     /// The text of the robots.
     pub fn text(&self) -> String {
-        let head = if self.status == "firing" { "【告警 FIRING】" } else { "【恢复 RESOLVED】" };
-        format!("{head} fapiao-proxy {}: {} (instance {})", self.alert, self.summary, self.instance)
+        let head = if self.status == "firing" {
+            "【告警 FIRING】"
+        } else {
+            "【恢复 RESOLVED】"
+        };
+        format!(
+            "{head} fapiao-proxy {}: {} (instance {})",
+            self.alert, self.summary, self.instance
+        )
     }
 }
 
@@ -191,7 +204,10 @@ fn hmac_b64(key: &[u8], message: &[u8]) -> String {
 /// 钉钉's signature: base64 of HMAC-SHA256 under the secret over
 /// "timestamp\nsecret" (timestamp in ms), URL-encoded for the query.
 pub fn dingtalk_sign(timestamp_ms: i64, secret: &str) -> String {
-    percent_encode(&hmac_b64(secret.as_bytes(), format!("{timestamp_ms}\n{secret}").as_bytes()))
+    percent_encode(&hmac_b64(
+        secret.as_bytes(),
+        format!("{timestamp_ms}\n{secret}").as_bytes(),
+    ))
 }
 
 /// 飞书's signature: base64 of HMAC-SHA256 keyed with "timestamp\nsecret"
@@ -224,12 +240,18 @@ pub fn request_of(channel: &Channel, m: &Message, now_ms: i64) -> (String, Value
                 "startsAt": m.since_ms, "sentAt": now_ms, "source": "fapiao-proxy",
             }),
         ),
-        ChannelKind::WeCom => (channel.url.expose().to_owned(), json!({ "msgtype": "text", "text": { "content": text } })),
+        ChannelKind::WeCom => (
+            channel.url.expose().to_owned(),
+            json!({ "msgtype": "text", "text": { "content": text } }),
+        ),
         ChannelKind::DingTalk => {
             let mut url = channel.url.expose().to_owned();
             if let Some(secret) = &channel.secret {
                 let sep = if url.contains('?') { '&' } else { '?' };
-                url = format!("{url}{sep}timestamp={now_ms}&sign={}", dingtalk_sign(now_ms, secret.expose()));
+                url = format!(
+                    "{url}{sep}timestamp={now_ms}&sign={}",
+                    dingtalk_sign(now_ms, secret.expose())
+                );
             }
             (url, json!({ "msgtype": "text", "text": { "content": text } }))
         }
@@ -263,11 +285,23 @@ async fn send_once(client: &reqwest::Client, channel: &Channel, m: &Message) -> 
         return Ok(());
     }
     // The robots answer 200 with an error code in the body.
-    let bytes = resp.bytes().await.map_err(|e| AlertError::Transport(e.without_url().to_string()))?;
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| AlertError::Transport(e.without_url().to_string()))?;
     let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    let code = v.get("errcode").or_else(|| v.get("code")).or_else(|| v.get("StatusCode")).and_then(Value::as_i64).unwrap_or(0);
+    let code = v
+        .get("errcode")
+        .or_else(|| v.get("code"))
+        .or_else(|| v.get("StatusCode"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
     if code != 0 {
-        let msg = v.get("errmsg").or_else(|| v.get("msg")).and_then(Value::as_str).unwrap_or("");
+        let msg = v
+            .get("errmsg")
+            .or_else(|| v.get("msg"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
         return Err(AlertError::Rejected(format!("code {code} {msg}")));
     }
     Ok(())
@@ -306,8 +340,15 @@ impl Dispatcher {
     /// A dispatcher for the configured channels.
     pub fn new(settings: &AlertSettings) -> Dispatcher {
         Dispatcher {
-            client: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default(),
-            channels: settings.channels.iter().map(|c| (c.clone(), Arc::new(Budget::default()))).collect(),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
+            channels: settings
+                .channels
+                .iter()
+                .map(|c| (c.clone(), Arc::new(Budget::default())))
+                .collect(),
             max_per_minute: settings.max_per_minute,
             retry_base: settings.retry_base,
         }
@@ -328,12 +369,22 @@ impl Dispatcher {
                         if wait.is_zero() {
                             break;
                         }
-                        tracing::warn!(channel = channel.kind.name(), wait_ms = wait.as_millis() as u64, "alert channel rate limit: message waits");
+                        tracing::warn!(
+                            channel = channel.kind.name(),
+                            wait_ms = wait.as_millis() as u64,
+                            "alert channel rate limit: message waits"
+                        );
                         tokio::time::sleep(wait).await;
                     }
                     match send_once(&client, &channel, &m).await {
                         Ok(()) => {
-                            tracing::info!(channel = channel.kind.name(), alert = m.alert, status = m.status, attempt, "alert delivered");
+                            tracing::info!(
+                                channel = channel.kind.name(),
+                                alert = m.alert,
+                                status = m.status,
+                                attempt,
+                                "alert delivered"
+                            );
                             return;
                         }
                         Err(e) => {
@@ -343,7 +394,12 @@ impl Dispatcher {
                         }
                     }
                 }
-                tracing::error!(channel = channel.kind.name(), alert = m.alert, status = m.status, "alert not delivered after 6 attempts");
+                tracing::error!(
+                    channel = channel.kind.name(),
+                    alert = m.alert,
+                    status = m.status,
+                    "alert not delivered after 6 attempts"
+                );
             });
         }
     }
@@ -380,7 +436,11 @@ pub async fn readings(state: &AppState) -> Result<Vec<Reading>, StoreError> {
     out.push(Reading {
         name: "order_stuck",
         active: order_age > a.order_age.as_millis() as i64,
-        summary: format!("the oldest unfinished order is {} min old (limit {} min)", order_age / 60_000, a.order_age.as_secs() / 60),
+        summary: format!(
+            "the oldest unfinished order is {} min old (limit {} min)",
+            order_age / 60_000,
+            a.order_age.as_secs() / 60
+        ),
     });
     out.push(Reading {
         name: "breaker_open",
@@ -395,13 +455,20 @@ pub async fn readings(state: &AppState) -> Result<Vec<Reading>, StoreError> {
     out.push(Reading {
         name: "outbox_backlog",
         active: hooks_on && pending_events > a.outbox_backlog,
-        summary: format!("{pending_events} webhook events wait for delivery (limit {})", a.outbox_backlog),
+        summary: format!(
+            "{pending_events} webhook events wait for delivery (limit {})",
+            a.outbox_backlog
+        ),
     });
     let event_age = (q.outbox_oldest_s * 1000.0) as i64;
     out.push(Reading {
         name: "outbox_age",
         active: hooks_on && event_age > a.outbox_age.as_millis() as i64,
-        summary: format!("the oldest undelivered webhook event is {} min old (limit {} min)", event_age / 60_000, a.outbox_age.as_secs() / 60),
+        summary: format!(
+            "the oldest undelivered webhook event is {} min old (limit {} min)",
+            event_age / 60_000,
+            a.outbox_age.as_secs() / 60
+        ),
     });
     out.push(Reading {
         name: "archive_failures",
@@ -494,24 +561,62 @@ async fn transition(state: &AppState, dispatcher: &Dispatcher, r: &Reading, firi
                 // Already firing: refresh it if it is ours, or take it over from
                 // an instance that stopped refreshing it; no new message.
                 if shared.owner == me || now - updated_at >= stale_ms {
-                    let s = Shared { owner: me.to_owned(), ..shared };
-                    state.store.kv_set(&key, &serde_json::to_string(&s).unwrap_or_default()).await?;
+                    let s = Shared {
+                        owner: me.to_owned(),
+                        ..shared
+                    };
+                    state
+                        .store
+                        .kv_set(&key, &serde_json::to_string(&s).unwrap_or_default())
+                        .await?;
                 }
                 return Ok(());
             }
-            let s = Shared { firing: true, owner: me.to_owned(), since: now, summary: r.summary.clone() };
-            state.store.kv_set(&key, &serde_json::to_string(&s).unwrap_or_default()).await?;
+            let s = Shared {
+                firing: true,
+                owner: me.to_owned(),
+                since: now,
+                summary: r.summary.clone(),
+            };
+            state
+                .store
+                .kv_set(&key, &serde_json::to_string(&s).unwrap_or_default())
+                .await?;
             tracing::warn!(alert = r.name, summary = %r.summary, "alert firing");
-            dispatcher.send(Message { status: "firing", alert: r.name, summary: r.summary.clone(), instance: me.to_owned(), since_ms: now });
+            dispatcher.send(Message {
+                status: "firing",
+                alert: r.name,
+                summary: r.summary.clone(),
+                instance: me.to_owned(),
+                since_ms: now,
+            });
         } else {
             if !shared.firing || (shared.owner != me && now - updated_at < stale_ms) {
                 return Ok(());
             }
-            let s = Shared { firing: false, owner: me.to_owned(), since: shared.since, summary: String::new() };
-            state.store.kv_set(&key, &serde_json::to_string(&s).unwrap_or_default()).await?;
-            let summary = format!("resolved after {} s; was: {}", (now - shared.since).max(0) / 1000, shared.summary);
+            let s = Shared {
+                firing: false,
+                owner: me.to_owned(),
+                since: shared.since,
+                summary: String::new(),
+            };
+            state
+                .store
+                .kv_set(&key, &serde_json::to_string(&s).unwrap_or_default())
+                .await?;
+            let summary = format!(
+                "resolved after {} s; was: {}",
+                (now - shared.since).max(0) / 1000,
+                shared.summary
+            );
             tracing::info!(alert = r.name, summary = %summary, "alert resolved");
-            dispatcher.send(Message { status: "resolved", alert: r.name, summary, instance: me.to_owned(), since_ms: shared.since });
+            dispatcher.send(Message {
+                status: "resolved",
+                alert: r.name,
+                summary,
+                instance: me.to_owned(),
+                since_ms: shared.since,
+            });
         }
         Ok(())
     }
@@ -545,7 +650,11 @@ mod tests {
 
     #[test]
     fn urls_stay_out_of_debug() {
-        let c = Channel { kind: ChannelKind::WeCom, url: Secret::new("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc-secret"), secret: None };
+        let c = Channel {
+            kind: ChannelKind::WeCom,
+            url: Secret::new("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc-secret"),
+            secret: None,
+        };
         assert!(!format!("{c:?}").contains("abc-secret"));
     }
 

@@ -118,7 +118,6 @@ ALTER TABLE deliveries ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_attempt_at);
 ";
 
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -179,7 +178,6 @@ pub fn event_data(r: &Record, extra: Option<&Value>) -> Value {
     d
 }
 
-
 /// Runs `f` as one transaction of `store`.
 async fn tx<T, F>(store: &Store, f: F) -> Result<T, StoreError>
 where
@@ -197,9 +195,24 @@ pub async fn release_leases(store: &Store, owner: &str) -> Result<u64, StoreErro
     let owner = owner.to_owned();
     tx(store, move |c| {
         Box::pin(async move {
-            let events = c.execute("UPDATE webhook_events SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = $1", &vals![&owner]).await?;
-            let files = c.execute("UPDATE archive_files SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = $1", &vals![&owner]).await?;
-            let deliveries = c.execute("UPDATE deliveries SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = $1", &vals![&owner]).await?;
+            let events = c
+                .execute(
+                    "UPDATE webhook_events SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = $1",
+                    &vals![&owner],
+                )
+                .await?;
+            let files = c
+                .execute(
+                    "UPDATE archive_files SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = $1",
+                    &vals![&owner],
+                )
+                .await?;
+            let deliveries = c
+                .execute(
+                    "UPDATE deliveries SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = $1",
+                    &vals![&owner],
+                )
+                .await?;
             Ok(events as u64 + files as u64 + deliveries as u64)
         })
     })
@@ -208,7 +221,8 @@ pub async fn release_leases(store: &Store, owner: &str) -> Result<u64, StoreErro
 
 const ACCEPTED_EXISTS: &str = "SELECT COUNT(*) FROM webhook_events WHERE event_id = $1";
 const NEXT_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) + 1 FROM webhook_events WHERE order_id = $1";
-const INSERT_EVENT: &str = "INSERT INTO webhook_events (event_id, order_id, seq, type, body, created_at, state, next_attempt_at)
+const INSERT_EVENT: &str =
+    "INSERT INTO webhook_events (event_id, order_id, seq, type, body, created_at, state, next_attempt_at)
      VALUES ($1, $2, $3, $4, $5, $6, 'pending', $6)";
 
 /// Locks an order's row until the transaction ends (PostgreSQL; on SQLite the
@@ -217,7 +231,11 @@ const INSERT_EVENT: &str = "INSERT INTO webhook_events (event_id, order_id, seq,
 async fn lock_order(c: &mut dyn Tx, order_id: &str) -> Result<(), StoreError> {
     let lock = c.row_lock();
     if !lock.is_empty() {
-        c.query(&format!("SELECT 1 FROM orders WHERE order_id = $1{lock}"), &vals![order_id]).await?;
+        c.query(
+            &format!("SELECT 1 FROM orders WHERE order_id = $1{lock}"),
+            &vals![order_id],
+        )
+        .await?;
     }
     Ok(())
 }
@@ -227,29 +245,60 @@ async fn lock_order(c: &mut dyn Tx, order_id: &str) -> Result<(), StoreError> {
 /// any other event first makes sure the order's `order.accepted` exists, so the
 /// sequence of every order starts with it. Returns the event id, or `None` when
 /// an accepted event existed already.
-pub async fn insert_event(c: &mut dyn Tx, order_id: &str, kind: &str, data: Value) -> Result<Option<String>, StoreError> {
+pub async fn insert_event(
+    c: &mut dyn Tx,
+    order_id: &str,
+    kind: &str,
+    data: Value,
+) -> Result<Option<String>, StoreError> {
     lock_order(c, order_id).await?;
     let now = now_ms();
-    let accepted_id = format!("evt_{}", &hex(&Sha256::digest(format!("{order_id}\u{0}{}", types::ACCEPTED).as_bytes()))[..24]);
+    let accepted_id = format!(
+        "evt_{}",
+        &hex(&Sha256::digest(
+            format!("{order_id}\u{0}{}", types::ACCEPTED).as_bytes()
+        ))[..24]
+    );
     let has_accepted = c.query_one(ACCEPTED_EXISTS, &vals![&accepted_id]).await?.int(0)? > 0;
     if kind == types::ACCEPTED && has_accepted {
         return Ok(None);
     }
     if kind != types::ACCEPTED && !has_accepted {
-        insert_raw(c, &accepted_id, order_id, types::ACCEPTED, json!({ "status": "pending" }), now).await?;
+        insert_raw(
+            c,
+            &accepted_id,
+            order_id,
+            types::ACCEPTED,
+            json!({ "status": "pending" }),
+            now,
+        )
+        .await?;
     }
-    let id = if kind == types::ACCEPTED { accepted_id } else { random_id("evt") };
+    let id = if kind == types::ACCEPTED {
+        accepted_id
+    } else {
+        random_id("evt")
+    };
     insert_raw(c, &id, order_id, kind, data, now).await?;
     Ok(Some(id))
 }
 
-async fn insert_raw(c: &mut dyn Tx, id: &str, order_id: &str, kind: &str, data: Value, now: i64) -> Result<(), StoreError> {
+async fn insert_raw(
+    c: &mut dyn Tx,
+    id: &str,
+    order_id: &str,
+    kind: &str,
+    data: Value,
+    now: i64,
+) -> Result<(), StoreError> {
     let seq = c.query_one(NEXT_SEQ, &vals![order_id]).await?.int(0)?;
-    let body = json!({ "id": id, "type": kind, "orderId": order_id, "createdAt": cst_rfc3339(now), "seq": seq, "data": data }).to_string();
-    c.execute(INSERT_EVENT, &vals![id, order_id, seq, kind, body, now]).await?;
+    let body =
+        json!({ "id": id, "type": kind, "orderId": order_id, "createdAt": cst_rfc3339(now), "seq": seq, "data": data })
+            .to_string();
+    c.execute(INSERT_EVENT, &vals![id, order_id, seq, kind, body, now])
+        .await?;
     Ok(())
 }
-
 
 /// Extra facts written with an issued order.
 #[derive(Debug, Clone, Default)]
@@ -268,7 +317,11 @@ pub fn files_of(r: &Record) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (k, v) in [("pdf", &r.pdf_url), ("ofd", &r.ofd_url), ("xml", &r.xml_url)] {
         if let Some(u) = v.as_deref().filter(|u| !u.is_empty()) {
-            let src = if u.starts_with('/') { format!("provider:{k}") } else { u.to_owned() };
+            let src = if u.starts_with('/') {
+                format!("provider:{k}")
+            } else {
+                u.to_owned()
+            };
             out.push((k.to_owned(), src));
         }
     }
@@ -277,7 +330,8 @@ pub fn files_of(r: &Record) -> Vec<(String, String)> {
 
 const QUEUE_FILE: &str = "INSERT INTO archive_files (order_id, kind, source_url, state, next_attempt_at, created_at)
      VALUES ($1, $2, $3, 'pending', $4, $4) ON CONFLICT (order_id, kind) DO NOTHING";
-const SET_NOTIFY: &str = "INSERT INTO provider_notify (order_id, email_status, phone_status, updated_at) VALUES ($1, $2, $3, $4)
+const SET_NOTIFY: &str =
+    "INSERT INTO provider_notify (order_id, email_status, phone_status, updated_at) VALUES ($1, $2, $3, $4)
      ON CONFLICT (order_id) DO UPDATE SET email_status = COALESCE(excluded.email_status, provider_notify.email_status),
        phone_status = COALESCE(excluded.phone_status, provider_notify.phone_status), updated_at = excluded.updated_at";
 
@@ -298,24 +352,52 @@ pub struct Saved {
 /// while `owner` holds the order's lease; `None` writes whoever holds it (and
 /// frees the lease; reconciliation's repairs). The previous status is read with
 /// the row locked, so no other instance changes it in between.
-pub async fn save_with_event(store: &Store, r: Record, lease: Option<(String, bool)>, event: Option<&'static str>, extras: IssuedExtras) -> Result<Saved, StoreError> {
+pub async fn save_with_event(
+    store: &Store,
+    r: Record,
+    lease: Option<(String, bool)>,
+    event: Option<&'static str>,
+    extras: IssuedExtras,
+) -> Result<Saved, StoreError> {
     tx(store, move |c| {
         Box::pin(async move {
             let lock = c.row_lock();
-            let before = c.query_opt(&format!("SELECT status FROM orders WHERE order_id = $1{lock}"), &vals![&r.order_id]).await?;
+            let before = c
+                .query_opt(
+                    &format!("SELECT status FROM orders WHERE order_id = $1{lock}"),
+                    &vals![&r.order_id],
+                )
+                .await?;
             let before = before.map(|row| row.text(0)).transpose()?;
             if c.execute(SAVE_ORDER, &save_params(&r, lease)).await? != 1 {
-                return Ok(Saved { saved: false, event: None });
+                return Ok(Saved {
+                    saved: false,
+                    event: None,
+                });
             }
             let changed = before.as_deref() != Some(r.status.as_str());
-            let Some(kind) = event.filter(|_| changed) else { return Ok(Saved { saved: true, event: None }) };
+            let Some(kind) = event.filter(|_| changed) else {
+                return Ok(Saved {
+                    saved: true,
+                    event: None,
+                });
+            };
             if r.status == Status::Issued {
                 let now = now_ms();
                 for (k, src) in &extras.files {
                     c.execute(QUEUE_FILE, &vals![&r.order_id, k, src, now]).await?;
                 }
                 if extras.email_notify_status.is_some() || extras.phone_notify_status.is_some() {
-                    c.execute(SET_NOTIFY, &vals![&r.order_id, extras.email_notify_status.clone(), extras.phone_notify_status.clone(), now]).await?;
+                    c.execute(
+                        SET_NOTIFY,
+                        &vals![
+                            &r.order_id,
+                            extras.email_notify_status.clone(),
+                            extras.phone_notify_status.clone(),
+                            now
+                        ],
+                    )
+                    .await?;
                 }
             }
             let event = insert_event(c, &r.order_id, kind, event_data(&r, None)).await?;
@@ -326,15 +408,31 @@ pub async fn save_with_event(store: &Store, r: Record, lease: Option<(String, bo
 }
 
 /// Records 诺诺's notify statuses of an order (from a later result query).
-pub async fn record_notify(store: &Store, order_id: &str, email: Option<String>, phone: Option<String>) -> Result<(), StoreError> {
+pub async fn record_notify(
+    store: &Store,
+    order_id: &str,
+    email: Option<String>,
+    phone: Option<String>,
+) -> Result<(), StoreError> {
     let id = order_id.to_owned();
-    tx(store, move |c| Box::pin(async move { c.execute(SET_NOTIFY, &vals![id, email, phone, now_ms()]).await.map(|_| ()) })).await
+    tx(store, move |c| {
+        Box::pin(async move {
+            c.execute(SET_NOTIFY, &vals![id, email, phone, now_ms()])
+                .await
+                .map(|_| ())
+        })
+    })
+    .await
 }
 
 /// Marks a blue order reversed (the store's own statement) and writes its
 /// `invoice.reversed` event in the same transaction. Returns the event id
 /// (`None`: the order was not `issued`, e.g. already reversed).
-pub async fn mark_reversed_with_event(store: &Store, order_id: &str, red_order_id: &str) -> Result<Option<String>, StoreError> {
+pub async fn mark_reversed_with_event(
+    store: &Store,
+    order_id: &str,
+    red_order_id: &str,
+) -> Result<Option<String>, StoreError> {
     let (id, red) = (order_id.to_owned(), red_order_id.to_owned());
     tx(store, move |c| {
         Box::pin(async move {
@@ -355,7 +453,10 @@ pub async fn mark_reversed_with_event(store: &Store, order_id: &str, red_order_i
 /// Writes `order.accepted` for a new order (idempotent).
 pub async fn emit_accepted(store: &Store, r: &Record) -> Result<Option<String>, StoreError> {
     let (id, data) = (r.order_id.clone(), event_data(r, None));
-    tx(store, move |c| Box::pin(async move { insert_event(c, &id, types::ACCEPTED, data).await })).await
+    tx(store, move |c| {
+        Box::pin(async move { insert_event(c, &id, types::ACCEPTED, data).await })
+    })
+    .await
 }
 
 /// After a start: writes the missing `order.accepted` of orders of the last
@@ -379,12 +480,20 @@ pub async fn sweep_accepted(store: &Store, window_ms: i64) -> Result<usize, Stor
     let mut n = 0;
     for row in rows {
         let (id, kind, blue, request) = (row.text(0)?, row.text(1)?, row.opt_text(2)?, row.text(3)?);
-        let totals = serde_json::from_str::<Value>(&request).ok().and_then(|v| v.get("totals").cloned()).unwrap_or(Value::Null);
+        let totals = serde_json::from_str::<Value>(&request)
+            .ok()
+            .and_then(|v| v.get("totals").cloned())
+            .unwrap_or(Value::Null);
         let mut data = json!({ "status": "pending", "kind": kind, "totals": totals });
         if let Some(b) = blue {
             data["blueOrderId"] = json!(b);
         }
-        if tx(store, move |c| Box::pin(async move { insert_event(c, &id, types::ACCEPTED, data).await })).await?.is_some() {
+        if tx(store, move |c| {
+            Box::pin(async move { insert_event(c, &id, types::ACCEPTED, data).await })
+        })
+        .await?
+        .is_some()
+        {
             n += 1;
         }
     }
@@ -420,7 +529,8 @@ pub struct OutboxEvent {
     pub delivered_at: Option<i64>,
 }
 
-const EVENT_COLUMNS: &str = "event_id, order_id, seq, type, body, created_at, state, attempts, last_status, last_error, delivered_at";
+const EVENT_COLUMNS: &str =
+    "event_id, order_id, seq, type, body, created_at, state, attempts, last_status, last_error, delivered_at";
 
 fn outbox_event(r: &Row) -> Result<OutboxEvent, StoreError> {
     Ok(OutboxEvent {
@@ -444,7 +554,12 @@ fn outbox_event(r: &Row) -> Result<OutboxEvent, StoreError> {
 /// instances too), never one under another live lease. On PostgreSQL the rows
 /// are selected `FOR UPDATE SKIP LOCKED`: instances claiming at the same time
 /// take different events instead of waiting for each other.
-pub async fn claim_webhooks(store: &Store, owner: &str, lease_ms: i64, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
+pub async fn claim_webhooks(
+    store: &Store,
+    owner: &str,
+    lease_ms: i64,
+    limit: usize,
+) -> Result<Vec<OutboxEvent>, StoreError> {
     let owner = owner.to_owned();
     tx(store, move |c| {
         Box::pin(async move {
@@ -472,7 +587,10 @@ pub async fn claim_webhooks(store: &Store, owner: &str, lease_ms: i64, limit: us
 /// runs out if that is later.
 async fn next_due(store: &Store, table: &'static str, state: &'static str) -> Result<Option<i64>, StoreError> {
     let sql = format!("SELECT MIN(CASE WHEN lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END) FROM {table} WHERE state = '{state}'");
-    tx(store, move |c| Box::pin(async move { c.query_one(&sql, &[]).await?.opt_int(0) })).await
+    tx(store, move |c| {
+        Box::pin(async move { c.query_one(&sql, &[]).await?.opt_int(0) })
+    })
+    .await
 }
 
 /// The earliest time a pending event is due (for the dispatcher's sleep).
@@ -482,7 +600,14 @@ pub async fn next_webhook_due(store: &Store) -> Result<Option<i64>, StoreError> 
 
 /// Records one delivery attempt: acknowledged (`next_attempt_at` = `None`) or to
 /// be retried at `next_attempt_at`. Only the lease holder's answer counts.
-pub async fn webhook_attempted(store: &Store, event_id: &str, owner: &str, status: u16, error: Option<String>, next_attempt_at: Option<i64>) -> Result<(), StoreError> {
+pub async fn webhook_attempted(
+    store: &Store,
+    event_id: &str,
+    owner: &str,
+    status: u16,
+    error: Option<String>,
+    next_attempt_at: Option<i64>,
+) -> Result<(), StoreError> {
     let (id, owner) = (event_id.to_owned(), owner.to_owned());
     tx(store, move |c| {
         Box::pin(async move {
@@ -534,8 +659,24 @@ pub async fn events(store: &Store, order_id: Option<String>, limit: usize) -> Re
     tx(store, move |c| {
         Box::pin(async move {
             let rows = match order_id {
-                Some(id) => c.query(&format!("SELECT {EVENT_COLUMNS} FROM webhook_events WHERE order_id = $1 ORDER BY seq LIMIT $2"), &vals![id, limit as i64]).await?,
-                None => c.query(&format!("SELECT {EVENT_COLUMNS} FROM webhook_events ORDER BY created_at DESC, seq DESC LIMIT $1"), &vals![limit as i64]).await?,
+                Some(id) => {
+                    c.query(
+                        &format!(
+                            "SELECT {EVENT_COLUMNS} FROM webhook_events WHERE order_id = $1 ORDER BY seq LIMIT $2"
+                        ),
+                        &vals![id, limit as i64],
+                    )
+                    .await?
+                }
+                None => {
+                    c.query(
+                        &format!(
+                            "SELECT {EVENT_COLUMNS} FROM webhook_events ORDER BY created_at DESC, seq DESC LIMIT $1"
+                        ),
+                        &vals![limit as i64],
+                    )
+                    .await?
+                }
             };
             rows.iter().map(outbox_event).collect()
         })
@@ -547,7 +688,12 @@ pub async fn events(store: &Store, order_id: Option<String>, limit: usize) -> Re
 pub async fn outbox_counts(store: &Store) -> Result<Vec<(String, i64)>, StoreError> {
     tx(store, |c| {
         Box::pin(async move {
-            let rows = c.query("SELECT state, COUNT(*) FROM webhook_events GROUP BY state ORDER BY state", &[]).await?;
+            let rows = c
+                .query(
+                    "SELECT state, COUNT(*) FROM webhook_events GROUP BY state ORDER BY state",
+                    &[],
+                )
+                .await?;
             rows.iter().map(|r| Ok((r.text(0)?, r.int(1)?))).collect()
         })
     })
@@ -580,7 +726,14 @@ pub struct DeliveryRow {
 pub async fn deliveries_since(store: &Store, order_id: &str, since_ms: i64) -> Result<i64, StoreError> {
     let id = order_id.to_owned();
     tx(store, move |c| {
-        Box::pin(async move { c.query_one("SELECT COUNT(DISTINCT created_at) FROM deliveries WHERE order_id = $1 AND created_at >= $2", &vals![id, since_ms]).await?.int(0) })
+        Box::pin(async move {
+            c.query_one(
+                "SELECT COUNT(DISTINCT created_at) FROM deliveries WHERE order_id = $1 AND created_at >= $2",
+                &vals![id, since_ms],
+            )
+            .await?
+            .int(0)
+        })
     })
     .await
 }
@@ -588,7 +741,13 @@ pub async fn deliveries_since(store: &Store, order_id: &str, since_ms: i64) -> R
 /// Records a delivery request (`requested`) per channel, claimed by `owner` for
 /// `lease_ms` (the caller is about to call the provider: its first attempt);
 /// returns the ids.
-pub async fn delivery_requested(store: &Store, order_id: &str, channels: Vec<(String, String)>, owner: &str, lease_ms: i64) -> Result<Vec<String>, StoreError> {
+pub async fn delivery_requested(
+    store: &Store,
+    order_id: &str,
+    channels: Vec<(String, String)>,
+    owner: &str,
+    lease_ms: i64,
+) -> Result<Vec<String>, StoreError> {
     let (id, owner) = (order_id.to_owned(), owner.to_owned());
     tx(store, move |c| {
         Box::pin(async move {
@@ -625,7 +784,13 @@ pub enum DeliveryOutcome {
 /// still holds (a row another instance took over, or already finished, is left
 /// alone); when sent, writes the `invoice.delivered` event of `order` in the
 /// same transaction. Returns the event id.
-pub async fn delivery_attempted(store: &Store, order: Option<Record>, ids: Vec<String>, owner: &str, outcome: DeliveryOutcome) -> Result<Option<String>, StoreError> {
+pub async fn delivery_attempted(
+    store: &Store,
+    order: Option<Record>,
+    ids: Vec<String>,
+    owner: &str,
+    outcome: DeliveryOutcome,
+) -> Result<Option<String>, StoreError> {
     let owner = owner.to_owned();
     tx(store, move |c| {
         Box::pin(async move {
@@ -675,7 +840,13 @@ pub struct PendingDelivery {
 /// requester stopped mid-call, or an attempt is to be retried) for `lease_ms`.
 /// Requests older than `max_age_ms` are given up first (`failed`): a re-delivery
 /// long after it was asked for would surprise more than help.
-pub async fn claim_deliveries(store: &Store, owner: &str, lease_ms: i64, limit: usize, max_age_ms: i64) -> Result<Vec<PendingDelivery>, StoreError> {
+pub async fn claim_deliveries(
+    store: &Store,
+    owner: &str,
+    lease_ms: i64,
+    limit: usize,
+    max_age_ms: i64,
+) -> Result<Vec<PendingDelivery>, StoreError> {
     let owner = owner.to_owned();
     tx(store, move |c| {
         Box::pin(async move {
@@ -711,8 +882,14 @@ pub async fn delivery_attempt_started(store: &Store, delivery_id: &str, owner: &
     let (id, owner) = (delivery_id.to_owned(), owner.to_owned());
     tx(store, move |c| {
         Box::pin(async move {
-            c.execute("UPDATE deliveries SET attempts = attempts + 1 WHERE delivery_id = $1 AND lease_owner = $2", &vals![&id, &owner]).await?;
-            c.query_one("SELECT attempts FROM deliveries WHERE delivery_id = $1", &vals![&id]).await?.int(0)
+            c.execute(
+                "UPDATE deliveries SET attempts = attempts + 1 WHERE delivery_id = $1 AND lease_owner = $2",
+                &vals![&id, &owner],
+            )
+            .await?;
+            c.query_one("SELECT attempts FROM deliveries WHERE delivery_id = $1", &vals![&id])
+                .await?
+                .int(0)
         })
     })
     .await
@@ -724,7 +901,10 @@ pub async fn next_delivery_due(store: &Store) -> Result<Option<i64>, StoreError>
 }
 
 /// An order's deliveries (newest first) and 诺诺's notify statuses.
-pub async fn deliveries_of(store: &Store, order_id: &str) -> Result<(Vec<DeliveryRow>, Option<(Option<String>, Option<String>)>), StoreError> {
+pub async fn deliveries_of(
+    store: &Store,
+    order_id: &str,
+) -> Result<(Vec<DeliveryRow>, Option<(Option<String>, Option<String>)>), StoreError> {
     let id = order_id.to_owned();
     tx(store, move |c| {
         Box::pin(async move {
@@ -785,7 +965,8 @@ pub struct ArchiveRow {
     pub last_error: Option<String>,
 }
 
-const ARCHIVE_COLUMNS: &str = "order_id, kind, source_url, state, sha256, size, content_type, fetched_at, attempts, last_error";
+const ARCHIVE_COLUMNS: &str =
+    "order_id, kind, source_url, state, sha256, size, content_type, fetched_at, attempts, last_error";
 
 /// The archive row in the ten columns from `at` on.
 fn archive_row(r: &Row, at: usize) -> Result<ArchiveRow, StoreError> {
@@ -823,7 +1004,12 @@ pub async fn queue_files(store: &Store, order_id: &str, files: Vec<(String, Stri
 }
 
 /// Claims up to `limit` due archive rows (lease and `SKIP LOCKED` as for webhooks).
-pub async fn claim_archive(store: &Store, owner: &str, lease_ms: i64, limit: usize) -> Result<Vec<ArchiveRow>, StoreError> {
+pub async fn claim_archive(
+    store: &Store,
+    owner: &str,
+    lease_ms: i64,
+    limit: usize,
+) -> Result<Vec<ArchiveRow>, StoreError> {
     let owner = owner.to_owned();
     tx(store, move |c| {
         Box::pin(async move {
@@ -867,7 +1053,13 @@ pub enum ArchiveOutcome {
 }
 
 /// Records the outcome of a fetch by the lease holder.
-pub async fn archive_attempted(store: &Store, order_id: &str, kind: &str, owner: &str, outcome: ArchiveOutcome) -> Result<(), StoreError> {
+pub async fn archive_attempted(
+    store: &Store,
+    order_id: &str,
+    kind: &str,
+    owner: &str,
+    outcome: ArchiveOutcome,
+) -> Result<(), StoreError> {
     let (id, kind, owner) = (order_id.to_owned(), kind.to_owned(), owner.to_owned());
     tx(store, move |c| {
         Box::pin(async move {
@@ -907,8 +1099,18 @@ pub async fn archive_attempted(store: &Store, order_id: &str, kind: &str, owner:
 /// An order's archive rows.
 pub async fn archive_of(store: &Store, order_id: &str) -> Result<Vec<ArchiveRow>, StoreError> {
     let id = order_id.to_owned();
-    tx(store, move |c| Box::pin(async move { archive_rows(&c.query(&format!("SELECT {ARCHIVE_COLUMNS} FROM archive_files WHERE order_id = $1 ORDER BY kind"), &vals![id]).await?) }))
-        .await
+    tx(store, move |c| {
+        Box::pin(async move {
+            archive_rows(
+                &c.query(
+                    &format!("SELECT {ARCHIVE_COLUMNS} FROM archive_files WHERE order_id = $1 ORDER BY kind"),
+                    &vals![id],
+                )
+                .await?,
+            )
+        })
+    })
+    .await
 }
 
 /// Files not (yet) stored: pending or refused.
@@ -976,7 +1178,13 @@ pub async fn orders_in_range(store: &Store, from_ms: i64, to_ms: i64) -> Result<
 }
 
 /// Records (or refreshes) a reconciliation finding; returns its id.
-pub async fn upsert_finding(store: &Store, kind: &str, order_id: Option<String>, invoice_number: Option<String>, detail: Value) -> Result<String, StoreError> {
+pub async fn upsert_finding(
+    store: &Store,
+    kind: &str,
+    order_id: Option<String>,
+    invoice_number: Option<String>,
+    detail: Value,
+) -> Result<String, StoreError> {
     let kind = kind.to_owned();
     tx(store, move |c| {
         Box::pin(async move {
@@ -1000,7 +1208,14 @@ pub async fn upsert_finding(store: &Store, kind: &str, order_id: Option<String>,
 pub async fn resolve_finding(store: &Store, finding_id: &str) -> Result<(), StoreError> {
     let id = finding_id.to_owned();
     tx(store, move |c| {
-        Box::pin(async move { c.execute("UPDATE reconcile_findings SET resolved_at = $2 WHERE finding_id = $1", &vals![id, now_ms()]).await.map(|_| ()) })
+        Box::pin(async move {
+            c.execute(
+                "UPDATE reconcile_findings SET resolved_at = $2 WHERE finding_id = $1",
+                &vals![id, now_ms()],
+            )
+            .await
+            .map(|_| ())
+        })
     })
     .await
 }

@@ -97,14 +97,20 @@ impl App {
     /// Opens the store (creating it on first start), builds the provider from the
     /// configuration and starts the worker, which first resumes unfinished orders.
     pub async fn start(config: Config) -> Result<App, String> {
-        let store = store::Store::from_config(&config).await.map_err(|e| format!("FAPIAO_DATABASE_URL: {e}"))?;
+        let store = store::Store::from_config(&config)
+            .await
+            .map_err(|e| format!("FAPIAO_DATABASE_URL: {e}"))?;
         let provider = provider::from_config(&config, &store)?;
         Self::start_with(config, store, provider).await
     }
 
     /// Like [`App::start`] with a given store and provider (tests share a sandbox
     /// between two "processes" this way).
-    pub async fn start_with(config: Config, store: store::Store, provider: Arc<dyn provider::Provider>) -> Result<App, String> {
+    pub async fn start_with(
+        config: Config,
+        store: store::Store,
+        provider: Arc<dyn provider::Provider>,
+    ) -> Result<App, String> {
         if config.provider != config::ProviderKind::Sandbox && config.callback_token.is_none() {
             tracing::warn!("FAPIAO_CALLBACK_TOKEN is not set: anyone can post to /v1/callbacks/nuonuo (each post only prompts a rate-limited re-query, but set a token and put it in FAPIAO_NUONUO_CALLBACK_URL as ?token=… in production)");
         }
@@ -116,7 +122,9 @@ impl App {
         // run held (webhook events, archive files, deliveries) before any loop
         // claims anything new; the worker does the same with its orders.
         match ledger::release_leases(&state.store, &state.config.instance_id).await {
-            Ok(n) if n > 0 => tracing::info!(rows = n, instance = %state.config.instance_id, "taking back the webhook, archive and delivery claims of this instance's previous run"),
+            Ok(n) if n > 0 => {
+                tracing::info!(rows = n, instance = %state.config.instance_id, "taking back the webhook, archive and delivery claims of this instance's previous run")
+            }
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "cannot free this instance's previous claims"),
         }
@@ -131,18 +139,30 @@ impl App {
             background.push(tokio::spawn(reconcile::periodic(state.clone(), every)));
         }
         let router = http::router(state.clone());
-        Ok(App { state, router, worker, background })
+        Ok(App {
+            state,
+            router,
+            worker,
+            background,
+        })
     }
 
     /// The shared state without any background task (for the command-line jobs:
     /// `reconcile`, `webhooks replay`, `archive export`). The store applied its
     /// migrations (the ledger's tables among them) when it was opened.
-    pub async fn state(config: Config, store: store::Store, provider: Arc<dyn provider::Provider>) -> Result<Arc<AppState>, String> {
+    pub async fn state(
+        config: Config,
+        store: store::Store,
+        provider: Arc<dyn provider::Provider>,
+    ) -> Result<Arc<AppState>, String> {
         Ok(Arc::new(AppState {
             signals: Signals::default(),
             breaker: worker::Breaker::new(config.breaker_threshold, config.breaker_cooldown),
             limiter: http::RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst),
-            callback_limiter: http::RateLimiter::new(config.callback_rate_limit_per_second, config.callback_rate_limit_burst),
+            callback_limiter: http::RateLimiter::new(
+                config.callback_rate_limit_per_second,
+                config.callback_rate_limit_burst,
+            ),
             demo_key: secret::Secret::new(config::random_key()),
             metrics: metrics::Metrics::new(config.success_rate_threshold),
             events: worker::Events::new(),

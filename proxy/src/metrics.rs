@@ -65,7 +65,13 @@ pub async fn queues(store: &crate::store::Store) -> Result<Queues, crate::store:
         })
         .await?;
     let age = |t: Option<i64>| t.map(|t| (now - t).max(0) as f64 / 1000.0).unwrap_or(0.0);
-    Ok(Queues { orders, oldest_unfinished_s: age(oldest), outbox_pending: pending, outbox_oldest_s: age(oldest_event), archive_failed: failed })
+    Ok(Queues {
+        orders,
+        oldest_unfinished_s: age(oldest),
+        outbox_pending: pending,
+        outbox_oldest_s: age(oldest_event),
+        archive_failed: failed,
+    })
 }
 
 /// The metrics.
@@ -112,11 +118,25 @@ impl Metrics {
             conflicts.clone(),
         );
         let provider_calls = Family::<Labels, Counter>::default();
-        registry.register("provider_calls", "Provider calls by outcome (unavailable: no definitive answer)", provider_calls.clone());
+        registry.register(
+            "provider_calls",
+            "Provider calls by outcome (unavailable: no definitive answer)",
+            provider_calls.clone(),
+        );
         let provider_latency: HistogramFamily = Family::new_with_constructor(provider_histogram);
-        registry.register_with_unit("provider_latency", "Provider call latency", Unit::Seconds, provider_latency.clone());
+        registry.register_with_unit(
+            "provider_latency",
+            "Provider call latency",
+            Unit::Seconds,
+            provider_latency.clone(),
+        );
         let issue_latency = Histogram::new(ISSUE_BUCKETS);
-        registry.register_with_unit("order_issue_latency", "From acceptance to issued, per order", Unit::Seconds, issue_latency.clone());
+        registry.register_with_unit(
+            "order_issue_latency",
+            "From acceptance to issued, per order",
+            Unit::Seconds,
+            issue_latency.clone(),
+        );
         let success_ratio = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         registry.register(
             "provider_success_ratio",
@@ -124,21 +144,51 @@ impl Metrics {
             success_ratio.clone(),
         );
         let breaker_open = Gauge::default();
-        registry.register("provider_breaker_open", "1 while the circuit breaker holds calls back", breaker_open.clone());
+        registry.register(
+            "provider_breaker_open",
+            "1 while the circuit breaker holds calls back",
+            breaker_open.clone(),
+        );
         let token_refused = Gauge::default();
-        registry.register("provider_token_refused", "1 while the provider's token endpoint refuses (calls wait for the next try)", token_refused.clone());
+        registry.register(
+            "provider_token_refused",
+            "1 while the provider's token endpoint refuses (calls wait for the next try)",
+            token_refused.clone(),
+        );
         let token_failures = Gauge::default();
-        registry.register("provider_token_failures", "Consecutive refusals of the token endpoint", token_failures.clone());
+        registry.register(
+            "provider_token_failures",
+            "Consecutive refusals of the token endpoint",
+            token_failures.clone(),
+        );
         let orders = Family::<Labels, Gauge>::default();
         registry.register("orders", "Stored orders by status", orders.clone());
         let oldest_unfinished = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
-        registry.register_with_unit("order_oldest_unfinished_age", "Age of the oldest pending or issuing order (0: none)", Unit::Seconds, oldest_unfinished.clone());
+        registry.register_with_unit(
+            "order_oldest_unfinished_age",
+            "Age of the oldest pending or issuing order (0: none)",
+            Unit::Seconds,
+            oldest_unfinished.clone(),
+        );
         let outbox_pending = Gauge::default();
-        registry.register("webhook_outbox_pending", "Webhook events waiting for delivery", outbox_pending.clone());
+        registry.register(
+            "webhook_outbox_pending",
+            "Webhook events waiting for delivery",
+            outbox_pending.clone(),
+        );
         let outbox_oldest = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
-        registry.register_with_unit("webhook_outbox_oldest_age", "Age of the oldest webhook event waiting (0: none)", Unit::Seconds, outbox_oldest.clone());
+        registry.register_with_unit(
+            "webhook_outbox_oldest_age",
+            "Age of the oldest webhook event waiting (0: none)",
+            Unit::Seconds,
+            outbox_oldest.clone(),
+        );
         let archive_failed = Gauge::default();
-        registry.register("archive_failed_files", "Invoice files refused by the archive or failing 3 times or more", archive_failed.clone());
+        registry.register(
+            "archive_failed_files",
+            "Invoice files refused by the archive or failing 3 times or more",
+            archive_failed.clone(),
+        );
         Metrics {
             inner: Mutex::default(),
             threshold,
@@ -168,7 +218,13 @@ impl Metrics {
 
     /// One HTTP request answered.
     pub fn request(&self, method: &str, route: &str, status: u16) {
-        self.requests.get_or_create(&vec![("method", method.to_owned()), ("route", route.to_owned()), ("status", status.to_string())]).inc();
+        self.requests
+            .get_or_create(&vec![
+                ("method", method.to_owned()),
+                ("route", route.to_owned()),
+                ("status", status.to_string()),
+            ])
+            .inc();
     }
 
     /// One new order accepted.
@@ -184,7 +240,9 @@ impl Metrics {
 
     /// An order reached `issued` or `failed`.
     pub fn outcome(&self, outcome: &str) {
-        self.outcomes.get_or_create(&vec![("outcome", outcome.to_owned())]).inc();
+        self.outcomes
+            .get_or_create(&vec![("outcome", outcome.to_owned())])
+            .inc();
     }
 
     /// An order was issued `took` after it was accepted.
@@ -203,15 +261,24 @@ impl Metrics {
         let now = (crate::time::now_ms() / 1000) as u64;
         let from = now.saturating_sub(window.as_secs().max(1));
         let i = self.lock();
-        i.recent.iter().filter(|b| b.0 > from).fold((0, 0), |(ok, all), b| (ok + b.1, all + b.2))
+        i.recent
+            .iter()
+            .filter(|b| b.0 > from)
+            .fold((0, 0), |(ok, all), b| (ok + b.1, all + b.2))
     }
 
     /// One provider call.
     pub fn provider_call(&self, call: &str, outcome: &str, took: Duration) {
-        self.provider_calls.get_or_create(&vec![("call", call.to_owned()), ("outcome", outcome.to_owned())]).inc();
-        self.provider_latency.get_or_create(&vec![("call", call.to_owned())]).observe(took.as_secs_f64());
+        self.provider_calls
+            .get_or_create(&vec![("call", call.to_owned()), ("outcome", outcome.to_owned())])
+            .inc();
+        self.provider_latency
+            .get_or_create(&vec![("call", call.to_owned())])
+            .observe(took.as_secs_f64());
         let mut i = self.lock();
-        *i.provider_calls.entry((call.to_owned(), outcome.to_owned())).or_default() += 1;
+        *i.provider_calls
+            .entry((call.to_owned(), outcome.to_owned()))
+            .or_default() += 1;
         let sec = (crate::time::now_ms() / 1000) as u64;
         let ok = (outcome != "unavailable") as u64;
         match i.recent.back_mut() {
@@ -229,7 +296,11 @@ impl Metrics {
             let recent = i.last_warning.is_some_and(|t| t.elapsed() < Duration::from_secs(60));
             if r < self.threshold && total >= 20 && !recent {
                 i.last_warning = Some(Instant::now());
-                tracing::warn!(success_rate = r, threshold = self.threshold, "provider success rate below the threshold");
+                tracing::warn!(
+                    success_rate = r,
+                    threshold = self.threshold,
+                    "provider success rate below the threshold"
+                );
             }
         }
     }
@@ -262,6 +333,11 @@ fn rate(i: &Inner) -> Option<f64> {
     if total == 0 {
         return None;
     }
-    let failed: u64 = i.provider_calls.iter().filter(|((_, k), _)| k == "unavailable").map(|(_, n)| n).sum();
+    let failed: u64 = i
+        .provider_calls
+        .iter()
+        .filter(|((_, k), _)| k == "unavailable")
+        .map(|(_, n)| n)
+        .sum();
     Some((total - failed) as f64 / total as f64)
 }

@@ -52,7 +52,12 @@ fn status_of_text(text: &str) -> String {
     }
 }
 
-async fn receive(State(inbox): State<Shared>, uri: Uri, Query(q): Query<std::collections::HashMap<String, String>>, Json(body): Json<Value>) -> (StatusCode, Json<Value>) {
+async fn receive(
+    State(inbox): State<Shared>,
+    uri: Uri,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
     let path = uri.path().to_owned();
     let now_ms = fapiao_proxy::time::now_ms();
     let mut i = inbox.lock().unwrap();
@@ -64,7 +69,11 @@ async fn receive(State(inbox): State<Shared>, uri: Uri, Query(q): Query<std::col
                 return (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({})));
             }
             let status = body["status"].as_str().unwrap_or("?").to_owned();
-            i.accepted.push(("webhook".into(), status, body["alert"].as_str().unwrap_or("").to_owned()));
+            i.accepted.push((
+                "webhook".into(),
+                status,
+                body["alert"].as_str().unwrap_or("").to_owned(),
+            ));
             (StatusCode::OK, Json(json!({})))
         }
         "/wecom" => {
@@ -81,7 +90,10 @@ async fn receive(State(inbox): State<Shared>, uri: Uri, Query(q): Query<std::col
             let want = b64_hmac(DING_SECRET.as_bytes(), format!("{ts}\n{DING_SECRET}").as_bytes());
             if (now_ms - ts).abs() > 3_600_000 || sign != want {
                 i.bad_signatures.push(format!("dingtalk ts={ts} sign={sign}"));
-                return (StatusCode::OK, Json(json!({ "errcode": 310000, "errmsg": "sign not match" })));
+                return (
+                    StatusCode::OK,
+                    Json(json!({ "errcode": 310000, "errmsg": "sign not match" })),
+                );
             }
             let text = body["text"]["content"].as_str().unwrap_or("").to_owned();
             i.accepted.push(("dingtalk".into(), status_of_text(&text), text));
@@ -94,7 +106,12 @@ async fn receive(State(inbox): State<Shared>, uri: Uri, Query(q): Query<std::col
             let want = b64_hmac(format!("{ts}\n{FEISHU_SECRET}").as_bytes(), b"");
             if (now_ms / 1000 - ts).abs() > 3600 || sign != want {
                 i.bad_signatures.push(format!("feishu ts={ts} sign={sign}"));
-                return (StatusCode::OK, Json(json!({ "code": 19021, "msg": "sign match fail or timestamp is not within one hour from current time" })));
+                return (
+                    StatusCode::OK,
+                    Json(
+                        json!({ "code": 19021, "msg": "sign match fail or timestamp is not within one hour from current time" }),
+                    ),
+                );
             }
             assert_eq!(body["msg_type"], "text");
             let text = body["content"]["text"].as_str().unwrap_or("").to_owned();
@@ -108,7 +125,9 @@ async fn receive(State(inbox): State<Shared>, uri: Uri, Query(q): Query<std::col
 async fn receiver(inbox: Shared) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = axum::Router::new().fallback(axum::routing::post(receive)).with_state(inbox);
+    let app = axum::Router::new()
+        .fallback(axum::routing::post(receive))
+        .with_state(inbox);
     tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });
@@ -119,7 +138,12 @@ fn count(inbox: &Shared, status: &str) -> Vec<(String, usize)> {
     let i = inbox.lock().unwrap();
     ["webhook", "wecom", "dingtalk", "feishu"]
         .iter()
-        .map(|c| (c.to_string(), i.accepted.iter().filter(|(ch, s, _)| ch == c && s == status).count()))
+        .map(|c| {
+            (
+                c.to_string(),
+                i.accepted.iter().filter(|(ch, s, _)| ch == c && s == status).count(),
+            )
+        })
         .collect()
 }
 
@@ -135,10 +159,26 @@ async fn success_rate_alert_fires_once_per_robot_and_resolves() {
 
     let mut config = test_config(dir.path()).await;
     config.alerts.channels = vec![
-        Channel { kind: ChannelKind::Webhook, url: Secret::new(format!("{base}/hook")), secret: None },
-        Channel { kind: ChannelKind::WeCom, url: Secret::new(format!("{base}/wecom?key=wecom-key")), secret: None },
-        Channel { kind: ChannelKind::DingTalk, url: Secret::new(format!("{base}/dingtalk?access_token=ding-token")), secret: Some(Secret::new(DING_SECRET)) },
-        Channel { kind: ChannelKind::Feishu, url: Secret::new(format!("{base}/feishu")), secret: Some(Secret::new(FEISHU_SECRET)) },
+        Channel {
+            kind: ChannelKind::Webhook,
+            url: Secret::new(format!("{base}/hook")),
+            secret: None,
+        },
+        Channel {
+            kind: ChannelKind::WeCom,
+            url: Secret::new(format!("{base}/wecom?key=wecom-key")),
+            secret: None,
+        },
+        Channel {
+            kind: ChannelKind::DingTalk,
+            url: Secret::new(format!("{base}/dingtalk?access_token=ding-token")),
+            secret: Some(Secret::new(DING_SECRET)),
+        },
+        Channel {
+            kind: ChannelKind::Feishu,
+            url: Secret::new(format!("{base}/feishu")),
+            secret: Some(Secret::new(FEISHU_SECRET)),
+        },
     ];
     config.alerts.every = Duration::from_millis(50);
     config.alerts.hold = Duration::from_millis(300);
@@ -149,7 +189,12 @@ async fn success_rate_alert_fires_once_per_robot_and_resolves() {
     config.breaker_threshold = 1_000_000;
     let store = open_store(&config).await;
     let sbx = sandbox(&store, &config);
-    let a = serve(App::start_with(config.clone(), store.clone(), sbx.clone()).await.unwrap()).await;
+    let a = serve(
+        App::start_with(config.clone(), store.clone(), sbx.clone())
+            .await
+            .unwrap(),
+    )
+    .await;
     // A second instance on the same store: it sees the same outage and must not
     // send a second message.
     let mut config_b = config.clone();
@@ -158,13 +203,22 @@ async fn success_rate_alert_fires_once_per_robot_and_resolves() {
 
     // Healthy traffic: no alert.
     for i in 0..20 {
-        assert_eq!(post(&a, "/v1/invoices", &body(&a.state.config, &format!("AL-OK-{i}"))).await.0, 202);
+        assert_eq!(
+            post(&a, "/v1/invoices", &body(&a.state.config, &format!("AL-OK-{i}")))
+                .await
+                .0,
+            202
+        );
     }
     for i in 0..20 {
         assert_eq!(wait_final(&a, &format!("AL-OK-{i}"), 30).await["status"], "issued");
     }
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert!(inbox.lock().unwrap().accepted.is_empty(), "no alert while healthy: {:?}", inbox.lock().unwrap().accepted);
+    assert!(
+        inbox.lock().unwrap().accepted.is_empty(),
+        "no alert while healthy: {:?}",
+        inbox.lock().unwrap().accepted
+    );
 
     // The outage: a third of the calls answer 503. Orders go on arriving until
     // every channel got its firing message (at most 2,000 orders).
@@ -172,9 +226,18 @@ async fn success_rate_alert_fires_once_per_robot_and_resolves() {
     let mut crossed: Option<Instant> = None;
     let mut n = 0;
     while !all(&inbox, "firing") {
-        assert!(n < 2000, "no firing message on every channel after {n} orders: {:?}", count(&inbox, "firing"));
+        assert!(
+            n < 2000,
+            "no firing message on every channel after {n} orders: {:?}",
+            count(&inbox, "firing")
+        );
         let target = if n % 2 == 0 { &a } else { &b };
-        assert_eq!(post(target, "/v1/invoices", &body(&a.state.config, &format!("AL-BAD-{n}"))).await.0, 202);
+        assert_eq!(
+            post(target, "/v1/invoices", &body(&a.state.config, &format!("AL-BAD-{n}")))
+                .await
+                .0,
+            202
+        );
         n += 1;
         if crossed.is_none() {
             let (ok, total) = a.state.metrics.window(Duration::from_secs(2));
@@ -191,7 +254,15 @@ async fn success_rate_alert_fires_once_per_robot_and_resolves() {
         post(&a, "/v1/invoices", &body(&a.state.config, &format!("AL-BAD2-{i}"))).await;
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    assert_eq!(count(&inbox, "firing"), vec![("webhook".into(), 1), ("wecom".into(), 1), ("dingtalk".into(), 1), ("feishu".into(), 1)]);
+    assert_eq!(
+        count(&inbox, "firing"),
+        vec![
+            ("webhook".into(), 1),
+            ("wecom".into(), 1),
+            ("dingtalk".into(), 1),
+            ("feishu".into(), 1)
+        ]
+    );
     assert_eq!(count(&inbox, "resolved").iter().map(|c| c.1).sum::<usize>(), 0);
 
     // Recovery: calls succeed again; the failures leave the 2 s window.
@@ -199,7 +270,11 @@ async fn success_rate_alert_fires_once_per_robot_and_resolves() {
     let recovered = Instant::now();
     let mut m = 0;
     while !all(&inbox, "resolved") {
-        assert!(m < 2000, "no resolved message on every channel after {m} orders: {:?}", count(&inbox, "resolved"));
+        assert!(
+            m < 2000,
+            "no resolved message on every channel after {m} orders: {:?}",
+            count(&inbox, "resolved")
+        );
         let target = if m % 2 == 0 { &a } else { &b };
         post(target, "/v1/invoices", &body(&a.state.config, &format!("AL-REC-{m}"))).await;
         m += 1;
@@ -210,15 +285,32 @@ async fn success_rate_alert_fires_once_per_robot_and_resolves() {
 
     let i = inbox.lock().unwrap();
     assert!(i.bad_signatures.is_empty(), "{:?}", i.bad_signatures);
-    assert_eq!(i.webhook_failures, 1, "the first webhook delivery failed and was retried");
-    assert_eq!(count(&inbox_clone(&inbox, &i), "firing").iter().map(|c| c.1).sum::<usize>(), 4);
+    assert_eq!(
+        i.webhook_failures, 1,
+        "the first webhook delivery failed and was retried"
+    );
+    assert_eq!(
+        count(&inbox_clone(&inbox, &i), "firing")
+            .iter()
+            .map(|c| c.1)
+            .sum::<usize>(),
+        4
+    );
     for ch in ["webhook", "wecom", "dingtalk", "feishu"] {
-        let msgs: Vec<_> = i.accepted.iter().filter(|(c, _, _)| c == ch).map(|(_, s, _)| s.as_str()).collect();
+        let msgs: Vec<_> = i
+            .accepted
+            .iter()
+            .filter(|(c, _, _)| c == ch)
+            .map(|(_, s, _)| s.as_str())
+            .collect();
         assert_eq!(msgs, ["firing", "resolved"], "{ch}");
     }
     for (ch, _, text) in &i.accepted {
         assert!(text.contains("provider_success_rate"), "{ch}: {text}");
-        assert!(!text.contains("ding-token") && !text.contains(DING_SECRET), "{ch}: {text}");
+        assert!(
+            !text.contains("ding-token") && !text.contains(DING_SECRET),
+            "{ch}: {text}"
+        );
     }
     eprintln!(
         "alerts: firing on all 4 channels {:?} after the success rate crossed the threshold ({n} outage orders); resolved {:?} after recovery ({m} orders)",
@@ -231,5 +323,9 @@ async fn success_rate_alert_fires_once_per_robot_and_resolves() {
 
 /// A copy of the inbox for counting while its lock is held.
 fn inbox_clone(_: &Shared, i: &Inbox) -> Shared {
-    Arc::new(Mutex::new(Inbox { accepted: i.accepted.clone(), bad_signatures: Vec::new(), webhook_failures: i.webhook_failures }))
+    Arc::new(Mutex::new(Inbox {
+        accepted: i.accepted.clone(),
+        bad_signatures: Vec::new(),
+        webhook_failures: i.webhook_failures,
+    }))
 }

@@ -40,7 +40,11 @@ fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct Instance {
@@ -57,7 +61,10 @@ fn spawn(url: &str, slot: usize, inst: &mut Instance) {
         .env("FAPIAO_DATABASE_URL", url)
         .env("FAPIAO_DATABASE_POOL", "12")
         // The archive of the sandbox's files, outside the source tree.
-        .env("FAPIAO_ARCHIVE_DIR", std::env::temp_dir().join(format!("fapiao-faults-archive-{}", std::process::id())))
+        .env(
+            "FAPIAO_ARCHIVE_DIR",
+            std::env::temp_dir().join(format!("fapiao-faults-archive-{}", std::process::id())),
+        )
         .env("FAPIAO_INSTANCE_ID", format!("faults-{slot}-{}", inst.generation))
         .env("FAPIAO_MERCHANT_KEY", "test-merchant-key-0123456789abcdef")
         .env("FAPIAO_RATE_LIMIT", "0")
@@ -90,12 +97,17 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 }
 
 async fn scalar(db: &tokio_postgres::Client, sql: &str) -> i64 {
-    db.query_one(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
+    db.query_one(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .get(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orders_survive_provider_faults_and_sigkilled_instances() {
-    let Some(base) = postgres_url("faults::orders_survive_provider_faults_and_sigkilled_instances") else { return };
+    let Some(base) = postgres_url("faults::orders_survive_provider_faults_and_sigkilled_instances") else {
+        return;
+    };
     let orders: usize = env_or("FAPIAO_FAULTS_ORDERS", 20_000);
     let n_inst: usize = env_or("FAPIAO_FAULTS_INSTANCES", 3).clamp(2, 8);
     let seed: u64 = env_or("FAPIAO_FAULTS_SEED", 7);
@@ -108,17 +120,33 @@ async fn orders_survive_provider_faults_and_sigkilled_instances() {
     tokio::spawn(conn);
 
     let config = Config::for_tests("unused.sqlite");
-    let instances: Arc<Mutex<Vec<Instance>>> =
-        Arc::new(Mutex::new((0..n_inst).map(|_| Instance { port: free_port(), child: None, generation: 0 }).collect()));
+    let instances: Arc<Mutex<Vec<Instance>>> = Arc::new(Mutex::new(
+        (0..n_inst)
+            .map(|_| Instance {
+                port: free_port(),
+                child: None,
+                generation: 0,
+            })
+            .collect(),
+    ));
     let ports: Vec<u16> = instances.lock().unwrap().iter().map(|i| i.port).collect();
     for (slot, inst) in instances.lock().unwrap().iter_mut().enumerate() {
         spawn(&url, slot, inst);
     }
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).pool_max_idle_per_host(64).build().unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap();
     for port in &ports {
         let mut up = false;
         for _ in 0..400 {
-            if client.get(format!("http://127.0.0.1:{port}/healthz")).send().await.is_ok() {
+            if client
+                .get(format!("http://127.0.0.1:{port}/healthz"))
+                .send()
+                .await
+                .is_ok()
+            {
                 up = true;
                 break;
             }
@@ -139,8 +167,14 @@ async fn orders_survive_provider_faults_and_sigkilled_instances() {
     // third as many more (or when the burst ends). One instance at a time is
     // down at most.
     let chaos = {
-        let (instances, sending, kills, restarts, url, accepted_count) =
-            (instances.clone(), sending.clone(), kills.clone(), restarts.clone(), url.clone(), accepted_count.clone());
+        let (instances, sending, kills, restarts, url, accepted_count) = (
+            instances.clone(),
+            sending.clone(),
+            kills.clone(),
+            restarts.clone(),
+            url.clone(),
+            accepted_count.clone(),
+        );
         tokio::spawn(async move {
             let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
             let mut next_kill = kill_every;
@@ -207,10 +241,20 @@ async fn orders_survive_provider_faults_and_sigkilled_instances() {
                     k += 1;
                     let port = ports[k % ports.len()];
                     let sent = Instant::now();
-                    match client.post(format!("http://127.0.0.1:{port}/v1/invoices")).json(&body).send().await {
+                    match client
+                        .post(format!("http://127.0.0.1:{port}/v1/invoices"))
+                        .json(&body)
+                        .send()
+                        .await
+                    {
                         Ok(r) if r.status() == 202 || r.status() == 200 => {
                             latencies.lock().unwrap().push(sent.elapsed().as_micros() as u64);
-                            if r.status() == 202 { &accepted_new } else { &accepted_again }.fetch_add(1, Ordering::Relaxed);
+                            if r.status() == 202 {
+                                &accepted_new
+                            } else {
+                                &accepted_again
+                            }
+                            .fetch_add(1, Ordering::Relaxed);
                             accepted_ids.lock().unwrap().push(id);
                             accepted_count.fetch_add(1, Ordering::Relaxed);
                             break;
@@ -224,7 +268,10 @@ async fn orders_survive_provider_faults_and_sigkilled_instances() {
                     }
                     retries.fetch_add(1, Ordering::Relaxed);
                     if tries >= MAX_TRIES {
-                        refused.lock().unwrap().push(format!("{id}: no instance accepted it in {MAX_TRIES} tries"));
+                        refused
+                            .lock()
+                            .unwrap()
+                            .push(format!("{id}: no instance accepted it in {MAX_TRIES} tries"));
                         break;
                     }
                     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -278,7 +325,11 @@ async fn orders_survive_provider_faults_and_sigkilled_instances() {
     let stored = scalar(&db, "SELECT COUNT(*) FROM orders").await;
     let not_issued = scalar(&db, "SELECT COUNT(*) FROM orders WHERE status <> 'issued'").await;
     let invoices = scalar(&db, "SELECT COUNT(*) FROM sandbox_invoices").await;
-    let duplicates = scalar(&db, "SELECT COUNT(*) FROM (SELECT order_id FROM sandbox_invoices GROUP BY order_id HAVING COUNT(*) > 1) d").await;
+    let duplicates = scalar(
+        &db,
+        "SELECT COUNT(*) FROM (SELECT order_id FROM sandbox_invoices GROUP BY order_id HAVING COUNT(*) > 1) d",
+    )
+    .await;
     let not_exactly_one =
         scalar(&db, "SELECT COUNT(*) FROM orders o WHERE (SELECT COUNT(*) FROM sandbox_invoices s WHERE s.order_id = o.order_id) <> 1").await;
     let orphans = scalar(&db, "SELECT COUNT(*) FROM sandbox_invoices s WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.order_id = s.order_id)").await;
@@ -319,9 +370,18 @@ async fn orders_survive_provider_faults_and_sigkilled_instances() {
         lat.last().copied().unwrap_or(0) as f64 / 1000.0,
     );
 
-    assert!(refused.is_empty(), "orders refused: {:?}", &refused[..refused.len().min(5)]);
+    assert!(
+        refused.is_empty(),
+        "orders refused: {:?}",
+        &refused[..refused.len().min(5)]
+    );
     assert_eq!(accepted, orders as i64, "every order sent was accepted");
-    assert!(!stalled, "the drain stopped making progress: {issued} of {accepted} issued, none more for {} s (or {} s in all)", stall_limit.as_secs(), drain_max.as_secs());
+    assert!(
+        !stalled,
+        "the drain stopped making progress: {issued} of {accepted} issued, none more for {} s (or {} s in all)",
+        stall_limit.as_secs(),
+        drain_max.as_secs()
+    );
     assert_eq!(stored, accepted, "stored orders = accepted orders");
     assert_eq!(lost, 0, "accepted orders not issued");
     assert_eq!(not_issued, 0, "orders not issued");
@@ -329,8 +389,15 @@ async fn orders_survive_provider_faults_and_sigkilled_instances() {
     assert_eq!(not_exactly_one, 0, "orders without exactly one invoice");
     assert_eq!(orphans, 0, "invoices without an order");
     assert_eq!(invoices, accepted, "one invoice per accepted order");
-    assert_eq!(mismatched, 0, "orders reporting another invoice than the provider holds");
+    assert_eq!(
+        mismatched, 0,
+        "orders reporting another invoice than the provider holds"
+    );
     let planned = (orders as u64).saturating_sub(1) / kill_every;
-    assert!(kills.load(Ordering::Relaxed) + 1 >= planned && planned >= 2, "kills {} of {planned} planned: the run must kill instances to prove anything", kills.load(Ordering::Relaxed));
+    assert!(
+        kills.load(Ordering::Relaxed) + 1 >= planned && planned >= 2,
+        "kills {} of {planned} planned: the run must kill instances to prove anything",
+        kills.load(Ordering::Relaxed)
+    );
     assert!(requeried > 0, "the provider's faults must have hit some orders");
 }

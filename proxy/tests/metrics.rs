@@ -11,13 +11,21 @@ async fn metrics_follow_prometheus_conventions() {
     let dir = tempfile::tempdir().unwrap();
     let (r, _sbx) = sandbox_proxy(dir.path(), |_| {}).await;
     for i in 0..3 {
-        assert_eq!(post(&r, "/v1/invoices", &body(&r.state.config, &format!("M-{i}"))).await.0, 202);
+        assert_eq!(
+            post(&r, "/v1/invoices", &body(&r.state.config, &format!("M-{i}")))
+                .await
+                .0,
+            202
+        );
     }
     for i in 0..3 {
         assert_eq!(wait_final(&r, &format!("M-{i}"), 30).await["status"], "issued");
     }
     let resp = r.client.get(format!("{}/metrics", r.base)).send().await.unwrap();
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
     let m = resp.text().await.unwrap();
     for want in [
         "fapiao_orders_accepted_total 3",
@@ -51,7 +59,10 @@ async fn metrics_follow_prometheus_conventions() {
     assert!(counters.len() >= 5, "{counters:?}");
     for l in m.lines().filter(|l| !l.starts_with('#')) {
         let name = l.split(['{', ' ']).next().unwrap();
-        if counters.iter().any(|c| name.starts_with(c.as_str()) && name.len() - c.len() <= "_total".len()) {
+        if counters
+            .iter()
+            .any(|c| name.starts_with(c.as_str()) && name.len() - c.len() <= "_total".len())
+        {
             assert!(name.ends_with("_total"), "counter sample without _total: {l}");
         }
     }
@@ -62,7 +73,10 @@ async fn metrics_follow_prometheus_conventions() {
         let text = std::fs::read_to_string(root.join(f)).unwrap();
         let mut rest = text.as_str();
         while let Some(i) = rest.find("fapiao_") {
-            let name: String = rest[i..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            let name: String = rest[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
             rest = &rest[i + name.len()..];
             if name != "fapiao_" {
                 used.insert(name);
@@ -71,7 +85,11 @@ async fn metrics_follow_prometheus_conventions() {
     }
     assert!(used.len() >= 10, "{used:?}");
     for name in &used {
-        assert!(m.lines().any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} "))), "{name} (used by the rules or the dashboard) is not exported:\n{m}");
+        assert!(
+            m.lines()
+                .any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} "))),
+            "{name} (used by the rules or the dashboard) is not exported:\n{m}"
+        );
     }
     // promtool's own lint, when installed (scripts/setup.sh installs it).
     if let Ok(mut child) = std::process::Command::new("promtool")
@@ -84,7 +102,11 @@ async fn metrics_follow_prometheus_conventions() {
         use std::io::Write;
         child.stdin.take().unwrap().write_all(m.as_bytes()).unwrap();
         let out = child.wait_with_output().unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         // promtool lints the classic text format, where a counter's HELP names
         // the `_total` sample; OpenMetrics names the family without it. Only
         // that difference is let through.
