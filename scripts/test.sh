@@ -17,6 +17,10 @@ run() { "$@" 2>&1 | tee -a "$log"; }
 step "setup"
 bash scripts/setup.sh
 
+step "formatting and lints: cargo fmt --all --check, cargo clippy --workspace --all-targets -D warnings"
+run cargo fmt --all --check
+run cargo clippy --workspace --all-targets -- -D warnings
+
 step "Prometheus alert rules: promtool check rules, promtool test rules"
 run promtool check rules deploy/prometheus/alerts.yml
 run promtool test rules deploy/prometheus/alerts.test.yml
