@@ -673,7 +673,7 @@ impl Config {
             if path.is_empty() || db.contains("://") && !db.starts_with("sqlite://") {
                 return Err(format!(
                     "FAPIAO_DATABASE_URL: “{}” is neither a SQLite path (sqlite:./var/fapiao.sqlite) nor a postgres:// URL",
-                    crate::store::postgres::redact(&db)
+                    crate::secret::redact_url(&db)
                 ));
             }
             (PathBuf::from(path), None)

@@ -5,46 +5,48 @@
 //! `fapiao` crate, accepts an order only under a merchant-signed [order
 //! token](token), writes it to a durable store (embedded SQLite, or PostgreSQL shared
 //! by several instances) before answering, and lets
-//! a [worker] submit it so that each accepted order is invoiced exactly once —
+//! a [worker](queues::worker) submit it so that each accepted order is invoiced exactly once —
 //! across duplicate clicks, provider timeouts and crashes.
 //!
-//! - [`config`]: twelve-factor settings (environment, optional TOML file).
-//! - [`store`]: the durable order store: SQLite (WAL, group commit) or PostgreSQL
-//!   (several instances: leased claims, shared tokens, change notifications).
-//! - [`token`]: order tokens (HMAC-SHA256 under the merchant key).
-//! - [`provider`]: the [`Provider`](provider::Provider) trait, the 诺诺 client and the sandbox.
-//! - [`worker`]: submit, query-before-resubmit, back-off, circuit breaker.
-//! - [`http`]: the HTTP API (`proxy/openapi.yaml`); [`serve`]: the server with its connection timeouts.
-//! - [`ledger`]: the webhook outbox, deliveries, archive index and reconciliation findings.
-//! - [`webhooks`]: signed status webhooks to the merchant.
-//! - [`archive`]: the compliance archive of invoice files, and its export.
-//! - [`alerts`]: firing and resolved messages to a webhook and the 企业微信, 钉钉 and 飞书 robots.
-//! - [`reconcile`]: comparing the proxy's orders with the provider's invoices.
+//! Where to look:
+//!
+//! - [`api`]: the HTTP API (`proxy/openapi.yaml`): routes and handlers, admin
+//!   endpoints, the server with its connection timeouts.
+//! - [`queues`]: the background loops: the order worker (submit,
+//!   query-before-resubmit, back-off, circuit breaker), status webhooks,
+//!   deliveries, the compliance archive, reconciliation.
+//! - [`store`]: the durable store and its backends: SQLite (WAL, group commit)
+//!   or PostgreSQL (several instances: leased claims, shared tokens, change
+//!   notifications), their migrations, and one transaction API over both; the
+//!   [`ledger`] keeps the queues' rows (webhook outbox, deliveries, archive
+//!   index, reconciliation findings) on it.
+//! - [`provider`]: the [`Provider`](provider::Provider) trait, the 诺诺 and 百望 clients and the sandbox.
+//! - [`config`]: twelve-factor settings (environment, optional TOML file);
+//!   [`token`]: order tokens (HMAC-SHA256 under the merchant key).
+//! - [`metrics`] and [`alerts`]: Prometheus metrics; firing and resolved
+//!   messages to a webhook and the 企业微信, 钉钉 and 飞书 robots.
 
 #![forbid(unsafe_code)]
 
-pub mod admin;
 pub mod alerts;
-pub mod archive;
+pub mod api;
 pub mod config;
-pub mod delivery;
-pub mod http;
 pub mod ledger;
 pub mod metrics;
 pub mod problem;
 pub mod provider;
+pub mod queues;
 pub mod receipt_code;
-pub mod reconcile;
 pub mod secret;
 pub mod selftest;
-pub mod serve;
 pub mod store;
 pub mod time;
 pub mod token;
-pub mod webhooks;
-pub mod worker;
 
 use std::sync::Arc;
+
+use api::http;
+use queues::{archive, delivery, reconcile, webhooks, worker};
 
 pub use config::Config;
 

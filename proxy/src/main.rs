@@ -252,7 +252,7 @@ fn job(args: &[String]) -> Result<ExitCode, String> {
                 Ok(ExitCode::SUCCESS)
             }
             "reconcile" => {
-                let r = fapiao_proxy::reconcile::run(&state, from, to).await;
+                let r = fapiao_proxy::queues::reconcile::run(&state, from, to).await;
                 if json_out {
                     println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
                 } else {
@@ -267,7 +267,8 @@ fn job(args: &[String]) -> Result<ExitCode, String> {
             _ => {
                 let out = out.unwrap_or_default();
                 let s =
-                    fapiao_proxy::archive::export(&state.store, &state.config.archive_dir(), from, to, &out).await?;
+                    fapiao_proxy::queues::archive::export(&state.store, &state.config.archive_dir(), from, to, &out)
+                        .await?;
                 println!("{} files written to {} (index.csv, index.json)", s.files, out.display());
                 for m in &s.missing {
                     eprintln!("not archived: {m}");
@@ -330,7 +331,7 @@ fn serve() -> ExitCode {
             config::ProviderKind::Baiwang => "baiwang",
         };
         let db = match &config.postgres {
-            Some(url) => fapiao_proxy::store::postgres::redact(url.expose()),
+            Some(url) => fapiao_proxy::secret::redact_url(url.expose()),
             None => format!("sqlite:{}", config.database_path.display()),
         };
         let instance = config.instance_id.clone();
@@ -363,7 +364,7 @@ fn serve() -> ExitCode {
             ctrl_c.await.unwrap_or(());
         };
         let router = app.router.clone();
-        let served = fapiao_proxy::serve::serve(listener, router, fapiao_proxy::serve::Timeouts::of(&app.state.config), shutdown).await;
+        let served = fapiao_proxy::api::serve::serve(listener, router, fapiao_proxy::api::serve::Timeouts::of(&app.state.config), shutdown).await;
         app.kill();
         match served {
             Ok(()) => ExitCode::SUCCESS,

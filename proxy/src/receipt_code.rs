@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use crate::http::{store_error, Path};
+use crate::api::http::{store_error, Path};
 use crate::problem::{ApiError, ProxyProblem};
 use crate::AppState;
 

@@ -18,6 +18,7 @@
 //! invoices in the same store (`sandbox_invoices`, unique per order id), so a
 //! query-before-resubmit finds them from any instance.
 
+pub mod ledger_schema;
 pub mod postgres;
 pub mod tx;
 
@@ -408,9 +409,9 @@ ALTER TABLE orders ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, until INTEGER NOT NULL);",
     // 3: the ledger: webhook outbox, deliveries, provider notify statuses, archive
     // index, reconciliation findings (the same DDL on PostgreSQL).
-    crate::ledger::SCHEMA,
+    ledger_schema::SCHEMA,
     // 4: deliveries as a durable queue (the same DDL on PostgreSQL).
-    crate::ledger::DELIVERY_QUEUE,
+    ledger_schema::DELIVERY_QUEUE,
     // 5: the field a failure is about (the same DDL on PostgreSQL).
     ERROR_FIELD,
 ];

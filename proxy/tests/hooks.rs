@@ -21,9 +21,10 @@ use axum::routing::{get as route_get, post as route_post};
 use axum::{Json, Router};
 use common::*;
 use fapiao_proxy::provider::sign;
+use fapiao_proxy::queues::webhooks;
 use fapiao_proxy::secret::Secret;
 use fapiao_proxy::store::Store;
-use fapiao_proxy::{ledger, webhooks, App, Config};
+use fapiao_proxy::{ledger, App, Config};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -1035,7 +1036,7 @@ async fn sandbox_reconcile_archive_and_export() {
         &fapiao_proxy::time::cst_rfc3339(now)[..10],
     )
     .unwrap();
-    let report = fapiao_proxy::reconcile::run(&r.state, from, to).await;
+    let report = fapiao_proxy::queues::reconcile::run(&r.state, from, to).await;
     assert!(report.errors.is_empty(), "{report:?}");
     assert_eq!(report.provider_listed, Some(3));
     assert_eq!(report.repaired.len(), 1, "{report:?}");
@@ -1055,7 +1056,7 @@ async fn sandbox_reconcile_archive_and_export() {
 
     // Export: every file copied with its checksum, index.csv and index.json.
     let out = dir.path().join("export");
-    let s = fapiao_proxy::archive::export(&r.state.store, &c.archive_dir(), from, to, &out)
+    let s = fapiao_proxy::queues::archive::export(&r.state.store, &c.archive_dir(), from, to, &out)
         .await
         .unwrap();
     assert_eq!(s.files, 2, "SB-1 and SB-2 (SB-3's row is gone): {s:?}");
@@ -1076,10 +1077,15 @@ async fn sandbox_reconcile_archive_and_export() {
     }
     // A file altered on disk is caught, not exported.
     let sha = f.sha256.clone().unwrap();
-    std::fs::write(fapiao_proxy::archive::path_of(&c.archive_dir(), &sha), b"altered").unwrap();
-    let s = fapiao_proxy::archive::export(&r.state.store, &c.archive_dir(), from, to, &dir.path().join("export2"))
-        .await
-        .unwrap();
+    std::fs::write(
+        fapiao_proxy::queues::archive::path_of(&c.archive_dir(), &sha),
+        b"altered",
+    )
+    .unwrap();
+    let s =
+        fapiao_proxy::queues::archive::export(&r.state.store, &c.archive_dir(), from, to, &dir.path().join("export2"))
+            .await
+            .unwrap();
     assert_eq!((s.files, s.corrupt.len()), (1, 1));
 }
 
@@ -1399,7 +1405,7 @@ async fn unconfirmed_and_orphaned_deliveries_are_retried() {
         .iter()
         .filter(|c| c.0.order_id == "DR-2")
         .count();
-    assert_eq!(n as i64, fapiao_proxy::delivery::MAX_ATTEMPTS);
+    assert_eq!(n as i64, fapiao_proxy::queues::delivery::MAX_ATTEMPTS);
     assert_eq!(delivered_events(&store, "DR-2").await, 0);
     gate.unavailable.store(0, std::sync::atomic::Ordering::SeqCst);
 

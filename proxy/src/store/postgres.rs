@@ -32,6 +32,7 @@ use super::{
     save_params, Backend, Inserted, Record, RedCheck, RedChecked, SandboxInvoice, Status, StoreError, COLUMNS,
     MARK_REVERSED, SAVE_ORDER,
 };
+use crate::secret::redact_url as redact;
 use crate::time::now_ms;
 
 /// The PostgreSQL migrations, applied in order (version = index + 1).
@@ -84,9 +85,9 @@ CREATE TRIGGER orders_status_changed AFTER UPDATE ON orders
 "#,
     // 2: the ledger: webhook outbox, deliveries, provider notify statuses, archive
     // index, reconciliation findings (the same DDL as SQLite's migration 3).
-    crate::ledger::SCHEMA,
+    super::ledger_schema::SCHEMA,
     // 3: deliveries as a durable queue.
-    crate::ledger::DELIVERY_QUEUE,
+    super::ledger_schema::DELIVERY_QUEUE,
     // 4: the field of a stored failure.
     super::ERROR_FIELD,
 ];
@@ -277,33 +278,6 @@ impl Pool {
 /// The PostgreSQL backend.
 pub struct PgStore {
     pool: Arc<Pool>,
-}
-
-/// The URL without its password (for logs).
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, tail) = match rest.find(['/', '?']) {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    let authority = match authority.rsplit_once('@') {
-        Some((user, host)) => format!("{}@{host}", user.split(':').next().unwrap_or("")),
-        None => authority.to_owned(),
-    };
-    // A password may also come as a query parameter.
-    let tail = match tail.split_once('?') {
-        Some((path, q)) => {
-            let q: Vec<&str> = q
-                .split('&')
-                .map(|p| if p.starts_with("password=") { "password=…" } else { p })
-                .collect();
-            format!("{path}?{}", q.join("&"))
-        }
-        None => tail.to_owned(),
-    };
-    format!("{scheme}://{authority}{tail}")
 }
 
 impl PgStore {

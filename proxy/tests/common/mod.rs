@@ -45,9 +45,9 @@ pub async fn serve(app: App) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let router = app.router.clone();
-    let timeouts = fapiao_proxy::serve::Timeouts::of(&app.state.config);
+    let timeouts = fapiao_proxy::api::serve::Timeouts::of(&app.state.config);
     let server = tokio::spawn(async move {
-        let _ = fapiao_proxy::serve::serve(listener, router, timeouts, std::future::pending()).await;
+        let _ = fapiao_proxy::api::serve::serve(listener, router, timeouts, std::future::pending()).await;
     });
     Running {
         base: format!("http://{addr}"),
@@ -215,7 +215,7 @@ pub async fn get(r: &Running, path: &str) -> (u16, Value) {
         .strip_prefix("/v1/invoices/")
         .map(|rest| rest.split(['/', '?']).next().unwrap_or(""))
     {
-        req = req.bearer_auth(access(&r.state.config, &fapiao_proxy::http::percent_decode(id)));
+        req = req.bearer_auth(access(&r.state.config, &fapiao_proxy::api::http::percent_decode(id)));
     }
     let resp = req.send().await.unwrap();
     let status = resp.status().as_u16();
@@ -261,7 +261,7 @@ pub async fn wait_final(r: &Running, id: &str, secs: u64) -> Value {
 }
 
 pub fn codes(v: &Value) -> Vec<String> {
-    fapiao_proxy::http::errors_of(v)
+    fapiao_proxy::api::http::errors_of(v)
 }
 
 /// The credentials a fake 诺诺 checks (each test file has its own, so that a leak

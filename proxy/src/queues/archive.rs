@@ -273,7 +273,7 @@ async fn archive_one(state: &AppState, http: &reqwest::Client, dir: &Path, owner
 }
 
 fn retry(state: &AppState, row: &ArchiveRow, why: String) -> ArchiveOutcome {
-    let delay = crate::webhooks::retry_delay(
+    let delay = crate::queues::webhooks::retry_delay(
         row.attempts + 1,
         state.config.hooks.archive_retry_base,
         Duration::from_secs(3600),

@@ -19,9 +19,9 @@ use serde_json::{json, Value};
 
 use crate::ledger;
 use crate::provider::{Kind, QueryOutcome};
+use crate::queues::worker::Adoption;
 use crate::store::Status;
 use crate::time::{cst_rfc3339, now_ms};
-use crate::worker::Adoption;
 use crate::AppState;
 
 /// The outcome of one run.
@@ -205,7 +205,7 @@ pub async fn run(state: &AppState, from_ms: i64, to_ms: i64) -> Report {
             (Status::Pending | Status::Issuing | Status::Failed, QueryOutcome::Issued(i)) => {
                 let number = i.number.clone();
                 tracing::warn!(order = %id, was = local, number = %number, "reconciliation: issued at the provider; repairing");
-                match crate::worker::finish_issued(state, r, i, false).await {
+                match crate::queues::worker::finish_issued(state, r, i, false).await {
                     Adoption::Issued => {
                         repaired.insert(id.clone());
                         report
@@ -306,7 +306,7 @@ pub async fn run(state: &AppState, from_ms: i64, to_ms: i64) -> Report {
                             Ok(QueryOutcome::Issued(i)) => {
                                 let was = r.status.as_str();
                                 let id = r.order_id.clone();
-                                match crate::worker::finish_issued(state, r, i, false).await {
+                                match crate::queues::worker::finish_issued(state, r, i, false).await {
                                     Adoption::Issued => report
                                         .repaired
                                         .push(json!({ "orderId": id, "invoiceNumber": inv.number, "was": was })),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::State;
 
-use crate::http::{Path, Query};
+use crate::api::http::{Path, Query};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -17,7 +17,7 @@ use fapiao::Issue;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::http::{body_invalid, envelope, load, store_error, token_error};
+use crate::api::http::{body_invalid, envelope, load, store_error, token_error};
 use crate::ledger;
 use crate::problem::{ApiError, ProxyProblem};
 use crate::provider::Delivery;
@@ -164,16 +164,22 @@ pub async fn deliver(State(state): S, Path(id): Path<String>, body: Bytes) -> Re
         channels.push(("phone".to_owned(), p.clone()));
     }
     let owner = state.config.instance_id.clone();
-    let ids = ledger::delivery_requested(&state.store, &id, channels, &owner, crate::delivery::lease_ms(&state))
-        .await
-        .map_err(store_error)?;
+    let ids = ledger::delivery_requested(
+        &state.store,
+        &id,
+        channels,
+        &owner,
+        crate::queues::delivery::lease_ms(&state),
+    )
+    .await
+    .map_err(store_error)?;
     let d = Delivery {
         order_id: id.clone(),
         invoice_number: number,
         email,
         phone,
     };
-    let outcome = crate::delivery::attempt(&state, &d, 1).await;
+    let outcome = crate::queues::delivery::attempt(&state, &d, 1).await;
     ledger::delivery_attempted(&state.store, Some(r.clone()), ids, &owner, outcome.clone())
         .await
         .map_err(store_error)?;
@@ -197,7 +203,7 @@ pub async fn deliver(State(state): S, Path(id): Path<String>, body: Bytes) -> Re
             StatusCode::ACCEPTED
         }
     };
-    Ok((status, Json(crate::http::view(&state, &r).await)).into_response())
+    Ok((status, Json(crate::api::http::view(&state, &r).await)).into_response())
 }
 
 // ---- files ----
@@ -207,10 +213,10 @@ pub async fn deliver(State(state): S, Path(id): Path<String>, body: Bytes) -> Re
 pub async fn file(
     State(state): S,
     Path((id, which)): Path<(String, String)>,
-    Query(q): Query<crate::http::AccessQuery>,
+    Query(q): Query<crate::api::http::AccessQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    crate::http::check_read(&state, &headers, q.access.as_deref(), &id)?;
+    crate::api::http::check_read(&state, &headers, q.access.as_deref(), &id)?;
     let r = load(&state, &id).await?;
     let unavailable = || {
         ApiError::new(
@@ -238,12 +244,12 @@ pub async fn file(
         }
         let dir = state.config.archive_dir();
         let s2 = sha.clone();
-        match tokio::task::spawn_blocking(move || crate::archive::get(&dir, &s2)).await {
+        match tokio::task::spawn_blocking(move || crate::queues::archive::get(&dir, &s2)).await {
             Ok(Ok(body)) => {
                 let ct = f
                     .content_type
                     .clone()
-                    .unwrap_or_else(|| crate::archive::content_type(&which).to_owned());
+                    .unwrap_or_else(|| crate::queues::archive::content_type(&which).to_owned());
                 return Ok((
                     [
                         (header::CONTENT_TYPE, ct),
@@ -276,7 +282,7 @@ fn admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
             ProxyProblem::AdminDisabled,
         ));
     };
-    let given = crate::http::bearer(headers).unwrap_or("");
+    let given = crate::api::http::bearer(headers).unwrap_or("");
     let w = want.expose().as_bytes();
     let ok = given.len() == w.len() && given.bytes().zip(w.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
     if !ok {
@@ -349,7 +355,7 @@ pub async fn replay(State(state): S, headers: HeaderMap, body: Bytes) -> Result<
 pub async fn reconcile(State(state): S, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     admin(&state, &headers)?;
     let (from, to, _) = range(&body)?;
-    let report = crate::reconcile::run(&state, from, to).await;
+    let report = crate::queues::reconcile::run(&state, from, to).await;
     Ok(Json(report).into_response())
 }
 

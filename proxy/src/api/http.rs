@@ -100,12 +100,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/invoices/{order_id}", get(show))
         .route("/v1/invoices/{order_id}/events", get(events))
         .route("/v1/invoices/{order_id}/red", post(red))
-        .route("/v1/invoices/{order_id}/files/{which}", get(crate::admin::file))
-        .route("/v1/invoices/{order_id}/deliver", post(crate::admin::deliver))
-        .route("/v1/admin/webhooks", get(crate::admin::webhooks))
-        .route("/v1/admin/webhooks/replay", post(crate::admin::replay))
-        .route("/v1/admin/reconcile", post(crate::admin::reconcile))
-        .route("/v1/admin/archive/pending", get(crate::admin::archive_pending))
+        .route("/v1/invoices/{order_id}/files/{which}", get(crate::api::admin::file))
+        .route("/v1/invoices/{order_id}/deliver", post(crate::api::admin::deliver))
+        .route("/v1/admin/webhooks", get(crate::api::admin::webhooks))
+        .route("/v1/admin/webhooks/replay", post(crate::api::admin::replay))
+        .route("/v1/admin/reconcile", post(crate::api::admin::reconcile))
+        .route("/v1/admin/archive/pending", get(crate::api::admin::archive_pending))
         .route("/v1/callbacks/nuonuo", post(callback))
         .route("/v1/demo/order-token", post(demo_token))
         .route("/v1/demo/receipts/{code}", get(crate::receipt_code::resolve))
@@ -674,7 +674,7 @@ pub async fn view(state: &AppState, r: &Record) -> Value {
     if let Some(b) = &r.blue_order_id {
         v["blueOrderId"] = json!(b);
     }
-    crate::admin::extend_view(state, r, &mut v).await;
+    crate::api::admin::extend_view(state, r, &mut v).await;
     // The proxy's own links carry the access token, so that they open on their
     // own (a new tab, a phone scanning the kiosk's QR code).
     let access = token::access_token(&state.config.merchant_key, &r.order_id);
@@ -724,7 +724,7 @@ pub(crate) fn check_read(
     let demo = state.config.demo && is_demo(order_id);
     let grants =
         |t: &str| token::grants_read(key, order_id, t) || (demo && token::grants_read(&state.demo_key, order_id, t));
-    if access.into_iter().chain(bearer(headers)).any(grants) || crate::admin::is_admin(state, headers) {
+    if access.into_iter().chain(bearer(headers)).any(grants) || crate::api::admin::is_admin(state, headers) {
         return Ok(());
     }
     Err(ApiError::new(

@@ -55,7 +55,7 @@ pub async fn attempt(state: &AppState, d: &Delivery, attempts: i64) -> DeliveryO
             DeliveryOutcome::Failed(format!("{e} (after {attempts} attempts)"))
         }
         Err(ProviderError::Unavailable(e)) => {
-            let delay = crate::webhooks::retry_delay(
+            let delay = crate::queues::webhooks::retry_delay(
                 attempts,
                 state.config.hooks.delivery_retry_base,
                 Duration::from_secs(600),
