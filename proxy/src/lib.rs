@@ -140,7 +140,7 @@ impl App {
         if let Some(every) = state.config.hooks.reconcile_every {
             background.push(tokio::spawn(reconcile::periodic(state.clone(), every)));
         }
-        let router = http::router(state.clone());
+        let router = api::router(state.clone());
         Ok(App {
             state,
             router,

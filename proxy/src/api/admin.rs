@@ -17,48 +17,17 @@ use fapiao::Issue;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::access::require_admin;
 use crate::api::http::{body_invalid, envelope, load, store_error, token_error};
 use crate::ledger;
 use crate::problem::{ApiError, ProxyProblem};
 use crate::provider::Delivery;
-use crate::store::{Record, Status};
+use crate::store::Status;
 use crate::time::{cst_rfc3339, now_ms, now_s};
 use crate::token::{self};
 use crate::AppState;
 
 type S = State<Arc<AppState>>;
-
-/// Adds `delivery` and `archive` to the public view of an issued order.
-pub async fn extend_view(state: &AppState, r: &Record, v: &mut Value) {
-    if !matches!(r.status, Status::Issued | Status::Reversed) {
-        return;
-    }
-    if let Ok((rows, notify)) = ledger::deliveries_of(&state.store, &r.order_id).await {
-        let mut d = json!({});
-        for ch in ["email", "phone"] {
-            if let Some(x) = rows.iter().find(|x| x.channel == ch) {
-                d[ch] = json!({ "address": x.address, "status": x.state, "error": x.error, "requestedAt": cst_rfc3339(x.created_at), "updatedAt": cst_rfc3339(x.updated_at) });
-            }
-        }
-        if let Some((email, phone)) = notify {
-            d["provider"] = json!({ "emailNotifyStatus": email, "phoneNotifyStatus": phone });
-        }
-        v["delivery"] = d;
-    }
-    if let Ok(files) = ledger::archive_of(&state.store, &r.order_id).await {
-        let base = format!("/v1/invoices/{}/files", r.order_id);
-        let list: Vec<Value> = files
-            .iter()
-            .map(|f| {
-                json!({
-                    "kind": f.kind, "status": f.state, "sha256": f.sha256, "size": f.size,
-                    "fetchedAt": f.fetched_at.map(cst_rfc3339), "url": format!("{base}/{}", f.kind),
-                })
-            })
-            .collect();
-        v["archive"] = json!(list);
-    }
-}
 
 // ---- delivery ----
 
@@ -269,32 +238,6 @@ pub async fn file(
 
 // ---- admin ----
 
-/// True when the request carries the admin token.
-pub(crate) fn is_admin(state: &AppState, headers: &HeaderMap) -> bool {
-    state.config.hooks.admin_token.is_some() && admin(state, headers).is_ok()
-}
-
-fn admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(want) = &state.config.hooks.admin_token else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "path",
-            ProxyProblem::AdminDisabled,
-        ));
-    };
-    let given = crate::api::http::bearer(headers).unwrap_or("");
-    let w = want.expose().as_bytes();
-    let ok = given.len() == w.len() && given.bytes().zip(w.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-    if !ok {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "authorization",
-            ProxyProblem::AdminUnauthorized,
-        ));
-    }
-    Ok(())
-}
-
 /// A time given as `YYYY-MM-DD` (China time, start of day), RFC 3339 is not
 /// parsed; or epoch milliseconds.
 fn when(v: &Value, end: bool) -> Option<i64> {
@@ -328,7 +271,7 @@ pub struct EventsQuery {
 
 /// `GET /v1/admin/webhooks[?orderId=]`: outbox counts and events with their attempts.
 pub async fn webhooks(State(state): S, headers: HeaderMap, Query(q): Query<EventsQuery>) -> Result<Response, ApiError> {
-    admin(&state, &headers)?;
+    require_admin(&state, &headers)?;
     let counts = ledger::outbox_counts(&state.store).await.map_err(store_error)?;
     let events = ledger::events(&state.store, q.order_id, q.limit.unwrap_or(100).min(1000))
         .await
@@ -340,7 +283,7 @@ pub async fn webhooks(State(state): S, headers: HeaderMap, Query(q): Query<Event
 /// `POST /v1/admin/webhooks/replay` `{ from, to, orderId? }`: re-sends the events
 /// created in the range, with the same ids.
 pub async fn replay(State(state): S, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    admin(&state, &headers)?;
+    require_admin(&state, &headers)?;
     let (from, to, v) = range(&body)?;
     let order = v["orderId"].as_str().map(str::to_owned);
     let n = ledger::replay(&state.store, from, to, order)
@@ -353,7 +296,7 @@ pub async fn replay(State(state): S, headers: HeaderMap, body: Bytes) -> Result<
 
 /// `POST /v1/admin/reconcile` `{ from, to }`: the reconciliation report.
 pub async fn reconcile(State(state): S, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    admin(&state, &headers)?;
+    require_admin(&state, &headers)?;
     let (from, to, _) = range(&body)?;
     let report = crate::queues::reconcile::run(&state, from, to).await;
     Ok(Json(report).into_response())
@@ -362,8 +305,20 @@ pub async fn reconcile(State(state): S, headers: HeaderMap, body: Bytes) -> Resu
 /// `GET /v1/admin/archive/pending`: files not stored (pending, refused) and open
 /// reconciliation findings.
 pub async fn archive_pending(State(state): S, headers: HeaderMap) -> Result<Response, ApiError> {
-    admin(&state, &headers)?;
+    require_admin(&state, &headers)?;
     let files = ledger::archive_missing(&state.store, 1000).await.map_err(store_error)?;
     let findings = ledger::open_findings(&state.store).await.map_err(store_error)?;
     Ok(Json(json!({ "files": files, "findings": findings })).into_response())
+}
+
+/// The delivery, file and admin routes (merged into [`super::http::router`]).
+pub fn routes() -> axum::Router<Arc<AppState>> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/v1/invoices/{order_id}/files/{which}", get(file))
+        .route("/v1/invoices/{order_id}/deliver", post(deliver))
+        .route("/v1/admin/webhooks", get(webhooks))
+        .route("/v1/admin/webhooks/replay", post(replay))
+        .route("/v1/admin/reconcile", post(reconcile))
+        .route("/v1/admin/archive/pending", get(archive_pending))
 }

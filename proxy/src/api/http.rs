@@ -32,6 +32,8 @@ use crate::time::{cst_rfc3339, now_s};
 use crate::token::{self, Claims, Purpose, TokenTotals};
 use crate::AppState;
 
+use super::access::bearer;
+
 pub use extract::{Path, Query};
 
 type S = State<Arc<AppState>>;
@@ -92,25 +94,22 @@ pub mod extract {
     }
 }
 
-/// The whole application: API routes, `/pkg/` (the npm package) and `www/`.
-pub fn router(state: Arc<AppState>) -> Router {
+/// The whole application: API routes, `/pkg/` (the npm package) and `www/`;
+/// `more` are further API routes (delivery, files, admin) under the same guard
+/// and limits.
+pub fn router(state: Arc<AppState>, more: Router<Arc<AppState>>) -> Router {
     let c = &state.config;
     let mut api = Router::new()
         .route("/v1/invoices", post(create))
         .route("/v1/invoices/{order_id}", get(show))
         .route("/v1/invoices/{order_id}/events", get(events))
         .route("/v1/invoices/{order_id}/red", post(red))
-        .route("/v1/invoices/{order_id}/files/{which}", get(crate::api::admin::file))
-        .route("/v1/invoices/{order_id}/deliver", post(crate::api::admin::deliver))
-        .route("/v1/admin/webhooks", get(crate::api::admin::webhooks))
-        .route("/v1/admin/webhooks/replay", post(crate::api::admin::replay))
-        .route("/v1/admin/reconcile", post(crate::api::admin::reconcile))
-        .route("/v1/admin/archive/pending", get(crate::api::admin::archive_pending))
         .route("/v1/callbacks/nuonuo", post(callback))
         .route("/v1/demo/order-token", post(demo_token))
         .route("/v1/demo/receipts/{code}", get(crate::receipt_code::resolve))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .merge(more)
         .route("/v1/{*rest}", axum::routing::any(no_route))
         .layer(DefaultBodyLimit::max(c.body_limit))
         .layer(RequestBodyLimitLayer::new(c.body_limit))
@@ -674,7 +673,7 @@ pub async fn view(state: &AppState, r: &Record) -> Value {
     if let Some(b) = &r.blue_order_id {
         v["blueOrderId"] = json!(b);
     }
-    crate::api::admin::extend_view(state, r, &mut v).await;
+    super::access::extend_view(state, r, &mut v).await;
     // The proxy's own links carry the access token, so that they open on their
     // own (a new tab, a phone scanning the kiosk's QR code).
     let access = token::access_token(&state.config.merchant_key, &r.order_id);
@@ -691,15 +690,6 @@ pub async fn view(state: &AppState, r: &Record) -> Value {
     }
     v["accessToken"] = json!(access);
     v
-}
-
-/// The token of an `Authorization: Bearer …` header, if any.
-pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
 }
 
 /// `?access=` of the read endpoints.
@@ -724,7 +714,7 @@ pub(crate) fn check_read(
     let demo = state.config.demo && is_demo(order_id);
     let grants =
         |t: &str| token::grants_read(key, order_id, t) || (demo && token::grants_read(&state.demo_key, order_id, t));
-    if access.into_iter().chain(bearer(headers)).any(grants) || crate::api::admin::is_admin(state, headers) {
+    if access.into_iter().chain(bearer(headers)).any(grants) || super::access::is_admin(state, headers) {
         return Ok(());
     }
     Err(ApiError::new(
