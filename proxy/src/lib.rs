@@ -5,7 +5,7 @@
 //! `fapiao` crate, accepts an order only under a merchant-signed [order
 //! token](token), writes it to a durable store (embedded SQLite, or PostgreSQL shared
 //! by several instances) before answering, and lets
-//! a [worker](queues::worker) submit it so that each accepted order is invoiced exactly once —
+//! a worker ([`queues::worker`]) submit it so that each accepted order is invoiced exactly once —
 //! across duplicate clicks, provider timeouts and crashes.
 //!
 //! Where to look:

@@ -13,7 +13,7 @@
 //!   over when its leases expire; status changes are sent to every instance with
 //!   `LISTEN`/`NOTIFY`.
 //!
-//! Both apply versioned migrations at start ([`sqlite_migrations`] here, the
+//! Both apply versioned migrations at start ([`SQLITE_MIGRATIONS`] here, the
 //! PostgreSQL ones under an advisory lock). The sandbox provider keeps its
 //! invoices in the same store (`sandbox_invoices`, unique per order id), so a
 //! query-before-resubmit finds them from any instance.

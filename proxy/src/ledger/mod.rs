@@ -38,10 +38,10 @@ use crate::store::{save_params, Record, Row, Status, Store, StoreError, Tx, MARK
 use crate::time::{cst_rfc3339, now_ms};
 use crate::vals;
 
-mod archive_index;
-mod dates;
-mod deliveries;
-mod findings;
+pub mod archive_index;
+pub mod dates;
+pub mod deliveries;
+pub mod findings;
 
 pub use archive_index::*;
 pub use dates::*;

@@ -1,5 +1,5 @@
 //! Signed status webhooks to the merchant, from the durable outbox in
-//! [`ledger`](crate::ledger).
+//! [`ledger`].
 //!
 //! Each event is POSTed as JSON to `FAPIAO_WEBHOOK_URL` with
 //!
@@ -67,7 +67,7 @@ pub enum VerifyError {
 
 /// Verifies a received webhook as a merchant should: parse `t` and every `v1`,
 /// refuse a timestamp more than `tolerance_s` from `now_s`, recompute
-/// HMAC-SHA256(secret, "<t>.<raw body>") and compare in constant time.
+/// `HMAC-SHA256(secret, "<t>.<raw body>")` and compare in constant time.
 pub fn verify(secret: &str, header: &str, body: &[u8], now_s: i64, tolerance_s: i64) -> Result<i64, VerifyError> {
     let mut t = None;
     let mut sigs = Vec::new();
