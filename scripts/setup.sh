@@ -11,12 +11,14 @@ export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 say() { echo "setup: $*" >&2; }
 
 # System packages: Chromium and its driver for browser tests, a CJK font so that
-# screenshots of Chinese pages are readable.
+# screenshots of Chinese pages are readable, Prometheus for its promtool.
 if [ "$mode" = all ]; then
   missing=()
   command -v chromium >/dev/null || missing+=(chromium)
   command -v chromedriver >/dev/null || missing+=(chromium-driver)
   fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || missing+=(fonts-noto-cjk)
+  # promtool checks and unit-tests deploy/prometheus/alerts.yml.
+  command -v promtool >/dev/null || missing+=(prometheus)
   if [ ${#missing[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null; then
       say "apt-get install ${missing[*]}"
@@ -24,7 +26,7 @@ if [ "$mode" = all ]; then
       $SUDO apt-get update -qq >&2
       DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >&2
     else
-      say "please install: ${missing[*]} (Chromium, ChromeDriver, Noto CJK fonts)"; exit 1
+      say "please install: ${missing[*]} (Chromium, ChromeDriver, Noto CJK fonts, Prometheus's promtool)"; exit 1
     fi
   fi
 fi

@@ -17,14 +17,22 @@ run() { "$@" 2>&1 | tee -a "$log"; }
 step "setup"
 bash scripts/setup.sh
 
+step "formatting and lints: cargo fmt --all --check, cargo clippy --workspace --all-targets -D warnings"
+run cargo fmt --all --check
+run cargo clippy --workspace --all-targets -- -D warnings
+
+step "Prometheus alert rules: promtool check rules, promtool test rules"
+run promtool check rules deploy/prometheus/alerts.yml
+run promtool test rules deploy/prometheus/alerts.test.yml
+
 step "native tests (cargo test --workspace), with a throw-away PostgreSQL server"
 # scripts/with-postgres.sh starts the server (installing PostgreSQL if missing),
 # sets FAPIAO_TEST_POSTGRES for the PostgreSQL tests, and stops it afterwards.
 run bash scripts/with-postgres.sh bash -c '
   set -e
   cargo test --workspace -- --skip orders_survive_provider_faults
-  echo; echo "==> the proxy API, crash, hostile-input, webhook/archive, probe and provider-conformance tests again, on PostgreSQL"
-  FAPIAO_TEST_BACKEND=postgres cargo test -p fapiao-proxy --test api --test crash --test hostile --test hooks --test probe --test conformance --test baiwang
+  echo; echo "==> the proxy API, crash, hostile-input, webhook/archive, probe, provider-conformance and alert tests again, on PostgreSQL"
+  FAPIAO_TEST_BACKEND=postgres cargo test -p fapiao-proxy --test api --test crash --test hostile --test hooks --test probe --test conformance --test baiwang --test alerts
   echo; echo "==> fault injection: 20,000 orders, three instances, SIGKILLs (proxy/tests/faults.rs)"
   cargo test -p fapiao-proxy --test faults -- --nocapture'
 

@@ -188,6 +188,8 @@ pub struct Config {
     /// Status sync, delivery and archive settings (`FAPIAO_WEBHOOK_*`, `FAPIAO_ADMIN_TOKEN`,
     /// `FAPIAO_FILE_*`, `FAPIAO_ARCHIVE_DIR`, …).
     pub hooks: HookSettings,
+    /// Alert channels and rules (`FAPIAO_ALERT_*`).
+    pub alerts: crate::alerts::AlertSettings,
 }
 
 /// What minting an order token needs ([`Config::minting`]).
@@ -242,7 +244,12 @@ pub struct HookSettings {
 }
 
 /// The 诺诺 file hosts documented in providers.md §1.9.
-pub const NUONUO_FILE_HOSTS: &[&str] = &["inv.jss.com.cn", "invtest.jss.com.cn", "invtest.nntest.cn", "nnfpkf.jss.com.cn"];
+pub const NUONUO_FILE_HOSTS: &[&str] = &[
+    "inv.jss.com.cn",
+    "invtest.jss.com.cn",
+    "invtest.nntest.cn",
+    "nnfpkf.jss.com.cn",
+];
 
 impl Config {
     /// Where archived files live: `FAPIAO_ARCHIVE_DIR`, else `archive/` beside the
@@ -261,26 +268,95 @@ impl Config {
 
 /// Every variable the proxy reads (for the README and for `--help`).
 pub const VARIABLES: &[&str] = &[
-    "FAPIAO_CONFIG", "FAPIAO_LISTEN", "FAPIAO_DATABASE_URL", "FAPIAO_PROVIDER", "FAPIAO_SELLER_TAX_ID",
-    "FAPIAO_SELLER_NAME", "FAPIAO_MERCHANT_KEY", "FAPIAO_NUONUO_GATEWAY_URL", "FAPIAO_NUONUO_TOKEN_URL",
-    "FAPIAO_NUONUO_APP_KEY", "FAPIAO_NUONUO_APP_SECRET", "FAPIAO_NUONUO_CLERK", "FAPIAO_NUONUO_CALLBACK_URL",
-    "FAPIAO_ALLOWED_ORIGINS", "FAPIAO_BODY_LIMIT", "FAPIAO_RATE_LIMIT", "FAPIAO_RATE_BURST", "FAPIAO_STATIC_DIR",
-    "FAPIAO_PKG_DIR", "FAPIAO_DEMO", "FAPIAO_SANDBOX_LATENCY_MS", "FAPIAO_SANDBOX_ISSUE_DELAY_MS",
-    "FAPIAO_SANDBOX_FAILURE_RATE", "FAPIAO_SANDBOX_TIMEOUT_RATE", "FAPIAO_SUCCESS_RATE_THRESHOLD",
-    "FAPIAO_PROVIDER_TIMEOUT_MS", "FAPIAO_WORKERS", "FAPIAO_BREAKER_THRESHOLD", "FAPIAO_BREAKER_COOLDOWN_MS",
-    "FAPIAO_POLL_MS", "FAPIAO_CALLBACK_TOKEN", "FAPIAO_DATABASE_POOL", "FAPIAO_INSTANCE_ID", "FAPIAO_LEASE_MS",
-    "FAPIAO_SANDBOX_ERROR_RATE", "FAPIAO_SANDBOX_SLOW_RATE", "FAPIAO_SANDBOX_SLOW_MS", "FAPIAO_WEBHOOK_URL", "FAPIAO_WEBHOOK_SECRET",
-    "FAPIAO_WEBHOOK_TIMEOUT_MS", "FAPIAO_WEBHOOK_RETRY_BASE_MS", "FAPIAO_WEBHOOK_RETRY_MAX_MS",
-    "FAPIAO_WEBHOOK_CONCURRENCY", "FAPIAO_ADMIN_TOKEN", "FAPIAO_ARCHIVE_DIR", "FAPIAO_FILE_HOSTS",
-    "FAPIAO_FILE_ALLOW_HTTP_LOOPBACK", "FAPIAO_FILE_MAX_BYTES", "FAPIAO_FILE_TIMEOUT_MS",
-    "FAPIAO_ARCHIVE_RETRY_BASE_MS", "FAPIAO_DELIVERY_LIMIT", "FAPIAO_RECONCILE_EVERY_S",
-    "FAPIAO_NUONUO_ORDER_PREFIX", "FAPIAO_NUONUO_TOKEN_RETRY_BASE_MS", "FAPIAO_NUONUO_TOKEN_RETRY_MAX_MS",
-    "FAPIAO_NUONUO_SHOW_SELLER_BANK", "FAPIAO_CALLBACK_RATE_LIMIT", "FAPIAO_CALLBACK_RATE_BURST",
-    "FAPIAO_CALLBACK_MIN_INTERVAL_MS", "FAPIAO_HEADER_TIMEOUT_MS", "FAPIAO_IDLE_TIMEOUT_MS",
-    "FAPIAO_BAIWANG_GATEWAY_URL", "FAPIAO_BAIWANG_TOKEN_URL", "FAPIAO_BAIWANG_APP_KEY", "FAPIAO_BAIWANG_APP_SECRET",
-    "FAPIAO_BAIWANG_USERNAME", "FAPIAO_BAIWANG_PASSWORD", "FAPIAO_BAIWANG_SALT", "FAPIAO_BAIWANG_DRAWER",
-    "FAPIAO_BAIWANG_TERMINAL", "FAPIAO_BAIWANG_ORDER_PREFIX", "FAPIAO_BAIWANG_TOKEN_RETRY_BASE_MS",
+    "FAPIAO_CONFIG",
+    "FAPIAO_LISTEN",
+    "FAPIAO_DATABASE_URL",
+    "FAPIAO_PROVIDER",
+    "FAPIAO_SELLER_TAX_ID",
+    "FAPIAO_SELLER_NAME",
+    "FAPIAO_MERCHANT_KEY",
+    "FAPIAO_NUONUO_GATEWAY_URL",
+    "FAPIAO_NUONUO_TOKEN_URL",
+    "FAPIAO_NUONUO_APP_KEY",
+    "FAPIAO_NUONUO_APP_SECRET",
+    "FAPIAO_NUONUO_CLERK",
+    "FAPIAO_NUONUO_CALLBACK_URL",
+    "FAPIAO_ALLOWED_ORIGINS",
+    "FAPIAO_BODY_LIMIT",
+    "FAPIAO_RATE_LIMIT",
+    "FAPIAO_RATE_BURST",
+    "FAPIAO_STATIC_DIR",
+    "FAPIAO_PKG_DIR",
+    "FAPIAO_DEMO",
+    "FAPIAO_SANDBOX_LATENCY_MS",
+    "FAPIAO_SANDBOX_ISSUE_DELAY_MS",
+    "FAPIAO_SANDBOX_FAILURE_RATE",
+    "FAPIAO_SANDBOX_TIMEOUT_RATE",
+    "FAPIAO_SUCCESS_RATE_THRESHOLD",
+    "FAPIAO_PROVIDER_TIMEOUT_MS",
+    "FAPIAO_WORKERS",
+    "FAPIAO_BREAKER_THRESHOLD",
+    "FAPIAO_BREAKER_COOLDOWN_MS",
+    "FAPIAO_POLL_MS",
+    "FAPIAO_CALLBACK_TOKEN",
+    "FAPIAO_DATABASE_POOL",
+    "FAPIAO_INSTANCE_ID",
+    "FAPIAO_LEASE_MS",
+    "FAPIAO_SANDBOX_ERROR_RATE",
+    "FAPIAO_SANDBOX_SLOW_RATE",
+    "FAPIAO_SANDBOX_SLOW_MS",
+    "FAPIAO_WEBHOOK_URL",
+    "FAPIAO_WEBHOOK_SECRET",
+    "FAPIAO_WEBHOOK_TIMEOUT_MS",
+    "FAPIAO_WEBHOOK_RETRY_BASE_MS",
+    "FAPIAO_WEBHOOK_RETRY_MAX_MS",
+    "FAPIAO_WEBHOOK_CONCURRENCY",
+    "FAPIAO_ADMIN_TOKEN",
+    "FAPIAO_ARCHIVE_DIR",
+    "FAPIAO_FILE_HOSTS",
+    "FAPIAO_FILE_ALLOW_HTTP_LOOPBACK",
+    "FAPIAO_FILE_MAX_BYTES",
+    "FAPIAO_FILE_TIMEOUT_MS",
+    "FAPIAO_ARCHIVE_RETRY_BASE_MS",
+    "FAPIAO_DELIVERY_LIMIT",
+    "FAPIAO_RECONCILE_EVERY_S",
+    "FAPIAO_NUONUO_ORDER_PREFIX",
+    "FAPIAO_NUONUO_TOKEN_RETRY_BASE_MS",
+    "FAPIAO_NUONUO_TOKEN_RETRY_MAX_MS",
+    "FAPIAO_NUONUO_SHOW_SELLER_BANK",
+    "FAPIAO_CALLBACK_RATE_LIMIT",
+    "FAPIAO_CALLBACK_RATE_BURST",
+    "FAPIAO_CALLBACK_MIN_INTERVAL_MS",
+    "FAPIAO_HEADER_TIMEOUT_MS",
+    "FAPIAO_IDLE_TIMEOUT_MS",
+    "FAPIAO_BAIWANG_GATEWAY_URL",
+    "FAPIAO_BAIWANG_TOKEN_URL",
+    "FAPIAO_BAIWANG_APP_KEY",
+    "FAPIAO_BAIWANG_APP_SECRET",
+    "FAPIAO_BAIWANG_USERNAME",
+    "FAPIAO_BAIWANG_PASSWORD",
+    "FAPIAO_BAIWANG_SALT",
+    "FAPIAO_BAIWANG_DRAWER",
+    "FAPIAO_BAIWANG_TERMINAL",
+    "FAPIAO_BAIWANG_ORDER_PREFIX",
+    "FAPIAO_BAIWANG_TOKEN_RETRY_BASE_MS",
     "FAPIAO_BAIWANG_TOKEN_RETRY_MAX_MS",
+    "FAPIAO_ALERT_WEBHOOK_URL",
+    "FAPIAO_ALERT_WECOM_URL",
+    "FAPIAO_ALERT_DINGTALK_URL",
+    "FAPIAO_ALERT_DINGTALK_SECRET",
+    "FAPIAO_ALERT_FEISHU_URL",
+    "FAPIAO_ALERT_FEISHU_SECRET",
+    "FAPIAO_ALERT_EVAL_MS",
+    "FAPIAO_ALERT_HOLD_S",
+    "FAPIAO_ALERT_WINDOW_S",
+    "FAPIAO_ALERT_MIN_SAMPLES",
+    "FAPIAO_ALERT_ORDER_AGE_MIN",
+    "FAPIAO_ALERT_OUTBOX_BACKLOG",
+    "FAPIAO_ALERT_OUTBOX_AGE_MIN",
+    "FAPIAO_ALERT_ARCHIVE_FAILURES",
+    "FAPIAO_ALERT_MAX_PER_MINUTE",
+    "FAPIAO_ALERT_RETRY_BASE_MS",
 ];
 
 /// The 诺诺 sandbox's test seller tax ID, used as the sandbox default.
@@ -293,7 +369,10 @@ struct Source<'a> {
 
 impl Source<'_> {
     fn get(&self, key: &str) -> Option<String> {
-        (self.lookup)(key).or_else(|| self.file.get(key).cloned()).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+        (self.lookup)(key)
+            .or_else(|| self.file.get(key).cloned())
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
     }
 
     /// A secret from `KEY` or from the file named by `KEY_FILE`.
@@ -302,15 +381,20 @@ impl Source<'_> {
             return Ok(Some(Secret::new(v.trim())));
         }
         if let Some(path) = self.get(&format!("{key}_FILE")) {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("{key}_FILE: cannot read {path}: {}", e.kind()))?;
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("{key}_FILE: cannot read {path}: {}", e.kind()))?;
             let v = text.trim();
             if v.is_empty() {
                 return Err(format!("{key}_FILE: {path} is empty"));
             }
             return Ok(Some(Secret::new(v)));
         }
-        Ok(self.file.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()).map(Secret::new))
+        Ok(self
+            .file
+            .get(key)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+            .map(Secret::new))
     }
 
     fn parse<T: std::str::FromStr>(&self, key: &str, default: T, what: &str) -> Result<T, String> {
@@ -323,12 +407,16 @@ impl Source<'_> {
 
 fn read_toml(path: &str) -> Result<HashMap<String, String>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("FAPIAO_CONFIG: cannot read {path}: {}", e.kind()))?;
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        format!("FAPIAO_CONFIG: {path} is not valid TOML: {}", e.message())
-    })?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| format!("FAPIAO_CONFIG: {path} is not valid TOML: {}", e.message()))?;
     let mut out = HashMap::new();
     for (k, v) in table {
-        let key = if k.to_ascii_uppercase().starts_with("FAPIAO_") { k.to_ascii_uppercase() } else { format!("FAPIAO_{}", k.to_ascii_uppercase()) };
+        let key = if k.to_ascii_uppercase().starts_with("FAPIAO_") {
+            k.to_ascii_uppercase()
+        } else {
+            format!("FAPIAO_{}", k.to_ascii_uppercase())
+        };
         if !VARIABLES.contains(&key.as_str()) && !key.ends_with("_FILE") {
             return Err(format!("FAPIAO_CONFIG: unknown key “{k}” in {path}"));
         }
@@ -337,8 +425,17 @@ fn read_toml(path: &str) -> Result<HashMap<String, String>, String> {
             toml::Value::Integer(i) => i.to_string(),
             toml::Value::Float(f) => f.to_string(),
             toml::Value::Boolean(b) => b.to_string(),
-            toml::Value::Array(a) => a.iter().map(|x| x.as_str().map(str::to_owned).unwrap_or_else(|| format!("{x:?}"))).collect::<Vec<_>>().join(","),
-            other => return Err(format!("FAPIAO_CONFIG: “{k}” in {path} must be a string, number or list, not {}", other.type_str())),
+            toml::Value::Array(a) => a
+                .iter()
+                .map(|x| x.as_str().map(str::to_owned).unwrap_or_else(|| format!("{x:?}")))
+                .collect::<Vec<_>>()
+                .join(","),
+            other => {
+                return Err(format!(
+                    "FAPIAO_CONFIG: “{k}” in {path} must be a string, number or list, not {}",
+                    other.type_str()
+                ))
+            }
         };
         out.insert(key, value);
     }
@@ -348,7 +445,9 @@ fn read_toml(path: &str) -> Result<HashMap<String, String>, String> {
 fn check_tax_id(key: &str, v: &str) -> Result<String, String> {
     let v = v.trim().to_ascii_uppercase();
     if !(15..=20).contains(&v.len()) || !v.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(format!("{key}: “{v}” is not a taxpayer ID (15 to 20 letters and digits)"));
+        return Err(format!(
+            "{key}: “{v}” is not a taxpayer ID (15 to 20 letters and digits)"
+        ));
     }
     Ok(v)
 }
@@ -357,7 +456,10 @@ fn delay_range(key: &str, v: Option<String>, default: (u64, u64)) -> Result<(u64
     let Some(v) = v else { return Ok(default) };
     let bad = || format!("{key}: “{v}” is not a delay in ms or a range like 800-2500");
     let (a, b) = match v.split_once('-') {
-        Some((a, b)) => (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?),
+        Some((a, b)) => (
+            a.trim().parse().map_err(|_| bad())?,
+            b.trim().parse().map_err(|_| bad())?,
+        ),
         None => {
             let x = v.parse().map_err(|_| bad())?;
             (x, x)
@@ -378,8 +480,14 @@ fn hook_settings(src: &Source, no_default_hosts: bool) -> Result<HookSettings, S
     }
     let webhook_secret = src.secret("FAPIAO_WEBHOOK_SECRET")?;
     match (&webhook_url, &webhook_secret) {
-        (Some(_), None) => return Err("FAPIAO_WEBHOOK_SECRET: required with FAPIAO_WEBHOOK_URL (or FAPIAO_WEBHOOK_SECRET_FILE)".into()),
-        (_, Some(s)) if s.expose().len() < 16 => return Err("FAPIAO_WEBHOOK_SECRET: must have at least 16 characters".into()),
+        (Some(_), None) => {
+            return Err(
+                "FAPIAO_WEBHOOK_SECRET: required with FAPIAO_WEBHOOK_URL (or FAPIAO_WEBHOOK_SECRET_FILE)".into(),
+            )
+        }
+        (_, Some(s)) if s.expose().len() < 16 => {
+            return Err("FAPIAO_WEBHOOK_SECRET: must have at least 16 characters".into())
+        }
         _ => {}
     }
     let admin_token = src.secret("FAPIAO_ADMIN_TOKEN")?;
@@ -387,16 +495,24 @@ fn hook_settings(src: &Source, no_default_hosts: bool) -> Result<HookSettings, S
         return Err("FAPIAO_ADMIN_TOKEN: must have at least 16 characters".into());
     }
     let file_hosts: Vec<String> = match src.get("FAPIAO_FILE_HOSTS") {
-        Some(v) => v.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect(),
+        Some(v) => v
+            .split(',')
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect(),
         None if no_default_hosts => Vec::new(),
         None => NUONUO_FILE_HOSTS.iter().map(|h| h.to_string()).collect(),
     };
     for h in &file_hosts {
         if h.contains('/') || h.contains('*') {
-            return Err(format!("FAPIAO_FILE_HOSTS: “{h}” is not a host name (host or host:port, no scheme, no wildcard)"));
+            return Err(format!(
+                "FAPIAO_FILE_HOSTS: “{h}” is not a host name (host or host:port, no scheme, no wildcard)"
+            ));
         }
     }
-    let ms = |key: &str, default: u64| -> Result<Duration, String> { Ok(Duration::from_millis(src.parse(key, default, "milliseconds")?)) };
+    let ms = |key: &str, default: u64| -> Result<Duration, String> {
+        Ok(Duration::from_millis(src.parse(key, default, "milliseconds")?))
+    };
     let every: u64 = src.parse("FAPIAO_RECONCILE_EVERY_S", 0, "seconds")?;
     Ok(HookSettings {
         webhook_url,
@@ -415,6 +531,72 @@ fn hook_settings(src: &Source, no_default_hosts: bool) -> Result<HookSettings, S
         delivery_retry_base: ms("FAPIAO_DELIVERY_RETRY_BASE_MS", 30_000)?.max(Duration::from_millis(1)),
         delivery_limit: src.parse("FAPIAO_DELIVERY_LIMIT", 5, "a number")?,
         reconcile_every: (every > 0).then(|| Duration::from_secs(every)),
+    })
+}
+
+/// The alert channels and rules.
+fn alert_settings(src: &Source) -> Result<crate::alerts::AlertSettings, String> {
+    use crate::alerts::{AlertSettings, Channel, ChannelKind};
+    let d = AlertSettings::default();
+    let mut channels = Vec::new();
+    for (kind, url_key, secret_key) in [
+        (ChannelKind::Webhook, "FAPIAO_ALERT_WEBHOOK_URL", None),
+        (ChannelKind::WeCom, "FAPIAO_ALERT_WECOM_URL", None),
+        (
+            ChannelKind::DingTalk,
+            "FAPIAO_ALERT_DINGTALK_URL",
+            Some("FAPIAO_ALERT_DINGTALK_SECRET"),
+        ),
+        (
+            ChannelKind::Feishu,
+            "FAPIAO_ALERT_FEISHU_URL",
+            Some("FAPIAO_ALERT_FEISHU_SECRET"),
+        ),
+    ] {
+        // The robots' URLs carry their access tokens: secrets, never echoed.
+        let Some(url) = src.secret(url_key)? else { continue };
+        let ok = (url.expose().starts_with("https://") || url.expose().starts_with("http://"))
+            && reqwest::Url::parse(url.expose()).is_ok();
+        if !ok {
+            return Err(format!("{url_key}: not an http(s) URL"));
+        }
+        let secret = match secret_key {
+            Some(k) => src.secret(k)?,
+            None => None,
+        };
+        channels.push(Channel { kind, url, secret });
+    }
+    let secs = |key: &str, default: Duration, unit: u64| -> Result<Duration, String> {
+        Ok(Duration::from_secs(
+            src.parse(key, default.as_secs() / unit, "a whole number")? * unit,
+        ))
+    };
+    Ok(AlertSettings {
+        channels,
+        every: Duration::from_millis(
+            src.parse("FAPIAO_ALERT_EVAL_MS", d.every.as_millis() as u64, "milliseconds")?
+                .max(10),
+        ),
+        hold: secs("FAPIAO_ALERT_HOLD_S", d.hold, 1)?,
+        window: secs("FAPIAO_ALERT_WINDOW_S", d.window, 1)?.clamp(Duration::from_secs(1), Duration::from_secs(3600)),
+        min_samples: src.parse("FAPIAO_ALERT_MIN_SAMPLES", d.min_samples, "a number")?.max(1),
+        order_age: secs("FAPIAO_ALERT_ORDER_AGE_MIN", d.order_age, 60)?,
+        outbox_backlog: src.parse("FAPIAO_ALERT_OUTBOX_BACKLOG", d.outbox_backlog, "a number")?,
+        outbox_age: secs("FAPIAO_ALERT_OUTBOX_AGE_MIN", d.outbox_age, 60)?,
+        archive_failures: src
+            .parse("FAPIAO_ALERT_ARCHIVE_FAILURES", d.archive_failures, "a number")?
+            .max(1),
+        max_per_minute: src
+            .parse("FAPIAO_ALERT_MAX_PER_MINUTE", d.max_per_minute, "a number")?
+            .max(1),
+        retry_base: Duration::from_millis(
+            src.parse(
+                "FAPIAO_ALERT_RETRY_BASE_MS",
+                d.retry_base.as_millis() as u64,
+                "milliseconds",
+            )?
+            .max(1),
+        ),
     })
 }
 
@@ -440,18 +622,26 @@ impl Config {
             None => HashMap::new(),
         };
         let src = Source { lookup, file };
-        let merchant_key = match src.secret("FAPIAO_MERCHANT_KEY")? {
-            Some(k) if k.expose().len() >= 32 => k,
-            Some(_) => return Err("FAPIAO_MERCHANT_KEY: must have at least 32 characters".into()),
-            None => return Err("FAPIAO_MERCHANT_KEY: required to mint a token the proxy will accept (or FAPIAO_MERCHANT_KEY_FILE)".into()),
-        };
+        let merchant_key =
+            match src.secret("FAPIAO_MERCHANT_KEY")? {
+                Some(k) if k.expose().len() >= 32 => k,
+                Some(_) => return Err("FAPIAO_MERCHANT_KEY: must have at least 32 characters".into()),
+                None => return Err(
+                    "FAPIAO_MERCHANT_KEY: required to mint a token the proxy will accept (or FAPIAO_MERCHANT_KEY_FILE)"
+                        .into(),
+                ),
+            };
         let sandbox = matches!(src.get("FAPIAO_PROVIDER").as_deref(), None | Some("sandbox"));
         let seller_tax_id = match src.get("FAPIAO_SELLER_TAX_ID") {
             Some(v) => check_tax_id("FAPIAO_SELLER_TAX_ID", &v)?,
             None if sandbox => SANDBOX_SELLER_TAX_ID.into(),
             None => return Err("FAPIAO_SELLER_TAX_ID: required to mint a token for this seller".into()),
         };
-        Ok(MintSettings { merchant_key, seller_tax_id, seller_name: src.get("FAPIAO_SELLER_NAME") })
+        Ok(MintSettings {
+            merchant_key,
+            seller_tax_id,
+            seller_name: src.get("FAPIAO_SELLER_NAME"),
+        })
     }
 
     /// Reads settings through a lookup function (the environment in production, a
@@ -463,27 +653,40 @@ impl Config {
         };
         let src = Source { lookup, file };
 
-        let listen = src.parse("FAPIAO_LISTEN", SocketAddr::from(([127, 0, 0, 1], 8080)), "host:port (e.g. 127.0.0.1:8080)")?;
+        let listen = src.parse(
+            "FAPIAO_LISTEN",
+            SocketAddr::from(([127, 0, 0, 1], 8080)),
+            "host:port (e.g. 127.0.0.1:8080)",
+        )?;
         // The URL may carry a password: read like a secret (also from FAPIAO_DATABASE_URL_FILE).
-        let db = src.secret("FAPIAO_DATABASE_URL")?.map(|s| s.expose().to_owned()).unwrap_or_else(|| "sqlite:./var/fapiao.sqlite".into());
+        let db = src
+            .secret("FAPIAO_DATABASE_URL")?
+            .map(|s| s.expose().to_owned())
+            .unwrap_or_else(|| "sqlite:./var/fapiao.sqlite".into());
         let (database_path, postgres) = if db.starts_with("postgres://") || db.starts_with("postgresql://") {
             (PathBuf::new(), Some(Secret::new(db)))
         } else {
-            let path = db.strip_prefix("sqlite://").or_else(|| db.strip_prefix("sqlite:")).unwrap_or(&db);
+            let path = db
+                .strip_prefix("sqlite://")
+                .or_else(|| db.strip_prefix("sqlite:"))
+                .unwrap_or(&db);
             if path.is_empty() || db.contains("://") && !db.starts_with("sqlite://") {
                 return Err(format!(
                     "FAPIAO_DATABASE_URL: “{}” is neither a SQLite path (sqlite:./var/fapiao.sqlite) nor a postgres:// URL",
-                    crate::store::postgres::redact(&db)
+                    crate::secret::redact_url(&db)
                 ));
             }
             (PathBuf::from(path), None)
         };
-        let provider_timeout = Duration::from_millis(src.parse("FAPIAO_PROVIDER_TIMEOUT_MS", 15_000, "milliseconds")?);
+        let provider_timeout =
+            Duration::from_millis(src.parse("FAPIAO_PROVIDER_TIMEOUT_MS", 15_000, "milliseconds")?);
         let instance_id = match src.get("FAPIAO_INSTANCE_ID") {
             Some(v) if v.len() <= 100 && v.bytes().all(|b| b.is_ascii_graphic()) => v,
             Some(_) => return Err("FAPIAO_INSTANCE_ID: at most 100 printable ASCII characters without spaces".into()),
             None => {
-                let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
+                let host = std::fs::read_to_string("/etc/hostname")
+                    .map(|h| h.trim().to_owned())
+                    .unwrap_or_default();
                 let host = if host.is_empty() { "proxy".to_owned() } else { host };
                 format!("{host}-{}-{}", std::process::id(), &random_key()[..8])
             }
@@ -493,11 +696,22 @@ impl Config {
             None | Some("sandbox") => ProviderKind::Sandbox,
             Some("nuonuo") => ProviderKind::Nuonuo,
             Some("baiwang") => ProviderKind::Baiwang,
-            Some(other) => return Err(format!("FAPIAO_PROVIDER: “{other}” is none of sandbox, nuonuo, baiwang")),
+            Some(other) => {
+                return Err(format!(
+                    "FAPIAO_PROVIDER: “{other}” is none of sandbox, nuonuo, baiwang"
+                ))
+            }
         };
         let sandbox = provider == ProviderKind::Sandbox;
-        let pname = if provider == ProviderKind::Baiwang { "baiwang" } else { "nuonuo" };
-        let require = |key: &str| src.get(key).ok_or_else(|| format!("{key}: required with FAPIAO_PROVIDER={pname}"));
+        let pname = if provider == ProviderKind::Baiwang {
+            "baiwang"
+        } else {
+            "nuonuo"
+        };
+        let require = |key: &str| {
+            src.get(key)
+                .ok_or_else(|| format!("{key}: required with FAPIAO_PROVIDER={pname}"))
+        };
 
         let seller_tax_id = match src.get("FAPIAO_SELLER_TAX_ID") {
             Some(v) => check_tax_id("FAPIAO_SELLER_TAX_ID", &v)?,
@@ -513,7 +727,11 @@ impl Config {
             Some(k) if k.expose().len() >= 32 => (k, false),
             Some(_) => return Err("FAPIAO_MERCHANT_KEY: must have at least 32 characters".into()),
             None if sandbox => (Secret::new(random_key()), true),
-            None => return Err(format!("FAPIAO_MERCHANT_KEY: required with FAPIAO_PROVIDER={pname} (or FAPIAO_MERCHANT_KEY_FILE)")),
+            None => {
+                return Err(format!(
+                    "FAPIAO_MERCHANT_KEY: required with FAPIAO_PROVIDER={pname} (or FAPIAO_MERCHANT_KEY_FILE)"
+                ))
+            }
         };
         let url = |key: &str, default: &str| -> Result<String, String> {
             let v = src.get(key).unwrap_or_else(|| default.into());
@@ -523,7 +741,8 @@ impl Config {
             Ok(v)
         };
         let required_secret = |key: &str| -> Result<Secret, String> {
-            src.secret(key)?.ok_or_else(|| format!("{key}: required with FAPIAO_PROVIDER={pname} (or {key}_FILE)"))
+            src.secret(key)?
+                .ok_or_else(|| format!("{key}: required with FAPIAO_PROVIDER={pname} (or {key}_FILE)"))
         };
         let baiwang = if provider != ProviderKind::Baiwang {
             None
@@ -541,11 +760,22 @@ impl Config {
                 terminal: src.get("FAPIAO_BAIWANG_TERMINAL"),
                 order_prefix: match src.get("FAPIAO_BAIWANG_ORDER_PREFIX") {
                     None => String::new(),
-                    Some(p) if (1..=10).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => p,
+                    Some(p)
+                        if (1..=10).contains(&p.len())
+                            && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+                    {
+                        p
+                    }
                     Some(_) => return Err("FAPIAO_BAIWANG_ORDER_PREFIX: 1 to 10 letters, digits, “-” or “_”".into()),
                 },
-                token_retry_base: Duration::from_millis(src.parse("FAPIAO_BAIWANG_TOKEN_RETRY_BASE_MS", 60_000, "milliseconds")?.max(1)),
-                token_retry_max: Duration::from_millis(src.parse("FAPIAO_BAIWANG_TOKEN_RETRY_MAX_MS", 1_800_000, "milliseconds")?.max(1)),
+                token_retry_base: Duration::from_millis(
+                    src.parse("FAPIAO_BAIWANG_TOKEN_RETRY_BASE_MS", 60_000, "milliseconds")?
+                        .max(1),
+                ),
+                token_retry_max: Duration::from_millis(
+                    src.parse("FAPIAO_BAIWANG_TOKEN_RETRY_MAX_MS", 1_800_000, "milliseconds")?
+                        .max(1),
+                ),
             })
         };
         let nuonuo = if provider != ProviderKind::Nuonuo {
@@ -555,29 +785,47 @@ impl Config {
                 gateway_url: url("FAPIAO_NUONUO_GATEWAY_URL", "https://sdk.nuonuo.com/open/v1/services")?,
                 token_url: url("FAPIAO_NUONUO_TOKEN_URL", "https://open.nuonuo.com/accessToken")?,
                 app_key: require("FAPIAO_NUONUO_APP_KEY")?,
-                app_secret: src
-                    .secret("FAPIAO_NUONUO_APP_SECRET")?
-                    .ok_or("FAPIAO_NUONUO_APP_SECRET: required with FAPIAO_PROVIDER=nuonuo (or FAPIAO_NUONUO_APP_SECRET_FILE)")?,
+                app_secret: src.secret("FAPIAO_NUONUO_APP_SECRET")?.ok_or(
+                    "FAPIAO_NUONUO_APP_SECRET: required with FAPIAO_PROVIDER=nuonuo (or FAPIAO_NUONUO_APP_SECRET_FILE)",
+                )?,
                 clerk: src.get("FAPIAO_NUONUO_CLERK").unwrap_or_else(|| "开票员".into()),
                 callback_url: src.get("FAPIAO_NUONUO_CALLBACK_URL"),
                 order_prefix: match src.get("FAPIAO_NUONUO_ORDER_PREFIX") {
                     None => String::new(),
-                    Some(p) if (1..=10).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => p,
+                    Some(p)
+                        if (1..=10).contains(&p.len())
+                            && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+                    {
+                        p
+                    }
                     Some(_) => return Err("FAPIAO_NUONUO_ORDER_PREFIX: 1 to 10 letters, digits, “-” or “_”".into()),
                 },
-                token_retry_base: Duration::from_millis(src.parse("FAPIAO_NUONUO_TOKEN_RETRY_BASE_MS", 60_000, "milliseconds")?.max(1)),
-                token_retry_max: Duration::from_millis(src.parse("FAPIAO_NUONUO_TOKEN_RETRY_MAX_MS", 1_800_000, "milliseconds")?.max(1)),
+                token_retry_base: Duration::from_millis(
+                    src.parse("FAPIAO_NUONUO_TOKEN_RETRY_BASE_MS", 60_000, "milliseconds")?
+                        .max(1),
+                ),
+                token_retry_max: Duration::from_millis(
+                    src.parse("FAPIAO_NUONUO_TOKEN_RETRY_MAX_MS", 1_800_000, "milliseconds")?
+                        .max(1),
+                ),
                 show_seller_bank: src.parse("FAPIAO_NUONUO_SHOW_SELLER_BANK", false, "true or false")?,
             })
         };
 
         let allowed_origins: Vec<String> = src
             .get("FAPIAO_ALLOWED_ORIGINS")
-            .map(|v| v.split(',').map(|s| s.trim().trim_end_matches('/').to_owned()).filter(|s| !s.is_empty()).collect())
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().trim_end_matches('/').to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
             .unwrap_or_default();
         for o in &allowed_origins {
             if !(o.starts_with("http://") || o.starts_with("https://")) {
-                return Err(format!("FAPIAO_ALLOWED_ORIGINS: “{o}” is not an origin like https://shop.example.com"));
+                return Err(format!(
+                    "FAPIAO_ALLOWED_ORIGINS: “{o}” is not an origin like https://shop.example.com"
+                ));
             }
         }
         // 诺诺's file hosts are known (providers.md §1.9); 百望's are not: with
@@ -594,7 +842,9 @@ impl Config {
             listen,
             database_path,
             postgres,
-            database_pool: src.parse::<usize>("FAPIAO_DATABASE_POOL", 16, "a number")?.clamp(2, 1000),
+            database_pool: src
+                .parse::<usize>("FAPIAO_DATABASE_POOL", 16, "a number")?
+                .clamp(2, 1000),
             instance_id,
             provider,
             seller_tax_id,
@@ -611,8 +861,16 @@ impl Config {
             pkg_dir: src.get("FAPIAO_PKG_DIR").unwrap_or_else(|| "pkg".into()).into(),
             demo,
             sandbox: SandboxKnobs {
-                latency_ms: delay_range("FAPIAO_SANDBOX_LATENCY_MS", src.get("FAPIAO_SANDBOX_LATENCY_MS"), (30, 30))?,
-                issue_delay_ms: delay_range("FAPIAO_SANDBOX_ISSUE_DELAY_MS", src.get("FAPIAO_SANDBOX_ISSUE_DELAY_MS"), (800, 2500))?,
+                latency_ms: delay_range(
+                    "FAPIAO_SANDBOX_LATENCY_MS",
+                    src.get("FAPIAO_SANDBOX_LATENCY_MS"),
+                    (30, 30),
+                )?,
+                issue_delay_ms: delay_range(
+                    "FAPIAO_SANDBOX_ISSUE_DELAY_MS",
+                    src.get("FAPIAO_SANDBOX_ISSUE_DELAY_MS"),
+                    (800, 2500),
+                )?,
                 failure_rate: rate("FAPIAO_SANDBOX_FAILURE_RATE", &src, 0.0)?,
                 timeout_rate: rate("FAPIAO_SANDBOX_TIMEOUT_RATE", &src, 0.0)?,
                 error_rate: rate("FAPIAO_SANDBOX_ERROR_RATE", &src, 0.0)?,
@@ -621,7 +879,14 @@ impl Config {
             },
             success_rate_threshold: rate("FAPIAO_SUCCESS_RATE_THRESHOLD", &src, 0.999)?,
             provider_timeout,
-            lease: Duration::from_millis(src.parse("FAPIAO_LEASE_MS", provider_timeout.as_millis() as u64 * 2 + 10_000, "milliseconds")?.max(1_000)),
+            lease: Duration::from_millis(
+                src.parse(
+                    "FAPIAO_LEASE_MS",
+                    provider_timeout.as_millis() as u64 * 2 + 10_000,
+                    "milliseconds",
+                )?
+                .max(1_000),
+            ),
             workers: src.parse::<usize>("FAPIAO_WORKERS", 32, "a number")?.max(1),
             breaker_threshold: src.parse::<u32>("FAPIAO_BREAKER_THRESHOLD", 5, "a number")?.max(1),
             breaker_cooldown: Duration::from_millis(src.parse("FAPIAO_BREAKER_COOLDOWN_MS", 5_000, "milliseconds")?),
@@ -629,10 +894,17 @@ impl Config {
             callback_token: src.secret("FAPIAO_CALLBACK_TOKEN")?,
             callback_rate_limit_per_second: src.parse("FAPIAO_CALLBACK_RATE_LIMIT", 20.0, "callbacks per second")?,
             callback_rate_limit_burst: src.parse("FAPIAO_CALLBACK_RATE_BURST", 100.0, "a number of callbacks")?,
-            callback_min_interval: Duration::from_millis(src.parse("FAPIAO_CALLBACK_MIN_INTERVAL_MS", 5_000, "milliseconds")?),
-            header_timeout: Duration::from_millis(src.parse("FAPIAO_HEADER_TIMEOUT_MS", 10_000, "milliseconds")?.max(1)),
+            callback_min_interval: Duration::from_millis(src.parse(
+                "FAPIAO_CALLBACK_MIN_INTERVAL_MS",
+                5_000,
+                "milliseconds",
+            )?),
+            header_timeout: Duration::from_millis(
+                src.parse("FAPIAO_HEADER_TIMEOUT_MS", 10_000, "milliseconds")?.max(1),
+            ),
             idle_timeout: Duration::from_millis(src.parse("FAPIAO_IDLE_TIMEOUT_MS", 120_000, "milliseconds")?.max(1)),
             hooks,
+            alerts: alert_settings(&src)?,
         })
     }
 
@@ -695,14 +967,32 @@ mod tests {
 
     #[test]
     fn postgres_urls_select_postgres_and_stay_secret() {
-        let c = with(&[("FAPIAO_DATABASE_URL", "postgres://app:s3cret@127.0.0.1:5432/fapiao"), ("FAPIAO_INSTANCE_ID", "a-1")]).unwrap();
-        assert_eq!(c.postgres.as_ref().unwrap().expose(), "postgres://app:s3cret@127.0.0.1:5432/fapiao");
+        let c = with(&[
+            ("FAPIAO_DATABASE_URL", "postgres://app:s3cret@127.0.0.1:5432/fapiao"),
+            ("FAPIAO_INSTANCE_ID", "a-1"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.postgres.as_ref().unwrap().expose(),
+            "postgres://app:s3cret@127.0.0.1:5432/fapiao"
+        );
         assert_eq!(c.instance_id, "a-1");
-        assert!(!format!("{c:?}").contains("s3cret"), "Debug must not show the database password");
-        assert!(with(&[("FAPIAO_DATABASE_URL", "postgresql://db/fapiao")]).unwrap().postgres.is_some());
+        assert!(
+            !format!("{c:?}").contains("s3cret"),
+            "Debug must not show the database password"
+        );
+        assert!(with(&[("FAPIAO_DATABASE_URL", "postgresql://db/fapiao")])
+            .unwrap()
+            .postgres
+            .is_some());
         // Never the working directory itself: the archive goes under ./var like the SQLite default.
         assert_eq!(c.archive_dir(), PathBuf::from("./var/archive"));
-        assert_eq!(with(&[("FAPIAO_DATABASE_URL", "sqlite:/tmp/x.sqlite")]).unwrap().database_path, PathBuf::from("/tmp/x.sqlite"));
+        assert_eq!(
+            with(&[("FAPIAO_DATABASE_URL", "sqlite:/tmp/x.sqlite")])
+                .unwrap()
+                .database_path,
+            PathBuf::from("/tmp/x.sqlite")
+        );
         let e = with(&[("FAPIAO_DATABASE_URL", "mysql://u:s3cret@db/x")]).unwrap_err();
         assert!(e.starts_with("FAPIAO_DATABASE_URL:") && !e.contains("s3cret"), "{e}");
         let e = with(&[("FAPIAO_INSTANCE_ID", "two words")]).unwrap_err();
@@ -743,7 +1033,10 @@ mod tests {
         assert!(c.nuonuo.is_none());
         let b = c.baiwang.as_ref().unwrap();
         assert_eq!(b.password.expose(), "file-password");
-        assert_eq!(b.token_url, "https://openapi.baiwang.com/router/rest", "the token endpoint defaults to the gateway");
+        assert_eq!(
+            b.token_url, "https://openapi.baiwang.com/router/rest",
+            "the token endpoint defaults to the gateway"
+        );
         let e = with(&[
             ("FAPIAO_PROVIDER", "nuonuo"),
             ("FAPIAO_SELLER_TAX_ID", "339902999999789113"),
@@ -755,23 +1048,48 @@ mod tests {
         .unwrap_err();
         assert!(e.starts_with("FAPIAO_NUONUO_APP_SECRET:"), "{e}");
         let e = with(&[("FAPIAO_MERCHANT_KEY", "short")]).unwrap_err();
-        assert!(e.starts_with("FAPIAO_MERCHANT_KEY:") && !e.contains("short"), "the error must not echo the key: {e}");
+        assert!(
+            e.starts_with("FAPIAO_MERCHANT_KEY:") && !e.contains("short"),
+            "the error must not echo the key: {e}"
+        );
     }
 
     #[test]
     fn hook_settings() {
         let e = with(&[("FAPIAO_WEBHOOK_URL", "https://shop.example/hooks")]).unwrap_err();
         assert!(e.starts_with("FAPIAO_WEBHOOK_SECRET:"), "{e}");
-        let e = with(&[("FAPIAO_WEBHOOK_URL", "ftp://x"), ("FAPIAO_WEBHOOK_SECRET", "0123456789abcdef")]).unwrap_err();
+        let e = with(&[
+            ("FAPIAO_WEBHOOK_URL", "ftp://x"),
+            ("FAPIAO_WEBHOOK_SECRET", "0123456789abcdef"),
+        ])
+        .unwrap_err();
         assert!(e.starts_with("FAPIAO_WEBHOOK_URL:"), "{e}");
         let e = with(&[("FAPIAO_ADMIN_TOKEN", "short")]).unwrap_err();
         assert!(e.starts_with("FAPIAO_ADMIN_TOKEN:") && !e.contains("short"), "{e}");
         let e = with(&[("FAPIAO_FILE_HOSTS", "https://inv.jss.com.cn")]).unwrap_err();
         assert!(e.starts_with("FAPIAO_FILE_HOSTS:"), "{e}");
-        let c = with(&[("FAPIAO_WEBHOOK_URL", "https://shop.example/hooks"), ("FAPIAO_WEBHOOK_SECRET", "0123456789abcdef")]).unwrap();
+        let c = with(&[
+            ("FAPIAO_WEBHOOK_URL", "https://shop.example/hooks"),
+            ("FAPIAO_WEBHOOK_SECRET", "0123456789abcdef"),
+        ])
+        .unwrap();
         assert!(c.hooks.file_hosts.is_empty(), "the sandbox fetches from no host");
         assert_eq!(c.archive_dir(), PathBuf::from("./var/archive"));
         assert!(!format!("{c:?}").contains("0123456789abcdef"));
+        let c = with(&[
+            (
+                "FAPIAO_ALERT_DINGTALK_URL",
+                "https://oapi.dingtalk.com/robot/send?access_token=tok123",
+            ),
+            ("FAPIAO_ALERT_DINGTALK_SECRET", "SECabc"),
+            ("FAPIAO_ALERT_HOLD_S", "5"),
+        ])
+        .unwrap();
+        assert_eq!(c.alerts.channels.len(), 1);
+        assert_eq!(c.alerts.hold, Duration::from_secs(5));
+        assert!(!format!("{c:?}").contains("tok123") && !format!("{c:?}").contains("SECabc"));
+        let e = with(&[("FAPIAO_ALERT_WECOM_URL", "qyapi?key=tok123")]).unwrap_err();
+        assert!(e.starts_with("FAPIAO_ALERT_WECOM_URL:") && !e.contains("tok123"), "{e}");
         let c = with(&[
             ("FAPIAO_PROVIDER", "nuonuo"),
             ("FAPIAO_SELLER_TAX_ID", "339902999999789113"),
@@ -808,6 +1126,8 @@ mod tests {
         assert_eq!(c.allowed_origins, ["https://a.example", "https://b.example"]);
         assert!(!format!("{c:?}").contains("s3cret"), "Debug must not show secrets");
         std::fs::write(&file, "listen = [").unwrap();
-        assert!(with(&[("FAPIAO_CONFIG", &f)]).unwrap_err().starts_with("FAPIAO_CONFIG:"));
+        assert!(with(&[("FAPIAO_CONFIG", &f)])
+            .unwrap_err()
+            .starts_with("FAPIAO_CONFIG:"));
     }
 }

@@ -5,44 +5,48 @@
 //! `fapiao` crate, accepts an order only under a merchant-signed [order
 //! token](token), writes it to a durable store (embedded SQLite, or PostgreSQL shared
 //! by several instances) before answering, and lets
-//! a [worker] submit it so that each accepted order is invoiced exactly once —
+//! a worker ([`queues::worker`]) submit it so that each accepted order is invoiced exactly once —
 //! across duplicate clicks, provider timeouts and crashes.
 //!
-//! - [`config`]: twelve-factor settings (environment, optional TOML file).
-//! - [`store`]: the durable order store: SQLite (WAL, group commit) or PostgreSQL
-//!   (several instances: leased claims, shared tokens, change notifications).
-//! - [`token`]: order tokens (HMAC-SHA256 under the merchant key).
-//! - [`provider`]: the [`Provider`](provider::Provider) trait, the 诺诺 client and the sandbox.
-//! - [`worker`]: submit, query-before-resubmit, back-off, circuit breaker.
-//! - [`http`]: the HTTP API (`proxy/openapi.yaml`); [`serve`]: the server with its connection timeouts.
-//! - [`ledger`]: the webhook outbox, deliveries, archive index and reconciliation findings.
-//! - [`webhooks`]: signed status webhooks to the merchant.
-//! - [`archive`]: the compliance archive of invoice files, and its export.
-//! - [`reconcile`]: comparing the proxy's orders with the provider's invoices.
+//! Where to look:
+//!
+//! - [`api`]: the HTTP API (`proxy/openapi.yaml`): routes and handlers, admin
+//!   endpoints, the server with its connection timeouts.
+//! - [`queues`]: the background loops: the order worker (submit,
+//!   query-before-resubmit, back-off, circuit breaker), status webhooks,
+//!   deliveries, the compliance archive, reconciliation.
+//! - [`store`]: the durable store and its backends: SQLite (WAL, group commit)
+//!   or PostgreSQL (several instances: leased claims, shared tokens, change
+//!   notifications), their migrations, and one transaction API over both; the
+//!   [`ledger`] keeps the queues' rows (webhook outbox, deliveries, archive
+//!   index, reconciliation findings) on it.
+//! - [`provider`]: the [`Provider`](provider::Provider) trait, the 诺诺 and 百望 clients and the sandbox.
+//! - [`config`]: twelve-factor settings (environment, optional TOML file);
+//!   [`token`]: order tokens (HMAC-SHA256 under the merchant key).
+//! - [`metrics`] and [`alerts`]: Prometheus metrics; firing and resolved
+//!   messages to a webhook and the 企业微信, 钉钉 and 飞书 robots.
 
 #![forbid(unsafe_code)]
 
-pub mod admin;
-pub mod archive;
+pub mod alerts;
+pub mod api;
 pub mod config;
-pub mod delivery;
-pub mod http;
 pub mod ledger;
 pub mod metrics;
 pub mod problem;
 pub mod provider;
+pub mod queues;
 pub mod receipt_code;
-pub mod reconcile;
 pub mod secret;
 pub mod selftest;
-pub mod serve;
 pub mod store;
 pub mod time;
 pub mod token;
-pub mod webhooks;
-pub mod worker;
 
 use std::sync::Arc;
+
+use api::http;
+use queues::{archive, delivery, reconcile, webhooks, worker};
 
 pub use config::Config;
 
@@ -95,14 +99,20 @@ impl App {
     /// Opens the store (creating it on first start), builds the provider from the
     /// configuration and starts the worker, which first resumes unfinished orders.
     pub async fn start(config: Config) -> Result<App, String> {
-        let store = store::Store::from_config(&config).await.map_err(|e| format!("FAPIAO_DATABASE_URL: {e}"))?;
+        let store = store::Store::from_config(&config)
+            .await
+            .map_err(|e| format!("FAPIAO_DATABASE_URL: {e}"))?;
         let provider = provider::from_config(&config, &store)?;
         Self::start_with(config, store, provider).await
     }
 
     /// Like [`App::start`] with a given store and provider (tests share a sandbox
     /// between two "processes" this way).
-    pub async fn start_with(config: Config, store: store::Store, provider: Arc<dyn provider::Provider>) -> Result<App, String> {
+    pub async fn start_with(
+        config: Config,
+        store: store::Store,
+        provider: Arc<dyn provider::Provider>,
+    ) -> Result<App, String> {
         if config.provider != config::ProviderKind::Sandbox && config.callback_token.is_none() {
             tracing::warn!("FAPIAO_CALLBACK_TOKEN is not set: anyone can post to /v1/callbacks/nuonuo (each post only prompts a rate-limited re-query, but set a token and put it in FAPIAO_NUONUO_CALLBACK_URL as ?token=… in production)");
         }
@@ -114,7 +124,9 @@ impl App {
         // run held (webhook events, archive files, deliveries) before any loop
         // claims anything new; the worker does the same with its orders.
         match ledger::release_leases(&state.store, &state.config.instance_id).await {
-            Ok(n) if n > 0 => tracing::info!(rows = n, instance = %state.config.instance_id, "taking back the webhook, archive and delivery claims of this instance's previous run"),
+            Ok(n) if n > 0 => {
+                tracing::info!(rows = n, instance = %state.config.instance_id, "taking back the webhook, archive and delivery claims of this instance's previous run")
+            }
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "cannot free this instance's previous claims"),
         }
@@ -123,23 +135,36 @@ impl App {
             tokio::spawn(webhooks::run(state.clone())),
             tokio::spawn(archive::run(state.clone())),
             tokio::spawn(delivery::run(state.clone())),
+            tokio::spawn(alerts::run(state.clone())),
         ];
         if let Some(every) = state.config.hooks.reconcile_every {
             background.push(tokio::spawn(reconcile::periodic(state.clone(), every)));
         }
-        let router = http::router(state.clone());
-        Ok(App { state, router, worker, background })
+        let router = api::router(state.clone());
+        Ok(App {
+            state,
+            router,
+            worker,
+            background,
+        })
     }
 
     /// The shared state without any background task (for the command-line jobs:
     /// `reconcile`, `webhooks replay`, `archive export`). The store applied its
     /// migrations (the ledger's tables among them) when it was opened.
-    pub async fn state(config: Config, store: store::Store, provider: Arc<dyn provider::Provider>) -> Result<Arc<AppState>, String> {
+    pub async fn state(
+        config: Config,
+        store: store::Store,
+        provider: Arc<dyn provider::Provider>,
+    ) -> Result<Arc<AppState>, String> {
         Ok(Arc::new(AppState {
             signals: Signals::default(),
             breaker: worker::Breaker::new(config.breaker_threshold, config.breaker_cooldown),
             limiter: http::RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst),
-            callback_limiter: http::RateLimiter::new(config.callback_rate_limit_per_second, config.callback_rate_limit_burst),
+            callback_limiter: http::RateLimiter::new(
+                config.callback_rate_limit_per_second,
+                config.callback_rate_limit_burst,
+            ),
             demo_key: secret::Secret::new(config::random_key()),
             metrics: metrics::Metrics::new(config.success_rate_threshold),
             events: worker::Events::new(),

@@ -85,7 +85,11 @@ fn mint(args: &[String]) -> Result<String, String> {
         let mut val = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
         match a.as_str() {
             "--order-id" => order_id = Some(val("--order-id")?),
-            "--ttl" => ttl = val("--ttl")?.parse().map_err(|_| "--ttl: not a number of seconds".to_owned())?,
+            "--ttl" => {
+                ttl = val("--ttl")?
+                    .parse()
+                    .map_err(|_| "--ttl: not a number of seconds".to_owned())?
+            }
             "--price-includes-tax" => incl = true,
             "--red" => red = true,
             "--blue-order-id" => blue = Some(val("--blue-order-id")?),
@@ -111,7 +115,9 @@ fn mint(args: &[String]) -> Result<String, String> {
         claims.totals.amount_incl_tax = total;
     } else {
         let mut input = String::new();
-        std::io::stdin().read_to_string(&mut input).map_err(|e| format!("cannot read the lines: {e}"))?;
+        std::io::stdin()
+            .read_to_string(&mut input)
+            .map_err(|e| format!("cannot read the lines: {e}"))?;
         let v: serde_json::Value = serde_json::from_str(&input).map_err(|e| format!("the lines are not JSON: {e}"))?;
         let lines: Vec<LineInput> = if v.is_array() {
             serde_json::from_value(v).map_err(|e| format!("lines: {e}"))?
@@ -120,13 +126,24 @@ fn mint(args: &[String]) -> Result<String, String> {
                 claims.price_includes_tax = b;
             }
             if !v["specialBusiness"].is_null() {
-                claims.special_business = Some(serde_json::from_value(v["specialBusiness"].clone()).map_err(|e| format!("specialBusiness: {e}"))?);
+                claims.special_business = Some(
+                    serde_json::from_value(v["specialBusiness"].clone())
+                        .map_err(|e| format!("specialBusiness: {e}"))?,
+                );
             }
             serde_json::from_value(v["lines"].clone()).map_err(|e| format!("lines: {e}"))?
         };
-        let r = compute_invoice(&InvoiceInput { price_includes_tax: claims.price_includes_tax, lines: lines.clone(), ..Default::default() });
+        let r = compute_invoice(&InvoiceInput {
+            price_includes_tax: claims.price_includes_tax,
+            lines: lines.clone(),
+            ..Default::default()
+        });
         if !r.valid {
-            let msgs: Vec<String> = r.errors.iter().map(|e| format!("{} {}: {}", e.code, e.field, e.message_en)).collect();
+            let msgs: Vec<String> = r
+                .errors
+                .iter()
+                .map(|e| format!("{} {}: {}", e.code, e.field, e.message_en))
+                .collect();
             return Err(format!("the lines are not valid: {}", msgs.join("; ")));
         }
         claims.lines = lines;
@@ -178,7 +195,11 @@ fn selftest(args: &[String]) -> ExitCode {
                 } else {
                     print!("{}", report.text());
                 }
-                if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+                if report.passed() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
             }
             Err(e) => fail(e.code(), &e),
         }
@@ -206,32 +227,48 @@ fn job(args: &[String]) -> Result<ExitCode, String> {
     }
     let need = |k: &str| opts.get(k).cloned().ok_or(format!("{k} is required"));
     let (from, to) = fapiao_proxy::ledger::date_range(&need("--from")?, &need("--to")?)?;
-    let out = if cmd == "export" { Some(std::path::PathBuf::from(need("--out")?)) } else { None };
+    let out = if cmd == "export" {
+        Some(std::path::PathBuf::from(need("--out")?))
+    } else {
+        None
+    };
     let order_id = opts.get("--order-id").cloned();
     let config = Config::from_env()?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
     rt.block_on(async move {
-        let store = fapiao_proxy::store::Store::open(&config.database_path).map_err(|e| format!("FAPIAO_DATABASE_URL: {e}"))?;
+        let store =
+            fapiao_proxy::store::Store::open(&config.database_path).map_err(|e| format!("FAPIAO_DATABASE_URL: {e}"))?;
         let provider = fapiao_proxy::provider::from_config(&config, &store)?;
         let state = App::state(config, store, provider).await?;
         match cmd {
             "replay" => {
-                let n = fapiao_proxy::ledger::replay(&state.store, from, to, order_id).await.map_err(|e| e.to_string())?;
+                let n = fapiao_proxy::ledger::replay(&state.store, from, to, order_id)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 println!("{n} events marked for sending again (the running server sends them)");
                 Ok(ExitCode::SUCCESS)
             }
             "reconcile" => {
-                let r = fapiao_proxy::reconcile::run(&state, from, to).await;
+                let r = fapiao_proxy::queues::reconcile::run(&state, from, to).await;
                 if json_out {
                     println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
                 } else {
                     print!("{}", r.table());
                 }
-                Ok(if r.errors.is_empty() && r.findings.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+                Ok(if r.errors.is_empty() && r.findings.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                })
             }
             _ => {
                 let out = out.unwrap_or_default();
-                let s = fapiao_proxy::archive::export(&state.store, &state.config.archive_dir(), from, to, &out).await?;
+                let s =
+                    fapiao_proxy::queues::archive::export(&state.store, &state.config.archive_dir(), from, to, &out)
+                        .await?;
                 println!("{} files written to {} (index.csv, index.json)", s.files, out.display());
                 for m in &s.missing {
                     eprintln!("not archived: {m}");
@@ -239,7 +276,11 @@ fn job(args: &[String]) -> Result<ExitCode, String> {
                 for c in &s.corrupt {
                     eprintln!("CHECKSUM MISMATCH: {c}");
                 }
-                Ok(if s.corrupt.is_empty() && s.missing.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+                Ok(if s.corrupt.is_empty() && s.missing.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                })
             }
         }
     })
@@ -252,7 +293,19 @@ fn serve() -> ExitCode {
         "debug" => tracing::Level::DEBUG,
         _ => tracing::Level::INFO,
     };
-    tracing_subscriber::fmt().with_max_level(level).with_target(false).init();
+    // FAPIAO_LOG_FORMAT=json: one JSON object per line (for Loki, ELK).
+    match std::env::var("FAPIAO_LOG_FORMAT").unwrap_or_default().as_str() {
+        "json" => tracing_subscriber::fmt()
+            .json()
+            .with_max_level(level)
+            .with_target(false)
+            .with_current_span(false)
+            .init(),
+        _ => tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_target(false)
+            .init(),
+    }
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -278,7 +331,7 @@ fn serve() -> ExitCode {
             config::ProviderKind::Baiwang => "baiwang",
         };
         let db = match &config.postgres {
-            Some(url) => fapiao_proxy::store::postgres::redact(url.expose()),
+            Some(url) => fapiao_proxy::secret::redact_url(url.expose()),
             None => format!("sqlite:{}", config.database_path.display()),
         };
         let instance = config.instance_id.clone();
@@ -311,7 +364,7 @@ fn serve() -> ExitCode {
             ctrl_c.await.unwrap_or(());
         };
         let router = app.router.clone();
-        let served = fapiao_proxy::serve::serve(listener, router, fapiao_proxy::serve::Timeouts::of(&app.state.config), shutdown).await;
+        let served = fapiao_proxy::api::serve::serve(listener, router, fapiao_proxy::api::serve::Timeouts::of(&app.state.config), shutdown).await;
         app.kill();
         match served {
             Ok(()) => ExitCode::SUCCESS,

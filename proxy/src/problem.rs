@@ -263,7 +263,9 @@ impl Rule for ProxyProblem {
             AdminDisabled => "管理接口未启用。".into(),
             AdminUnauthorized => "管理令牌缺失或错误。".into(),
             FileNotAvailable { order_id, kind } => format!("订单{order_id}的{kind}文件不可用。"),
-            ProviderInvoiceMismatch { fields } => format!("开票服务商在此订单号下已有另一张发票（不一致：{fields}），未作为本订单的发票，需人工处理。"),
+            ProviderInvoiceMismatch { fields } => {
+                format!("开票服务商在此订单号下已有另一张发票（不一致：{fields}），未作为本订单的发票，需人工处理。")
+            }
             OrderIdTooLongForPrefix { max } => format!("加上本部署的订单号前缀后，订单号最多{max}个字符。"),
             TokenNotYetValid => "订单令牌的签发时间在未来，请检查签发系统的时钟。".into(),
             QueryInvalid { detail } => format!("查询参数无效：{detail}。"),
@@ -291,11 +293,17 @@ pub struct ApiError {
 impl ApiError {
     /// One problem on a field.
     pub fn new(status: StatusCode, field: &str, problem: ProxyProblem) -> ApiError {
-        ApiError { status, errors: vec![Issue::new(field, &problem)] }
+        ApiError {
+            status,
+            errors: vec![Issue::new(field, &problem)],
+        }
     }
     /// Validation errors from the package.
     pub fn invalid(errors: Vec<Issue>) -> ApiError {
-        ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, errors }
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            errors,
+        }
     }
 }
 
@@ -319,18 +327,58 @@ pub fn map_nuonuo_code(code: &str, describe: &str) -> Issue {
     match code {
         "E9301" => Issue::new(field, &ProxyProblem::SellerNotRegistered),
         "E9302" => Issue::new(field, &ProxyProblem::SellerMismatch),
-        "E9131" => plain("LINE_TAX_TOLERANCE", "税额与金额×税率之差超过0.06。", "The tax differs from amount × rate by more than 0.06."),
-        "E9130" => plain("LINE_TAX_TOLERANCE", "不含税金额加税额不等于含税金额。", "Amount plus tax does not equal the amount including tax."),
-        "E9121" | "E9138" => plain("TAXCODE_UNKNOWN", "税收分类编码匹配失败，请填写正确的编码。", "The provider could not match the tax classification code."),
-        "E9122" => plain("INVOICE_NO_LINES", "发票至少需要一行明细。", "An invoice needs at least one line."),
-        "E9306" => plain("TAXID_LENGTH", "购方税号只支持6-20位。", "The buyer's taxpayer ID must have 6 to 20 characters."),
-        "E9307" => plain("TAXID_CHARSET", "税号只能包含数字和字母。", "A taxpayer ID has letters and digits only."),
-        "E9103" => plain("RED_NOTHING_LEFT", "该发票已全额冲红，不能重复冲红。", "The invoice has already been reversed in full."),
-        "E9113" | "E9115" | "E9117" | "E9118" | "E9120" => {
-            plain("RED_BUYER_MISMATCH", "红字发票的购方信息与蓝字发票不一致。", "The red invoice's buyer differs from the blue invoice's.")
-        }
-        "E9104" => plain("BUYER_TOO_LONG", "邮箱长度超过50。", "The e-mail address is longer than 50 characters."),
-        _ => Issue::new(field, &ProxyProblem::ProviderRejected { provider_code: code.chars().take(20).collect(), detail: describe.chars().take(200).collect() }),
+        "E9131" => plain(
+            "LINE_TAX_TOLERANCE",
+            "税额与金额×税率之差超过0.06。",
+            "The tax differs from amount × rate by more than 0.06.",
+        ),
+        "E9130" => plain(
+            "LINE_TAX_TOLERANCE",
+            "不含税金额加税额不等于含税金额。",
+            "Amount plus tax does not equal the amount including tax.",
+        ),
+        "E9121" | "E9138" => plain(
+            "TAXCODE_UNKNOWN",
+            "税收分类编码匹配失败，请填写正确的编码。",
+            "The provider could not match the tax classification code.",
+        ),
+        "E9122" => plain(
+            "INVOICE_NO_LINES",
+            "发票至少需要一行明细。",
+            "An invoice needs at least one line.",
+        ),
+        "E9306" => plain(
+            "TAXID_LENGTH",
+            "购方税号只支持6-20位。",
+            "The buyer's taxpayer ID must have 6 to 20 characters.",
+        ),
+        "E9307" => plain(
+            "TAXID_CHARSET",
+            "税号只能包含数字和字母。",
+            "A taxpayer ID has letters and digits only.",
+        ),
+        "E9103" => plain(
+            "RED_NOTHING_LEFT",
+            "该发票已全额冲红，不能重复冲红。",
+            "The invoice has already been reversed in full.",
+        ),
+        "E9113" | "E9115" | "E9117" | "E9118" | "E9120" => plain(
+            "RED_BUYER_MISMATCH",
+            "红字发票的购方信息与蓝字发票不一致。",
+            "The red invoice's buyer differs from the blue invoice's.",
+        ),
+        "E9104" => plain(
+            "BUYER_TOO_LONG",
+            "邮箱长度超过50。",
+            "The e-mail address is longer than 50 characters.",
+        ),
+        _ => Issue::new(
+            field,
+            &ProxyProblem::ProviderRejected {
+                provider_code: code.chars().take(20).collect(),
+                detail: describe.chars().take(200).collect(),
+            },
+        ),
     }
 }
 
@@ -339,7 +387,12 @@ pub fn map_fail_cause(cause: &str) -> Issue {
     if cause.contains("购方税号") || cause.contains("纳税人识别号") {
         Issue::new("buyer.taxId", &ProxyProblem::BuyerTaxIdUnknown)
     } else {
-        Issue::new("provider", &ProxyProblem::IssuingFailed { detail: cause.chars().take(200).collect() })
+        Issue::new(
+            "provider",
+            &ProxyProblem::IssuingFailed {
+                detail: cause.chars().take(200).collect(),
+            },
+        )
     }
 }
 
@@ -347,7 +400,10 @@ pub fn map_fail_cause(cause: &str) -> Issue {
 mod tests {
     #[test]
     fn provider_codes_map_to_package_codes() {
-        assert_eq!(super::map_nuonuo_code("E9301", "企业信息备案错误").code, "SELLER_NOT_REGISTERED");
+        assert_eq!(
+            super::map_nuonuo_code("E9301", "企业信息备案错误").code,
+            "SELLER_NOT_REGISTERED"
+        );
         assert_eq!(super::map_nuonuo_code("E9302", "").code, "SELLER_TAXID_MISMATCH");
         assert_eq!(super::map_nuonuo_code("E9131", "").code, "LINE_TAX_TOLERANCE");
         assert_eq!(super::map_nuonuo_code("E9999", "x").code, "PROVIDER_REJECTED");

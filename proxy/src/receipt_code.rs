@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use crate::http::{store_error, Path};
+use crate::api::http::{store_error, Path};
 use crate::problem::{ApiError, ProxyProblem};
 use crate::AppState;
 
@@ -31,7 +31,9 @@ fn key(code: &str) -> String {
 fn new_code() -> String {
     use rand::Rng;
     let mut rng = rand::rng();
-    (0..LEN).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+    (0..LEN)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 /// A code as typed: spaces and dashes dropped, lower case raised. `None` when it
@@ -68,7 +70,13 @@ pub async fn resolve(State(state): State<Arc<AppState>>, Path(code): Path<String
     };
     match found {
         Some((token, _)) => Ok(Json(json!({ "orderToken": token })).into_response()),
-        None => Err(ApiError::new(StatusCode::NOT_FOUND, "code", ProxyProblem::OrderNotFound { order_id: code.chars().take(20).collect() })),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "code",
+            ProxyProblem::OrderNotFound {
+                order_id: code.chars().take(20).collect(),
+            },
+        )),
     }
 }
 
@@ -81,7 +89,10 @@ mod tests {
         let c = new_code();
         assert_eq!(c.len(), LEN);
         assert_eq!(normalize(&c).as_deref(), Some(c.as_str()));
-        assert_eq!(normalize(&format!(" {}-{} ", &c[..4], &c[4..]).to_lowercase()).as_deref(), Some(c.as_str()));
+        assert_eq!(
+            normalize(&format!(" {}-{} ", &c[..4], &c[4..]).to_lowercase()).as_deref(),
+            Some(c.as_str())
+        );
         assert_eq!(normalize("FP1.abc"), None);
         assert_eq!(normalize("2345678"), None);
         // O, I, L, 0 and 1 are not in the alphabet.

@@ -133,7 +133,11 @@ impl Report {
 
     /// The capabilities that failed.
     pub fn failed(&self) -> Vec<&'static str> {
-        self.steps.iter().filter(|s| s.outcome == Outcome::Failed).map(|s| s.capability).collect()
+        self.steps
+            .iter()
+            .filter(|s| s.outcome == Outcome::Failed)
+            .map(|s| s.capability)
+            .collect()
     }
 
     /// A table for a terminal.
@@ -150,12 +154,22 @@ impl Report {
                 Outcome::Failed => "FAIL",
                 Outcome::Skipped => "SKIP",
             };
-            out += &format!("{mark}  {:<14} {:>6} ms  {:<24} {}\n", s.capability, s.ms, s.code.as_deref().unwrap_or("-"), s.detail);
+            out += &format!(
+                "{mark}  {:<14} {:>6} ms  {:<24} {}\n",
+                s.capability,
+                s.ms,
+                s.code.as_deref().unwrap_or("-"),
+                s.detail
+            );
         }
         out += &format!(
             "{} invoices issued; {}\n",
             self.invoices_issued,
-            if self.passed() { "all capabilities passed".to_owned() } else { format!("FAILED: {}", self.failed().join(", ")) }
+            if self.passed() {
+                "all capabilities passed".to_owned()
+            } else {
+                format!("FAILED: {}", self.failed().join(", "))
+            }
         );
         out
     }
@@ -166,11 +180,24 @@ impl Report {
 pub fn gateway(config: &Config) -> (String, bool) {
     let g = match config.provider {
         ProviderKind::Sandbox => return ("built-in sandbox".into(), false),
-        ProviderKind::Nuonuo => config.nuonuo.as_ref().map(|n| n.gateway_url.clone()).unwrap_or_default(),
-        ProviderKind::Baiwang => config.baiwang.as_ref().map(|b| b.gateway_url.clone()).unwrap_or_default(),
+        ProviderKind::Nuonuo => config
+            .nuonuo
+            .as_ref()
+            .map(|n| n.gateway_url.clone())
+            .unwrap_or_default(),
+        ProviderKind::Baiwang => config
+            .baiwang
+            .as_ref()
+            .map(|b| b.gateway_url.clone())
+            .unwrap_or_default(),
     };
-    let host = reqwest::Url::parse(&g).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
-    let test = host.contains("sandbox") || host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    let host = reqwest::Url::parse(&g)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    let test = host.contains("sandbox")
+        || host == "localhost"
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
     (g, !test)
 }
 
@@ -205,8 +232,21 @@ fn code_of(e: &ProviderError) -> (String, String) {
 }
 
 impl Run<'_> {
-    fn push(&mut self, capability: &'static str, started: Instant, outcome: Outcome, code: Option<String>, detail: impl Into<String>) {
-        self.steps.push(Step { capability, outcome, ms: started.elapsed().as_millis() as u64, code, detail: detail.into() });
+    fn push(
+        &mut self,
+        capability: &'static str,
+        started: Instant,
+        outcome: Outcome,
+        code: Option<String>,
+        detail: impl Into<String>,
+    ) {
+        self.steps.push(Step {
+            capability,
+            outcome,
+            ms: started.elapsed().as_millis() as u64,
+            code,
+            detail: detail.into(),
+        });
     }
 
     fn skip(&mut self, capability: &'static str, why: &str) {
@@ -232,7 +272,8 @@ impl Run<'_> {
         });
         let form: IssueForm = serde_json::from_value(v).map_err(|e| e.to_string())?;
         let b = build_issue_request(&form);
-        b.request.ok_or_else(|| b.errors.iter().map(|e| e.code).collect::<Vec<_>>().join(", "))
+        b.request
+            .ok_or_else(|| b.errors.iter().map(|e| e.code).collect::<Vec<_>>().join(", "))
     }
 
     /// Queries until final; `Ok(Issued)`, or the failure's code and text.
@@ -241,12 +282,17 @@ impl Run<'_> {
             match self.provider.query(id, kind).await {
                 Ok(QueryOutcome::Issued(i)) => return Ok(i),
                 Ok(QueryOutcome::Failed(i)) => return Err((i.code.to_owned(), i.message)),
-                Ok(QueryOutcome::NotFound) => return Err(("NOT_FOUND".into(), "the provider does not know the order".into())),
+                Ok(QueryOutcome::NotFound) => {
+                    return Err(("NOT_FOUND".into(), "the provider does not know the order".into()))
+                }
                 Ok(QueryOutcome::Pending) => tokio::time::sleep(self.opts.poll).await,
                 Err(e) => return Err(code_of(&e)),
             }
         }
-        Err(("PENDING".into(), format!("still being issued after {} queries", self.opts.max_polls)))
+        Err((
+            "PENDING".into(),
+            format!("still being issued after {} queries", self.opts.max_polls),
+        ))
     }
 
     fn spend(&mut self) -> bool {
@@ -267,7 +313,13 @@ impl Run<'_> {
         let r = match self.request(&id, special) {
             Ok(r) => r,
             Err(e) => {
-                self.push(capability, t, Outcome::Failed, Some("SELFTEST_REQUEST".into()), format!("the test request is invalid: {e}"));
+                self.push(
+                    capability,
+                    t,
+                    Outcome::Failed,
+                    Some("SELFTEST_REQUEST".into()),
+                    format!("the test request is invalid: {e}"),
+                );
                 return None;
             }
         };
@@ -306,7 +358,11 @@ impl Run<'_> {
             reason: Some(if partial { "销售折让" } else { "开票有误" }.into()),
             full: !partial,
             lines: if partial {
-                vec![fapiao::amount::RedLineInput { blue_line_no: 2, amount: serde_json::from_value(json!("53.00")).ok(), ..Default::default() }]
+                vec![fapiao::amount::RedLineInput {
+                    blue_line_no: 2,
+                    amount: serde_json::from_value(json!("53.00")).ok(),
+                    ..Default::default()
+                }]
             } else {
                 vec![]
             },
@@ -316,7 +372,13 @@ impl Run<'_> {
         let b = build_red_request(&form);
         let Some(red) = b.request else {
             let codes = b.errors.iter().map(|e| e.code).collect::<Vec<_>>().join(", ");
-            self.push(capability, t, Outcome::Failed, Some("SELFTEST_REQUEST".into()), format!("the red request is invalid: {codes}"));
+            self.push(
+                capability,
+                t,
+                Outcome::Failed,
+                Some("SELFTEST_REQUEST".into()),
+                format!("the red request is invalid: {codes}"),
+            );
             return;
         };
         if let Err(e) = self.provider.submit_red(&red, req, &inv.number).await {
@@ -338,12 +400,26 @@ impl Run<'_> {
         }
         let mut notes = Vec::new();
         for (req, inv) in issued {
-            let links: Vec<&String> = [&inv.pdf_url, &inv.ofd_url, &inv.xml_url].into_iter().flatten().filter(|u| u.starts_with("http")).collect();
+            let links: Vec<&String> = [&inv.pdf_url, &inv.ofd_url, &inv.xml_url]
+                .into_iter()
+                .flatten()
+                .filter(|u| u.starts_with("http"))
+                .collect();
             if links.is_empty() {
                 match self.provider.document(&req.order_id, "xml").await {
-                    Some(d) if !d.body.is_empty() => notes.push(format!("{} xml sha256 {}", inv.number, hex(&sha2::Sha256::digest(&d.body)))),
+                    Some(d) if !d.body.is_empty() => notes.push(format!(
+                        "{} xml sha256 {}",
+                        inv.number,
+                        hex(&sha2::Sha256::digest(&d.body))
+                    )),
                     _ => {
-                        self.push("files", t, Outcome::Failed, Some("NO_FILE".into()), format!("{}: no file link and no document", inv.number));
+                        self.push(
+                            "files",
+                            t,
+                            Outcome::Failed,
+                            Some("NO_FILE".into()),
+                            format!("{}: no file link and no document", inv.number),
+                        );
                         return;
                     }
                 }
@@ -353,18 +429,39 @@ impl Run<'_> {
                 let got = match self.http.get(url).send().await {
                     Ok(r) if r.status().is_success() => r.bytes().await.map_err(|e| e.to_string()),
                     Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
-                    Err(e) => Err(if e.is_timeout() { "timeout".into() } else { "request failed".into() }),
+                    Err(e) => Err(if e.is_timeout() {
+                        "timeout".into()
+                    } else {
+                        "request failed".into()
+                    }),
                 };
                 match got {
                     Ok(b) if b.starts_with(b"%PDF") || b.starts_with(b"PK") || b.starts_with(b"<?xml") => {
-                        notes.push(format!("{} {} bytes sha256 {}", inv.number, b.len(), hex(&sha2::Sha256::digest(&b))))
+                        notes.push(format!(
+                            "{} {} bytes sha256 {}",
+                            inv.number,
+                            b.len(),
+                            hex(&sha2::Sha256::digest(&b))
+                        ))
                     }
                     Ok(b) => {
-                        self.push("files", t, Outcome::Failed, Some("FILE_FORMAT".into()), format!("{url}: {} bytes, neither PDF, OFD nor XML", b.len()));
+                        self.push(
+                            "files",
+                            t,
+                            Outcome::Failed,
+                            Some("FILE_FORMAT".into()),
+                            format!("{url}: {} bytes, neither PDF, OFD nor XML", b.len()),
+                        );
                         return;
                     }
                     Err(e) => {
-                        self.push("files", t, Outcome::Failed, Some("FILE_FETCH".into()), format!("{url}: {e}"));
+                        self.push(
+                            "files",
+                            t,
+                            Outcome::Failed,
+                            Some("FILE_FETCH".into()),
+                            format!("{url}: {e}"),
+                        );
                         return;
                     }
                 }
@@ -382,21 +479,42 @@ fn hex(b: &[u8]) -> String {
 pub async fn run(config: &Config, provider: Arc<dyn Provider>, opts: &Options) -> Result<Report, SelftestError> {
     check(config, opts)?;
     let (gw, production) = gateway(config);
-    let stamp: String = crate::time::cst_plain(crate::time::now_ms()).chars().filter(|c| c.is_ascii_digit()).skip(2).take(10).collect();
+    let stamp: String = crate::time::cst_plain(crate::time::now_ms())
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .skip(2)
+        .take(10)
+        .collect();
     let run_id = format!("ST{stamp}{}", &crate::config::random_key()[..3]).to_ascii_uppercase();
     let http = reqwest::Client::builder()
         .timeout(config.hooks.file_timeout)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| SelftestError::Usage(e.to_string()))?;
-    let mut r = Run { provider: provider.clone(), opts, steps: Vec::new(), issued: 0, budget: opts.max_invoices.unwrap_or(u32::MAX), run_id, http };
+    let mut r = Run {
+        provider: provider.clone(),
+        opts,
+        steps: Vec::new(),
+        issued: 0,
+        budget: opts.max_invoices.unwrap_or(u32::MAX),
+        run_id,
+        http,
+    };
     let day_start = crate::time::now_ms();
 
     // The token (and the signature): a query of an order that does not exist.
     let t = Instant::now();
     match provider.query(&r.order_id("P"), Kind::Blue).await {
-        Ok(QueryOutcome::NotFound) | Ok(QueryOutcome::Pending) => r.push("token", t, Outcome::Passed, None, "signed call accepted"),
-        Ok(other) => r.push("token", t, Outcome::Passed, None, format!("signed call accepted ({other:?})")),
+        Ok(QueryOutcome::NotFound) | Ok(QueryOutcome::Pending) => {
+            r.push("token", t, Outcome::Passed, None, "signed call accepted")
+        }
+        Ok(other) => r.push(
+            "token",
+            t,
+            Outcome::Passed,
+            None,
+            format!("signed call accepted ({other:?})"),
+        ),
         Err(e) => {
             let (c, d) = code_of(&e);
             r.push("token", t, Outcome::Failed, Some(c), d);
@@ -420,7 +538,13 @@ pub async fn run(config: &Config, provider: Arc<dyn Provider>, opts: &Options) -
             }
         }
         match bad {
-            None => r.push("query", t, Outcome::Passed, None, format!("{} invoices found by order number", both.len())),
+            None => r.push(
+                "query",
+                t,
+                Outcome::Passed,
+                None,
+                format!("{} invoices found by order number", both.len()),
+            ),
             Some((c, d)) => r.push("query", t, Outcome::Failed, Some(c), d),
         }
     }
@@ -431,10 +555,27 @@ pub async fn run(config: &Config, provider: Arc<dyn Provider>, opts: &Options) -
     match &normal {
         None => r.skip("deliver", "no issued invoice"),
         Some((req, inv)) => {
-            let d = Delivery { order_id: req.order_id.clone(), invoice_number: inv.number.clone(), email: Some(opts.email.clone()), phone: None };
+            let d = Delivery {
+                order_id: req.order_id.clone(),
+                invoice_number: inv.number.clone(),
+                email: Some(opts.email.clone()),
+                phone: None,
+            };
             match provider.deliver(&d).await {
-                Ok(()) => r.push("deliver", t, Outcome::Passed, None, format!("{} to {}", inv.number, opts.email)),
-                Err(e) if e.code() == "PROVIDER_UNSUPPORTED" => r.push("deliver", t, Outcome::Skipped, Some(e.code().into()), "the provider has no re-delivery"),
+                Ok(()) => r.push(
+                    "deliver",
+                    t,
+                    Outcome::Passed,
+                    None,
+                    format!("{} to {}", inv.number, opts.email),
+                ),
+                Err(e) if e.code() == "PROVIDER_UNSUPPORTED" => r.push(
+                    "deliver",
+                    t,
+                    Outcome::Skipped,
+                    Some(e.code().into()),
+                    "the provider has no re-delivery",
+                ),
                 Err(e) => {
                     let (c, d) = code_of(&e);
                     r.push("deliver", t, Outcome::Failed, Some(c), d);
@@ -447,25 +588,61 @@ pub async fn run(config: &Config, provider: Arc<dyn Provider>, opts: &Options) -
 
     // The day's listing holds every invoice of this run.
     let t = Instant::now();
-    let ours: Vec<String> = r.steps.iter().filter(|s| s.outcome == Outcome::Passed && s.detail.contains(" → ")).filter_map(|s| s.detail.split(" → ").next().map(str::to_owned)).collect();
+    let ours: Vec<String> = r
+        .steps
+        .iter()
+        .filter(|s| s.outcome == Outcome::Passed && s.detail.contains(" → "))
+        .filter_map(|s| s.detail.split(" → ").next().map(str::to_owned))
+        .collect();
     let from = day_start - 86_400_000;
     match provider.list_invoices(from, crate::time::now_ms() + 60_000).await {
         Ok(list) => {
-            let missing: Vec<&String> = ours.iter().filter(|id| !list.iter().any(|l| &&l.order_id == id && l.status == "issued")).collect();
+            let missing: Vec<&String> = ours
+                .iter()
+                .filter(|id| !list.iter().any(|l| &&l.order_id == id && l.status == "issued"))
+                .collect();
             if missing.is_empty() {
-                r.push("reconcile", t, Outcome::Passed, None, format!("{} invoices of this run listed ({} in the window)", ours.len(), list.len()));
+                r.push(
+                    "reconcile",
+                    t,
+                    Outcome::Passed,
+                    None,
+                    format!(
+                        "{} invoices of this run listed ({} in the window)",
+                        ours.len(),
+                        list.len()
+                    ),
+                );
             } else {
                 let m: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
-                r.push("reconcile", t, Outcome::Failed, Some("RECONCILE_MISSING".into()), format!("not listed: {}", m.join(", ")));
+                r.push(
+                    "reconcile",
+                    t,
+                    Outcome::Failed,
+                    Some("RECONCILE_MISSING".into()),
+                    format!("not listed: {}", m.join(", ")),
+                );
             }
         }
-        Err(e) if e.code() == "PROVIDER_UNSUPPORTED" => r.push("reconcile", t, Outcome::Skipped, Some(e.code().into()), "the provider has no listing"),
+        Err(e) if e.code() == "PROVIDER_UNSUPPORTED" => r.push(
+            "reconcile",
+            t,
+            Outcome::Skipped,
+            Some(e.code().into()),
+            "the provider has no listing",
+        ),
         Err(e) => {
             let (c, d) = code_of(&e);
             r.push("reconcile", t, Outcome::Failed, Some(c), d);
         }
     }
-    Ok(Report { provider: provider.name(), gateway: gw, production, invoices_issued: r.issued, steps: r.steps })
+    Ok(Report {
+        provider: provider.name(),
+        gateway: gw,
+        production,
+        invoices_issued: r.issued,
+        steps: r.steps,
+    })
 }
 
 /// Parses `selftest` options.
@@ -474,20 +651,30 @@ pub fn parse_args(args: &[String]) -> Result<(Options, bool), SelftestError> {
     let mut json_out = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut value = || it.next().cloned().ok_or_else(|| SelftestError::Usage(format!("{a} needs a value")));
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| SelftestError::Usage(format!("{a} needs a value")))
+        };
         match a.as_str() {
             "--json" => json_out = true,
             "--production" => o.production = true,
             "--max-invoices" => {
                 let v = value()?;
-                o.max_invoices = Some(v.parse().map_err(|_| SelftestError::Usage(format!("--max-invoices: “{v}” is not a number")))?);
+                o.max_invoices = Some(
+                    v.parse()
+                        .map_err(|_| SelftestError::Usage(format!("--max-invoices: “{v}” is not a number")))?,
+                );
             }
             "--buyer-name" => o.buyer_name = value()?,
             "--buyer-tax-id" => o.buyer_tax_id = value()?,
             "--email" => o.email = value()?,
             "--poll-ms" => {
                 let v = value()?;
-                o.poll = Duration::from_millis(v.parse().map_err(|_| SelftestError::Usage(format!("--poll-ms: “{v}” is not a number")))?);
+                o.poll = Duration::from_millis(
+                    v.parse()
+                        .map_err(|_| SelftestError::Usage(format!("--poll-ms: “{v}” is not a number")))?,
+                );
             }
             other => return Err(SelftestError::Usage(format!("unknown option “{other}”"))),
         }

@@ -13,11 +13,12 @@
 //!   over when its leases expire; status changes are sent to every instance with
 //!   `LISTEN`/`NOTIFY`.
 //!
-//! Both apply versioned migrations at start ([`sqlite_migrations`] here, the
+//! Both apply versioned migrations at start ([`SQLITE_MIGRATIONS`] here, the
 //! PostgreSQL ones under an advisory lock). The sandbox provider keeps its
 //! invoices in the same store (`sandbox_invoices`, unique per order id), so a
 //! query-before-resubmit finds them from any instance.
 
+pub mod ledger_schema;
 pub mod postgres;
 pub mod tx;
 
@@ -31,8 +32,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row as SqlRow};
 use tokio::sync::broadcast;
 
 use crate::time::now_ms;
-pub use tx::{Row, Tx, Val};
 use tx::TxJob;
+pub use tx::{Row, Tx, Val};
 
 type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
 type Job = Box<dyn FnOnce(&mut Connection) -> (bool, Reply) + Send>;
@@ -77,7 +78,14 @@ pub trait Backend: Send + Sync {
     /// `sqlite` or `postgres`.
     fn name(&self) -> &'static str;
     /// See [`Store::insert_or_get`].
-    fn insert_or_get(&self, order_id: String, kind: &'static str, blue_order_id: Option<String>, fingerprint: String, request: String) -> BoxFuture<'_, Result<Inserted, StoreError>>;
+    fn insert_or_get(
+        &self,
+        order_id: String,
+        kind: &'static str,
+        blue_order_id: Option<String>,
+        fingerprint: String,
+        request: String,
+    ) -> BoxFuture<'_, Result<Inserted, StoreError>>;
     /// See [`Store::insert_red_checked`].
     fn insert_red_checked(&self, blue_order_id: String, check: RedCheck) -> BoxFuture<'_, RedChecked>;
     /// See [`Store::get`].
@@ -87,7 +95,13 @@ pub trait Backend: Send + Sync {
     /// See [`Store::due`].
     fn due(&self, now: i64, limit: usize) -> BoxFuture<'_, Result<Vec<Record>, StoreError>>;
     /// See [`Store::claim_due`].
-    fn claim_due(&self, owner: String, now: i64, limit: usize, lease_ms: i64) -> BoxFuture<'_, Result<Vec<Record>, StoreError>>;
+    fn claim_due(
+        &self,
+        owner: String,
+        now: i64,
+        limit: usize,
+        lease_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<Record>, StoreError>>;
     /// See [`Store::next_due`].
     fn next_due(&self) -> BoxFuture<'_, Result<Option<i64>, StoreError>>;
     /// See [`Store::save`] and [`Store::save_claimed`]: with `lease = Some((owner,
@@ -112,7 +126,15 @@ pub trait Backend: Send + Sync {
     /// See [`Store::unlock`].
     fn unlock(&self, name: String, owner: String) -> BoxFuture<'_, Result<(), StoreError>>;
     /// See [`Store::sandbox_insert`].
-    fn sandbox_insert(&self, order_id: String, kind: &'static str, request: String, ready_at: i64, fail: bool, region: String) -> BoxFuture<'_, Result<bool, StoreError>>;
+    fn sandbox_insert(
+        &self,
+        order_id: String,
+        kind: &'static str,
+        request: String,
+        ready_at: i64,
+        fail: bool,
+        region: String,
+    ) -> BoxFuture<'_, Result<bool, StoreError>>;
     /// See [`Store::sandbox_get`].
     fn sandbox_get(&self, order_id: String) -> BoxFuture<'_, Result<Option<SandboxInvoice>, StoreError>>;
     /// See [`Store::sandbox_count`].
@@ -176,7 +198,10 @@ impl Status {
     }
     /// True when nothing will change any more (a reversal aside).
     pub fn is_final(self) -> bool {
-        matches!(self, Status::Issued | Status::Failed | Status::Reversed | Status::Conflict)
+        matches!(
+            self,
+            Status::Issued | Status::Failed | Status::Reversed | Status::Conflict
+        )
     }
 }
 
@@ -300,7 +325,8 @@ pub(crate) const SAVE_ORDER: &str = "UPDATE orders SET status = $2, attempts = $
  WHERE order_id = $1 AND (CAST($18 AS TEXT) IS NULL OR lease_owner = $18)";
 
 /// Marks an issued blue order reversed (both backends and the ledger).
-pub(crate) const MARK_REVERSED: &str = "UPDATE orders SET status = 'reversed', updated_at = $2 WHERE order_id = $1 AND status = 'issued'";
+pub(crate) const MARK_REVERSED: &str =
+    "UPDATE orders SET status = 'reversed', updated_at = $2 WHERE order_id = $1 AND status = 'issued'";
 
 /// The parameters of [`SAVE_ORDER`]: with `lease = Some((owner, release))` the
 /// write happens only while `owner` holds the lease, and `release` frees it;
@@ -310,7 +336,11 @@ pub(crate) fn save_params(r: &Record, lease: Option<(String, bool)>) -> [Val; 19
         Some((o, release)) => (Some(o), release),
         None => (None, true),
     };
-    let (new_owner, new_until) = if release { (None, 0) } else { (r.lease_owner.clone(), r.lease_until) };
+    let (new_owner, new_until) = if release {
+        (None, 0)
+    } else {
+        (r.lease_owner.clone(), r.lease_until)
+    };
     crate::vals![
         &r.order_id,
         r.status.as_str(),
@@ -379,9 +409,9 @@ ALTER TABLE orders ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, until INTEGER NOT NULL);",
     // 3: the ledger: webhook outbox, deliveries, provider notify statuses, archive
     // index, reconciliation findings (the same DDL on PostgreSQL).
-    crate::ledger::SCHEMA,
+    ledger_schema::SCHEMA,
     // 4: deliveries as a durable queue (the same DDL on PostgreSQL).
-    crate::ledger::DELIVERY_QUEUE,
+    ledger_schema::DELIVERY_QUEUE,
     // 5: the field a failure is about (the same DDL on PostgreSQL).
     ERROR_FIELD,
 ];
@@ -419,12 +449,15 @@ impl SqliteStore {
     /// Opens (or creates) the database file, migrates it and starts the database thread.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError(format!("cannot create {}: {}", dir.display(), e.kind())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError(format!("cannot create {}: {}", dir.display(), e.kind())))?;
         }
         let conn = Connection::open(path).map_err(|e| StoreError(format!("cannot open {}: {e}", path.display())))?;
-        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;")
-            .and_then(|_| migrate_sqlite(&conn))
-            .map_err(|e| StoreError(format!("cannot prepare {}: {e}", path.display())))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;",
+        )
+        .and_then(|_| migrate_sqlite(&conn))
+        .map_err(|e| StoreError(format!("cannot prepare {}: {e}", path.display())))?;
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("fapiao-store".into())
@@ -463,8 +496,11 @@ impl SqliteStore {
             });
             (ok, reply)
         });
-        self.tx.send(job).map_err(|_| StoreError("the database thread has stopped".into()))?;
-        rx.await.map_err(|_| StoreError("the database thread has stopped".into()))?
+        self.tx
+            .send(job)
+            .map_err(|_| StoreError("the database thread has stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError("the database thread has stopped".into()))?
     }
 }
 
@@ -476,12 +512,30 @@ impl Backend for SqliteStore {
         "sqlite"
     }
 
-    fn insert_or_get(&self, order_id: String, kind: &'static str, blue_order_id: Option<String>, fingerprint: String, request: String) -> BoxFuture<'_, Result<Inserted, StoreError>> {
+    fn insert_or_get(
+        &self,
+        order_id: String,
+        kind: &'static str,
+        blue_order_id: Option<String>,
+        fingerprint: String,
+        request: String,
+    ) -> BoxFuture<'_, Result<Inserted, StoreError>> {
         Box::pin(self.call(move |c| {
             let now = now_ms();
-            let n = c.execute(INSERT_ORDER, params![order_id, kind, blue_order_id, fingerprint, request, now])?;
-            let r = c.query_row(&format!("SELECT {COLUMNS} FROM orders WHERE order_id = ?1"), [&order_id], record)?;
-            Ok(if n == 1 { Inserted::New(r) } else { Inserted::Existing(r) })
+            let n = c.execute(
+                INSERT_ORDER,
+                params![order_id, kind, blue_order_id, fingerprint, request, now],
+            )?;
+            let r = c.query_row(
+                &format!("SELECT {COLUMNS} FROM orders WHERE order_id = ?1"),
+                [&order_id],
+                record,
+            )?;
+            Ok(if n == 1 {
+                Inserted::New(r)
+            } else {
+                Inserted::Existing(r)
+            })
         }))
     }
 
@@ -489,29 +543,69 @@ impl Backend for SqliteStore {
     /// the single database thread: no other write can come between them.
     fn insert_red_checked(&self, blue_order_id: String, check: RedCheck) -> BoxFuture<'_, RedChecked> {
         Box::pin(self.call(move |c| {
-            let blue = c.query_row(&format!("SELECT {COLUMNS} FROM orders WHERE order_id = ?1"), [&blue_order_id], record).optional()?;
+            let blue = c
+                .query_row(
+                    &format!("SELECT {COLUMNS} FROM orders WHERE order_id = ?1"),
+                    [&blue_order_id],
+                    record,
+                )
+                .optional()?;
             let reds: Vec<Record> = {
-                let mut s = c.prepare_cached(&format!("SELECT {COLUMNS} FROM orders WHERE blue_order_id = ?1 ORDER BY created_at, rowid"))?;
-                let rows = s.query_map([&blue_order_id], record)?.collect::<rusqlite::Result<_>>()?;
+                let mut s = c.prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM orders WHERE blue_order_id = ?1 ORDER BY created_at, rowid"
+                ))?;
+                let rows = s
+                    .query_map([&blue_order_id], record)?
+                    .collect::<rusqlite::Result<_>>()?;
                 rows
             };
             let new = match check(blue.as_ref(), &reds) {
                 Ok(n) => n,
                 Err(e) => return Ok(Err(e)),
             };
-            let n = c.execute(INSERT_ORDER, params![new.order_id, "red", blue_order_id, new.fingerprint, new.request, now_ms()])?;
-            let r = c.query_row(&format!("SELECT {COLUMNS} FROM orders WHERE order_id = ?1"), [&new.order_id], record)?;
-            Ok(Ok((if n == 1 { Inserted::New(r) } else { Inserted::Existing(r) }, new.fingerprint)))
+            let n = c.execute(
+                INSERT_ORDER,
+                params![
+                    new.order_id,
+                    "red",
+                    blue_order_id,
+                    new.fingerprint,
+                    new.request,
+                    now_ms()
+                ],
+            )?;
+            let r = c.query_row(
+                &format!("SELECT {COLUMNS} FROM orders WHERE order_id = ?1"),
+                [&new.order_id],
+                record,
+            )?;
+            Ok(Ok((
+                if n == 1 {
+                    Inserted::New(r)
+                } else {
+                    Inserted::Existing(r)
+                },
+                new.fingerprint,
+            )))
         }))
     }
 
     fn get(&self, order_id: String) -> BoxFuture<'_, Result<Option<Record>, StoreError>> {
-        Box::pin(self.call(move |c| c.query_row(&format!("SELECT {COLUMNS} FROM orders WHERE order_id = ?1"), [&order_id], record).optional()))
+        Box::pin(self.call(move |c| {
+            c.query_row(
+                &format!("SELECT {COLUMNS} FROM orders WHERE order_id = ?1"),
+                [&order_id],
+                record,
+            )
+            .optional()
+        }))
     }
 
     fn reds_of(&self, blue_order_id: String) -> BoxFuture<'_, Result<Vec<Record>, StoreError>> {
         Box::pin(self.call(move |c| {
-            let mut s = c.prepare(&format!("SELECT {COLUMNS} FROM orders WHERE blue_order_id = ?1 ORDER BY created_at"))?;
+            let mut s = c.prepare(&format!(
+                "SELECT {COLUMNS} FROM orders WHERE blue_order_id = ?1 ORDER BY created_at"
+            ))?;
             let rows = s.query_map([&blue_order_id], record)?.collect();
             rows
         }))
@@ -528,7 +622,13 @@ impl Backend for SqliteStore {
         }))
     }
 
-    fn claim_due(&self, owner: String, now: i64, limit: usize, lease_ms: i64) -> BoxFuture<'_, Result<Vec<Record>, StoreError>> {
+    fn claim_due(
+        &self,
+        owner: String,
+        now: i64,
+        limit: usize,
+        lease_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<Record>, StoreError>> {
         Box::pin(self.call(move |c| {
             // One writer at a time (the batch's BEGIN IMMEDIATE): the select and
             // the update cannot interleave with another claim.
@@ -546,12 +646,19 @@ impl Backend for SqliteStore {
 
     fn next_due(&self) -> BoxFuture<'_, Result<Option<i64>, StoreError>> {
         Box::pin(self.call(|c| {
-            c.prepare_cached(&tx::sqlite_sql(NEXT_DUE))?.query_row([now_ms()], |r| r.get(0)).optional()
+            c.prepare_cached(&tx::sqlite_sql(NEXT_DUE))?
+                .query_row([now_ms()], |r| r.get(0))
+                .optional()
         }))
     }
 
     fn save(&self, r: Record, lease: Option<(String, bool)>) -> BoxFuture<'_, Result<bool, StoreError>> {
-        Box::pin(self.call(move |c| Ok(c.execute(&tx::sqlite_sql(SAVE_ORDER), rusqlite::params_from_iter(save_params(&r, lease).iter()))? == 1)))
+        Box::pin(self.call(move |c| {
+            Ok(c.execute(
+                &tx::sqlite_sql(SAVE_ORDER),
+                rusqlite::params_from_iter(save_params(&r, lease).iter()),
+            )? == 1)
+        }))
     }
 
     fn mark_reversed(&self, order_id: String) -> BoxFuture<'_, Result<(), StoreError>> {
@@ -600,7 +707,12 @@ impl Backend for SqliteStore {
     }
 
     fn kv_get(&self, key: String) -> BoxFuture<'_, Result<Option<(String, i64)>, StoreError>> {
-        Box::pin(self.call(move |c| c.query_row("SELECT value, updated_at FROM kv WHERE key = ?1", [&key], |r| Ok((r.get(0)?, r.get(1)?))).optional()))
+        Box::pin(self.call(move |c| {
+            c.query_row("SELECT value, updated_at FROM kv WHERE key = ?1", [&key], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+        }))
     }
 
     fn kv_set(&self, key: String, value: String) -> BoxFuture<'_, Result<(), StoreError>> {
@@ -632,7 +744,15 @@ impl Backend for SqliteStore {
         }))
     }
 
-    fn sandbox_insert(&self, order_id: String, kind: &'static str, request: String, ready_at: i64, fail: bool, region: String) -> BoxFuture<'_, Result<bool, StoreError>> {
+    fn sandbox_insert(
+        &self,
+        order_id: String,
+        kind: &'static str,
+        request: String,
+        ready_at: i64,
+        fail: bool,
+        region: String,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
         Box::pin(self.call(move |c| {
             let now = now_ms();
             let n = c.execute(
@@ -650,23 +770,29 @@ impl Backend for SqliteStore {
 
     fn sandbox_get(&self, order_id: String) -> BoxFuture<'_, Result<Option<SandboxInvoice>, StoreError>> {
         Box::pin(self.call(move |c| {
-            c.query_row("SELECT kind, request, ready_at, fail, number, issued_at FROM sandbox_invoices WHERE order_id = ?1", [&order_id], |r| {
-                Ok(SandboxInvoice {
-                    kind: r.get(0)?,
-                    request: r.get(1)?,
-                    ready_at: r.get(2)?,
-                    fail: r.get::<_, i64>(3)? != 0,
-                    number: r.get(4)?,
-                    issued_at: r.get(5)?,
-                })
-            })
+            c.query_row(
+                "SELECT kind, request, ready_at, fail, number, issued_at FROM sandbox_invoices WHERE order_id = ?1",
+                [&order_id],
+                |r| {
+                    Ok(SandboxInvoice {
+                        kind: r.get(0)?,
+                        request: r.get(1)?,
+                        ready_at: r.get(2)?,
+                        fail: r.get::<_, i64>(3)? != 0,
+                        number: r.get(4)?,
+                        issued_at: r.get(5)?,
+                    })
+                },
+            )
             .optional()
         }))
     }
 
     fn sandbox_count(&self, order_id: Option<String>) -> BoxFuture<'_, Result<i64, StoreError>> {
         Box::pin(self.call(move |c| match order_id {
-            Some(id) => c.query_row("SELECT COUNT(*) FROM sandbox_invoices WHERE order_id = ?1", [id], |r| r.get(0)),
+            Some(id) => c.query_row("SELECT COUNT(*) FROM sandbox_invoices WHERE order_id = ?1", [id], |r| {
+                r.get(0)
+            }),
             None => c.query_row("SELECT COUNT(*) FROM sandbox_invoices", [], |r| r.get(0)),
         }))
     }
@@ -692,7 +818,9 @@ impl Store {
     /// Connects to PostgreSQL (`postgres://…`), migrates the database and starts
     /// listening for changes made by other instances.
     pub async fn open_postgres(url: &str, pool_size: usize) -> Result<Store, StoreError> {
-        Ok(Store::with_backend(Arc::new(postgres::PgStore::connect(url, pool_size).await?)))
+        Ok(Store::with_backend(Arc::new(
+            postgres::PgStore::connect(url, pool_size).await?,
+        )))
     }
 
     /// The store the configuration names.
@@ -723,7 +851,9 @@ impl Store {
         fingerprint: String,
         request: String,
     ) -> Result<Inserted, StoreError> {
-        self.inner.insert_or_get(order_id, kind, blue_order_id, fingerprint, request).await
+        self.inner
+            .insert_or_get(order_id, kind, blue_order_id, fingerprint, request)
+            .await
     }
 
     /// Stores a red order for `blue_order_id` after `check` approved it, as one
@@ -740,15 +870,22 @@ impl Store {
     /// its error is returned as `Ok(Err(_))`; otherwise the answer carries what
     /// the insert found and the fingerprint `check` offered (an existing record
     /// with another fingerprint is a conflict for the caller to report).
-    pub async fn insert_red_checked<E, F>(&self, blue_order_id: String, check: F) -> Result<Result<(Inserted, String), E>, StoreError>
+    pub async fn insert_red_checked<E, F>(
+        &self,
+        blue_order_id: String,
+        check: F,
+    ) -> Result<Result<(Inserted, String), E>, StoreError>
     where
         E: Send + 'static,
         F: FnOnce(Option<&Record>, &[Record]) -> Result<NewOrder, E> + Send + 'static,
     {
-        let erased: RedCheck = Box::new(move |blue, reds| check(blue, reds).map_err(|e| Box::new(e) as Box<dyn Any + Send>));
+        let erased: RedCheck =
+            Box::new(move |blue, reds| check(blue, reds).map_err(|e| Box::new(e) as Box<dyn Any + Send>));
         Ok(match self.inner.insert_red_checked(blue_order_id, erased).await? {
             Ok(v) => Ok(v),
-            Err(e) => Err(*e.downcast::<E>().map_err(|_| StoreError("red-letter check: unexpected error type".into()))?),
+            Err(e) => Err(*e
+                .downcast::<E>()
+                .map_err(|_| StoreError("red-letter check: unexpected error type".into()))?),
         })
     }
 
@@ -780,7 +917,13 @@ impl Store {
     /// by one worker at a time (on PostgreSQL `FOR UPDATE SKIP LOCKED`: instances
     /// skip each other's rows instead of waiting); the orders of a worker that
     /// died are claimed again once its lease has expired.
-    pub async fn claim_due(&self, owner: &str, now: i64, limit: usize, lease_ms: i64) -> Result<Vec<Record>, StoreError> {
+    pub async fn claim_due(
+        &self,
+        owner: &str,
+        now: i64,
+        limit: usize,
+        lease_ms: i64,
+    ) -> Result<Vec<Record>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -865,8 +1008,18 @@ impl Store {
 
     /// The sandbox provider: stores an invoice for `order_id` unless one exists
     /// (a unique constraint on the order id); false when one existed.
-    pub async fn sandbox_insert(&self, order_id: &str, kind: &'static str, request: String, ready_at: i64, fail: bool, region: &str) -> Result<bool, StoreError> {
-        self.inner.sandbox_insert(order_id.to_owned(), kind, request, ready_at, fail, region.to_owned()).await
+    pub async fn sandbox_insert(
+        &self,
+        order_id: &str,
+        kind: &'static str,
+        request: String,
+        ready_at: i64,
+        fail: bool,
+        region: &str,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .sandbox_insert(order_id.to_owned(), kind, request, ready_at, fail, region.to_owned())
+            .await
     }
 
     /// The sandbox provider's invoice for an order.
@@ -895,7 +1048,9 @@ impl Store {
             Box::pin(async move { fut.await.map(|v| Box::new(v) as Box<dyn Any + Send>) })
         });
         let out = self.inner.transaction(job).await?;
-        out.downcast::<T>().map(|b| *b).map_err(|_| StoreError("transaction: unexpected result type".into()))
+        out.downcast::<T>()
+            .map(|b| *b)
+            .map_err(|_| StoreError("transaction: unexpected result type".into()))
     }
 
     /// Forwards status changes made by other instances to `updates`.

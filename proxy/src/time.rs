@@ -46,7 +46,10 @@ impl Clock for ManualClock {
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// Seconds since the Unix epoch.
@@ -70,7 +73,12 @@ fn cst_parts(ms: i64) -> (fapiao::clock::Date, i64, i64, i64) {
     let secs = ms.div_euclid(1000) + 8 * 3600;
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
-    (fapiao::clock::date_from_unix_days(days), rem / 3600, rem % 3600 / 60, rem % 60)
+    (
+        fapiao::clock::date_from_unix_days(days),
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+    )
 }
 
 #[cfg(test)]

@@ -130,7 +130,8 @@ pub struct Claims {
 
 fn mac(key: &Secret) -> Hmac<Sha256> {
     // HMAC accepts keys of any length.
-    <Hmac<Sha256> as Mac>::new_from_slice(key.expose().as_bytes()).unwrap_or_else(|_| unreachable!("HMAC takes any key length"))
+    <Hmac<Sha256> as Mac>::new_from_slice(key.expose().as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"))
 }
 
 /// Signs claims into a token.
@@ -165,7 +166,8 @@ fn access_mac(key: &Secret, order_id: &str) -> Hmac<Sha256> {
 /// a receipt keeps its right to look its invoice up). Compared in constant time.
 pub fn grants_read(key: &Secret, order_id: &str, presented: &str) -> bool {
     if presented.starts_with(PREFIX) {
-        return verify_signature(key, presented).is_ok_and(|c| c.order_id == order_id && check_issued_at(&c, crate::time::now_s()).is_ok());
+        return verify_signature(key, presented)
+            .is_ok_and(|c| c.order_id == order_id && check_issued_at(&c, crate::time::now_s()).is_ok());
     }
     match URL_SAFE_NO_PAD.decode(presented.trim()) {
         Ok(bytes) => access_mac(key, order_id).verify_slice(&bytes).is_ok(),
@@ -192,7 +194,9 @@ pub fn verify_signature(key: &Secret, token: &str) -> Result<Claims, ProxyProble
     m.update(PREFIX.as_bytes());
     m.update(payload.as_bytes());
     m.verify_slice(&sig).map_err(|_| ProxyProblem::TokenSignature)?;
-    let json = URL_SAFE_NO_PAD.decode(payload).map_err(|_| ProxyProblem::TokenMalformed)?;
+    let json = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| ProxyProblem::TokenMalformed)?;
     let claims: Claims = serde_json::from_slice(&json).map_err(|_| ProxyProblem::TokenMalformed)?;
     if claims.v != 1 {
         return Err(ProxyProblem::TokenMalformed);
@@ -223,7 +227,11 @@ pub fn check_issue(claims: &Claims, request: &IssueRequest, seller_tax_id: &str)
     if claims.order_id != request.order_id {
         return Err(mismatch("another order", "订单号不同"));
     }
-    let total = claims.totals.amount_incl_tax.as_deref().ok_or(mismatch("the token has no total", "令牌缺少价税合计"))?;
+    let total = claims
+        .totals
+        .amount_incl_tax
+        .as_deref()
+        .ok_or(mismatch("the token has no total", "令牌缺少价税合计"))?;
     let computed = compute_invoice(&InvoiceInput {
         price_includes_tax: claims.price_includes_tax,
         invoice_type: request.invoice_type,
@@ -237,14 +245,21 @@ pub fn check_issue(claims: &Claims, request: &IssueRequest, seller_tax_id: &str)
         return Err(mismatch("the number of lines", "明细行数"));
     }
     for (i, ((token_line, result), line)) in claims.lines.iter().zip(&computed.lines).zip(&request.lines).enumerate() {
-        let Some(r) = result else { return Err(mismatch("the lines", "明细")) };
+        let Some(r) = result else {
+            return Err(mismatch("the lines", "明细"));
+        };
         // The tax code decides the 简称 printed and the category of the expense, so
         // it is the merchant's to sign, never the browser's to pick; only a
         // discount line may leave it to the line it discounts.
         let code_ok = match token_line.tax_code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
             Some(code) => code == line.tax_code,
             None if r.kind == LineKind::Discount => i > 0 && request.lines[i - 1].tax_code == line.tax_code,
-            None => return Err(mismatch("a line of the token has no tax code", "令牌中的明细缺少税收分类编码")),
+            None => {
+                return Err(mismatch(
+                    "a line of the token has no tax code",
+                    "令牌中的明细缺少税收分类编码",
+                ))
+            }
         };
         let token_name = fapiao::text::clean_text(parse_item_name(token_line.name.as_deref().unwrap_or("")).name);
         let request_name = fapiao::text::clean_text(parse_item_name(&line.name).name);
@@ -268,13 +283,24 @@ pub fn check_issue(claims: &Claims, request: &IssueRequest, seller_tax_id: &str)
     if !same(total, &t.amount_incl_tax) || Some(computed.totals.amount_incl_tax.normalize()) != dec(total) {
         return Err(mismatch("the total", "价税合计"));
     }
-    if claims.totals.amount_excl_tax.as_deref().is_some_and(|v| !same(v, &t.amount_excl_tax))
-        || claims.totals.tax_amount.as_deref().is_some_and(|v| !same(v, &t.tax_amount))
+    if claims
+        .totals
+        .amount_excl_tax
+        .as_deref()
+        .is_some_and(|v| !same(v, &t.amount_excl_tax))
+        || claims
+            .totals
+            .tax_amount
+            .as_deref()
+            .is_some_and(|v| !same(v, &t.tax_amount))
     {
         return Err(mismatch("the totals", "合计"));
     }
     // The token's block, normalised as the request's was (an invalid one matches nothing).
-    let signed = claims.special_business.as_ref().map(|sb| check_special_business(sb, &claims.lines, &mut Issues::default()));
+    let signed = claims
+        .special_business
+        .as_ref()
+        .map(|sb| check_special_business(sb, &claims.lines, &mut Issues::default()));
     match (signed, &request.special_business) {
         (None, None) => {}
         (Some(Some(signed)), Some(sent)) if signed == *sent => {}
@@ -312,17 +338,42 @@ mod tests {
 
     #[test]
     fn round_trip_tamper_expiry() {
-        let claims = Claims { v: 1, merchant: "X".into(), order_id: "A1".into(), expires_at: 2_000, ..Default::default() };
+        let claims = Claims {
+            v: 1,
+            merchant: "X".into(),
+            order_id: "A1".into(),
+            expires_at: 2_000,
+            ..Default::default()
+        };
         let t = mint(&key(), &claims);
         assert!(t.starts_with("FP1."));
         assert_eq!(verify(&key(), &t, 1_000).unwrap(), claims);
         assert_eq!(verify(&key(), &t, 2_000).unwrap_err(), ProxyProblem::TokenExpired);
-        assert_eq!(verify(&Secret::new("other".repeat(8)), &t, 1_000).unwrap_err(), ProxyProblem::TokenSignature);
+        assert_eq!(
+            verify(&Secret::new("other".repeat(8)), &t, 1_000).unwrap_err(),
+            ProxyProblem::TokenSignature
+        );
         // Change one claim, keep the signature.
-        let other = mint(&key(), &Claims { order_id: "A2".into(), ..claims.clone() });
-        let forged = format!("{}.{}", other.rsplit_once('.').unwrap().0, t.rsplit_once('.').unwrap().1);
-        assert_eq!(verify(&key(), &forged, 1_000).unwrap_err(), ProxyProblem::TokenSignature);
-        assert_eq!(verify(&key(), "garbage", 1_000).unwrap_err(), ProxyProblem::TokenMalformed);
+        let other = mint(
+            &key(),
+            &Claims {
+                order_id: "A2".into(),
+                ..claims.clone()
+            },
+        );
+        let forged = format!(
+            "{}.{}",
+            other.rsplit_once('.').unwrap().0,
+            t.rsplit_once('.').unwrap().1
+        );
+        assert_eq!(
+            verify(&key(), &forged, 1_000).unwrap_err(),
+            ProxyProblem::TokenSignature
+        );
+        assert_eq!(
+            verify(&key(), "garbage", 1_000).unwrap_err(),
+            ProxyProblem::TokenMalformed
+        );
     }
 
     #[test]
@@ -335,11 +386,23 @@ mod tests {
         assert!(!grants_read(&key(), "A1", &a[..42]), "truncated");
         assert!(!grants_read(&key(), "A1", ""));
         // An order token for the order grants reading it, expired or not.
-        let t = mint(&key(), &Claims { v: 1, merchant: "X".into(), order_id: "A1".into(), expires_at: 1, ..Default::default() });
+        let t = mint(
+            &key(),
+            &Claims {
+                v: 1,
+                merchant: "X".into(),
+                order_id: "A1".into(),
+                expires_at: 1,
+                ..Default::default()
+            },
+        );
         assert!(grants_read(&key(), "A1", &t));
         assert!(!grants_read(&key(), "A2", &t));
         // Test vector (README): key fapiao-demo-merchant-key-0123456789, order A1.
-        assert_eq!(access_token(&Secret::new("fapiao-demo-merchant-key-0123456789"), "A1"), include_str!("../tests/data/access-vector.txt").trim());
+        assert_eq!(
+            access_token(&Secret::new("fapiao-demo-merchant-key-0123456789"), "A1"),
+            include_str!("../tests/data/access-vector.txt").trim()
+        );
     }
 
     #[test]
@@ -360,7 +423,10 @@ mod tests {
                 tax_rate: Some("0.06".into()),
                 ..Default::default()
             }],
-            totals: TokenTotals { amount_incl_tax: Some("106.00".into()), ..Default::default() },
+            totals: TokenTotals {
+                amount_incl_tax: Some("106.00".into()),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let t = mint(&Secret::new("fapiao-demo-merchant-key-0123456789"), &claims);
@@ -370,6 +436,9 @@ mod tests {
             json,
             r#"{"v":1,"merchant":"339902999999789113","purpose":"issue","orderId":"A1","issuedAt":1700000000,"expiresAt":1700003600,"priceIncludesTax":true,"lines":[{"name":"午餐","taxCode":"3070401000000000000","amount":"106.00","taxRate":"0.06"}],"totals":{"amountInclTax":"106.00"}}"#
         );
-        assert_eq!(t.rsplit('.').next().unwrap(), include_str!("../tests/data/token-vector.sig").trim());
+        assert_eq!(
+            t.rsplit('.').next().unwrap(),
+            include_str!("../tests/data/token-vector.sig").trim()
+        );
     }
 }

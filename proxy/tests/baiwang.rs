@@ -62,18 +62,32 @@ async fn one_token_for_every_instance_on_the_database() {
     let c2 = open_store(&c).await;
     let third = fapiao_proxy::provider::from_config(&c, &c2).unwrap();
     assert!(third.query("TA-1", Kind::Blue).await.is_ok());
-    assert_eq!(fake.with(|s| (s.token_calls, s.token_refusals, s.bad_signatures)), (1, 0, 0));
+    assert_eq!(
+        fake.with(|s| (s.token_calls, s.token_refusals, s.bad_signatures)),
+        (1, 0, 0)
+    );
 }
 
 #[tokio::test]
 async fn a_refusing_token_endpoint_is_not_called_again_before_the_back_off_ends() {
     let fake = fakes::baiwang::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let c = config(dir.path(), &fake, &[("FAPIAO_BAIWANG_PASSWORD", "wrong-password"), ("FAPIAO_BAIWANG_TOKEN_RETRY_BASE_MS", "60000")]).await;
+    let c = config(
+        dir.path(),
+        &fake,
+        &[
+            ("FAPIAO_BAIWANG_PASSWORD", "wrong-password"),
+            ("FAPIAO_BAIWANG_TOKEN_RETRY_BASE_MS", "60000"),
+        ],
+    )
+    .await;
     let store = open_store(&c).await;
     let p = fapiao_proxy::provider::from_config(&c, &store).unwrap();
     let e = p.query("X-1", Kind::Blue).await.unwrap_err();
-    assert!(matches!(&e, ProviderError::Unavailable(m) if m.contains("token endpoint refused: 100004")), "{e:?}");
+    assert!(
+        matches!(&e, ProviderError::Unavailable(m) if m.contains("token endpoint refused: 100004")),
+        "{e:?}"
+    );
     let h = p.hold().expect("held after a refusal");
     assert_eq!(h.failures, 1);
     // Again, and from another instance on the same database: no call.
@@ -116,7 +130,15 @@ async fn the_fake_rejects_a_tampered_signature_and_an_unknown_token() {
             let s = sign::sign(fakes::baiwang::APP_SECRET, &pairs, &signed_body);
             q.push(("sign".into(), s));
             let url = reqwest::Url::parse_with_params(&format!("{base}/router/rest"), &q).unwrap();
-            client.post(url).body(body).send().await.unwrap().json::<Value>().await.unwrap()
+            client
+                .post(url)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
         }
     };
     let body = json!({ "taxNo": fakes::baiwang::TAX_NO, "orderNos": ["Q-1"], "detailMark": "1" }).to_string();
@@ -146,7 +168,11 @@ impl std::io::Write for Logs {
 async fn orders_reach_the_page_through_the_proxy() {
     let logs = Logs::default();
     let l2 = logs.clone();
-    tracing_subscriber::fmt().with_writer(move || l2.clone()).with_max_level(tracing::Level::DEBUG).with_ansi(false).init();
+    tracing_subscriber::fmt()
+        .with_writer(move || l2.clone())
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .init();
     let mut seen = String::new();
     let fake = fakes::baiwang::start().await;
     let dir = tempfile::tempdir().unwrap();
@@ -173,19 +199,45 @@ async fn orders_reach_the_page_through_the_proxy() {
     let lines = json!([line("午餐", "106.00")]);
     let mut req = request("BW-2", lines.clone());
     req["remark"] = json!("#sandbox:fail");
-    assert_eq!(post(&r, "/v1/invoices", &json!({ "request": req, "orderToken": mint(&c, "BW-2", &lines, "106.00", 600) })).await.0, 202);
+    assert_eq!(
+        post(
+            &r,
+            "/v1/invoices",
+            &json!({ "request": req, "orderToken": mint(&c, "BW-2", &lines, "106.00", 600) })
+        )
+        .await
+        .0,
+        202
+    );
     let v = wait_final(&r, "BW-2", 20).await;
     seen += &v.to_string();
     assert_eq!(v["status"], "failed", "{v}");
-    assert_eq!((v["error"]["code"].as_str(), v["error"]["field"].as_str()), (Some("BUYER_TAXID_NOT_FOUND"), Some("buyer.taxId")), "{v}");
+    assert_eq!(
+        (v["error"]["code"].as_str(), v["error"]["field"].as_str()),
+        (Some("BUYER_TAXID_NOT_FOUND"), Some("buyer.taxId")),
+        "{v}"
+    );
     assert_eq!(fake.with(|s| s.bad_signatures), 0);
 
     // No secret in an answer or a log line.
     seen += &String::from_utf8_lossy(&logs.0.lock().unwrap());
     assert!(seen.contains("BW-2"), "the logs were captured");
-    let mut secrets: Vec<String> = [fakes::baiwang::APP_SECRET, fakes::baiwang::PASSWORD, fakes::baiwang::SALT].iter().map(|s| s.to_string()).collect();
+    let mut secrets: Vec<String> = [
+        fakes::baiwang::APP_SECRET,
+        fakes::baiwang::PASSWORD,
+        fakes::baiwang::SALT,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     secrets.push(sign::password_hash(fakes::baiwang::PASSWORD, fakes::baiwang::SALT));
-    secrets.extend(fake.with(|s| s.valid_tokens.iter().chain(s.refresh_tokens.iter()).cloned().collect::<Vec<_>>()));
+    secrets.extend(fake.with(|s| {
+        s.valid_tokens
+            .iter()
+            .chain(s.refresh_tokens.iter())
+            .cloned()
+            .collect::<Vec<_>>()
+    }));
     for secret in secrets {
         assert!(!seen.contains(&secret), "leaked: {secret}");
     }
@@ -208,6 +260,12 @@ fn the_fake_signs_the_worked_example_independently() {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let body = r#"{"taxNo":"91110000000000000X","orderNos":["ORD202401150001"],"detailMark":"1"}"#;
-    assert_eq!(fakes::baiwang::expected_sign("bw-secret-0001", &q, body), "58853888E9828DBEEF5449D14168EE54");
-    assert_eq!(fakes::baiwang::expected_password("ab", "c"), sign::password_hash("ab", "c"));
+    assert_eq!(
+        fakes::baiwang::expected_sign("bw-secret-0001", &q, body),
+        "58853888E9828DBEEF5449D14168EE54"
+    );
+    assert_eq!(
+        fakes::baiwang::expected_password("ab", "c"),
+        sign::password_hash("ab", "c")
+    );
 }

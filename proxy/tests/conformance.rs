@@ -54,7 +54,10 @@ pub struct Subject {
 pub async fn fake_config(dir: &std::path::Path, env: Vec<(String, String)>) -> Config {
     let base = common::test_config(dir).await;
     let mut all = env;
-    all.push(("FAPIAO_MERCHANT_KEY".into(), "conformance-merchant-key-0123456789abcdef".into()));
+    all.push((
+        "FAPIAO_MERCHANT_KEY".into(),
+        "conformance-merchant-key-0123456789abcdef".into(),
+    ));
     all.push(("FAPIAO_DEMO".into(), "false".into()));
     all.push(("FAPIAO_RATE_LIMIT".into(), "0".into()));
     all.push(("FAPIAO_PROVIDER_TIMEOUT_MS".into(), "400".into()));
@@ -82,7 +85,14 @@ pub async fn subject(which: Which) -> Subject {
     let store = common::open_store(&config).await;
     let provider = fapiao_proxy::provider::from_config(&config, &store).unwrap();
     assert_eq!(provider.name(), format!("{which:?}").to_lowercase());
-    Subject { which, provider, fake, store, config, _dir: dir }
+    Subject {
+        which,
+        provider,
+        fake,
+        store,
+        config,
+        _dir: dir,
+    }
 }
 
 impl Subject {
@@ -93,7 +103,12 @@ impl Subject {
             Which::Sandbox => {
                 let mut k = self.config.sandbox.clone();
                 k.timeout_rate = 1.0;
-                Arc::new(Sandbox::new(self.store.clone(), k, self.config.seller_tax_id.clone(), self.config.seller_name.clone()))
+                Arc::new(Sandbox::new(
+                    self.store.clone(),
+                    k,
+                    self.config.seller_tax_id.clone(),
+                    self.config.seller_name.clone(),
+                ))
             }
             _ => self.provider.clone(),
         }
@@ -106,7 +121,12 @@ impl Subject {
             Which::Sandbox => {
                 let mut k = self.config.sandbox.clone();
                 k.error_rate = 1.0;
-                Arc::new(Sandbox::new(self.store.clone(), k, self.config.seller_tax_id.clone(), self.config.seller_name.clone()))
+                Arc::new(Sandbox::new(
+                    self.store.clone(),
+                    k,
+                    self.config.seller_tax_id.clone(),
+                    self.config.seller_name.clone(),
+                ))
             }
             _ => self.provider.clone(),
         }
@@ -116,14 +136,28 @@ impl Subject {
     async fn held(&self, order_id: &str) -> usize {
         match &self.fake {
             Some(f) => f.count(order_id),
-            None => Sandbox::new(self.store.clone(), self.config.sandbox.clone(), String::new(), String::new()).count(order_id).await,
+            None => {
+                Sandbox::new(
+                    self.store.clone(),
+                    self.config.sandbox.clone(),
+                    String::new(),
+                    String::new(),
+                )
+                .count(order_id)
+                .await
+            }
         }
     }
 
     async fn issue(&self, id: &str, special: bool) -> (IssueRequest, String) {
         let r = issue_request(id, special, "");
-        self.provider.submit_issue(&r).await.unwrap_or_else(|e| panic!("{:?} {id}: {e}", self.which));
-        let QueryOutcome::Issued(i) = until_final(&*self.provider, id, Kind::Blue).await else { panic!("{id} not issued") };
+        self.provider
+            .submit_issue(&r)
+            .await
+            .unwrap_or_else(|e| panic!("{:?} {id}: {e}", self.which));
+        let QueryOutcome::Issued(i) = until_final(&*self.provider, id, Kind::Blue).await else {
+            panic!("{id} not issued")
+        };
         (r, i.number)
     }
 }
@@ -152,7 +186,11 @@ pub fn red_request(id: &str, blue: &IssueRequest, number: &str, partial: bool) -
         blue_invoice_number: Some(number.into()),
         reason: Some(if partial { "销售折让" } else { "开票有误" }.into()),
         full: !partial,
-        lines: if partial { vec![serde_json::from_value(json!({ "blueLineNo": 2, "amount": "53.00" })).unwrap()] } else { vec![] },
+        lines: if partial {
+            vec![serde_json::from_value(json!({ "blueLineNo": 2, "amount": "53.00" })).unwrap()]
+        } else {
+            vec![]
+        },
         blue: Some(blue.invoice_input()),
         ..Default::default()
     };
@@ -184,7 +222,9 @@ async fn issues_normal_and_special(s: Subject) {
         let r = issue_request(id, special, "");
         let accepted = s.provider.submit_issue(&r).await.unwrap();
         let _ = accepted;
-        let QueryOutcome::Issued(i) = until_final(&*s.provider, id, Kind::Blue).await else { panic!("{id} not issued") };
+        let QueryOutcome::Issued(i) = until_final(&*s.provider, id, Kind::Blue).await else {
+            panic!("{id} not issued")
+        };
         assert!(twenty_digits(&i.number), "{:?}: {}", s.which, i.number);
         if let Some(a) = &i.facts.amount_incl_tax {
             assert_eq!(a, "318.00");
@@ -194,7 +234,11 @@ async fn issues_normal_and_special(s: Subject) {
         }
         assert_eq!(s.held(id).await, 1);
         if let Some(f) = &s.fake {
-            assert_eq!(f.with(|st| st.invoices[id].special), special, "{id}: 专票 and 普票 are told apart");
+            assert_eq!(
+                f.with(|st| st.invoices[id].special),
+                special,
+                "{id}: 专票 and 普票 are told apart"
+            );
         }
     }
     if let Some(f) = &s.fake {
@@ -220,7 +264,10 @@ async fn answer_lost_after_issuing_is_found_by_query(s: Subject) {
     // What the worker does: query before resubmitting.
     let found = s.provider.query(id, Kind::Blue).await.unwrap();
     assert_ne!(found, QueryOutcome::NotFound, "the accepted order must be found");
-    assert!(matches!(until_final(&*s.provider, id, Kind::Blue).await, QueryOutcome::Issued(_)));
+    assert!(matches!(
+        until_final(&*s.provider, id, Kind::Blue).await,
+        QueryOutcome::Issued(_)
+    ));
     // A resubmission anyway is refused as a duplicate: never a second invoice.
     assert_eq!(s.provider.submit_issue(&r).await, Err(ProviderError::Duplicate));
     assert_eq!(s.held(id).await, 1);
@@ -235,7 +282,10 @@ async fn timeout_before_accepting_leaves_nothing(s: Subject) {
     assert_eq!(s.provider.query(id, Kind::Blue).await.unwrap(), QueryOutcome::NotFound);
     assert_eq!(s.held(id).await, 0);
     s.provider.submit_issue(&r).await.unwrap();
-    assert!(matches!(until_final(&*s.provider, id, Kind::Blue).await, QueryOutcome::Issued(_)));
+    assert!(matches!(
+        until_final(&*s.provider, id, Kind::Blue).await,
+        QueryOutcome::Issued(_)
+    ));
     assert_eq!(s.held(id).await, 1);
 }
 
@@ -250,12 +300,19 @@ async fn maps_a_wrong_buyer_tax_id(s: Subject) {
         },
         Err(e) => panic!("{:?}: {e:?}", s.which),
     };
-    assert_eq!((issue.code, issue.field.as_str()), ("BUYER_TAXID_NOT_FOUND", "buyer.taxId"), "{:?}", s.which);
+    assert_eq!(
+        (issue.code, issue.field.as_str()),
+        ("BUYER_TAXID_NOT_FOUND", "buyer.taxId"),
+        "{:?}",
+        s.which
+    );
 }
 
 async fn maps_a_refusal_with_the_providers_code(s: Subject) {
     let r = issue_request("J-0001", false, "#sandbox:reject");
-    let Err(ProviderError::Rejected(issue)) = s.provider.submit_issue(&r).await else { panic!("{:?}: not refused", s.which) };
+    let Err(ProviderError::Rejected(issue)) = s.provider.submit_issue(&r).await else {
+        panic!("{:?}: not refused", s.which)
+    };
     assert_eq!(issue.code, "LINE_TAX_TOLERANCE", "{:?}: {issue:?}", s.which);
     assert_eq!(s.held("J-0001").await, 0, "nothing was issued");
 }
@@ -291,7 +348,9 @@ async fn reverses_in_full_and_in_part(s: Subject) {
     let (blue, number) = s.issue("B-0001", false).await;
     let red = red_request("RF-0001", &blue, &number, false);
     s.provider.submit_red(&red, &blue, &number).await.unwrap();
-    let QueryOutcome::Issued(r) = until_final(&*s.provider, "RF-0001", Kind::Red).await else { panic!("full red not issued") };
+    let QueryOutcome::Issued(r) = until_final(&*s.provider, "RF-0001", Kind::Red).await else {
+        panic!("full red not issued")
+    };
     assert!(twenty_digits(&r.number) && r.number != number);
     if let Some(a) = &r.facts.amount_incl_tax {
         assert_eq!(a, "-318.00");
@@ -300,31 +359,52 @@ async fn reverses_in_full_and_in_part(s: Subject) {
     let (blue2, number2) = s.issue("B-0002", true).await;
     let red2 = red_request("RP-0001", &blue2, &number2, true);
     s.provider.submit_red(&red2, &blue2, &number2).await.unwrap();
-    let QueryOutcome::Issued(r2) = until_final(&*s.provider, "RP-0001", Kind::Red).await else { panic!("partial red not issued") };
+    let QueryOutcome::Issued(r2) = until_final(&*s.provider, "RP-0001", Kind::Red).await else {
+        panic!("partial red not issued")
+    };
     assert!(twenty_digits(&r2.number));
     if let Some(a) = &r2.facts.amount_incl_tax {
         assert_eq!(a, "-53.00");
     }
     if let Some(f) = &s.fake {
-        assert_eq!(f.with(|st| (st.invoices["RF-0001"].partial_lines, st.invoices["RP-0001"].partial_lines)), (0, 1));
+        assert_eq!(
+            f.with(|st| (
+                st.invoices["RF-0001"].partial_lines,
+                st.invoices["RP-0001"].partial_lines
+            )),
+            (0, 1)
+        );
     }
     // The same red order number again is a duplicate.
-    assert_eq!(s.provider.submit_red(&red, &blue, &number).await, Err(ProviderError::Duplicate));
+    assert_eq!(
+        s.provider.submit_red(&red, &blue, &number).await,
+        Err(ProviderError::Duplicate)
+    );
 }
 
 async fn serves_result_files(s: Subject) {
     s.issue("P-0001", false).await;
-    let QueryOutcome::Issued(i) = s.provider.query("P-0001", Kind::Blue).await.unwrap() else { panic!() };
+    let QueryOutcome::Issued(i) = s.provider.query("P-0001", Kind::Blue).await.unwrap() else {
+        panic!()
+    };
     match &i.pdf_url {
         Some(url) => {
             let resp = reqwest::get(url).await.unwrap();
             assert_eq!(resp.status().as_u16(), 200, "{url}");
             let bytes = resp.bytes().await.unwrap();
             assert!(bytes.starts_with(b"%PDF"));
-            assert_eq!(sha2::Sha256::digest(&bytes), sha2::Sha256::digest(fakes::pdf_bytes(&i.number)), "the file of this invoice");
+            assert_eq!(
+                sha2::Sha256::digest(&bytes),
+                sha2::Sha256::digest(fakes::pdf_bytes(&i.number)),
+                "the file of this invoice"
+            );
         }
         None => {
-            let d = s.provider.document("P-0001", "xml").await.expect("the sandbox serves its XML");
+            let d = s
+                .provider
+                .document("P-0001", "xml")
+                .await
+                .expect("the sandbox serves its XML");
             assert!(String::from_utf8_lossy(&d.body).contains(&i.number));
         }
     }
@@ -332,12 +412,20 @@ async fn serves_result_files(s: Subject) {
 
 async fn delivers_where_it_can(s: Subject) {
     let (_, number) = s.issue("V-0001", false).await;
-    let d = Delivery { order_id: "V-0001".into(), invoice_number: number.clone(), email: Some("caiwu@example.com".into()), phone: None };
+    let d = Delivery {
+        order_id: "V-0001".into(),
+        invoice_number: number.clone(),
+        email: Some("caiwu@example.com".into()),
+        phone: None,
+    };
     let got = s.provider.deliver(&d).await;
     if s.which.delivers() {
         got.unwrap();
         if let Some(f) = &s.fake {
-            assert_eq!(f.with(|st| st.deliveries.clone()), vec![(number, Some("caiwu@example.com".into()), None)]);
+            assert_eq!(
+                f.with(|st| st.deliveries.clone()),
+                vec![(number, Some("caiwu@example.com".into()), None)]
+            );
         }
     } else {
         assert_eq!(got.unwrap_err().code(), "PROVIDER_UNSUPPORTED");
@@ -348,9 +436,16 @@ async fn lists_for_reconciliation(s: Subject) {
     let (_, a) = s.issue("L-0001", false).await;
     let (_, b) = s.issue("L-0002", true).await;
     let now = fapiao_proxy::time::now_ms();
-    let list = s.provider.list_invoices(now - 3_600_000, now + 3_600_000).await.unwrap();
+    let list = s
+        .provider
+        .list_invoices(now - 3_600_000, now + 3_600_000)
+        .await
+        .unwrap();
     for (id, n) in [("L-0001", &a), ("L-0002", &b)] {
-        let l = list.iter().find(|l| l.order_id == id).unwrap_or_else(|| panic!("{:?}: {id} not listed in {list:?}", s.which));
+        let l = list
+            .iter()
+            .find(|l| l.order_id == id)
+            .unwrap_or_else(|| panic!("{:?}: {id} not listed in {list:?}", s.which));
         assert_eq!(&l.number, n);
         assert_eq!(l.status, "issued");
         if let Some(amount) = &l.amount {
@@ -358,7 +453,11 @@ async fn lists_for_reconciliation(s: Subject) {
         }
     }
     // An empty window lists nothing of these.
-    let old = s.provider.list_invoices(now - 30 * 86_400_000, now - 29 * 86_400_000).await.unwrap();
+    let old = s
+        .provider
+        .list_invoices(now - 30 * 86_400_000, now - 29 * 86_400_000)
+        .await
+        .unwrap();
     assert!(old.iter().all(|l| l.order_id != "L-0001"), "{old:?}");
 }
 

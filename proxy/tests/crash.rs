@@ -42,7 +42,12 @@ impl Provider for Faulty {
             r
         })
     }
-    fn submit_red<'a>(&'a self, red: &'a RedRequest, blue: &'a IssueRequest, n: &'a str) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
+    fn submit_red<'a>(
+        &'a self,
+        red: &'a RedRequest,
+        blue: &'a IssueRequest,
+        n: &'a str,
+    ) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
         self.0.submit_red(red, blue, n)
     }
     fn query<'a>(&'a self, order_id: &'a str, kind: Kind) -> BoxFuture<'a, Result<QueryOutcome, ProviderError>> {
@@ -55,14 +60,19 @@ async fn faulty_proxy(dir: &std::path::Path, mode: Mode, timeout_ms: u64) -> (Ru
     config.provider_timeout = Duration::from_millis(timeout_ms);
     let store = open_store(&config).await;
     let sbx = sandbox(&store, &config);
-    let app = App::start_with(config, store, Arc::new(Faulty(sbx.clone(), mode))).await.unwrap();
+    let app = App::start_with(config, store, Arc::new(Faulty(sbx.clone(), mode)))
+        .await
+        .unwrap();
     (serve(app).await, sbx)
 }
 
 async fn until(mut f: impl FnMut() -> BoxFuture<'static, bool>, secs: u64) {
     let deadline = std::time::Instant::now() + Duration::from_secs(secs);
     while !f().await {
-        assert!(std::time::Instant::now() < deadline, "condition not reached in {secs} s");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "condition not reached in {secs} s"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -72,15 +82,31 @@ async fn a_provider_timeout_after_it_issued_gives_one_invoice() {
     let dir = tempfile::tempdir().unwrap();
     let (r, sbx) = faulty_proxy(dir.path(), Mode::Slow, 300).await;
     for i in 0..5 {
-        assert_eq!(post(&r, "/v1/invoices", &body(&r.state.config, &format!("TO-{i}"))).await.0, 202);
+        assert_eq!(
+            post(&r, "/v1/invoices", &body(&r.state.config, &format!("TO-{i}")))
+                .await
+                .0,
+            202
+        );
     }
     for i in 0..5 {
         assert_eq!(wait_final(&r, &format!("TO-{i}"), 10).await["status"], "issued");
         assert_eq!(sbx.count(&format!("TO-{i}")).await, 1);
     }
     assert_eq!(sbx.total().await, 5);
-    let m = r.client.get(format!("{}/metrics", r.base)).send().await.unwrap().text().await.unwrap();
-    assert!(m.contains("fapiao_provider_calls_total{call=\"submit\",outcome=\"unavailable\"} 5"), "every submission timed out: {m}");
+    let m = r
+        .client
+        .get(format!("{}/metrics", r.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        m.contains("fapiao_provider_calls_total{call=\"submit\",outcome=\"unavailable\"} 5"),
+        "every submission timed out: {m}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,7 +114,12 @@ async fn lost_answers_from_the_sandbox_knob_give_one_invoice_each() {
     let dir = tempfile::tempdir().unwrap();
     let (r, sbx) = sandbox_proxy(dir.path(), |c| c.sandbox.timeout_rate = 1.0).await;
     for i in 0..10 {
-        assert_eq!(post(&r, "/v1/invoices", &body(&r.state.config, &format!("LA-{i}"))).await.0, 202);
+        assert_eq!(
+            post(&r, "/v1/invoices", &body(&r.state.config, &format!("LA-{i}")))
+                .await
+                .0,
+            202
+        );
     }
     for i in 0..10 {
         assert_eq!(wait_final(&r, &format!("LA-{i}"), 10).await["status"], "issued");
@@ -101,10 +132,22 @@ async fn killed_after_submitting_and_restarted() {
     let dir = tempfile::tempdir().unwrap();
     let (a, sbx_a) = faulty_proxy(dir.path(), Mode::HangAfter, 60_000).await;
     for i in 0..5 {
-        assert_eq!(post(&a, "/v1/invoices", &body(&a.state.config, &format!("K-{i}"))).await.0, 202);
+        assert_eq!(
+            post(&a, "/v1/invoices", &body(&a.state.config, &format!("K-{i}")))
+                .await
+                .0,
+            202
+        );
     }
     let s = sbx_a.clone();
-    until(move || { let s = s.clone(); Box::pin(async move { s.total().await == 5 }) }, 10).await;
+    until(
+        move || {
+            let s = s.clone();
+            Box::pin(async move { s.total().await == 5 })
+        },
+        10,
+    )
+    .await;
     a.kill();
     // A new process on the same database file, with a healthy provider.
     let (b, sbx_b) = sandbox_proxy(dir.path(), |_| {}).await;
@@ -112,8 +155,19 @@ async fn killed_after_submitting_and_restarted() {
         assert_eq!(wait_final(&b, &format!("K-{i}"), 10).await["status"], "issued");
     }
     assert_eq!(sbx_b.total().await, 5, "no order was submitted twice");
-    let m = b.client.get(format!("{}/metrics", b.base)).send().await.unwrap().text().await.unwrap();
-    assert!(!m.contains("call=\"submit\""), "after the restart the worker queried and never resubmitted: {m}");
+    let m = b
+        .client
+        .get(format!("{}/metrics", b.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !m.contains("call=\"submit\""),
+        "after the restart the worker queried and never resubmitted: {m}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -121,13 +175,25 @@ async fn killed_before_the_provider_saw_the_order_and_restarted() {
     let dir = tempfile::tempdir().unwrap();
     let (a, sbx_a) = faulty_proxy(dir.path(), Mode::HangBefore, 60_000).await;
     for i in 0..3 {
-        assert_eq!(post(&a, "/v1/invoices", &body(&a.state.config, &format!("KB-{i}"))).await.0, 202);
+        assert_eq!(
+            post(&a, "/v1/invoices", &body(&a.state.config, &format!("KB-{i}")))
+                .await
+                .0,
+            202
+        );
     }
     let st = a.state.clone();
     until(
         move || {
             let st = st.clone();
-            Box::pin(async move { st.store.counts().await.unwrap().iter().any(|(s, n)| s == "issuing" && *n == 3) })
+            Box::pin(async move {
+                st.store
+                    .counts()
+                    .await
+                    .unwrap()
+                    .iter()
+                    .any(|(s, n)| s == "issuing" && *n == 3)
+            })
         },
         10,
     )
@@ -136,13 +202,21 @@ async fn killed_before_the_provider_saw_the_order_and_restarted() {
     a.kill();
     let (b, sbx_b) = sandbox_proxy(dir.path(), |_| {}).await;
     for i in 0..3 {
-        assert_eq!(wait_final(&b, &format!("KB-{i}"), 10).await["status"], "issued", "none lost");
+        assert_eq!(
+            wait_final(&b, &format!("KB-{i}"), 10).await["status"],
+            "issued",
+            "none lost"
+        );
     }
     assert_eq!(sbx_b.total().await, 3);
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn spawn_proxy(config: &Config, port: u16) -> std::process::Child {
@@ -189,7 +263,12 @@ async fn the_real_binary_killed_with_sigkill_and_restarted() {
     up(client.clone(), base.clone()).await;
     let n = 20;
     for i in 0..n {
-        let resp = client.post(format!("{base}/v1/invoices")).json(&body(&config, &format!("BIN-{i}"))).send().await.unwrap();
+        let resp = client
+            .post(format!("{base}/v1/invoices"))
+            .json(&body(&config, &format!("BIN-{i}")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 202);
     }
     child.kill().unwrap(); // SIGKILL, mid-flight: the sandbox issues after 300–900 ms
@@ -199,7 +278,10 @@ async fn the_real_binary_killed_with_sigkill_and_restarted() {
     for i in 0..n {
         let mut status = String::new();
         for _ in 0..40 {
-            let url = format!("{base}/v1/invoices/BIN-{i}?wait=5&access={}", access(&config, &format!("BIN-{i}")));
+            let url = format!(
+                "{base}/v1/invoices/BIN-{i}?wait=5&access={}",
+                access(&config, &format!("BIN-{i}"))
+            );
             let v: serde_json::Value = client.get(url).send().await.unwrap().json().await.unwrap();
             status = v["status"].as_str().unwrap_or("").to_owned();
             if status == "issued" {
@@ -211,8 +293,16 @@ async fn the_real_binary_killed_with_sigkill_and_restarted() {
     child.kill().unwrap();
     child.wait().unwrap();
     let store = open_store(&config).await;
-    assert_eq!(store.sandbox_count(None).await.unwrap(), n, "one invoice per order in all");
+    assert_eq!(
+        store.sandbox_count(None).await.unwrap(),
+        n,
+        "one invoice per order in all"
+    );
     for i in 0..n {
-        assert_eq!(store.sandbox_count(Some(&format!("BIN-{i}"))).await.unwrap(), 1, "exactly one invoice for BIN-{i}");
+        assert_eq!(
+            store.sandbox_count(Some(&format!("BIN-{i}"))).await.unwrap(),
+            1,
+            "exactly one invoice for BIN-{i}"
+        );
     }
 }

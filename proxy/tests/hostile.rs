@@ -1,4 +1,4 @@
-//! Hostile input over HTTP (issue 7): malformed JSON, huge bodies, wrong content
+//! Hostile input over HTTP: malformed JSON, huge bodies, wrong content
 //! types, forged/expired/replayed order tokens, tampered amounts and callback spam.
 //! Each gets its 4xx with a stable code in `{ errors }`, nothing is issued, and
 //! `/healthz` stays OK.
@@ -59,7 +59,12 @@ async fn malformed_json_is_400_request_body_invalid() {
     let good = body(&r.state.config, "M-1");
     let good_text = good.to_string();
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-    let deep_request = format!(r#"{{"orderToken":{},"request":{}1{}}}"#, good["orderToken"], "[".repeat(10_000), "]".repeat(10_000));
+    let deep_request = format!(
+        r#"{{"orderToken":{},"request":{}1{}}}"#,
+        good["orderToken"],
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
     let bodies: Vec<(&str, Vec<u8>)> = vec![
         ("empty", Vec::new()),
         ("truncated", good_text.as_bytes()[..good_text.len() / 2].to_vec()),
@@ -70,14 +75,27 @@ async fn malformed_json_is_400_request_body_invalid() {
         ("null", b"null".to_vec()),
         ("deeply nested", deep.into_bytes()),
         ("deeply nested request", deep_request.into_bytes()),
-        ("a number as request", json!({ "request": 5, "orderToken": good["orderToken"] }).to_string().into_bytes()),
+        (
+            "a number as request",
+            json!({ "request": 5, "orderToken": good["orderToken"] })
+                .to_string()
+                .into_bytes(),
+        ),
         ("lines as a string", {
             let mut b = good.clone();
             b["request"]["lines"] = json!("午餐 106.00");
             b.to_string().into_bytes()
         }),
-        ("a token that is not a string", json!({ "request": good["request"], "orderToken": 42 }).to_string().into_bytes()),
-        ("no request", json!({ "orderToken": good["orderToken"] }).to_string().into_bytes()),
+        (
+            "a token that is not a string",
+            json!({ "request": good["request"], "orderToken": 42 })
+                .to_string()
+                .into_bytes(),
+        ),
+        (
+            "no request",
+            json!({ "orderToken": good["orderToken"] }).to_string().into_bytes(),
+        ),
     ];
     for (what, b) in bodies {
         let (s, v) = raw(&r, "/v1/invoices", Some("application/json"), b).await;
@@ -104,9 +122,17 @@ async fn huge_bodies_are_413_with_a_code_whether_announced_or_streamed() {
     let mut b = body(&r.state.config, "H-1");
     b["request"]["remark"] = json!("备".repeat(5_000));
     let len = b.to_string().len();
-    for path in ["/v1/invoices", "/v1/invoices/H-1/red", "/v1/demo/order-token", "/v1/callbacks/nuonuo"] {
+    for path in [
+        "/v1/invoices",
+        "/v1/invoices/H-1/red",
+        "/v1/demo/order-token",
+        "/v1/callbacks/nuonuo",
+    ] {
         let answer = http_raw(&r, format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"), Vec::new()).await;
-        assert!(answer.starts_with("HTTP/1.1 413") && answer.contains("REQUEST_BODY_TOO_LARGE"), "{path}: {answer}");
+        assert!(
+            answer.starts_with("HTTP/1.1 413") && answer.contains("REQUEST_BODY_TOO_LARGE"),
+            "{path}: {answer}"
+        );
     }
     // Streamed (chunked, no length) past the limit: the server reads up to the
     // limit. It may reset the connection before the client reads the answer, so
@@ -142,7 +168,15 @@ async fn wrong_content_types_are_415() {
     // A valid body: only the content type is wrong (a cross-site form can send
     // text/plain without a CORS preflight).
     let text = body(&r.state.config, "CT-1").to_string();
-    for ct in [None, Some("text/plain"), Some("text/plain;charset=UTF-8"), Some("application/x-www-form-urlencoded"), Some("multipart/form-data; boundary=x"), Some("application/jsonx"), Some("")] {
+    for ct in [
+        None,
+        Some("text/plain"),
+        Some("text/plain;charset=UTF-8"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        Some("application/jsonx"),
+        Some(""),
+    ] {
         let (s, v) = raw(&r, "/v1/invoices", ct, text.clone()).await;
         assert_eq!((s, codes(&v)), (415, one("REQUEST_CONTENT_TYPE")), "{ct:?}: {v}");
         let (s, v) = raw(&r, "/v1/invoices/CT-1/red", ct, "{}").await;
@@ -177,7 +211,10 @@ async fn forged_and_expired_tokens_are_401() {
             expires_at: now + 600,
             price_includes_tax: true,
             lines: serde_json::from_value(lines.clone()).unwrap(),
-            totals: TokenTotals { amount_incl_tax: Some("106.00".into()), ..Default::default() },
+            totals: TokenTotals {
+                amount_incl_tax: Some("106.00".into()),
+                ..Default::default()
+            },
             ..Default::default()
         };
         f(&mut cl);
@@ -187,33 +224,90 @@ async fn forged_and_expired_tokens_are_401() {
     flipped[0] = if flipped[0] == b'A' { b'B' } else { b'A' };
     let cases: Vec<(&str, String, &str)> = vec![
         ("no signature", format!("FP1.{payload}."), "ORDER_TOKEN_SIGNATURE"),
-        ("one character of the signature changed", format!("{head}.{}", String::from_utf8(flipped).unwrap()), "ORDER_TOKEN_SIGNATURE"),
-        ("signature truncated", format!("{head}.{}", &sig[..20]), "ORDER_TOKEN_SIGNATURE"),
-        ("signature of another key", {
-            let other = fapiao_proxy::token::mint(&fapiao_proxy::secret::Secret::new("y".repeat(40)), &Claims { v: 1, order_id: "K-1".into(), ..Default::default() });
-            format!("{head}.{}", other.rsplit_once('.').unwrap().1)
-        }, "ORDER_TOKEN_SIGNATURE"),
-        ("signature not base64url", format!("{head}.!!!!"), "ORDER_TOKEN_MALFORMED"),
-        ("another version prefix", format!("FP2.{payload}.{sig}"), "ORDER_TOKEN_MALFORMED"),
+        (
+            "one character of the signature changed",
+            format!("{head}.{}", String::from_utf8(flipped).unwrap()),
+            "ORDER_TOKEN_SIGNATURE",
+        ),
+        (
+            "signature truncated",
+            format!("{head}.{}", &sig[..20]),
+            "ORDER_TOKEN_SIGNATURE",
+        ),
+        (
+            "signature of another key",
+            {
+                let other = fapiao_proxy::token::mint(
+                    &fapiao_proxy::secret::Secret::new("y".repeat(40)),
+                    &Claims {
+                        v: 1,
+                        order_id: "K-1".into(),
+                        ..Default::default()
+                    },
+                );
+                format!("{head}.{}", other.rsplit_once('.').unwrap().1)
+            },
+            "ORDER_TOKEN_SIGNATURE",
+        ),
+        (
+            "signature not base64url",
+            format!("{head}.!!!!"),
+            "ORDER_TOKEN_MALFORMED",
+        ),
+        (
+            "another version prefix",
+            format!("FP2.{payload}.{sig}"),
+            "ORDER_TOKEN_MALFORMED",
+        ),
         ("no dots", good.replace('.', ""), "ORDER_TOKEN_MALFORMED"),
-        ("a JWT with alg none", "eyJhbGciOiJub25lIn0.eyJvcmRlcklkIjoiSy0xIn0.".into(), "ORDER_TOKEN_MALFORMED"),
-        ("a signed token of version 2", claims(&|cl| cl.v = 2), "ORDER_TOKEN_MALFORMED"),
-        ("expired a second ago", claims(&|cl| cl.expires_at = fapiao_proxy::time::now_s() - 1), "ORDER_TOKEN_EXPIRED"),
-        ("expired long ago", claims(&|cl| {
-            cl.issued_at = 1_600_000_000;
-            cl.expires_at = 1_600_000_600;
-        }), "ORDER_TOKEN_EXPIRED"),
-        ("expires now", claims(&|cl| cl.expires_at = fapiao_proxy::time::now_s()), "ORDER_TOKEN_EXPIRED"),
+        (
+            "a JWT with alg none",
+            "eyJhbGciOiJub25lIn0.eyJvcmRlcklkIjoiSy0xIn0.".into(),
+            "ORDER_TOKEN_MALFORMED",
+        ),
+        (
+            "a signed token of version 2",
+            claims(&|cl| cl.v = 2),
+            "ORDER_TOKEN_MALFORMED",
+        ),
+        (
+            "expired a second ago",
+            claims(&|cl| cl.expires_at = fapiao_proxy::time::now_s() - 1),
+            "ORDER_TOKEN_EXPIRED",
+        ),
+        (
+            "expired long ago",
+            claims(&|cl| {
+                cl.issued_at = 1_600_000_000;
+                cl.expires_at = 1_600_000_600;
+            }),
+            "ORDER_TOKEN_EXPIRED",
+        ),
+        (
+            "expires now",
+            claims(&|cl| cl.expires_at = fapiao_proxy::time::now_s()),
+            "ORDER_TOKEN_EXPIRED",
+        ),
     ];
     for (what, t, code) in cases {
         let (s, v) = post(&r, "/v1/invoices", &json!({ "request": req, "orderToken": t })).await;
         assert_eq!((s, codes(&v)), (401, one(code)), "{what}: {v}");
     }
     // A token of another merchant, validly signed (the seller differs): 403.
-    let (s, v) = post(&r, "/v1/invoices", &json!({ "request": req, "orderToken": claims(&|cl| cl.merchant = "91110000600037341L".into()) })).await;
+    let (s, v) = post(
+        &r,
+        "/v1/invoices",
+        &json!({ "request": req, "orderToken": claims(&|cl| cl.merchant = "91110000600037341L".into()) }),
+    )
+    .await;
     assert_eq!((s, codes(&v)), (403, one("ORDER_TOKEN_MISMATCH")), "{v}");
     // A very long token inside the body limit.
-    let (s, v) = post(&r, "/v1/invoices", &json!({ "request": req, "orderToken": format!("FP1.{}.{}", "A".repeat(100_000), sig) })).await;
+    let (s, v) = post(
+        &r,
+        "/v1/invoices",
+        &json!({ "request": req, "orderToken": format!("FP1.{}.{}", "A".repeat(100_000), sig) }),
+    )
+    .await;
     assert_eq!(s, 401, "{v}");
     assert_eq!(get(&r, "/v1/invoices/K-1").await.0, 404);
     assert_healthy_and_nothing_issued(&r, &sbx).await;
@@ -226,7 +320,16 @@ async fn replayed_tokens_issue_nothing_new() {
     let c = r.state.config.clone();
     let lines = json!([line("午餐", "106.00")]);
     let t = mint(&c, "R-1", &lines, "106.00", 600);
-    assert_eq!(post(&r, "/v1/invoices", &json!({ "request": request("R-1", lines.clone()), "orderToken": t })).await.0, 202);
+    assert_eq!(
+        post(
+            &r,
+            "/v1/invoices",
+            &json!({ "request": request("R-1", lines.clone()), "orderToken": t })
+        )
+        .await
+        .0,
+        202
+    );
     assert_eq!(wait_final(&r, "R-1", 10).await["status"], "issued");
     // The same token, the same lines, another buyer (so another payload): a conflict.
     let mut other_buyer = request("R-1", lines.clone());
@@ -240,31 +343,74 @@ async fn replayed_tokens_issue_nothing_new() {
     assert_eq!((s, codes(&v)), (409, one("ORDER_CONFLICT")), "{v}");
     // The same token for other order ids (a receipt photographed and replayed).
     for id in ["R-2", "R-1 ", "r-1", "R-1\u{200b}"] {
-        let (s, v) = post(&r, "/v1/invoices", &json!({ "request": request(id, lines.clone()), "orderToken": t })).await;
+        let (s, v) = post(
+            &r,
+            "/v1/invoices",
+            &json!({ "request": request(id, lines.clone()), "orderToken": t }),
+        )
+        .await;
         assert!(
-            (s == 403 && codes(&v) == one("ORDER_TOKEN_MISMATCH")) || (s == 422 && !codes(&v).is_empty()) || (s == 200 && v["orderId"] == "R-1"),
+            (s == 403 && codes(&v) == one("ORDER_TOKEN_MISMATCH"))
+                || (s == 422 && !codes(&v).is_empty())
+                || (s == 200 && v["orderId"] == "R-1"),
             "{id:?}: {s} {v}"
         );
     }
     // The blue token presented as a red-letter token.
-    let (s, v) = post(&r, "/v1/invoices/R-1/red", &json!({ "request": { "orderId": "R-1-R", "reason": "02", "full": true }, "orderToken": t })).await;
+    let (s, v) = post(
+        &r,
+        "/v1/invoices/R-1/red",
+        &json!({ "request": { "orderId": "R-1-R", "reason": "02", "full": true }, "orderToken": t }),
+    )
+    .await;
     assert_eq!((s, codes(&v)), (403, one("ORDER_TOKEN_MISMATCH")), "{v}");
     // A red token replayed against another blue order, and for a second red order.
     let now = fapiao_proxy::time::now_s();
-    let red = fapiao_proxy::token::mint(&c.merchant_key, &Claims {
-        v: 1, merchant: c.seller_tax_id.clone(), purpose: Purpose::Red, order_id: "R-1-R".into(),
-        blue_order_id: Some("R-1".into()), issued_at: now, expires_at: now + 600, ..Default::default()
-    });
+    let red = fapiao_proxy::token::mint(
+        &c.merchant_key,
+        &Claims {
+            v: 1,
+            merchant: c.seller_tax_id.clone(),
+            purpose: Purpose::Red,
+            order_id: "R-1-R".into(),
+            blue_order_id: Some("R-1".into()),
+            issued_at: now,
+            expires_at: now + 600,
+            ..Default::default()
+        },
+    );
     let t2 = mint(&c, "R-9", &lines, "106.00", 600);
-    assert_eq!(post(&r, "/v1/invoices", &json!({ "request": request("R-9", lines.clone()), "orderToken": t2 })).await.0, 202);
+    assert_eq!(
+        post(
+            &r,
+            "/v1/invoices",
+            &json!({ "request": request("R-9", lines.clone()), "orderToken": t2 })
+        )
+        .await
+        .0,
+        202
+    );
     assert_eq!(wait_final(&r, "R-9", 10).await["status"], "issued");
-    let (s, v) = post(&r, "/v1/invoices/R-9/red", &json!({ "request": { "orderId": "R-1-R", "reason": "02", "full": true }, "orderToken": red })).await;
+    let (s, v) = post(
+        &r,
+        "/v1/invoices/R-9/red",
+        &json!({ "request": { "orderId": "R-1-R", "reason": "02", "full": true }, "orderToken": red }),
+    )
+    .await;
     assert_eq!((s, codes(&v)), (403, one("ORDER_TOKEN_MISMATCH")), "{v}");
-    let (s, v) = post(&r, "/v1/invoices/R-1/red", &json!({ "request": { "orderId": "R-1-R2", "reason": "02", "full": true }, "orderToken": red })).await;
+    let (s, v) = post(
+        &r,
+        "/v1/invoices/R-1/red",
+        &json!({ "request": { "orderId": "R-1-R2", "reason": "02", "full": true }, "orderToken": red }),
+    )
+    .await;
     assert_eq!((s, codes(&v)), (403, one("ORDER_TOKEN_MISMATCH")), "{v}");
     assert_eq!(get(&r, "/v1/invoices/R-1-R").await.0, 404);
     assert_eq!(get(&r, "/v1/invoices/R-2").await.0, 404);
-    assert_eq!((sbx.count("R-1").await, sbx.count("R-9").await, sbx.total().await), (1, 1, 2));
+    assert_eq!(
+        (sbx.count("R-1").await, sbx.count("R-9").await, sbx.total().await),
+        (1, 1, 2)
+    );
     assert_eq!(get(&r, "/healthz").await.1["status"], "ok");
 }
 
@@ -284,17 +430,38 @@ async fn tampered_amounts_are_403_or_422() {
         ("another rate", variant(&|l| l[0]["taxRate"] = json!("0.01"))),
         ("a lower unit price", variant(&|l| l[0]["unitPrice"] = json!("0.01"))),
         ("a larger quantity", variant(&|l| l[0]["quantity"] = json!("200"))),
-        ("quantity and price swapped to the same amount", variant(&|l| {
-            l[0]["quantity"] = json!("1");
-            l[0]["unitPrice"] = json!("11.30");
-        })),
-        ("the amount given instead of quantity × price", variant(&|l| *l = json!([{ "name": "笔", "taxCode": "1060201030000000000", "amount": "11.30", "taxRate": "0.13" }]))),
-        ("split in two lines", variant(&|l| {
-            let one = json!({ "name": "笔", "taxCode": "1060201030000000000", "quantity": "1", "unitPrice": "5.65", "taxRate": "0.13" });
-            *l = json!([one, one]);
-        })),
-        ("an extra line", variant(&|l| l.as_array_mut().unwrap().push(json!({ "name": "笔", "taxCode": "1060201030000000000", "amount": "0.01", "taxRate": "0.13" })))),
-        ("another tax code", variant(&|l| l[0]["taxCode"] = json!("1060201010000000000"))),
+        (
+            "quantity and price swapped to the same amount",
+            variant(&|l| {
+                l[0]["quantity"] = json!("1");
+                l[0]["unitPrice"] = json!("11.30");
+            }),
+        ),
+        (
+            "the amount given instead of quantity × price",
+            variant(&|l| {
+                *l = json!([{ "name": "笔", "taxCode": "1060201030000000000", "amount": "11.30", "taxRate": "0.13" }])
+            }),
+        ),
+        (
+            "split in two lines",
+            variant(&|l| {
+                let one = json!({ "name": "笔", "taxCode": "1060201030000000000", "quantity": "1", "unitPrice": "5.65", "taxRate": "0.13" });
+                *l = json!([one, one]);
+            }),
+        ),
+        (
+            "an extra line",
+            variant(&|l| {
+                l.as_array_mut().unwrap().push(
+                    json!({ "name": "笔", "taxCode": "1060201030000000000", "amount": "0.01", "taxRate": "0.13" }),
+                )
+            }),
+        ),
+        (
+            "another tax code",
+            variant(&|l| l[0]["taxCode"] = json!("1060201010000000000")),
+        ),
     ];
     for (what, b) in mismatches {
         let (s, v) = post(&r, "/v1/invoices", &b).await;
@@ -304,14 +471,29 @@ async fn tampered_amounts_are_403_or_422() {
         );
     }
     // Amounts no engine should take: the package's 422, never a 500 or a panic.
-    for bad in ["-11.30", "1e3", "NaN", "0x10", "99999999999999999999999999999999", "0.000000000000000000000000000001", "", " ", "１１.３０"] {
+    for bad in [
+        "-11.30",
+        "1e3",
+        "NaN",
+        "0x10",
+        "99999999999999999999999999999999",
+        "0.000000000000000000000000000001",
+        "",
+        " ",
+        "１１.３０",
+    ] {
         let b = variant(&|l| l[0]["unitPrice"] = json!(bad));
         let (s, v) = post(&r, "/v1/invoices", &b).await;
         assert!((s == 422 || s == 403) && !codes(&v).is_empty(), "{bad:?}: {s} {v}");
         // The same in a token: the token's lines are not valid.
         let mut l = sold.clone();
         l[0]["unitPrice"] = json!(bad);
-        let (s, v) = post(&r, "/v1/invoices", &json!({ "request": request("TA-1", sold.clone()), "orderToken": mint(&c, "TA-1", &l, "11.30", 600) })).await;
+        let (s, v) = post(
+            &r,
+            "/v1/invoices",
+            &json!({ "request": request("TA-1", sold.clone()), "orderToken": mint(&c, "TA-1", &l, "11.30", 600) }),
+        )
+        .await;
         assert_eq!((s, codes(&v)), (403, one("ORDER_TOKEN_MISMATCH")), "token {bad:?}: {v}");
     }
     // A token that leaves the tax code open does not let the browser pick one
@@ -319,8 +501,17 @@ async fn tampered_amounts_are_403_or_422() {
     // the line it discounts, and then only that code is accepted.
     let mut open = sold.clone();
     open[0].as_object_mut().unwrap().remove("taxCode");
-    let (s, v) = post(&r, "/v1/invoices", &json!({ "request": request("TA-1", sold.clone()), "orderToken": mint(&c, "TA-1", &open, "11.30", 600) })).await;
-    assert_eq!((s, codes(&v)), (403, one("ORDER_TOKEN_MISMATCH")), "a token line without a tax code: {v}");
+    let (s, v) = post(
+        &r,
+        "/v1/invoices",
+        &json!({ "request": request("TA-1", sold.clone()), "orderToken": mint(&c, "TA-1", &open, "11.30", 600) }),
+    )
+    .await;
+    assert_eq!(
+        (s, codes(&v)),
+        (403, one("ORDER_TOKEN_MISMATCH")),
+        "a token line without a tax code: {v}"
+    );
     let discounted = json!([
         { "name": "笔", "taxCode": "1060201030000000000", "amount": "11.30", "taxRate": "0.13" },
         { "name": "笔", "kind": "discount", "amount": "-1.30", "taxRate": "0.13" },
@@ -331,16 +522,38 @@ async fn tampered_amounts_are_403_or_422() {
         l
     };
     let token = mint(&c, "TA-D", &discounted, "10.00", 600);
-    let (s, v) = post(&r, "/v1/invoices", &json!({ "request": request("TA-D", with_code("1040201100000000000")), "orderToken": token })).await;
+    let (s, v) = post(
+        &r,
+        "/v1/invoices",
+        &json!({ "request": request("TA-D", with_code("1040201100000000000")), "orderToken": token }),
+    )
+    .await;
     // (The package refuses it already: a discount line carries the name, so the
     // 简称, of the line it discounts.)
-    assert!((s == 403 || s == 422) && !codes(&v).is_empty(), "a discount line under another code: {s} {v}");
+    assert!(
+        (s == 403 || s == 422) && !codes(&v).is_empty(),
+        "a discount line under another code: {s} {v}"
+    );
     assert_eq!(get(&r, "/v1/invoices/TA-1").await.0, 404);
     assert_healthy_and_nothing_issued(&r, &sbx).await;
-    let (s, v) = post(&r, "/v1/invoices", &json!({ "request": request("TA-D", with_code("1060201030000000000")), "orderToken": token })).await;
+    let (s, v) = post(
+        &r,
+        "/v1/invoices",
+        &json!({ "request": request("TA-D", with_code("1060201030000000000")), "orderToken": token }),
+    )
+    .await;
     assert_eq!(s, 202, "a discount line under the discounted line's code: {v}");
     // The untampered order goes through.
-    assert_eq!(post(&r, "/v1/invoices", &json!({ "request": request("TA-1", sold.clone()), "orderToken": t })).await.0, 202);
+    assert_eq!(
+        post(
+            &r,
+            "/v1/invoices",
+            &json!({ "request": request("TA-1", sold.clone()), "orderToken": t })
+        )
+        .await
+        .0,
+        202
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -389,7 +602,13 @@ async fn callback_spam_issues_nothing_and_wrong_tokens_are_401() {
     }
     // Garbage callbacks with the right token: answered, nothing trusted.
     for junk in [&b"\xff\xfe"[..], b"{", b"orderno=%ZZ%&content=%7B", b"[]", b"orderno"] {
-        let (s, _) = raw(&r, "/v1/callbacks/nuonuo?token=cb-token-0123456789", Some("application/x-www-form-urlencoded"), junk.to_vec()).await;
+        let (s, _) = raw(
+            &r,
+            "/v1/callbacks/nuonuo?token=cb-token-0123456789",
+            Some("application/x-www-form-urlencoded"),
+            junk.to_vec(),
+        )
+        .await;
         assert_eq!(s, 200);
     }
     // The push's content (an invoice number) was never trusted: one invoice, from the provider.

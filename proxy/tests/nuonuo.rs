@@ -45,14 +45,28 @@ async fn token(State(f): State<Shared>, body: String) -> Json<Value> {
     Json(json!({ "access_token": ACCESS_TOKEN, "expires_in": "86400" }))
 }
 
-async fn gateway(State(f): State<Shared>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap, body: Bytes) -> Json<Value> {
+async fn gateway(
+    State(f): State<Shared>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Json<Value> {
     let text = String::from_utf8(body.to_vec()).unwrap();
     let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let g = |k: &str| q.get(k).cloned().unwrap_or_default();
     let ok = g("appkey") == APP_KEY
         && g("senid").len() == 32
         && g("nonce").len() == 8
-        && sign::verify(APP_SECRET, "/open/v1/services", APP_KEY, &g("senid"), &g("nonce"), &g("timestamp"), &text, &h("X-Nuonuo-Sign"));
+        && sign::verify(
+            APP_SECRET,
+            "/open/v1/services",
+            APP_KEY,
+            &g("senid"),
+            &g("nonce"),
+            &g("timestamp"),
+            &text,
+            &h("X-Nuonuo-Sign"),
+        );
     if !ok {
         f.lock().unwrap().bad_signatures += 1;
         return Json(json!({ "code": "070601", "describe": "签名不匹配" }));
@@ -73,7 +87,10 @@ async fn gateway(State(f): State<Shared>, Query(q): Query<HashMap<String, String
                 assert_eq!(o["invoiceLine"], "pc");
                 if o.get("specificFactor").is_none() {
                     assert_eq!(o["invoiceDetail"][0]["goodsCode"], "3070401000000000000");
-                    assert_eq!(o["invoiceDetail"][0]["goodsName"], "午餐", "the name without the *简称* prefix");
+                    assert_eq!(
+                        o["invoiceDetail"][0]["goodsName"], "午餐",
+                        "the name without the *简称* prefix"
+                    );
                     assert_eq!(o["invoiceDetail"][0]["taxIncludedAmount"], "106.00");
                 }
                 if o["remark"] == "E9302" {
@@ -89,12 +106,17 @@ async fn gateway(State(f): State<Shared>, Query(q): Query<HashMap<String, String
                 }
             }
             "nuonuo.OpeMplatform.queryInvoiceResult" => {
-                assert_eq!(v["isOfferInvoiceDetail"], "1", "the lines are asked for, to compare the invoice with the order");
+                assert_eq!(
+                    v["isOfferInvoiceDetail"], "1",
+                    "the lines are asked for, to compare the invoice with the order"
+                );
                 let no = v["orderNos"][0].as_str().unwrap().to_owned();
                 let is_red = f.reds.contains_key(&no);
                 match f.accepted.get_mut(&no) {
-                    None if is_red => json!({ "code": "E0000", "describe": "获取成功", "result": [{ "orderNo": no, "status": "2",
-                        "allElectronicInvoiceNumber": "26332000000000000099", "invoiceTime": 1_763_870_000_000i64, "pdfUrl": "https://invtest.jss.com.cn/red.pdf" }] }),
+                    None if is_red => {
+                        json!({ "code": "E0000", "describe": "获取成功", "result": [{ "orderNo": no, "status": "2",
+                        "allElectronicInvoiceNumber": "26332000000000000099", "invoiceTime": 1_763_870_000_000i64, "pdfUrl": "https://invtest.jss.com.cn/red.pdf" }] })
+                    }
                     None => json!({ "code": "E9500", "describe": "发票不存在" }),
                     Some((_, n)) => {
                         *n += 1;
@@ -123,17 +145,32 @@ async fn gateway(State(f): State<Shared>, Query(q): Query<HashMap<String, String
 
 async fn fake_nuonuo() -> (String, Shared) {
     let shared: Shared = Arc::default();
-    let app = Router::new().route("/accessToken", route_post(token)).route("/open/v1/services", route_post(gateway)).with_state(shared.clone());
+    let app = Router::new()
+        .route("/accessToken", route_post(token))
+        .route("/open/v1/services", route_post(gateway))
+        .with_state(shared.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (format!("http://{addr}"), shared)
 }
 
-const KEYS: NuonuoKeys = NuonuoKeys { app_key: APP_KEY, app_secret: APP_SECRET, merchant_key: MERCHANT_KEY };
+const KEYS: NuonuoKeys = NuonuoKeys {
+    app_key: APP_KEY,
+    app_secret: APP_SECRET,
+    merchant_key: MERCHANT_KEY,
+};
 
 fn nuonuo_config(db: &std::path::Path, fake: &str) -> Config {
-    common::nuonuo_config(db, fake, &KEYS, &[("FAPIAO_PROVIDER_TIMEOUT_MS", "400"), ("FAPIAO_BREAKER_COOLDOWN_MS", "100")])
+    common::nuonuo_config(
+        db,
+        fake,
+        &KEYS,
+        &[
+            ("FAPIAO_PROVIDER_TIMEOUT_MS", "400"),
+            ("FAPIAO_BREAKER_COOLDOWN_MS", "100"),
+        ],
+    )
 }
 
 async fn nuonuo_proxy(db: &std::path::Path, fake: &str) -> Running {
@@ -160,7 +197,11 @@ impl std::io::Write for Logs {
 async fn issues_red_letters_and_never_leaks_a_secret() {
     let logs = Logs::default();
     let l2 = logs.clone();
-    tracing_subscriber::fmt().with_writer(move || l2.clone()).with_max_level(tracing::Level::DEBUG).with_ansi(false).init();
+    tracing_subscriber::fmt()
+        .with_writer(move || l2.clone())
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .init();
 
     let (fake, state) = fake_nuonuo().await;
     let dir = tempfile::tempdir().unwrap();
@@ -188,32 +229,73 @@ async fn issues_red_letters_and_never_leaks_a_secret() {
     let lines = json!([line("午餐", "106.00")]);
     let mut req = request("NN-2", lines.clone());
     req["remark"] = json!("E9302");
-    assert_eq!(post(&r, "/v1/invoices", &json!({ "request": req, "orderToken": mint(&c, "NN-2", &lines, "106.00", 600) })).await.0, 202);
+    assert_eq!(
+        post(
+            &r,
+            "/v1/invoices",
+            &json!({ "request": req, "orderToken": mint(&c, "NN-2", &lines, "106.00", 600) })
+        )
+        .await
+        .0,
+        202
+    );
     let v = wait_final(&r, "NN-2", 10).await;
     seen += &v.to_string();
-    assert_eq!((v["status"].as_str(), v["error"]["code"].as_str()), (Some("failed"), Some("SELLER_TAXID_MISMATCH")), "{v}");
+    assert_eq!(
+        (v["status"].as_str(), v["error"]["code"].as_str()),
+        (Some("failed"), Some("SELLER_TAXID_MISMATCH")),
+        "{v}"
+    );
 
     // A full red letter through saveInvoiceRedConfirm.
     let now = fapiao_proxy::time::now_s();
-    let red_token = fapiao_proxy::token::mint(&c.merchant_key, &fapiao_proxy::token::Claims {
-        v: 1, merchant: c.seller_tax_id.clone(), purpose: fapiao_proxy::token::Purpose::Red, order_id: "NN-1-R".into(),
-        blue_order_id: Some("NN-1".into()), issued_at: now, expires_at: now + 600, ..Default::default()
-    });
-    let (s, v) = post(&r, "/v1/invoices/NN-1/red", &json!({ "request": { "orderId": "NN-1-R", "reason": "开票有误", "full": true }, "orderToken": red_token })).await;
+    let red_token = fapiao_proxy::token::mint(
+        &c.merchant_key,
+        &fapiao_proxy::token::Claims {
+            v: 1,
+            merchant: c.seller_tax_id.clone(),
+            purpose: fapiao_proxy::token::Purpose::Red,
+            order_id: "NN-1-R".into(),
+            blue_order_id: Some("NN-1".into()),
+            issued_at: now,
+            expires_at: now + 600,
+            ..Default::default()
+        },
+    );
+    let (s, v) = post(
+        &r,
+        "/v1/invoices/NN-1/red",
+        &json!({ "request": { "orderId": "NN-1-R", "reason": "开票有误", "full": true }, "orderToken": red_token }),
+    )
+    .await;
     assert_eq!(s, 202, "{v}");
     assert_eq!(wait_final(&r, "NN-1-R", 10).await["status"], "issued");
     assert_eq!(get(&r, "/v1/invoices/NN-1").await.1["status"], "reversed");
 
     // Errors, health and metrics must not carry secrets either.
-    seen += &post(&r, "/v1/invoices", &json!({ "request": {}, "orderToken": "FP1.x.y" })).await.1.to_string();
+    seen += &post(&r, "/v1/invoices", &json!({ "request": {}, "orderToken": "FP1.x.y" }))
+        .await
+        .1
+        .to_string();
     seen += &get(&r, "/healthz").await.1.to_string();
-    seen += &r.client.get(format!("{}/metrics", r.base)).send().await.unwrap().text().await.unwrap();
+    seen += &r
+        .client
+        .get(format!("{}/metrics", r.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
 
     {
         let f = state.lock().unwrap();
         assert_eq!(f.bad_signatures, 0, "every call was signed correctly");
         assert_eq!(f.token_calls, 1, "one token for all calls");
-        assert!(f.billing_calls["SLOW-1"] <= 2, "at most one resubmission, answered E9106");
+        assert!(
+            f.billing_calls["SLOW-1"] <= 2,
+            "at most one resubmission, answered E9106"
+        );
         assert_eq!(f.accepted.len(), 2, "NN-1 and SLOW-1, once each");
     }
 
@@ -254,7 +336,8 @@ async fn construction_invoice_maps_special_business() {
     let dir = tempfile::tempdir().unwrap();
     let r = nuonuo_proxy(&dir.path().join("fapiao.sqlite"), &fake).await;
     let c = r.state.config.clone();
-    let lines = json!([{ "name": "某某大厦装修", "taxCode": "3050100000000000000", "amount": "10900.00", "taxRate": "0.09" }]);
+    let lines =
+        json!([{ "name": "某某大厦装修", "taxCode": "3050100000000000000", "amount": "10900.00", "taxRate": "0.09" }]);
     let mut req = request("NB-1", lines.clone());
     req["specialBusiness"] = json!({
         "type": "建筑服务", "province": "浙江省", "city": "杭州市", "district": "西湖区", "address": "文三路 90 号",
@@ -264,10 +347,19 @@ async fn construction_invoice_maps_special_business() {
     let mut bad = req.clone();
     bad["specialBusiness"]["projectName"] = json!("");
     bad["lines"][0]["unit"] = json!("项");
-    let (s, v) = post(&r, "/v1/invoices", &json!({ "request": bad, "orderToken": mint(&c, "NB-1", &lines, "10900.00", 600) })).await;
+    let (s, v) = post(
+        &r,
+        "/v1/invoices",
+        &json!({ "request": bad, "orderToken": mint(&c, "NB-1", &lines, "10900.00", 600) }),
+    )
+    .await;
     assert_eq!(s, 422, "{v}");
     let found = codes(&v);
-    assert!(found.contains(&"SPECIAL_FIELD_REQUIRED".to_owned()) && found.contains(&"SPECIAL_LINE_FIELD_NOT_ALLOWED".to_owned()), "{v}");
+    assert!(
+        found.contains(&"SPECIAL_FIELD_REQUIRED".to_owned())
+            && found.contains(&"SPECIAL_LINE_FIELD_NOT_ALLOWED".to_owned()),
+        "{v}"
+    );
     assert!(state.lock().unwrap().accepted.is_empty());
 
     let token = mint_special(&c, "NB-1", &lines, "10900.00", 600, Some(&req["specialBusiness"]));
@@ -280,7 +372,10 @@ async fn construction_invoice_maps_special_business() {
     let details = order["invoiceDetail"].as_array().unwrap();
     assert_eq!(details.len(), 1);
     for k in ["specType", "unit", "num", "price"] {
-        assert!(details[0].get(k).is_none(), "{k} must be absent on a 建筑服务 line: {order}");
+        assert!(
+            details[0].get(k).is_none(),
+            "{k} must be absent on a 建筑服务 line: {order}"
+        );
     }
     assert_eq!(details[0]["goodsCode"], "3050100000000000000");
     assert_eq!(details[0]["taxIncludedAmount"], "10900.00");
@@ -297,7 +392,9 @@ async fn construction_invoice_maps_special_business() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_on_one_postgres_database_share_one_token() {
-    let Some(base) = postgres_url("nuonuo::instances_on_one_postgres_database_share_one_token") else { return };
+    let Some(base) = postgres_url("nuonuo::instances_on_one_postgres_database_share_one_token") else {
+        return;
+    };
     let (fake, state) = fake_nuonuo().await;
     let url = fresh_database(&base, &format!("fapiao_nuonuo_token_{}", std::process::id())).await;
     let mut instances = Vec::new();
@@ -313,8 +410,14 @@ async fn instances_on_one_postgres_database_share_one_token() {
     // One order per instance, at once: three workers need a token at the same time.
     let mut posts = Vec::new();
     for (i, r) in instances.iter().enumerate() {
-        let (client, url, b) = (r.client.clone(), format!("{}/v1/invoices", r.base), body(&c, &format!("NT-{i}")));
-        posts.push(tokio::spawn(async move { client.post(url).json(&b).send().await.unwrap().status().as_u16() }));
+        let (client, url, b) = (
+            r.client.clone(),
+            format!("{}/v1/invoices", r.base),
+            body(&c, &format!("NT-{i}")),
+        );
+        posts.push(tokio::spawn(async move {
+            client.post(url).json(&b).send().await.unwrap().status().as_u16()
+        }));
     }
     for p in posts {
         assert_eq!(p.await.unwrap(), 202);
@@ -322,5 +425,9 @@ async fn instances_on_one_postgres_database_share_one_token() {
     for (i, r) in instances.iter().enumerate() {
         assert_eq!(wait_final(r, &format!("NT-{i}"), 10).await["status"], "issued");
     }
-    assert_eq!(state.lock().unwrap().token_calls, 1, "one instance fetched the token, the others read it from the database");
+    assert_eq!(
+        state.lock().unwrap().token_calls,
+        1,
+        "one instance fetched the token, the others read it from the database"
+    );
 }

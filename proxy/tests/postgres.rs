@@ -32,7 +32,10 @@ async fn pg_config(base: &str, name: &str, instance: &str) -> Config {
 async fn instance(config: Config) -> (Running, Arc<Sandbox>) {
     let store = open_store(&config).await;
     let sbx = sandbox(&store, &config);
-    (serve(App::start_with(config, store, sbx.clone()).await.unwrap()).await, sbx)
+    (
+        serve(App::start_with(config, store, sbx.clone()).await.unwrap()).await,
+        sbx,
+    )
 }
 
 fn db_name(test: &str) -> String {
@@ -41,26 +44,41 @@ fn db_name(test: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_starting_together_migrate_once() {
-    let Some(base) = postgres_url("postgres::instances_starting_together_migrate_once") else { return };
+    let Some(base) = postgres_url("postgres::instances_starting_together_migrate_once") else {
+        return;
+    };
     let config = pg_config(&base, &db_name("migrate"), "m").await;
     let url = config.postgres.clone().unwrap();
-    let opens: Vec<_> = (0..6).map(|_| {
-        let url = url.clone();
-        tokio::spawn(async move { Store::open_postgres(url.expose(), 2).await.map(|s| s.backend()) })
-    }).collect();
+    let opens: Vec<_> = (0..6)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { Store::open_postgres(url.expose(), 2).await.map(|s| s.backend()) })
+        })
+        .collect();
     for o in opens {
         assert_eq!(o.await.unwrap().unwrap(), "postgres");
     }
-    let (db, conn) = tokio_postgres::connect(url.expose(), tokio_postgres::NoTls).await.unwrap();
+    let (db, conn) = tokio_postgres::connect(url.expose(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
     tokio::spawn(conn);
-    let rows = db.query("SELECT version FROM schema_migrations ORDER BY version", &[]).await.unwrap();
+    let rows = db
+        .query("SELECT version FROM schema_migrations ORDER BY version", &[])
+        .await
+        .unwrap();
     let versions: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
-    assert_eq!(versions, (1..=fapiao_proxy::store::postgres::MIGRATIONS.len() as i32).collect::<Vec<_>>());
+    assert_eq!(
+        versions,
+        (1..=fapiao_proxy::store::postgres::MIGRATIONS.len() as i32).collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_poll_and_events_on_one_instance_see_an_order_issued_by_another() {
-    let Some(base) = postgres_url("postgres::a_long_poll_and_events_on_one_instance_see_an_order_issued_by_another") else { return };
+    let Some(base) = postgres_url("postgres::a_long_poll_and_events_on_one_instance_see_an_order_issued_by_another")
+    else {
+        return;
+    };
     let name = db_name("notify");
     let (mut a, _) = instance(pg_config(&base, &name, "a").await).await;
     let (b, sbx) = instance(pg_config(&base, &name, "b").await).await;
@@ -68,19 +86,35 @@ async fn a_long_poll_and_events_on_one_instance_see_an_order_issued_by_another()
     a.stop_worker();
     let (s, v) = post(&a, "/v1/invoices", &body(&a.state.config, "PG-N1")).await;
     assert_eq!(s, 202, "{v}");
-    let events = a.client.get(format!("{}/v1/invoices/PG-N1/events", a.base)).bearer_auth(access(&a.state.config, "PG-N1")).send().await.unwrap();
+    let events = a
+        .client
+        .get(format!("{}/v1/invoices/PG-N1/events", a.base))
+        .bearer_auth(access(&a.state.config, "PG-N1"))
+        .send()
+        .await
+        .unwrap();
     let started = std::time::Instant::now();
     let (_, v) = get(&a, "/v1/invoices/PG-N1?wait=20&since=pending").await;
     assert!(matches!(v["status"].as_str(), Some("issuing" | "issued")), "{v}");
     let done = wait_final(&a, "PG-N1", 20).await;
     assert_eq!(done["status"], "issued", "{done}");
-    assert!(started.elapsed() < Duration::from_secs(10), "the long poll was woken, not timed out: {:?}", started.elapsed());
-    let text = tokio::time::timeout(Duration::from_secs(10), events.text()).await.expect("the event stream ends with the final status").unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the long poll was woken, not timed out: {:?}",
+        started.elapsed()
+    );
+    let text = tokio::time::timeout(Duration::from_secs(10), events.text())
+        .await
+        .expect("the event stream ends with the final status")
+        .unwrap();
     assert!(text.contains("\"status\":\"issued\""), "{text}");
     assert_eq!(sbx.count("PG-N1").await, 1);
     // Hostile ids answer like on SQLite (PostgreSQL text cannot hold NUL).
     assert_eq!(get(&a, "/v1/invoices/PG%00N1").await.0, 404);
-    assert_eq!(get(&a, "/v1/invoices/PG%00N1?optional=true").await, (200, serde_json::Value::Null));
+    assert_eq!(
+        get(&a, "/v1/invoices/PG%00N1?optional=true").await,
+        (200, serde_json::Value::Null)
+    );
     let (s, _) = post(&b, "/v1/callbacks/nuonuo", &json!({ "orderno": "A\u{0}B" })).await;
     assert_eq!(s, 200);
     drop(b);
@@ -96,7 +130,12 @@ impl Provider for Hang {
     fn submit_issue<'a>(&'a self, _: &'a IssueRequest) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
         Box::pin(std::future::pending())
     }
-    fn submit_red<'a>(&'a self, _: &'a RedRequest, _: &'a IssueRequest, _: &'a str) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
+    fn submit_red<'a>(
+        &'a self,
+        _: &'a RedRequest,
+        _: &'a IssueRequest,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
         Box::pin(std::future::pending())
     }
     fn query<'a>(&'a self, _: &'a str, _: Kind) -> BoxFuture<'a, Result<QueryOutcome, ProviderError>> {
@@ -106,7 +145,11 @@ impl Provider for Hang {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_instance_takes_over_the_orders_of_a_dead_one_when_its_leases_expire() {
-    let Some(base) = postgres_url("postgres::another_instance_takes_over_the_orders_of_a_dead_one_when_its_leases_expire") else { return };
+    let Some(base) =
+        postgres_url("postgres::another_instance_takes_over_the_orders_of_a_dead_one_when_its_leases_expire")
+    else {
+        return;
+    };
     let name = db_name("lease");
     let mut ca = pg_config(&base, &name, "dead").await;
     ca.provider_timeout = Duration::from_secs(600);
@@ -114,11 +157,24 @@ async fn another_instance_takes_over_the_orders_of_a_dead_one_when_its_leases_ex
     let store = open_store(&ca).await;
     let a = serve(App::start_with(ca, store.clone(), Arc::new(Hang)).await.unwrap()).await;
     for i in 0..6 {
-        assert_eq!(post(&a, "/v1/invoices", &body(&a.state.config, &format!("PG-L{i}"))).await.0, 202);
+        assert_eq!(
+            post(&a, "/v1/invoices", &body(&a.state.config, &format!("PG-L{i}")))
+                .await
+                .0,
+            202
+        );
     }
     // A claims them all and hangs in the provider call.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while store.counts().await.unwrap().iter().find(|(s, _)| s == "issuing").map(|c| c.1) != Some(6) {
+    while store
+        .counts()
+        .await
+        .unwrap()
+        .iter()
+        .find(|(s, _)| s == "issuing")
+        .map(|c| c.1)
+        != Some(6)
+    {
         assert!(std::time::Instant::now() < deadline, "A never claimed the orders");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -127,7 +183,11 @@ async fn another_instance_takes_over_the_orders_of_a_dead_one_when_its_leases_ex
     a.kill();
     let (b, sbx) = instance(pg_config(&base, &name, "alive").await).await;
     for i in 0..6 {
-        assert_eq!(wait_final(&b, &format!("PG-L{i}"), 20).await["status"], "issued", "PG-L{i} was lost");
+        assert_eq!(
+            wait_final(&b, &format!("PG-L{i}"), 20).await["status"],
+            "issued",
+            "PG-L{i} was lost"
+        );
         assert_eq!(sbx.count(&format!("PG-L{i}")).await, 1);
     }
     assert_eq!(sbx.total().await, 6);
@@ -135,7 +195,9 @@ async fn another_instance_takes_over_the_orders_of_a_dead_one_when_its_leases_ex
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partial_red_letters_on_two_instances_never_exceed_the_blue() {
-    let Some(base) = postgres_url("postgres::partial_red_letters_on_two_instances_never_exceed_the_blue") else { return };
+    let Some(base) = postgres_url("postgres::partial_red_letters_on_two_instances_never_exceed_the_blue") else {
+        return;
+    };
     let name = db_name("red");
     let (a, sbx) = instance(pg_config(&base, &name, "a").await).await;
     let (b, _) = instance(pg_config(&base, &name, "b").await).await;
@@ -149,13 +211,24 @@ async fn partial_red_letters_on_two_instances_never_exceed_the_blue() {
         let r = if i % 2 == 0 { &a } else { &b };
         let now = fapiao_proxy::time::now_s();
         let id = format!("PG-R-{i}");
-        let token = fapiao_proxy::token::mint(&c.merchant_key, &fapiao_proxy::token::Claims {
-            v: 1, merchant: c.seller_tax_id.clone(), purpose: fapiao_proxy::token::Purpose::Red, order_id: id.clone(),
-            blue_order_id: Some("PG-R".into()), issued_at: now, expires_at: now + 600, ..Default::default()
-        });
+        let token = fapiao_proxy::token::mint(
+            &c.merchant_key,
+            &fapiao_proxy::token::Claims {
+                v: 1,
+                merchant: c.seller_tax_id.clone(),
+                purpose: fapiao_proxy::token::Purpose::Red,
+                order_id: id.clone(),
+                blue_order_id: Some("PG-R".into()),
+                issued_at: now,
+                expires_at: now + 600,
+                ..Default::default()
+            },
+        );
         let b = json!({ "request": { "orderId": id, "reason": "销售折让", "lines": [{ "blueLineNo": 1, "amount": "10.60" }] }, "orderToken": token });
         let (client, url) = (r.client.clone(), format!("{}/v1/invoices/PG-R/red", r.base));
-        tasks.push(tokio::spawn(async move { client.post(url).json(&b).send().await.unwrap().status().as_u16() }));
+        tasks.push(tokio::spawn(async move {
+            client.post(url).json(&b).send().await.unwrap().status().as_u16()
+        }));
     }
     let mut statuses = Vec::new();
     for t in tasks {

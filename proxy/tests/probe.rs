@@ -20,7 +20,9 @@ use axum::{Json, Router};
 use common::*;
 use fapiao::request::{IssueRequest, RedRequest};
 use fapiao_proxy::provider::sandbox::Sandbox;
-use fapiao_proxy::provider::{Accepted, Delivery, Document, Kind, ListedInvoice, Provider, ProviderError, QueryOutcome};
+use fapiao_proxy::provider::{
+    Accepted, Delivery, Document, Kind, ListedInvoice, Provider, ProviderError, QueryOutcome,
+};
 use fapiao_proxy::store::Store;
 use fapiao_proxy::token::{Claims, Purpose, TokenTotals};
 use fapiao_proxy::{App, Config};
@@ -30,7 +32,11 @@ use serde_json::{json, Value};
 const APP_KEY: &str = "PROBEAPPKEY1";
 const APP_SECRET: &str = "PROBE-APPSECRET-0001";
 const MERCHANT_KEY: &str = "PROBE-MERCHANT-KEY-0123456789abcdef";
-const KEYS: NuonuoKeys = NuonuoKeys { app_key: APP_KEY, app_secret: APP_SECRET, merchant_key: MERCHANT_KEY };
+const KEYS: NuonuoKeys = NuonuoKeys {
+    app_key: APP_KEY,
+    app_secret: APP_SECRET,
+    merchant_key: MERCHANT_KEY,
+};
 
 // --- a stand-in 诺诺 -----------------------------------------------------------------
 
@@ -63,12 +69,22 @@ async fn token(State(f): State<Shared>, body: String) -> Json<Value> {
 }
 
 fn money_sum(details: &[Value], k: &str) -> String {
-    format!("{:.2}", details.iter().map(|d| d[k].as_str().unwrap_or("0").parse::<f64>().unwrap()).sum::<f64>())
+    format!(
+        "{:.2}",
+        details
+            .iter()
+            .map(|d| d[k].as_str().unwrap_or("0").parse::<f64>().unwrap())
+            .sum::<f64>()
+    )
 }
 
 async fn gateway(State(f): State<Shared>, headers: HeaderMap, body: Bytes) -> Json<Value> {
     let v: Value = serde_json::from_slice(&body).unwrap();
-    let method = headers.get("method").and_then(|m| m.to_str().ok()).unwrap_or("").to_owned();
+    let method = headers
+        .get("method")
+        .and_then(|m| m.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let mut f = f.lock().unwrap();
     Json(match method.as_str() {
         "nuonuo.OpeMplatform.requestBillingNew" => {
@@ -109,7 +125,10 @@ async fn gateway(State(f): State<Shared>, headers: HeaderMap, body: Bytes) -> Js
 
 async fn fake_nuonuo() -> (String, Shared) {
     let shared: Shared = Arc::default();
-    let app = Router::new().route("/accessToken", route_post(token)).route("/open/v1/services", route_post(gateway)).with_state(shared.clone());
+    let app = Router::new()
+        .route("/accessToken", route_post(token))
+        .route("/open/v1/services", route_post(gateway))
+        .with_state(shared.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -117,7 +136,10 @@ async fn fake_nuonuo() -> (String, Shared) {
 }
 
 async fn nuonuo_proxy(db: &std::path::Path, fake: &str, extra: &[(&str, &str)]) -> Running {
-    let mut settings = vec![("FAPIAO_PROVIDER_TIMEOUT_MS", "2000"), ("FAPIAO_ADMIN_TOKEN", "admin-token-0123456789")];
+    let mut settings = vec![
+        ("FAPIAO_PROVIDER_TIMEOUT_MS", "2000"),
+        ("FAPIAO_ADMIN_TOKEN", "admin-token-0123456789"),
+    ];
     settings.extend_from_slice(extra);
     let config = nuonuo_config(db, fake, &KEYS, &settings);
     let store = Store::open(&config.database_path).unwrap();
@@ -126,7 +148,15 @@ async fn nuonuo_proxy(db: &std::path::Path, fake: &str, extra: &[(&str, &str)]) 
 }
 
 async fn admin_get(r: &Running, path: &str) -> Value {
-    r.client.get(format!("{}{path}", r.base)).bearer_auth("admin-token-0123456789").send().await.unwrap().json().await.unwrap()
+    r.client
+        .get(format!("{}{path}", r.base))
+        .bearer_auth("admin-token-0123456789")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 /// Waits until the order is no longer `pending`/`issuing` (or `secs` pass).
@@ -158,20 +188,43 @@ async fn a_foreign_invoice_under_the_same_order_number_is_a_conflict_never_issue
     let c = r.state.config.clone();
     assert_eq!(post(&r, "/v1/invoices", &body(&c, "Y2")).await.0, 202);
     let v = wait_settled(&r, "Y2", 20).await;
-    assert_eq!(v["status"], "conflict", "a stranger's invoice must never be adopted: {v}");
+    assert_eq!(
+        v["status"], "conflict",
+        "a stranger's invoice must never be adopted: {v}"
+    );
     assert_ne!(v["invoiceNumber"], "26332000000000999999", "{v}");
     assert_eq!(v["error"]["code"], "PROVIDER_INVOICE_MISMATCH", "{v}");
     assert!(v["links"].get("pdf").is_none(), "{v}");
     // A finding for a person, an event for the merchant, a metric for the alert.
     let pending = admin_get(&r, "/v1/admin/archive/pending").await;
     let findings = pending["findings"].as_array().unwrap();
-    assert!(findings.iter().any(|x| x["kind"] == "foreign_invoice" && x["orderId"] == "Y2"), "{pending}");
+    assert!(
+        findings
+            .iter()
+            .any(|x| x["kind"] == "foreign_invoice" && x["orderId"] == "Y2"),
+        "{pending}"
+    );
     let events = admin_get(&r, "/v1/admin/webhooks?orderId=Y2").await;
-    assert!(events["events"].as_array().unwrap().iter().any(|e| e["type"] == "invoice.conflict"), "{events}");
+    assert!(
+        events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "invoice.conflict"),
+        "{events}"
+    );
     // The counter goes up right after the status is saved: ask a few times.
     let mut m = String::new();
     for _ in 0..50 {
-        m = r.client.get(format!("{}/metrics", r.base)).send().await.unwrap().text().await.unwrap();
+        m = r
+            .client
+            .get(format!("{}/metrics", r.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         if m.contains("fapiao_orders_conflict_total 1") {
             break;
         }
@@ -185,7 +238,10 @@ async fn a_foreign_invoice_under_the_same_order_number_is_a_conflict_never_issue
     let created = r.state.store.get("Y3").await.unwrap().unwrap().created_at;
     let sent = f.lock().unwrap().accepted["Y3"].clone();
     assert_eq!(sent["invoiceDate"], fapiao_proxy::time::cst_plain(created), "{sent}");
-    assert!(sent.get("showBankAccountType").is_none(), "no bank account given: {sent}");
+    assert!(
+        sent.get("showBankAccountType").is_none(),
+        "no bank account given: {sent}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,7 +249,12 @@ async fn a_deployment_prefix_keeps_order_numbers_apart() {
     let (fake, f) = fake_nuonuo().await;
     f.lock().unwrap().foreign.insert("Y2".into(), json!({ "orderNo": "Y2", "status": "2", "allElectronicInvoiceNumber": "26332000000000999999", "orderAmount": "10000.00" }));
     let dir = tempfile::tempdir().unwrap();
-    let r = nuonuo_proxy(&dir.path().join("fapiao.sqlite"), &fake, &[("FAPIAO_NUONUO_ORDER_PREFIX", "SHOPA")]).await;
+    let r = nuonuo_proxy(
+        &dir.path().join("fapiao.sqlite"),
+        &fake,
+        &[("FAPIAO_NUONUO_ORDER_PREFIX", "SHOPA")],
+    )
+    .await;
     let c = r.state.config.clone();
     assert_eq!(post(&r, "/v1/invoices", &body(&c, "Y2")).await.0, 202);
     let v = wait_settled(&r, "Y2", 20).await;
@@ -202,7 +263,11 @@ async fn a_deployment_prefix_keeps_order_numbers_apart() {
     assert_eq!(f.lock().unwrap().submitted, ["SHOPAY2"]);
     // An order id that would not fit 诺诺's 20 characters with the prefix is refused up front.
     let (s, v) = post(&r, "/v1/invoices", &body(&c, "ORDER-0123456789-XYZ")).await;
-    assert_eq!((s, codes(&v)), (422, vec!["ORDER_ID_TOO_LONG_FOR_PREFIX".to_owned()]), "{v}");
+    assert_eq!(
+        (s, codes(&v)),
+        (422, vec!["ORDER_ID_TOO_LONG_FOR_PREFIX".to_owned()]),
+        "{v}"
+    );
 }
 
 // --- 2. a refusing token endpoint ------------------------------------------------------
@@ -237,8 +302,19 @@ async fn a_refusing_token_endpoint_is_asked_rarely_and_nothing_is_lost() {
     assert!(calls <= 2, "50 queued orders made {calls} token calls");
     let h = get(&r, "/healthz").await.1;
     assert_eq!(h["breaker"], "open", "{h}");
-    assert!(h["reason"].as_str().unwrap_or("").contains("070305"), "/healthz says why: {h}");
-    let m = r.client.get(format!("{}/metrics", r.base)).send().await.unwrap().text().await.unwrap();
+    assert!(
+        h["reason"].as_str().unwrap_or("").contains("070305"),
+        "/healthz says why: {h}"
+    );
+    let m = r
+        .client
+        .get(format!("{}/metrics", r.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(m.contains("fapiao_provider_token_refused 1"), "{m}");
     eprintln!("50 queued orders, refusing token endpoint: {calls} token call(s); /healthz: {h}");
     for i in 0..50 {
@@ -260,12 +336,19 @@ async fn a_refusing_token_endpoint_is_asked_rarely_and_nothing_is_lost() {
 /// refusing token endpoint: one token call among them all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_share_the_token_back_off() {
-    let Some(base) = postgres_url("probe::instances_share_the_token_back_off") else { return };
+    let Some(base) = postgres_url("probe::instances_share_the_token_back_off") else {
+        return;
+    };
     let (fake, f) = fake_nuonuo().await;
     let url = fresh_database(&base, &format!("fapiao_probe_token_{}", std::process::id())).await;
     let mut instances = Vec::new();
     for i in 0..3 {
-        let mut config = nuonuo_config(std::path::Path::new("unused.sqlite"), &fake, &KEYS, &[("FAPIAO_NUONUO_APP_SECRET", "WRONG-SECRET-0001")]);
+        let mut config = nuonuo_config(
+            std::path::Path::new("unused.sqlite"),
+            &fake,
+            &KEYS,
+            &[("FAPIAO_NUONUO_APP_SECRET", "WRONG-SECRET-0001")],
+        );
         config.postgres = Some(fapiao_proxy::secret::Secret::new(url.clone()));
         config.instance_id = format!("tq-{i}");
         let store = Store::from_config(&config).await.unwrap();
@@ -276,8 +359,14 @@ async fn instances_share_the_token_back_off() {
     let mut posts = Vec::new();
     for (i, r) in instances.iter().enumerate() {
         for j in 0..10 {
-            let (client, url, b) = (r.client.clone(), format!("{}/v1/invoices", r.base), body(&c, &format!("TS-{i}-{j}")));
-            posts.push(tokio::spawn(async move { client.post(url).json(&b).send().await.unwrap().status().as_u16() }));
+            let (client, url, b) = (
+                r.client.clone(),
+                format!("{}/v1/invoices", r.base),
+                body(&c, &format!("TS-{i}-{j}")),
+            );
+            posts.push(tokio::spawn(async move {
+                client.post(url).json(&b).send().await.unwrap().status().as_u16()
+            }));
         }
     }
     for p in posts {
@@ -307,9 +396,15 @@ async fn token_calls_back_off_over_ten_simulated_minutes() {
     let store = Store::open(&config.database_path).unwrap();
     let start = fapiao_proxy::time::now_ms();
     let clock = Arc::new(fapiao_proxy::time::ManualClock::new(start));
-    let nn = Nuonuo::new(config.nuonuo.clone().unwrap(), store, config.seller_tax_id.clone(), config.seller_name.clone(), Duration::from_secs(5))
-        .unwrap()
-        .with_clock(clock.clone());
+    let nn = Nuonuo::new(
+        config.nuonuo.clone().unwrap(),
+        store,
+        config.seller_tax_id.clone(),
+        config.seller_name.clone(),
+        Duration::from_secs(5),
+    )
+    .unwrap()
+    .with_clock(clock.clone());
     let reqs: Vec<IssueRequest> = (0..50)
         .map(|i| {
             let form = serde_json::from_value(request(&format!("SIM-{i}"), json!([line("午餐", "106.00")]))).unwrap();
@@ -348,10 +443,16 @@ async fn token_calls_back_off_over_ten_simulated_minutes() {
     eprintln!("50 queued orders, token endpoint refusing for 10 simulated minutes: {before} token calls; all issued {} s later with {} more",
         (t - fixed_at) / 1000, total - before);
     assert!(before <= 5, "{before} token calls in 10 minutes");
-    assert!(done.iter().all(|d| *d), "every order was submitted once the endpoint accepted");
+    assert!(
+        done.iter().all(|d| *d),
+        "every order was submitted once the endpoint accepted"
+    );
     assert_eq!(total - before, 1, "one token for all once it works");
     assert_eq!(f.lock().unwrap().accepted.len(), 50);
-    assert!(t - fixed_at <= 1_800_000 + 1_000, "the longest wait is the cap (30 min)");
+    assert!(
+        t - fixed_at <= 1_800_000 + 1_000,
+        "the longest wait is the cap (30 min)"
+    );
 }
 
 // --- 4. a failure keeps its field ---------------------------------------------------
@@ -363,7 +464,11 @@ async fn a_failure_keeps_its_field() {
     assert_eq!(post(&r, "/v1/invoices", &body(&r.state.config, "F-1")).await.0, 202);
     let v = wait_final(&r, "F-1", 20).await;
     assert_eq!(v["status"], "failed", "{v}");
-    assert_eq!((v["error"]["code"].as_str(), v["error"]["field"].as_str()), (Some("BUYER_TAXID_NOT_FOUND"), Some("buyer.taxId")), "{v}");
+    assert_eq!(
+        (v["error"]["code"].as_str(), v["error"]["field"].as_str()),
+        (Some("BUYER_TAXID_NOT_FOUND"), Some("buyer.taxId")),
+        "{v}"
+    );
 }
 
 // --- 5. the token command ------------------------------------------------------------
@@ -372,32 +477,50 @@ async fn a_failure_keeps_its_field() {
 fn the_token_command_needs_only_the_merchant_key_and_the_seller() {
     let run = |env: &[(&str, &str)]| {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fapiao-proxy"));
-        cmd.args(["token", "--order-id", "T-1", "--red", "--blue-order-id", "B-1"]).env_clear();
+        cmd.args(["token", "--order-id", "T-1", "--red", "--blue-order-id", "B-1"])
+            .env_clear();
         for (k, v) in env {
             cmd.env(k, v);
         }
         cmd.output().unwrap()
     };
-    let base = [("FAPIAO_PROVIDER", "nuonuo"), ("FAPIAO_MERCHANT_KEY", MERCHANT_KEY), ("FAPIAO_SELLER_TAX_ID", "339902999999789113")];
+    let base = [
+        ("FAPIAO_PROVIDER", "nuonuo"),
+        ("FAPIAO_MERCHANT_KEY", MERCHANT_KEY),
+        ("FAPIAO_SELLER_TAX_ID", "339902999999789113"),
+    ];
     let out = run(&base);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let t = String::from_utf8(out.stdout).unwrap();
-    let claims = fapiao_proxy::token::verify_signature(&fapiao_proxy::secret::Secret::new(MERCHANT_KEY), t.trim()).unwrap();
+    let claims =
+        fapiao_proxy::token::verify_signature(&fapiao_proxy::secret::Secret::new(MERCHANT_KEY), t.trim()).unwrap();
     assert_eq!(claims.merchant, "339902999999789113");
     assert_eq!(claims.merchant_name, None, "no seller name given: none stamped");
     let mut named = base.to_vec();
     named.push(("FAPIAO_SELLER_NAME", "杭州某某餐饮有限公司"));
     let out = run(&named);
-    let claims = fapiao_proxy::token::verify_signature(&fapiao_proxy::secret::Secret::new(MERCHANT_KEY), String::from_utf8(out.stdout).unwrap().trim()).unwrap();
+    let claims = fapiao_proxy::token::verify_signature(
+        &fapiao_proxy::secret::Secret::new(MERCHANT_KEY),
+        String::from_utf8(out.stdout).unwrap().trim(),
+    )
+    .unwrap();
     assert_eq!(claims.merchant_name.as_deref(), Some("杭州某某餐饮有限公司"));
     // The sandbox's merchant name is never stamped on a token.
     let out = run(&[("FAPIAO_MERCHANT_KEY", MERCHANT_KEY)]);
-    let claims = fapiao_proxy::token::verify_signature(&fapiao_proxy::secret::Secret::new(MERCHANT_KEY), String::from_utf8(out.stdout).unwrap().trim()).unwrap();
+    let claims = fapiao_proxy::token::verify_signature(
+        &fapiao_proxy::secret::Secret::new(MERCHANT_KEY),
+        String::from_utf8(out.stdout).unwrap().trim(),
+    )
+    .unwrap();
     assert_eq!(claims.merchant_name, None);
     // What is needed is named.
     let out = run(&[("FAPIAO_PROVIDER", "nuonuo"), ("FAPIAO_MERCHANT_KEY", MERCHANT_KEY)]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("FAPIAO_SELLER_TAX_ID"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("FAPIAO_SELLER_TAX_ID"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 // --- 6. demo tokens ---------------------------------------------------------------------
@@ -412,17 +535,39 @@ async fn a_demo_token_grants_nothing_over_an_order_it_did_not_create() {
     assert_eq!(wait_final(&r, "SHOP-1", 20).await["status"], "issued");
     // Anyone may ask the demo endpoint for a token naming that order…
     let lines = json!([line("午餐", "106.00")]);
-    let (s, t) = post(&r, "/v1/demo/order-token", &json!({ "orderId": "SHOP-1", "priceIncludesTax": true, "lines": lines })).await;
+    let (s, t) = post(
+        &r,
+        "/v1/demo/order-token",
+        &json!({ "orderId": "SHOP-1", "priceIncludesTax": true, "lines": lines }),
+    )
+    .await;
     if s == 200 {
         let t = t["orderToken"].as_str().unwrap();
         // …but it reads nothing.
-        let resp = r.client.get(format!("{}/v1/invoices/SHOP-1", r.base)).bearer_auth(t).send().await.unwrap();
+        let resp = r
+            .client
+            .get(format!("{}/v1/invoices/SHOP-1", r.base))
+            .bearer_auth(t)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 401, "a demo token read another shopper's order");
-        let resp = r.client.get(format!("{}/v1/invoices/SHOP-1/events", r.base)).bearer_auth(t).send().await.unwrap();
+        let resp = r
+            .client
+            .get(format!("{}/v1/invoices/SHOP-1/events", r.base))
+            .bearer_auth(t)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 401);
     }
     // …and reverses nothing.
-    let (s, t) = post(&r, "/v1/demo/order-token", &json!({ "purpose": "red", "orderId": "SHOP-1-R", "blueOrderId": "SHOP-1" })).await;
+    let (s, t) = post(
+        &r,
+        "/v1/demo/order-token",
+        &json!({ "purpose": "red", "orderId": "SHOP-1-R", "blueOrderId": "SHOP-1" }),
+    )
+    .await;
     if s == 200 {
         let (s, v) = post(
             &r,
@@ -430,18 +575,42 @@ async fn a_demo_token_grants_nothing_over_an_order_it_did_not_create() {
             &json!({ "request": { "orderId": "SHOP-1-R", "reason": "开票有误", "full": true }, "orderToken": t["orderToken"] }),
         )
         .await;
-        assert!(s == 401 || s == 403, "a demo token red-lettered another shopper's order: {s} {v}");
-        let (s, v) = post(&r, "/v1/invoices/SHOP-1/red", &json!({ "request": { "reason": "开票有误", "full": true }, "orderToken": t["orderToken"] })).await;
+        assert!(
+            s == 401 || s == 403,
+            "a demo token red-lettered another shopper's order: {s} {v}"
+        );
+        let (s, v) = post(
+            &r,
+            "/v1/invoices/SHOP-1/red",
+            &json!({ "request": { "reason": "开票有误", "full": true }, "orderToken": t["orderToken"] }),
+        )
+        .await;
         assert!(s == 401 || s == 403 || s == 422, "{s} {v}");
     }
     assert_eq!(get(&r, "/v1/invoices/SHOP-1").await.1["status"], "issued");
     // A demo order works end to end with its demo token, as the demo pages use it.
-    let (s, t) = post(&r, "/v1/demo/order-token", &json!({ "priceIncludesTax": true, "lines": lines })).await;
+    let (s, t) = post(
+        &r,
+        "/v1/demo/order-token",
+        &json!({ "priceIncludesTax": true, "lines": lines }),
+    )
+    .await;
     assert_eq!(s, 200, "{t}");
     let id = t["orderId"].as_str().unwrap().to_owned();
-    let (s, v) = post(&r, "/v1/invoices", &json!({ "request": request(&id, lines.clone()), "orderToken": t["orderToken"] })).await;
+    let (s, v) = post(
+        &r,
+        "/v1/invoices",
+        &json!({ "request": request(&id, lines.clone()), "orderToken": t["orderToken"] }),
+    )
+    .await;
     assert_eq!(s, 202, "{v}");
-    let resp = r.client.get(format!("{}/v1/invoices/{id}", r.base)).bearer_auth(t["orderToken"].as_str().unwrap()).send().await.unwrap();
+    let resp = r
+        .client
+        .get(format!("{}/v1/invoices/{id}", r.base))
+        .bearer_auth(t["orderToken"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     // With a merchant key the demo is off unless enabled explicitly.
     let key = |extra: &'static [(&'static str, &'static str)]| {
@@ -453,7 +622,10 @@ async fn a_demo_token_grants_nothing_over_an_order_it_did_not_create() {
     };
     assert!(!key(&[]).demo);
     assert!(key(&[("FAPIAO_DEMO", "true")]).demo);
-    assert!(Config::from_lookup(&|_| None).unwrap().demo, "the sandbox without a merchant key keeps its demo");
+    assert!(
+        Config::from_lookup(&|_| None).unwrap().demo,
+        "the sandbox without a merchant key keeps its demo"
+    );
 }
 
 // --- 7. callback floods -------------------------------------------------------------
@@ -471,7 +643,12 @@ impl Provider for Counting {
     fn submit_issue<'a>(&'a self, request: &'a IssueRequest) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
         self.inner.submit_issue(request)
     }
-    fn submit_red<'a>(&'a self, red: &'a RedRequest, blue: &'a IssueRequest, n: &'a str) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
+    fn submit_red<'a>(
+        &'a self,
+        red: &'a RedRequest,
+        blue: &'a IssueRequest,
+        n: &'a str,
+    ) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
         self.inner.submit_red(red, blue, n)
     }
     fn query<'a>(&'a self, order_id: &'a str, kind: Kind) -> BoxFuture<'a, Result<QueryOutcome, ProviderError>> {
@@ -489,7 +666,10 @@ impl Provider for Counting {
     }
 }
 
-async fn counting_proxy(dir: &std::path::Path, settings: &'static [(&'static str, &'static str)]) -> (Running, Arc<Counting>) {
+async fn counting_proxy(
+    dir: &std::path::Path,
+    settings: &'static [(&'static str, &'static str)],
+) -> (Running, Arc<Counting>) {
     let mut config = Config::from_lookup(&move |k| {
         if let Some((_, v)) = settings.iter().find(|(x, _)| *x == k) {
             return Some(v.to_string());
@@ -512,7 +692,10 @@ async fn counting_proxy(dir: &std::path::Path, settings: &'static [(&'static str
     config.hooks.archive_dir = tc.hooks.archive_dir;
     config.instance_id = "probe".into();
     let store = open_store(&config).await;
-    let counting = Arc::new(Counting { inner: sandbox(&store, &config), queries: AtomicUsize::new(0) });
+    let counting = Arc::new(Counting {
+        inner: sandbox(&store, &config),
+        queries: AtomicUsize::new(0),
+    });
     let app = App::start_with(config, store, counting.clone()).await.unwrap();
     (serve(app).await, counting)
 }
@@ -547,7 +730,14 @@ async fn flood(r: &Arc<Running>, n: usize, ids: &[&str]) -> (usize, usize, Vec<V
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_callback_flood_makes_at_most_one_query_per_order_per_interval() {
     let dir = tempfile::tempdir().unwrap();
-    let (r, counting) = counting_proxy(dir.path(), &[("FAPIAO_CALLBACK_RATE_LIMIT", "0"), ("FAPIAO_CALLBACK_MIN_INTERVAL_MS", "2000")]).await;
+    let (r, counting) = counting_proxy(
+        dir.path(),
+        &[
+            ("FAPIAO_CALLBACK_RATE_LIMIT", "0"),
+            ("FAPIAO_CALLBACK_MIN_INTERVAL_MS", "2000"),
+        ],
+    )
+    .await;
     let c = r.state.config.clone();
     let ids = ["CB-1", "CB-2", "CB-3"];
     for id in ids {
@@ -573,7 +763,9 @@ async fn a_callback_flood_makes_at_most_one_query_per_order_per_interval() {
         let mut quiet = true;
         for id in ids {
             let rec = r.state.store.get(id).await.unwrap().unwrap();
-            quiet &= rec.lease_owner.is_none() && rec.next_attempt_at > fapiao_proxy::time::now_ms() + 20_000 && rec.next_attempt_at < fapiao_proxy::time::now_ms() + 60_000;
+            quiet &= rec.lease_owner.is_none()
+                && rec.next_attempt_at > fapiao_proxy::time::now_ms() + 20_000
+                && rec.next_attempt_at < fapiao_proxy::time::now_ms() + 60_000;
         }
         if quiet || Instant::now() > deadline {
             break;
@@ -583,21 +775,38 @@ async fn a_callback_flood_makes_at_most_one_query_per_order_per_interval() {
     let queries = counting.queries.load(Ordering::SeqCst) - before;
     let intervals = (started.elapsed().as_millis() / 2000) as usize + 1;
     eprintln!("1000 callbacks for 3 orders in {elapsed:?}: {queries} provider queries");
-    assert!(queries <= 3 * intervals, "{queries} queries for 3 orders over {intervals} intervals");
+    assert!(
+        queries <= 3 * intervals,
+        "{queries} queries for 3 orders over {intervals} intervals"
+    );
     assert!(queries >= 3, "the callbacks prompted a query of each order: {queries}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn callbacks_beyond_the_limit_get_429() {
     let dir = tempfile::tempdir().unwrap();
-    let (r, _) = counting_proxy(dir.path(), &[("FAPIAO_CALLBACK_RATE_LIMIT", "20"), ("FAPIAO_CALLBACK_RATE_BURST", "40")]).await;
+    let (r, _) = counting_proxy(
+        dir.path(),
+        &[
+            ("FAPIAO_CALLBACK_RATE_LIMIT", "20"),
+            ("FAPIAO_CALLBACK_RATE_BURST", "40"),
+        ],
+    )
+    .await;
     let r = Arc::new(r);
     let started = Instant::now();
     let (ok, limited, bodies) = flood(&r, 500, &["NOPE-1"]).await;
     let secs = started.elapsed().as_secs_f64();
     assert!(limited > 0, "no callback was limited");
-    assert!(ok as f64 <= 40.0 + 20.0 * secs + 1.0, "{ok} callbacks accepted in {secs} s");
-    assert!(bodies.iter().all(|v| codes(v) == ["RATE_LIMITED"]), "{:?}", bodies.first());
+    assert!(
+        ok as f64 <= 40.0 + 20.0 * secs + 1.0,
+        "{ok} callbacks accepted in {secs} s"
+    );
+    assert!(
+        bodies.iter().all(|v| codes(v) == ["RATE_LIMITED"]),
+        "{:?}",
+        bodies.first()
+    );
 }
 
 // --- 8. half-open connections ---------------------------------------------------------
@@ -616,7 +825,9 @@ async fn closed_after(r: &Running, sent: &'static [u8], cap: Duration) -> Option
             match s.read(&mut buf) {
                 Ok(0) => return Some(started.elapsed()),
                 Ok(_) => continue, // an answer (408, or the first request's); wait for the close
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => return None,
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                    return None
+                }
                 Err(_) => return Some(started.elapsed()), // reset
             }
         }
@@ -628,18 +839,33 @@ async fn closed_after(r: &Running, sent: &'static [u8], cap: Duration) -> Option
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_open_and_idle_connections_are_closed() {
     let dir = tempfile::tempdir().unwrap();
-    let (r, _) = counting_proxy(dir.path(), &[("FAPIAO_HEADER_TIMEOUT_MS", "500"), ("FAPIAO_IDLE_TIMEOUT_MS", "1000")]).await;
+    let (r, _) = counting_proxy(
+        dir.path(),
+        &[("FAPIAO_HEADER_TIMEOUT_MS", "500"), ("FAPIAO_IDLE_TIMEOUT_MS", "1000")],
+    )
+    .await;
     // The cap only ends a failing test; a passing one ends when the server closes.
     let cap = Duration::from_secs(20);
     let half = closed_after(&r, b"GET /healthz HTTP/1.1\r\nHost: x\r\n", cap).await;
     eprintln!("half-open request closed after {half:?}");
-    assert!(half.is_some(), "a connection that never finished its headers stayed open");
-    assert!(closed_after(&r, b"", cap).await.is_some(), "a silent connection stayed open");
+    assert!(
+        half.is_some(),
+        "a connection that never finished its headers stayed open"
+    );
+    assert!(
+        closed_after(&r, b"", cap).await.is_some(),
+        "a silent connection stayed open"
+    );
     let idle = closed_after(&r, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", cap).await;
     eprintln!("idle keep-alive connection closed after {idle:?}");
     assert!(idle.is_some(), "an idle keep-alive connection stayed open");
     // A body that stops coming: closed after the idle timeout.
-    let body = closed_after(&r, b"POST /v1/invoices HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", cap).await;
+    let body = closed_after(
+        &r,
+        b"POST /v1/invoices HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+        cap,
+    )
+    .await;
     eprintln!("stalled body closed after {body:?}");
     assert!(body.is_some(), "a connection whose body stopped coming stayed open");
     // Ordinary requests still work.
@@ -690,9 +916,17 @@ async fn odd_requests_get_clear_answers_in_the_envelope() {
     assert!(envelope(s, &v) && s == 400, "{s} {v}");
     let (s, v) = get_anonymous(&r, "/v1/invoices/%FF%FE").await;
     assert!(envelope(s, &v), "{s} {v}");
-    let resp = r.client.delete(format!("{}/v1/invoices/X", r.base)).send().await.unwrap();
+    let resp = r
+        .client
+        .delete(format!("{}/v1/invoices/X", r.base))
+        .send()
+        .await
+        .unwrap();
     let s = resp.status().as_u16();
-    assert!(envelope(s, &resp.json().await.unwrap_or(Value::Null)) && s == 405, "{s}");
+    assert!(
+        envelope(s, &resp.json().await.unwrap_or(Value::Null)) && s == 405,
+        "{s}"
+    );
     let resp = r.client.put(format!("{}/healthz", r.base)).send().await.unwrap();
     assert_eq!(resp.status(), 405);
     assert!(!codes(&resp.json().await.unwrap_or(Value::Null)).is_empty());
@@ -705,7 +939,10 @@ async fn odd_requests_get_clear_answers_in_the_envelope() {
         let s = resp.status().as_u16();
         let text = resp.text().await.unwrap();
         assert_eq!(s, 404, "{p}: {text}");
-        assert!(!text.contains("dotfile") && !text.contains("outside the folder"), "{p}: {text}");
+        assert!(
+            !text.contains("dotfile") && !text.contains("outside the folder"),
+            "{p}: {text}"
+        );
     }
 
     // An order token issued far in the future.
@@ -723,10 +960,22 @@ async fn odd_requests_get_clear_answers_in_the_envelope() {
             expires_at: now + 366 * 86_400,
             price_includes_tax: true,
             lines: serde_json::from_value(lines.clone()).unwrap(),
-            totals: TokenTotals { amount_incl_tax: Some("106.00".into()), ..Default::default() },
+            totals: TokenTotals {
+                amount_incl_tax: Some("106.00".into()),
+                ..Default::default()
+            },
             ..Default::default()
         },
     );
-    let (s, v) = post(&r, "/v1/invoices", &json!({ "request": request("FUT-1", lines), "orderToken": t })).await;
-    assert_eq!((s, codes(&v)), (401, vec!["ORDER_TOKEN_NOT_YET_VALID".to_owned()]), "{v}");
+    let (s, v) = post(
+        &r,
+        "/v1/invoices",
+        &json!({ "request": request("FUT-1", lines), "orderToken": t }),
+    )
+    .await;
+    assert_eq!(
+        (s, codes(&v)),
+        (401, vec!["ORDER_TOKEN_NOT_YET_VALID".to_owned()]),
+        "{v}"
+    );
 }

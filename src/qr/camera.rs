@@ -62,10 +62,19 @@ mod tests {
     fn reads_what_the_encoder_wrote() {
         // A 抬头 QR (peers.md §5.3's example) and a receipt token of a kiosk's size.
         let title = "$015rWL6K+V5YWs5Y+4PC8+OTExMTAwMDA2MDAwMzczNDFMPC8+5YyX5Lqs5biC5rW35reA5Yy6fDAxMC0xMjM0NTY3ODwvPuS4reWbveW3peWVhumTtuihjHw2MjIyMDAwMDAwMDAwMDAwPC8+Njc5Mg==$";
-        let receipt = format!("FP1.{}.{}", "eyJ2IjoxLCJtZXJjaGFudCI6IjMzOTkwMjk5OTk5OTc4OTExMyJ9".repeat(12), "c2ln".repeat(10));
+        let receipt = format!(
+            "FP1.{}.{}",
+            "eyJ2IjoxLCJtZXJjaGFudCI6IjMzOTkwMjk5OTk5OTc4OTExMyJ9".repeat(12),
+            "c2ln".repeat(10)
+        );
         for (text, scale, dark) in [(title, 3, 20), (title, 2, 90), (receipt.as_str(), 3, 40)] {
             let (rgba, side) = image(text, scale, dark);
-            assert_eq!(decode_rgba(&rgba, side, side), vec![text.to_owned()], "{} px a module", scale);
+            assert_eq!(
+                decode_rgba(&rgba, side, side),
+                vec![text.to_owned()],
+                "{} px a module",
+                scale
+            );
         }
     }
 

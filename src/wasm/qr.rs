@@ -84,5 +84,7 @@ pub fn qr_svg(text: &str) -> Option<String> {
 #[cfg(feature = "camera")]
 #[wasm_bindgen(js_name = decodeQrImage)]
 pub fn decode_qr_image(rgba: &[u8], width: u32, height: u32) -> Option<String> {
-    crate::qr::decode_rgba(rgba, width as usize, height as usize).into_iter().next()
+    crate::qr::decode_rgba(rgba, width as usize, height as usize)
+        .into_iter()
+        .next()
 }

@@ -16,7 +16,10 @@ use xtask::{regions, taxcodes};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf();
     let mut shared = root.join("../shared");
     let mut check = false;
     let mut task = None;
@@ -41,7 +44,9 @@ fn main() -> ExitCode {
         Some("gen-tax-codes") => {
             let input = shared.join(taxcodes::INPUT);
             taxcodes::generate_file(&input).and_then(|out| {
-                out.files().into_iter().try_for_each(|(path, text)| emit(&root.join(path), text, check))
+                out.files()
+                    .into_iter()
+                    .try_for_each(|(path, text)| emit(&root.join(path), text, check))
             })
         }
         _ => return usage("name a task"),
@@ -59,7 +64,10 @@ fn emit(out: &Path, text: &str, check: bool) -> Result<(), String> {
     if check {
         let old = std::fs::read_to_string(out).map_err(|e| format!("{}: {e}", out.display()))?;
         if old != text {
-            return Err(format!("{} is out of date; run the generator without --check", out.display()));
+            return Err(format!(
+                "{} is out of date; run the generator without --check",
+                out.display()
+            ));
         }
         println!("{} is up to date", out.display());
         return Ok(());

@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 #[test]
@@ -16,7 +19,10 @@ fn regions_table_is_up_to_date() {
     }
     let fresh = xtask::regions::generate_file(&input).unwrap();
     let committed = std::fs::read_to_string(root().join(xtask::regions::OUTPUT)).unwrap();
-    assert!(fresh == committed, "data/regions.txt differs from a fresh run of `cargo xtask gen-regions`");
+    assert!(
+        fresh == committed,
+        "data/regions.txt differs from a fresh run of `cargo xtask gen-regions`"
+    );
 }
 
 #[test]

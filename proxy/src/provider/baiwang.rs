@@ -56,7 +56,10 @@ pub mod sign {
 
     /// Upper-case hex MD5 of a text.
     pub fn md5_upper(text: &str) -> String {
-        Md5::digest(text.as_bytes()).iter().map(|b| format!("{b:02X}")).collect()
+        Md5::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect()
     }
 
     /// The `sign` parameter.
@@ -76,8 +79,14 @@ pub mod sign {
     /// SHA1(lower-case hex MD5(password + salt)).
     pub fn password_hash(password: &str, salt: &str) -> String {
         use sha1::Digest as _;
-        let md5_hex: String = Md5::digest(format!("{password}{salt}").as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-        sha1::Sha1::digest(md5_hex.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+        let md5_hex: String = Md5::digest(format!("{password}{salt}").as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        sha1::Sha1::digest(md5_hex.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
 
@@ -109,16 +118,25 @@ impl Answer {
     /// [`TOKEN_EXPIRED_CODES`]).
     pub fn token_expired(&self) -> bool {
         !self.success
-            && [&self.body["code"], &self.body["subCode"], &Value::String(self.code.clone())]
-                .iter()
-                .filter_map(|v| str_of(v))
-                .any(|c| TOKEN_EXPIRED_CODES.contains(&c.as_str()))
+            && [
+                &self.body["code"],
+                &self.body["subCode"],
+                &Value::String(self.code.clone()),
+            ]
+            .iter()
+            .filter_map(|v| str_of(v))
+            .any(|c| TOKEN_EXPIRED_CODES.contains(&c.as_str()))
     }
 }
 
 impl Baiwang {
     /// A client for the given settings; the token is stored in `store`.
-    pub fn new(settings: BaiwangSettings, store: Store, seller_tax_id: String, timeout: Duration) -> Result<Baiwang, String> {
+    pub fn new(
+        settings: BaiwangSettings,
+        store: Store,
+        seller_tax_id: String,
+        timeout: Duration,
+    ) -> Result<Baiwang, String> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(5).min(timeout))
@@ -129,7 +147,14 @@ impl Baiwang {
         let credentials = {
             use sha2::Digest;
             let d = sha2::Sha256::digest(
-                format!("{}\0{}\0{}\0{}", settings.app_key, settings.app_secret.expose(), settings.username, settings.password.expose()).as_bytes(),
+                format!(
+                    "{}\0{}\0{}\0{}",
+                    settings.app_key,
+                    settings.app_secret.expose(),
+                    settings.username,
+                    settings.password.expose()
+                )
+                .as_bytes(),
             );
             d.iter().take(8).map(|b| format!("{b:02x}")).collect()
         };
@@ -142,7 +167,14 @@ impl Baiwang {
             settings.token_retry_max,
             clock.clone(),
         );
-        Ok(Baiwang { settings, store, http, seller_tax_id, token, clock })
+        Ok(Baiwang {
+            settings,
+            store,
+            http,
+            seller_tax_id,
+            token,
+            clock,
+        })
     }
 
     /// The same client on another clock (tests run token expiry on simulated time).
@@ -170,7 +202,9 @@ impl Baiwang {
         let http = self.http.clone();
         let s = self.settings.clone();
         let now = self.now();
-        self.token.get(move |refresh| Box::pin(fetch_token(http, s, refresh, now))).await
+        self.token
+            .get(move |refresh| Box::pin(fetch_token(http, s, refresh, now)))
+            .await
     }
 
     /// The back-off the token keeper is in, if any.
@@ -189,7 +223,10 @@ impl Baiwang {
             let again = self.call_with(method, body, &token).await?;
             if again.token_expired() {
                 self.token.forget(&token).await;
-                return Err(ProviderError::Unavailable(format!("{method}: token refused ({})", again.code)));
+                return Err(ProviderError::Unavailable(format!(
+                    "{method}: token refused ({})",
+                    again.code
+                )));
             }
             return Ok(again);
         }
@@ -201,7 +238,9 @@ impl Baiwang {
         let timestamp = crate::time::now_ms().to_string();
         let request_id: String = {
             let mut rng = rand::rng();
-            (0..32).map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0')).collect()
+            (0..32)
+                .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
+                .collect()
         };
         let mut params: Vec<(&str, &str)> = vec![
             ("method", method),
@@ -227,10 +266,17 @@ impl Baiwang {
             .map_err(|e| ProviderError::Unavailable(format!("{method}: {}", describe_reqwest(&e))))?;
         let status = resp.status();
         if !status.is_success() {
-            return Err(ProviderError::Unavailable(format!("{method}: HTTP {}", status.as_u16())));
+            return Err(ProviderError::Unavailable(format!(
+                "{method}: HTTP {}",
+                status.as_u16()
+            )));
         }
-        let bytes = resp.bytes().await.map_err(|e| ProviderError::Unavailable(format!("{method}: {}", describe_reqwest(&e))))?;
-        let v: Value = serde_json::from_slice(&bytes).map_err(|_| ProviderError::Unavailable(format!("{method}: the answer is not JSON")))?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ProviderError::Unavailable(format!("{method}: {}", describe_reqwest(&e))))?;
+        let v: Value = serde_json::from_slice(&bytes)
+            .map_err(|_| ProviderError::Unavailable(format!("{method}: the answer is not JSON")))?;
         Ok(answer_of(&v))
     }
 
@@ -239,7 +285,10 @@ impl Baiwang {
         let b = &r.buyer;
         let mut lines = Vec::with_capacity(r.lines.len());
         for (i, l) in r.lines.iter().enumerate() {
-            let next_is_discount = r.lines.get(i + 1).is_some_and(|n| n.kind == fapiao::amount::LineKind::Discount);
+            let next_is_discount = r
+                .lines
+                .get(i + 1)
+                .is_some_and(|n| n.kind == fapiao::amount::LineKind::Discount);
             let nature = match (l.kind, next_is_discount) {
                 (fapiao::amount::LineKind::Discount, _) => "1",
                 (_, true) => "2",
@@ -259,7 +308,11 @@ impl Baiwang {
                 d["goodsQuantity"] = json!(q);
                 d["goodsPrice"] = json!(p);
             }
-            for (k, v) in [("goodsUnit", &l.unit), ("goodsSpecification", &l.spec), ("preferentialMarkFlag", &l.preferential_policy)] {
+            for (k, v) in [
+                ("goodsUnit", &l.unit),
+                ("goodsSpecification", &l.spec),
+                ("preferentialMarkFlag", &l.preferential_policy),
+            ] {
                 if let Some(v) = v {
                     d[k] = json!(v);
                 }
@@ -306,7 +359,10 @@ impl Baiwang {
         let lines = item["invoiceDetailList"].as_array().map(Vec::len);
         Issued {
             number: s("digitInvoiceNo").or_else(|| s("invoiceNo")).unwrap_or_default(),
-            issued_at: s("invoiceDate").as_deref().and_then(parse_compact_time).unwrap_or_else(crate::time::now_ms),
+            issued_at: s("invoiceDate")
+                .as_deref()
+                .and_then(parse_compact_time)
+                .unwrap_or_else(crate::time::now_ms),
             pdf_url: s("pdfUrl").or_else(|| s("eInvoiceUrl")),
             ofd_url: s("ofdUrl"),
             xml_url: s("xmlUrl"),
@@ -325,15 +381,27 @@ impl Baiwang {
     /// `baiwang.s.outputinvoice.query` by order number, with the lines.
     async fn query_result(&self, order_no: &str) -> Result<Option<Value>, ProviderError> {
         let a = self
-            .call("baiwang.s.outputinvoice.query", &json!({ "taxNo": self.seller_tax_id, "orderNos": [order_no], "detailMark": "1" }))
+            .call(
+                "baiwang.s.outputinvoice.query",
+                &json!({ "taxNo": self.seller_tax_id, "orderNos": [order_no], "detailMark": "1" }),
+            )
             .await?;
         if !a.success {
             if is_not_found(&a.message) {
                 return Ok(None);
             }
-            return Err(ProviderError::Unavailable(format!("outputinvoice.query: {} {}", a.code, a.message.chars().take(60).collect::<String>())));
+            return Err(ProviderError::Unavailable(format!(
+                "outputinvoice.query: {} {}",
+                a.code,
+                a.message.chars().take(60).collect::<String>()
+            )));
         }
-        let items = a.body.as_array().cloned().or_else(|| a.body["list"].as_array().cloned()).unwrap_or_default();
+        let items = a
+            .body
+            .as_array()
+            .cloned()
+            .or_else(|| a.body["list"].as_array().cloned())
+            .unwrap_or_default();
         Ok(items.iter().find(|i| i["orderNo"].as_str() == Some(order_no)).cloned())
     }
 
@@ -344,7 +412,12 @@ impl Baiwang {
 
 /// One call to the token endpoint: the refresh grant when a refresh token is
 /// stored, else (or when it is refused) the password grant.
-async fn fetch_token(http: reqwest::Client, s: BaiwangSettings, refresh: Option<Secret>, now: i64) -> Result<Fetched, ProviderError> {
+async fn fetch_token(
+    http: reqwest::Client,
+    s: BaiwangSettings,
+    refresh: Option<Secret>,
+    now: i64,
+) -> Result<Fetched, ProviderError> {
     if let Some(r) = refresh {
         let q = [
             ("method", "baiwang.oauth.token"),
@@ -370,7 +443,13 @@ async fn fetch_token(http: reqwest::Client, s: BaiwangSettings, refresh: Option<
     token_call(&http, &s, &q, &body, now).await
 }
 
-async fn token_call(http: &reqwest::Client, s: &BaiwangSettings, q: &[(&str, &str)], body: &Value, now: i64) -> Result<Fetched, ProviderError> {
+async fn token_call(
+    http: &reqwest::Client,
+    s: &BaiwangSettings,
+    q: &[(&str, &str)],
+    body: &Value,
+    now: i64,
+) -> Result<Fetched, ProviderError> {
     let ts = crate::time::now_ms().to_string();
     let mut params: Vec<(&str, &str)> = q.to_vec();
     params.push(("timestamp", &ts));
@@ -383,12 +462,20 @@ async fn token_call(http: &reqwest::Client, s: &BaiwangSettings, q: &[(&str, &st
         .send()
         .await
         .map_err(|e| ProviderError::Unavailable(format!("token endpoint: {}", describe_reqwest(&e))))?;
-    let bytes = resp.bytes().await.map_err(|e| ProviderError::Unavailable(format!("token endpoint: {}", describe_reqwest(&e))))?;
-    let v: Value = serde_json::from_slice(&bytes).map_err(|_| ProviderError::Unavailable("token endpoint: not JSON".into()))?;
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| ProviderError::Unavailable(format!("token endpoint: {}", describe_reqwest(&e))))?;
+    let v: Value =
+        serde_json::from_slice(&bytes).map_err(|_| ProviderError::Unavailable("token endpoint: not JSON".into()))?;
     let a = answer_of(&v);
     let token = a.body["access_token"].as_str().filter(|t| !t.is_empty() && a.success);
     let Some(token) = token else {
-        let code: String = if a.code.is_empty() { "?".into() } else { a.code.chars().take(20).collect() };
+        let code: String = if a.code.is_empty() {
+            "?".into()
+        } else {
+            a.code.chars().take(20).collect()
+        };
         return Err(ProviderError::Unavailable(format!("token endpoint refused: {code}")));
     };
     let secs = match &a.body["expires_in"] {
@@ -400,7 +487,10 @@ async fn token_call(http: &reqwest::Client, s: &BaiwangSettings, q: &[(&str, &st
     let exp = now + (secs - 600.min(secs / 2)).max(1) * 1000;
     Ok(Fetched {
         access: Secret::new(token),
-        refresh: a.body["refresh_token"].as_str().filter(|t| !t.is_empty()).map(Secret::new),
+        refresh: a.body["refresh_token"]
+            .as_str()
+            .filter(|t| !t.is_empty())
+            .map(Secret::new),
         expires_at: exp,
     })
 }
@@ -409,12 +499,25 @@ async fn token_call(http: &reqwest::Client, s: &BaiwangSettings, q: &[(&str, &st
 pub fn answer_of(v: &Value) -> Answer {
     let success = v["success"].as_bool().unwrap_or(false) || v["success"].as_str() == Some("true");
     if success {
-        return Answer { success, body: v["response"].clone(), code: String::new(), message: String::new() };
+        return Answer {
+            success,
+            body: v["response"].clone(),
+            code: String::new(),
+            message: String::new(),
+        };
     }
     let e = &v["errorResponse"];
     let code = str_of(&e["subCode"]).or_else(|| str_of(&e["code"])).unwrap_or_default();
-    let message = str_of(&e["subMessage"]).or_else(|| str_of(&e["message"])).or_else(|| str_of(&e["msg"])).unwrap_or_default();
-    Answer { success, body: e.clone(), code: code.chars().take(40).collect(), message: message.chars().take(300).collect() }
+    let message = str_of(&e["subMessage"])
+        .or_else(|| str_of(&e["message"]))
+        .or_else(|| str_of(&e["msg"]))
+        .unwrap_or_default();
+    Answer {
+        success,
+        body: e.clone(),
+        code: code.chars().take(40).collect(),
+        message: message.chars().take(300).collect(),
+    }
 }
 
 fn str_of(v: &Value) -> Option<String> {
@@ -460,20 +563,50 @@ pub fn map_error(code: &str, message: &str) -> ProviderError {
     if message.contains("重复") {
         return ProviderError::Duplicate;
     }
-    let plain = |c: &'static str, field: &str, zh: &str, en: &str| Issue { code: c, field: field.into(), message: zh.into(), message_en: en.into(), overridable: false };
-    let buyer_id = message.contains("购方税号") || message.contains("购买方税号") || message.contains("购方纳税人识别号") || message.contains("购买方纳税人识别号");
+    let plain = |c: &'static str, field: &str, zh: &str, en: &str| Issue {
+        code: c,
+        field: field.into(),
+        message: zh.into(),
+        message_en: en.into(),
+        overridable: false,
+    };
+    let buyer_id = message.contains("购方税号")
+        || message.contains("购买方税号")
+        || message.contains("购方纳税人识别号")
+        || message.contains("购买方纳税人识别号");
     let issue = if buyer_id {
         Issue::new("buyer.taxId", &ProxyProblem::BuyerTaxIdUnknown)
     } else if message.contains("销方税号") || message.contains("销售方税号") || message.contains("未授权") {
         Issue::new("provider", &ProxyProblem::SellerNotRegistered)
     } else if message.contains("税收分类编码") || message.contains("商品编码") {
-        plain("TAXCODE_UNKNOWN", "provider", "税收分类编码匹配失败，请填写正确的编码。", "The provider could not match the tax classification code.")
+        plain(
+            "TAXCODE_UNKNOWN",
+            "provider",
+            "税收分类编码匹配失败，请填写正确的编码。",
+            "The provider could not match the tax classification code.",
+        )
     } else if message.contains("税额") && (message.contains("误差") || message.contains("不一致")) {
-        plain("LINE_TAX_TOLERANCE", "provider", "税额与金额×税率之差超出允许误差。", "The tax differs from amount × rate by more than allowed.")
+        plain(
+            "LINE_TAX_TOLERANCE",
+            "provider",
+            "税额与金额×税率之差超出允许误差。",
+            "The tax differs from amount × rate by more than allowed.",
+        )
     } else if message.contains("已全额冲红") || message.contains("已冲红") {
-        plain("RED_NOTHING_LEFT", "provider", "该发票已全额冲红，不能重复冲红。", "The invoice has already been reversed in full.")
+        plain(
+            "RED_NOTHING_LEFT",
+            "provider",
+            "该发票已全额冲红，不能重复冲红。",
+            "The invoice has already been reversed in full.",
+        )
     } else {
-        Issue::new("provider", &ProxyProblem::ProviderRejected { provider_code: code.chars().take(20).collect(), detail: message.chars().take(200).collect() })
+        Issue::new(
+            "provider",
+            &ProxyProblem::ProviderRejected {
+                provider_code: code.chars().take(20).collect(),
+                detail: message.chars().take(200).collect(),
+            },
+        )
     };
     ProviderError::Rejected(issue)
 }
@@ -493,7 +626,9 @@ fn describe_reqwest(e: &reqwest::Error) -> &'static str {
 /// assumed (docs/providers/baiwang.md), and an item with a number and no
 /// failure is taken as issued.
 fn status_of(item: &Value) -> &'static str {
-    let st = str_of(&item["status"]).or_else(|| str_of(&item["invoiceStatus"])).unwrap_or_default();
+    let st = str_of(&item["status"])
+        .or_else(|| str_of(&item["invoiceStatus"]))
+        .unwrap_or_default();
     match st.as_str() {
         "01" | "1" | "00" | "0" | "success" | "SUCCESS" if has_number(item) => "issued",
         "02" | "2" | "fail" | "FAIL" | "failed" => "failed",
@@ -504,7 +639,9 @@ fn status_of(item: &Value) -> &'static str {
 }
 
 fn has_number(item: &Value) -> bool {
-    str_of(&item["digitInvoiceNo"]).or_else(|| str_of(&item["invoiceNo"])).is_some()
+    str_of(&item["digitInvoiceNo"])
+        .or_else(|| str_of(&item["invoiceNo"]))
+        .is_some()
 }
 
 impl Provider for Baiwang {
@@ -520,17 +657,38 @@ impl Provider for Baiwang {
         self.submit_issue_at(request, crate::time::now_ms())
     }
 
-    fn submit_issue_at<'a>(&'a self, request: &'a IssueRequest, order_time_ms: i64) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
+    fn submit_issue_at<'a>(
+        &'a self,
+        request: &'a IssueRequest,
+        order_time_ms: i64,
+    ) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
         Box::pin(async move {
-            let a = self.call("baiwang.s.outputinvoice.invoice", &self.invoice_body(request, order_time_ms)).await?;
+            let a = self
+                .call(
+                    "baiwang.s.outputinvoice.invoice",
+                    &self.invoice_body(request, order_time_ms),
+                )
+                .await?;
             if a.success {
                 let serial = str_of(&a.body["serialNo"])
-                    .or_else(|| a.body.as_array().and_then(|l| l.first()).and_then(|i| str_of(&i["serialNo"])))
-                    .or_else(|| a.body["success"].as_array().and_then(|l| l.first()).and_then(|i| str_of(&i["serialNo"])));
+                    .or_else(|| {
+                        a.body
+                            .as_array()
+                            .and_then(|l| l.first())
+                            .and_then(|i| str_of(&i["serialNo"]))
+                    })
+                    .or_else(|| {
+                        a.body["success"]
+                            .as_array()
+                            .and_then(|l| l.first())
+                            .and_then(|i| str_of(&i["serialNo"]))
+                    });
                 return Ok(Accepted { serial });
             }
             if a.code.is_empty() && a.message.is_empty() {
-                return Err(ProviderError::Unavailable("outputinvoice.invoice: neither success nor an error in the answer".into()));
+                return Err(ProviderError::Unavailable(
+                    "outputinvoice.invoice: neither success nor an error in the answer".into(),
+                ));
             }
             Err(map_error(&a.code, &a.message))
         })
@@ -540,7 +698,12 @@ impl Provider for Baiwang {
     /// order's number and 数电 number, the reason; for a partial reversal the
     /// lines reversed (negative amounts). The 红字确认单 serial it answers is
     /// kept in the store, for [`Provider::query`].
-    fn submit_red<'a>(&'a self, red: &'a RedRequest, blue: &'a IssueRequest, blue_number: &'a str) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
+    fn submit_red<'a>(
+        &'a self,
+        red: &'a RedRequest,
+        blue: &'a IssueRequest,
+        blue_number: &'a str,
+    ) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
         Box::pin(async move {
             let mut body = json!({
                 "taxNo": self.seller_tax_id,
@@ -582,7 +745,9 @@ impl Provider for Baiwang {
                 return Ok(Accepted { serial });
             }
             if a.code.is_empty() && a.message.is_empty() {
-                return Err(ProviderError::Unavailable("outputinvoice.fastRed: neither success nor an error in the answer".into()));
+                return Err(ProviderError::Unavailable(
+                    "outputinvoice.fastRed: neither success nor an error in the answer".into(),
+                ));
             }
             Err(map_error(&a.code, &a.message))
         })
@@ -595,7 +760,9 @@ impl Provider for Baiwang {
                 return Ok(match status_of(&item) {
                     "issued" => QueryOutcome::Issued(Self::issued(&item)),
                     "failed" => QueryOutcome::Failed(map_fail_cause(
-                        &str_of(&item["errorMessage"]).or_else(|| str_of(&item["statusMessage"])).unwrap_or_else(|| "开票失败".into()),
+                        &str_of(&item["errorMessage"])
+                            .or_else(|| str_of(&item["statusMessage"]))
+                            .unwrap_or_else(|| "开票失败".into()),
                     )),
                     "void" => QueryOutcome::Failed(map_fail_cause("发票已作废")),
                     _ => QueryOutcome::Pending,
@@ -605,7 +772,9 @@ impl Provider for Baiwang {
                 return Ok(QueryOutcome::NotFound);
             }
             // A red order: the 红字确认单 fastRed opened, and where it stands.
-            let Some((serial, _)) = self.store.kv_get(&Self::red_key(order_id)).await.ok().flatten() else { return Ok(QueryOutcome::NotFound) };
+            let Some((serial, _)) = self.store.kv_get(&Self::red_key(order_id)).await.ok().flatten() else {
+                return Ok(QueryOutcome::NotFound);
+            };
             let a = self
                 .call(
                     "baiwang.s.redconfirm.query",
@@ -615,13 +784,23 @@ impl Provider for Baiwang {
             if !a.success {
                 return Ok(QueryOutcome::Pending);
             }
-            let list = a.body.as_array().cloned().or_else(|| a.body["list"].as_array().cloned()).unwrap_or_default();
-            let Some(bill) = list.first() else { return Ok(QueryOutcome::Pending) };
+            let list = a
+                .body
+                .as_array()
+                .cloned()
+                .or_else(|| a.body["list"].as_array().cloned())
+                .unwrap_or_default();
+            let Some(bill) = list.first() else {
+                return Ok(QueryOutcome::Pending);
+            };
             let status = str_of(&bill["redConfirmStatus"]).unwrap_or_default();
             Ok(match status.as_str() {
-                "05" | "06" | "07" | "08" | "09" | "10" | "16" => {
-                    QueryOutcome::Failed(Issue::new("red", &ProxyProblem::RedNotConfirmed { detail: format!("redConfirmStatus {status}") }))
-                }
+                "05" | "06" | "07" | "08" | "09" | "10" | "16" => QueryOutcome::Failed(Issue::new(
+                    "red",
+                    &ProxyProblem::RedNotConfirmed {
+                        detail: format!("redConfirmStatus {status}"),
+                    },
+                )),
                 _ => QueryOutcome::Pending,
             })
         })
@@ -630,7 +809,11 @@ impl Provider for Baiwang {
     /// `baiwang.s.outputinvoice.list` per day (`startDate`, `endDate` as
     /// `yyyy-MM-dd` China time, `pageNo`, `pageSize`), keeping the invoices
     /// issued in `[from, to)`.
-    fn list_invoices<'a>(&'a self, from_ms: i64, to_ms: i64) -> BoxFuture<'a, Result<Vec<ListedInvoice>, ProviderError>> {
+    fn list_invoices<'a>(
+        &'a self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> BoxFuture<'a, Result<Vec<ListedInvoice>, ProviderError>> {
         Box::pin(async move {
             const PAGE: usize = 50;
             let day = |ms: i64| cst_plain(ms)[..10].to_owned();
@@ -648,20 +831,33 @@ impl Provider for Baiwang {
                     if is_not_found(&a.message) {
                         break;
                     }
-                    return Err(ProviderError::Unavailable(format!("outputinvoice.list: {} {}", a.code, a.message.chars().take(60).collect::<String>())));
+                    return Err(ProviderError::Unavailable(format!(
+                        "outputinvoice.list: {} {}",
+                        a.code,
+                        a.message.chars().take(60).collect::<String>()
+                    )));
                 }
-                let items = a.body.as_array().cloned().or_else(|| a.body["list"].as_array().cloned()).unwrap_or_default();
+                let items = a
+                    .body
+                    .as_array()
+                    .cloned()
+                    .or_else(|| a.body["list"].as_array().cloned())
+                    .unwrap_or_default();
                 let n = items.len();
                 for item in &items {
                     let Some(no) = str_of(&item["orderNo"]) else { continue };
-                    let Some(order_id) = self.order_id_of(&no) else { continue };
+                    let Some(order_id) = self.order_id_of(&no) else {
+                        continue;
+                    };
                     let issued_at = str_of(&item["invoiceDate"]).as_deref().and_then(parse_compact_time);
                     if issued_at.is_some_and(|t| t < from_ms || t >= to_ms) {
                         continue;
                     }
                     out.push(ListedInvoice {
                         order_id: order_id.to_owned(),
-                        number: str_of(&item["digitInvoiceNo"]).or_else(|| str_of(&item["invoiceNo"])).unwrap_or_default(),
+                        number: str_of(&item["digitInvoiceNo"])
+                            .or_else(|| str_of(&item["invoiceNo"]))
+                            .unwrap_or_default(),
                         issued_at,
                         status: status_of(item).into(),
                         amount: str_of(&item["invoiceTotalPriceTax"]),
@@ -700,15 +896,36 @@ mod tests {
             string_to_sign("bw-secret-0001", &params, body),
             r#"bw-secret-0001appKey1000001formatjsonmethodbaiwang.s.outputinvoice.queryrequestIdreq-0001timestamp1705285800000tokentok-abctypesyncversion6.0{"taxNo":"91110000000000000X","orderNos":["ORD202401150001"],"detailMark":"1"}bw-secret-0001"#
         );
-        assert_eq!(sign("bw-secret-0001", &params, body), "58853888E9828DBEEF5449D14168EE54");
+        assert_eq!(
+            sign("bw-secret-0001", &params, body),
+            "58853888E9828DBEEF5449D14168EE54"
+        );
         // The order the parameters come in does not matter; `sign` and empty values are left out.
         let mut shuffled: Vec<(&str, &str)> = params.iter().rev().copied().collect();
         shuffled.push(("sign", "whatever"));
         shuffled.push(("orgId", ""));
-        assert_eq!(sign("bw-secret-0001", &shuffled, body), "58853888E9828DBEEF5449D14168EE54");
-        assert!(verify("bw-secret-0001", &params, body, "58853888e9828dbeef5449d14168ee54"));
-        assert!(!verify("bw-secret-0002", &params, body, "58853888E9828DBEEF5449D14168EE54"));
-        assert!(!verify("bw-secret-0001", &params, &body.replace("0001", "0002"), "58853888E9828DBEEF5449D14168EE54"));
+        assert_eq!(
+            sign("bw-secret-0001", &shuffled, body),
+            "58853888E9828DBEEF5449D14168EE54"
+        );
+        assert!(verify(
+            "bw-secret-0001",
+            &params,
+            body,
+            "58853888e9828dbeef5449d14168ee54"
+        ));
+        assert!(!verify(
+            "bw-secret-0002",
+            &params,
+            body,
+            "58853888E9828DBEEF5449D14168EE54"
+        ));
+        assert!(!verify(
+            "bw-secret-0001",
+            &params,
+            &body.replace("0001", "0002"),
+            "58853888E9828DBEEF5449D14168EE54"
+        ));
     }
 
     #[test]
@@ -724,16 +941,22 @@ mod tests {
 
     #[test]
     fn errors_map_onto_package_codes() {
-        let ProviderError::Rejected(i) = map_error("10020", "购方税号不存在") else { panic!("not a refusal") };
+        let ProviderError::Rejected(i) = map_error("10020", "购方税号不存在") else {
+            panic!("not a refusal")
+        };
         assert_eq!((i.code, i.field.as_str()), ("BUYER_TAXID_NOT_FOUND", "buyer.taxId"));
         assert_eq!(map_error("x", "订单号重复"), ProviderError::Duplicate);
-        let ProviderError::Rejected(i) = map_error("E1", "其他错误") else { panic!("not a refusal") };
+        let ProviderError::Rejected(i) = map_error("E1", "其他错误") else {
+            panic!("not a refusal")
+        };
         assert_eq!(i.code, "PROVIDER_REJECTED");
     }
 
     #[test]
     fn token_expiry_is_read_from_code_or_sub_code() {
-        let a = answer_of(&json!({ "success": false, "errorResponse": { "code": "100002", "subCode": "isv.token-expired", "msg": "token过期" } }));
+        let a = answer_of(
+            &json!({ "success": false, "errorResponse": { "code": "100002", "subCode": "isv.token-expired", "msg": "token过期" } }),
+        );
         assert!(a.token_expired());
         let a = answer_of(&json!({ "success": false, "errorResponse": { "code": "40001", "subCode": "1006" } }));
         assert!(a.token_expired());

@@ -113,7 +113,10 @@ pub struct Delivery {
 
 /// The answer of a provider method it does not have.
 pub fn unsupported(what: &str) -> ProviderError {
-    ProviderError::Rejected(fapiao::Issue::new("provider", &crate::problem::ProxyProblem::ProviderUnsupported { what: what.to_owned() }))
+    ProviderError::Rejected(fapiao::Issue::new(
+        "provider",
+        &crate::problem::ProxyProblem::ProviderUnsupported { what: what.to_owned() },
+    ))
 }
 
 /// What a query by order number found.
@@ -184,7 +187,11 @@ pub trait Provider: Send + Sync {
     /// Submits a blue invoice for an order the proxy accepted at `order_time_ms`
     /// (诺诺 sends it as `invoiceDate`, "order time" in providers.md §1.7, the same
     /// on every resubmission). Default: [`Provider::submit_issue`].
-    fn submit_issue_at<'a>(&'a self, request: &'a IssueRequest, _order_time_ms: i64) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
+    fn submit_issue_at<'a>(
+        &'a self,
+        request: &'a IssueRequest,
+        _order_time_ms: i64,
+    ) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
         self.submit_issue(request)
     }
 
@@ -211,7 +218,11 @@ pub trait Provider: Send + Sync {
 
     /// The invoices issued in `[from_ms, to_ms)` (诺诺 `queryInvoiceList`), for
     /// reconciliation. Default: unsupported.
-    fn list_invoices<'a>(&'a self, _from_ms: i64, _to_ms: i64) -> BoxFuture<'a, Result<Vec<ListedInvoice>, ProviderError>> {
+    fn list_invoices<'a>(
+        &'a self,
+        _from_ms: i64,
+        _to_ms: i64,
+    ) -> BoxFuture<'a, Result<Vec<ListedInvoice>, ProviderError>> {
         Box::pin(async { Err(unsupported("list_invoices")) })
     }
 
@@ -225,14 +236,36 @@ pub trait Provider: Send + Sync {
 /// The provider the configuration names.
 pub fn from_config(config: &Config, store: &Store) -> Result<Arc<dyn Provider>, String> {
     Ok(match config.provider {
-        ProviderKind::Sandbox => Arc::new(sandbox::Sandbox::new(store.clone(), config.sandbox.clone(), config.seller_tax_id.clone(), config.seller_name.clone())),
+        ProviderKind::Sandbox => Arc::new(sandbox::Sandbox::new(
+            store.clone(),
+            config.sandbox.clone(),
+            config.seller_tax_id.clone(),
+            config.seller_name.clone(),
+        )),
         ProviderKind::Nuonuo => {
-            let settings = config.nuonuo.clone().ok_or("FAPIAO_NUONUO_APP_KEY: required with FAPIAO_PROVIDER=nuonuo")?;
-            Arc::new(nuonuo::Nuonuo::new(settings, store.clone(), config.seller_tax_id.clone(), config.seller_name.clone(), config.provider_timeout)?)
+            let settings = config
+                .nuonuo
+                .clone()
+                .ok_or("FAPIAO_NUONUO_APP_KEY: required with FAPIAO_PROVIDER=nuonuo")?;
+            Arc::new(nuonuo::Nuonuo::new(
+                settings,
+                store.clone(),
+                config.seller_tax_id.clone(),
+                config.seller_name.clone(),
+                config.provider_timeout,
+            )?)
         }
         ProviderKind::Baiwang => {
-            let settings = config.baiwang.clone().ok_or("FAPIAO_BAIWANG_APP_KEY: required with FAPIAO_PROVIDER=baiwang")?;
-            Arc::new(baiwang::Baiwang::new(settings, store.clone(), config.seller_tax_id.clone(), config.provider_timeout)?)
+            let settings = config
+                .baiwang
+                .clone()
+                .ok_or("FAPIAO_BAIWANG_APP_KEY: required with FAPIAO_PROVIDER=baiwang")?;
+            Arc::new(baiwang::Baiwang::new(
+                settings,
+                store.clone(),
+                config.seller_tax_id.clone(),
+                config.provider_timeout,
+            )?)
         }
     })
 }

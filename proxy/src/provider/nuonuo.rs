@@ -17,7 +17,9 @@ use rand::Rng;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
-use super::{Accepted, Delivery, Hold, InvoiceFacts, Issued, Kind, ListedInvoice, Provider, ProviderError, QueryOutcome};
+use super::{
+    Accepted, Delivery, Hold, InvoiceFacts, Issued, Kind, ListedInvoice, Provider, ProviderError, QueryOutcome,
+};
 use crate::config::NuonuoSettings;
 use crate::problem::{map_fail_cause, map_nuonuo_code, ProxyProblem};
 use crate::secret::Secret;
@@ -65,7 +67,13 @@ struct Refused {
 
 impl Nuonuo {
     /// A client for the given settings; the token is stored in `store`.
-    pub fn new(settings: NuonuoSettings, store: Store, seller_tax_id: String, seller_name: String, timeout: Duration) -> Result<Nuonuo, String> {
+    pub fn new(
+        settings: NuonuoSettings,
+        store: Store,
+        seller_tax_id: String,
+        seller_name: String,
+        timeout: Duration,
+    ) -> Result<Nuonuo, String> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(5).min(timeout))
@@ -112,7 +120,9 @@ impl Nuonuo {
 
     fn credentials_digest(&self) -> String {
         use sha2::Digest;
-        let d = sha2::Sha256::digest(format!("{}\0{}", self.settings.app_key, self.settings.app_secret.expose()).as_bytes());
+        let d = sha2::Sha256::digest(
+            format!("{}\0{}", self.settings.app_key, self.settings.app_secret.expose()).as_bytes(),
+        );
         d.iter().take(8).map(|b| format!("{b:02x}")).collect()
     }
 
@@ -130,14 +140,28 @@ impl Nuonuo {
     /// The stored refusal count for these credentials (0 after a success or with
     /// other credentials).
     async fn refusals(&self) -> u32 {
-        let Ok(Some((value, _))) = self.store.kv_get(TOKEN_REFUSED).await else { return 0 };
-        serde_json::from_str::<Refused>(&value).ok().filter(|r| r.credentials == self.credentials_digest()).map(|r| r.failures).unwrap_or(0)
+        let Ok(Some((value, _))) = self.store.kv_get(TOKEN_REFUSED).await else {
+            return 0;
+        };
+        serde_json::from_str::<Refused>(&value)
+            .ok()
+            .filter(|r| r.credentials == self.credentials_digest())
+            .map(|r| r.failures)
+            .unwrap_or(0)
     }
 
     /// An error for a caller while the back-off runs (no call is made).
     fn held_error(&self, r: &Refused) -> ProviderError {
-        self.set_hold(Some(Hold { until_ms: r.until, reason: r.reason.clone(), failures: r.failures }));
-        ProviderError::Unavailable(format!("{}; next try in {} s", r.reason, (r.until - self.now()).max(0) / 1000))
+        self.set_hold(Some(Hold {
+            until_ms: r.until,
+            reason: r.reason.clone(),
+            failures: r.failures,
+        }));
+        ProviderError::Unavailable(format!(
+            "{}; next try in {} s",
+            r.reason,
+            (r.until - self.now()).max(0) / 1000
+        ))
     }
 
     /// Records a failed token fetch: the next caller (of any instance) waits
@@ -147,8 +171,16 @@ impl Nuonuo {
         let base = self.settings.token_retry_base.as_millis() as i64;
         let cap = self.settings.token_retry_max.as_millis() as i64;
         let wait = base.saturating_mul(1i64 << (failures - 1).min(20)).min(cap).max(1);
-        let r = Refused { failures, until: self.now() + wait, reason: reason.to_owned(), credentials: self.credentials_digest() };
-        let _ = self.store.kv_set(TOKEN_REFUSED, &serde_json::to_string(&r).unwrap_or_default()).await;
+        let r = Refused {
+            failures,
+            until: self.now() + wait,
+            reason: reason.to_owned(),
+            credentials: self.credentials_digest(),
+        };
+        let _ = self
+            .store
+            .kv_set(TOKEN_REFUSED, &serde_json::to_string(&r).unwrap_or_default())
+            .await;
         tracing::error!(failures, next_try_s = wait / 1000, reason, "诺诺 token endpoint failed; no token call before the next try (the endpoint allows about 50 calls in 30 days)");
         r
     }
@@ -193,8 +225,14 @@ impl Nuonuo {
             }
             match self.store.try_lock(TOKEN_LOCK, &self.lock_owner, TOKEN_LOCK_MS).await {
                 Ok(true) => break,
-                Ok(false) if crate::time::now_ms() < deadline => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
-                Ok(false) => return Err(ProviderError::Unavailable("token: another instance is fetching it".into())),
+                Ok(false) if crate::time::now_ms() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await
+                }
+                Ok(false) => {
+                    return Err(ProviderError::Unavailable(
+                        "token: another instance is fetching it".into(),
+                    ))
+                }
                 Err(e) => return Err(ProviderError::Unavailable(format!("token: {e}"))),
             }
         }
@@ -224,7 +262,11 @@ impl Nuonuo {
                     other => other.to_string(),
                 };
                 let r = self.record_refusal(&reason).await;
-                self.set_hold(Some(Hold { until_ms: r.until, reason: r.reason, failures: r.failures }));
+                self.set_hold(Some(Hold {
+                    until_ms: r.until,
+                    reason: r.reason,
+                    failures: r.failures,
+                }));
             }
         }
         let _ = self.store.unlock(TOKEN_LOCK, &self.lock_owner).await;
@@ -247,8 +289,12 @@ impl Nuonuo {
             .send()
             .await
             .map_err(|e| ProviderError::Unavailable(format!("token endpoint: {}", describe_reqwest(&e))))?;
-        let bytes = resp.bytes().await.map_err(|e| ProviderError::Unavailable(format!("token endpoint: {}", describe_reqwest(&e))))?;
-        let v: Value = serde_json::from_slice(&bytes).map_err(|_| ProviderError::Unavailable("token endpoint: not JSON".into()))?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ProviderError::Unavailable(format!("token endpoint: {}", describe_reqwest(&e))))?;
+        let v: Value = serde_json::from_slice(&bytes)
+            .map_err(|_| ProviderError::Unavailable("token endpoint: not JSON".into()))?;
         let Some(token) = v["access_token"].as_str().filter(|t| !t.is_empty()) else {
             let code = v["error"].as_str().unwrap_or("?").chars().take(20).collect::<String>();
             // A wrong AppKey/AppSecret or an exhausted quota will not heal by retrying soon.
@@ -279,11 +325,21 @@ impl Nuonuo {
         let body = body.to_string();
         let (senid, nonce) = {
             let mut rng = rand::rng();
-            let senid: String = (0..32).map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0')).collect();
+            let senid: String = (0..32)
+                .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap_or('0'))
+                .collect();
             (senid, rng.random_range(10_000_000u32..=99_999_999).to_string())
         };
         let timestamp = (now_ms() / 1000).to_string();
-        let sign = super::sign::sign(self.settings.app_secret.expose(), &self.path, &self.settings.app_key, &senid, &nonce, &timestamp, &body);
+        let sign = super::sign::sign(
+            self.settings.app_secret.expose(),
+            &self.path,
+            &self.settings.app_key,
+            &senid,
+            &nonce,
+            &timestamp,
+            &body,
+        );
         let url = format!(
             "{}?senid={senid}&nonce={nonce}&timestamp={timestamp}&appkey={}",
             self.settings.gateway_url, self.settings.app_key
@@ -302,10 +358,17 @@ impl Nuonuo {
             .map_err(|e| ProviderError::Unavailable(format!("{method}: {}", describe_reqwest(&e))))?;
         let status = resp.status();
         if !status.is_success() {
-            return Err(ProviderError::Unavailable(format!("{method}: HTTP {}", status.as_u16())));
+            return Err(ProviderError::Unavailable(format!(
+                "{method}: HTTP {}",
+                status.as_u16()
+            )));
         }
-        let bytes = resp.bytes().await.map_err(|e| ProviderError::Unavailable(format!("{method}: {}", describe_reqwest(&e))))?;
-        let v: Value = serde_json::from_slice(&bytes).map_err(|_| ProviderError::Unavailable(format!("{method}: the answer is not JSON")))?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ProviderError::Unavailable(format!("{method}: {}", describe_reqwest(&e))))?;
+        let v: Value = serde_json::from_slice(&bytes)
+            .map_err(|_| ProviderError::Unavailable(format!("{method}: the answer is not JSON")))?;
         let code = v["code"].as_str().unwrap_or("").to_owned();
         let describe = v["describe"].as_str().unwrap_or("").to_owned();
         if code.starts_with("0703") || code == "invalid_token" {
@@ -330,7 +393,10 @@ impl Nuonuo {
         };
         let mut details = Vec::with_capacity(r.lines.len());
         for (i, l) in r.lines.iter().enumerate() {
-            let next_is_discount = r.lines.get(i + 1).is_some_and(|n| n.kind == fapiao::amount::LineKind::Discount);
+            let next_is_discount = r
+                .lines
+                .get(i + 1)
+                .is_some_and(|n| n.kind == fapiao::amount::LineKind::Discount);
             let property = match (l.kind, next_is_discount) {
                 (fapiao::amount::LineKind::Discount, _) => "1",
                 (_, true) => "2",
@@ -350,7 +416,11 @@ impl Nuonuo {
                 d["num"] = json!(q);
                 d["price"] = json!(p);
             }
-            for (k, v) in [("unit", &l.unit), ("specType", &l.spec), ("favouredPolicyFlag", &l.preferential_policy)] {
+            for (k, v) in [
+                ("unit", &l.unit),
+                ("specType", &l.spec),
+                ("favouredPolicyFlag", &l.preferential_policy),
+            ] {
                 if let Some(v) = v {
                     d[k] = json!(v);
                 }
@@ -423,8 +493,13 @@ impl Nuonuo {
             _ => None,
         };
         Issued {
-            number: s("allElectronicInvoiceNumber").or_else(|| s("invoiceNo")).unwrap_or_default(),
-            issued_at: item["invoiceTime"].as_i64().or_else(|| item["invoiceTime"].as_str().and_then(|t| t.parse().ok())).unwrap_or_else(now_ms),
+            number: s("allElectronicInvoiceNumber")
+                .or_else(|| s("invoiceNo"))
+                .unwrap_or_default(),
+            issued_at: item["invoiceTime"]
+                .as_i64()
+                .or_else(|| item["invoiceTime"].as_str().and_then(|t| t.parse().ok()))
+                .unwrap_or_else(now_ms),
             pdf_url: s("pdfUrl"),
             ofd_url: s("ofdUrl"),
             xml_url: s("xmlUrl"),
@@ -446,16 +521,28 @@ impl Nuonuo {
     async fn query_result(&self, order_id: &str) -> Result<QueryOutcome, ProviderError> {
         let order_id = self.order_no(order_id);
         let order_id = order_id.as_str();
-        let (code, describe, result) =
-            self.call("nuonuo.OpeMplatform.queryInvoiceResult", &json!({ "isOfferInvoiceDetail": "1", "orderNos": [order_id] })).await?;
+        let (code, describe, result) = self
+            .call(
+                "nuonuo.OpeMplatform.queryInvoiceResult",
+                &json!({ "isOfferInvoiceDetail": "1", "orderNos": [order_id] }),
+            )
+            .await?;
         if code == "E9500" {
             return Ok(QueryOutcome::NotFound);
         }
         if code != "E0000" {
-            return Err(ProviderError::Unavailable(format!("queryInvoiceResult: {code} {}", describe.chars().take(60).collect::<String>())));
+            return Err(ProviderError::Unavailable(format!(
+                "queryInvoiceResult: {code} {}",
+                describe.chars().take(60).collect::<String>()
+            )));
         }
-        let item = result.as_array().and_then(|a| a.iter().find(|i| i["orderNo"].as_str() == Some(order_id)).or(a.first())).cloned();
-        let Some(item) = item else { return Ok(QueryOutcome::NotFound) };
+        let item = result
+            .as_array()
+            .and_then(|a| a.iter().find(|i| i["orderNo"].as_str() == Some(order_id)).or(a.first()))
+            .cloned();
+        let Some(item) = item else {
+            return Ok(QueryOutcome::NotFound);
+        };
         let status = match &item["status"] {
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
@@ -463,7 +550,12 @@ impl Nuonuo {
         };
         Ok(match status.as_str() {
             "2" => QueryOutcome::Issued(Self::issued(&item)),
-            "22" | "24" => QueryOutcome::Failed(map_fail_cause(item["failCause"].as_str().or(item["statusMsg"].as_str()).unwrap_or("开票失败"))),
+            "22" | "24" => QueryOutcome::Failed(map_fail_cause(
+                item["failCause"]
+                    .as_str()
+                    .or(item["statusMsg"].as_str())
+                    .unwrap_or("开票失败"),
+            )),
             "3" | "31" => QueryOutcome::Failed(map_fail_cause("发票已作废")),
             _ => QueryOutcome::Pending,
         })
@@ -496,8 +588,12 @@ fn listed(item: &Value) -> Option<ListedInvoice> {
     };
     Some(ListedInvoice {
         order_id,
-        number: s("allElectronicInvoiceNumber").or_else(|| s("invoiceNo")).unwrap_or_default(),
-        issued_at: item["invoiceTime"].as_i64().or_else(|| item["invoiceTime"].as_str().and_then(|t| t.parse().ok())),
+        number: s("allElectronicInvoiceNumber")
+            .or_else(|| s("invoiceNo"))
+            .unwrap_or_default(),
+        issued_at: item["invoiceTime"]
+            .as_i64()
+            .or_else(|| item["invoiceTime"].as_str().and_then(|t| t.parse().ok())),
         status: status.into(),
         amount: s("orderAmount"),
         buyer_name: s("payerName").or_else(|| s("buyerName")),
@@ -539,7 +635,11 @@ fn serde_urlencoded(pairs: &[(&str, &str)]) -> String {
             })
             .collect()
     }
-    pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 impl Provider for Nuonuo {
@@ -548,26 +648,48 @@ impl Provider for Nuonuo {
     }
 
     fn hold(&self) -> Option<Hold> {
-        self.hold.lock().unwrap_or_else(|p| p.into_inner()).clone().filter(|h| h.until_ms > self.now())
+        self.hold
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .filter(|h| h.until_ms > self.now())
     }
 
     fn submit_issue<'a>(&'a self, request: &'a IssueRequest) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
         self.submit_issue_at(request, now_ms())
     }
 
-    fn submit_issue_at<'a>(&'a self, request: &'a IssueRequest, order_time_ms: i64) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
+    fn submit_issue_at<'a>(
+        &'a self,
+        request: &'a IssueRequest,
+        order_time_ms: i64,
+    ) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
         Box::pin(async move {
-            let (code, describe, result) = self.call("nuonuo.OpeMplatform.requestBillingNew", &self.order_body(request, order_time_ms)).await?;
+            let (code, describe, result) = self
+                .call(
+                    "nuonuo.OpeMplatform.requestBillingNew",
+                    &self.order_body(request, order_time_ms),
+                )
+                .await?;
             match code.as_str() {
-                "E0000" => Ok(Accepted { serial: result["invoiceSerialNum"].as_str().map(str::to_owned) }),
+                "E0000" => Ok(Accepted {
+                    serial: result["invoiceSerialNum"].as_str().map(str::to_owned),
+                }),
                 "E9106" => Err(ProviderError::Duplicate),
-                "" => Err(ProviderError::Unavailable("requestBillingNew: no code in the answer".into())),
+                "" => Err(ProviderError::Unavailable(
+                    "requestBillingNew: no code in the answer".into(),
+                )),
                 _ => Err(ProviderError::Rejected(map_nuonuo_code(&code, &describe))),
             }
         })
     }
 
-    fn submit_red<'a>(&'a self, red: &'a RedRequest, blue: &'a IssueRequest, blue_number: &'a str) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
+    fn submit_red<'a>(
+        &'a self,
+        red: &'a RedRequest,
+        blue: &'a IssueRequest,
+        blue_number: &'a str,
+    ) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
         Box::pin(async move {
             let mut body = json!({
                 "billId": self.order_no(&red.order_id),
@@ -610,9 +732,13 @@ impl Provider for Nuonuo {
             }
             let (code, describe, result) = self.call("nuonuo.OpeMplatform.saveInvoiceRedConfirm", &body).await?;
             match code.as_str() {
-                "E0000" => Ok(Accepted { serial: result.as_str().map(str::to_owned) }),
+                "E0000" => Ok(Accepted {
+                    serial: result.as_str().map(str::to_owned),
+                }),
                 "E9106" => Err(ProviderError::Duplicate),
-                "" => Err(ProviderError::Unavailable("saveInvoiceRedConfirm: no code in the answer".into())),
+                "" => Err(ProviderError::Unavailable(
+                    "saveInvoiceRedConfirm: no code in the answer".into(),
+                )),
                 _ => Err(ProviderError::Rejected(map_nuonuo_code(&code, &describe))),
             }
         })
@@ -632,7 +758,9 @@ impl Provider for Nuonuo {
             let (code, describe, _) = self.call("nuonuo.OpeMplatform.deliveryInvoice", &body).await?;
             match code.as_str() {
                 "E0000" => Ok(()),
-                "" => Err(ProviderError::Unavailable("deliveryInvoice: no code in the answer".into())),
+                "" => Err(ProviderError::Unavailable(
+                    "deliveryInvoice: no code in the answer".into(),
+                )),
                 _ => Err(ProviderError::Rejected(map_nuonuo_code(&code, &describe))),
             }
         })
@@ -642,7 +770,11 @@ impl Provider for Nuonuo {
     /// days and per page of 50 (`taxnum`, `startTime`, `endTime` as
     /// `yyyy-MM-dd HH:mm:ss` China time, `pageNo`, `pageSize`; the answer's
     /// `result` is a list or `{ total, list }`).
-    fn list_invoices<'a>(&'a self, from_ms: i64, to_ms: i64) -> BoxFuture<'a, Result<Vec<ListedInvoice>, ProviderError>> {
+    fn list_invoices<'a>(
+        &'a self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> BoxFuture<'a, Result<Vec<ListedInvoice>, ProviderError>> {
         Box::pin(async move {
             const PAGE: usize = 50;
             let mut out = Vec::new();
@@ -660,16 +792,25 @@ impl Provider for Nuonuo {
                         break;
                     }
                     if code != "E0000" {
-                        return Err(ProviderError::Unavailable(format!("queryInvoiceList: {code} {}", describe.chars().take(60).collect::<String>())));
+                        return Err(ProviderError::Unavailable(format!(
+                            "queryInvoiceList: {code} {}",
+                            describe.chars().take(60).collect::<String>()
+                        )));
                     }
-                    let items = result.as_array().or_else(|| result["list"].as_array()).cloned().unwrap_or_default();
+                    let items = result
+                        .as_array()
+                        .or_else(|| result["list"].as_array())
+                        .cloned()
+                        .unwrap_or_default();
                     let n = items.len();
                     // With a prefix, invoices without it are other systems' (not this proxy's).
                     out.extend(items.iter().filter_map(listed).filter_map(|mut l| {
                         l.order_id = self.order_id_of(&l.order_id)?.to_owned();
                         Some(l)
                     }));
-                    let total = result["total"].as_u64().or_else(|| result["total"].as_str().and_then(|t| t.parse().ok()));
+                    let total = result["total"]
+                        .as_u64()
+                        .or_else(|| result["total"].as_str().and_then(|t| t.parse().ok()));
                     if n < PAGE || total.is_some_and(|t| (page * PAGE) as u64 >= t) {
                         break;
                     }
@@ -695,12 +836,17 @@ impl Provider for Nuonuo {
             if code != "E0000" {
                 return Ok(QueryOutcome::NotFound);
             }
-            let Some(bill) = result["list"].as_array().and_then(|l| l.first()).cloned() else { return Ok(QueryOutcome::NotFound) };
+            let Some(bill) = result["list"].as_array().and_then(|l| l.first()).cloned() else {
+                return Ok(QueryOutcome::NotFound);
+            };
             let status = bill["billStatus"].as_str().unwrap_or("").to_owned();
             Ok(match status.as_str() {
-                "05" | "06" | "07" | "08" | "09" | "10" | "16" => {
-                    QueryOutcome::Failed(fapiao::Issue::new("red", &ProxyProblem::RedNotConfirmed { detail: format!("billStatus {status}") }))
-                }
+                "05" | "06" | "07" | "08" | "09" | "10" | "16" => QueryOutcome::Failed(fapiao::Issue::new(
+                    "red",
+                    &ProxyProblem::RedNotConfirmed {
+                        detail: format!("billStatus {status}"),
+                    },
+                )),
                 _ => QueryOutcome::Pending,
             })
         })

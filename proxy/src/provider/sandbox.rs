@@ -30,12 +30,29 @@ pub struct Sandbox {
     knobs: SandboxKnobs,
     seller_tax_id: String,
     seller_name: String,
+    /// The share of 5xx answers now (f64 bits): starts at the knob, changed by
+    /// [`Sandbox::set_error_rate`].
+    error_rate: std::sync::atomic::AtomicU64,
 }
 
 impl Sandbox {
     /// A sandbox keeping its state in `store`.
     pub fn new(store: Store, knobs: SandboxKnobs, seller_tax_id: String, seller_name: String) -> Sandbox {
-        Sandbox { store, knobs, seller_tax_id, seller_name }
+        let error_rate = std::sync::atomic::AtomicU64::new(knobs.error_rate.to_bits());
+        Sandbox {
+            store,
+            knobs,
+            seller_tax_id,
+            seller_name,
+            error_rate,
+        }
+    }
+
+    /// Changes the share of calls answered with HTTP 5xx while running (an
+    /// outage and its end, for tests and demonstrations).
+    pub fn set_error_rate(&self, p: f64) {
+        self.error_rate
+            .store(p.clamp(0.0, 1.0).to_bits(), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The call's latency; then, by the knobs, a 5xx answer (before anything
@@ -46,7 +63,9 @@ impl Sandbox {
         if ms > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
         }
-        if self.roll(self.knobs.error_rate) {
+        if self.roll(f64::from_bits(
+            self.error_rate.load(std::sync::atomic::Ordering::Relaxed),
+        )) {
             return Err(ProviderError::Unavailable("sandbox: HTTP 503".into()));
         }
         if self.roll(self.knobs.slow_rate / 2.0) {
@@ -59,15 +78,29 @@ impl Sandbox {
         p > 0.0 && rand::rng().random::<f64>() < p
     }
 
-    async fn accept(&self, order_id: &str, kind: &'static str, request: String, fail: bool) -> Result<Accepted, ProviderError> {
+    async fn accept(
+        &self,
+        order_id: &str,
+        kind: &'static str,
+        request: String,
+        fail: bool,
+    ) -> Result<Accepted, ProviderError> {
         let (lo, hi) = self.knobs.issue_delay_ms;
         let delay = if hi > lo { rand::rng().random_range(lo..=hi) } else { lo };
         let ready_at = now_ms() + delay as i64;
         let region: String = {
             let r = &self.seller_tax_id[2.min(self.seller_tax_id.len())..4.min(self.seller_tax_id.len())];
-            if r.len() == 2 && r.bytes().all(|b| b.is_ascii_digit()) { r.to_owned() } else { "11".into() }
+            if r.len() == 2 && r.bytes().all(|b| b.is_ascii_digit()) {
+                r.to_owned()
+            } else {
+                "11".into()
+            }
         };
-        let inserted = self.store.sandbox_insert(order_id, kind, request, ready_at, fail, &region).await.map_err(|e| ProviderError::Unavailable(e.to_string()))?;
+        let inserted = self
+            .store
+            .sandbox_insert(order_id, kind, request, ready_at, fail, &region)
+            .await
+            .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
         if inserted && self.roll(self.knobs.slow_rate / 2.0) {
             // Slow after the invoice was stored: a timeout after it issued.
             tokio::time::sleep(self.knobs.slow).await;
@@ -77,9 +110,13 @@ impl Sandbox {
         }
         if self.roll(self.knobs.timeout_rate) {
             // Accepted, but the answer is lost: the caller sees a timeout.
-            return Err(ProviderError::Unavailable("sandbox: timeout (the request was accepted)".into()));
+            return Err(ProviderError::Unavailable(
+                "sandbox: timeout (the request was accepted)".into(),
+            ));
         }
-        Ok(Accepted { serial: Some(format!("SBX{}", order_id)) })
+        Ok(Accepted {
+            serial: Some(format!("SBX{}", order_id)),
+        })
     }
 
     /// How many invoices the sandbox holds for an order (0 or 1; for tests).
@@ -108,7 +145,10 @@ fn special_fields(v: &Value) -> Vec<(String, String)> {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 impl Provider for Sandbox {
@@ -128,7 +168,12 @@ impl Provider for Sandbox {
         })
     }
 
-    fn submit_red<'a>(&'a self, red: &'a RedRequest, _blue: &'a IssueRequest, blue_number: &'a str) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
+    fn submit_red<'a>(
+        &'a self,
+        red: &'a RedRequest,
+        _blue: &'a IssueRequest,
+        blue_number: &'a str,
+    ) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
         Box::pin(async move {
             self.latency().await?;
             if blue_number.len() != 20 {
@@ -142,7 +187,12 @@ impl Provider for Sandbox {
     fn query<'a>(&'a self, order_id: &'a str, _kind: Kind) -> BoxFuture<'a, Result<QueryOutcome, ProviderError>> {
         Box::pin(async move {
             self.latency().await?;
-            let row = self.store.sandbox_get(order_id).await.map_err(|e| ProviderError::Unavailable(e.to_string()))?.map(|i| (i.ready_at, i.fail, i.number, i.issued_at));
+            let row = self
+                .store
+                .sandbox_get(order_id)
+                .await
+                .map_err(|e| ProviderError::Unavailable(e.to_string()))?
+                .map(|i| (i.ready_at, i.fail, i.number, i.issued_at));
             Ok(match row {
                 None => QueryOutcome::NotFound,
                 Some((ready_at, _, _, _)) if ready_at > now_ms() => QueryOutcome::Pending,
@@ -175,7 +225,11 @@ impl Provider for Sandbox {
     }
 
     /// The sandbox's invoices (issued, failed or pending) whose issue time falls in the range.
-    fn list_invoices<'a>(&'a self, from_ms: i64, to_ms: i64) -> BoxFuture<'a, Result<Vec<ListedInvoice>, ProviderError>> {
+    fn list_invoices<'a>(
+        &'a self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> BoxFuture<'a, Result<Vec<ListedInvoice>, ProviderError>> {
         Box::pin(async move {
             self.latency().await?;
             let rows = self
@@ -199,10 +253,20 @@ impl Provider for Sandbox {
                 .into_iter()
                 .map(|(order_id, number, issued_at, ready_at, fail, request)| {
                     let req: Value = serde_json::from_str(&request).unwrap_or(Value::Null);
-                    let status = if ready_at > now { "pending" } else if fail { "failed" } else { "issued" };
+                    let status = if ready_at > now {
+                        "pending"
+                    } else if fail {
+                        "failed"
+                    } else {
+                        "issued"
+                    };
                     ListedInvoice {
                         order_id,
-                        number: if status == "issued" { number.unwrap_or_default() } else { String::new() },
+                        number: if status == "issued" {
+                            number.unwrap_or_default()
+                        } else {
+                            String::new()
+                        },
                         issued_at: (status == "issued").then_some(issued_at.unwrap_or(ready_at)),
                         status: status.into(),
                         amount: req["totals"]["amountInclTax"].as_str().map(str::to_owned),
@@ -216,7 +280,8 @@ impl Provider for Sandbox {
     fn document<'a>(&'a self, order_id: &'a str, which: &'a str) -> BoxFuture<'a, Option<Document>> {
         Box::pin(async move {
             let inv = self.store.sandbox_get(order_id).await.ok().flatten()?;
-            let (kind, request, number, issued_at, ready_at, fail) = (inv.kind, inv.request, inv.number, inv.issued_at, inv.ready_at, inv.fail);
+            let (kind, request, number, issued_at, ready_at, fail) =
+                (inv.kind, inv.request, inv.number, inv.issued_at, inv.ready_at, inv.fail);
             if fail || ready_at > now_ms() {
                 return None;
             }
@@ -264,7 +329,10 @@ impl Provider for Sandbox {
                         "  <Totals><AmountExclTax>{}</AmountExclTax><TaxAmount>{}</TaxAmount><AmountInclTax>{}</AmountInclTax></Totals>\n</EInvoice>\n",
                         esc(&s(&totals, "amountExclTax")), esc(&s(&totals, "taxAmount")), esc(&s(&totals, "amountInclTax"))
                     );
-                    Some(Document { content_type: "application/xml; charset=utf-8", body: x.into_bytes() })
+                    Some(Document {
+                        content_type: "application/xml; charset=utf-8",
+                        body: x.into_bytes(),
+                    })
                 }
                 "html" => {
                     let rows: String = lines
@@ -288,7 +356,13 @@ impl Provider for Sandbox {
                             h + "</table>"
                         })
                         .unwrap_or_default();
-                    let words = fapiao::amount_in_words(&s(&totals, "amountInclTax"), fapiao::amount::WordsOptions { style: fapiao::amount::WordsStyle::Invoice }).unwrap_or_default();
+                    let words = fapiao::amount_in_words(
+                        &s(&totals, "amountInclTax"),
+                        fapiao::amount::WordsOptions {
+                            style: fapiao::amount::WordsStyle::Invoice,
+                        },
+                    )
+                    .unwrap_or_default();
                     let html = format!(
                         "<!doctype html><html lang=zh-CN><meta charset=utf-8><meta name=viewport content=\"width=device-width, initial-scale=1\"><title>{title} {number}</title><style>body{{font-family:serif;max-width:860px;margin:2em auto;padding:0 1em;line-height:1.6}}h1{{text-align:center;color:#8b4513;font-size:1.6em}}.w{{overflow-x:auto}}table{{width:100%;border-collapse:collapse}}td,th{{border:1px solid #8b4513;padding:4px}}.n{{text-align:right;white-space:nowrap}}.sbx{{color:#c00;text-align:center}}@media print{{.sbx{{color:#000}}}}@media (max-width:600px){{body{{margin:1em auto}}h1{{font-size:1.3em}}td,th{{padding:3px;font-size:.9em}}}}</style>\
                          <h1>{title}</h1><p class=sbx>沙箱发票 · SANDBOX — 不具法律效力</p><p>发票号码：{number}<br>开票日期：{date}</p>\
@@ -298,7 +372,10 @@ impl Provider for Sandbox {
                         esc(&s(&totals, "amountExclTax")), esc(&s(&totals, "taxAmount")), esc(&s(&totals, "amountInclTax")),
                         title = esc(title), number = esc(&number), date = esc(&date)
                     );
-                    Some(Document { content_type: "text/html; charset=utf-8", body: html.into_bytes() })
+                    Some(Document {
+                        content_type: "text/html; charset=utf-8",
+                        body: html.into_bytes(),
+                    })
                 }
                 _ => None,
             }

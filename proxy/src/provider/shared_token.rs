@@ -64,7 +64,15 @@ pub struct SharedToken {
 impl SharedToken {
     /// A token stored under `prefix` (`baiwang.access_token`); `credentials` is
     /// a digest of what the token is fetched with.
-    pub fn new(store: Store, prefix: &str, label: &'static str, credentials: String, retry_base: Duration, retry_max: Duration, clock: Arc<dyn Clock>) -> SharedToken {
+    pub fn new(
+        store: Store,
+        prefix: &str,
+        label: &'static str,
+        credentials: String,
+        retry_base: Duration,
+        retry_max: Duration,
+        clock: Arc<dyn Clock>,
+    ) -> SharedToken {
         SharedToken {
             store,
             token_key: prefix.to_owned(),
@@ -92,7 +100,11 @@ impl SharedToken {
 
     /// The back-off in force, if any (what the provider's `hold` reports).
     pub fn hold(&self) -> Option<Hold> {
-        self.hold.lock().unwrap_or_else(|p| p.into_inner()).clone().filter(|h| h.until_ms > self.now())
+        self.hold
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .filter(|h| h.until_ms > self.now())
     }
 
     fn set_hold(&self, h: Option<Hold>) {
@@ -102,7 +114,8 @@ impl SharedToken {
     async fn stored(&self) -> Option<(Value, bool)> {
         let (value, _) = self.store.kv_get(&self.token_key).await.ok().flatten()?;
         let v = serde_json::from_str::<Value>(&value).ok()?;
-        let valid = v["token"].as_str().is_some_and(|t| !t.is_empty()) && v["expiresAt"].as_i64().unwrap_or(0) > self.now();
+        let valid =
+            v["token"].as_str().is_some_and(|t| !t.is_empty()) && v["expiresAt"].as_i64().unwrap_or(0) > self.now();
         Some((v, valid))
     }
 
@@ -121,13 +134,27 @@ impl SharedToken {
     }
 
     async fn refusals(&self) -> u32 {
-        let Ok(Some((value, _))) = self.store.kv_get(&self.refused_key).await else { return 0 };
-        serde_json::from_str::<Refused>(&value).ok().filter(|r| r.credentials == self.credentials).map(|r| r.failures).unwrap_or(0)
+        let Ok(Some((value, _))) = self.store.kv_get(&self.refused_key).await else {
+            return 0;
+        };
+        serde_json::from_str::<Refused>(&value)
+            .ok()
+            .filter(|r| r.credentials == self.credentials)
+            .map(|r| r.failures)
+            .unwrap_or(0)
     }
 
     fn held_error(&self, r: &Refused) -> ProviderError {
-        self.set_hold(Some(Hold { until_ms: r.until, reason: r.reason.clone(), failures: r.failures }));
-        ProviderError::Unavailable(format!("{}; next try in {} s", r.reason, (r.until - self.now()).max(0) / 1000))
+        self.set_hold(Some(Hold {
+            until_ms: r.until,
+            reason: r.reason.clone(),
+            failures: r.failures,
+        }));
+        ProviderError::Unavailable(format!(
+            "{}; next try in {} s",
+            r.reason,
+            (r.until - self.now()).max(0) / 1000
+        ))
     }
 
     async fn record_refusal(&self, reason: &str) -> Refused {
@@ -135,9 +162,23 @@ impl SharedToken {
         let base = self.retry_base.as_millis() as i64;
         let cap = self.retry_max.as_millis() as i64;
         let wait = base.saturating_mul(1i64 << (failures - 1).min(20)).min(cap).max(1);
-        let r = Refused { failures, until: self.now() + wait, reason: reason.to_owned(), credentials: self.credentials.clone() };
-        let _ = self.store.kv_set(&self.refused_key, &serde_json::to_string(&r).unwrap_or_default()).await;
-        tracing::error!(provider = self.label, failures, next_try_s = wait / 1000, reason, "token endpoint failed; no token call before the next try");
+        let r = Refused {
+            failures,
+            until: self.now() + wait,
+            reason: reason.to_owned(),
+            credentials: self.credentials.clone(),
+        };
+        let _ = self
+            .store
+            .kv_set(&self.refused_key, &serde_json::to_string(&r).unwrap_or_default())
+            .await;
+        tracing::error!(
+            provider = self.label,
+            failures,
+            next_try_s = wait / 1000,
+            reason,
+            "token endpoint failed; no token call before the next try"
+        );
         r
     }
 
@@ -168,7 +209,11 @@ impl SharedToken {
             match self.store.try_lock(&self.lock_key, &self.lock_owner, LOCK_MS).await {
                 Ok(true) => break,
                 Ok(false) if crate::time::now_ms() < deadline => tokio::time::sleep(Duration::from_millis(200)).await,
-                Ok(false) => return Err(ProviderError::Unavailable("token: another instance is fetching it".into())),
+                Ok(false) => {
+                    return Err(ProviderError::Unavailable(
+                        "token: another instance is fetching it".into(),
+                    ))
+                }
                 Err(e) => return Err(ProviderError::Unavailable(format!("token: {e}"))),
             }
         }
@@ -204,7 +249,11 @@ impl SharedToken {
                     other => other.to_string(),
                 };
                 let r = self.record_refusal(&reason).await;
-                self.set_hold(Some(Hold { until_ms: r.until, reason: r.reason, failures: r.failures }));
+                self.set_hold(Some(Hold {
+                    until_ms: r.until,
+                    reason: r.reason,
+                    failures: r.failures,
+                }));
             }
         }
         let _ = self.store.unlock(&self.lock_key, &self.lock_owner).await;

@@ -28,7 +28,11 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, Client, NoTls, Row, Statement};
 
 use super::tx::{self, Tx, TxJob, Val};
-use super::{save_params, Backend, Inserted, Record, RedCheck, RedChecked, SandboxInvoice, Status, StoreError, COLUMNS, MARK_REVERSED, SAVE_ORDER};
+use super::{
+    save_params, Backend, Inserted, Record, RedCheck, RedChecked, SandboxInvoice, Status, StoreError, COLUMNS,
+    MARK_REVERSED, SAVE_ORDER,
+};
+use crate::secret::redact_url as redact;
 use crate::time::now_ms;
 
 /// The PostgreSQL migrations, applied in order (version = index + 1).
@@ -81,9 +85,9 @@ CREATE TRIGGER orders_status_changed AFTER UPDATE ON orders
 "#,
     // 2: the ledger: webhook outbox, deliveries, provider notify statuses, archive
     // index, reconciliation findings (the same DDL as SQLite's migration 3).
-    crate::ledger::SCHEMA,
+    super::ledger_schema::SCHEMA,
     // 3: deliveries as a durable queue.
-    crate::ledger::DELIVERY_QUEUE,
+    super::ledger_schema::DELIVERY_QUEUE,
     // 4: the field of a stored failure.
     super::ERROR_FIELD,
 ];
@@ -145,7 +149,9 @@ struct Conn<'a> {
 
 impl Conn<'_> {
     fn c(&mut self) -> &mut PgConn {
-        self.conn.as_mut().expect("a pooled connection is present until dropped")
+        self.conn
+            .as_mut()
+            .expect("a pooled connection is present until dropped")
     }
 
     async fn prepare(&mut self, sql: &str) -> Result<Statement, StoreError> {
@@ -244,13 +250,28 @@ impl Pool {
         loop {
             let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
             match idle {
-                Some(c) if !c.client.is_closed() => return Ok(Conn { pool: self, conn: Some(c), in_tx: false, _permit: permit }),
+                Some(c) if !c.client.is_closed() => {
+                    return Ok(Conn {
+                        pool: self,
+                        conn: Some(c),
+                        in_tx: false,
+                        _permit: permit,
+                    })
+                }
                 Some(_) => continue,
                 None => break,
             }
         }
         let client = connect(&self.config).await?;
-        Ok(Conn { pool: self, conn: Some(PgConn { client, statements: HashMap::new() }), in_tx: false, _permit: permit })
+        Ok(Conn {
+            pool: self,
+            conn: Some(PgConn {
+                client,
+                statements: HashMap::new(),
+            }),
+            in_tx: false,
+            _permit: permit,
+        })
     }
 }
 
@@ -259,39 +280,25 @@ pub struct PgStore {
     pool: Arc<Pool>,
 }
 
-/// The URL without its password (for logs).
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let (authority, tail) = match rest.find(['/', '?']) {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    let authority = match authority.rsplit_once('@') {
-        Some((user, host)) => format!("{}@{host}", user.split(':').next().unwrap_or("")),
-        None => authority.to_owned(),
-    };
-    // A password may also come as a query parameter.
-    let tail = match tail.split_once('?') {
-        Some((path, q)) => {
-            let q: Vec<&str> = q.split('&').map(|p| if p.starts_with("password=") { "password=…" } else { p }).collect();
-            format!("{path}?{}", q.join("&"))
-        }
-        None => tail.to_owned(),
-    };
-    format!("{scheme}://{authority}{tail}")
-}
-
 impl PgStore {
     /// Connects, applies the migrations (under an advisory lock) and returns the store.
     pub async fn connect(url: &str, pool_size: usize) -> Result<PgStore, StoreError> {
-        let mut config = tokio_postgres::Config::from_str(url).map_err(|_| StoreError(format!("“{}” is not a PostgreSQL URL", redact(url))))?;
+        let mut config = tokio_postgres::Config::from_str(url)
+            .map_err(|_| StoreError(format!("“{}” is not a PostgreSQL URL", redact(url))))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
         config.application_name("fapiao-proxy");
-        let pool = Arc::new(Pool { config, idle: Mutex::new(Vec::new()), permits: Semaphore::new(pool_size.max(2)) });
+        let pool = Arc::new(Pool {
+            config,
+            idle: Mutex::new(Vec::new()),
+            permits: Semaphore::new(pool_size.max(2)),
+        });
         let store = PgStore { pool };
-        store.migrate().await.map_err(|e| StoreError(format!("{} ({})", e.0, redact(url))))?;
+        store
+            .migrate()
+            .await
+            .map_err(|e| StoreError(format!("{} ({})", e.0, redact(url))))?;
         Ok(store)
     }
 
@@ -326,9 +333,18 @@ impl PgStore {
         c.begin().await?;
         let r = async {
             // The row lock on the blue order serialises red letters for it across instances.
-            let blue = c.query_opt(&format!("SELECT {COLUMNS} FROM orders WHERE order_id = $1 FOR UPDATE"), &[&blue_order_id]).await?.map(|r| record(&r));
+            let blue = c
+                .query_opt(
+                    &format!("SELECT {COLUMNS} FROM orders WHERE order_id = $1 FOR UPDATE"),
+                    &[&blue_order_id],
+                )
+                .await?
+                .map(|r| record(&r));
             let reds: Vec<Record> = c
-                .query(&format!("SELECT {COLUMNS} FROM orders WHERE blue_order_id = $1 ORDER BY created_at, order_id"), &[&blue_order_id])
+                .query(
+                    &format!("SELECT {COLUMNS} FROM orders WHERE blue_order_id = $1 ORDER BY created_at, order_id"),
+                    &[&blue_order_id],
+                )
                 .await?
                 .iter()
                 .map(record)
@@ -337,10 +353,28 @@ impl PgStore {
                 Ok(n) => n,
                 Err(e) => return Ok(Err(e)),
             };
-            let inserted = c.query_opt(INSERT_ORDER, &[&new.order_id, &"red", &Some(&blue_order_id), &new.fingerprint, &new.request, &now_ms()]).await?;
+            let inserted = c
+                .query_opt(
+                    INSERT_ORDER,
+                    &[
+                        &new.order_id,
+                        &"red",
+                        &Some(&blue_order_id),
+                        &new.fingerprint,
+                        &new.request,
+                        &now_ms(),
+                    ],
+                )
+                .await?;
             let r = match inserted {
                 Some(r) => Inserted::New(record(&r)),
-                None => Inserted::Existing(record(&c.query(&format!("SELECT {COLUMNS} FROM orders WHERE order_id = $1"), &[&new.order_id]).await?[0])),
+                None => Inserted::Existing(record(
+                    &c.query(
+                        &format!("SELECT {COLUMNS} FROM orders WHERE order_id = $1"),
+                        &[&new.order_id],
+                    )
+                    .await?[0],
+                )),
             };
             Ok(Ok((r, new.fingerprint)))
         }
@@ -360,14 +394,33 @@ impl Backend for PgStore {
         "postgres"
     }
 
-    fn insert_or_get(&self, order_id: String, kind: &'static str, blue_order_id: Option<String>, fingerprint: String, request: String) -> BoxFuture<'_, Result<Inserted, StoreError>> {
+    fn insert_or_get(
+        &self,
+        order_id: String,
+        kind: &'static str,
+        blue_order_id: Option<String>,
+        fingerprint: String,
+        request: String,
+    ) -> BoxFuture<'_, Result<Inserted, StoreError>> {
         Box::pin(async move {
             let mut c = self.pool.get().await?;
-            if let Some(r) = c.query_opt(INSERT_ORDER, &[&order_id, &kind, &blue_order_id, &fingerprint, &request, &now_ms()]).await? {
+            if let Some(r) = c
+                .query_opt(
+                    INSERT_ORDER,
+                    &[&order_id, &kind, &blue_order_id, &fingerprint, &request, &now_ms()],
+                )
+                .await?
+            {
                 return Ok(Inserted::New(record(&r)));
             }
-            let r = c.query_opt(&format!("SELECT {COLUMNS} FROM orders WHERE order_id = $1"), &[&order_id]).await?;
-            r.map(|r| Inserted::Existing(record(&r))).ok_or_else(|| StoreError("postgres: the order vanished".into()))
+            let r = c
+                .query_opt(
+                    &format!("SELECT {COLUMNS} FROM orders WHERE order_id = $1"),
+                    &[&order_id],
+                )
+                .await?;
+            r.map(|r| Inserted::Existing(record(&r)))
+                .ok_or_else(|| StoreError("postgres: the order vanished".into()))
         })
     }
 
@@ -376,12 +429,28 @@ impl Backend for PgStore {
     }
 
     fn get(&self, order_id: String) -> BoxFuture<'_, Result<Option<Record>, StoreError>> {
-        Box::pin(async move { Ok(self.one(&format!("SELECT {COLUMNS} FROM orders WHERE order_id = $1"), &[&order_id]).await?.map(|r| record(&r))) })
+        Box::pin(async move {
+            Ok(self
+                .one(
+                    &format!("SELECT {COLUMNS} FROM orders WHERE order_id = $1"),
+                    &[&order_id],
+                )
+                .await?
+                .map(|r| record(&r)))
+        })
     }
 
     fn reds_of(&self, blue_order_id: String) -> BoxFuture<'_, Result<Vec<Record>, StoreError>> {
         Box::pin(async move {
-            let rows = self.pool.get().await?.query(&format!("SELECT {COLUMNS} FROM orders WHERE blue_order_id = $1 ORDER BY created_at, order_id"), &[&blue_order_id]).await?;
+            let rows = self
+                .pool
+                .get()
+                .await?
+                .query(
+                    &format!("SELECT {COLUMNS} FROM orders WHERE blue_order_id = $1 ORDER BY created_at, order_id"),
+                    &[&blue_order_id],
+                )
+                .await?;
             Ok(rows.iter().map(record).collect())
         })
     }
@@ -401,7 +470,13 @@ impl Backend for PgStore {
         })
     }
 
-    fn claim_due(&self, owner: String, now: i64, limit: usize, lease_ms: i64) -> BoxFuture<'_, Result<Vec<Record>, StoreError>> {
+    fn claim_due(
+        &self,
+        owner: String,
+        now: i64,
+        limit: usize,
+        lease_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<Record>, StoreError>> {
         Box::pin(async move {
             let rows = self
                 .pool
@@ -484,13 +559,23 @@ impl Backend for PgStore {
 
     fn counts(&self) -> BoxFuture<'_, Result<Vec<(String, i64)>, StoreError>> {
         Box::pin(async move {
-            let rows = self.pool.get().await?.query("SELECT status, COUNT(*) FROM orders GROUP BY status", &[]).await?;
+            let rows = self
+                .pool
+                .get()
+                .await?
+                .query("SELECT status, COUNT(*) FROM orders GROUP BY status", &[])
+                .await?;
             Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
         })
     }
 
     fn kv_get(&self, key: String) -> BoxFuture<'_, Result<Option<(String, i64)>, StoreError>> {
-        Box::pin(async move { Ok(self.one("SELECT value, updated_at FROM kv WHERE key = $1", &[&key]).await?.map(|r| (r.get(0), r.get(1)))) })
+        Box::pin(async move {
+            Ok(self
+                .one("SELECT value, updated_at FROM kv WHERE key = $1", &[&key])
+                .await?
+                .map(|r| (r.get(0), r.get(1))))
+        })
     }
 
     fn kv_set(&self, key: String, value: String) -> BoxFuture<'_, Result<(), StoreError>> {
@@ -520,12 +605,21 @@ impl Backend for PgStore {
 
     fn unlock(&self, name: String, owner: String) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async move {
-            self.exec("DELETE FROM locks WHERE name = $1 AND owner = $2", &[&name, &owner]).await?;
+            self.exec("DELETE FROM locks WHERE name = $1 AND owner = $2", &[&name, &owner])
+                .await?;
             Ok(())
         })
     }
 
-    fn sandbox_insert(&self, order_id: String, kind: &'static str, request: String, ready_at: i64, fail: bool, region: String) -> BoxFuture<'_, Result<bool, StoreError>> {
+    fn sandbox_insert(
+        &self,
+        order_id: String,
+        kind: &'static str,
+        request: String,
+        ready_at: i64,
+        fail: bool,
+        region: String,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
         Box::pin(async move {
             let now = now_ms();
             let number = super::sandbox_number(now, &region, 0);
@@ -546,15 +640,30 @@ impl Backend for PgStore {
 
     fn sandbox_get(&self, order_id: String) -> BoxFuture<'_, Result<Option<SandboxInvoice>, StoreError>> {
         Box::pin(async move {
-            let row = self.one("SELECT kind, request, ready_at, fail, number, issued_at FROM sandbox_invoices WHERE order_id = $1", &[&order_id]).await?;
-            Ok(row.map(|r| SandboxInvoice { kind: r.get(0), request: r.get(1), ready_at: r.get(2), fail: r.get(3), number: r.get(4), issued_at: r.get(5) }))
+            let row = self
+                .one(
+                    "SELECT kind, request, ready_at, fail, number, issued_at FROM sandbox_invoices WHERE order_id = $1",
+                    &[&order_id],
+                )
+                .await?;
+            Ok(row.map(|r| SandboxInvoice {
+                kind: r.get(0),
+                request: r.get(1),
+                ready_at: r.get(2),
+                fail: r.get(3),
+                number: r.get(4),
+                issued_at: r.get(5),
+            }))
         })
     }
 
     fn sandbox_count(&self, order_id: Option<String>) -> BoxFuture<'_, Result<i64, StoreError>> {
         Box::pin(async move {
             let row = match order_id {
-                Some(id) => self.one("SELECT COUNT(*) FROM sandbox_invoices WHERE order_id = $1", &[&id]).await?,
+                Some(id) => {
+                    self.one("SELECT COUNT(*) FROM sandbox_invoices WHERE order_id = $1", &[&id])
+                        .await?
+                }
                 None => self.one("SELECT COUNT(*) FROM sandbox_invoices", &[]).await?,
             };
             Ok(row.map(|r| r.get(0)).unwrap_or(0))
@@ -624,7 +733,14 @@ impl Tx for PgTx<'_, '_> {
         Box::pin(async move { self.c.execute(sql, &pg_params(params)).await })
     }
     fn query<'a>(&'a mut self, sql: &'a str, params: &'a [Val]) -> BoxFuture<'a, Result<Vec<tx::Row>, StoreError>> {
-        Box::pin(async move { self.c.query(sql, &pg_params(params)).await?.iter().map(tx::pg_row).collect() })
+        Box::pin(async move {
+            self.c
+                .query(sql, &pg_params(params))
+                .await?
+                .iter()
+                .map(tx::pg_row)
+                .collect()
+        })
     }
 }
 
@@ -632,8 +748,14 @@ impl Tx for PgTx<'_, '_> {
 mod tests {
     #[test]
     fn redacts_passwords() {
-        assert_eq!(super::redact("postgres://app:s3cret@db:5432/fapiao"), "postgres://app@db:5432/fapiao");
-        assert_eq!(super::redact("postgresql://db/fapiao?user=a&password=s3cret"), "postgresql://db/fapiao?user=a&password=…");
+        assert_eq!(
+            super::redact("postgres://app:s3cret@db:5432/fapiao"),
+            "postgres://app@db:5432/fapiao"
+        );
+        assert_eq!(
+            super::redact("postgresql://db/fapiao?user=a&password=s3cret"),
+            "postgresql://db/fapiao?user=a&password=…"
+        );
         assert_eq!(super::redact("postgres://db"), "postgres://db");
     }
 }

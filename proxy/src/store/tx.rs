@@ -88,7 +88,8 @@ impl Row {
     }
     /// An integer column.
     pub fn int(&self, i: usize) -> Result<i64, StoreError> {
-        self.opt_int(i)?.ok_or_else(|| StoreError(format!("column {i} is NULL")))
+        self.opt_int(i)?
+            .ok_or_else(|| StoreError(format!("column {i} is NULL")))
     }
     /// A nullable integer column.
     pub fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
@@ -100,7 +101,8 @@ impl Row {
     }
     /// A text column.
     pub fn text(&self, i: usize) -> Result<String, StoreError> {
-        self.opt_text(i)?.ok_or_else(|| StoreError(format!("column {i} is NULL")))
+        self.opt_text(i)?
+            .ok_or_else(|| StoreError(format!("column {i} is NULL")))
     }
     /// A nullable text column.
     pub fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
@@ -156,12 +158,15 @@ impl dyn Tx + '_ {
     }
     /// Exactly one row.
     pub async fn query_one(&mut self, sql: &str, params: &[Val]) -> Result<Row, StoreError> {
-        self.query_opt(sql, params).await?.ok_or_else(|| StoreError("a query expected to answer one row answered none".into()))
+        self.query_opt(sql, params)
+            .await?
+            .ok_or_else(|| StoreError("a query expected to answer one row answered none".into()))
     }
 }
 
 /// The work of one transaction, type-erased for [`super::Backend::transaction`].
-pub type TxJob = Box<dyn for<'c> FnOnce(&'c mut dyn Tx) -> BoxFuture<'c, Result<Box<dyn std::any::Any + Send>, StoreError>> + Send>;
+pub type TxJob =
+    Box<dyn for<'c> FnOnce(&'c mut dyn Tx) -> BoxFuture<'c, Result<Box<dyn std::any::Any + Send>, StoreError>> + Send>;
 
 /// `$1` → `?1` (SQLite's numbered parameters; `$` is never used otherwise in the
 /// shared statements).
@@ -217,8 +222,13 @@ impl<'c> SqliteTx<'c> {
     }
 
     fn exec_now(&self, sql: &str, params: &[Val]) -> Result<u64, StoreError> {
-        let mut s = self.conn.prepare_cached(&sqlite_sql(sql)).map_err(|e| StoreError(e.to_string()))?;
-        s.execute(rusqlite::params_from_iter(params.iter())).map(|n| n as u64).map_err(|e| StoreError(e.to_string()))
+        let mut s = self
+            .conn
+            .prepare_cached(&sqlite_sql(sql))
+            .map_err(|e| StoreError(e.to_string()))?;
+        s.execute(rusqlite::params_from_iter(params.iter()))
+            .map(|n| n as u64)
+            .map_err(|e| StoreError(e.to_string()))
     }
 
     fn query_now(&self, sql: &str, params: &[Val]) -> Result<Vec<Row>, StoreError> {
@@ -278,7 +288,11 @@ impl ToSql for Val {
     }
 
     fn accepts(ty: &Type) -> bool {
-        <i64 as ToSql>::accepts(ty) || <i32 as ToSql>::accepts(ty) || <i16 as ToSql>::accepts(ty) || <String as ToSql>::accepts(ty) || <bool as ToSql>::accepts(ty)
+        <i64 as ToSql>::accepts(ty)
+            || <i32 as ToSql>::accepts(ty)
+            || <i16 as ToSql>::accepts(ty)
+            || <String as ToSql>::accepts(ty)
+            || <bool as ToSql>::accepts(ty)
     }
 
     tokio_postgres::types::to_sql_checked!();
@@ -292,15 +306,24 @@ pub(crate) fn pg_row(r: &tokio_postgres::Row) -> Result<Row, StoreError> {
         let val = if *t == Type::INT8 {
             r.try_get::<_, Option<i64>>(i).map_err(e)?.map_or(Val::Null, Val::Int)
         } else if *t == Type::INT4 {
-            r.try_get::<_, Option<i32>>(i).map_err(e)?.map_or(Val::Null, |x| Val::Int(x.into()))
+            r.try_get::<_, Option<i32>>(i)
+                .map_err(e)?
+                .map_or(Val::Null, |x| Val::Int(x.into()))
         } else if *t == Type::INT2 {
-            r.try_get::<_, Option<i16>>(i).map_err(e)?.map_or(Val::Null, |x| Val::Int(x.into()))
+            r.try_get::<_, Option<i16>>(i)
+                .map_err(e)?
+                .map_or(Val::Null, |x| Val::Int(x.into()))
         } else if *t == Type::BOOL {
             r.try_get::<_, Option<bool>>(i).map_err(e)?.map_or(Val::Null, Val::Bool)
         } else if <String as tokio_postgres::types::FromSql>::accepts(t) {
-            r.try_get::<_, Option<String>>(i).map_err(e)?.map_or(Val::Null, Val::Text)
+            r.try_get::<_, Option<String>>(i)
+                .map_err(e)?
+                .map_or(Val::Null, Val::Text)
         } else {
-            return Err(StoreError(format!("postgres: column {} has the unsupported type {t}", c.name())));
+            return Err(StoreError(format!(
+                "postgres: column {} has the unsupported type {t}",
+                c.name()
+            )));
         };
         v.push(val);
     }
@@ -311,6 +334,9 @@ pub(crate) fn pg_row(r: &tokio_postgres::Row) -> Result<Row, StoreError> {
 mod tests {
     #[test]
     fn numbered_parameters() {
-        assert_eq!(super::sqlite_sql("SELECT 1 WHERE a = $1 AND b = $12 OR c = '$'"), "SELECT 1 WHERE a = ?1 AND b = ?12 OR c = '$'");
+        assert_eq!(
+            super::sqlite_sql("SELECT 1 WHERE a = $1 AND b = $12 OR c = '$'"),
+            "SELECT 1 WHERE a = ?1 AND b = ?12 OR c = '$'"
+        );
     }
 }

@@ -45,21 +45,29 @@ pub async fn serve(app: App) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let router = app.router.clone();
-    let timeouts = fapiao_proxy::serve::Timeouts::of(&app.state.config);
+    let timeouts = fapiao_proxy::api::serve::Timeouts::of(&app.state.config);
     let server = tokio::spawn(async move {
-        let _ = fapiao_proxy::serve::serve(listener, router, timeouts, std::future::pending()).await;
+        let _ = fapiao_proxy::api::serve::serve(listener, router, timeouts, std::future::pending()).await;
     });
     Running {
         base: format!("http://{addr}"),
         state: app.state.clone(),
-        client: reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap(),
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap(),
         server,
         app: Some(app),
     }
 }
 
 pub fn sandbox(store: &Store, config: &Config) -> Arc<Sandbox> {
-    Arc::new(Sandbox::new(store.clone(), config.sandbox.clone(), config.seller_tax_id.clone(), config.seller_name.clone()))
+    Arc::new(Sandbox::new(
+        store.clone(),
+        config.sandbox.clone(),
+        config.seller_tax_id.clone(),
+        config.seller_name.clone(),
+    ))
 }
 
 /// The PostgreSQL server for tests (`FAPIAO_TEST_POSTGRES`), or `None` with a
@@ -76,7 +84,9 @@ pub fn postgres_url(what: &str) -> Option<String> {
 
 /// A fresh database `name` on the test server; its URL.
 pub async fn fresh_database(base: &str, name: &str) -> String {
-    let (client, conn) = tokio_postgres::connect(base, tokio_postgres::NoTls).await.expect("connect to FAPIAO_TEST_POSTGRES");
+    let (client, conn) = tokio_postgres::connect(base, tokio_postgres::NoTls)
+        .await
+        .expect("connect to FAPIAO_TEST_POSTGRES");
     tokio::spawn(conn);
     if let Err(e) = client.batch_execute(&format!("CREATE DATABASE {name}")).await {
         let duplicate = e.as_db_error().is_some_and(|d| d.code().code() == "42P04");
@@ -97,8 +107,15 @@ pub fn on_postgres() -> bool {
 pub async fn test_config(dir: &std::path::Path) -> Config {
     let mut config = Config::for_tests(dir.join("fapiao.sqlite"));
     if on_postgres() {
-        let base = std::env::var("FAPIAO_TEST_POSTGRES").expect("FAPIAO_TEST_BACKEND=postgres needs FAPIAO_TEST_POSTGRES");
-        let tag: String = dir.file_name().unwrap().to_string_lossy().chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+        let base =
+            std::env::var("FAPIAO_TEST_POSTGRES").expect("FAPIAO_TEST_BACKEND=postgres needs FAPIAO_TEST_POSTGRES");
+        let tag: String = dir
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
         let url = fresh_database(&base, &format!("fapiao_t_{}", tag.to_ascii_lowercase())).await;
         config.postgres = Some(fapiao_proxy::secret::Secret::new(url));
         // Beside the test's files, as with SQLite (not ./var of the crate).
@@ -143,7 +160,14 @@ pub fn mint(config: &Config, order_id: &str, lines: &Value, total: &str, ttl: i6
 }
 
 /// Like [`mint`], with a signed 特定业务 block (`specialBusiness` claim).
-pub fn mint_special(config: &Config, order_id: &str, lines: &Value, total: &str, ttl: i64, special: Option<&Value>) -> String {
+pub fn mint_special(
+    config: &Config,
+    order_id: &str,
+    lines: &Value,
+    total: &str,
+    ttl: i64,
+    special: Option<&Value>,
+) -> String {
     let now = fapiao_proxy::time::now_s();
     token::mint(
         &config.merchant_key,
@@ -156,7 +180,10 @@ pub fn mint_special(config: &Config, order_id: &str, lines: &Value, total: &str,
             expires_at: now + ttl,
             price_includes_tax: true,
             lines: serde_json::from_value(lines.clone()).unwrap(),
-            totals: TokenTotals { amount_incl_tax: Some(total.into()), ..Default::default() },
+            totals: TokenTotals {
+                amount_incl_tax: Some(total.into()),
+                ..Default::default()
+            },
             ..Default::default()
         },
     )
@@ -169,7 +196,13 @@ pub fn body(config: &Config, id: &str) -> Value {
 }
 
 pub async fn post(r: &Running, path: &str, body: &Value) -> (u16, Value) {
-    let resp = r.client.post(format!("{}{path}", r.base)).json(body).send().await.unwrap();
+    let resp = r
+        .client
+        .post(format!("{}{path}", r.base))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
 }
@@ -178,8 +211,11 @@ pub async fn post(r: &Running, path: &str, body: &Value) -> (u16, Value) {
 /// token (`Authorization: Bearer`), as a page holding it would send it.
 pub async fn get(r: &Running, path: &str) -> (u16, Value) {
     let mut req = r.client.get(format!("{}{path}", r.base));
-    if let Some(id) = path.strip_prefix("/v1/invoices/").map(|rest| rest.split(['/', '?']).next().unwrap_or("")) {
-        req = req.bearer_auth(access(&r.state.config, &fapiao_proxy::http::percent_decode(id)));
+    if let Some(id) = path
+        .strip_prefix("/v1/invoices/")
+        .map(|rest| rest.split(['/', '?']).next().unwrap_or(""))
+    {
+        req = req.bearer_auth(access(&r.state.config, &fapiao_proxy::api::http::percent_decode(id)));
     }
     let resp = req.send().await.unwrap();
     let status = resp.status().as_u16();
@@ -192,7 +228,9 @@ pub async fn post_callback(r: &Running, query: &str, order_id: &str, c_status: &
     r.client
         .post(format!("{}/v1/callbacks/nuonuo{query}", r.base))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("operater=callback&orderno={order_id}&content=%7B%22c_status%22%3A%22{c_status}%22%7D"))
+        .body(format!(
+            "operater=callback&orderno={order_id}&content=%7B%22c_status%22%3A%22{c_status}%22%7D"
+        ))
         .send()
         .await
         .unwrap()
@@ -223,7 +261,7 @@ pub async fn wait_final(r: &Running, id: &str, secs: u64) -> Value {
 }
 
 pub fn codes(v: &Value) -> Vec<String> {
-    fapiao_proxy::http::errors_of(v)
+    fapiao_proxy::api::http::errors_of(v)
 }
 
 /// The credentials a fake 诺诺 checks (each test file has its own, so that a leak

@@ -29,7 +29,11 @@ type Shared = Arc<Mutex<FakeState>>;
 /// MD5 over secret, the parameters but `sign` sorted by name (empty ones
 /// left out) as name+value, the raw body, secret; upper-case hex.
 pub fn expected_sign(secret: &str, q: &HashMap<String, String>, body: &str) -> String {
-    let sorted: std::collections::BTreeMap<&str, &str> = q.iter().filter(|(k, v)| k.as_str() != "sign" && !v.is_empty()).map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let sorted: std::collections::BTreeMap<&str, &str> = q
+        .iter()
+        .filter(|(k, v)| k.as_str() != "sign" && !v.is_empty())
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let mut text = secret.to_owned();
     for (k, v) in sorted {
         text += k;
@@ -59,7 +63,10 @@ fn ok(method: &str, response: Value) -> Value {
 }
 
 fn compact_time(ms: i64) -> String {
-    fapiao_proxy::time::cst_plain(ms).chars().filter(|c| c.is_ascii_digit()).collect()
+    fapiao_proxy::time::cst_plain(ms)
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .collect()
 }
 
 fn item(i: &Inv) -> Value {
@@ -117,7 +124,10 @@ async fn token(f: &Shared, q: &HashMap<String, String>, body: &Value) -> Value {
         }
     }
     let (t, r) = s.new_token();
-    ok("baiwang.oauth.token", json!({ "access_token": t, "refresh_token": r, "expires_in": 7200, "token_type": "bearer" }))
+    ok(
+        "baiwang.oauth.token",
+        json!({ "access_token": t, "refresh_token": r, "expires_in": 7200, "token_type": "bearer" }),
+    )
 }
 
 async fn rest(State(f): State<Shared>, Query(q): Query<HashMap<String, String>>, raw: Bytes) -> Json<Value> {
@@ -163,7 +173,11 @@ async fn rest(State(f): State<Shared>, Query(q): Query<HashMap<String, String>>,
                     err("300101", "购方税号校验失败：购方纳税人识别号不存在")
                 } else if s.invoices.contains_key(&no) {
                     err("300102", "订单号重复")
-                } else if lines.is_empty() || lines.iter().any(|l| l["goodsName"].as_str().is_none_or(str::is_empty) || l["goodsTaxRate"].is_null()) {
+                } else if lines.is_empty()
+                    || lines
+                        .iter()
+                        .any(|l| l["goodsName"].as_str().is_none_or(str::is_empty) || l["goodsTaxRate"].is_null())
+                {
                     err("300103", "明细不完整")
                 } else {
                     if no.starts_with("LOST") {
@@ -178,8 +192,16 @@ async fn rest(State(f): State<Shared>, Query(q): Query<HashMap<String, String>>,
                         queries: 0,
                         fail: None,
                         issued_at: 0,
-                        amount: super::sum(lines.iter().map(|l| l["goodsTotalPriceTax"].as_str().unwrap_or("0").to_owned())),
-                        tax: super::sum(lines.iter().map(|l| l["goodsTotalTax"].as_str().unwrap_or("0").to_owned())),
+                        amount: super::sum(
+                            lines
+                                .iter()
+                                .map(|l| l["goodsTotalPriceTax"].as_str().unwrap_or("0").to_owned()),
+                        ),
+                        tax: super::sum(
+                            lines
+                                .iter()
+                                .map(|l| l["goodsTotalTax"].as_str().unwrap_or("0").to_owned()),
+                        ),
                         buyer_name: body["buyerName"].as_str().unwrap_or("").to_owned(),
                         buyer_tax: body["buyerTaxNo"].as_str().unwrap_or("").to_owned(),
                         lines: lines.len(),
@@ -187,7 +209,10 @@ async fn rest(State(f): State<Shared>, Query(q): Query<HashMap<String, String>>,
                         partial_lines: 0,
                     };
                     s.invoices.insert(no.clone(), inv);
-                    ok(&method, json!({ "success": [{ "orderNo": no, "serialNo": format!("SN{no}") }], "fail": [] }))
+                    ok(
+                        &method,
+                        json!({ "success": [{ "orderNo": no, "serialNo": format!("SN{no}") }], "fail": [] }),
+                    )
                 }
             }
             "baiwang.s.outputinvoice.query" => {
@@ -221,7 +246,10 @@ async fn rest(State(f): State<Shared>, Query(q): Query<HashMap<String, String>>,
                     err("400000", "冲红服务异常")
                 } else if s.invoices.contains_key(&no) {
                     err("300102", "订单号重复")
-                } else if blue.as_ref().is_none_or(|b| !b.issued() || body["originalDigitInvoiceNo"] != b.number.as_str()) {
+                } else if blue
+                    .as_ref()
+                    .is_none_or(|b| !b.issued() || body["originalDigitInvoiceNo"] != b.number.as_str())
+                {
                     err("400001", "原蓝票不存在")
                 } else {
                     let blue = blue.unwrap();
@@ -230,8 +258,16 @@ async fn rest(State(f): State<Shared>, Query(q): Query<HashMap<String, String>>,
                     let (amount, tax) = if detail.is_empty() {
                         (format!("-{}", blue.amount), format!("-{}", blue.tax))
                     } else {
-                        let a = super::sum(detail.iter().map(|d| d["goodsTotalPrice"].as_str().unwrap_or("0").to_owned()));
-                        let t = super::sum(detail.iter().map(|d| d["goodsTotalTax"].as_str().unwrap_or("0").to_owned()));
+                        let a = super::sum(
+                            detail
+                                .iter()
+                                .map(|d| d["goodsTotalPrice"].as_str().unwrap_or("0").to_owned()),
+                        );
+                        let t = super::sum(
+                            detail
+                                .iter()
+                                .map(|d| d["goodsTotalTax"].as_str().unwrap_or("0").to_owned()),
+                        );
                         (super::sum([a, t.clone()].into_iter()), t)
                     };
                     s.invoices.insert(
@@ -258,11 +294,17 @@ async fn rest(State(f): State<Shared>, Query(q): Query<HashMap<String, String>>,
             }
             "baiwang.s.redconfirm.query" => {
                 let serial = body["redConfirmSerialNo"].as_str().unwrap_or("");
-                let found = s.invoices.values().any(|i| i.red && format!("RC{}", i.order_no) == serial);
+                let found = s
+                    .invoices
+                    .values()
+                    .any(|i| i.red && format!("RC{}", i.order_no) == serial);
                 if body["operatorType"].is_null() || body["buySelSelector"].is_null() {
                     err("300001", "参数不完整")
                 } else if found {
-                    ok(&method, json!({ "total": 1, "list": [{ "redConfirmSerialNo": serial, "redConfirmStatus": "01" }] }))
+                    ok(
+                        &method,
+                        json!({ "total": 1, "list": [{ "redConfirmSerialNo": serial, "redConfirmStatus": "01" }] }),
+                    )
                 } else {
                     ok(&method, json!({ "total": 0, "list": [] }))
                 }
@@ -273,9 +315,16 @@ async fn rest(State(f): State<Shared>, Query(q): Query<HashMap<String, String>>,
                 } else {
                     // Whole days, China time.
                     let day = |k: &str| format!("{}000000", body[k].as_str().unwrap_or("").replace('-', ""));
-                    let from = fapiao_proxy::provider::baiwang::parse_compact_time(&day("startDate")).unwrap_or(i64::MAX);
-                    let to = fapiao_proxy::provider::baiwang::parse_compact_time(&day("endDate")).map_or(i64::MIN, |t| t + 86_400_000);
-                    let list: Vec<Value> = s.invoices.values().filter(|i| i.issued() && i.issued_at >= from && i.issued_at < to).map(item).collect();
+                    let from =
+                        fapiao_proxy::provider::baiwang::parse_compact_time(&day("startDate")).unwrap_or(i64::MAX);
+                    let to = fapiao_proxy::provider::baiwang::parse_compact_time(&day("endDate"))
+                        .map_or(i64::MIN, |t| t + 86_400_000);
+                    let list: Vec<Value> = s
+                        .invoices
+                        .values()
+                        .filter(|i| i.issued() && i.issued_at >= from && i.issued_at < to)
+                        .map(item)
+                        .collect();
                     ok(&method, json!({ "total": list.len(), "list": list }))
                 }
             }

@@ -144,7 +144,9 @@ pub async fn file(State(s): State<Arc<Mutex<FakeState>>>, Path(name): Path<Strin
     if st.is_broken("files") {
         return (StatusCode::INTERNAL_SERVER_ERROR, "broken").into_response();
     }
-    let Some(number) = name.strip_suffix(".pdf") else { return StatusCode::NOT_FOUND.into_response() };
+    let Some(number) = name.strip_suffix(".pdf") else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
     if !st.invoices.values().any(|i| i.number == number && i.issued()) {
         return StatusCode::NOT_FOUND.into_response();
     }
@@ -160,7 +162,11 @@ pub fn sum(values: impl Iterator<Item = String>) -> String {
             let (a, b) = v.split_once('.').unwrap_or((v, "0"));
             let b = format!("{b:0<2}");
             let c = a.parse::<i64>().unwrap_or(0) * 100 + b[..2].parse::<i64>().unwrap_or(0);
-            if neg { -c } else { c }
+            if neg {
+                -c
+            } else {
+                c
+            }
         })
         .sum();
     let sign = if cents < 0 { "-" } else { "" };

@@ -39,7 +39,10 @@ fn answer(code: &str, describe: &str, result: Value) -> Value {
 async fn token(State(f): State<Shared>, body: String) -> Json<Value> {
     let mut s = f.lock().unwrap();
     s.token_calls += 1;
-    if !body.contains(&format!("client_id={APP_KEY}")) || !body.contains(&format!("client_secret={APP_SECRET}")) || !body.contains("grant_type=client_credentials") {
+    if !body.contains(&format!("client_id={APP_KEY}"))
+        || !body.contains(&format!("client_secret={APP_SECRET}"))
+        || !body.contains("grant_type=client_credentials")
+    {
         s.token_refusals += 1;
         return Json(json!({ "error": "070305", "error_description": "Incorrect clientSecret" }));
     }
@@ -70,7 +73,12 @@ fn item(i: &Inv, base: &str) -> Value {
     v
 }
 
-async fn gateway(State(f): State<Shared>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap, raw: Bytes) -> Json<Value> {
+async fn gateway(
+    State(f): State<Shared>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Json<Value> {
     let text = String::from_utf8(raw.to_vec()).unwrap_or_default();
     let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let g = |k: &str| q.get(k).cloned().unwrap_or_default();
@@ -117,7 +125,10 @@ async fn gateway(State(f): State<Shared>, Query(q): Query<HashMap<String, String
                         delay = Duration::from_millis(LOST_DELAY_MS);
                     }
                     let number = s.next_number();
-                    let fail = o["remark"].as_str().is_some_and(|r| r.contains("#sandbox:fail")).then(|| "购方税号有误".to_owned());
+                    let fail = o["remark"]
+                        .as_str()
+                        .is_some_and(|r| r.contains("#sandbox:fail"))
+                        .then(|| "购方税号有误".to_owned());
                     s.invoices.insert(
                         no.clone(),
                         Inv {
@@ -128,7 +139,11 @@ async fn gateway(State(f): State<Shared>, Query(q): Query<HashMap<String, String
                             queries: 0,
                             fail,
                             issued_at: 0,
-                            amount: super::sum(lines.iter().map(|l| l["taxIncludedAmount"].as_str().unwrap_or("0").to_owned())),
+                            amount: super::sum(
+                                lines
+                                    .iter()
+                                    .map(|l| l["taxIncludedAmount"].as_str().unwrap_or("0").to_owned()),
+                            ),
                             tax: super::sum(lines.iter().map(|l| l["tax"].as_str().unwrap_or("0").to_owned())),
                             buyer_name: o["buyerName"].as_str().unwrap_or("").to_owned(),
                             buyer_tax: o["buyerTaxNum"].as_str().unwrap_or("").to_owned(),
@@ -137,7 +152,11 @@ async fn gateway(State(f): State<Shared>, Query(q): Query<HashMap<String, String
                             partial_lines: 0,
                         },
                     );
-                    answer("E0000", "开票提交成功", json!({ "invoiceSerialNum": format!("SN{no}") }))
+                    answer(
+                        "E0000",
+                        "开票提交成功",
+                        json!({ "invoiceSerialNum": format!("SN{no}") }),
+                    )
                 }
             }
             "nuonuo.OpeMplatform.queryInvoiceResult" => {
@@ -160,7 +179,11 @@ async fn gateway(State(f): State<Shared>, Query(q): Query<HashMap<String, String
             "nuonuo.OpeMplatform.saveInvoiceRedConfirm" => {
                 let no = v["orderNo"].as_str().unwrap_or("").to_owned();
                 *s.submissions.entry(no.clone()).or_default() += 1;
-                let blue = s.invoices.values().find(|i| !i.red && i.number == v["blueElecInvoiceNumber"].as_str().unwrap_or("-")).cloned();
+                let blue = s
+                    .invoices
+                    .values()
+                    .find(|i| !i.red && i.number == v["blueElecInvoiceNumber"].as_str().unwrap_or("-"))
+                    .cloned();
                 if s.is_broken("red") {
                     answer("E9999", "红字确认单服务异常", Value::Null)
                 } else if s.invoices.contains_key(&no) {
@@ -174,7 +197,11 @@ async fn gateway(State(f): State<Shared>, Query(q): Query<HashMap<String, String
                     let (amount, tax) = if detail.is_empty() {
                         (format!("-{}", blue.amount), format!("-{}", blue.tax))
                     } else {
-                        let a = super::sum(detail.iter().map(|d| d["taxExcludedAmount"].as_str().unwrap_or("0").to_owned()));
+                        let a = super::sum(
+                            detail
+                                .iter()
+                                .map(|d| d["taxExcludedAmount"].as_str().unwrap_or("0").to_owned()),
+                        );
                         let t = super::sum(detail.iter().map(|d| d["taxAmount"].as_str().unwrap_or("0").to_owned()));
                         (super::sum([a, t.clone()].into_iter()), t)
                     };
@@ -202,7 +229,12 @@ async fn gateway(State(f): State<Shared>, Query(q): Query<HashMap<String, String
             }
             "nuonuo.OpeMplatform.queryInvoiceRedConfirm" => {
                 let id = v["billId"].as_str().unwrap_or("");
-                let list: Vec<Value> = s.invoices.values().filter(|i| i.red && i.order_no == id).map(|_| json!({ "billId": id, "billStatus": "01" })).collect();
+                let list: Vec<Value> = s
+                    .invoices
+                    .values()
+                    .filter(|i| i.red && i.order_no == id)
+                    .map(|_| json!({ "billId": id, "billStatus": "01" }))
+                    .collect();
                 answer("E0000", "成功", json!({ "total": list.len(), "list": list }))
             }
             "nuonuo.OpeMplatform.deliveryInvoice" => {
@@ -212,7 +244,10 @@ async fn gateway(State(f): State<Shared>, Query(q): Query<HashMap<String, String
                 } else if !s.invoices.values().any(|i| i.number == n && i.issued()) {
                     answer("E9102", "发票号码有误", Value::Null)
                 } else {
-                    let (m, p) = (v["mail"].as_str().map(str::to_owned), v["phone"].as_str().map(str::to_owned));
+                    let (m, p) = (
+                        v["mail"].as_str().map(str::to_owned),
+                        v["phone"].as_str().map(str::to_owned),
+                    );
                     s.deliveries.push((n, m, p));
                     answer("E0000", "成功", Value::Null)
                 }
@@ -223,10 +258,18 @@ async fn gateway(State(f): State<Shared>, Query(q): Query<HashMap<String, String
                 } else if v["pageNo"] != "1" {
                     answer("E0000", "成功", json!({ "total": 0, "list": [] }))
                 } else {
-                    let t = |k: &str| v[k].as_str().and_then(fapiao_proxy::provider::baiwang::parse_compact_time).unwrap_or(0);
+                    let t = |k: &str| {
+                        v[k].as_str()
+                            .and_then(fapiao_proxy::provider::baiwang::parse_compact_time)
+                            .unwrap_or(0)
+                    };
                     let (from, to) = (t("startTime"), t("endTime") + 999);
-                    let list: Vec<Value> =
-                        s.invoices.values().filter(|i| i.issued() && i.issued_at >= from && i.issued_at <= to).map(|i| item(i, &base)).collect();
+                    let list: Vec<Value> = s
+                        .invoices
+                        .values()
+                        .filter(|i| i.issued() && i.issued_at >= from && i.issued_at <= to)
+                        .map(|i| item(i, &base))
+                        .collect();
                     answer("E0000", "成功", json!({ "total": list.len(), "list": list }))
                 }
             }

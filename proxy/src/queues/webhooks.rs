@@ -1,5 +1,5 @@
 //! Signed status webhooks to the merchant, from the durable outbox in
-//! [`ledger`](crate::ledger).
+//! [`ledger`].
 //!
 //! Each event is POSTed as JSON to `FAPIAO_WEBHOOK_URL` with
 //!
@@ -38,7 +38,8 @@ pub const EVENT_TYPE_HEADER: &str = "Fapiao-Event-Type";
 pub const TOLERANCE_S: i64 = 300;
 
 fn mac(secret: &str) -> Hmac<Sha256> {
-    <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!("HMAC takes any key length"))
+    <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"))
 }
 
 /// The `Fapiao-Signature` value for `body` sent at `timestamp` (unix seconds).
@@ -66,7 +67,7 @@ pub enum VerifyError {
 
 /// Verifies a received webhook as a merchant should: parse `t` and every `v1`,
 /// refuse a timestamp more than `tolerance_s` from `now_s`, recompute
-/// HMAC-SHA256(secret, "<t>.<raw body>") and compare in constant time.
+/// `HMAC-SHA256(secret, "<t>.<raw body>")` and compare in constant time.
 pub fn verify(secret: &str, header: &str, body: &[u8], now_s: i64, tolerance_s: i64) -> Result<i64, VerifyError> {
     let mut t = None;
     let mut sigs = Vec::new();
@@ -100,7 +101,10 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
         return None;
     }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 /// Retry delay after `attempts` failed attempts: `base · 2^(attempts−1)`, at most
@@ -121,7 +125,9 @@ pub async fn run(state: Arc<AppState>) {
         Err(e) => tracing::error!(error = %e, "cannot sweep the outbox"),
     }
     let h = &state.config.hooks;
-    let (Some(url), Some(secret)) = (h.webhook_url.clone(), h.webhook_secret.clone()) else { return };
+    let (Some(url), Some(secret)) = (h.webhook_url.clone(), h.webhook_secret.clone()) else {
+        return;
+    };
     let client = match reqwest::Client::builder()
         .timeout(h.webhook_timeout)
         .connect_timeout(h.webhook_timeout.min(Duration::from_secs(5)))
@@ -140,13 +146,32 @@ pub async fn run(state: Arc<AppState>) {
     let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
     loop {
         let free = permits.available_permits();
-        let claimed = if free > 0 { ledger::claim_webhooks(&state.store, &owner, lease_ms, free).await.unwrap_or_default() } else { Vec::new() };
+        let claimed = if free > 0 {
+            ledger::claim_webhooks(&state.store, &owner, lease_ms, free)
+                .await
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         for ev in claimed {
-            if !in_flight.lock().unwrap_or_else(|p| p.into_inner()).insert(ev.order_id.clone()) {
+            if !in_flight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(ev.order_id.clone())
+            {
                 continue; // cannot happen (one head per order); the lease expires
             }
-            let Ok(permit) = permits.clone().acquire_owned().await else { return };
-            let (state, client, url, secret, owner, in_flight) = (state.clone(), client.clone(), url.clone(), secret.clone(), owner.clone(), in_flight.clone());
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                return;
+            };
+            let (state, client, url, secret, owner, in_flight) = (
+                state.clone(),
+                client.clone(),
+                url.clone(),
+                secret.clone(),
+                owner.clone(),
+                in_flight.clone(),
+            );
             tokio::spawn(async move {
                 let id = ev.order_id.clone();
                 deliver(&state, &client, &url, secret.expose(), &owner, ev).await;
@@ -187,10 +212,16 @@ async fn deliver(state: &AppState, client: &reqwest::Client, url: &str, secret: 
         Err(_) => (0, Some("request failed".to_owned())),
     };
     let h = &state.config.hooks;
-    let next = error.as_ref().map(|_| now_ms() + retry_delay(ev.attempts + 1, h.webhook_retry_base, h.webhook_retry_max).as_millis() as i64);
+    let next = error
+        .as_ref()
+        .map(|_| now_ms() + retry_delay(ev.attempts + 1, h.webhook_retry_base, h.webhook_retry_max).as_millis() as i64);
     match &error {
-        None => tracing::debug!(event = %ev.event_id, order = %ev.order_id, seq = ev.seq, ms = started.elapsed().as_millis() as u64, "webhook delivered"),
-        Some(e) => tracing::warn!(event = %ev.event_id, order = %ev.order_id, seq = ev.seq, attempts = ev.attempts + 1, error = %e, "webhook not acknowledged; will retry"),
+        None => {
+            tracing::debug!(event = %ev.event_id, order = %ev.order_id, seq = ev.seq, ms = started.elapsed().as_millis() as u64, "webhook delivered")
+        }
+        Some(e) => {
+            tracing::warn!(event = %ev.event_id, order = %ev.order_id, seq = ev.seq, attempts = ev.attempts + 1, error = %e, "webhook not acknowledged; will retry")
+        }
     }
     if let Err(e) = ledger::webhook_attempted(&state.store, &ev.event_id, owner, status, error, next).await {
         tracing::error!(error = %e, "cannot record a webhook attempt");
@@ -207,7 +238,10 @@ mod tests {
         let secret = "whsec_test_0123456789abcdef";
         let body = br#"{"id":"evt_0001","type":"invoice.issued","orderId":"A1","createdAt":"2024-01-15T10:30:00+08:00","seq":2,"data":{"status":"issued"}}"#;
         let h = sign(secret, 1_705_285_800, body);
-        assert_eq!(h, "t=1705285800,v1=1a41e4e681e3e20cc125e8fcc4d1de187dcf2394c30adf400bb3bc3cd02c8fd5");
+        assert_eq!(
+            h,
+            "t=1705285800,v1=1a41e4e681e3e20cc125e8fcc4d1de187dcf2394c30adf400bb3bc3cd02c8fd5"
+        );
         assert_eq!(verify(secret, &h, body, 1_705_285_900, TOLERANCE_S), Ok(1_705_285_800));
     }
 
@@ -216,11 +250,17 @@ mod tests {
         let secret = "whsec_test_0123456789abcdef";
         let body = br#"{"id":"evt_1","seq":1}"#;
         let h = sign(secret, 1000, body);
-        assert_eq!(verify(secret, &h, br#"{"id":"evt_1","seq":2}"#, 1000, 300), Err(VerifyError::Mismatch));
+        assert_eq!(
+            verify(secret, &h, br#"{"id":"evt_1","seq":2}"#, 1000, 300),
+            Err(VerifyError::Mismatch)
+        );
         let moved = h.replace("t=1000", "t=1001");
         assert_eq!(verify(secret, &moved, body, 1001, 300), Err(VerifyError::Mismatch));
         assert_eq!(verify(secret, &h, body, 1000 + 301, 300), Err(VerifyError::Stale));
-        assert_eq!(verify("another-secret-0123456789", &h, body, 1000, 300), Err(VerifyError::Mismatch));
+        assert_eq!(
+            verify("another-secret-0123456789", &h, body, 1000, 300),
+            Err(VerifyError::Mismatch)
+        );
         assert_eq!(verify(secret, "v1=abc", body, 1000, 300), Err(VerifyError::Malformed));
     }
 
@@ -229,9 +269,15 @@ mod tests {
         let (b, m) = (Duration::from_millis(100), Duration::from_millis(1000));
         for _ in 0..50 {
             let d1 = retry_delay(1, b, m);
-            assert!(d1 >= Duration::from_millis(50) && d1 <= Duration::from_millis(101), "{d1:?}");
+            assert!(
+                d1 >= Duration::from_millis(50) && d1 <= Duration::from_millis(101),
+                "{d1:?}"
+            );
             let d9 = retry_delay(9, b, m);
-            assert!(d9 >= Duration::from_millis(500) && d9 <= Duration::from_millis(1001), "{d9:?}");
+            assert!(
+                d9 >= Duration::from_millis(500) && d9 <= Duration::from_millis(1001),
+                "{d9:?}"
+            );
         }
     }
 }

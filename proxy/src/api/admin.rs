@@ -1,4 +1,4 @@
-//! HTTP handlers of issue 8: re-delivery (`POST /v1/invoices/{orderId}/deliver`),
+//! HTTP handlers of delivery, the archive and administration: re-delivery (`POST /v1/invoices/{orderId}/deliver`),
 //! archived files (`GET /v1/invoices/{orderId}/files/{kind}`), and the admin
 //! endpoints under `/v1/admin/` (bearer `FAPIAO_ADMIN_TOKEN`): webhook outbox and
 //! replay, reconciliation, files pending archive.
@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::State;
 
-use crate::http::{Path, Query};
+use crate::api::http::{Path, Query};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -17,48 +17,17 @@ use fapiao::Issue;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::http::{body_invalid, envelope, load, store_error, token_error};
+use super::access::require_admin;
+use crate::api::http::{body_invalid, envelope, load, store_error, token_error};
 use crate::ledger;
 use crate::problem::{ApiError, ProxyProblem};
 use crate::provider::Delivery;
-use crate::store::{Record, Status};
+use crate::store::Status;
 use crate::time::{cst_rfc3339, now_ms, now_s};
 use crate::token::{self};
 use crate::AppState;
 
 type S = State<Arc<AppState>>;
-
-/// Adds `delivery` and `archive` to the public view of an issued order.
-pub async fn extend_view(state: &AppState, r: &Record, v: &mut Value) {
-    if !matches!(r.status, Status::Issued | Status::Reversed) {
-        return;
-    }
-    if let Ok((rows, notify)) = ledger::deliveries_of(&state.store, &r.order_id).await {
-        let mut d = json!({});
-        for ch in ["email", "phone"] {
-            if let Some(x) = rows.iter().find(|x| x.channel == ch) {
-                d[ch] = json!({ "address": x.address, "status": x.state, "error": x.error, "requestedAt": cst_rfc3339(x.created_at), "updatedAt": cst_rfc3339(x.updated_at) });
-            }
-        }
-        if let Some((email, phone)) = notify {
-            d["provider"] = json!({ "emailNotifyStatus": email, "phoneNotifyStatus": phone });
-        }
-        v["delivery"] = d;
-    }
-    if let Ok(files) = ledger::archive_of(&state.store, &r.order_id).await {
-        let base = format!("/v1/invoices/{}/files", r.order_id);
-        let list: Vec<Value> = files
-            .iter()
-            .map(|f| {
-                json!({
-                    "kind": f.kind, "status": f.state, "sha256": f.sha256, "size": f.size,
-                    "fetchedAt": f.fetched_at.map(cst_rfc3339), "url": format!("{base}/{}", f.kind),
-                })
-            })
-            .collect();
-        v["archive"] = json!(list);
-    }
-}
 
 // ---- delivery ----
 
@@ -76,9 +45,20 @@ fn delivery_addresses(b: DeliverBody) -> Result<(Option<String>, Option<String>)
     let phone = b.phone.or(b.mobile).filter(|s| !s.trim().is_empty());
     let email = b.email.filter(|s| !s.trim().is_empty());
     if email.is_none() && phone.is_none() {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "request", ProxyProblem::DeliveryChannelRequired));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "request",
+            ProxyProblem::DeliveryChannelRequired,
+        ));
     }
-    let r = validate_buyer(&BuyerInput { email: email.clone(), mobile: phone.clone(), ..Default::default() }, &BuyerOptions::default());
+    let r = validate_buyer(
+        &BuyerInput {
+            email: email.clone(),
+            mobile: phone.clone(),
+            ..Default::default()
+        },
+        &BuyerOptions::default(),
+    );
     let errors: Vec<Issue> = r
         .errors
         .into_iter()
@@ -105,22 +85,44 @@ pub async fn deliver(State(state): S, Path(id): Path<String>, body: Bytes) -> Re
     let (request, token_text) = envelope(&body)?;
     let claims = token::verify(&state.config.merchant_key, &token_text, now_s()).map_err(token_error)?;
     if claims.merchant != state.config.seller_tax_id {
-        return Err(token_error(ProxyProblem::TokenMismatch { what: "the seller", what_zh: "销方" }));
+        return Err(token_error(ProxyProblem::TokenMismatch {
+            what: "the seller",
+            what_zh: "销方",
+        }));
     }
     if claims.order_id != id {
-        return Err(token_error(ProxyProblem::TokenMismatch { what: "the order id", what_zh: "订单号" }));
+        return Err(token_error(ProxyProblem::TokenMismatch {
+            what: "the order id",
+            what_zh: "订单号",
+        }));
     }
     let b: DeliverBody = serde_json::from_value(request).map_err(|_| body_invalid("request: { email?, phone? }"))?;
     let (email, phone) = delivery_addresses(b)?;
     let r = load(&state, &id).await?;
     let number = match (&r.status, &r.invoice_number) {
         (Status::Issued, Some(n)) => n.clone(),
-        _ => return Err(ApiError::new(StatusCode::CONFLICT, "orderId", ProxyProblem::DeliveryNotIssued { order_id: r.order_id.clone() })),
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "orderId",
+                ProxyProblem::DeliveryNotIssued {
+                    order_id: r.order_id.clone(),
+                },
+            ))
+        }
     };
-    let recent = ledger::deliveries_since(&state.store, &id, now_ms() - 3_600_000).await.map_err(store_error)?;
+    let recent = ledger::deliveries_since(&state.store, &id, now_ms() - 3_600_000)
+        .await
+        .map_err(store_error)?;
     if recent >= state.config.hooks.delivery_limit as i64 {
-        let mut resp = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "orderId", ProxyProblem::DeliveryRateLimited).into_response();
-        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("600"));
+        let mut resp = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "orderId",
+            ProxyProblem::DeliveryRateLimited,
+        )
+        .into_response();
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("600"));
         return Ok(resp);
     }
     let mut channels = Vec::new();
@@ -131,10 +133,25 @@ pub async fn deliver(State(state): S, Path(id): Path<String>, body: Bytes) -> Re
         channels.push(("phone".to_owned(), p.clone()));
     }
     let owner = state.config.instance_id.clone();
-    let ids = ledger::delivery_requested(&state.store, &id, channels, &owner, crate::delivery::lease_ms(&state)).await.map_err(store_error)?;
-    let d = Delivery { order_id: id.clone(), invoice_number: number, email, phone };
-    let outcome = crate::delivery::attempt(&state, &d, 1).await;
-    ledger::delivery_attempted(&state.store, Some(r.clone()), ids, &owner, outcome.clone()).await.map_err(store_error)?;
+    let ids = ledger::delivery_requested(
+        &state.store,
+        &id,
+        channels,
+        &owner,
+        crate::queues::delivery::lease_ms(&state),
+    )
+    .await
+    .map_err(store_error)?;
+    let d = Delivery {
+        order_id: id.clone(),
+        invoice_number: number,
+        email,
+        phone,
+    };
+    let outcome = crate::queues::delivery::attempt(&state, &d, 1).await;
+    ledger::delivery_attempted(&state.store, Some(r.clone()), ids, &owner, outcome.clone())
+        .await
+        .map_err(store_error)?;
     state.signals.webhooks.notify_one();
     state.events.updates.send(Arc::from(id.as_str())).ok();
     let status = match outcome {
@@ -144,24 +161,42 @@ pub async fn deliver(State(state): S, Path(id): Path<String>, body: Bytes) -> Re
         }
         ledger::DeliveryOutcome::Failed(detail) => {
             tracing::warn!(order = %id, error = %detail, "delivery failed");
-            return Err(ApiError::new(StatusCode::BAD_GATEWAY, "delivery", ProxyProblem::DeliveryFailed { detail }));
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "delivery",
+                ProxyProblem::DeliveryFailed { detail },
+            ));
         }
         ledger::DeliveryOutcome::Retry(detail, _) => {
             tracing::warn!(order = %id, error = %detail, "delivery not confirmed; queued for retry");
             StatusCode::ACCEPTED
         }
     };
-    Ok((status, Json(crate::http::view(&state, &r).await)).into_response())
+    Ok((status, Json(crate::api::http::view(&state, &r).await)).into_response())
 }
 
 // ---- files ----
 
 /// `GET /v1/invoices/{orderId}/files/{kind}`: the archived file (ETag = its
 /// SHA-256), else what the provider serves itself (the sandbox's XML and HTML).
-pub async fn file(State(state): S, Path((id, which)): Path<(String, String)>, Query(q): Query<crate::http::AccessQuery>, headers: HeaderMap) -> Result<Response, ApiError> {
-    crate::http::check_read(&state, &headers, q.access.as_deref(), &id)?;
+pub async fn file(
+    State(state): S,
+    Path((id, which)): Path<(String, String)>,
+    Query(q): Query<crate::api::http::AccessQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    crate::api::http::check_read(&state, &headers, q.access.as_deref(), &id)?;
     let r = load(&state, &id).await?;
-    let unavailable = || ApiError::new(StatusCode::NOT_FOUND, "file", ProxyProblem::FileNotAvailable { order_id: r.order_id.clone(), kind: which.chars().take(8).collect() });
+    let unavailable = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "file",
+            ProxyProblem::FileNotAvailable {
+                order_id: r.order_id.clone(),
+                kind: which.chars().take(8).collect(),
+            },
+        )
+    };
     if !matches!(r.status, Status::Issued | Status::Reversed) {
         return Err(unavailable());
     }
@@ -169,15 +204,30 @@ pub async fn file(State(state): S, Path((id, which)): Path<(String, String)>, Qu
     if let Some(f) = files.iter().find(|f| f.kind == which && f.state == "stored") {
         let sha = f.sha256.clone().unwrap_or_default();
         let etag = format!("\"{sha}\"");
-        if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
+        if headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+        {
             return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
         }
         let dir = state.config.archive_dir();
         let s2 = sha.clone();
-        match tokio::task::spawn_blocking(move || crate::archive::get(&dir, &s2)).await {
+        match tokio::task::spawn_blocking(move || crate::queues::archive::get(&dir, &s2)).await {
             Ok(Ok(body)) => {
-                let ct = f.content_type.clone().unwrap_or_else(|| crate::archive::content_type(&which).to_owned());
-                return Ok(([(header::CONTENT_TYPE, ct), (header::ETAG, etag), (header::CACHE_CONTROL, "private, max-age=31536000, immutable".to_owned())], body).into_response());
+                let ct = f
+                    .content_type
+                    .clone()
+                    .unwrap_or_else(|| crate::queues::archive::content_type(&which).to_owned());
+                return Ok((
+                    [
+                        (header::CONTENT_TYPE, ct),
+                        (header::ETAG, etag),
+                        (header::CACHE_CONTROL, "private, max-age=31536000, immutable".to_owned()),
+                    ],
+                    body,
+                )
+                    .into_response());
             }
             _ => tracing::error!(order = %id, kind = %which, sha256 = %sha, "archived file missing or corrupt"),
         }
@@ -187,24 +237,6 @@ pub async fn file(State(state): S, Path((id, which)): Path<(String, String)>, Qu
 }
 
 // ---- admin ----
-
-/// True when the request carries the admin token.
-pub(crate) fn is_admin(state: &AppState, headers: &HeaderMap) -> bool {
-    state.config.hooks.admin_token.is_some() && admin(state, headers).is_ok()
-}
-
-fn admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(want) = &state.config.hooks.admin_token else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "path", ProxyProblem::AdminDisabled));
-    };
-    let given = crate::http::bearer(headers).unwrap_or("");
-    let w = want.expose().as_bytes();
-    let ok = given.len() == w.len() && given.bytes().zip(w.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-    if !ok {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "authorization", ProxyProblem::AdminUnauthorized));
-    }
-    Ok(())
-}
 
 /// A time given as `YYYY-MM-DD` (China time, start of day), RFC 3339 is not
 /// parsed; or epoch milliseconds.
@@ -219,8 +251,10 @@ fn when(v: &Value, end: bool) -> Option<i64> {
 
 fn range(body: &[u8]) -> Result<(i64, i64, Value), ApiError> {
     let v: Value = serde_json::from_slice(body).map_err(|_| body_invalid("not JSON of the form { from, to }"))?;
-    let from = when(&v["from"], false).ok_or_else(|| body_invalid("“from”: a date YYYY-MM-DD or epoch milliseconds"))?;
-    let to = when(&v["to"], true).ok_or_else(|| body_invalid("“to”: a date YYYY-MM-DD (inclusive) or epoch milliseconds"))?;
+    let from =
+        when(&v["from"], false).ok_or_else(|| body_invalid("“from”: a date YYYY-MM-DD or epoch milliseconds"))?;
+    let to = when(&v["to"], true)
+        .ok_or_else(|| body_invalid("“to”: a date YYYY-MM-DD (inclusive) or epoch milliseconds"))?;
     if to <= from {
         return Err(body_invalid("the range ends before it starts"));
     }
@@ -237,9 +271,11 @@ pub struct EventsQuery {
 
 /// `GET /v1/admin/webhooks[?orderId=]`: outbox counts and events with their attempts.
 pub async fn webhooks(State(state): S, headers: HeaderMap, Query(q): Query<EventsQuery>) -> Result<Response, ApiError> {
-    admin(&state, &headers)?;
+    require_admin(&state, &headers)?;
     let counts = ledger::outbox_counts(&state.store).await.map_err(store_error)?;
-    let events = ledger::events(&state.store, q.order_id, q.limit.unwrap_or(100).min(1000)).await.map_err(store_error)?;
+    let events = ledger::events(&state.store, q.order_id, q.limit.unwrap_or(100).min(1000))
+        .await
+        .map_err(store_error)?;
     let counts: serde_json::Map<String, Value> = counts.into_iter().map(|(k, n)| (k, json!(n))).collect();
     Ok(Json(json!({ "counts": counts, "events": events })).into_response())
 }
@@ -247,10 +283,12 @@ pub async fn webhooks(State(state): S, headers: HeaderMap, Query(q): Query<Event
 /// `POST /v1/admin/webhooks/replay` `{ from, to, orderId? }`: re-sends the events
 /// created in the range, with the same ids.
 pub async fn replay(State(state): S, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    admin(&state, &headers)?;
+    require_admin(&state, &headers)?;
     let (from, to, v) = range(&body)?;
     let order = v["orderId"].as_str().map(str::to_owned);
-    let n = ledger::replay(&state.store, from, to, order).await.map_err(store_error)?;
+    let n = ledger::replay(&state.store, from, to, order)
+        .await
+        .map_err(store_error)?;
     state.signals.webhooks.notify_one();
     tracing::info!(events = n, "webhook replay");
     Ok(Json(json!({ "replayed": n, "from": cst_rfc3339(from), "to": cst_rfc3339(to) })).into_response())
@@ -258,17 +296,29 @@ pub async fn replay(State(state): S, headers: HeaderMap, body: Bytes) -> Result<
 
 /// `POST /v1/admin/reconcile` `{ from, to }`: the reconciliation report.
 pub async fn reconcile(State(state): S, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    admin(&state, &headers)?;
+    require_admin(&state, &headers)?;
     let (from, to, _) = range(&body)?;
-    let report = crate::reconcile::run(&state, from, to).await;
+    let report = crate::queues::reconcile::run(&state, from, to).await;
     Ok(Json(report).into_response())
 }
 
 /// `GET /v1/admin/archive/pending`: files not stored (pending, refused) and open
 /// reconciliation findings.
 pub async fn archive_pending(State(state): S, headers: HeaderMap) -> Result<Response, ApiError> {
-    admin(&state, &headers)?;
+    require_admin(&state, &headers)?;
     let files = ledger::archive_missing(&state.store, 1000).await.map_err(store_error)?;
     let findings = ledger::open_findings(&state.store).await.map_err(store_error)?;
     Ok(Json(json!({ "files": files, "findings": findings })).into_response())
+}
+
+/// The delivery, file and admin routes (merged into [`super::http::router`]).
+pub fn routes() -> axum::Router<Arc<AppState>> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/v1/invoices/{order_id}/files/{which}", get(file))
+        .route("/v1/invoices/{order_id}/deliver", post(deliver))
+        .route("/v1/admin/webhooks", get(webhooks))
+        .route("/v1/admin/webhooks/replay", post(replay))
+        .route("/v1/admin/reconcile", post(reconcile))
+        .route("/v1/admin/archive/pending", get(archive_pending))
 }

@@ -46,7 +46,10 @@ pub struct Events {
 impl Events {
     /// New channels.
     pub fn new() -> Events {
-        Events { updates: broadcast::channel(4096).0, wake: Notify::new() }
+        Events {
+            updates: broadcast::channel(4096).0,
+            wake: Notify::new(),
+        }
     }
     fn changed(&self, order_id: &str) {
         let _ = self.updates.send(Arc::from(order_id));
@@ -78,7 +81,16 @@ pub struct Breaker {
 impl Breaker {
     /// Opens after `threshold` consecutive failures for `cooldown` (doubling, at most 2 min).
     pub fn new(threshold: u32, cooldown: Duration) -> Breaker {
-        Breaker { state: Mutex::new(BreakerState { failures: 0, open_until: None, cooldown, reason: None }), threshold, base: cooldown }
+        Breaker {
+            state: Mutex::new(BreakerState {
+                failures: 0,
+                open_until: None,
+                cooldown,
+                reason: None,
+            }),
+            threshold,
+            base: cooldown,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BreakerState> {
@@ -121,7 +133,11 @@ impl Breaker {
         let until = Instant::now() + wait;
         if s.open_until.is_none_or(|t| t < until) {
             if s.open_until.is_none() {
-                tracing::error!(wait_s = wait.as_secs(), reason, "provider circuit breaker opened: the provider cannot be called");
+                tracing::error!(
+                    wait_s = wait.as_secs(),
+                    reason,
+                    "provider circuit breaker opened: the provider cannot be called"
+                );
             }
             s.open_until = Some(until);
         }
@@ -144,7 +160,10 @@ impl Breaker {
         s.failures += 1;
         if s.failures >= self.threshold && s.open_until.is_none() {
             s.open_until = Some(Instant::now() + s.cooldown);
-            tracing::warn!(cooldown_ms = s.cooldown.as_millis() as u64, "provider circuit breaker opened");
+            tracing::warn!(
+                cooldown_ms = s.cooldown.as_millis() as u64,
+                "provider circuit breaker opened"
+            );
             s.cooldown = (s.cooldown * 2).min(Duration::from_secs(120));
         }
     }
@@ -184,7 +203,10 @@ pub async fn run(state: Arc<AppState>) {
         };
         let mut started = 0;
         for r in due {
-            let busy = !in_flight.lock().unwrap_or_else(|p| p.into_inner()).insert(r.order_id.clone());
+            let busy = !in_flight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(r.order_id.clone());
             if busy {
                 // Its task has saved it (a held order cannot be claimed) and made
                 // it due again (a callback's nudge) but is still winding down.
@@ -228,21 +250,37 @@ async fn build(state: &AppState, r: &Record) -> Result<Built, Issue> {
     let bad = |detail: &str| Issue::new("request", &ProxyProblem::BodyInvalid { detail: detail.into() });
     if r.kind == "red" {
         let blue_id = r.blue_order_id.clone().unwrap_or_default();
-        let blue = state.store.get(&blue_id).await.map_err(|_| bad("the blue order cannot be read"))?.ok_or_else(|| bad("the blue order is missing"))?;
-        let Built::Blue(blue_req) = Box::pin(build(state, &blue)).await? else { return Err(bad("the blue order is red")) };
+        let blue = state
+            .store
+            .get(&blue_id)
+            .await
+            .map_err(|_| bad("the blue order cannot be read"))?
+            .ok_or_else(|| bad("the blue order is missing"))?;
+        let Built::Blue(blue_req) = Box::pin(build(state, &blue)).await? else {
+            return Err(bad("the blue order is red"));
+        };
         let mut form: RedForm = serde_json::from_str(&r.request).map_err(|_| bad("stored red request"))?;
         form.blue = Some(blue_req.invoice_input());
         let built = build_red_request(&form);
-        let red = built.request.ok_or_else(|| built.errors.into_iter().next().unwrap_or_else(|| bad("red request")))?;
+        let red = built
+            .request
+            .ok_or_else(|| built.errors.into_iter().next().unwrap_or_else(|| bad("red request")))?;
         Ok(Built::Red(red, blue_req, blue.invoice_number.unwrap_or_default()))
     } else {
         let form: IssueForm = serde_json::from_str(&r.request).map_err(|_| bad("stored request"))?;
         let built = build_issue_request(&form);
-        built.request.map(Built::Blue).ok_or_else(|| built.errors.into_iter().next().unwrap_or_else(|| bad("request")))
+        built
+            .request
+            .map(Built::Blue)
+            .ok_or_else(|| built.errors.into_iter().next().unwrap_or_else(|| bad("request")))
     }
 }
 
-async fn timed<T>(state: &AppState, what: &'static str, f: impl std::future::Future<Output = Result<T, ProviderError>>) -> Result<T, ProviderError> {
+async fn timed<T>(
+    state: &AppState,
+    what: &'static str,
+    f: impl std::future::Future<Output = Result<T, ProviderError>>,
+) -> Result<T, ProviderError> {
     let started = Instant::now();
     let out = match tokio::time::timeout(state.config.provider_timeout, f).await {
         Ok(r) => r,
@@ -259,7 +297,9 @@ async fn timed<T>(state: &AppState, what: &'static str, f: impl std::future::Fut
         Err(ProviderError::Unavailable(e)) => {
             tracing::warn!(call = what, error = %e, "provider call failed; the outcome is unknown");
             match state.provider.hold() {
-                Some(h) => state.breaker.hold(Duration::from_millis((h.until_ms - now_ms()).max(0) as u64), &h.reason),
+                Some(h) => state
+                    .breaker
+                    .hold(Duration::from_millis((h.until_ms - now_ms()).max(0) as u64), &h.reason),
                 None => state.breaker.failure(),
             }
         }
@@ -283,7 +323,10 @@ async fn held(state: &AppState, r: &mut Record) -> bool {
 /// Writes a claimed order back while this instance holds its lease; `release`
 /// ends the claim. False when the write failed or the lease was lost.
 async fn save_as(state: &AppState, r: &Record, release: bool) -> bool {
-    let saved = with_store_retries(&r.order_id, || state.store.save_claimed(r.clone(), &state.config.instance_id, release)).await;
+    let saved = with_store_retries(&r.order_id, || {
+        state.store.save_claimed(r.clone(), &state.config.instance_id, release)
+    })
+    .await;
     match saved {
         Some(true) => {
             state.events.changed(&r.order_id);
@@ -329,9 +372,18 @@ async fn save(state: &AppState, r: &Record) -> bool {
 /// [`ledger::save_with_event`](crate::ledger::save_with_event)): a claimed order
 /// only while this instance holds its lease (the claim ends), an unclaimed one
 /// (a reconciliation repair) whoever holds it.
-async fn save_emitting(state: &AppState, r: &Record, claimed: bool, event: &'static str, extras: crate::ledger::IssuedExtras) -> bool {
+async fn save_emitting(
+    state: &AppState,
+    r: &Record,
+    claimed: bool,
+    event: &'static str,
+    extras: crate::ledger::IssuedExtras,
+) -> bool {
     let lease = claimed.then(|| (state.config.instance_id.clone(), true));
-    let saved = with_store_retries(&r.order_id, || crate::ledger::save_with_event(&state.store, r.clone(), lease.clone(), Some(event), extras.clone())).await;
+    let saved = with_store_retries(&r.order_id, || {
+        crate::ledger::save_with_event(&state.store, r.clone(), lease.clone(), Some(event), extras.clone())
+    })
+    .await;
     match saved {
         Some(s) if s.saved => {
             state.events.changed(&r.order_id);
@@ -379,8 +431,12 @@ pub fn differences(r: &Record, facts: &crate::provider::InvoiceFacts) -> Vec<(&'
     if r.kind != "blue" {
         return out;
     }
-    let Ok(form) = serde_json::from_str::<IssueForm>(&r.request) else { return out };
-    let Some(req) = build_issue_request(&form).request else { return out };
+    let Ok(form) = serde_json::from_str::<IssueForm>(&r.request) else {
+        return out;
+    };
+    let Some(req) = build_issue_request(&form).request else {
+        return out;
+    };
     let money = |s: &str| Decimal::from_str_exact(s.trim()).ok().map(|d| d.normalize());
     let mut amount = |what: &'static str, ours: &str, theirs: &Option<String>| {
         if let Some(t) = theirs.as_deref().filter(|t| !t.trim().is_empty()) {
@@ -414,11 +470,22 @@ pub fn differences(r: &Record, facts: &crate::provider::InvoiceFacts) -> Vec<(&'
 /// issue `PROVIDER_INVOICE_MISMATCH`, an `invoice.conflict` event, a
 /// reconciliation finding `foreign_invoice`, an error log line and the metric
 /// `fapiao_orders_conflict_total`.
-async fn finish_conflict(state: &AppState, mut r: Record, i: &crate::provider::Issued, diffs: Vec<(&'static str, String, String)>, claimed: bool) -> Adoption {
+async fn finish_conflict(
+    state: &AppState,
+    mut r: Record,
+    i: &crate::provider::Issued,
+    diffs: Vec<(&'static str, String, String)>,
+    claimed: bool,
+) -> Adoption {
     let fields: Vec<&str> = diffs.iter().map(|d| d.0).collect();
     tracing::error!(order = %r.order_id, provider_number = %i.number, differs = ?fields,
         "the provider holds another invoice under this order number; NOT adopted, the order is in conflict");
-    let issue = fapiao::Issue::new("order", &ProxyProblem::ProviderInvoiceMismatch { fields: fields.join(", ") });
+    let issue = fapiao::Issue::new(
+        "order",
+        &ProxyProblem::ProviderInvoiceMismatch {
+            fields: fields.join(", "),
+        },
+    );
     r.status = Status::Conflict;
     r.error_code = Some(issue.code.to_owned());
     r.error_field = Some(issue.field);
@@ -453,7 +520,12 @@ async fn finish_conflict(state: &AppState, mut r: Record, i: &crate::provider::I
 /// ([`differences`]), which puts the order in `conflict` instead.
 /// `claimed`: the order is this instance's claim (the worker), else the write
 /// happens whoever holds the order.
-pub(crate) async fn finish_issued(state: &AppState, mut r: Record, i: crate::provider::Issued, claimed: bool) -> Adoption {
+pub(crate) async fn finish_issued(
+    state: &AppState,
+    mut r: Record,
+    i: crate::provider::Issued,
+    claimed: bool,
+) -> Adoption {
     let diffs = differences(&r, &i.facts);
     if !diffs.is_empty() {
         return finish_conflict(state, r, &i, diffs, claimed).await;
@@ -475,7 +547,10 @@ pub(crate) async fn finish_issued(state: &AppState, mut r: Record, i: crate::pro
     // saved, the next query issues it and marks again (a no-op). So the blue is
     // never left `issued` once its red order shows `issued`.
     if r.kind == "red" {
-        let full = serde_json::from_str::<serde_json::Value>(&r.request).ok().and_then(|v| v["full"].as_bool()).unwrap_or(false);
+        let full = serde_json::from_str::<serde_json::Value>(&r.request)
+            .ok()
+            .and_then(|v| v["full"].as_bool())
+            .unwrap_or(false);
         if let (true, Some(blue)) = (full, &r.blue_order_id) {
             match crate::ledger::mark_reversed_with_event(&state.store, blue, &r.order_id).await {
                 Ok(event) => {
@@ -492,12 +567,23 @@ pub(crate) async fn finish_issued(state: &AppState, mut r: Record, i: crate::pro
             }
         }
     }
-    let extras = crate::ledger::IssuedExtras { email_notify_status: notify.0, phone_notify_status: notify.1, files: crate::ledger::files_of(&r) };
-    let event = if r.kind == "red" { crate::ledger::types::RED_ISSUED } else { crate::ledger::types::ISSUED };
+    let extras = crate::ledger::IssuedExtras {
+        email_notify_status: notify.0,
+        phone_notify_status: notify.1,
+        files: crate::ledger::files_of(&r),
+    };
+    let event = if r.kind == "red" {
+        crate::ledger::types::RED_ISSUED
+    } else {
+        crate::ledger::types::ISSUED
+    };
     if !save_emitting(state, &r, claimed, event, extras).await {
         return Adoption::NotSaved;
     }
     state.metrics.outcome("issued");
+    state
+        .metrics
+        .issued_after(Duration::from_millis((now_ms() - r.created_at).max(0) as u64));
     Adoption::Issued
 }
 
@@ -522,7 +608,11 @@ pub async fn process(state: &AppState, mut r: Record) {
             Ok(QueryOutcome::Pending) => {
                 r.attempts += 1;
                 let polls = r.attempts.clamp(1, 7) as u32;
-                let step = state.config.poll_interval.saturating_mul(1 << (polls - 1)).min(Duration::from_secs(30));
+                let step = state
+                    .config
+                    .poll_interval
+                    .saturating_mul(1 << (polls - 1))
+                    .min(Duration::from_secs(30));
                 r.next_attempt_at = now_ms() + step.as_millis() as i64;
                 save(state, &r).await;
                 return;

@@ -38,7 +38,10 @@ pub struct Timeouts {
 impl Timeouts {
     /// The timeouts of a configuration.
     pub fn of(config: &crate::Config) -> Timeouts {
-        Timeouts { header: config.header_timeout, idle: config.idle_timeout }
+        Timeouts {
+            header: config.header_timeout,
+            idle: config.idle_timeout,
+        }
     }
 }
 
@@ -51,7 +54,11 @@ struct IdleStream {
 
 impl IdleStream {
     fn new(inner: TcpStream, idle: Duration) -> IdleStream {
-        IdleStream { inner, idle, timer: Box::pin(tokio::time::sleep(idle)) }
+        IdleStream {
+            inner,
+            idle,
+            timer: Box::pin(tokio::time::sleep(idle)),
+        }
     }
     fn progress(&mut self) {
         let at = tokio::time::Instant::now() + self.idle;
@@ -110,7 +117,12 @@ impl AsyncWrite for IdleStream {
 /// Serves `router` on `listener` until `shutdown` completes; then stops
 /// accepting, lets the connections finish their requests (at most 10 s) and
 /// returns. Each request carries `ConnectInfo<SocketAddr>` (the per-client rate limits).
-pub async fn serve(listener: TcpListener, router: Router, timeouts: Timeouts, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    timeouts: Timeouts,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
@@ -153,6 +165,9 @@ pub async fn serve(listener: TcpListener, router: Router, timeouts: Timeouts, sh
         });
     }
     let _ = stop_tx.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(10), async { while connections.join_next().await.is_some() {} }).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
     Ok(())
 }

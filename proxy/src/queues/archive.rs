@@ -144,7 +144,9 @@ async fn fetch(state: &AppState, http: &reqwest::Client, row: &ArchiveRow) -> Fe
     }
     let mut resp = match http.get(url).send().await {
         Ok(r) => r,
-        Err(e) if e.is_redirect() => return Fetched::Refused(format!("redirect to a host not allowed ({})", redirect_reason(&e))),
+        Err(e) if e.is_redirect() => {
+            return Fetched::Refused(format!("redirect to a host not allowed ({})", redirect_reason(&e)))
+        }
         Err(e) if e.is_timeout() => return Fetched::Failed("timeout".into()),
         Err(e) if e.is_connect() => return Fetched::Failed("connection failed".into()),
         Err(_) => return Fetched::Failed("request failed".into()),
@@ -158,7 +160,12 @@ async fn fetch(state: &AppState, http: &reqwest::Client, row: &ArchiveRow) -> Fe
     if resp.content_length().is_some_and(|n| n > h.file_max_bytes) {
         return Fetched::Refused(format!("larger than FAPIAO_FILE_MAX_BYTES ({})", h.file_max_bytes));
     }
-    let ct = resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let ct = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let mut body = Vec::new();
     loop {
         match resp.chunk().await {
@@ -173,7 +180,11 @@ async fn fetch(state: &AppState, http: &reqwest::Client, row: &ArchiveRow) -> Fe
             Err(_) => return Fetched::Failed("the download broke off".into()),
         }
     }
-    let ct = if ct.is_empty() || ct.starts_with("application/octet-stream") { content_type(&row.kind).to_owned() } else { ct };
+    let ct = if ct.is_empty() || ct.starts_with("application/octet-stream") {
+        content_type(&row.kind).to_owned()
+    } else {
+        ct
+    };
     Fetched::Body(body, ct)
 }
 
@@ -199,9 +210,17 @@ pub async fn run(state: Arc<AppState>) {
     let permits = Arc::new(Semaphore::new(4));
     loop {
         let free = permits.available_permits();
-        let claimed = if free > 0 { ledger::claim_archive(&state.store, &owner, lease_ms, free).await.unwrap_or_default() } else { Vec::new() };
+        let claimed = if free > 0 {
+            ledger::claim_archive(&state.store, &owner, lease_ms, free)
+                .await
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         for row in claimed {
-            let Ok(permit) = permits.clone().acquire_owned().await else { return };
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                return;
+            };
             let (state, http, dir, owner) = (state.clone(), http.clone(), dir.clone(), owner.clone());
             tokio::spawn(async move {
                 archive_one(&state, &http, &dir, &owner, row).await;
@@ -229,7 +248,11 @@ async fn archive_one(state: &AppState, http: &reqwest::Client, dir: &Path, owner
             match tokio::task::spawn_blocking(move || put(&d, &body)).await {
                 Ok(Ok(sha256)) => {
                     tracing::info!(order = %row.order_id, kind = %row.kind, size, sha256 = %sha256, "invoice file archived");
-                    ArchiveOutcome::Stored { sha256, size, content_type: ct }
+                    ArchiveOutcome::Stored {
+                        sha256,
+                        size,
+                        content_type: ct,
+                    }
                 }
                 Ok(Err(e)) => retry(state, &row, format!("cannot write the archive: {}", e.kind())),
                 Err(_) => retry(state, &row, "cannot write the archive".into()),
@@ -250,7 +273,11 @@ async fn archive_one(state: &AppState, http: &reqwest::Client, dir: &Path, owner
 }
 
 fn retry(state: &AppState, row: &ArchiveRow, why: String) -> ArchiveOutcome {
-    let delay = crate::webhooks::retry_delay(row.attempts + 1, state.config.hooks.archive_retry_base, Duration::from_secs(3600));
+    let delay = crate::queues::webhooks::retry_delay(
+        row.attempts + 1,
+        state.config.hooks.archive_retry_base,
+        Duration::from_secs(3600),
+    );
     ArchiveOutcome::Retry(why, now_ms() + delay.as_millis() as i64)
 }
 
@@ -278,29 +305,56 @@ fn csv(s: &str) -> String {
 /// `[from_ms, to_ms)` to `out`, verifying each checksum as it copies, and writes
 /// `index.csv` and `index.json` (order id, invoice number, issue date, buyer,
 /// amount, kind, file name, size, sha256).
-pub async fn export(store: &Store, archive_dir: &Path, from_ms: i64, to_ms: i64, out: &Path) -> Result<ExportSummary, String> {
-    let rows = ledger::export_rows(store, from_ms, to_ms).await.map_err(|e| e.to_string())?;
+pub async fn export(
+    store: &Store,
+    archive_dir: &Path,
+    from_ms: i64,
+    to_ms: i64,
+    out: &Path,
+) -> Result<ExportSummary, String> {
+    let rows = ledger::export_rows(store, from_ms, to_ms)
+        .await
+        .map_err(|e| e.to_string())?;
     std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {}", out.display(), e.kind()))?;
     let mut index = Vec::new();
-    let mut summary = ExportSummary { files: 0, missing: Vec::new(), corrupt: Vec::new() };
+    let mut summary = ExportSummary {
+        files: 0,
+        missing: Vec::new(),
+        corrupt: Vec::new(),
+    };
     for r in rows {
         let f = &r.file;
         let Some(sha) = f.sha256.clone().filter(|_| f.state == "stored") else {
-            summary.missing.push(json!({ "orderId": r.order_id, "kind": f.kind, "state": f.state, "error": f.last_error }));
+            summary
+                .missing
+                .push(json!({ "orderId": r.order_id, "kind": f.kind, "state": f.state, "error": f.last_error }));
             continue;
         };
         let body = match get(archive_dir, &sha) {
             Ok(b) => b,
             Err(e) => {
-                summary.corrupt.push(json!({ "orderId": r.order_id, "kind": f.kind, "sha256": sha, "error": e.to_string() }));
+                summary
+                    .corrupt
+                    .push(json!({ "orderId": r.order_id, "kind": f.kind, "sha256": sha, "error": e.to_string() }));
                 continue;
             }
         };
-        let safe: String = r.order_id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+        let safe: String = r
+            .order_id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
         let name = format!("{safe}.{}", f.kind);
         let target = out.join(&name);
         std::fs::write(&target, &body).map_err(|e| format!("cannot write {}: {}", target.display(), e.kind()))?;
-        let copied = std::fs::read(&target).map_err(|e| format!("cannot read back {}: {}", target.display(), e.kind()))?;
+        let copied =
+            std::fs::read(&target).map_err(|e| format!("cannot read back {}: {}", target.display(), e.kind()))?;
         if hex(&Sha256::digest(&copied)) != sha {
             return Err(format!("{}: the copy does not match its SHA-256", target.display()));
         }
@@ -319,20 +373,37 @@ pub async fn export(store: &Store, archive_dir: &Path, from_ms: i64, to_ms: i64,
         }));
         summary.files += 1;
     }
-    let mut text = String::from("order_id,invoice_number,issue_date,buyer_name,buyer_tax_id,amount,kind,file_name,size,sha256\n");
+    let mut text =
+        String::from("order_id,invoice_number,issue_date,buyer_name,buyer_tax_id,amount,kind,file_name,size,sha256\n");
     for i in &index {
         let s = |k: &str| match &i[k] {
             Value::String(s) => s.clone(),
             Value::Null => String::new(),
             v => v.to_string(),
         };
-        let cols: Vec<String> =
-            ["orderId", "invoiceNumber", "issueDate", "buyerName", "buyerTaxId", "amount", "kind", "fileName", "size", "sha256"].iter().map(|k| csv(&s(k))).collect();
+        let cols: Vec<String> = [
+            "orderId",
+            "invoiceNumber",
+            "issueDate",
+            "buyerName",
+            "buyerTaxId",
+            "amount",
+            "kind",
+            "fileName",
+            "size",
+            "sha256",
+        ]
+        .iter()
+        .map(|k| csv(&s(k)))
+        .collect();
         text += &cols.join(",");
         text += "\n";
     }
     std::fs::write(out.join("index.csv"), text).map_err(|e| format!("cannot write index.csv: {}", e.kind()))?;
-    let json = serde_json::to_string_pretty(&json!({ "files": index, "missing": summary.missing, "corrupt": summary.corrupt })).unwrap_or_default();
+    let json = serde_json::to_string_pretty(
+        &json!({ "files": index, "missing": summary.missing, "corrupt": summary.corrupt }),
+    )
+    .unwrap_or_default();
     std::fs::write(out.join("index.json"), json).map_err(|e| format!("cannot write index.json: {}", e.kind()))?;
     Ok(summary)
 }
@@ -346,13 +417,25 @@ mod tests {
         let hosts = vec!["inv.jss.com.cn".to_owned(), "127.0.0.1:9000".to_owned()];
         let u = |s: &str| reqwest::Url::parse(s).unwrap();
         assert!(check_url(&u("https://inv.jss.com.cn/a.pdf"), &hosts, false).is_ok());
-        assert!(check_url(&u("http://inv.jss.com.cn/a.pdf"), &hosts, true).is_err(), "http only for loopback");
+        assert!(
+            check_url(&u("http://inv.jss.com.cn/a.pdf"), &hosts, true).is_err(),
+            "http only for loopback"
+        );
         assert!(check_url(&u("https://evil.example/a.pdf"), &hosts, false).is_err());
         assert!(check_url(&u("https://inv.jss.com.cn.evil.example/a.pdf"), &hosts, false).is_err());
-        assert!(check_url(&u("http://127.0.0.1:9000/a.pdf"), &hosts, false).is_err(), "no http without the override");
+        assert!(
+            check_url(&u("http://127.0.0.1:9000/a.pdf"), &hosts, false).is_err(),
+            "no http without the override"
+        );
         assert!(check_url(&u("http://127.0.0.1:9000/a.pdf"), &hosts, true).is_ok());
-        assert!(check_url(&u("http://127.0.0.1:9001/a.pdf"), &hosts, true).is_err(), "another port");
-        assert!(check_url(&u("http://localhost:9000/a.pdf"), &hosts, true).is_err(), "another name");
+        assert!(
+            check_url(&u("http://127.0.0.1:9001/a.pdf"), &hosts, true).is_err(),
+            "another port"
+        );
+        assert!(
+            check_url(&u("http://localhost:9000/a.pdf"), &hosts, true).is_err(),
+            "another name"
+        );
     }
 
     #[test]

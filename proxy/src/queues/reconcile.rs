@@ -19,8 +19,8 @@ use serde_json::{json, Value};
 
 use crate::ledger;
 use crate::provider::{Kind, QueryOutcome};
+use crate::queues::worker::Adoption;
 use crate::store::Status;
-use crate::worker::Adoption;
 use crate::time::{cst_rfc3339, now_ms};
 use crate::AppState;
 
@@ -62,10 +62,18 @@ pub struct ReportError {
 
 impl ReportError {
     fn provider(call: &str, order_id: Option<&str>, e: &crate::provider::ProviderError) -> ReportError {
-        ReportError { code: e.code().to_owned(), order_id: order_id.map(str::to_owned), message: format!("{call}: {e}") }
+        ReportError {
+            code: e.code().to_owned(),
+            order_id: order_id.map(str::to_owned),
+            message: format!("{call}: {e}"),
+        }
     }
     fn store(e: &crate::store::StoreError) -> ReportError {
-        ReportError { code: "STORE_UNAVAILABLE".into(), order_id: None, message: format!("store: {e}") }
+        ReportError {
+            code: "STORE_UNAVAILABLE".into(),
+            order_id: None,
+            message: format!("store: {e}"),
+        }
     }
 }
 
@@ -92,14 +100,31 @@ impl Report {
             self.errors.len()
         );
         if !self.repaired.is_empty() || !self.findings.is_empty() {
-            s += &format!("\n{:<10} {:<28} {:<22} {:<10} {}\n", "ACTION", "ORDER", "INVOICE NUMBER", "LOCAL", "DETAIL");
+            s += &format!(
+                "\n{:<10} {:<28} {:<22} {:<10} {}\n",
+                "ACTION", "ORDER", "INVOICE NUMBER", "LOCAL", "DETAIL"
+            );
         }
         let f = |v: &Value, k: &str| v[k].as_str().unwrap_or("").to_owned();
         for r in &self.repaired {
-            s += &format!("{:<10} {:<28} {:<22} {:<10} {}\n", "repaired", f(r, "orderId"), f(r, "invoiceNumber"), f(r, "was"), "issued at the provider; now issued here");
+            s += &format!(
+                "{:<10} {:<28} {:<22} {:<10} {}\n",
+                "repaired",
+                f(r, "orderId"),
+                f(r, "invoiceNumber"),
+                f(r, "was"),
+                "issued at the provider; now issued here"
+            );
         }
         for r in &self.findings {
-            s += &format!("{:<10} {:<28} {:<22} {:<10} {}\n", f(r, "kind"), f(r, "orderId"), f(r, "invoiceNumber"), f(r, "local"), f(r, "detail"));
+            s += &format!(
+                "{:<10} {:<28} {:<22} {:<10} {}\n",
+                f(r, "kind"),
+                f(r, "orderId"),
+                f(r, "invoiceNumber"),
+                f(r, "local"),
+                f(r, "detail")
+            );
         }
         for e in &self.errors {
             s += &format!("error      {e}\n");
@@ -109,7 +134,16 @@ impl Report {
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn finding(state: &AppState, report: &mut Report, kind: &str, order_id: &str, number: &str, local: &str, detail: String, extra: Value) {
+async fn finding(
+    state: &AppState,
+    report: &mut Report,
+    kind: &str,
+    order_id: &str,
+    number: &str,
+    local: &str,
+    detail: String,
+    extra: Value,
+) {
     let num = (!number.is_empty()).then(|| number.to_owned());
     let mut d = json!({ "detail": detail, "local": local });
     if let Value::Object(m) = extra {
@@ -117,7 +151,9 @@ async fn finding(state: &AppState, report: &mut Report, kind: &str, order_id: &s
             d[k] = v;
         }
     }
-    let id = ledger::upsert_finding(&state.store, kind, Some(order_id.to_owned()), num, d.clone()).await.unwrap_or_default();
+    let id = ledger::upsert_finding(&state.store, kind, Some(order_id.to_owned()), num, d.clone())
+        .await
+        .unwrap_or_default();
     d["id"] = json!(id);
     d["kind"] = json!(kind);
     d["orderId"] = json!(order_id);
@@ -127,7 +163,11 @@ async fn finding(state: &AppState, report: &mut Report, kind: &str, order_id: &s
 
 /// Compares and repairs `[from_ms, to_ms)`.
 pub async fn run(state: &AppState, from_ms: i64, to_ms: i64) -> Report {
-    let mut report = Report { from: cst_rfc3339(from_ms), to: cst_rfc3339(to_ms), ..Default::default() };
+    let mut report = Report {
+        from: cst_rfc3339(from_ms),
+        to: cst_rfc3339(to_ms),
+        ..Default::default()
+    };
     let ids = match ledger::orders_in_range(&state.store, from_ms, to_ms).await {
         Ok(ids) => ids,
         Err(e) => {
@@ -138,7 +178,9 @@ pub async fn run(state: &AppState, from_ms: i64, to_ms: i64) -> Report {
     report.local_orders = ids.len();
     let mut repaired = std::collections::HashSet::new();
     for id in &ids {
-        let Ok(Some(r)) = state.store.get(id).await else { continue };
+        let Ok(Some(r)) = state.store.get(id).await else {
+            continue;
+        };
         if !r.submitted {
             continue; // never left the proxy: the provider cannot know it
         }
@@ -150,7 +192,11 @@ pub async fn run(state: &AppState, from_ms: i64, to_ms: i64) -> Report {
                 continue;
             }
             Err(_) => {
-                report.errors.push(ReportError::provider("query", Some(id), &crate::provider::ProviderError::Unavailable("timeout".into())));
+                report.errors.push(ReportError::provider(
+                    "query",
+                    Some(id),
+                    &crate::provider::ProviderError::Unavailable("timeout".into()),
+                ));
                 continue;
             }
         };
@@ -159,27 +205,65 @@ pub async fn run(state: &AppState, from_ms: i64, to_ms: i64) -> Report {
             (Status::Pending | Status::Issuing | Status::Failed, QueryOutcome::Issued(i)) => {
                 let number = i.number.clone();
                 tracing::warn!(order = %id, was = local, number = %number, "reconciliation: issued at the provider; repairing");
-                match crate::worker::finish_issued(state, r, i, false).await {
+                match crate::queues::worker::finish_issued(state, r, i, false).await {
                     Adoption::Issued => {
                         repaired.insert(id.clone());
-                        report.repaired.push(json!({ "orderId": id, "invoiceNumber": number, "was": local }));
+                        report
+                            .repaired
+                            .push(json!({ "orderId": id, "invoiceNumber": number, "was": local }));
                     }
                     Adoption::Conflict(f) => {
                         repaired.insert(id.clone());
                         report.findings.push(f);
                     }
-                    Adoption::NotSaved => report.errors.push(ReportError { code: "STORE_UNAVAILABLE".into(), order_id: Some(id.clone()), message: "the repair was not saved".into() }),
+                    Adoption::NotSaved => report.errors.push(ReportError {
+                        code: "STORE_UNAVAILABLE".into(),
+                        order_id: Some(id.clone()),
+                        message: "the repair was not saved".into(),
+                    }),
                 }
             }
-            (Status::Issued | Status::Reversed, QueryOutcome::Issued(i)) if r.invoice_number.as_deref() != Some(i.number.as_str()) => {
+            (Status::Issued | Status::Reversed, QueryOutcome::Issued(i))
+                if r.invoice_number.as_deref() != Some(i.number.as_str()) =>
+            {
                 let detail = format!("the provider's number is {}", i.number);
-                finding(state, &mut report, "number_mismatch", id, r.invoice_number.as_deref().unwrap_or(""), local, detail, json!({ "providerNumber": i.number })).await;
+                finding(
+                    state,
+                    &mut report,
+                    "number_mismatch",
+                    id,
+                    r.invoice_number.as_deref().unwrap_or(""),
+                    local,
+                    detail,
+                    json!({ "providerNumber": i.number }),
+                )
+                .await;
             }
             (Status::Issued | Status::Reversed, QueryOutcome::NotFound) => {
-                finding(state, &mut report, "missing_at_provider", id, r.invoice_number.as_deref().unwrap_or(""), local, "the provider does not know the order".into(), json!({})).await;
+                finding(
+                    state,
+                    &mut report,
+                    "missing_at_provider",
+                    id,
+                    r.invoice_number.as_deref().unwrap_or(""),
+                    local,
+                    "the provider does not know the order".into(),
+                    json!({}),
+                )
+                .await;
             }
             (Status::Issued | Status::Reversed, QueryOutcome::Failed(issue)) => {
-                finding(state, &mut report, "failed_at_provider", id, r.invoice_number.as_deref().unwrap_or(""), local, format!("the provider reports {}", issue.code), json!({})).await;
+                finding(
+                    state,
+                    &mut report,
+                    "failed_at_provider",
+                    id,
+                    r.invoice_number.as_deref().unwrap_or(""),
+                    local,
+                    format!("the provider reports {}", issue.code),
+                    json!({}),
+                )
+                .await;
             }
             _ => {}
         }
@@ -199,17 +283,33 @@ pub async fn run(state: &AppState, from_ms: i64, to_ms: i64) -> Report {
                     None if inv.status == "issued" => {
                         let detail = "issued at the provider; the proxy has no such order".to_owned();
                         let extra = json!({ "amount": inv.amount, "buyerName": inv.buyer_name, "issuedAt": inv.issued_at.map(cst_rfc3339) });
-                        finding(state, &mut report, "unknown_to_proxy", &inv.order_id, &inv.number, "missing", detail, extra).await;
+                        finding(
+                            state,
+                            &mut report,
+                            "unknown_to_proxy",
+                            &inv.order_id,
+                            &inv.number,
+                            "missing",
+                            detail,
+                            extra,
+                        )
+                        .await;
                     }
-                    Some(r) if inv.status == "issued" && !matches!(r.status, Status::Issued | Status::Reversed) && !repaired.contains(&r.order_id) => {
+                    Some(r)
+                        if inv.status == "issued"
+                            && !matches!(r.status, Status::Issued | Status::Reversed)
+                            && !repaired.contains(&r.order_id) =>
+                    {
                         // Listed as issued, not issued here and not repaired above: query for the full result.
                         let kind = if r.kind == "red" { Kind::Red } else { Kind::Blue };
                         match state.provider.query(&r.order_id, kind).await {
                             Ok(QueryOutcome::Issued(i)) => {
                                 let was = r.status.as_str();
                                 let id = r.order_id.clone();
-                                match crate::worker::finish_issued(state, r, i, false).await {
-                                    Adoption::Issued => report.repaired.push(json!({ "orderId": id, "invoiceNumber": inv.number, "was": was })),
+                                match crate::queues::worker::finish_issued(state, r, i, false).await {
+                                    Adoption::Issued => report
+                                        .repaired
+                                        .push(json!({ "orderId": id, "invoiceNumber": inv.number, "was": was })),
                                     Adoption::Conflict(f) => report.findings.push(f),
                                     Adoption::NotSaved => report.errors.push(ReportError {
                                         code: "STORE_UNAVAILABLE".into(),
@@ -223,7 +323,9 @@ pub async fn run(state: &AppState, from_ms: i64, to_ms: i64) -> Report {
                                 order_id: Some(inv.order_id.clone()),
                                 message: format!("listed as issued, but the query answers {}", outcome_name(&other)),
                             }),
-                            Err(e) => report.errors.push(ReportError::provider("query", Some(&inv.order_id), &e)),
+                            Err(e) => report
+                                .errors
+                                .push(ReportError::provider("query", Some(&inv.order_id), &e)),
                         }
                     }
                     _ => {}
@@ -256,7 +358,12 @@ pub async fn periodic(state: Arc<AppState>, every: Duration) {
         let to = now_ms();
         let r = run(&state, to - 2 * 86_400_000, to).await;
         if !r.repaired.is_empty() || !r.findings.is_empty() || !r.errors.is_empty() {
-            tracing::warn!(repaired = r.repaired.len(), findings = r.findings.len(), errors = r.errors.len(), "periodic reconciliation found differences");
+            tracing::warn!(
+                repaired = r.repaired.len(),
+                findings = r.findings.len(),
+                errors = r.errors.len(),
+                "periodic reconciliation found differences"
+            );
         }
     }
 }

@@ -51,9 +51,15 @@ pub async fn attempt(state: &AppState, d: &Delivery, attempts: i64) -> DeliveryO
         Ok(()) => DeliveryOutcome::Sent,
         Err(ProviderError::Rejected(i)) => DeliveryOutcome::Failed(format!("{}: {}", i.code, i.message)),
         Err(ProviderError::Duplicate) => DeliveryOutcome::Failed("duplicate".into()),
-        Err(ProviderError::Unavailable(e)) if attempts >= MAX_ATTEMPTS => DeliveryOutcome::Failed(format!("{e} (after {attempts} attempts)")),
+        Err(ProviderError::Unavailable(e)) if attempts >= MAX_ATTEMPTS => {
+            DeliveryOutcome::Failed(format!("{e} (after {attempts} attempts)"))
+        }
         Err(ProviderError::Unavailable(e)) => {
-            let delay = crate::webhooks::retry_delay(attempts, state.config.hooks.delivery_retry_base, Duration::from_secs(600));
+            let delay = crate::queues::webhooks::retry_delay(
+                attempts,
+                state.config.hooks.delivery_retry_base,
+                Duration::from_secs(600),
+            );
             DeliveryOutcome::Retry(e, now_ms() + delay.as_millis() as i64)
         }
     }
@@ -66,7 +72,9 @@ pub async fn run(state: Arc<AppState>) {
         // One at a time: a claim's lease covers one provider call, so claiming
         // several and sending them in turn could let a lease run out mid-queue
         // and another instance send the same request again.
-        let claimed = ledger::claim_deliveries(&state.store, &owner, lease_ms(&state), 1, MAX_AGE.as_millis() as i64).await.unwrap_or_default();
+        let claimed = ledger::claim_deliveries(&state.store, &owner, lease_ms(&state), 1, MAX_AGE.as_millis() as i64)
+            .await
+            .unwrap_or_default();
         if let Some(p) = claimed.into_iter().next() {
             send_one(&state, &owner, p).await;
             continue;
@@ -102,9 +110,15 @@ async fn send_one(state: &AppState, owner: &str, p: PendingDelivery) {
     };
     let outcome = attempt(state, &d, attempts).await;
     match &outcome {
-        DeliveryOutcome::Sent => tracing::info!(order = %p.order_id, channel = %p.channel, attempts, "invoice delivered"),
-        DeliveryOutcome::Failed(e) => tracing::warn!(order = %p.order_id, channel = %p.channel, attempts, error = %e, "delivery failed"),
-        DeliveryOutcome::Retry(e, _) => tracing::warn!(order = %p.order_id, channel = %p.channel, attempts, error = %e, "delivery not confirmed; will retry"),
+        DeliveryOutcome::Sent => {
+            tracing::info!(order = %p.order_id, channel = %p.channel, attempts, "invoice delivered")
+        }
+        DeliveryOutcome::Failed(e) => {
+            tracing::warn!(order = %p.order_id, channel = %p.channel, attempts, error = %e, "delivery failed")
+        }
+        DeliveryOutcome::Retry(e, _) => {
+            tracing::warn!(order = %p.order_id, channel = %p.channel, attempts, error = %e, "delivery not confirmed; will retry")
+        }
     }
     record(state, owner, &p, Some(order), outcome).await;
 }

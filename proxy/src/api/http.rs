@@ -20,10 +20,10 @@ use fapiao::request::{build_issue_request, build_red_request, IssueForm, RedForm
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::limit::RequestBodyLimitLayer;
 use tower::ServiceBuilder;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::services::ServeDir;
 
 use crate::problem::{ApiError, ProxyProblem};
@@ -31,6 +31,8 @@ use crate::store::{Inserted, NewOrder, Record, Status};
 use crate::time::{cst_rfc3339, now_s};
 use crate::token::{self, Claims, Purpose, TokenTotals};
 use crate::AppState;
+
+use super::access::bearer;
 
 pub use extract::{Path, Query};
 
@@ -64,7 +66,13 @@ pub mod extract {
         async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
             match axum::extract::Path::<T>::from_request_parts(parts, state).await {
                 Ok(axum::extract::Path(v)) => Ok(Path(v)),
-                Err(e) => Err(ApiError::new(StatusCode::BAD_REQUEST, "path", ProxyProblem::PathInvalid { detail: detail(e.body_text()) })),
+                Err(e) => Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "path",
+                    ProxyProblem::PathInvalid {
+                        detail: detail(e.body_text()),
+                    },
+                )),
             }
         }
     }
@@ -74,37 +82,44 @@ pub mod extract {
         async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
             match axum::extract::Query::<T>::from_request_parts(parts, state).await {
                 Ok(axum::extract::Query(v)) => Ok(Query(v)),
-                Err(e) => Err(ApiError::new(StatusCode::BAD_REQUEST, "query", ProxyProblem::QueryInvalid { detail: detail(e.body_text()) })),
+                Err(e) => Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "query",
+                    ProxyProblem::QueryInvalid {
+                        detail: detail(e.body_text()),
+                    },
+                )),
             }
         }
     }
 }
 
-/// The whole application: API routes, `/pkg/` (the npm package) and `www/`.
-pub fn router(state: Arc<AppState>) -> Router {
+/// The whole application: API routes, `/pkg/` (the npm package) and `www/`;
+/// `more` are further API routes (delivery, files, admin) under the same guard
+/// and limits.
+pub fn router(state: Arc<AppState>, more: Router<Arc<AppState>>) -> Router {
     let c = &state.config;
     let mut api = Router::new()
         .route("/v1/invoices", post(create))
         .route("/v1/invoices/{order_id}", get(show))
         .route("/v1/invoices/{order_id}/events", get(events))
         .route("/v1/invoices/{order_id}/red", post(red))
-        .route("/v1/invoices/{order_id}/files/{which}", get(crate::admin::file))
-        .route("/v1/invoices/{order_id}/deliver", post(crate::admin::deliver))
-        .route("/v1/admin/webhooks", get(crate::admin::webhooks))
-        .route("/v1/admin/webhooks/replay", post(crate::admin::replay))
-        .route("/v1/admin/reconcile", post(crate::admin::reconcile))
-        .route("/v1/admin/archive/pending", get(crate::admin::archive_pending))
         .route("/v1/callbacks/nuonuo", post(callback))
         .route("/v1/demo/order-token", post(demo_token))
         .route("/v1/demo/receipts/{code}", get(crate::receipt_code::resolve))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .merge(more)
         .route("/v1/{*rest}", axum::routing::any(no_route))
         .layer(DefaultBodyLimit::max(c.body_limit))
         .layer(RequestBodyLimitLayer::new(c.body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), guard));
     if !c.allowed_origins.is_empty() {
-        let origins: Vec<HeaderValue> = c.allowed_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+        let origins: Vec<HeaderValue> = c
+            .allowed_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
         api = api.layer(
             CorsLayer::new()
                 .allow_origin(AllowOrigin::list(origins))
@@ -165,7 +180,11 @@ pub fn percent_decode(s: &str) -> String {
 
 /// The static server serves no dotfile or dot-folder (`.env`, `.git/`) and
 /// nothing a symbolic link leads to outside its folder: both are 404.
-async fn static_guard(State(roots): State<Arc<(std::path::PathBuf, std::path::PathBuf)>>, req: Request, next: Next) -> Response {
+async fn static_guard(
+    State(roots): State<Arc<(std::path::PathBuf, std::path::PathBuf)>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let path = percent_decode(req.uri().path());
     let hidden = path.split(['/', '\\']).any(|seg| seg.starts_with('.'));
     let (root, rel) = match path.strip_prefix("/pkg/") {
@@ -173,7 +192,9 @@ async fn static_guard(State(roots): State<Arc<(std::path::PathBuf, std::path::Pa
         None => (&roots.0, path.trim_start_matches('/')),
     };
     let inside = async {
-        let Ok(base) = tokio::fs::canonicalize(root).await else { return true };
+        let Ok(base) = tokio::fs::canonicalize(root).await else {
+            return true;
+        };
         let target = root.join(rel);
         for candidate in [target.clone(), target.join("index.html")] {
             if let Ok(real) = tokio::fs::canonicalize(&candidate).await {
@@ -205,7 +226,11 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// `per_second` ≤ 0 turns the limit off.
     pub fn new(per_second: f64, burst: f64) -> RateLimiter {
-        RateLimiter { per_second, burst: burst.max(1.0), buckets: Mutex::default() }
+        RateLimiter {
+            per_second,
+            burst: burst.max(1.0),
+            buckets: Mutex::default(),
+        }
     }
 
     /// Takes one request from the client's budget.
@@ -232,8 +257,16 @@ impl RateLimiter {
 
 async fn guard(State(state): S, req: Request, next: Next) -> Response {
     let method = req.method().as_str().to_owned();
-    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned()).unwrap_or_else(|| "other".into());
-    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| "other".into());
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
     let limited = if route.starts_with("/v1/callbacks/") {
         !state.callback_limiter.allow(ip)
     } else {
@@ -242,23 +275,45 @@ async fn guard(State(state): S, req: Request, next: Next) -> Response {
     // The JSON endpoints take JSON only (a text/plain or form post is what a
     // cross-site form can send without a CORS preflight); callbacks take forms.
     let json_only = method == "POST"
-        && (matches!(route.as_str(), "/v1/invoices" | "/v1/invoices/{order_id}/red" | "/v1/demo/order-token" | "/v1/invoices/{order_id}/deliver")
-            || route.starts_with("/v1/admin/"));
+        && (matches!(
+            route.as_str(),
+            "/v1/invoices" | "/v1/invoices/{order_id}/red" | "/v1/demo/order-token" | "/v1/invoices/{order_id}/deliver"
+        ) || route.starts_with("/v1/admin/"));
     let resp = if limited {
         let mut r = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "client", ProxyProblem::RateLimited).into_response();
-        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         r
     } else if json_only && !is_json(req.headers().get(header::CONTENT_TYPE)) {
-        ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "content-type", ProxyProblem::ContentType).into_response()
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content-type",
+            ProxyProblem::ContentType,
+        )
+        .into_response()
     } else {
         let resp = next.run(req).await;
         if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
             // The body limit layers answer in plain text; answer like every other error.
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body", ProxyProblem::BodyTooLarge { limit: state.config.body_limit }).into_response()
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body",
+                ProxyProblem::BodyTooLarge {
+                    limit: state.config.body_limit,
+                },
+            )
+            .into_response()
         } else if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
             // The router answers an unknown method with an empty body.
             let allow = resp.headers().get(header::ALLOW).cloned();
-            let mut r = ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method", ProxyProblem::MethodNotAllowed { method: method.chars().take(20).collect() }).into_response();
+            let mut r = ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method",
+                ProxyProblem::MethodNotAllowed {
+                    method: method.chars().take(20).collect(),
+                },
+            )
+            .into_response();
             if let Some(a) = allow {
                 r.headers_mut().insert(header::ALLOW, a);
             }
@@ -273,13 +328,19 @@ async fn guard(State(state): S, req: Request, next: Next) -> Response {
 
 /// `application/json` or `application/<something>+json`, with any parameters.
 fn is_json(value: Option<&HeaderValue>) -> bool {
-    let Some(v) = value.and_then(|v| v.to_str().ok()) else { return false };
+    let Some(v) = value.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
     let essence = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 pub(crate) fn body_invalid(detail: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "body", ProxyProblem::BodyInvalid { detail: detail.into() })
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "body",
+        ProxyProblem::BodyInvalid { detail: detail.into() },
+    )
 }
 
 #[derive(Deserialize)]
@@ -290,7 +351,13 @@ struct Envelope {
 }
 
 pub(crate) fn envelope(body: &[u8]) -> Result<(Value, String), ApiError> {
-    let e: Envelope = serde_json::from_slice(body).map_err(|e| body_invalid(format!("not JSON of the form {{ request, orderToken }} (line {}, column {})", e.line(), e.column())))?;
+    let e: Envelope = serde_json::from_slice(body).map_err(|e| {
+        body_invalid(format!(
+            "not JSON of the form {{ request, orderToken }} (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
     let request = e.request.ok_or_else(|| body_invalid("“request” is missing"))?;
     let token = e
         .order_token
@@ -313,7 +380,10 @@ pub(crate) fn store_error(e: crate::store::StoreError) -> ApiError {
 }
 
 fn fingerprint(canonical: &str) -> String {
-    Sha256::digest(canonical.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(canonical.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Checks signature and `issuedAt`, then (unless the identical order is already
@@ -347,7 +417,9 @@ fn check_prefix_room(state: &AppState, order_id: &str) -> Result<(), ApiError> {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "orderId",
-            ProxyProblem::OrderIdTooLongForPrefix { max: crate::config::NUONUO_ORDER_NO_MAX - prefix },
+            ProxyProblem::OrderIdTooLongForPrefix {
+                max: crate::config::NUONUO_ORDER_NO_MAX - prefix,
+            },
         ));
     }
     Ok(())
@@ -369,7 +441,11 @@ async fn accept(
             _ => Err(token_error(ProxyProblem::TokenExpired)),
         };
     }
-    let inserted = state.store.insert_or_get(order_id, kind, blue, fp.clone(), canonical).await.map_err(store_error)?;
+    let inserted = state
+        .store
+        .insert_or_get(order_id, kind, blue, fp.clone(), canonical)
+        .await
+        .map_err(store_error)?;
     answer(state, inserted, kind, &fp).await
 }
 
@@ -389,17 +465,26 @@ async fn answer(state: &AppState, inserted: Inserted, kind: &'static str, fp: &s
             tracing::info!(order = %r.order_id, kind, "order accepted");
             Ok((StatusCode::ACCEPTED, Json(view(state, &r).await)).into_response())
         }
-        Inserted::Existing(r) if r.fingerprint == fp && r.kind == kind => Ok((StatusCode::OK, Json(view(state, &r).await)).into_response()),
-        Inserted::Existing(r) => Err(ApiError::new(StatusCode::CONFLICT, "orderId", ProxyProblem::OrderConflict { order_id: r.order_id })),
+        Inserted::Existing(r) if r.fingerprint == fp && r.kind == kind => {
+            Ok((StatusCode::OK, Json(view(state, &r).await)).into_response())
+        }
+        Inserted::Existing(r) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "orderId",
+            ProxyProblem::OrderConflict { order_id: r.order_id },
+        )),
     }
 }
 
 async fn create(State(state): S, body: Bytes) -> Result<Response, ApiError> {
     let (request, token_text) = envelope(&body)?;
     let (claims, expired) = claims_of(&state, &token_text)?;
-    let form: IssueForm = serde_json::from_value(request).map_err(|e| body_invalid(format!("request: {}", short(&e.to_string()))))?;
+    let form: IssueForm =
+        serde_json::from_value(request).map_err(|e| body_invalid(format!("request: {}", short(&e.to_string()))))?;
     let built = build_issue_request(&form);
-    let Some(req) = built.request else { return Err(ApiError::invalid(built.errors)) };
+    let Some(req) = built.request else {
+        return Err(ApiError::invalid(built.errors));
+    };
     token::check_issue(&claims, &req, &state.config.seller_tax_id).map_err(token_error)?;
     check_prefix_room(&state, &req.order_id)?;
     let canonical = serde_json::to_string(&req).map_err(|_| body_invalid("request"))?;
@@ -413,7 +498,8 @@ fn short(s: &str) -> String {
 async fn red(State(state): S, Path(blue_id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
     let (request, token_text) = envelope(&body)?;
     let (claims, expired) = claims_of(&state, &token_text)?;
-    let mut form: RedForm = serde_json::from_value(request).map_err(|e| body_invalid(format!("request: {}", short(&e.to_string()))))?;
+    let mut form: RedForm =
+        serde_json::from_value(request).map_err(|e| body_invalid(format!("request: {}", short(&e.to_string()))))?;
     // A quick answer for an unknown blue order; the decisive checks run again
     // inside the store's transaction below.
     state
@@ -424,7 +510,11 @@ async fn red(State(state): S, Path(blue_id): Path<String>, body: Bytes) -> Resul
         .filter(|r| r.kind == "blue")
         .ok_or_else(|| not_found(&blue_id))?;
     if form.blue_order_id.as_deref().is_some_and(|b| b != blue_id) {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "blueOrderId", ProxyProblem::OrderNotFound { order_id: blue_id }));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "blueOrderId",
+            ProxyProblem::OrderNotFound { order_id: blue_id },
+        ));
     }
     form.blue_order_id = Some(blue_id.clone());
     if let Some(id) = form.order_id.as_deref() {
@@ -433,7 +523,12 @@ async fn red(State(state): S, Path(blue_id): Path<String>, body: Bytes) -> Resul
     let seller = state.config.seller_tax_id.clone();
     if expired {
         // An expired token may still fetch the order it created, never create one.
-        let blue = state.store.get(&blue_id).await.map_err(store_error)?.ok_or_else(|| not_found(&blue_id))?;
+        let blue = state
+            .store
+            .get(&blue_id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| not_found(&blue_id))?;
         let reds = state.store.reds_of(&blue_id).await.map_err(store_error)?;
         let new = prepare_red(&blue, &reds, form, &claims, &seller)?;
         return accept(&state, new.order_id, "red", Some(blue_id), new.request, true).await;
@@ -453,26 +548,51 @@ async fn red(State(state): S, Path(blue_id): Path<String>, body: Bytes) -> Resul
 }
 
 fn not_found(order_id: &str) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "orderId", ProxyProblem::OrderNotFound { order_id: order_id.to_owned() })
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "orderId",
+        ProxyProblem::OrderNotFound {
+            order_id: order_id.to_owned(),
+        },
+    )
 }
 
 /// Validates a red letter against its blue order and the red orders stored for
 /// it (failed ones and a retry of this very order aside), and builds the
 /// canonical request to store. Runs inside the store's transaction.
-fn prepare_red(blue: &Record, reds: &[Record], mut form: RedForm, claims: &Claims, seller_tax_id: &str) -> Result<NewOrder, ApiError> {
+fn prepare_red(
+    blue: &Record,
+    reds: &[Record],
+    mut form: RedForm,
+    claims: &Claims,
+    seller_tax_id: &str,
+) -> Result<NewOrder, ApiError> {
     let blue_id = blue.order_id.clone();
     let this_id = form.order_id.as_deref().map(str::trim).map(str::to_owned);
     // A retry of a red order that exists already must not depend on the blue's state.
-    let existing = this_id.as_deref().is_some_and(|id| reds.iter().any(|r| r.order_id == id));
+    let existing = this_id
+        .as_deref()
+        .is_some_and(|id| reds.iter().any(|r| r.order_id == id));
     if blue.status != Status::Issued && !existing {
-        return Err(ApiError::new(StatusCode::CONFLICT, "orderId", ProxyProblem::NotReversible { order_id: blue_id }));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "orderId",
+            ProxyProblem::NotReversible { order_id: blue_id },
+        ));
     }
     let number = blue.invoice_number.clone().unwrap_or_default();
-    if form.blue_invoice_number.as_deref().map(str::trim).is_none_or(str::is_empty) {
+    if form
+        .blue_invoice_number
+        .as_deref()
+        .map(str::trim)
+        .is_none_or(str::is_empty)
+    {
         form.blue_invoice_number = Some(number.clone());
     }
     let blue_form: IssueForm = serde_json::from_str(&blue.request).map_err(|_| body_invalid("stored blue order"))?;
-    let blue_req = build_issue_request(&blue_form).request.ok_or_else(|| body_invalid("stored blue order"))?;
+    let blue_req = build_issue_request(&blue_form)
+        .request
+        .ok_or_else(|| body_invalid("stored blue order"))?;
     let blue_input = blue_req.invoice_input();
     // What earlier red orders (not failed, not this one) took already.
     let mut already: Vec<ReversedLine> = Vec::new();
@@ -480,8 +600,15 @@ fn prepare_red(blue: &Record, reds: &[Record], mut form: RedForm, claims: &Claim
         if prev.status == Status::Failed || Some(prev.order_id.as_str()) == this_id.as_deref() {
             continue;
         }
-        let Ok(f) = serde_json::from_str::<RedForm>(&prev.request) else { continue };
-        let r = compute_red(&RedInput { blue: blue_input.clone(), reason: f.reason.clone(), lines: f.lines, already_reversed: already.clone() });
+        let Ok(f) = serde_json::from_str::<RedForm>(&prev.request) else {
+            continue;
+        };
+        let r = compute_red(&RedInput {
+            blue: blue_input.clone(),
+            reason: f.reason.clone(),
+            lines: f.lines,
+            already_reversed: already.clone(),
+        });
         for l in r.lines {
             already.push(ReversedLine {
                 blue_line_no: l.blue_line_no,
@@ -494,13 +621,23 @@ fn prepare_red(blue: &Record, reds: &[Record], mut form: RedForm, claims: &Claim
     form.blue = Some(blue_input);
     form.already_reversed = already;
     let built = build_red_request(&form);
-    let Some(req) = built.request else { return Err(ApiError::invalid(built.errors)) };
+    let Some(req) = built.request else {
+        return Err(ApiError::invalid(built.errors));
+    };
     if req.blue_invoice_number != number {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "blueInvoiceNumber", ProxyProblem::NotReversible { order_id: blue_id }));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "blueInvoiceNumber",
+            ProxyProblem::NotReversible { order_id: blue_id },
+        ));
     }
     token::check_red(claims, &req, seller_tax_id).map_err(token_error)?;
     let canonical = serde_json::to_string(&req).map_err(|_| body_invalid("request"))?;
-    Ok(NewOrder { order_id: req.order_id.clone(), fingerprint: fingerprint(&canonical), request: canonical })
+    Ok(NewOrder {
+        order_id: req.order_id.clone(),
+        fingerprint: fingerprint(&canonical),
+        request: canonical,
+    })
 }
 
 /// The public view of a record.
@@ -536,7 +673,7 @@ pub async fn view(state: &AppState, r: &Record) -> Value {
     if let Some(b) = &r.blue_order_id {
         v["blueOrderId"] = json!(b);
     }
-    crate::admin::extend_view(state, r, &mut v).await;
+    super::access::extend_view(state, r, &mut v).await;
     // The proxy's own links carry the access token, so that they open on their
     // own (a new tab, a phone scanning the kiosk's QR code).
     let access = token::access_token(&state.config.merchant_key, &r.order_id);
@@ -555,11 +692,6 @@ pub async fn view(state: &AppState, r: &Record) -> Value {
     v
 }
 
-/// The token of an `Authorization: Bearer …` header, if any.
-pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim)
-}
-
 /// `?access=` of the read endpoints.
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -572,14 +704,24 @@ pub struct AccessQuery {
 /// token (`?access=` or `Authorization: Bearer`), its order token (`Bearer`), or
 /// the admin token: an order id alone, often guessable, reveals nothing, not
 /// even whether the order exists.
-pub(crate) fn check_read(state: &AppState, headers: &HeaderMap, access: Option<&str>, order_id: &str) -> Result<(), ApiError> {
+pub(crate) fn check_read(
+    state: &AppState,
+    headers: &HeaderMap,
+    access: Option<&str>,
+    order_id: &str,
+) -> Result<(), ApiError> {
     let key = &state.config.merchant_key;
     let demo = state.config.demo && is_demo(order_id);
-    let grants = |t: &str| token::grants_read(key, order_id, t) || (demo && token::grants_read(&state.demo_key, order_id, t));
-    if access.into_iter().chain(bearer(headers)).any(grants) || crate::admin::is_admin(state, headers) {
+    let grants =
+        |t: &str| token::grants_read(key, order_id, t) || (demo && token::grants_read(&state.demo_key, order_id, t));
+    if access.into_iter().chain(bearer(headers)).any(grants) || super::access::is_admin(state, headers) {
         return Ok(());
     }
-    Err(ApiError::new(StatusCode::UNAUTHORIZED, "access", ProxyProblem::AccessDenied))
+    Err(ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "access",
+        ProxyProblem::AccessDenied,
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -597,15 +739,23 @@ struct WaitQuery {
 }
 
 pub(crate) async fn load(state: &AppState, id: &str) -> Result<Record, ApiError> {
-    state
-        .store
-        .get(id)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "orderId", ProxyProblem::OrderNotFound { order_id: id.chars().take(40).collect() }))
+    state.store.get(id).await.map_err(store_error)?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "orderId",
+            ProxyProblem::OrderNotFound {
+                order_id: id.chars().take(40).collect(),
+            },
+        )
+    })
 }
 
-async fn show(State(state): S, Path(id): Path<String>, Query(q): Query<WaitQuery>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn show(
+    State(state): S,
+    Path(id): Path<String>,
+    Query(q): Query<WaitQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     check_read(&state, &headers, q.access.as_deref(), &id)?;
     let wait = Duration::from_secs(q.wait.unwrap_or(0).min(60));
     let deadline = tokio::time::Instant::now() + wait;
@@ -629,7 +779,12 @@ async fn show(State(state): S, Path(id): Path<String>, Query(q): Query<WaitQuery
     Ok(Json(view(&state, &r).await).into_response())
 }
 
-async fn events(State(state): S, Path(id): Path<String>, Query(q): Query<AccessQuery>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn events(
+    State(state): S,
+    Path(id): Path<String>,
+    Query(q): Query<AccessQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     check_read(&state, &headers, q.access.as_deref(), &id)?;
     let rx = state.events.updates.subscribe();
     let first = load(&state, &id).await?;
@@ -641,7 +796,14 @@ async fn events(State(state): S, Path(id): Path<String>, Query(q): Query<AccessQ
         pending: Option<Record>,
         done: bool,
     }
-    let st = St { state, id, rx, last: None, pending: Some(first), done: false };
+    let st = St {
+        state,
+        id,
+        rx,
+        last: None,
+        pending: Some(first),
+        done: false,
+    };
     let stream = futures_util::stream::unfold(st, |mut st| async move {
         if st.done {
             return None;
@@ -672,7 +834,9 @@ async fn events(State(state): S, Path(id): Path<String>, Query(q): Query<AccessQ
             return Some((ev, st));
         }
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response())
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -688,9 +852,17 @@ async fn callback(State(state): S, Query(q): Query<CallbackQuery>, body: Bytes) 
     if let Some(want) = &state.config.callback_token {
         let given = q.token.unwrap_or_default();
         let ok = given.len() == want.expose().len()
-            && given.bytes().zip(want.expose().bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+            && given
+                .bytes()
+                .zip(want.expose().bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
         if !ok {
-            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "token", ProxyProblem::CallbackUnauthorized));
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "token",
+                ProxyProblem::CallbackUnauthorized,
+            ));
         }
     }
     let mut fields: HashMap<String, String> = HashMap::new();
@@ -703,7 +875,10 @@ async fn callback(State(state): S, Query(q): Query<CallbackQuery>, body: Bytes) 
             fields.insert(k, v);
         }
     }
-    let content: Value = fields.get("content").and_then(|c| serde_json::from_str(c).ok()).unwrap_or(Value::Null);
+    let content: Value = fields
+        .get("content")
+        .and_then(|c| serde_json::from_str(c).ok())
+        .unwrap_or(Value::Null);
     let candidates = [
         fields.get("orderno").cloned(),
         content["c_orderno"].as_str().map(str::to_owned),
@@ -711,7 +886,12 @@ async fn callback(State(state): S, Query(q): Query<CallbackQuery>, body: Bytes) 
         content["billId"].as_str().map(str::to_owned),
         content["orderNo"].as_str().map(str::to_owned),
     ];
-    let prefix = state.config.nuonuo.as_ref().map(|n| n.order_prefix.clone()).unwrap_or_default();
+    let prefix = state
+        .config
+        .nuonuo
+        .as_ref()
+        .map(|n| n.order_prefix.clone())
+        .unwrap_or_default();
     let min_interval = state.config.callback_min_interval.as_millis() as i64;
     let mut nudged = false;
     let mut seen = std::collections::HashSet::new();
@@ -741,7 +921,10 @@ fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
             if b[i] == b'+' {
                 out.push(b' ');
             } else if b[i] == b'%' && i + 2 < b.len() {
-                match std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                match std::str::from_utf8(&b[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
                     Some(v) => {
                         out.push(v);
                         i += 2;
@@ -786,20 +969,31 @@ async fn demo_token(State(state): S, body: Bytes) -> Result<Response, ApiError> 
     if !state.config.demo || state.provider.name() != "sandbox" {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "path", ProxyProblem::DemoDisabled));
     }
-    let b: DemoBody = serde_json::from_slice(&body).map_err(|e| body_invalid(format!("line {}, column {}", e.line(), e.column())))?;
-    let order_id = b.order_id.filter(|s| !s.trim().is_empty()).unwrap_or_else(|| format!("{DEMO_PREFIX}{}", &crate::config::random_key()[..12]));
+    let b: DemoBody =
+        serde_json::from_slice(&body).map_err(|e| body_invalid(format!("line {}, column {}", e.line(), e.column())))?;
+    let order_id = b
+        .order_id
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| format!("{DEMO_PREFIX}{}", &crate::config::random_key()[..12]));
     // Demo tokens are for demo orders only (signed with the demo key, they grant
     // nothing over any other order anyway).
     if !is_demo(&order_id) || b.blue_order_id.as_deref().is_some_and(|id| !is_demo(id)) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "orderId",
-            ProxyProblem::TokenMismatch { what: "demo tokens are only for demo orders (DEMO-…)", what_zh: "演示令牌仅用于演示订单（DEMO-…）" },
+            ProxyProblem::TokenMismatch {
+                what: "demo tokens are only for demo orders (DEMO-…)",
+                what_zh: "演示令牌仅用于演示订单（DEMO-…）",
+            },
         ));
     }
     let mut totals = b.totals;
     if b.purpose == Purpose::Issue {
-        let r = compute_invoice(&InvoiceInput { price_includes_tax: b.price_includes_tax, lines: b.lines.clone(), ..Default::default() });
+        let r = compute_invoice(&InvoiceInput {
+            price_includes_tax: b.price_includes_tax,
+            lines: b.lines.clone(),
+            ..Default::default()
+        });
         if !r.valid {
             return Err(ApiError::invalid(r.errors));
         }
@@ -850,17 +1044,43 @@ async fn healthz(State(state): S) -> Response {
     } else if let Some(r) = state.breaker.reason() {
         body["reason"] = json!(r);
     }
-    (if db { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body)).into_response()
+    (
+        if db {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        Json(body),
+    )
+        .into_response()
 }
 
 async fn metrics(State(state): S) -> Response {
-    let counts = state.store.counts().await.unwrap_or_default();
+    let queues = match crate::metrics::queues(&state.store).await {
+        Ok(q) => q,
+        Err(e) => {
+            tracing::error!(error = %e, "metrics: cannot read the queues");
+            Default::default()
+        }
+    };
     let hold = state.provider.hold();
-    let text = state.metrics.render(&counts, state.breaker.is_open() || hold.is_some(), hold.as_ref());
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+    let text = state
+        .metrics
+        .render(&queues, state.breaker.is_open() || hold.is_some(), hold.as_ref());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 /// Issues seen by a client as `{ errors }` (re-exported for tests).
 pub fn errors_of(v: &Value) -> Vec<String> {
-    v["errors"].as_array().map(|a| a.iter().filter_map(|e| e["code"].as_str().map(str::to_owned)).collect()).unwrap_or_default()
+    v["errors"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["code"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
 }
