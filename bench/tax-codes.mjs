@@ -1,7 +1,7 @@
 // searchTaxCodes per query through the built npm package in Node, against a plain
 // JavaScript Array.filter + includes over the same rows in the same process:
 //   bash scripts/build-pkg.sh && node bench/tax-codes.mjs
-const f = await import(new URL('../pkg/node.js', import.meta.url));
+const f = await import(new URL('../pkg/taxcodes.node.js', import.meta.url));
 
 // The same rows as plain JS objects (every code, via its first digit).
 let t0 = performance.now();
