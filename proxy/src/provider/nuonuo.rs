@@ -15,8 +15,8 @@ use fapiao::InvoiceType;
 use futures_util::future::BoxFuture;
 use rand::Rng;
 use serde_json::{json, Value};
-use tokio::sync::Mutex;
 
+use super::shared_token::{Fetched, SharedToken};
 use super::{
     Accepted, Delivery, Hold, InvoiceFacts, Issued, Kind, ListedInvoice, Provider, ProviderError, QueryOutcome,
 };
@@ -26,43 +26,19 @@ use crate::secret::Secret;
 use crate::store::Store;
 use crate::time::{cst_plain, now_ms, Clock, SystemClock};
 
-const TOKEN_KEY: &str = "nuonuo.access_token";
-/// The store lock held while one instance fetches a token for all.
-const TOKEN_LOCK: &str = "nuonuo.access_token.fetch";
-/// How long the fetching instance may hold the lock (it frees itself if that
-/// instance dies); the others wait about as long for the token to appear.
-const TOKEN_LOCK_MS: i64 = 30_000;
-/// The stored back-off after the token endpoint refused (shared by instances).
-const TOKEN_REFUSED: &str = "nuonuo.access_token.refused";
-
 /// The 诺诺 client.
 pub struct Nuonuo {
     settings: NuonuoSettings,
-    store: Store,
     http: reqwest::Client,
     seller_tax_id: String,
     seller_name: String,
     path: String,
-    token: Mutex<Option<(Secret, i64)>>,
-    lock_owner: String,
+    /// The access token, kept in the store and shared by every instance, with the
+    /// back-off after refusals: the token endpoint allows about 50 calls in 30 days
+    /// per AppKey (`FAPIAO_NUONUO_TOKEN_RETRY_BASE_MS`, doubling, at most
+    /// `FAPIAO_NUONUO_TOKEN_RETRY_MAX_MS`).
+    token: SharedToken,
     clock: std::sync::Arc<dyn Clock>,
-    /// The last back-off read or written (what [`Provider::hold`] reports).
-    hold: std::sync::Mutex<Option<Hold>>,
-}
-
-/// The back-off after refusals of the token endpoint, as stored.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Refused {
-    /// Consecutive refusals.
-    failures: u32,
-    /// No caller before this (epoch ms).
-    until: i64,
-    /// What the endpoint answered.
-    reason: String,
-    /// Which credentials were refused (a digest of AppKey and AppSecret): a
-    /// proxy started with other credentials tries at once.
-    credentials: String,
 }
 
 impl Nuonuo {
@@ -84,22 +60,36 @@ impl Nuonuo {
             .map_err(|_| "FAPIAO_NUONUO_GATEWAY_URL: not a URL".to_owned())?
             .path()
             .to_owned();
+        let clock: std::sync::Arc<dyn Clock> = std::sync::Arc::new(SystemClock);
+        // Which credentials a refusal was for: a proxy started with others tries at once.
+        let credentials = {
+            use sha2::Digest;
+            let d = sha2::Sha256::digest(format!("{}\0{}", settings.app_key, settings.app_secret.expose()).as_bytes());
+            d.iter().take(8).map(|b| format!("{b:02x}")).collect()
+        };
+        let token = SharedToken::new(
+            store.clone(),
+            "nuonuo.access_token",
+            "nuonuo",
+            credentials,
+            settings.token_retry_base,
+            settings.token_retry_max,
+            clock.clone(),
+        );
         Ok(Nuonuo {
             settings,
-            store,
             http,
             seller_tax_id,
             seller_name,
             path,
-            token: Mutex::new(None),
-            lock_owner: format!("nuonuo-{}", crate::config::random_key()),
-            clock: std::sync::Arc::new(SystemClock),
-            hold: std::sync::Mutex::new(None),
+            token,
+            clock,
         })
     }
 
     /// The same client on another clock (tests run the token back-off on simulated time).
     pub fn with_clock(mut self, clock: std::sync::Arc<dyn Clock>) -> Nuonuo {
+        self.token.set_clock(clock.clone());
         self.clock = clock;
         self
     }
@@ -118,205 +108,13 @@ impl Nuonuo {
         order_no.strip_prefix(self.settings.order_prefix.as_str())
     }
 
-    fn credentials_digest(&self) -> String {
-        use sha2::Digest;
-        let d = sha2::Sha256::digest(
-            format!("{}\0{}", self.settings.app_key, self.settings.app_secret.expose()).as_bytes(),
-        );
-        d.iter().take(8).map(|b| format!("{b:02x}")).collect()
-    }
-
-    fn set_hold(&self, h: Option<Hold>) {
-        *self.hold.lock().unwrap_or_else(|p| p.into_inner()) = h;
-    }
-
-    /// The stored back-off for these credentials, if it still runs.
-    async fn refused(&self) -> Option<Refused> {
-        let (value, _) = self.store.kv_get(TOKEN_REFUSED).await.ok().flatten()?;
-        let r: Refused = serde_json::from_str(&value).ok()?;
-        (r.credentials == self.credentials_digest() && r.until > self.now()).then_some(r)
-    }
-
-    /// The stored refusal count for these credentials (0 after a success or with
-    /// other credentials).
-    async fn refusals(&self) -> u32 {
-        let Ok(Some((value, _))) = self.store.kv_get(TOKEN_REFUSED).await else {
-            return 0;
-        };
-        serde_json::from_str::<Refused>(&value)
-            .ok()
-            .filter(|r| r.credentials == self.credentials_digest())
-            .map(|r| r.failures)
-            .unwrap_or(0)
-    }
-
-    /// An error for a caller while the back-off runs (no call is made).
-    fn held_error(&self, r: &Refused) -> ProviderError {
-        self.set_hold(Some(Hold {
-            until_ms: r.until,
-            reason: r.reason.clone(),
-            failures: r.failures,
-        }));
-        ProviderError::Unavailable(format!(
-            "{}; next try in {} s",
-            r.reason,
-            (r.until - self.now()).max(0) / 1000
-        ))
-    }
-
-    /// Records a failed token fetch: the next caller (of any instance) waits
-    /// base · 2^(n−1), at most the cap.
-    async fn record_refusal(&self, reason: &str) -> Refused {
-        let failures = self.refusals().await.saturating_add(1);
-        let base = self.settings.token_retry_base.as_millis() as i64;
-        let cap = self.settings.token_retry_max.as_millis() as i64;
-        let wait = base.saturating_mul(1i64 << (failures - 1).min(20)).min(cap).max(1);
-        let r = Refused {
-            failures,
-            until: self.now() + wait,
-            reason: reason.to_owned(),
-            credentials: self.credentials_digest(),
-        };
-        let _ = self
-            .store
-            .kv_set(TOKEN_REFUSED, &serde_json::to_string(&r).unwrap_or_default())
-            .await;
-        tracing::error!(failures, next_try_s = wait / 1000, reason, "诺诺 token endpoint failed; no token call before the next try (the endpoint allows about 50 calls in 30 days)");
-        r
-    }
-
-    /// The stored token, if it is still valid.
-    async fn stored_token(&self) -> Option<(Secret, i64)> {
-        let (value, _) = self.store.kv_get(TOKEN_KEY).await.ok().flatten()?;
-        let v = serde_json::from_str::<Value>(&value).ok()?;
-        let exp = v["expiresAt"].as_i64().unwrap_or(0);
-        let t = v["token"].as_str().filter(|t| !t.is_empty())?;
-        (exp > self.now()).then(|| (Secret::new(t), exp))
-    }
-
-    /// The access token: from memory, else from the store, else fetched (the token
-    /// endpoint allows about 50 calls in 30 days, so it is fetched only when none
-    /// is stored or the stored one has expired). The quota is per AppKey, so
-    /// instances sharing a database share the token: one takes the store's lock
-    /// and fetches, the others wait for the token to appear in the store.
-    ///
-    /// A failed fetch (a refusing endpoint: wrong or rotated AppSecret, exhausted
-    /// quota; or no answer) starts a back-off stored beside the token: until it
-    /// ends no caller of any instance calls the endpoint, and then one does
-    /// (`FAPIAO_NUONUO_TOKEN_RETRY_BASE_MS`, doubling, at most
-    /// `FAPIAO_NUONUO_TOKEN_RETRY_MAX_MS`). Callers in this process queue behind
-    /// one another, so they find the back-off the first one recorded.
+    /// The access token: from memory, else from the store, else fetched by one
+    /// instance for all (see [`SharedToken`]).
     async fn access_token(&self) -> Result<Secret, ProviderError> {
-        let mut cached = self.token.lock().await;
-        if let Some((t, exp)) = cached.as_ref() {
-            if *exp > self.now() {
-                return Ok(t.clone());
-            }
-        }
-        let deadline = crate::time::now_ms() + TOKEN_LOCK_MS + 5_000;
-        loop {
-            if let Some((t, exp)) = self.stored_token().await {
-                *cached = Some((t.clone(), exp));
-                self.set_hold(None);
-                return Ok(t);
-            }
-            if let Some(r) = self.refused().await {
-                return Err(self.held_error(&r));
-            }
-            match self.store.try_lock(TOKEN_LOCK, &self.lock_owner, TOKEN_LOCK_MS).await {
-                Ok(true) => break,
-                Ok(false) if crate::time::now_ms() < deadline => {
-                    tokio::time::sleep(std::time::Duration::from_millis(200)).await
-                }
-                Ok(false) => {
-                    return Err(ProviderError::Unavailable(
-                        "token: another instance is fetching it".into(),
-                    ))
-                }
-                Err(e) => return Err(ProviderError::Unavailable(format!("token: {e}"))),
-            }
-        }
-        // Another instance may have stored one, or been refused, between the read and the lock.
-        if let Some((t, exp)) = self.stored_token().await {
-            let _ = self.store.unlock(TOKEN_LOCK, &self.lock_owner).await;
-            *cached = Some((t.clone(), exp));
-            self.set_hold(None);
-            return Ok(t);
-        }
-        if let Some(r) = self.refused().await {
-            let _ = self.store.unlock(TOKEN_LOCK, &self.lock_owner).await;
-            return Err(self.held_error(&r));
-        }
-        let fetched = self.fetch_token().await;
-        match &fetched {
-            Ok((t, exp)) => {
-                let stored = json!({ "token": t.expose(), "expiresAt": exp }).to_string();
-                let _ = self.store.kv_set(TOKEN_KEY, &stored).await;
-                let _ = self.store.kv_set(TOKEN_REFUSED, "{}").await;
-                *cached = Some((t.clone(), *exp));
-                self.set_hold(None);
-            }
-            Err(e) => {
-                let reason = match e {
-                    ProviderError::Unavailable(m) => m.clone(),
-                    other => other.to_string(),
-                };
-                let r = self.record_refusal(&reason).await;
-                self.set_hold(Some(Hold {
-                    until_ms: r.until,
-                    reason: r.reason,
-                    failures: r.failures,
-                }));
-            }
-        }
-        let _ = self.store.unlock(TOKEN_LOCK, &self.lock_owner).await;
-        fetched.map(|(t, _)| t)
-    }
-
-    /// One call to the token endpoint.
-    async fn fetch_token(&self) -> Result<(Secret, i64), ProviderError> {
-        let now = self.now();
-        let form = [
-            ("client_id", self.settings.app_key.as_str()),
-            ("client_secret", self.settings.app_secret.expose()),
-            ("grant_type", "client_credentials"),
-        ];
-        let resp = self
-            .http
-            .post(&self.settings.token_url)
-            .header("Content-Type", "application/x-www-form-urlencoded;charset=UTF-8")
-            .body(serde_urlencoded(&form))
-            .send()
+        let (http, settings, now) = (self.http.clone(), self.settings.clone(), self.now());
+        self.token
+            .get(move |_| Box::pin(fetch_token(http, settings, now)))
             .await
-            .map_err(|e| ProviderError::Unavailable(format!("token endpoint: {}", describe_reqwest(&e))))?;
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| ProviderError::Unavailable(format!("token endpoint: {}", describe_reqwest(&e))))?;
-        let v: Value = serde_json::from_slice(&bytes)
-            .map_err(|_| ProviderError::Unavailable("token endpoint: not JSON".into()))?;
-        let Some(token) = v["access_token"].as_str().filter(|t| !t.is_empty()) else {
-            let code = v["error"].as_str().unwrap_or("?").chars().take(20).collect::<String>();
-            // A wrong AppKey/AppSecret or an exhausted quota will not heal by retrying soon.
-            return Err(ProviderError::Unavailable(format!("token endpoint refused: {code}")));
-        };
-        let secs = match &v["expires_in"] {
-            Value::String(s) => s.parse().unwrap_or(86_400),
-            Value::Number(n) => n.as_i64().unwrap_or(86_400),
-            _ => 86_400,
-        };
-        // Renew an hour early (or at half-life for short tokens).
-        let exp = now + (secs - 3600.min(secs / 2)).max(1) * 1000;
-        Ok((Secret::new(token), exp))
-    }
-
-    /// Forgets a refused token; the stored one only if it is that token (another
-    /// instance may have stored a fresh one already).
-    async fn forget_token(&self, refused: &Secret) {
-        *self.token.lock().await = None;
-        if self.stored_token().await.is_some_and(|(t, _)| t == *refused) {
-            let _ = self.store.kv_set(TOKEN_KEY, "{}").await;
-        }
     }
 
     /// One signed call; returns `(code, describe, result)`.
@@ -372,7 +170,7 @@ impl Nuonuo {
         let code = v["code"].as_str().unwrap_or("").to_owned();
         let describe = v["describe"].as_str().unwrap_or("").to_owned();
         if code.starts_with("0703") || code == "invalid_token" {
-            self.forget_token(&token).await;
+            self.token.forget(&token).await;
             return Err(ProviderError::Unavailable(format!("{method}: token refused ({code})")));
         }
         if code.starts_with("07") {
@@ -615,6 +413,45 @@ pub fn list_windows(from_ms: i64, to_ms: i64) -> Vec<(i64, i64)> {
     out
 }
 
+/// One call to the token endpoint (`client_credentials`).
+async fn fetch_token(http: reqwest::Client, settings: NuonuoSettings, now: i64) -> Result<Fetched, ProviderError> {
+    let form = [
+        ("client_id", settings.app_key.as_str()),
+        ("client_secret", settings.app_secret.expose()),
+        ("grant_type", "client_credentials"),
+    ];
+    let resp = http
+        .post(&settings.token_url)
+        .header("Content-Type", "application/x-www-form-urlencoded;charset=UTF-8")
+        .body(serde_urlencoded(&form))
+        .send()
+        .await
+        .map_err(|e| ProviderError::Unavailable(format!("token endpoint: {}", describe_reqwest(&e))))?;
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| ProviderError::Unavailable(format!("token endpoint: {}", describe_reqwest(&e))))?;
+    let v: Value =
+        serde_json::from_slice(&bytes).map_err(|_| ProviderError::Unavailable("token endpoint: not JSON".into()))?;
+    let Some(token) = v["access_token"].as_str().filter(|t| !t.is_empty()) else {
+        let code = v["error"].as_str().unwrap_or("?").chars().take(20).collect::<String>();
+        // A wrong AppKey/AppSecret or an exhausted quota will not heal by retrying soon.
+        return Err(ProviderError::Unavailable(format!("token endpoint refused: {code}")));
+    };
+    let secs = match &v["expires_in"] {
+        Value::String(s) => s.parse().unwrap_or(86_400),
+        Value::Number(n) => n.as_i64().unwrap_or(86_400),
+        _ => 86_400,
+    };
+    // Renew an hour early (or at half-life for short tokens).
+    let expires_at = now + (secs - 3600.min(secs / 2)).max(1) * 1000;
+    Ok(Fetched {
+        access: Secret::new(token),
+        refresh: None,
+        expires_at,
+    })
+}
+
 fn describe_reqwest(e: &reqwest::Error) -> &'static str {
     if e.is_timeout() {
         "timeout"
@@ -648,11 +485,7 @@ impl Provider for Nuonuo {
     }
 
     fn hold(&self) -> Option<Hold> {
-        self.hold
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-            .filter(|h| h.until_ms > self.now())
+        self.token.hold()
     }
 
     fn submit_issue<'a>(&'a self, request: &'a IssueRequest) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
