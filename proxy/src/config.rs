@@ -79,6 +79,21 @@ pub struct NuonuoSettings {
     /// `FAPIAO_NUONUO_SHOW_SELLER_BANK`: print the seller's bank account (as set
     /// up at 诺诺) on 数电 invoices.
     pub show_seller_bank: bool,
+    /// A third-party (ISV, 第三方应用) app acting for the seller that authorized
+    /// it: tokens by authorization code and refresh (`client_id` = `userId`),
+    /// `userTax` on every call (providers.md §1.3). False: a self-use app.
+    pub isv: bool,
+    /// The ISV app's `redirect_uri` (sent with the authorization-code exchange).
+    pub redirect_uri: Option<String>,
+    /// Token-endpoint calls allowed per app in 30 days (诺诺: 50); the proxy
+    /// counts its calls per AppKey in the store and makes no call beyond it.
+    pub token_quota: u32,
+    /// 销方地址 sent with each invoice (`salerAddress`), if set.
+    pub seller_address: Option<String>,
+    /// 销方电话 (`salerTel`), if set.
+    pub seller_phone: Option<String>,
+    /// 销方开户行及账号 (`salerAccount`), if set.
+    pub seller_bank: Option<String>,
 }
 
 /// The longest 诺诺 order number the proxy sends (`orderNo`: 20 in the older
@@ -190,6 +205,13 @@ pub struct Config {
     pub hooks: HookSettings,
     /// Alert channels and rules (`FAPIAO_ALERT_*`).
     pub alerts: crate::alerts::AlertSettings,
+    /// `FAPIAO_SELLERS_FILE`: the sellers file (see [`crate::sellers`]); none: the
+    /// single seller of `FAPIAO_SELLER_*`, `FAPIAO_MERCHANT_KEY`, `FAPIAO_PROVIDER`.
+    pub sellers_file: Option<PathBuf>,
+    /// The sellers, the home seller first (one without a sellers file). The
+    /// single-seller fields above (`provider`, `seller_tax_id`, `merchant_key`,
+    /// `nuonuo`, …) are the home seller's.
+    pub sellers: Vec<crate::sellers::Seller>,
 }
 
 /// What minting an order token needs ([`Config::minting`]).
@@ -357,6 +379,7 @@ pub const VARIABLES: &[&str] = &[
     "FAPIAO_ALERT_ARCHIVE_FAILURES",
     "FAPIAO_ALERT_MAX_PER_MINUTE",
     "FAPIAO_ALERT_RETRY_BASE_MS",
+    "FAPIAO_SELLERS_FILE",
 ];
 
 /// The 诺诺 sandbox's test seller tax ID, used as the sandbox default.
@@ -809,6 +832,12 @@ impl Config {
                         .max(1),
                 ),
                 show_seller_bank: src.parse("FAPIAO_NUONUO_SHOW_SELLER_BANK", false, "true or false")?,
+                isv: false,
+                redirect_uri: None,
+                token_quota: crate::sellers::NUONUO_TOKEN_QUOTA,
+                seller_address: None,
+                seller_phone: None,
+                seller_bank: None,
             })
         };
 
@@ -834,11 +863,15 @@ impl Config {
         // With a merchant key, orders are real (the merchant's back end signs
         // them): the demo endpoint is on only when asked for.
         let demo_default = sandbox && src.secret("FAPIAO_MERCHANT_KEY")?.is_none();
+        let sellers_file = src.get("FAPIAO_SELLERS_FILE").map(PathBuf::from);
+        let demo_default = demo_default && sellers_file.is_none();
         let demo: bool = src.parse("FAPIAO_DEMO", demo_default, "true or false")?;
         if demo && !sandbox {
             return Err("FAPIAO_DEMO: the demo token endpoint is only available with FAPIAO_PROVIDER=sandbox".into());
         }
-        Ok(Config {
+        let mut config = Config {
+            sellers_file,
+            sellers: Vec::new(),
             listen,
             database_path,
             postgres,
@@ -905,7 +938,50 @@ impl Config {
             idle_timeout: Duration::from_millis(src.parse("FAPIAO_IDLE_TIMEOUT_MS", 120_000, "milliseconds")?.max(1)),
             hooks,
             alerts: alert_settings(&src)?,
-        })
+        };
+        let file_hosts_given = src.get("FAPIAO_FILE_HOSTS").is_some();
+        config.apply_sellers(lookup, file_hosts_given)?;
+        Ok(config)
+    }
+
+    /// Fills [`Config::sellers`]: from the sellers file when there is one (every
+    /// problem on a line of its own), the single seller otherwise; the home
+    /// seller's settings become the single-seller fields.
+    fn apply_sellers(&mut self, lookup: &dyn Fn(&str) -> Option<String>, file_hosts_given: bool) -> Result<(), String> {
+        let Some(path) = self.sellers_file.clone() else {
+            self.sellers = vec![crate::sellers::Seller::from_config(self)];
+            return Ok(());
+        };
+        let sellers = crate::sellers::load_file(&path, lookup).map_err(|lines| lines.join("\n"))?;
+        let home = &sellers[0];
+        if self.demo && home.provider != ProviderKind::Sandbox {
+            return Err("FAPIAO_DEMO: the demo token endpoint needs a sandbox home seller".into());
+        }
+        self.provider = home.provider;
+        self.seller_tax_id = home.tax_id.clone();
+        self.seller_name = home.name.clone();
+        self.merchant_key = home.merchant_key.clone();
+        self.merchant_key_generated = false;
+        self.nuonuo = home.nuonuo.clone();
+        self.baiwang = home.baiwang.clone();
+        self.hooks.webhook_url = home.webhook_url.clone();
+        self.hooks.webhook_secret = home.webhook_secret.clone();
+        for s in &sellers {
+            for o in &s.allowed_origins {
+                if !self.allowed_origins.contains(o) {
+                    self.allowed_origins.push(o.clone());
+                }
+            }
+        }
+        if !file_hosts_given && sellers.iter().any(|s| s.provider == ProviderKind::Nuonuo) {
+            for h in NUONUO_FILE_HOSTS {
+                if !self.hooks.file_hosts.iter().any(|x| x == h) {
+                    self.hooks.file_hosts.push(h.to_string());
+                }
+            }
+        }
+        self.sellers = sellers;
+        Ok(())
     }
 
     /// A sandbox configuration for tests: a given database, a fixed merchant key,

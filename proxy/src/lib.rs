@@ -38,6 +38,7 @@ pub mod provider;
 pub mod queues;
 pub mod receipt_code;
 pub mod secret;
+pub mod sellers;
 pub mod selftest;
 pub mod store;
 pub mod time;
@@ -63,8 +64,9 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     /// Wakes the worker and the waiters.
     pub events: worker::Events,
-    /// The circuit breaker around the provider.
-    pub breaker: worker::Breaker,
+    /// The circuit breaker around the home seller's provider (each other
+    /// seller's is in [`AppState::sellers`]).
+    pub breaker: Arc<worker::Breaker>,
     /// Per-client request budget.
     pub limiter: http::RateLimiter,
     /// Per-client budget of provider callbacks.
@@ -74,6 +76,32 @@ pub struct AppState {
     pub demo_key: secret::Secret,
     /// Wakes the webhook dispatcher and the archiver.
     pub signals: Signals,
+    /// The sellers in force, each with its provider client and breaker.
+    pub sellers: sellers::Registry,
+}
+
+impl AppState {
+    /// Reads the sellers again (the sellers file, or the single seller) and puts
+    /// them in force; on any problem the sellers in force stay, and every
+    /// problem is returned. Orders in flight are not touched.
+    pub async fn reload_sellers(&self) -> Result<Vec<String>, Vec<String>> {
+        let lookup = |k: &str| std::env::var(k).ok();
+        let list = sellers::reread(&self.config, &lookup)?;
+        let home = self.sellers.get().home.clone();
+        let (config, store) = (&self.config, &self.store);
+        let make = |s: &sellers::Seller| provider::for_seller(config, s, store, s.tax_id == home);
+        let out = self.sellers.reload(config, list, &make).await;
+        match &out {
+            Ok(names) => tracing::info!(sellers = ?names, "sellers reloaded"),
+            Err(problems) => {
+                for p in problems {
+                    tracing::error!(problem = %p, "sellers not reloaded");
+                }
+            }
+        }
+        self.events.wake.notify_one();
+        out
+    }
 }
 
 /// Wake-ups of the background loops.
@@ -153,13 +181,26 @@ impl App {
     /// `reconcile`, `webhooks replay`, `archive export`). The store applied its
     /// migrations (the ledger's tables among them) when it was opened.
     pub async fn state(
-        config: Config,
+        mut config: Config,
         store: store::Store,
         provider: Arc<dyn provider::Provider>,
     ) -> Result<Arc<AppState>, String> {
+        if config.sellers_file.is_none() {
+            // The single-seller settings as they are now (a caller may have
+            // changed them after reading the configuration).
+            config.sellers = vec![sellers::Seller::from_config(&config)];
+        }
+        let breaker = Arc::new(worker::Breaker::new(config.breaker_threshold, config.breaker_cooldown));
+        let home = sellers::home_of(&store, &config.sellers[0].tax_id).await?;
+        let registry = {
+            let make = |s: &sellers::Seller| provider::for_seller(&config, s, &store, s.tax_id == home);
+            sellers::Registry::new(&config, home.clone(), &config.sellers, provider.clone(), breaker.clone(), &make)
+                .map_err(|p| p.join("\n"))?
+        };
         Ok(Arc::new(AppState {
+            sellers: registry,
             signals: Signals::default(),
-            breaker: worker::Breaker::new(config.breaker_threshold, config.breaker_cooldown),
+            breaker,
             limiter: http::RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst),
             callback_limiter: http::RateLimiter::new(
                 config.callback_rate_limit_per_second,

@@ -183,6 +183,22 @@ pub enum ProxyProblem {
     /// No such endpoint.
     #[error("There is no such endpoint.")]
     RouteNotFound,
+    /// The token names a seller this deployment does not invoice for.
+    #[error("This deployment does not invoice for seller {tax_id}.")]
+    SellerUnknown {
+        /// The tax ID the token names.
+        tax_id: String,
+    },
+    /// The credential is another seller's: an order token or key of one seller
+    /// grants nothing over another seller's orders.
+    #[error("The credential belongs to another seller.")]
+    SellerForbidden,
+    /// The sellers file has problems (a reload kept the sellers in force).
+    #[error("The sellers file has problems: {detail}")]
+    SellersInvalid {
+        /// The problems, one per line.
+        detail: String,
+    },
 }
 
 impl Rule for ProxyProblem {
@@ -227,6 +243,9 @@ impl Rule for ProxyProblem {
             TargetInvalid => "REQUEST_TARGET_INVALID",
             MethodNotAllowed { .. } => "REQUEST_METHOD_NOT_ALLOWED",
             RouteNotFound => "ROUTE_NOT_FOUND",
+            SellerUnknown { .. } => "SELLER_UNKNOWN",
+            SellerForbidden => "SELLER_FORBIDDEN",
+            SellersInvalid { .. } => "SELLERS_INVALID",
         }
     }
 
@@ -273,6 +292,9 @@ impl Rule for ProxyProblem {
             TargetInvalid => "请求目标必须是以“/”开头的路径。".into(),
             MethodNotAllowed { method } => format!("此接口不支持{method}方法。"),
             RouteNotFound => "没有此接口。".into(),
+            SellerUnknown { tax_id } => format!("本系统不为销方{tax_id}开票。"),
+            SellerForbidden => "该凭证属于其他销方。".into(),
+            SellersInvalid { detail } => format!("销方配置文件有误：{detail}"),
         }
     }
 

@@ -177,6 +177,22 @@ impl Baiwang {
         })
     }
 
+    /// The client of one seller among several: a seller other than the home
+    /// seller keeps its token under `baiwang.{taxId}.access_token`.
+    pub fn for_seller(
+        settings: BaiwangSettings,
+        store: Store,
+        seller_tax_id: String,
+        timeout: Duration,
+        home: bool,
+    ) -> Result<Baiwang, String> {
+        let mut b = Baiwang::new(settings, store, seller_tax_id.clone(), timeout)?;
+        if !home {
+            b.token.rekey(&format!("baiwang.{seller_tax_id}.access_token"));
+        }
+        Ok(b)
+    }
+
     /// The same client on another clock (tests run token expiry on simulated time).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Baiwang {
         self.token.set_clock(clock.clone());

@@ -226,6 +226,12 @@ pub trait Provider: Send + Sync {
         Box::pin(async { Err(unsupported("list_invoices")) })
     }
 
+    /// Stores the authorization a seller gave a third-party app (诺诺's
+    /// authorization code, exchanged for the seller's token). Default: unsupported.
+    fn authorize<'a>(&'a self, _code: &'a str) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async { Err(unsupported("authorize")) })
+    }
+
     /// Set while the provider must not be called (a refusing token endpoint):
     /// the worker keeps its orders queued until then. Default: never.
     fn hold(&self) -> Option<Hold> {
@@ -265,6 +271,49 @@ pub fn from_config(config: &Config, store: &Store) -> Result<Arc<dyn Provider>, 
                 store.clone(),
                 config.seller_tax_id.clone(),
                 config.provider_timeout,
+            )?)
+        }
+    })
+}
+
+/// The provider client of one seller of a sellers file. `home`: the seller is
+/// the deployment's home seller (its sandbox invoices and 诺诺 self-use token
+/// keep the single-seller keys).
+pub fn for_seller(
+    config: &Config,
+    seller: &crate::sellers::Seller,
+    store: &Store,
+    home: bool,
+) -> Result<Arc<dyn Provider>, String> {
+    Ok(match seller.provider {
+        ProviderKind::Sandbox => Arc::new(
+            sandbox::Sandbox::new(
+                store.clone(),
+                config.sandbox.clone(),
+                seller.tax_id.clone(),
+                seller.name.clone(),
+            )
+            .with_scope((!home).then(|| seller.tax_id.clone())),
+        ),
+        ProviderKind::Nuonuo => {
+            let settings = seller.nuonuo.clone().ok_or("nuonuo: settings missing")?;
+            Arc::new(nuonuo::Nuonuo::for_seller(
+                settings,
+                store.clone(),
+                seller.tax_id.clone(),
+                seller.name.clone(),
+                config.provider_timeout,
+                home,
+            )?)
+        }
+        ProviderKind::Baiwang => {
+            let settings = seller.baiwang.clone().ok_or("baiwang: settings missing")?;
+            Arc::new(baiwang::Baiwang::for_seller(
+                settings,
+                store.clone(),
+                seller.tax_id.clone(),
+                config.provider_timeout,
+                home,
             )?)
         }
     })

@@ -39,6 +39,7 @@ pub struct Nuonuo {
     /// `FAPIAO_NUONUO_TOKEN_RETRY_MAX_MS`).
     token: SharedToken,
     clock: std::sync::Arc<dyn Clock>,
+    store: Store,
 }
 
 impl Nuonuo {
@@ -84,7 +85,62 @@ impl Nuonuo {
             path,
             token,
             clock,
+            store,
         })
+    }
+
+    /// The client of one seller among several. A third-party app's token is
+    /// the seller's (`nuonuo.isv.{appKey}.{taxId}.access_token`); a self-use
+    /// app's is kept under `nuonuo.{taxId}.access_token` unless the seller is
+    /// the home seller (`nuonuo.access_token`, as with a single seller).
+    pub fn for_seller(
+        settings: NuonuoSettings,
+        store: Store,
+        seller_tax_id: String,
+        seller_name: String,
+        timeout: Duration,
+        home: bool,
+    ) -> Result<Nuonuo, String> {
+        let (isv, app) = (settings.isv, settings.app_key.clone());
+        let mut n = Nuonuo::new(settings, store, seller_tax_id.clone(), seller_name, timeout)?;
+        if isv {
+            n.token.rekey(&format!("nuonuo.isv.{app}.{seller_tax_id}.access_token"));
+        } else if !home {
+            n.token.rekey(&format!("nuonuo.{seller_tax_id}.access_token"));
+        }
+        Ok(n)
+    }
+
+    /// Where the authorizing seller's `userId` is kept (third-party apps).
+    fn user_key(&self) -> String {
+        format!("{}.user", self.token.key())
+    }
+
+    /// Third-party apps: exchanges the authorization code the seller's consent
+    /// gave (`grant_type=authorization_code`, with the seller's `taxNum` and the
+    /// app's `redirect_uri`) and stores the token, the refresh token and the
+    /// `userId` the refresh needs. Counts against the app's token quota.
+    pub async fn exchange_code(&self, code: &str) -> Result<(), ProviderError> {
+        if !self.settings.isv {
+            return Err(super::unsupported("authorize (a self-use app needs no authorization)"));
+        }
+        take_quota(&self.store, &self.settings, self.now()).await?;
+        let redirect = self.settings.redirect_uri.clone().unwrap_or_default();
+        let form = [
+            ("client_id", self.settings.app_key.as_str()),
+            ("client_secret", self.settings.app_secret.expose()),
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("taxNum", self.seller_tax_id.as_str()),
+            ("redirect_uri", redirect.as_str()),
+        ];
+        let (fetched, user) = token_call(&self.http, &self.settings.token_url, &form, self.now()).await?;
+        let user = user.ok_or_else(|| ProviderError::Unavailable("token endpoint: no userId in the answer".into()))?;
+        let unavailable = |e: crate::store::StoreError| ProviderError::Unavailable(e.to_string());
+        self.store.kv_set(&self.user_key(), &user).await.map_err(unavailable)?;
+        self.token.put(&fetched).await.map_err(unavailable)?;
+        tracing::info!(seller = %self.seller_tax_id, "诺诺 third-party authorization stored");
+        Ok(())
     }
 
     /// The same client on another clock (tests run the token back-off on simulated time).
@@ -112,8 +168,37 @@ impl Nuonuo {
     /// instance for all (see [`SharedToken`]).
     async fn access_token(&self) -> Result<Secret, ProviderError> {
         let (http, settings, now) = (self.http.clone(), self.settings.clone(), self.now());
+        let (store, user_key, tax) = (self.store.clone(), self.user_key(), self.seller_tax_id.clone());
         self.token
-            .get(move |_| Box::pin(fetch_token(http, settings, now)))
+            .get(move |refresh| {
+                Box::pin(async move {
+                    if !settings.isv {
+                        take_quota(&store, &settings, now).await?;
+                        return fetch_token(http, settings, now).await;
+                    }
+                    // Third-party app: only the seller's authorization gives a
+                    // token; after that it is renewed with the refresh token,
+                    // `client_id` being the seller's userId (providers.md §1.3).
+                    let user = store.kv_get(&user_key).await.ok().flatten().map(|(u, _)| u);
+                    let (Some(refresh), Some(user)) = (refresh, user) else {
+                        return Err(ProviderError::Unavailable(format!(
+                            "not authorized: seller {tax} has not authorized the app (POST /v1/admin/sellers/{tax}/nuonuo/authorize with the code)"
+                        )));
+                    };
+                    take_quota(&store, &settings, now).await?;
+                    let form = [
+                        ("client_id", user.as_str()),
+                        ("client_secret", settings.app_secret.expose()),
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", refresh.expose()),
+                    ];
+                    let (fetched, new_user) = token_call(&http, &settings.token_url, &form, now).await?;
+                    if let Some(u) = new_user.filter(|u| *u != user) {
+                        let _ = store.kv_set(&user_key, &u).await;
+                    }
+                    Ok(fetched)
+                })
+            })
             .await
     }
 
@@ -246,6 +331,15 @@ impl Nuonuo {
         ];
         for (k, v) in opt {
             if !v.is_empty() {
+                order[k] = json!(v);
+            }
+        }
+        for (k, v) in [
+            ("salerAddress", &self.settings.seller_address),
+            ("salerTel", &self.settings.seller_phone),
+            ("salerAccount", &self.settings.seller_bank),
+        ] {
+            if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
                 order[k] = json!(v);
             }
         }
@@ -420,10 +514,21 @@ async fn fetch_token(http: reqwest::Client, settings: NuonuoSettings, now: i64) 
         ("client_secret", settings.app_secret.expose()),
         ("grant_type", "client_credentials"),
     ];
+    token_call(&http, &settings.token_url, &form, now).await.map(|(f, _)| f)
+}
+
+/// One call to the token endpoint with `form`: the token (with the refresh
+/// token, if given) and the `userId` (third-party apps).
+async fn token_call(
+    http: &reqwest::Client,
+    url: &str,
+    form: &[(&str, &str)],
+    now: i64,
+) -> Result<(Fetched, Option<String>), ProviderError> {
     let resp = http
-        .post(&settings.token_url)
+        .post(url)
         .header("Content-Type", "application/x-www-form-urlencoded;charset=UTF-8")
-        .body(serde_urlencoded(&form))
+        .body(serde_urlencoded(form))
         .send()
         .await
         .map_err(|e| ProviderError::Unavailable(format!("token endpoint: {}", describe_reqwest(&e))))?;
@@ -445,11 +550,82 @@ async fn fetch_token(http: reqwest::Client, settings: NuonuoSettings, now: i64) 
     };
     // Renew an hour early (or at half-life for short tokens).
     let expires_at = now + (secs - 3600.min(secs / 2)).max(1) * 1000;
-    Ok(Fetched {
-        access: Secret::new(token),
-        refresh: None,
-        expires_at,
-    })
+    let text = |k: &str| match &v[k] {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    Ok((
+        Fetched {
+            access: Secret::new(token),
+            refresh: text("refresh_token").map(Secret::new),
+            expires_at,
+        },
+        text("userId"),
+    ))
+}
+
+/// 30 days in ms: the window of 诺诺's token quota.
+const QUOTA_WINDOW_MS: i64 = 30 * 86_400_000;
+
+/// The store key counting an app's token calls.
+fn quota_key(app_key: &str) -> String {
+    format!("nuonuo.token_calls.{app_key}")
+}
+
+/// The token calls made for `app_key` in the 30 days before `now` (by every
+/// seller and instance on the store).
+pub async fn token_calls(store: &Store, app_key: &str, now: i64) -> usize {
+    let calls: Vec<i64> = match store.kv_get(&quota_key(app_key)).await {
+        Ok(Some((v, _))) => serde_json::from_str(&v).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    calls.iter().filter(|t| **t > now - QUOTA_WINDOW_MS).count()
+}
+
+/// Counts one token call against the app's quota (`token_quota` per 30 days,
+/// shared by all the sellers a third-party app serves), or refuses when the
+/// quota is used up: the token endpoint is then not called at all.
+async fn take_quota(store: &Store, settings: &NuonuoSettings, now: i64) -> Result<(), ProviderError> {
+    let key = quota_key(&settings.app_key);
+    let lock = format!("{key}.lock");
+    let owner = crate::config::random_key();
+    let mut locked = false;
+    for _ in 0..100 {
+        match store.try_lock(&lock, &owner, 10_000).await {
+            Ok(true) => {
+                locked = true;
+                break;
+            }
+            Ok(false) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(e) => return Err(ProviderError::Unavailable(format!("token quota: {e}"))),
+        }
+    }
+    if !locked {
+        return Err(ProviderError::Unavailable("token quota: the counter is busy".into()));
+    }
+    let mut calls: Vec<i64> = match store.kv_get(&key).await {
+        Ok(Some((v, _))) => serde_json::from_str(&v).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    calls.retain(|t| *t > now - QUOTA_WINDOW_MS);
+    calls.sort_unstable();
+    let out = if calls.len() >= settings.token_quota as usize {
+        let next = calls.first().copied().unwrap_or(now) + QUOTA_WINDOW_MS;
+        Err(ProviderError::Unavailable(format!(
+            "token quota used: {} token calls in 30 days for this app; the next is allowed at {}",
+            calls.len(),
+            crate::time::cst_rfc3339(next)
+        )))
+    } else {
+        calls.push(now);
+        store
+            .kv_set(&key, &serde_json::to_string(&calls).unwrap_or_default())
+            .await
+            .map_err(|e| ProviderError::Unavailable(format!("token quota: {e}")))
+    };
+    let _ = store.unlock(&lock, &owner).await;
+    out
 }
 
 fn describe_reqwest(e: &reqwest::Error) -> &'static str {
@@ -486,6 +662,10 @@ impl Provider for Nuonuo {
 
     fn hold(&self) -> Option<Hold> {
         self.token.hold()
+    }
+
+    fn authorize<'a>(&'a self, code: &'a str) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(self.exchange_code(code))
     }
 
     fn submit_issue<'a>(&'a self, request: &'a IssueRequest) -> BoxFuture<'a, Result<Accepted, ProviderError>> {

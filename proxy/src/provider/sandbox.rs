@@ -33,6 +33,10 @@ pub struct Sandbox {
     /// The share of 5xx answers now (f64 bits): starts at the knob, changed by
     /// [`Sandbox::set_error_rate`].
     error_rate: std::sync::atomic::AtomicU64,
+    /// With several sellers on the sandbox: the seller's tax ID, put before each
+    /// order id in the shared `sandbox_invoices` table (each seller has its own
+    /// order ids, as each has its own account at a real provider).
+    scope: Option<String>,
 }
 
 impl Sandbox {
@@ -45,6 +49,30 @@ impl Sandbox {
             seller_tax_id,
             seller_name,
             error_rate,
+            scope: None,
+        }
+    }
+
+    /// The same sandbox keeping its invoices apart for a seller other than the
+    /// deployment's home seller (its order keys are `TAXID:ORDERID`).
+    pub fn with_scope(mut self, tax_id: Option<String>) -> Sandbox {
+        self.scope = tax_id;
+        self
+    }
+
+    /// The sandbox's key of an order id (the proxy's order key).
+    fn key(&self, order_id: &str) -> String {
+        match &self.scope {
+            Some(s) => format!("{s}:{order_id}"),
+            None => order_id.to_owned(),
+        }
+    }
+
+    /// The order id of a stored key, if the key is this sandbox's.
+    fn own<'a>(&self, key: &'a str) -> Option<&'a str> {
+        match &self.scope {
+            Some(s) => key.strip_prefix(s.as_str())?.strip_prefix(':'),
+            None => (!key.contains(':')).then_some(key),
         }
     }
 
@@ -98,7 +126,7 @@ impl Sandbox {
         };
         let inserted = self
             .store
-            .sandbox_insert(order_id, kind, request, ready_at, fail, &region)
+            .sandbox_insert(&self.key(order_id), kind, request, ready_at, fail, &region)
             .await
             .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
         if inserted && self.roll(self.knobs.slow_rate / 2.0) {
@@ -121,7 +149,7 @@ impl Sandbox {
 
     /// How many invoices the sandbox holds for an order (0 or 1; for tests).
     pub async fn count(&self, order_id: &str) -> usize {
-        self.store.sandbox_count(Some(order_id)).await.unwrap_or(0) as usize
+        self.store.sandbox_count(Some(self.key(order_id).as_str())).await.unwrap_or(0) as usize
     }
 
     /// How many invoices the sandbox has issued in all (for tests).
@@ -189,7 +217,7 @@ impl Provider for Sandbox {
             self.latency().await?;
             let row = self
                 .store
-                .sandbox_get(order_id)
+                .sandbox_get(&self.key(order_id))
                 .await
                 .map_err(|e| ProviderError::Unavailable(e.to_string()))?
                 .map(|i| (i.ready_at, i.fail, i.number, i.issued_at));
@@ -202,7 +230,7 @@ impl Provider for Sandbox {
                     issued_at: issued_at.unwrap_or_else(now_ms),
                     pdf_url: None,
                     ofd_url: None,
-                    xml_url: Some(format!("/v1/invoices/{order_id}/files/xml")),
+                    xml_url: Some(format!("/v1/invoices/{}/files/xml", self.key(order_id))),
                     ..Default::default()
                 }),
             })
@@ -251,6 +279,9 @@ impl Provider for Sandbox {
             let now = now_ms();
             Ok(rows
                 .into_iter()
+                .filter_map(|(key, number, issued_at, ready_at, fail, request)| {
+                    Some((self.own(&key)?.to_owned(), number, issued_at, ready_at, fail, request))
+                })
                 .map(|(order_id, number, issued_at, ready_at, fail, request)| {
                     let req: Value = serde_json::from_str(&request).unwrap_or(Value::Null);
                     let status = if ready_at > now {
@@ -279,7 +310,7 @@ impl Provider for Sandbox {
 
     fn document<'a>(&'a self, order_id: &'a str, which: &'a str) -> BoxFuture<'a, Option<Document>> {
         Box::pin(async move {
-            let inv = self.store.sandbox_get(order_id).await.ok().flatten()?;
+            let inv = self.store.sandbox_get(&self.key(order_id)).await.ok().flatten()?;
             let (kind, request, number, issued_at, ready_at, fail) =
                 (inv.kind, inv.request, inv.number, inv.issued_at, inv.ready_at, inv.fail);
             if fail || ready_at > now_ms() {

@@ -89,6 +89,33 @@ impl SharedToken {
         }
     }
 
+    /// The same keeper storing its token under another key (one seller's token
+    /// among several: `nuonuo.{taxId}.access_token`).
+    pub fn rekey(&mut self, prefix: &str) {
+        self.token_key = prefix.to_owned();
+        self.lock_key = format!("{prefix}.fetch");
+        self.refused_key = format!("{prefix}.refused");
+    }
+
+    /// The store key of the token.
+    pub fn key(&self) -> &str {
+        &self.token_key
+    }
+
+    /// Stores a token obtained outside [`SharedToken::get`] (诺诺's
+    /// authorization-code exchange) and ends any back-off.
+    pub async fn put(&self, f: &Fetched) -> Result<(), crate::store::StoreError> {
+        let mut v = json!({ "token": f.access.expose(), "expiresAt": f.expires_at });
+        if let Some(r) = &f.refresh {
+            v["refresh"] = json!(r.expose());
+        }
+        self.store.kv_set(&self.token_key, &v.to_string()).await?;
+        self.store.kv_set(&self.refused_key, "{}").await?;
+        *self.cached.lock().await = Some(f.clone());
+        self.set_hold(None);
+        Ok(())
+    }
+
     /// The same keeper on another clock.
     pub fn set_clock(&mut self, clock: Arc<dyn Clock>) {
         self.clock = clock;
