@@ -442,12 +442,30 @@ pub async fn readings(state: &AppState) -> Result<Vec<Reading>, StoreError> {
             a.order_age.as_secs() / 60
         ),
     });
+    // Each seller has its own provider and breaker: the alert names the sellers
+    // whose breaker is open (one seller's provider outage is that seller's).
+    let set = state.sellers.get();
+    let open: Vec<String> = set
+        .all()
+        .filter(|e| e.breaker.is_open())
+        .map(|e| match e.breaker.reason() {
+            Some(r) => format!("seller {} ({}): {r}", e.seller.tax_id, e.provider.name()),
+            None => format!(
+                "seller {} ({}): calls to the provider are held back",
+                e.seller.tax_id,
+                e.provider.name()
+            ),
+        })
+        .collect();
     out.push(Reading {
         name: "breaker_open",
-        active: state.breaker.is_open(),
-        summary: match state.breaker.reason() {
-            Some(r) => format!("the provider circuit breaker is open: {r}"),
-            None => "the provider circuit breaker is open: calls to the provider are held back".into(),
+        active: !open.is_empty(),
+        summary: match (open.len(), set.order.len()) {
+            (_, 1) => match state.breaker.reason() {
+                Some(r) => format!("the provider circuit breaker is open: {r}"),
+                None => "the provider circuit breaker is open: calls to the provider are held back".into(),
+            },
+            _ => format!("the provider circuit breaker is open for {}", open.join("; ")),
         },
     });
     // Without a webhook URL events wait by design: no backlog alert.

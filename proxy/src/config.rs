@@ -640,11 +640,32 @@ impl Config {
     /// The settings `fapiao-proxy token` needs, and only those: the merchant key
     /// and the seller's identity (no provider, database or listen settings).
     pub fn minting(lookup: &dyn Fn(&str) -> Option<String>) -> Result<MintSettings, String> {
+        Config::minting_for(lookup, None)
+    }
+
+    /// Like [`Config::minting`] for one seller of the sellers file (`None`: the
+    /// home seller); without a sellers file only the single seller can be named.
+    pub fn minting_for(lookup: &dyn Fn(&str) -> Option<String>, seller: Option<&str>) -> Result<MintSettings, String> {
         let file = match lookup("FAPIAO_CONFIG").filter(|p| !p.trim().is_empty()) {
             Some(path) => read_toml(path.trim())?,
             None => HashMap::new(),
         };
         let src = Source { lookup, file };
+        if let Some(path) = src.get("FAPIAO_SELLERS_FILE") {
+            let sellers = crate::sellers::load_file(std::path::Path::new(&path), lookup).map_err(|l| l.join("\n"))?;
+            let s = match seller {
+                None => &sellers[0],
+                Some(t) => sellers
+                    .iter()
+                    .find(|s| s.tax_id.eq_ignore_ascii_case(t.trim()))
+                    .ok_or_else(|| format!("--seller: no seller {t} in {path}"))?,
+            };
+            return Ok(MintSettings {
+                merchant_key: s.merchant_key.clone(),
+                seller_tax_id: s.tax_id.clone(),
+                seller_name: Some(s.name.clone()),
+            });
+        }
         let merchant_key =
             match src.secret("FAPIAO_MERCHANT_KEY")? {
                 Some(k) if k.expose().len() >= 32 => k,
@@ -660,6 +681,9 @@ impl Config {
             None if sandbox => SANDBOX_SELLER_TAX_ID.into(),
             None => return Err("FAPIAO_SELLER_TAX_ID: required to mint a token for this seller".into()),
         };
+        if let Some(t) = seller.filter(|t| !t.trim().eq_ignore_ascii_case(&seller_tax_id)) {
+            return Err(format!("--seller: {t} is not this deployment's seller (no FAPIAO_SELLERS_FILE)"));
+        }
         Ok(MintSettings {
             merchant_key,
             seller_tax_id,

@@ -12,14 +12,17 @@ const HELP: &str = "fapiao-proxy — the server between web pages and the 数电
 
 USAGE:
   fapiao-proxy [serve]            start the server (settings from FAPIAO_* variables, see README)
-  fapiao-proxy token [OPTIONS]    print an order token signed with FAPIAO_MERCHANT_KEY
+  fapiao-proxy token [OPTIONS]    print an order token signed with FAPIAO_MERCHANT_KEY (or with
+                                  the key of the seller given by --seller TAXID in FAPIAO_SELLERS_FILE)
   fapiao-proxy webhooks replay --from YYYY-MM-DD --to YYYY-MM-DD [--order-id ID]
                                   send the events created in the range again (same ids)
-  fapiao-proxy reconcile --from YYYY-MM-DD --to YYYY-MM-DD [--json]
+  fapiao-proxy reconcile --from YYYY-MM-DD --to YYYY-MM-DD [--json] [--seller TAXID]
                                   compare with the provider, repair what is safe, report the rest
-  fapiao-proxy archive export --from YYYY-MM-DD --to YYYY-MM-DD --out DIR
+                                  (every seller, each against its own provider account, or one)
+  fapiao-proxy archive export --from YYYY-MM-DD --to YYYY-MM-DD --out DIR [--seller TAXID]
                                   copy the archived files of invoices issued in the range,
-                                  checksums verified, with index.csv and index.json
+                                  checksums verified, with index.csv and index.json (one seller;
+                                  with several sellers and no --seller, one folder DIR/TAXID each)
   fapiao-proxy selftest [--json] [--production --max-invoices N] [--buyer-name NAME]
                         [--buyer-tax-id ID] [--email ADDR] [--poll-ms MS]
                                   try every capability against the provider's test environment:
@@ -73,7 +76,12 @@ fn main() -> ExitCode {
 }
 
 fn mint(args: &[String]) -> Result<String, String> {
-    let config = Config::minting(&|k| std::env::var(k).ok())?;
+    let seller = args
+        .iter()
+        .position(|a| a == "--seller")
+        .map(|i| args.get(i + 1).cloned().ok_or("--seller needs a value"))
+        .transpose()?;
+    let config = Config::minting_for(&|k| std::env::var(k).ok(), seller.as_deref())?;
     let mut order_id = None;
     let mut ttl: i64 = 3600;
     let mut incl = false;
@@ -94,6 +102,9 @@ fn mint(args: &[String]) -> Result<String, String> {
             "--red" => red = true,
             "--blue-order-id" => blue = Some(val("--blue-order-id")?),
             "--total" => total = Some(val("--total")?),
+            "--seller" => {
+                val("--seller")?;
+            }
             other => return Err(format!("unknown option “{other}”")),
         }
     }
@@ -219,7 +230,7 @@ fn job(args: &[String]) -> Result<ExitCode, String> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--json" => json_out = true,
-            "--from" | "--to" | "--out" | "--order-id" => {
+            "--from" | "--to" | "--out" | "--order-id" | "--seller" => {
                 opts.insert(a.clone(), it.next().cloned().ok_or(format!("{a} needs a value"))?);
             }
             other => return Err(format!("unknown option “{other}”")),
@@ -233,6 +244,7 @@ fn job(args: &[String]) -> Result<ExitCode, String> {
         None
     };
     let order_id = opts.get("--order-id").cloned();
+    let seller = opts.get("--seller").map(|s| s.trim().to_ascii_uppercase());
     let config = Config::from_env()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -252,7 +264,7 @@ fn job(args: &[String]) -> Result<ExitCode, String> {
                 Ok(ExitCode::SUCCESS)
             }
             "reconcile" => {
-                let r = fapiao_proxy::queues::reconcile::run(&state, from, to).await;
+                let r = fapiao_proxy::queues::reconcile::run_for(&state, seller.as_deref(), from, to).await;
                 if json_out {
                     println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
                 } else {
@@ -266,21 +278,29 @@ fn job(args: &[String]) -> Result<ExitCode, String> {
             }
             _ => {
                 let out = out.unwrap_or_default();
-                let s =
-                    fapiao_proxy::queues::archive::export(&state.store, &state.config.archive_dir(), from, to, &out)
+                let set = state.sellers.get();
+                let dir = state.config.archive_dir();
+                // One seller: its files in DIR; several: one folder per seller.
+                let targets: Vec<(String, std::path::PathBuf)> = match &seller {
+                    Some(t) if set.get(t).is_none() => return Err(format!("--seller: no seller {t} is configured")),
+                    Some(t) => vec![(t.clone(), out.clone())],
+                    None if set.order.len() == 1 => vec![(set.order[0].clone(), out.clone())],
+                    None => set.order.iter().map(|t| (t.clone(), out.join(t))).collect(),
+                };
+                let mut clean = true;
+                for (tax, dest) in targets {
+                    let s = fapiao_proxy::queues::archive::export_seller(&state.store, &dir, from, to, &dest, &set, &tax)
                         .await?;
-                println!("{} files written to {} (index.csv, index.json)", s.files, out.display());
-                for m in &s.missing {
-                    eprintln!("not archived: {m}");
+                    println!("{tax}: {} files written to {} (index.csv, index.json)", s.files, dest.display());
+                    for m in &s.missing {
+                        eprintln!("{tax}: not archived: {m}");
+                    }
+                    for c in &s.corrupt {
+                        eprintln!("{tax}: CHECKSUM MISMATCH: {c}");
+                    }
+                    clean &= s.corrupt.is_empty() && s.missing.is_empty();
                 }
-                for c in &s.corrupt {
-                    eprintln!("CHECKSUM MISMATCH: {c}");
-                }
-                Ok(if s.corrupt.is_empty() && s.missing.is_empty() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(1)
-                })
+                Ok(if clean { ExitCode::SUCCESS } else { ExitCode::from(1) })
             }
         }
     })
@@ -363,6 +383,18 @@ fn serve() -> ExitCode {
             #[cfg(not(unix))]
             ctrl_c.await.unwrap_or(());
         };
+        // SIGHUP: read the sellers again (as POST /v1/admin/sellers/reload does).
+        #[cfg(unix)]
+        {
+            let state = app.state.clone();
+            if let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+                tokio::spawn(async move {
+                    while hup.recv().await.is_some() {
+                        let _ = state.reload_sellers().await;
+                    }
+                });
+            }
+        }
         let router = app.router.clone();
         let served = fapiao_proxy::api::serve::serve(listener, router, fapiao_proxy::api::serve::Timeouts::of(&app.state.config), shutdown).await;
         app.kill();

@@ -45,6 +45,8 @@ pub struct Queues {
     pub outbox_oldest_s: f64,
     /// Archive files refused or failing 3 times or more.
     pub archive_failed: i64,
+    /// Stored orders by seller (tax ID; "" for the home seller) and status.
+    pub seller_orders: Vec<(String, String, i64)>,
 }
 
 /// Reads the queue figures from the store (the same for every instance on it).
@@ -64,8 +66,20 @@ pub async fn queues(store: &crate::store::Store) -> Result<Queues, crate::store:
             })
         })
         .await?;
+    let seller_orders = store
+        .transaction(|c| {
+            Box::pin(async move {
+                c.query("SELECT seller, status, COUNT(*) FROM orders GROUP BY seller, status", &[])
+                    .await?
+                    .iter()
+                    .map(|r| Ok((r.text(0)?, r.text(1)?, r.int(2)?)))
+                    .collect::<Result<Vec<_>, crate::store::StoreError>>()
+            })
+        })
+        .await?;
     let age = |t: Option<i64>| t.map(|t| (now - t).max(0) as f64 / 1000.0).unwrap_or(0.0);
     Ok(Queues {
+        seller_orders,
         orders,
         oldest_unfinished_s: age(oldest),
         outbox_pending: pending,
@@ -95,7 +109,16 @@ pub struct Metrics {
     outbox_pending: Gauge,
     outbox_oldest: Gauge<f64, std::sync::atomic::AtomicU64>,
     archive_failed: Gauge,
+    seller_accepted: Family<Labels, Counter>,
+    seller_outcomes: Family<Labels, Counter>,
+    seller_provider_calls: Family<Labels, Counter>,
+    seller_orders: Family<Labels, Gauge>,
+    seller_breaker_open: Family<Labels, Gauge>,
+    seller_token_refused: Family<Labels, Gauge>,
 }
+
+/// Per seller at a scrape: (tax ID, breaker open, token endpoint refusing).
+pub type SellerStates = Vec<(String, bool, bool)>;
 
 fn provider_histogram() -> Histogram {
     Histogram::new(BUCKETS)
@@ -189,7 +212,45 @@ impl Metrics {
             "Invoice files refused by the archive or failing 3 times or more",
             archive_failed.clone(),
         );
+        let seller_accepted = Family::<Labels, Counter>::default();
+        registry.register(
+            "seller_orders_accepted",
+            "New orders accepted and stored, by seller",
+            seller_accepted.clone(),
+        );
+        let seller_outcomes = Family::<Labels, Counter>::default();
+        registry.register(
+            "seller_order_outcomes",
+            "Orders that reached a final state, by seller",
+            seller_outcomes.clone(),
+        );
+        let seller_provider_calls = Family::<Labels, Counter>::default();
+        registry.register(
+            "seller_provider_calls",
+            "Provider calls by seller and outcome",
+            seller_provider_calls.clone(),
+        );
+        let seller_orders = Family::<Labels, Gauge>::default();
+        registry.register("seller_orders", "Stored orders by seller and status", seller_orders.clone());
+        let seller_breaker_open = Family::<Labels, Gauge>::default();
+        registry.register(
+            "seller_provider_breaker_open",
+            "1 while the circuit breaker of the seller's provider holds calls back",
+            seller_breaker_open.clone(),
+        );
+        let seller_token_refused = Family::<Labels, Gauge>::default();
+        registry.register(
+            "seller_provider_token_refused",
+            "1 while the token endpoint of the seller's provider refuses",
+            seller_token_refused.clone(),
+        );
         Metrics {
+            seller_accepted,
+            seller_outcomes,
+            seller_provider_calls,
+            seller_orders,
+            seller_breaker_open,
+            seller_token_refused,
             inner: Mutex::default(),
             threshold,
             registry,
@@ -230,6 +291,54 @@ impl Metrics {
     /// One new order accepted.
     pub fn accepted(&self) {
         self.accepted.inc();
+    }
+
+    /// One new order of a seller accepted.
+    pub fn seller_accepted(&self, seller: &str) {
+        self.seller_accepted
+            .get_or_create(&vec![("seller", seller.to_owned())])
+            .inc();
+    }
+
+    /// An order of a seller reached `issued`, `failed` or `conflict`.
+    pub fn seller_outcome(&self, seller: &str, outcome: &str) {
+        self.seller_outcomes
+            .get_or_create(&vec![("seller", seller.to_owned()), ("outcome", outcome.to_owned())])
+            .inc();
+    }
+
+    /// One provider call for a seller.
+    pub fn seller_provider_call(&self, seller: &str, call: &str, outcome: &str) {
+        self.seller_provider_calls
+            .get_or_create(&vec![
+                ("seller", seller.to_owned()),
+                ("call", call.to_owned()),
+                ("outcome", outcome.to_owned()),
+            ])
+            .inc();
+    }
+
+    /// The per-seller gauges of a scrape: stored orders (`home` names the
+    /// seller of the order keys without a tax ID) and each seller's breaker and
+    /// token state.
+    pub fn set_sellers(&self, queues: &Queues, home: &str, sellers: &SellerStates) {
+        self.seller_orders.clear();
+        for (seller, status, n) in &queues.seller_orders {
+            let seller = if seller.is_empty() { home } else { seller.as_str() };
+            self.seller_orders
+                .get_or_create(&vec![("seller", seller.to_owned()), ("status", status.clone())])
+                .set(*n);
+        }
+        self.seller_breaker_open.clear();
+        self.seller_token_refused.clear();
+        for (seller, open, refused) in sellers {
+            self.seller_breaker_open
+                .get_or_create(&vec![("seller", seller.clone())])
+                .set(*open as i64);
+            self.seller_token_refused
+                .get_or_create(&vec![("seller", seller.clone())])
+                .set(*refused as i64);
+        }
     }
 
     /// An order went to `conflict` (another invoice under its number).

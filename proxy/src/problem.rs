@@ -193,6 +193,9 @@ pub enum ProxyProblem {
     /// grants nothing over another seller's orders.
     #[error("The credential belongs to another seller.")]
     SellerForbidden,
+    /// The seller does not offer this invoice type (its `invoice_types`).
+    #[error("The seller does not offer this invoice type.")]
+    InvoiceTypeNotOffered,
     /// The sellers file has problems (a reload kept the sellers in force).
     #[error("The sellers file has problems: {detail}")]
     SellersInvalid {
@@ -246,6 +249,7 @@ impl Rule for ProxyProblem {
             SellerUnknown { .. } => "SELLER_UNKNOWN",
             SellerForbidden => "SELLER_FORBIDDEN",
             SellersInvalid { .. } => "SELLERS_INVALID",
+            InvoiceTypeNotOffered => "INVOICE_TYPE_NOT_OFFERED",
         }
     }
 
@@ -295,6 +299,7 @@ impl Rule for ProxyProblem {
             SellerUnknown { tax_id } => format!("本系统不为销方{tax_id}开票。"),
             SellerForbidden => "该凭证属于其他销方。".into(),
             SellersInvalid { detail } => format!("销方配置文件有误：{detail}"),
+            InvoiceTypeNotOffered => "该销方不开具此类发票。".into(),
         }
     }
 

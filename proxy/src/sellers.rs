@@ -732,7 +732,7 @@ pub struct Registry {
 }
 
 /// Builds the provider client of a seller.
-pub type ProviderFactory<'a> = &'a dyn Fn(&Seller) -> Result<Arc<dyn Provider>, String>;
+pub type ProviderFactory<'a> = &'a (dyn Fn(&Seller) -> Result<Arc<dyn Provider>, String> + Sync);
 
 impl Registry {
     /// The sellers given; `home_provider` and `home_breaker` serve the home

@@ -81,16 +81,21 @@ fn delivery_addresses(b: DeliverBody) -> Result<(Option<String>, Option<String>)
 /// `POST /v1/invoices/{orderId}/deliver` with `{ request: { email?, phone? }, orderToken }`:
 /// the order token of the order (signature, seller, order id, not expired), as
 /// for creating it.
-pub async fn deliver(State(state): S, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+pub async fn deliver(State(state): S, Path(order_ref): Path<String>, body: Bytes) -> Result<Response, ApiError> {
     let (request, token_text) = envelope(&body)?;
-    let claims = token::verify(&state.config.merchant_key, &token_text, now_s()).map_err(token_error)?;
-    if claims.merchant != state.config.seller_tax_id {
-        return Err(token_error(ProxyProblem::TokenMismatch {
-            what: "the seller",
-            what_zh: "销方",
-        }));
-    }
-    if claims.order_id != id {
+    let seller = super::sellers::seller_of_token(&state, &token_text)?;
+    let claims = match token::verify(&seller.seller.merchant_key, &token_text, now_s()) {
+        Err(ProxyProblem::TokenSignature) if super::sellers::signed_by_another(&state, &seller, &token_text) => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "orderToken",
+                ProxyProblem::SellerForbidden,
+            ))
+        }
+        other => other.map_err(token_error)?,
+    };
+    let id = super::sellers::key_for_seller(&state.sellers.get(), &seller.seller.tax_id, &order_ref)?;
+    if claims.order_id != crate::sellers::order_id_of(&id) {
         return Err(token_error(ProxyProblem::TokenMismatch {
             what: "the order id",
             what_zh: "订单号",
@@ -143,12 +148,12 @@ pub async fn deliver(State(state): S, Path(id): Path<String>, body: Bytes) -> Re
     .await
     .map_err(store_error)?;
     let d = Delivery {
-        order_id: id.clone(),
+        order_id: crate::sellers::order_id_of(&id).to_owned(),
         invoice_number: number,
         email,
         phone,
     };
-    let outcome = crate::queues::delivery::attempt(&state, &d, 1).await;
+    let outcome = crate::queues::delivery::attempt(&state, &seller, &d, 1).await;
     ledger::delivery_attempted(&state.store, Some(r.clone()), ids, &owner, outcome.clone())
         .await
         .map_err(store_error)?;
@@ -185,7 +190,7 @@ pub async fn file(
     Query(q): Query<crate::api::http::AccessQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    crate::api::http::check_read(&state, &headers, q.access.as_deref(), &id)?;
+    let id = crate::api::http::check_read(&state, &headers, q.access.as_deref(), &id)?;
     let r = load(&state, &id).await?;
     let unavailable = || {
         ApiError::new(
@@ -232,7 +237,16 @@ pub async fn file(
             _ => tracing::error!(order = %id, kind = %which, sha256 = %sha, "archived file missing or corrupt"),
         }
     }
-    let doc = state.provider.document(&id, &which).await.ok_or_else(unavailable)?;
+    let provider = state
+        .sellers
+        .get()
+        .of_key(&id)
+        .map(|e| e.provider.clone())
+        .unwrap_or_else(|| state.provider.clone());
+    let doc = provider
+        .document(crate::sellers::order_id_of(&id), &which)
+        .await
+        .ok_or_else(unavailable)?;
     Ok(([(header::CONTENT_TYPE, doc.content_type)], doc.body).into_response())
 }
 

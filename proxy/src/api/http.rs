@@ -32,7 +32,6 @@ use crate::time::{cst_rfc3339, now_s};
 use crate::token::{self, Claims, Purpose, TokenTotals};
 use crate::AppState;
 
-use super::access::bearer;
 
 pub use extract::{Path, Query};
 
@@ -107,6 +106,7 @@ pub fn router(state: Arc<AppState>, more: Router<Arc<AppState>>) -> Router {
         .route("/v1/callbacks/nuonuo", post(callback))
         .route("/v1/demo/order-token", post(demo_token))
         .route("/v1/demo/receipts/{code}", get(crate::receipt_code::resolve))
+        .route("/v1/sellers/{tax_id}", get(super::sellers::public))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(more)
@@ -387,12 +387,26 @@ fn fingerprint(canonical: &str) -> String {
 }
 
 /// Checks signature and `issuedAt`, then (unless the identical order is already
-/// stored) expiry. A token signed with the demo key (demo on) counts only for
-/// demo orders, blue and red.
-fn claims_of(state: &AppState, token_text: &str) -> Result<(Claims, bool), ApiError> {
-    let claims = match token::verify_signature(&state.config.merchant_key, token_text) {
+/// stored) expiry. The token is verified under the key of the seller it names
+/// (and only that key); the seller is returned with the claims. A token signed
+/// with the demo key (demo on) counts only for demo orders of the home seller,
+/// blue and red.
+pub(crate) fn claims_of(
+    state: &AppState,
+    token_text: &str,
+) -> Result<(Claims, bool, Arc<crate::sellers::Entry>), ApiError> {
+    let entry = super::sellers::seller_of_token(state, token_text)?;
+    let demo_seller = state.config.demo && entry.seller.tax_id == state.config.seller_tax_id;
+    let claims = match token::verify_signature(&entry.seller.merchant_key, token_text) {
         Ok(c) => c,
-        Err(ProxyProblem::TokenSignature) if state.config.demo => {
+        Err(ProxyProblem::TokenSignature) if super::sellers::signed_by_another(state, &entry, token_text) => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "orderToken",
+                ProxyProblem::SellerForbidden,
+            ))
+        }
+        Err(ProxyProblem::TokenSignature) if demo_seller => {
             let c = token::verify_signature(&state.demo_key, token_text).map_err(token_error)?;
             if !is_demo(&c.order_id) || c.blue_order_id.as_deref().is_some_and(|b| !is_demo(b)) {
                 return Err(token_error(ProxyProblem::TokenSignature));
@@ -403,7 +417,7 @@ fn claims_of(state: &AppState, token_text: &str) -> Result<(Claims, bool), ApiEr
     };
     token::check_issued_at(&claims, now_s()).map_err(token_error)?;
     let expired = claims.expires_at <= now_s();
-    Ok((claims, expired))
+    Ok((claims, expired, entry))
 }
 
 fn is_demo(order_id: &str) -> bool {
@@ -411,8 +425,8 @@ fn is_demo(order_id: &str) -> bool {
 }
 
 /// With the 诺诺 order-number prefix, an order id must leave room for it.
-fn check_prefix_room(state: &AppState, order_id: &str) -> Result<(), ApiError> {
-    let prefix = state.config.nuonuo.as_ref().map(|n| n.order_prefix.len()).unwrap_or(0);
+fn check_prefix_room(seller: &crate::sellers::Seller, order_id: &str) -> Result<(), ApiError> {
+    let prefix = seller.nuonuo.as_ref().map(|n| n.order_prefix.len()).unwrap_or(0);
     if prefix > 0 && prefix + order_id.len() > crate::config::NUONUO_ORDER_NO_MAX {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -461,6 +475,9 @@ async fn answer(state: &AppState, inserted: Inserted, kind: &'static str, fp: &s
             }
             state.signals.webhooks.notify_one();
             state.metrics.accepted();
+            state
+                .metrics
+                .seller_accepted(state.sellers.get().seller_of_key(&r.order_id));
             state.events.wake.notify_one();
             tracing::info!(order = %r.order_id, kind, "order accepted");
             Ok((StatusCode::ACCEPTED, Json(view(state, &r).await)).into_response())
@@ -476,35 +493,49 @@ async fn answer(state: &AppState, inserted: Inserted, kind: &'static str, fp: &s
     }
 }
 
-async fn create(State(state): S, body: Bytes) -> Result<Response, ApiError> {
+async fn create(State(state): S, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let (request, token_text) = envelope(&body)?;
-    let (claims, expired) = claims_of(&state, &token_text)?;
+    let (claims, expired, seller) = claims_of(&state, &token_text)?;
+    super::sellers::check_page(&seller, &headers, &body)?;
     let form: IssueForm =
         serde_json::from_value(request).map_err(|e| body_invalid(format!("request: {}", short(&e.to_string()))))?;
     let built = build_issue_request(&form);
     let Some(req) = built.request else {
         return Err(ApiError::invalid(built.errors));
     };
-    token::check_issue(&claims, &req, &state.config.seller_tax_id).map_err(token_error)?;
-    check_prefix_room(&state, &req.order_id)?;
+    token::check_issue(&claims, &req, &seller.seller.tax_id).map_err(token_error)?;
+    super::sellers::check_invoice_type(&seller.seller, req.invoice_type)?;
+    check_prefix_room(&seller.seller, &req.order_id)?;
     let canonical = serde_json::to_string(&req).map_err(|_| body_invalid("request"))?;
-    accept(&state, req.order_id.clone(), "blue", None, canonical, expired).await
+    let key = state.sellers.get().key(&seller.seller.tax_id, &req.order_id);
+    accept(&state, key, "blue", None, canonical, expired).await
 }
 
 fn short(s: &str) -> String {
     s.chars().take(160).collect()
 }
 
-async fn red(State(state): S, Path(blue_id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+async fn red(
+    State(state): S,
+    Path(blue_ref): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let (request, token_text) = envelope(&body)?;
-    let (claims, expired) = claims_of(&state, &token_text)?;
+    let (claims, expired, seller) = claims_of(&state, &token_text)?;
+    super::sellers::check_page(&seller, &headers, &body)?;
+    let set = state.sellers.get();
+    let tax = seller.seller.tax_id.clone();
+    // The blue order of the token's seller (a reference naming another seller is refused).
+    let blue_key = super::sellers::key_for_seller(&set, &tax, &blue_ref)?;
+    let blue_id = crate::sellers::order_id_of(&blue_key).to_owned();
     let mut form: RedForm =
         serde_json::from_value(request).map_err(|e| body_invalid(format!("request: {}", short(&e.to_string()))))?;
     // A quick answer for an unknown blue order; the decisive checks run again
     // inside the store's transaction below.
     state
         .store
-        .get(&blue_id)
+        .get(&blue_key)
         .await
         .map_err(store_error)?
         .filter(|r| r.kind == "blue")
@@ -518,29 +549,31 @@ async fn red(State(state): S, Path(blue_id): Path<String>, body: Bytes) -> Resul
     }
     form.blue_order_id = Some(blue_id.clone());
     if let Some(id) = form.order_id.as_deref() {
-        check_prefix_room(&state, id.trim())?;
+        check_prefix_room(&seller.seller, id.trim())?;
     }
-    let seller = state.config.seller_tax_id.clone();
     if expired {
         // An expired token may still fetch the order it created, never create one.
         let blue = state
             .store
-            .get(&blue_id)
+            .get(&blue_key)
             .await
             .map_err(store_error)?
             .ok_or_else(|| not_found(&blue_id))?;
-        let reds = state.store.reds_of(&blue_id).await.map_err(store_error)?;
-        let new = prepare_red(&blue, &reds, form, &claims, &seller)?;
-        return accept(&state, new.order_id, "red", Some(blue_id), new.request, true).await;
+        let reds = state.store.reds_of(&blue_key).await.map_err(store_error)?;
+        let new = prepare_red(&blue, &reds, form, &claims, &tax)?;
+        let key = set.key(&tax, &new.order_id);
+        return accept(&state, key, "red", Some(blue_key), new.request, true).await;
     }
     // Check "never more than what remains un-reversed" and insert as one
     // transaction: concurrent partial red letters are decided one after another.
     let id = blue_id.clone();
     let (outcome, fp) = state
         .store
-        .insert_red_checked(blue_id.clone(), move |blue, reds| {
+        .insert_red_checked(blue_key.clone(), move |blue, reds| {
             let blue = blue.filter(|b| b.kind == "blue").ok_or_else(|| not_found(&id))?;
-            prepare_red(blue, reds, form, &claims, &seller)
+            let mut new = prepare_red(blue, reds, form, &claims, &tax)?;
+            new.order_id = set.key(&tax, &new.order_id);
+            Ok(new)
         })
         .await
         .map_err(store_error)??;
@@ -567,12 +600,12 @@ fn prepare_red(
     claims: &Claims,
     seller_tax_id: &str,
 ) -> Result<NewOrder, ApiError> {
-    let blue_id = blue.order_id.clone();
+    let blue_id = crate::sellers::order_id_of(&blue.order_id).to_owned();
     let this_id = form.order_id.as_deref().map(str::trim).map(str::to_owned);
     // A retry of a red order that exists already must not depend on the blue's state.
     let existing = this_id
         .as_deref()
-        .is_some_and(|id| reds.iter().any(|r| r.order_id == id));
+        .is_some_and(|id| reds.iter().any(|r| crate::sellers::order_id_of(&r.order_id) == id));
     if blue.status != Status::Issued && !existing {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -597,7 +630,7 @@ fn prepare_red(
     // What earlier red orders (not failed, not this one) took already.
     let mut already: Vec<ReversedLine> = Vec::new();
     for prev in reds {
-        if prev.status == Status::Failed || Some(prev.order_id.as_str()) == this_id.as_deref() {
+        if prev.status == Status::Failed || Some(crate::sellers::order_id_of(&prev.order_id)) == this_id.as_deref() {
             continue;
         }
         let Ok(f) = serde_json::from_str::<RedForm>(&prev.request) else {
@@ -642,6 +675,10 @@ fn prepare_red(
 
 /// The public view of a record.
 pub async fn view(state: &AppState, r: &Record) -> Value {
+    let set = state.sellers.get();
+    let seller = set.of_key(&r.order_id).cloned();
+    let seller_tax = set.seller_of_key(&r.order_id).to_owned();
+    let plain_id = crate::sellers::order_id_of(&r.order_id).to_owned();
     let req: Value = serde_json::from_str(&r.request).unwrap_or(Value::Null);
     let base = format!("/v1/invoices/{}", r.order_id);
     let mut links = json!({ "self": base, "events": format!("{base}/events") });
@@ -651,7 +688,7 @@ pub async fn view(state: &AppState, r: &Record) -> Value {
                 links[k] = json!(v);
             }
         }
-        if state.provider.name() == "sandbox" {
+        if seller.as_ref().map_or(state.provider.name(), |e| e.provider.name()) == "sandbox" {
             links["view"] = json!(format!("{base}/files/html"));
         }
     }
@@ -659,7 +696,8 @@ pub async fn view(state: &AppState, r: &Record) -> Value {
         json!({ "code": code, "field": r.error_field.as_deref().unwrap_or("order"), "message": r.error_message, "messageEn": r.error_message_en })
     });
     let mut v = json!({
-        "orderId": r.order_id,
+        "orderId": plain_id,
+        "sellerTaxId": seller_tax,
         "kind": r.kind,
         "status": r.status,
         "invoiceNumber": r.invoice_number,
@@ -671,12 +709,13 @@ pub async fn view(state: &AppState, r: &Record) -> Value {
         "updatedAt": cst_rfc3339(r.updated_at),
     });
     if let Some(b) = &r.blue_order_id {
-        v["blueOrderId"] = json!(b);
+        v["blueOrderId"] = json!(crate::sellers::order_id_of(b));
     }
     super::access::extend_view(state, r, &mut v).await;
     // The proxy's own links carry the access token, so that they open on their
     // own (a new tab, a phone scanning the kiosk's QR code).
-    let access = token::access_token(&state.config.merchant_key, &r.order_id);
+    let key = seller.as_ref().map_or(&state.config.merchant_key, |e| &e.seller.merchant_key);
+    let access = token::access_token(key, &plain_id);
     let with_access = |u: &mut Value| {
         if let Some(s) = u.as_str().filter(|s| s.starts_with("/v1/")) {
             *u = json!(format!("{s}{}access={access}", if s.contains('?') { '&' } else { '?' }));
@@ -704,24 +743,24 @@ pub struct AccessQuery {
 /// token (`?access=` or `Authorization: Bearer`), its order token (`Bearer`), or
 /// the admin token: an order id alone, often guessable, reveals nothing, not
 /// even whether the order exists.
+///
+/// `order_ref` is the order id (of whichever seller the credential is for) or
+/// `TAXID:ORDERID`; the answer is the order's store key. A credential of
+/// another seller is refused with 403.
 pub(crate) fn check_read(
     state: &AppState,
     headers: &HeaderMap,
     access: Option<&str>,
-    order_id: &str,
-) -> Result<(), ApiError> {
-    let key = &state.config.merchant_key;
-    let demo = state.config.demo && is_demo(order_id);
-    let grants =
-        |t: &str| token::grants_read(key, order_id, t) || (demo && token::grants_read(&state.demo_key, order_id, t));
-    if access.into_iter().chain(bearer(headers)).any(grants) || super::access::is_admin(state, headers) {
-        return Ok(());
-    }
-    Err(ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "access",
-        ProxyProblem::AccessDenied,
-    ))
+    order_ref: &str,
+) -> Result<String, ApiError> {
+    super::sellers::resolve_read(state, headers, access, order_ref)
+}
+
+/// Whether `t` lets its holder read `order_id` of `seller` (the demo key too,
+/// for the demo orders of the demo seller).
+pub(crate) fn grants(state: &AppState, seller: &crate::sellers::Seller, order_id: &str, t: &str) -> bool {
+    let demo = state.config.demo && is_demo(order_id) && seller.tax_id == state.config.seller_tax_id;
+    token::grants_read(&seller.merchant_key, order_id, t) || (demo && token::grants_read(&state.demo_key, order_id, t))
 }
 
 #[derive(Deserialize, Default)]
@@ -744,7 +783,7 @@ pub(crate) async fn load(state: &AppState, id: &str) -> Result<Record, ApiError>
             StatusCode::NOT_FOUND,
             "orderId",
             ProxyProblem::OrderNotFound {
-                order_id: id.chars().take(40).collect(),
+                order_id: crate::sellers::order_id_of(id).chars().take(40).collect(),
             },
         )
     })
@@ -756,7 +795,7 @@ async fn show(
     Query(q): Query<WaitQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    check_read(&state, &headers, q.access.as_deref(), &id)?;
+    let id = check_read(&state, &headers, q.access.as_deref(), &id)?;
     let wait = Duration::from_secs(q.wait.unwrap_or(0).min(60));
     let deadline = tokio::time::Instant::now() + wait;
     let mut rx = state.events.updates.subscribe();
@@ -785,7 +824,7 @@ async fn events(
     Query(q): Query<AccessQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    check_read(&state, &headers, q.access.as_deref(), &id)?;
+    let id = check_read(&state, &headers, q.access.as_deref(), &id)?;
     let rx = state.events.updates.subscribe();
     let first = load(&state, &id).await?;
     struct St {
@@ -886,23 +925,26 @@ async fn callback(State(state): S, Query(q): Query<CallbackQuery>, body: Bytes) 
         content["billId"].as_str().map(str::to_owned),
         content["orderNo"].as_str().map(str::to_owned),
     ];
-    let prefix = state
-        .config
-        .nuonuo
-        .as_ref()
-        .map(|n| n.order_prefix.clone())
-        .unwrap_or_default();
     let min_interval = state.config.callback_min_interval.as_millis() as i64;
     let mut nudged = false;
     let mut seen = std::collections::HashSet::new();
+    // 诺诺 posts its order number (a seller's prefix and the order id), not the
+    // seller: the order of that number is prompted at each 诺诺 seller.
+    let set = state.sellers.get();
     for no in candidates.into_iter().flatten() {
-        // 诺诺 posts its order number: this deployment's prefix and the order id.
-        let id = no.strip_prefix(prefix.as_str()).unwrap_or(&no).to_owned();
-        if id.is_empty() || id.len() > 64 || !seen.insert(id.clone()) {
-            continue;
-        }
-        if state.store.nudge(&id, min_interval).await.unwrap_or(false) {
-            nudged = true;
+        for e in set.all() {
+            let prefix = e.seller.nuonuo.as_ref().map(|n| n.order_prefix.as_str()).unwrap_or("");
+            let id = no.strip_prefix(prefix).unwrap_or(&no).to_owned();
+            if id.is_empty() || id.len() > 64 || id.contains(':') {
+                continue;
+            }
+            let key = set.key(&e.seller.tax_id, &id);
+            if !seen.insert(key.clone()) {
+                continue;
+            }
+            if state.store.nudge(&key, min_interval).await.unwrap_or(false) {
+                nudged = true;
+            }
         }
     }
     if nudged {
@@ -1044,6 +1086,23 @@ async fn healthz(State(state): S) -> Response {
     } else if let Some(r) = state.breaker.reason() {
         body["reason"] = json!(r);
     }
+    // Several sellers: each one's provider and breaker.
+    let set = state.sellers.get();
+    if set.order.len() > 1 {
+        let sellers: Vec<Value> = set
+            .all()
+            .map(|e| {
+                let hold = e.provider.hold();
+                json!({
+                    "taxId": e.seller.tax_id,
+                    "provider": e.provider.name(),
+                    "breaker": if e.breaker.is_open() || hold.is_some() { "open" } else { "closed" },
+                    "reason": hold.map(|h| h.reason).or_else(|| e.breaker.reason()),
+                })
+            })
+            .collect();
+        body["sellers"] = json!(sellers);
+    }
     (
         if db {
             StatusCode::OK
@@ -1063,6 +1122,15 @@ async fn metrics(State(state): S) -> Response {
             Default::default()
         }
     };
+    let set = state.sellers.get();
+    let per_seller: crate::metrics::SellerStates = set
+        .all()
+        .map(|e| {
+            let hold = e.provider.hold();
+            (e.seller.tax_id.clone(), e.breaker.is_open() || hold.is_some(), hold.is_some())
+        })
+        .collect();
+    state.metrics.set_sellers(&queues, &set.home, &per_seller);
     let hold = state.provider.hold();
     let text = state
         .metrics

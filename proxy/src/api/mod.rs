@@ -10,6 +10,7 @@
 pub mod access;
 pub mod admin;
 pub mod http;
+pub mod sellers;
 pub mod serve;
 
 use std::sync::Arc;
@@ -17,5 +18,5 @@ use std::sync::Arc;
 /// The whole application: the public routes with the delivery, file and admin
 /// routes, `/pkg/` and `www/`.
 pub fn router(state: Arc<crate::AppState>) -> axum::Router {
-    http::router(state, admin::routes())
+    http::router(state, admin::routes().merge(sellers::routes()))
 }

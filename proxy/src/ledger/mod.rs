@@ -97,7 +97,7 @@ pub fn event_data(r: &Record, extra: Option<&Value>) -> Value {
         "links": links,
     });
     if let Some(b) = &r.blue_order_id {
-        d["blueOrderId"] = json!(b);
+        d["blueOrderId"] = json!(crate::sellers::order_id_of(b));
     }
     if let Some(code) = &r.error_code {
         d["error"] = json!({ "code": code, "field": r.error_field.as_deref().unwrap_or("order"), "message": r.error_message, "messageEn": r.error_message_en });
@@ -224,9 +224,14 @@ async fn insert_raw(
     now: i64,
 ) -> Result<(), StoreError> {
     let seq = c.query_one(NEXT_SEQ, &vals![order_id]).await?.int(0)?;
-    let body =
-        json!({ "id": id, "type": kind, "orderId": order_id, "createdAt": cst_rfc3339(now), "seq": seq, "data": data })
-            .to_string();
+    // The order's own id; an order of a seller other than the home seller also
+    // names its seller (every event also carries the `Fapiao-Seller` header).
+    let (seller, plain) = crate::sellers::split_key(order_id);
+    let mut body = json!({ "id": id, "type": kind, "orderId": plain, "createdAt": cst_rfc3339(now), "seq": seq, "data": data });
+    if let Some(s) = seller {
+        body["sellerTaxId"] = json!(s);
+    }
+    let body = body.to_string();
     c.execute(INSERT_EVENT, &vals![id, order_id, seq, kind, body, now])
         .await?;
     Ok(())

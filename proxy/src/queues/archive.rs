@@ -129,7 +129,13 @@ enum Fetched {
 
 async fn fetch(state: &AppState, http: &reqwest::Client, row: &ArchiveRow) -> Fetched {
     if let Some(kind) = row.source_url.strip_prefix("provider:") {
-        return match state.provider.document(&row.order_id, kind).await {
+        let provider = state
+            .sellers
+            .get()
+            .of_key(&row.order_id)
+            .map(|e| e.provider.clone())
+            .unwrap_or_else(|| state.provider.clone());
+        return match provider.document(crate::sellers::order_id_of(&row.order_id), kind).await {
             Some(d) => Fetched::Body(d.body, d.content_type.to_owned()),
             None => Fetched::Failed("the provider has no such document (yet)".into()),
         };
@@ -312,9 +318,47 @@ pub async fn export(
     to_ms: i64,
     out: &Path,
 ) -> Result<ExportSummary, String> {
-    let rows = ledger::export_rows(store, from_ms, to_ms)
+    export_where(store, archive_dir, from_ms, to_ms, out, &|_: &str| true, false).await
+}
+
+/// Like [`export`] for one seller's orders only (its order ids, without the
+/// seller's tax ID, in the index and the file names).
+pub async fn export_seller(
+    store: &Store,
+    archive_dir: &Path,
+    from_ms: i64,
+    to_ms: i64,
+    out: &Path,
+    sellers: &crate::sellers::SellerSet,
+    tax_id: &str,
+) -> Result<ExportSummary, String> {
+    export_where(store, archive_dir, from_ms, to_ms, out, &|key: &str| {
+        sellers.seller_of_key(key) == tax_id
+    }, true)
+    .await
+}
+
+async fn export_where(
+    store: &Store,
+    archive_dir: &Path,
+    from_ms: i64,
+    to_ms: i64,
+    out: &Path,
+    keep: &(dyn Fn(&str) -> bool + Sync),
+    strip: bool,
+) -> Result<ExportSummary, String> {
+    let rows: Vec<_> = ledger::export_rows(store, from_ms, to_ms)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|r| keep(&r.order_id))
+        .map(|mut r| {
+            if strip {
+                r.order_id = crate::sellers::order_id_of(&r.order_id).to_owned();
+            }
+            r
+        })
+        .collect();
     std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {}", out.display(), e.kind()))?;
     let mut index = Vec::new();
     let mut summary = ExportSummary {

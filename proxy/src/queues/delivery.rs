@@ -40,10 +40,10 @@ pub fn lease_ms(state: &AppState) -> i64 {
     state.config.provider_timeout.as_millis() as i64 + 10_000
 }
 
-/// One call to the provider, bounded by the provider timeout, and what to record
-/// for it after `attempts` attempts (this one included).
-pub async fn attempt(state: &AppState, d: &Delivery, attempts: i64) -> DeliveryOutcome {
-    let answer = match tokio::time::timeout(state.config.provider_timeout, state.provider.deliver(d)).await {
+/// One call to the seller's provider, bounded by the provider timeout, and what
+/// to record for it after `attempts` attempts (this one included).
+pub async fn attempt(state: &AppState, seller: &crate::sellers::Entry, d: &Delivery, attempts: i64) -> DeliveryOutcome {
+    let answer = match tokio::time::timeout(state.config.provider_timeout, seller.provider.deliver(d)).await {
         Ok(a) => a,
         Err(_) => Err(ProviderError::Unavailable("deliver: timeout".into())),
     };
@@ -103,12 +103,17 @@ async fn send_one(state: &AppState, owner: &str, p: PendingDelivery) {
         Err(e) => return tracing::error!(error = %e, delivery = %p.delivery_id, "cannot count a delivery attempt"),
     };
     let d = Delivery {
-        order_id: p.order_id.clone(),
+        order_id: crate::sellers::order_id_of(&p.order_id).to_owned(),
         invoice_number: number,
         email: (p.channel == "email").then(|| p.address.clone()),
         phone: (p.channel == "phone").then(|| p.address.clone()),
     };
-    let outcome = attempt(state, &d, attempts).await;
+    let Some(seller) = state.sellers.get().of_key(&p.order_id).cloned() else {
+        // The seller is not listed now (a reload removed it): tried again later.
+        let outcome = DeliveryOutcome::Retry("the seller is not configured".into(), now_ms() + 60_000);
+        return record(state, owner, &p, Some(order), outcome).await;
+    };
+    let outcome = attempt(state, &seller, &d, attempts).await;
     match &outcome {
         DeliveryOutcome::Sent => {
             tracing::info!(order = %p.order_id, channel = %p.channel, attempts, "invoice delivered")

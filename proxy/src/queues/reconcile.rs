@@ -42,6 +42,8 @@ pub struct Report {
     pub findings: Vec<Value>,
     /// Calls that failed (the run is incomplete for these).
     pub errors: Vec<ReportError>,
+    /// The sellers compared (tax IDs).
+    pub sellers: Vec<String>,
 }
 
 /// A call of a reconciliation run that failed, with a stable code.
@@ -161,8 +163,15 @@ async fn finding(
     report.findings.push(d);
 }
 
-/// Compares and repairs `[from_ms, to_ms)`.
+/// Compares and repairs `[from_ms, to_ms)` for every seller.
 pub async fn run(state: &AppState, from_ms: i64, to_ms: i64) -> Report {
+    run_for(state, None, from_ms, to_ms).await
+}
+
+/// Compares and repairs `[from_ms, to_ms)` for one seller (its tax ID), or for
+/// every seller (`None`), each against its own provider account. Order ids of
+/// a seller other than the home seller appear as `TAXID:ORDERID`.
+pub async fn run_for(state: &AppState, seller: Option<&str>, from_ms: i64, to_ms: i64) -> Report {
     let mut report = Report {
         from: cst_rfc3339(from_ms),
         to: cst_rfc3339(to_ms),
@@ -175,9 +184,44 @@ pub async fn run(state: &AppState, from_ms: i64, to_ms: i64) -> Report {
             return report;
         }
     };
-    report.local_orders = ids.len();
+    let set = state.sellers.get();
+    if let Some(t) = seller.filter(|t| set.get(t).is_none()) {
+        report.errors.push(ReportError {
+            code: "SELLER_UNKNOWN".into(),
+            order_id: None,
+            message: format!("no seller {t} is configured"),
+        });
+        return report;
+    }
     let mut repaired = std::collections::HashSet::new();
-    for id in &ids {
+    for e in set.all().filter(|e| seller.is_none_or(|t| t == e.seller.tax_id)) {
+        let tax = e.seller.tax_id.as_str();
+        let mine: Vec<String> = ids.iter().filter(|k| set.seller_of_key(k) == tax).cloned().collect();
+        report.local_orders += mine.len();
+        report.sellers.push(tax.to_owned());
+        seller_pass(state, &set, e, &mine, from_ms, to_ms, &mut report, &mut repaired).await;
+    }
+    for r in &report.repaired {
+        tracing::info!(order = %r["orderId"], "reconciliation repaired an order");
+    }
+    state.signals.webhooks.notify_one();
+    state.signals.archive.notify_one();
+    report
+}
+
+/// One seller's part of a run.
+#[allow(clippy::too_many_arguments)]
+async fn seller_pass(
+    state: &AppState,
+    set: &crate::sellers::SellerSet,
+    seller: &crate::sellers::Entry,
+    ids: &[String],
+    from_ms: i64,
+    to_ms: i64,
+    report: &mut Report,
+    repaired: &mut std::collections::HashSet<String>,
+) {
+    for id in ids {
         let Ok(Some(r)) = state.store.get(id).await else {
             continue;
         };
@@ -185,7 +229,7 @@ pub async fn run(state: &AppState, from_ms: i64, to_ms: i64) -> Report {
             continue; // never left the proxy: the provider cannot know it
         }
         let kind = if r.kind == "red" { Kind::Red } else { Kind::Blue };
-        let outcome = match tokio::time::timeout(state.config.provider_timeout, state.provider.query(id, kind)).await {
+        let outcome = match tokio::time::timeout(state.config.provider_timeout, seller.provider.query(crate::sellers::order_id_of(id), kind)).await {
             Ok(Ok(o)) => o,
             Ok(Err(e)) => {
                 report.errors.push(ReportError::provider("query", Some(id), &e));
@@ -229,7 +273,7 @@ pub async fn run(state: &AppState, from_ms: i64, to_ms: i64) -> Report {
                 let detail = format!("the provider's number is {}", i.number);
                 finding(
                     state,
-                    &mut report,
+                    report,
                     "number_mismatch",
                     id,
                     r.invoice_number.as_deref().unwrap_or(""),
@@ -242,7 +286,7 @@ pub async fn run(state: &AppState, from_ms: i64, to_ms: i64) -> Report {
             (Status::Issued | Status::Reversed, QueryOutcome::NotFound) => {
                 finding(
                     state,
-                    &mut report,
+                    report,
                     "missing_at_provider",
                     id,
                     r.invoice_number.as_deref().unwrap_or(""),
@@ -255,7 +299,7 @@ pub async fn run(state: &AppState, from_ms: i64, to_ms: i64) -> Report {
             (Status::Issued | Status::Reversed, QueryOutcome::Failed(issue)) => {
                 finding(
                     state,
-                    &mut report,
+                    report,
                     "failed_at_provider",
                     id,
                     r.invoice_number.as_deref().unwrap_or(""),
@@ -268,10 +312,12 @@ pub async fn run(state: &AppState, from_ms: i64, to_ms: i64) -> Report {
             _ => {}
         }
     }
-    match state.provider.list_invoices(from_ms, to_ms).await {
+    match seller.provider.list_invoices(from_ms, to_ms).await {
         Ok(list) => {
-            report.provider_listed = Some(list.len());
-            for inv in list {
+            report.provider_listed = Some(report.provider_listed.unwrap_or(0) + list.len());
+            for mut inv in list {
+                // The provider lists the seller's order ids: the proxy's keys of them.
+                inv.order_id = set.key(&seller.seller.tax_id, &inv.order_id);
                 let local = match state.store.get(&inv.order_id).await {
                     Ok(l) => l,
                     Err(e) => {
@@ -285,7 +331,7 @@ pub async fn run(state: &AppState, from_ms: i64, to_ms: i64) -> Report {
                         let extra = json!({ "amount": inv.amount, "buyerName": inv.buyer_name, "issuedAt": inv.issued_at.map(cst_rfc3339) });
                         finding(
                             state,
-                            &mut report,
+                            report,
                             "unknown_to_proxy",
                             &inv.order_id,
                             &inv.number,
@@ -302,7 +348,7 @@ pub async fn run(state: &AppState, from_ms: i64, to_ms: i64) -> Report {
                     {
                         // Listed as issued, not issued here and not repaired above: query for the full result.
                         let kind = if r.kind == "red" { Kind::Red } else { Kind::Blue };
-                        match state.provider.query(&r.order_id, kind).await {
+                        match seller.provider.query(crate::sellers::order_id_of(&r.order_id), kind).await {
                             Ok(QueryOutcome::Issued(i)) => {
                                 let was = r.status.as_str();
                                 let id = r.order_id.clone();
@@ -334,12 +380,6 @@ pub async fn run(state: &AppState, from_ms: i64, to_ms: i64) -> Report {
         }
         Err(e) => report.errors.push(ReportError::provider("list_invoices", None, &e)),
     }
-    for r in &report.repaired {
-        tracing::info!(order = %r["orderId"], "reconciliation repaired an order");
-    }
-    state.signals.webhooks.notify_one();
-    state.signals.archive.notify_one();
-    report
 }
 
 fn outcome_name(o: &QueryOutcome) -> &'static str {

@@ -125,9 +125,6 @@ pub async fn run(state: Arc<AppState>) {
         Err(e) => tracing::error!(error = %e, "cannot sweep the outbox"),
     }
     let h = &state.config.hooks;
-    let (Some(url), Some(secret)) = (h.webhook_url.clone(), h.webhook_secret.clone()) else {
-        return;
-    };
     let client = match reqwest::Client::builder()
         .timeout(h.webhook_timeout)
         .connect_timeout(h.webhook_timeout.min(Duration::from_secs(5)))
@@ -145,6 +142,19 @@ pub async fn run(state: Arc<AppState>) {
     let permits = Arc::new(Semaphore::new(h.webhook_concurrency));
     let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
     loop {
+        // Each seller's events go to its own URL, signed with its own secret.
+        // While no seller has one, nothing is claimed (a reload may add one).
+        let sellers = state.sellers.get();
+        let any = sellers
+            .all()
+            .any(|e| e.seller.webhook_url.is_some() && e.seller.webhook_secret.is_some());
+        if !any {
+            tokio::select! {
+                _ = state.signals.webhooks.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            }
+            continue;
+        }
         let free = permits.available_permits();
         let claimed = if free > 0 {
             ledger::claim_webhooks(&state.store, &owner, lease_ms, free)
@@ -154,6 +164,22 @@ pub async fn run(state: Arc<AppState>) {
             Vec::new()
         };
         for ev in claimed {
+            let target = sellers.of_key(&ev.order_id).and_then(|e| {
+                Some((
+                    e.seller.webhook_url.clone()?,
+                    e.seller.webhook_secret.clone()?,
+                    e.seller.tax_id.clone(),
+                ))
+            });
+            let Some((url, secret, seller)) = target else {
+                // This seller has no webhook: kept in the outbox, tried again later.
+                let next = now_ms() + h.webhook_retry_max.as_millis() as i64;
+                let why = Some("no webhook URL for this seller".to_owned());
+                if let Err(e) = ledger::webhook_attempted(&state.store, &ev.event_id, &owner, 0, why, Some(next)).await {
+                    tracing::error!(error = %e, "cannot record a webhook attempt");
+                }
+                continue;
+            };
             if !in_flight
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -164,17 +190,10 @@ pub async fn run(state: Arc<AppState>) {
             let Ok(permit) = permits.clone().acquire_owned().await else {
                 return;
             };
-            let (state, client, url, secret, owner, in_flight) = (
-                state.clone(),
-                client.clone(),
-                url.clone(),
-                secret.clone(),
-                owner.clone(),
-                in_flight.clone(),
-            );
+            let (state, client, owner, in_flight) = (state.clone(), client.clone(), owner.clone(), in_flight.clone());
             tokio::spawn(async move {
                 let id = ev.order_id.clone();
-                deliver(&state, &client, &url, secret.expose(), &owner, ev).await;
+                deliver(&state, &client, (&url, secret.expose(), &seller), &owner, ev).await;
                 in_flight.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
                 drop(permit);
                 state.signals.webhooks.notify_one();
@@ -192,7 +211,16 @@ pub async fn run(state: Arc<AppState>) {
     }
 }
 
-async fn deliver(state: &AppState, client: &reqwest::Client, url: &str, secret: &str, owner: &str, ev: OutboxEvent) {
+/// The name of the header carrying the seller's tax ID on every event.
+pub const SELLER_HEADER: &str = "Fapiao-Seller";
+
+async fn deliver(
+    state: &AppState,
+    client: &reqwest::Client,
+    (url, secret, seller): (&str, &str, &str),
+    owner: &str,
+    ev: OutboxEvent,
+) {
     let started = Instant::now();
     let signature = sign(secret, now_s(), ev.body.as_bytes());
     let sent = client
@@ -201,6 +229,7 @@ async fn deliver(state: &AppState, client: &reqwest::Client, url: &str, secret: 
         .header(SIGNATURE_HEADER, signature)
         .header(EVENT_ID_HEADER, &ev.event_id)
         .header(EVENT_TYPE_HEADER, &ev.kind)
+        .header(SELLER_HEADER, seller)
         .body(ev.body.clone())
         .send()
         .await;

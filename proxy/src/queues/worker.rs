@@ -33,6 +33,7 @@ use crate::problem::ProxyProblem;
 use crate::provider::{Kind, ProviderError, QueryOutcome};
 use crate::store::{Record, Status};
 use crate::time::now_ms;
+use crate::sellers::Entry;
 use crate::AppState;
 
 /// Signals between the API, the worker and waiting clients.
@@ -278,6 +279,7 @@ async fn build(state: &AppState, r: &Record) -> Result<Built, Issue> {
 
 async fn timed<T>(
     state: &AppState,
+    seller: &Entry,
     what: &'static str,
     f: impl std::future::Future<Output = Result<T, ProviderError>>,
 ) -> Result<T, ProviderError> {
@@ -293,17 +295,18 @@ async fn timed<T>(
         Err(ProviderError::Unavailable(_)) => "unavailable",
     };
     state.metrics.provider_call(what, outcome, started.elapsed());
+    state.metrics.seller_provider_call(&seller.seller.tax_id, what, outcome);
     match &out {
         Err(ProviderError::Unavailable(e)) => {
-            tracing::warn!(call = what, error = %e, "provider call failed; the outcome is unknown");
-            match state.provider.hold() {
-                Some(h) => state
+            tracing::warn!(call = what, seller = %seller.seller.tax_id, error = %e, "provider call failed; the outcome is unknown");
+            match seller.provider.hold() {
+                Some(h) => seller
                     .breaker
                     .hold(Duration::from_millis((h.until_ms - now_ms()).max(0) as u64), &h.reason),
-                None => state.breaker.failure(),
+                None => seller.breaker.failure(),
             }
         }
-        _ => state.breaker.success(),
+        _ => seller.breaker.success(),
     }
     out
 }
@@ -311,10 +314,10 @@ async fn timed<T>(
 /// Keeps an order queued while the provider is on hold (its token endpoint
 /// refuses): due again when the hold ends, with jitter so that the orders do not
 /// all come at once; the attempt is not counted. True when the order was held.
-async fn held(state: &AppState, r: &mut Record) -> bool {
-    let Some(h) = state.provider.hold() else { return false };
+async fn held(state: &AppState, seller: &Entry, r: &mut Record) -> bool {
+    let Some(h) = seller.provider.hold() else { return false };
     let wait = (h.until_ms - now_ms()).max(0);
-    state.breaker.hold(Duration::from_millis(wait as u64), &h.reason);
+    seller.breaker.hold(Duration::from_millis(wait as u64), &h.reason);
     r.next_attempt_at = h.until_ms.max(now_ms()) + rand::rng().random_range(0..1000);
     save(state, r).await;
     true
@@ -408,6 +411,7 @@ async fn finish_failed(state: &AppState, mut r: Record, issue: Issue) {
     r.error_message_en = Some(issue.message_en);
     if save_emitting(state, &r, true, crate::ledger::types::FAILED, Default::default()).await {
         state.metrics.outcome("failed");
+        state.metrics.seller_outcome(state.sellers.get().seller_of_key(&r.order_id), "failed");
     }
 }
 
@@ -509,6 +513,7 @@ async fn finish_conflict(
         return Adoption::NotSaved;
     }
     state.metrics.conflict();
+    state.metrics.seller_outcome(state.sellers.get().seller_of_key(&r.order_id), "conflict");
     finding["kind"] = serde_json::json!("foreign_invoice");
     finding["orderId"] = serde_json::json!(r.order_id);
     finding["invoiceNumber"] = serde_json::json!(i.number);
@@ -581,25 +586,36 @@ pub(crate) async fn finish_issued(
         return Adoption::NotSaved;
     }
     state.metrics.outcome("issued");
+    state.metrics.seller_outcome(state.sellers.get().seller_of_key(&r.order_id), "issued");
     state
         .metrics
         .issued_after(Duration::from_millis((now_ms() - r.created_at).max(0) as u64));
     Adoption::Issued
 }
 
-/// Moves one order one step on.
+/// Moves one order one step on, with the provider and breaker of its seller.
 pub async fn process(state: &AppState, mut r: Record) {
-    if let Some(wait) = state.breaker.check() {
+    let Some(seller) = state.sellers.get().of_key(&r.order_id).cloned() else {
+        // Its seller is not listed now (a reload removed it, or a file was
+        // edited by mistake): the order stays queued, untouched, until it is.
+        tracing::warn!(order = %r.order_id, "the order's seller is not configured; the order waits");
+        r.next_attempt_at = now_ms() + 60_000;
+        save(state, &r).await;
+        return;
+    };
+    let seller = &*seller;
+    let order_id = crate::sellers::order_id_of(&r.order_id).to_owned();
+    if let Some(wait) = seller.breaker.check() {
         r.next_attempt_at = now_ms() + wait.as_millis() as i64 + rand::rng().random_range(0..250);
         save(state, &r).await;
         return;
     }
-    if held(state, &mut r).await {
+    if held(state, seller, &mut r).await {
         return;
     }
     let kind = if r.kind == "red" { Kind::Red } else { Kind::Blue };
     if r.submitted {
-        match timed(state, "query", state.provider.query(&r.order_id, kind)).await {
+        match timed(state, seller, "query", seller.provider.query(&order_id, kind)).await {
             Ok(QueryOutcome::Issued(i)) => {
                 finish_issued(state, r, i, true).await;
                 return;
@@ -619,7 +635,7 @@ pub async fn process(state: &AppState, mut r: Record) {
             }
             Ok(QueryOutcome::NotFound) => {} // never arrived: submit (again) below
             Err(_) => {
-                if held(state, &mut r).await {
+                if held(state, seller, &mut r).await {
                     return;
                 }
                 r.attempts += 1;
@@ -646,8 +662,10 @@ pub async fn process(state: &AppState, mut r: Record) {
         return;
     }
     let result = match &built {
-        Built::Blue(req) => timed(state, "submit", state.provider.submit_issue_at(req, r.created_at)).await,
-        Built::Red(red, blue, number) => timed(state, "submit_red", state.provider.submit_red(red, blue, number)).await,
+        Built::Blue(req) => timed(state, seller, "submit", seller.provider.submit_issue_at(req, r.created_at)).await,
+        Built::Red(red, blue, number) => {
+            timed(state, seller, "submit_red", seller.provider.submit_red(red, blue, number)).await
+        }
     };
     match result {
         Ok(accepted) => {
@@ -658,7 +676,7 @@ pub async fn process(state: &AppState, mut r: Record) {
         Err(ProviderError::Duplicate) => r.next_attempt_at = now_ms() + state.config.poll_interval.as_millis() as i64,
         Err(ProviderError::Rejected(issue)) => return finish_failed(state, r, issue).await,
         Err(ProviderError::Unavailable(_)) => {
-            if held(state, &mut r).await {
+            if held(state, seller, &mut r).await {
                 return;
             }
             r.next_attempt_at = now_ms() + backoff(r.attempts).as_millis() as i64

@@ -90,6 +90,11 @@ CREATE TRIGGER orders_status_changed AFTER UPDATE ON orders
     super::ledger_schema::DELIVERY_QUEUE,
     // 4: the field of a stored failure.
     super::ERROR_FIELD,
+    // 5: the seller of each order, derived from its key (as SQLite's migration 6).
+    "
+ALTER TABLE orders ADD COLUMN IF NOT EXISTS seller TEXT GENERATED ALWAYS AS
+  (CASE WHEN strpos(order_id, ':') > 0 THEN split_part(order_id, ':', 1) ELSE '' END) STORED;
+CREATE INDEX IF NOT EXISTS orders_seller ON orders(seller, status);",
 ];
 
 /// The advisory lock key that serialises migrations ("fapiao" in ASCII).

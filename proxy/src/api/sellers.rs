@@ -1,0 +1,252 @@
+//! The sellers of the deployment in the API: which seller a token, a page or
+//! an order reference belongs to; `GET /v1/sellers/{taxId}` (what a page may
+//! show); the admin endpoints `POST /v1/admin/sellers/reload` and
+//! `POST /v1/admin/sellers/{taxId}/nuonuo/authorize`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::{json, Value};
+
+use super::access::{bearer, is_admin, require_admin};
+use super::http::{body_invalid, Path};
+use crate::problem::{ApiError, ProxyProblem};
+use crate::sellers::{split_key, Entry, Seller, SellerSet};
+use crate::AppState;
+
+fn forbidden(field: &str) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, field, ProxyProblem::SellerForbidden)
+}
+
+/// The `merchant` an order token names (read before its signature is
+/// checked, only to pick the key to check it with).
+fn named_seller(token_text: &str) -> Option<String> {
+    let rest = token_text.trim().strip_prefix("FP1.")?;
+    let (payload, _) = rest.split_once('.')?;
+    let json = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let v: Value = serde_json::from_slice(&json).ok()?;
+    v["merchant"].as_str().map(str::to_owned)
+}
+
+/// The seller whose key an order token must verify under: the seller it names.
+/// A token naming no seller of the deployment is refused (403); a malformed
+/// token is checked against the home seller (and fails there).
+pub(crate) fn seller_of_token(state: &AppState, token_text: &str) -> Result<Arc<Entry>, ApiError> {
+    let set = state.sellers.get();
+    match named_seller(token_text) {
+        Some(tax) => set.get(&tax).cloned().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "orderToken",
+                ProxyProblem::SellerUnknown {
+                    tax_id: tax.chars().take(20).collect(),
+                },
+            )
+        }),
+        None => set
+            .get(&state.config.seller_tax_id)
+            .or_else(|| set.all().next())
+            .cloned()
+            .ok_or_else(|| forbidden("orderToken")),
+    }
+}
+
+/// True when the token does not verify under its seller's key but does under
+/// another seller's: a seller's back end signing for another seller.
+pub(crate) fn signed_by_another(state: &AppState, seller: &Entry, token_text: &str) -> bool {
+    let set = state.sellers.get();
+    let found = set.all().any(|e| {
+        e.seller.tax_id != seller.seller.tax_id && crate::token::verify_signature(&e.seller.merchant_key, token_text).is_ok()
+    });
+    found
+}
+
+/// A page of one seller posts that seller's orders only: the envelope's
+/// optional `sellerTaxId` must be the token's seller, and a browser's `Origin`
+/// must be one of the seller's `allowed_origins` when it lists any.
+pub(crate) fn check_page(seller: &Entry, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
+    if let Ok(v) = serde_json::from_slice::<Value>(body) {
+        if let Some(t) = v["sellerTaxId"].as_str() {
+            if !t.trim().eq_ignore_ascii_case(&seller.seller.tax_id) {
+                return Err(forbidden("sellerTaxId"));
+            }
+        }
+    }
+    let origins = &seller.seller.allowed_origins;
+    if let Some(o) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        if !origins.is_empty() && !origins.iter().any(|a| a == o.trim_end_matches('/')) {
+            return Err(forbidden("origin"));
+        }
+    }
+    Ok(())
+}
+
+/// The seller offers the invoice type.
+pub(crate) fn check_invoice_type(seller: &Seller, t: fapiao::InvoiceType) -> Result<(), ApiError> {
+    let name = match t {
+        fapiao::InvoiceType::Special => "special",
+        fapiao::InvoiceType::Normal => "normal",
+    };
+    if seller.invoice_types.iter().any(|x| x == name) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invoiceType",
+            ProxyProblem::InvoiceTypeNotOffered,
+        ))
+    }
+}
+
+/// The store key of an order reference (`ORDERID` or `TAXID:ORDERID`) at the
+/// given seller; a reference naming another seller is refused (403).
+pub(crate) fn key_for_seller(set: &SellerSet, tax: &str, order_ref: &str) -> Result<String, ApiError> {
+    let (named, id) = split_key(order_ref);
+    if named.is_some_and(|n| n != tax) {
+        return Err(forbidden("orderId"));
+    }
+    Ok(set.key(tax, id))
+}
+
+/// Which order a read is for and whether the credential may read it (see
+/// [`super::http::check_read`]).
+pub(crate) fn resolve_read(
+    state: &AppState,
+    headers: &HeaderMap,
+    access: Option<&str>,
+    order_ref: &str,
+) -> Result<String, ApiError> {
+    let set = state.sellers.get();
+    let creds: Vec<&str> = access.into_iter().chain(bearer(headers)).collect();
+    let (named, id) = split_key(order_ref);
+    let grants = |e: &Entry| creds.iter().any(|t| super::http::grants(state, &e.seller, id, t));
+    match named {
+        Some(tax) => {
+            let Some(e) = set.get(tax) else {
+                if is_admin(state, headers) {
+                    return Ok(order_ref.to_owned());
+                }
+                return Err(denied());
+            };
+            if grants(e) || is_admin(state, headers) {
+                return Ok(set.key(tax, id));
+            }
+            if set.all().any(|other| other.seller.tax_id != tax && grants(other)) {
+                return Err(forbidden("access"));
+            }
+            Err(denied())
+        }
+        None => {
+            if let Some(e) = set.all().find(|e| grants(e)) {
+                return Ok(set.key(&e.seller.tax_id, id));
+            }
+            if is_admin(state, headers) {
+                return Ok(id.to_owned());
+            }
+            Err(denied())
+        }
+    }
+}
+
+fn denied() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "access", ProxyProblem::AccessDenied)
+}
+
+/// `GET /v1/sellers/{taxId}`: what a page may show of a seller — its name and
+/// the invoice types it offers; nothing secret. 404 for a tax ID the
+/// deployment does not invoice for.
+pub async fn public(State(state): State<Arc<AppState>>, Path(tax): Path<String>) -> Result<Response, ApiError> {
+    let set = state.sellers.get();
+    let e = set.get(tax.trim().to_ascii_uppercase().as_str()).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "taxId",
+            ProxyProblem::SellerUnknown {
+                tax_id: tax.chars().take(20).collect(),
+            },
+        )
+    })?;
+    Ok((
+        [(header::CACHE_CONTROL, "public, max-age=60")],
+        Json(e.seller.public()),
+    )
+        .into_response())
+}
+
+/// `POST /v1/admin/sellers/reload`: reads the sellers file again and puts it in
+/// force (as SIGHUP does). 200 with the sellers in force; 422 with every
+/// problem when the file is not valid (the sellers in force stay).
+pub async fn reload(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    require_admin(&state, &headers)?;
+    match state.reload_sellers().await {
+        Ok(sellers) => Ok(Json(json!({ "sellers": sellers })).into_response()),
+        Err(problems) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "sellers",
+            ProxyProblem::SellersInvalid {
+                detail: problems.join("\n"),
+            },
+        )),
+    }
+}
+
+/// `POST /v1/admin/sellers/{taxId}/nuonuo/authorize` `{ "code": "…" }`: a
+/// third-party 诺诺 app exchanges the authorization code the seller's consent
+/// gave for the seller's token (kept in the store, renewed with its refresh
+/// token from then on).
+pub async fn authorize(
+    State(state): State<Arc<AppState>>,
+    Path(tax): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    require_admin(&state, &headers)?;
+    let v: Value = serde_json::from_slice(&body).map_err(|_| body_invalid("not JSON of the form { code }"))?;
+    let code = v["code"]
+        .as_str()
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && c.len() <= 512)
+        .ok_or_else(|| body_invalid("“code”: the authorization code"))?;
+    let set = state.sellers.get();
+    let e = set.get(&tax).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "taxId",
+            ProxyProblem::SellerUnknown {
+                tax_id: tax.chars().take(20).collect(),
+            },
+        )
+    })?;
+    match e.provider.authorize(code).await {
+        Ok(()) => {
+            state.events.wake.notify_one();
+            Ok(Json(json!({ "taxId": e.seller.tax_id, "authorized": true })).into_response())
+        }
+        Err(crate::provider::ProviderError::Rejected(issue)) => Err(ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            errors: vec![issue],
+        }),
+        Err(err) => Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "code",
+            ProxyProblem::ProviderRejected {
+                provider_code: err.code().to_owned(),
+                detail: err.to_string(),
+            },
+        )),
+    }
+}
+
+/// The seller routes (merged into the API router).
+pub fn routes() -> axum::Router<Arc<AppState>> {
+    use axum::routing::post;
+    axum::Router::new()
+        .route("/v1/admin/sellers/reload", post(reload))
+        .route("/v1/admin/sellers/{tax_id}/nuonuo/authorize", post(authorize))
+}
