@@ -682,7 +682,9 @@ impl Config {
             None => return Err("FAPIAO_SELLER_TAX_ID: required to mint a token for this seller".into()),
         };
         if let Some(t) = seller.filter(|t| !t.trim().eq_ignore_ascii_case(&seller_tax_id)) {
-            return Err(format!("--seller: {t} is not this deployment's seller (no FAPIAO_SELLERS_FILE)"));
+            return Err(format!(
+                "--seller: {t} is not this deployment's seller (no FAPIAO_SELLERS_FILE)"
+            ));
         }
         Ok(MintSettings {
             merchant_key,
@@ -966,6 +968,13 @@ impl Config {
         let file_hosts_given = src.get("FAPIAO_FILE_HOSTS").is_some();
         config.apply_sellers(lookup, file_hosts_given)?;
         Ok(config)
+    }
+
+    /// Uses the sellers file at `path` (as `FAPIAO_SELLERS_FILE` does; `…_env`
+    /// references are read from the process environment).
+    pub fn use_sellers_file(&mut self, path: impl Into<PathBuf>) -> Result<(), String> {
+        self.sellers_file = Some(path.into());
+        self.apply_sellers(&|k| std::env::var(k).ok(), false)
     }
 
     /// Fills [`Config::sellers`]: from the sellers file when there is one (every

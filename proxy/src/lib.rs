@@ -38,8 +38,8 @@ pub mod provider;
 pub mod queues;
 pub mod receipt_code;
 pub mod secret;
-pub mod sellers;
 pub mod selftest;
+pub mod sellers;
 pub mod store;
 pub mod time;
 pub mod token;
@@ -194,8 +194,15 @@ impl App {
         let home = sellers::home_of(&store, &config.sellers[0].tax_id).await?;
         let registry = {
             let make = |s: &sellers::Seller| provider::for_seller(&config, s, &store, s.tax_id == home);
-            sellers::Registry::new(&config, home.clone(), &config.sellers, provider.clone(), breaker.clone(), &make)
-                .map_err(|p| p.join("\n"))?
+            sellers::Registry::new(
+                &config,
+                home.clone(),
+                &config.sellers,
+                provider.clone(),
+                breaker.clone(),
+                &make,
+            )
+            .map_err(|p| p.join("\n"))?
         };
         Ok(Arc::new(AppState {
             sellers: registry,

@@ -289,9 +289,14 @@ fn job(args: &[String]) -> Result<ExitCode, String> {
                 };
                 let mut clean = true;
                 for (tax, dest) in targets {
-                    let s = fapiao_proxy::queues::archive::export_seller(&state.store, &dir, from, to, &dest, &set, &tax)
-                        .await?;
-                    println!("{tax}: {} files written to {} (index.csv, index.json)", s.files, dest.display());
+                    let s =
+                        fapiao_proxy::queues::archive::export_seller(&state.store, &dir, from, to, &dest, &set, &tax)
+                            .await?;
+                    println!(
+                        "{tax}: {} files written to {} (index.csv, index.json)",
+                        s.files,
+                        dest.display()
+                    );
                     for m in &s.missing {
                         eprintln!("{tax}: not archived: {m}");
                     }

@@ -69,11 +69,14 @@ pub async fn queues(store: &crate::store::Store) -> Result<Queues, crate::store:
     let seller_orders = store
         .transaction(|c| {
             Box::pin(async move {
-                c.query("SELECT seller, status, COUNT(*) FROM orders GROUP BY seller, status", &[])
-                    .await?
-                    .iter()
-                    .map(|r| Ok((r.text(0)?, r.text(1)?, r.int(2)?)))
-                    .collect::<Result<Vec<_>, crate::store::StoreError>>()
+                c.query(
+                    "SELECT seller, status, COUNT(*) FROM orders GROUP BY seller, status",
+                    &[],
+                )
+                .await?
+                .iter()
+                .map(|r| Ok((r.text(0)?, r.text(1)?, r.int(2)?)))
+                .collect::<Result<Vec<_>, crate::store::StoreError>>()
             })
         })
         .await?;
@@ -231,7 +234,11 @@ impl Metrics {
             seller_provider_calls.clone(),
         );
         let seller_orders = Family::<Labels, Gauge>::default();
-        registry.register("seller_orders", "Stored orders by seller and status", seller_orders.clone());
+        registry.register(
+            "seller_orders",
+            "Stored orders by seller and status",
+            seller_orders.clone(),
+        );
         let seller_breaker_open = Family::<Labels, Gauge>::default();
         registry.register(
             "seller_provider_breaker_open",

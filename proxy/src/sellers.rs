@@ -130,7 +130,10 @@ impl Seller {
     /// when this is unchanged.
     pub fn provider_fingerprint(&self) -> String {
         use sha2::Digest;
-        let mut text = format!("{:?}|{:?}|{:?}|{:?}", self.tax_id, self.name, self.provider, self.nuonuo);
+        let mut text = format!(
+            "{:?}|{:?}|{:?}|{:?}",
+            self.tax_id, self.name, self.provider, self.nuonuo
+        );
         text.push_str(&format!("{:?}", self.baiwang));
         for s in [
             self.nuonuo.as_ref().map(|n| n.app_secret.expose()),
@@ -280,7 +283,12 @@ impl<'a> Table<'a> {
         let direct = self.str(k, p);
         let file = self.str(&format!("{k}_file"), p);
         let env = self.str(&format!("{k}_env"), p);
-        if [direct.is_some(), file.is_some(), env.is_some()].iter().filter(|x| **x).count() > 1 {
+        if [direct.is_some(), file.is_some(), env.is_some()]
+            .iter()
+            .filter(|x| **x)
+            .count()
+            > 1
+        {
             p.add(&at, format!("give one of {k}, {k}_file, {k}_env"));
             return None;
         }
@@ -305,7 +313,10 @@ impl<'a> Table<'a> {
             return match (self.env)(&var).filter(|v| !v.trim().is_empty()) {
                 Some(v) => Some(Secret::new(v.trim())),
                 None => {
-                    p.add(&format!("{at}_env"), format!("the environment variable {var} is not set"));
+                    p.add(
+                        &format!("{at}_env"),
+                        format!("the environment variable {var} is not set"),
+                    );
                     None
                 }
             };
@@ -317,7 +328,10 @@ impl<'a> Table<'a> {
         let before = p.0.len();
         let s = self.secret(k, p);
         if s.is_none() && p.0.len() == before {
-            p.add(&format!("{}.{k}", self.at), format!("required ({k}, {k}_file or {k}_env)"));
+            p.add(
+                &format!("{}.{k}", self.at),
+                format!("required ({k}, {k}_file or {k}_env)"),
+            );
         }
         s
     }
@@ -389,7 +403,9 @@ fn nuonuo_settings(t: &Table, clerk: Option<&str>, p: &mut Problems) -> Option<N
         token_url: token_url?,
         app_key: app_key?,
         app_secret: app_secret?,
-        clerk: table_clerk.or(clerk.map(str::to_owned)).unwrap_or_else(|| "开票员".into()),
+        clerk: table_clerk
+            .or(clerk.map(str::to_owned))
+            .unwrap_or_else(|| "开票员".into()),
         callback_url,
         order_prefix,
         token_retry_base,
@@ -498,7 +514,10 @@ pub fn parse(text: &str, dir: &Path, env: Lookup) -> Result<Vec<Seller>, Vec<Str
             Some("nuonuo") => Some(ProviderKind::Nuonuo),
             Some("baiwang") => Some(ProviderKind::Baiwang),
             Some(other) => {
-                p.add(&format!("{label}.provider"), format!("“{other}” is none of sandbox, nuonuo, baiwang"));
+                p.add(
+                    &format!("{label}.provider"),
+                    format!("“{other}” is none of sandbox, nuonuo, baiwang"),
+                );
                 None
             }
         };
@@ -579,13 +598,11 @@ pub fn parse(text: &str, dir: &Path, env: Lookup) -> Result<Vec<Seller>, Vec<Str
                         s.seller_phone = phone.clone();
                         s.seller_bank = match (&bank, &bank_account) {
                             (None, None) => None,
-                            (b, a) => Some(format!(
-                                "{} {}",
-                                b.as_deref().unwrap_or(""),
-                                a.as_deref().unwrap_or("")
-                            )
-                            .trim()
-                            .to_owned()),
+                            (b, a) => Some(
+                                format!("{} {}", b.as_deref().unwrap_or(""), a.as_deref().unwrap_or(""))
+                                    .trim()
+                                    .to_owned(),
+                            ),
                         };
                         s
                     });

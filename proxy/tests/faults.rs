@@ -23,6 +23,10 @@
 //! the order reports), and no invoice without an order. The counts, the speed
 //! (throughput, accept latencies, burst and drain times) are printed.
 //!
+//! The instances serve two sellers (a sellers file, both on the sandbox, each
+//! with its own order-token key), and every order id is used at both: the
+//! same id at two sellers is two orders with one invoice each.
+//!
 //! Needs `FAPIAO_TEST_POSTGRES` (scripts/test.sh provides it); skipped otherwise.
 
 mod common;
@@ -53,10 +57,33 @@ struct Instance {
     generation: u32,
 }
 
+/// The second seller of the run (the first is the sandbox's test seller).
+const SELLER_B: &str = "91330100MA2H0FLT02";
+const KEY_B: &str = "test-merchant-key-of-seller-b-0123456789";
+
+/// The sellers file of the run: the test seller (home) and [`SELLER_B`].
+fn sellers_file() -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("fapiao-faults-sellers-{}.toml", std::process::id()));
+    // Written aside and renamed: an instance starting meanwhile reads a whole file.
+    let part = path.with_extension(format!("part{}", rand::random::<u32>()));
+    std::fs::write(
+        &part,
+        format!(
+            "[[seller]]\ntax_id = \"{}\"\nname = \"示例商户（沙箱）\"\nmerchant_key = \"test-merchant-key-0123456789abcdef\"\n\n\
+             [[seller]]\ntax_id = \"{SELLER_B}\"\nname = \"示例子公司\"\nmerchant_key = \"{KEY_B}\"\n",
+            fapiao_proxy::config::SANDBOX_SELLER_TAX_ID
+        ),
+    )
+    .unwrap();
+    std::fs::rename(&part, &path).unwrap();
+    path
+}
+
 fn spawn(url: &str, slot: usize, inst: &mut Instance) {
     inst.generation += 1;
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_fapiao-proxy"))
         .env_clear()
+        .env("FAPIAO_SELLERS_FILE", sellers_file())
         .env("FAPIAO_LISTEN", format!("127.0.0.1:{}", inst.port))
         .env("FAPIAO_DATABASE_URL", url)
         .env("FAPIAO_DATABASE_POOL", "12")
@@ -120,6 +147,9 @@ async fn orders_survive_provider_faults_and_sigkilled_instances() {
     tokio::spawn(conn);
 
     let config = Config::for_tests("unused.sqlite");
+    let mut config_b = config.clone();
+    config_b.seller_tax_id = SELLER_B.into();
+    config_b.merchant_key = fapiao_proxy::secret::Secret::new(KEY_B);
     let instances: Arc<Mutex<Vec<Instance>>> = Arc::new(Mutex::new(
         (0..n_inst)
             .map(|_| Instance {
@@ -214,10 +244,23 @@ async fn orders_survive_provider_faults_and_sigkilled_instances() {
     let mut tasks = Vec::new();
     for t in 0..48usize {
         let accepted_count = accepted_count.clone();
-        let (client, ports, config, next, latencies, accepted_new, accepted_again, retries, refused, accepted_ids) = (
+        let (
+            client,
+            ports,
+            config,
+            config_b,
+            next,
+            latencies,
+            accepted_new,
+            accepted_again,
+            retries,
+            refused,
+            accepted_ids,
+        ) = (
             client.clone(),
             ports.clone(),
             config.clone(),
+            config_b.clone(),
             next.clone(),
             latencies.clone(),
             accepted_new.clone(),
@@ -233,8 +276,13 @@ async fn orders_survive_provider_faults_and_sigkilled_instances() {
                 if i >= orders {
                     break;
                 }
-                let id = format!("FLT-{seed}-{i}");
-                let body = body(&config, &id);
+                // Orders 2n and 2n+1: the same order id at the two sellers.
+                let id = format!("FLT-{seed}-{}", i / 2);
+                let (body, key) = if i % 2 == 0 {
+                    (body(&config, &id), id.clone())
+                } else {
+                    (body(&config_b, &id), format!("{SELLER_B}:{id}"))
+                };
                 let mut tries = 0u32;
                 loop {
                     tries += 1;
@@ -255,7 +303,7 @@ async fn orders_survive_provider_faults_and_sigkilled_instances() {
                                 &accepted_again
                             }
                             .fetch_add(1, Ordering::Relaxed);
-                            accepted_ids.lock().unwrap().push(id);
+                            accepted_ids.lock().unwrap().push(key);
                             accepted_count.fetch_add(1, Ordering::Relaxed);
                             break;
                         }
@@ -400,4 +448,11 @@ async fn orders_survive_provider_faults_and_sigkilled_instances() {
         kills.load(Ordering::Relaxed)
     );
     assert!(requeried > 0, "the provider's faults must have hit some orders");
+    let per_seller = scalar(
+        &db,
+        &format!("SELECT COUNT(*) FROM orders WHERE seller = '{SELLER_B}' AND status = 'issued'"),
+    )
+    .await;
+    assert_eq!(per_seller, accepted / 2, "half the orders are the second seller's");
+    let _ = std::fs::remove_file(sellers_file());
 }

@@ -32,7 +32,6 @@ use crate::time::{cst_rfc3339, now_s};
 use crate::token::{self, Claims, Purpose, TokenTotals};
 use crate::AppState;
 
-
 pub use extract::{Path, Query};
 
 type S = State<Arc<AppState>>;
@@ -714,7 +713,9 @@ pub async fn view(state: &AppState, r: &Record) -> Value {
     super::access::extend_view(state, r, &mut v).await;
     // The proxy's own links carry the access token, so that they open on their
     // own (a new tab, a phone scanning the kiosk's QR code).
-    let key = seller.as_ref().map_or(&state.config.merchant_key, |e| &e.seller.merchant_key);
+    let key = seller
+        .as_ref()
+        .map_or(&state.config.merchant_key, |e| &e.seller.merchant_key);
     let access = token::access_token(key, &plain_id);
     let with_access = |u: &mut Value| {
         if let Some(s) = u.as_str().filter(|s| s.starts_with("/v1/")) {
@@ -1127,7 +1128,11 @@ async fn metrics(State(state): S) -> Response {
         .all()
         .map(|e| {
             let hold = e.provider.hold();
-            (e.seller.tax_id.clone(), e.breaker.is_open() || hold.is_some(), hold.is_some())
+            (
+                e.seller.tax_id.clone(),
+                e.breaker.is_open() || hold.is_some(),
+                hold.is_some(),
+            )
         })
         .collect();
     state.metrics.set_sellers(&queues, &set.home, &per_seller);

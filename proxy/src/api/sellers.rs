@@ -57,7 +57,8 @@ pub(crate) fn seller_of_token(state: &AppState, token_text: &str) -> Result<Arc<
 pub(crate) fn signed_by_another(state: &AppState, seller: &Entry, token_text: &str) -> bool {
     let set = state.sellers.get();
     let found = set.all().any(|e| {
-        e.seller.tax_id != seller.seller.tax_id && crate::token::verify_signature(&e.seller.merchant_key, token_text).is_ok()
+        e.seller.tax_id != seller.seller.tax_id
+            && crate::token::verify_signature(&e.seller.merchant_key, token_text).is_ok()
     });
     found
 }
@@ -167,11 +168,7 @@ pub async fn public(State(state): State<Arc<AppState>>, Path(tax): Path<String>)
             },
         )
     })?;
-    Ok((
-        [(header::CACHE_CONTROL, "public, max-age=60")],
-        Json(e.seller.public()),
-    )
-        .into_response())
+    Ok(([(header::CACHE_CONTROL, "public, max-age=60")], Json(e.seller.public())).into_response())
 }
 
 /// `POST /v1/admin/sellers/reload`: reads the sellers file again and puts it in

@@ -227,7 +227,8 @@ async fn insert_raw(
     // The order's own id; an order of a seller other than the home seller also
     // names its seller (every event also carries the `Fapiao-Seller` header).
     let (seller, plain) = crate::sellers::split_key(order_id);
-    let mut body = json!({ "id": id, "type": kind, "orderId": plain, "createdAt": cst_rfc3339(now), "seq": seq, "data": data });
+    let mut body =
+        json!({ "id": id, "type": kind, "orderId": plain, "createdAt": cst_rfc3339(now), "seq": seq, "data": data });
     if let Some(s) = seller {
         body["sellerTaxId"] = json!(s);
     }

@@ -149,7 +149,10 @@ impl Sandbox {
 
     /// How many invoices the sandbox holds for an order (0 or 1; for tests).
     pub async fn count(&self, order_id: &str) -> usize {
-        self.store.sandbox_count(Some(self.key(order_id).as_str())).await.unwrap_or(0) as usize
+        self.store
+            .sandbox_count(Some(self.key(order_id).as_str()))
+            .await
+            .unwrap_or(0) as usize
     }
 
     /// How many invoices the sandbox has issued in all (for tests).

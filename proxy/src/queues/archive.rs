@@ -135,7 +135,10 @@ async fn fetch(state: &AppState, http: &reqwest::Client, row: &ArchiveRow) -> Fe
             .of_key(&row.order_id)
             .map(|e| e.provider.clone())
             .unwrap_or_else(|| state.provider.clone());
-        return match provider.document(crate::sellers::order_id_of(&row.order_id), kind).await {
+        return match provider
+            .document(crate::sellers::order_id_of(&row.order_id), kind)
+            .await
+        {
             Some(d) => Fetched::Body(d.body, d.content_type.to_owned()),
             None => Fetched::Failed("the provider has no such document (yet)".into()),
         };
@@ -332,9 +335,15 @@ pub async fn export_seller(
     sellers: &crate::sellers::SellerSet,
     tax_id: &str,
 ) -> Result<ExportSummary, String> {
-    export_where(store, archive_dir, from_ms, to_ms, out, &|key: &str| {
-        sellers.seller_of_key(key) == tax_id
-    }, true)
+    export_where(
+        store,
+        archive_dir,
+        from_ms,
+        to_ms,
+        out,
+        &|key: &str| sellers.seller_of_key(key) == tax_id,
+        true,
+    )
     .await
 }
 

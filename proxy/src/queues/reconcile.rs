@@ -229,7 +229,12 @@ async fn seller_pass(
             continue; // never left the proxy: the provider cannot know it
         }
         let kind = if r.kind == "red" { Kind::Red } else { Kind::Blue };
-        let outcome = match tokio::time::timeout(state.config.provider_timeout, seller.provider.query(crate::sellers::order_id_of(id), kind)).await {
+        let outcome = match tokio::time::timeout(
+            state.config.provider_timeout,
+            seller.provider.query(crate::sellers::order_id_of(id), kind),
+        )
+        .await
+        {
             Ok(Ok(o)) => o,
             Ok(Err(e)) => {
                 report.errors.push(ReportError::provider("query", Some(id), &e));
@@ -348,7 +353,11 @@ async fn seller_pass(
                     {
                         // Listed as issued, not issued here and not repaired above: query for the full result.
                         let kind = if r.kind == "red" { Kind::Red } else { Kind::Blue };
-                        match seller.provider.query(crate::sellers::order_id_of(&r.order_id), kind).await {
+                        match seller
+                            .provider
+                            .query(crate::sellers::order_id_of(&r.order_id), kind)
+                            .await
+                        {
                             Ok(QueryOutcome::Issued(i)) => {
                                 let was = r.status.as_str();
                                 let id = r.order_id.clone();

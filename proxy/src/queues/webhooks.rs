@@ -175,7 +175,8 @@ pub async fn run(state: Arc<AppState>) {
                 // This seller has no webhook: kept in the outbox, tried again later.
                 let next = now_ms() + h.webhook_retry_max.as_millis() as i64;
                 let why = Some("no webhook URL for this seller".to_owned());
-                if let Err(e) = ledger::webhook_attempted(&state.store, &ev.event_id, &owner, 0, why, Some(next)).await {
+                if let Err(e) = ledger::webhook_attempted(&state.store, &ev.event_id, &owner, 0, why, Some(next)).await
+                {
                     tracing::error!(error = %e, "cannot record a webhook attempt");
                 }
                 continue;

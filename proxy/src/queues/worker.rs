@@ -31,9 +31,9 @@ use tokio::sync::{broadcast, Notify, Semaphore};
 
 use crate::problem::ProxyProblem;
 use crate::provider::{Kind, ProviderError, QueryOutcome};
+use crate::sellers::Entry;
 use crate::store::{Record, Status};
 use crate::time::now_ms;
-use crate::sellers::Entry;
 use crate::AppState;
 
 /// Signals between the API, the worker and waiting clients.
@@ -411,7 +411,9 @@ async fn finish_failed(state: &AppState, mut r: Record, issue: Issue) {
     r.error_message_en = Some(issue.message_en);
     if save_emitting(state, &r, true, crate::ledger::types::FAILED, Default::default()).await {
         state.metrics.outcome("failed");
-        state.metrics.seller_outcome(state.sellers.get().seller_of_key(&r.order_id), "failed");
+        state
+            .metrics
+            .seller_outcome(state.sellers.get().seller_of_key(&r.order_id), "failed");
     }
 }
 
@@ -513,7 +515,9 @@ async fn finish_conflict(
         return Adoption::NotSaved;
     }
     state.metrics.conflict();
-    state.metrics.seller_outcome(state.sellers.get().seller_of_key(&r.order_id), "conflict");
+    state
+        .metrics
+        .seller_outcome(state.sellers.get().seller_of_key(&r.order_id), "conflict");
     finding["kind"] = serde_json::json!("foreign_invoice");
     finding["orderId"] = serde_json::json!(r.order_id);
     finding["invoiceNumber"] = serde_json::json!(i.number);
@@ -586,7 +590,9 @@ pub(crate) async fn finish_issued(
         return Adoption::NotSaved;
     }
     state.metrics.outcome("issued");
-    state.metrics.seller_outcome(state.sellers.get().seller_of_key(&r.order_id), "issued");
+    state
+        .metrics
+        .seller_outcome(state.sellers.get().seller_of_key(&r.order_id), "issued");
     state
         .metrics
         .issued_after(Duration::from_millis((now_ms() - r.created_at).max(0) as u64));
@@ -662,9 +668,23 @@ pub async fn process(state: &AppState, mut r: Record) {
         return;
     }
     let result = match &built {
-        Built::Blue(req) => timed(state, seller, "submit", seller.provider.submit_issue_at(req, r.created_at)).await,
+        Built::Blue(req) => {
+            timed(
+                state,
+                seller,
+                "submit",
+                seller.provider.submit_issue_at(req, r.created_at),
+            )
+            .await
+        }
         Built::Red(red, blue, number) => {
-            timed(state, seller, "submit_red", seller.provider.submit_red(red, blue, number)).await
+            timed(
+                state,
+                seller,
+                "submit_red",
+                seller.provider.submit_red(red, blue, number),
+            )
+            .await
         }
     };
     match result {

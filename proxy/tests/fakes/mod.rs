@@ -77,6 +77,19 @@ pub struct FakeState {
     /// The fake's own base URL (for file links).
     pub base: String,
     seq: u64,
+    /// 诺诺 third-party app: authorization codes given and not yet used (code → tax number).
+    pub isv_codes: HashMap<String, String>,
+    /// 诺诺 third-party app: the access tokens given and the seller each is for.
+    pub isv_token_tax: HashMap<String, String>,
+    /// 诺诺 third-party app: userId → (tax number, current refresh token).
+    pub isv_users: HashMap<String, (String, String)>,
+    /// 诺诺 third-party app: code exchanges and refreshes that succeeded.
+    pub isv_exchanges: u32,
+    pub isv_refreshes: u32,
+    /// Token-endpoint calls per client (appKey or userId's app).
+    pub app_token_calls: HashMap<String, u32>,
+    /// Accepted submissions per seller tax number (userTax).
+    pub billed_by_tax: HashMap<String, u32>,
 }
 
 impl FakeState {
@@ -126,6 +139,14 @@ impl Fake {
     /// How many invoices the fake holds under an order number.
     pub fn count(&self, order_no: &str) -> usize {
         self.with(|s| usize::from(s.invoices.contains_key(order_no)))
+    }
+
+    /// An authorization code the seller `tax` gives the third-party app (as
+    /// 诺诺's authorization page would, redirecting to the app's redirect_uri).
+    pub fn authorization_code(&self, tax: &str) -> String {
+        let code = format!("code-{}", rand_suffix());
+        self.with(|s| s.isv_codes.insert(code.clone(), tax.to_owned()));
+        code
     }
 
     pub fn submissions(&self, order_no: &str) -> u32 {

@@ -20,13 +20,24 @@ use super::{Fake, FakeState, Inv, LOST_DELAY_MS};
 pub const APP_KEY: &str = "CONFAPPKEY01";
 pub const APP_SECRET: &str = "nn-app-secret-must-never-leak-77bb";
 pub const TAX_NO: &str = "339902999999789113";
+/// The third-party (ISV) app: sellers authorize it, it acts with `userTax`.
+pub const ISV_APP_KEY: &str = "CONFISVAPP01";
+pub const ISV_APP_SECRET: &str = "nn-isv-secret-must-never-leak-99cc";
+pub const ISV_REDIRECT: &str = "https://isv.example.com/nuonuo/authorized";
+/// Token calls the fake allows per app (诺诺: 50 in 30 days), then 070306.
+pub const TOKEN_QUOTA: u32 = 50;
 
 type Shared = Arc<Mutex<FakeState>>;
 
 /// The `X-Nuonuo-Sign` the fake expects, computed here independently of the
 /// client: Base64(HMAC-SHA1(secret, "a=services&l=v1&p=open&k=…&i=…&n=…&t=…&f=" + body)).
 pub fn expected_sign(secret: &str, senid: &str, nonce: &str, timestamp: &str, body: &str) -> String {
-    let text = format!("a=services&l=v1&p=open&k={APP_KEY}&i={senid}&n={nonce}&t={timestamp}&f={body}");
+    expected_sign_for(APP_KEY, secret, senid, nonce, timestamp, body)
+}
+
+/// [`expected_sign`] for another app.
+pub fn expected_sign_for(app: &str, secret: &str, senid: &str, nonce: &str, timestamp: &str, body: &str) -> String {
+    let text = format!("a=services&l=v1&p=open&k={app}&i={senid}&n={nonce}&t={timestamp}&f={body}");
     let mut m = hmac::Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).unwrap();
     m.update(text.as_bytes());
     base64::engine::general_purpose::STANDARD.encode(m.finalize().into_bytes())
@@ -36,9 +47,87 @@ fn answer(code: &str, describe: &str, result: Value) -> Value {
     json!({ "code": code, "describe": describe, "result": result })
 }
 
+fn form(body: &str) -> HashMap<String, String> {
+    body.split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| {
+            let v = v.replace('+', " ");
+            let mut out = Vec::new();
+            let b = v.as_bytes();
+            let mut i = 0;
+            while i < b.len() {
+                if b[i] == b'%' && i + 2 < b.len() {
+                    if let Ok(x) = u8::from_str_radix(&v[i + 1..i + 3], 16) {
+                        out.push(x);
+                        i += 3;
+                        continue;
+                    }
+                }
+                out.push(b[i]);
+                i += 1;
+            }
+            (k.to_owned(), String::from_utf8_lossy(&out).into_owned())
+        })
+        .collect()
+}
+
+/// The third-party grants (providers.md §1.3): `authorization_code` with the
+/// seller's `taxNum` and the app's `redirect_uri`; `refresh_token` with
+/// `client_id` = the seller's userId. Each answer carries a new refresh token.
+fn isv_token(s: &mut FakeState, f: &HashMap<String, String>) -> Json<Value> {
+    let get = |k: &str| f.get(k).cloned().unwrap_or_default();
+    let refuse = |s: &mut FakeState, code: &str, d: &str| {
+        s.token_refusals += 1;
+        Json(json!({ "error": code, "error_description": d }))
+    };
+    if get("client_secret") != ISV_APP_SECRET {
+        return refuse(s, "070305", "Incorrect clientSecret");
+    }
+    let calls = s.app_token_calls.entry(ISV_APP_KEY.into()).or_default();
+    *calls += 1;
+    if *calls > TOKEN_QUOTA {
+        return refuse(s, "070306", "The number of calls is limited");
+    }
+    let (tax, user) = match get("grant_type").as_str() {
+        "authorization_code" => {
+            if get("client_id") != ISV_APP_KEY || get("redirect_uri") != ISV_REDIRECT {
+                return refuse(s, "070304", "Incorrect clientId");
+            }
+            match s.isv_codes.remove(&get("code")) {
+                Some(tax) if tax == get("taxNum") => {
+                    s.isv_exchanges += 1;
+                    (tax.clone(), format!("U{tax}"))
+                }
+                _ => return refuse(s, "070308", "Incorrect code"),
+            }
+        }
+        "refresh_token" => {
+            let user = get("client_id");
+            match s.isv_users.get(&user).cloned() {
+                Some((tax, refresh)) if refresh == get("refresh_token") => {
+                    s.isv_refreshes += 1;
+                    (tax, user)
+                }
+                _ => return refuse(s, "070304", "Incorrect clientId"),
+            }
+        }
+        _ => return refuse(s, "070307", "Incorrect appType"),
+    };
+    let (t, r) = s.new_token();
+    s.isv_token_tax.insert(t.clone(), tax.clone());
+    s.isv_users.insert(user.clone(), (tax, r.clone()));
+    Json(
+        json!({ "access_token": t, "expires_in": 86400, "refresh_token": r, "userId": user, "oauthUser": { "userName": "fake" } }),
+    )
+}
+
 async fn token(State(f): State<Shared>, body: String) -> Json<Value> {
     let mut s = f.lock().unwrap();
     s.token_calls += 1;
+    let fields = form(&body);
+    if fields.get("grant_type").map(String::as_str) != Some("client_credentials") {
+        return isv_token(&mut s, &fields);
+    }
     if !body.contains(&format!("client_id={APP_KEY}"))
         || !body.contains(&format!("client_secret={APP_SECRET}"))
         || !body.contains("grant_type=client_credentials")
@@ -82,10 +171,16 @@ async fn gateway(
     let text = String::from_utf8(raw.to_vec()).unwrap_or_default();
     let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let g = |k: &str| q.get(k).cloned().unwrap_or_default();
-    let signed = g("appkey") == APP_KEY
+    let isv = g("appkey") == ISV_APP_KEY;
+    let (app, secret) = if isv {
+        (ISV_APP_KEY, ISV_APP_SECRET)
+    } else {
+        (APP_KEY, APP_SECRET)
+    };
+    let signed = g("appkey") == app
         && g("senid").len() == 32
         && g("nonce").len() == 8
-        && h("X-Nuonuo-Sign") == expected_sign(APP_SECRET, &g("senid"), &g("nonce"), &g("timestamp"), &text);
+        && h("X-Nuonuo-Sign") == expected_sign_for(app, secret, &g("senid"), &g("nonce"), &g("timestamp"), &text);
     let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     let method = h("method");
     let mut delay = Duration::ZERO;
@@ -99,20 +194,35 @@ async fn gateway(
             s.expired_answers += 1;
             return Json(answer("070314", "accessToken已失效", Value::Null));
         }
-        if h("userTax") != TAX_NO {
+        // A self-use token acts for the app's own seller; a third-party token for
+        // the seller that authorized it, named by `userTax` on every call.
+        let tax = match s.isv_token_tax.get(&h("accessToken")) {
+            Some(t) if isv => t.clone(),
+            None if !isv => TAX_NO.to_owned(),
+            _ => return Json(answer("070314", "accessToken与应用不符", Value::Null)),
+        };
+        if h("userTax") != tax {
             return Json(answer("E9302", "身份认证与当前企业税号不相符", Value::Null));
         }
+        // Each seller's order numbers are its own.
+        let key_of = |no: &str| {
+            if tax == TAX_NO {
+                no.to_owned()
+            } else {
+                format!("{tax}:{no}")
+            }
+        };
         let base = s.base.clone();
         match method.as_str() {
             "nuonuo.OpeMplatform.requestBillingNew" => {
                 let o = &v["order"];
-                let no = o["orderNo"].as_str().unwrap_or("").to_owned();
+                let no = key_of(o["orderNo"].as_str().unwrap_or(""));
                 *s.submissions.entry(no.clone()).or_default() += 1;
                 let lines = o["invoiceDetail"].as_array().cloned().unwrap_or_default();
                 if no.starts_with("HANG") && s.submissions[&no] == 1 {
                     delay = Duration::from_millis(LOST_DELAY_MS);
                     answer("E9999", "系统繁忙", Value::Null)
-                } else if o["salerTaxNum"] != TAX_NO {
+                } else if o["salerTaxNum"] != tax.as_str() {
                     answer("E9302", "身份认证与当前企业税号不相符", Value::Null)
                 } else if o["remark"].as_str().is_some_and(|r| r.contains("#sandbox:reject")) {
                     answer("E9131", "税额误差超过0.06", Value::Null)
@@ -125,6 +235,7 @@ async fn gateway(
                         delay = Duration::from_millis(LOST_DELAY_MS);
                     }
                     let number = s.next_number();
+                    *s.billed_by_tax.entry(tax.clone()).or_default() += 1;
                     let fail = o["remark"]
                         .as_str()
                         .is_some_and(|r| r.contains("#sandbox:fail"))
@@ -132,7 +243,7 @@ async fn gateway(
                     s.invoices.insert(
                         no.clone(),
                         Inv {
-                            order_no: no.clone(),
+                            order_no: o["orderNo"].as_str().unwrap_or("").to_owned(),
                             red: false,
                             special: o["invoiceLine"] == "bs",
                             number,
@@ -160,7 +271,7 @@ async fn gateway(
                 }
             }
             "nuonuo.OpeMplatform.queryInvoiceResult" => {
-                let no = v["orderNos"][0].as_str().unwrap_or("").to_owned();
+                let no = key_of(v["orderNos"][0].as_str().unwrap_or(""));
                 if s.is_broken("query") {
                     answer("E9601", "查询发票信息异常", Value::Null)
                 } else {
@@ -264,9 +375,15 @@ async fn gateway(
                             .unwrap_or(0)
                     };
                     let (from, to) = (t("startTime"), t("endTime") + 999);
+                    let mine = |k: &str| match k.split_once(':') {
+                        Some((t, _)) => t == tax,
+                        None => tax == TAX_NO,
+                    };
                     let list: Vec<Value> = s
                         .invoices
-                        .values()
+                        .iter()
+                        .filter(|(k, _)| mine(k))
+                        .map(|(_, i)| i)
                         .filter(|i| i.issued() && i.issued_at >= from && i.issued_at <= to)
                         .map(|i| item(i, &base))
                         .collect();

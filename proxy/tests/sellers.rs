@@ -1,0 +1,511 @@
+//! Several sellers in one proxy: three sellers on two providers — the home
+//! seller on the sandbox, one on the 诺诺 fake with its own self-use app, one on
+//! the 诺诺 fake through a third-party (ISV) app it authorized — each order
+//! going to its seller's provider account and tax ID, tokens and reads kept to
+//! their seller, the same order id at two sellers giving two invoices, the
+//! ISV token flow (code exchange, userId refresh, userTax, per-app quota), and
+//! a reload adding a fourth seller while orders are in flight.
+//!
+//! Runs on SQLite, or on PostgreSQL with `FAPIAO_TEST_BACKEND=postgres`.
+
+mod common;
+mod fakes;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use fakes::nuonuo::{self as nn, ISV_APP_KEY, ISV_APP_SECRET, ISV_REDIRECT};
+use fapiao_proxy::secret::Secret;
+use fapiao_proxy::token::{self, Claims, TokenTotals};
+use fapiao_proxy::{App, Config};
+use serde_json::{json, Value};
+
+const A: &str = "91110000MA0SBX0A01"; // home seller, sandbox
+const B: &str = nn::TAX_NO; // 诺诺, self-use app
+const C: &str = "91330100MA2ISV0C03"; // 诺诺, through the third-party app
+const D: &str = "91440300MA5D0D0D04"; // added by a reload, sandbox
+const KEY_A: &str = "merchant-key-of-seller-a-0123456789abcdef";
+const KEY_B: &str = "merchant-key-of-seller-b-0123456789abcdef";
+const KEY_C: &str = "merchant-key-of-seller-c-0123456789abcdef";
+const KEY_D: &str = "merchant-key-of-seller-d-0123456789abcdef";
+const ADMIN: &str = "admin-token-0123456789abcdef";
+
+fn key_of(tax: &str) -> &'static str {
+    match tax {
+        A => KEY_A,
+        B => KEY_B,
+        C => KEY_C,
+        _ => KEY_D,
+    }
+}
+
+/// The sellers file: A, B, C (and D when `with_d`); the 诺诺 sellers point at the fake.
+fn sellers_toml(fake: &str, with_d: bool, isv_quota: u32) -> String {
+    let mut t = format!(
+        r#"
+[[seller]]
+tax_id = "{A}"
+name = "示例集团总部"
+home = true
+merchant_key = "{KEY_A}"
+allowed_origins = ["https://hq.example.com"]
+
+[[seller]]
+tax_id = "{B}"
+name = "示例集团杭州公司"
+provider = "nuonuo"
+merchant_key_file = "b.key"
+clerk = "王会计"
+address = "杭州市西湖区文三路1号"
+phone = "0571-88888888"
+bank = "工商银行杭州分行"
+bank_account = "1202000000000000001"
+invoice_types = ["normal"]
+[seller.nuonuo]
+app_key = "{app}"
+app_secret = "{secret}"
+gateway_url = "{fake}/open/v1/services"
+token_url = "{fake}/accessToken"
+
+[[seller]]
+tax_id = "{C}"
+name = "示例集团深圳公司"
+provider = "nuonuo"
+merchant_key = "{KEY_C}"
+[seller.nuonuo]
+mode = "isv"
+app_key = "{ISV_APP_KEY}"
+app_secret = "{ISV_APP_SECRET}"
+redirect_uri = "{ISV_REDIRECT}"
+gateway_url = "{fake}/open/v1/services"
+token_url = "{fake}/accessToken"
+token_retry_base_ms = 20
+token_retry_max_ms = 100
+token_quota = {isv_quota}
+"#,
+        app = nn::APP_KEY,
+        secret = nn::APP_SECRET,
+    );
+    if with_d {
+        t += &format!("\n[[seller]]\ntax_id = \"{D}\"\nname = \"示例集团广州公司\"\nmerchant_key = \"{KEY_D}\"\n");
+    }
+    t
+}
+
+struct Setup {
+    r: Running,
+    fake: fakes::Fake,
+    file: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+async fn setup(isv_quota: u32) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("b.key"), format!("{KEY_B}\n")).unwrap();
+    let fake = nn::start().await;
+    let file = dir.path().join("sellers.toml");
+    std::fs::write(&file, sellers_toml(&fake.base, false, isv_quota)).unwrap();
+    let mut config = test_config(dir.path()).await;
+    config.use_sellers_file(&file).unwrap();
+    config.hooks.admin_token = Some(Secret::new(ADMIN));
+    assert_eq!(
+        config.seller_tax_id, A,
+        "the home seller's settings are the single-seller ones"
+    );
+    let store = open_store(&config).await;
+    let sbx = sandbox(&store, &config);
+    let app = App::start_with(config, store, sbx).await.unwrap();
+    Setup {
+        r: serve(app).await,
+        fake,
+        file,
+        _dir: dir,
+    }
+}
+
+/// A configuration whose single-seller fields are `tax`'s (for the token helpers).
+fn as_seller(config: &Config, tax: &str) -> Config {
+    let mut c = config.clone();
+    c.seller_tax_id = tax.into();
+    c.merchant_key = Secret::new(key_of(tax));
+    c
+}
+
+fn claims_for(tax: &str, id: &str) -> Claims {
+    let now = fapiao_proxy::time::now_s();
+    Claims {
+        v: 1,
+        merchant: tax.into(),
+        order_id: id.into(),
+        issued_at: now,
+        expires_at: now + 600,
+        price_includes_tax: true,
+        lines: serde_json::from_value(json!([line("午餐", "106.00")])).unwrap(),
+        totals: TokenTotals {
+            amount_incl_tax: Some("106.00".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// GET with a bearer credential.
+async fn get_as(r: &Running, path: &str, bearer: &str) -> (u16, Value) {
+    let resp = r
+        .client
+        .get(format!("{}{path}", r.base))
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// Long-polls an order of `tax` until it is final.
+async fn final_of(r: &Running, tax: &str, id: &str) -> Value {
+    let access = token::access_token(&Secret::new(key_of(tax)), id);
+    let path = format!("/v1/invoices/{tax}:{id}?wait=5");
+    for _ in 0..60 {
+        let (s, v) = get_as(r, &path, &access).await;
+        assert_eq!(s, 200, "{tax}:{id}: {v}");
+        if matches!(v["status"].as_str(), Some("issued" | "failed")) {
+            return v;
+        }
+    }
+    panic!("{tax}:{id} did not finish");
+}
+
+async fn authorize_c(s: &Setup) {
+    let code = s.fake.authorization_code(C);
+    let resp =
+        s.r.client
+            .post(format!("{}/v1/admin/sellers/{C}/nuonuo/authorize", s.r.base))
+            .bearer_auth(ADMIN)
+            .json(&json!({ "code": code }))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_sellers_on_two_providers_stay_apart() {
+    let s = setup(nn::TOKEN_QUOTA).await;
+    let r = &s.r;
+    let cfg = r.state.config.clone();
+
+    // C's order before C authorized the app: accepted, and it waits.
+    let (st, v) = post(r, "/v1/invoices", &body(&as_seller(&cfg, C), "ORD-1")).await;
+    assert_eq!(st, 202, "{v}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, v) = get_as(
+        r,
+        &format!("/v1/invoices/{C}:ORD-1"),
+        &token::access_token(&Secret::new(KEY_C), "ORD-1"),
+    )
+    .await;
+    assert!(matches!(v["status"].as_str(), Some("pending" | "issuing")), "{v}");
+    assert_eq!(
+        s.fake.with(|f| f.billed_by_tax.get(C).copied()),
+        None,
+        "nothing reached 诺诺 for C"
+    );
+    // C authorizes: the code is exchanged for C's token (taxNum, redirect_uri).
+    authorize_c(&s).await;
+    assert_eq!(s.fake.with(|f| f.isv_exchanges), 1);
+
+    // The same order id at A and B (C has it already): three orders.
+    for tax in [A, B] {
+        let (st, v) = post(r, "/v1/invoices", &body(&as_seller(&cfg, tax), "ORD-1")).await;
+        assert_eq!(st, 202, "{tax}: {v}");
+        assert_eq!(v["orderId"], "ORD-1");
+        assert_eq!(v["sellerTaxId"], tax);
+    }
+    let mut numbers = Vec::new();
+    for tax in [A, B, C] {
+        let v = final_of(r, tax, "ORD-1").await;
+        assert_eq!(v["status"], "issued", "{tax}: {v}");
+        assert_eq!(v["sellerTaxId"], tax);
+        numbers.push(v["invoiceNumber"].as_str().unwrap().to_owned());
+    }
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 3, "three invoices, one per seller: {numbers:?}");
+    // Each reached its own provider account and tax ID.
+    let sbx =
+        fapiao_proxy::provider::sandbox::Sandbox::new(r.state.store.clone(), cfg.sandbox.clone(), A.into(), "x".into());
+    assert_eq!(sbx.count("ORD-1").await, 1, "A's invoice is the sandbox's");
+    assert_eq!(sbx.total().await, 1, "only A is on the sandbox");
+    s.fake.with(|f| {
+        assert_eq!(f.billed_by_tax.get(B), Some(&1), "B billed once, under its own tax ID");
+        assert_eq!(f.billed_by_tax.get(C), Some(&1), "C billed once, under its own tax ID");
+        let b = &f.invoices["ORD-1"].request;
+        assert_eq!(b["salerTaxNum"], B);
+        assert_eq!(b["clerk"], "王会计");
+        assert_eq!(b["salerAddress"], "杭州市西湖区文三路1号");
+        assert_eq!(b["salerAccount"], "工商银行杭州分行 1202000000000000001");
+        assert_eq!(f.invoices[&format!("{C}:ORD-1")].request["salerTaxNum"], C);
+    });
+
+    // A's credentials give nothing over B's order: 403 with the order's seller
+    // named, and a plain id resolves to A's own order.
+    let access_a = token::access_token(&Secret::new(KEY_A), "ORD-1");
+    let (st, v) = get_as(r, &format!("/v1/invoices/{B}:ORD-1"), &access_a).await;
+    assert_eq!((st, codes(&v)), (403, vec!["SELLER_FORBIDDEN".to_owned()]), "{v}");
+    let order_token_a = token::mint(&Secret::new(KEY_A), &claims_for(A, "ORD-1"));
+    let (st, _) = get_as(r, &format!("/v1/invoices/{B}:ORD-1/files/pdf"), &order_token_a).await;
+    assert_eq!(st, 403);
+    let (st, v) = get_as(r, "/v1/invoices/ORD-1", &access_a).await;
+    assert_eq!((st, v["sellerTaxId"].as_str()), (200, Some(A)), "{v}");
+    let (st, v) = get_as(
+        r,
+        "/v1/invoices/ORD-1",
+        &token::access_token(&Secret::new(KEY_B), "ORD-1"),
+    )
+    .await;
+    assert_eq!((st, v["sellerTaxId"].as_str()), (200, Some(B)), "{v}");
+    // A token for B signed with A's key: refused (403), nothing stored.
+    let forged = token::mint(&Secret::new(KEY_A), &claims_for(B, "ORD-9"));
+    let lines = json!([line("午餐", "106.00")]);
+    let (st, v) = post(
+        r,
+        "/v1/invoices",
+        &json!({ "request": request("ORD-9", lines.clone()), "orderToken": forged }),
+    )
+    .await;
+    assert_eq!((st, codes(&v)), (403, vec!["SELLER_FORBIDDEN".to_owned()]), "{v}");
+    // A's token on a page of B's (the envelope names B), or from an origin A
+    // does not allow: 403.
+    let t = token::mint(&Secret::new(KEY_A), &claims_for(A, "ORD-8"));
+    let (st, _) = post(
+        r,
+        "/v1/invoices",
+        &json!({ "request": request("ORD-8", lines.clone()), "orderToken": t, "sellerTaxId": B }),
+    )
+    .await;
+    assert_eq!(st, 403);
+    let resp = r
+        .client
+        .post(format!("{}/v1/invoices", r.base))
+        .header("origin", "https://evil.example.com")
+        .json(&json!({ "request": request("ORD-8", lines.clone()), "orderToken": t }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    // A red letter for B's invoice with A's token: 403.
+    let red = json!({ "request": { "orderId": "RED-1", "reason": "sales_return" }, "orderToken": t });
+    let (st, _) = post(r, &format!("/v1/invoices/{B}:ORD-1/red"), &red).await;
+    assert_eq!(st, 403);
+    // B offers 数电普票 only.
+    let mut special = request("ORD-7", lines.clone());
+    special["invoiceType"] = json!("special");
+    let tb = mint(&as_seller(&cfg, B), "ORD-7", &lines, "106.00", 600);
+    let (st, v) = post(r, "/v1/invoices", &json!({ "request": special, "orderToken": tb })).await;
+    assert_eq!(
+        (st, codes(&v)),
+        (422, vec!["INVOICE_TYPE_NOT_OFFERED".to_owned()]),
+        "{v}"
+    );
+
+    // What a page may show of a seller, and nothing secret.
+    let (st, v) = get_anonymous(r, &format!("/v1/sellers/{B}")).await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        v,
+        json!({ "taxId": B, "name": "示例集团杭州公司", "invoiceTypes": ["normal"] })
+    );
+    let text = v.to_string();
+    assert!(!text.contains(KEY_B) && !text.contains(nn::APP_SECRET));
+    assert_eq!(get_anonymous(r, "/v1/sellers/91000000000000000X").await.0, 404);
+
+    // 诺诺 refuses every token given so far: C's is renewed with its refresh
+    // token (client_id = C's userId), B's with client credentials.
+    let before = s.fake.with(|f| (f.isv_refreshes, f.token_calls));
+    s.fake.expire_tokens();
+    for tax in [B, C] {
+        let (st, v) = post(r, "/v1/invoices", &body(&as_seller(&cfg, tax), "ORD-2")).await;
+        assert_eq!(st, 202, "{v}");
+    }
+    for tax in [B, C] {
+        assert_eq!(final_of(r, tax, "ORD-2").await["status"], "issued");
+    }
+    let after = s.fake.with(|f| (f.isv_refreshes, f.token_calls));
+    assert_eq!(after.0, before.0 + 1, "C renewed once, by refresh");
+    assert_eq!(after.1, before.1 + 2, "one token call per seller");
+    // The token calls are counted per app in the store (the quota's counter).
+    let now = fapiao_proxy::time::now_ms();
+    assert_eq!(
+        fapiao_proxy::provider::nuonuo::token_calls(&r.state.store, ISV_APP_KEY, now).await,
+        2
+    );
+    assert_eq!(
+        fapiao_proxy::provider::nuonuo::token_calls(&r.state.store, nn::APP_KEY, now).await,
+        2
+    );
+
+    // Per seller in the metrics, the reconciliation and the admin view.
+    let text = r
+        .client
+        .get(format!("{}/metrics", r.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for tax in [A, B, C] {
+        assert!(
+            text.contains(&format!("fapiao_seller_orders{{seller=\"{tax}\",status=\"issued\"}}")),
+            "{tax} in {text}"
+        );
+    }
+    let day = fapiao_proxy::time::now_ms();
+    let rep = fapiao_proxy::queues::reconcile::run_for(&r.state, Some(B), day - 86_400_000, day + 60_000).await;
+    assert_eq!(
+        (rep.sellers.clone(), rep.local_orders),
+        (vec![B.to_owned()], 2),
+        "{rep:?}"
+    );
+    assert!(rep.findings.is_empty() && rep.repaired.is_empty(), "{rep:?}");
+    let all = fapiao_proxy::queues::reconcile::run(&r.state, day - 86_400_000, day + 60_000).await;
+    assert_eq!(all.sellers, [A, B, C]);
+    assert_eq!(all.local_orders, 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_isv_token_quota_is_kept_per_app() {
+    // Two token calls allowed for the third-party app: the exchange and one refresh.
+    let s = setup(2).await;
+    let r = &s.r;
+    let cfg = r.state.config.clone();
+    authorize_c(&s).await;
+    s.fake.expire_tokens();
+    let (st, _) = post(r, "/v1/invoices", &body(&as_seller(&cfg, C), "Q-1")).await;
+    assert_eq!(st, 202);
+    assert_eq!(final_of(r, C, "Q-1").await["status"], "issued");
+    // The quota is used up: a refused token is not renewed, the fake is not
+    // called again, and the order waits (not failed, not lost).
+    s.fake.expire_tokens();
+    let calls = s.fake.with(|f| f.app_token_calls.get(ISV_APP_KEY).copied());
+    assert_eq!(calls, Some(2));
+    let (st, _) = post(r, "/v1/invoices", &body(&as_seller(&cfg, C), "Q-2")).await;
+    assert_eq!(st, 202);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        s.fake.with(|f| f.app_token_calls.get(ISV_APP_KEY).copied()),
+        Some(2),
+        "no call past the quota"
+    );
+    let access = token::access_token(&Secret::new(KEY_C), "Q-2");
+    let (_, v) = get_as(r, &format!("/v1/invoices/{C}:Q-2"), &access).await;
+    assert!(matches!(v["status"].as_str(), Some("pending" | "issuing")), "{v}");
+    // Why: the refusal stored beside C's token (every instance backs off on it).
+    let refused = r
+        .state
+        .store
+        .kv_get(&format!("nuonuo.isv.{ISV_APP_KEY}.{C}.access_token.refused"))
+        .await
+        .unwrap()
+        .map(|(v, _)| v)
+        .unwrap_or_default();
+    assert!(
+        refused.contains("token quota used: 2 token calls in 30 days"),
+        "{refused}"
+    );
+    // The other 诺诺 seller (another app) is not held back.
+    let (st, _) = post(r, "/v1/invoices", &body(&as_seller(&cfg, B), "Q-3")).await;
+    assert_eq!(st, 202);
+    assert_eq!(final_of(r, B, "Q-3").await["status"], "issued");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reload_adds_a_fourth_seller_while_orders_are_in_flight() {
+    let s = setup(nn::TOKEN_QUOTA).await;
+    let r = &s.r;
+    let cfg = r.state.config.clone();
+    authorize_c(&s).await;
+    // D is not a seller yet.
+    let (st, v) = post(r, "/v1/invoices", &body(&as_seller(&cfg, D), "R-0")).await;
+    assert_ne!(st, 202, "{v}");
+    // Orders of A, B and C in flight…
+    let mut sent = Vec::new();
+    for i in 0..15 {
+        for tax in [A, B, C] {
+            let id = format!("R-{i}");
+            let (st, v) = post(r, "/v1/invoices", &body(&as_seller(&cfg, tax), &id)).await;
+            assert_eq!(st, 202, "{v}");
+            sent.push((tax, id));
+        }
+    }
+    // …while the file gains D and the admin reloads it.
+    std::fs::write(&s.file, sellers_toml(&s.fake.base, true, nn::TOKEN_QUOTA)).unwrap();
+    let resp = r
+        .client
+        .post(format!("{}/v1/admin/sellers/reload", r.base))
+        .bearer_auth(ADMIN)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["sellers"], json!([A, B, C, D]));
+    for i in 0..5 {
+        let id = format!("R-{i}");
+        let (st, v) = post(r, "/v1/invoices", &body(&as_seller(&cfg, D), &id)).await;
+        assert_eq!(st, 202, "{v}");
+        sent.push((D, id));
+    }
+    // A reload of a broken file keeps the sellers in force and names every problem.
+    write_broken(&s.file);
+    let resp = r
+        .client
+        .post(format!("{}/v1/admin/sellers/reload", r.base))
+        .bearer_auth(ADMIN)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 422);
+    let v: Value = resp.json().await.unwrap();
+    let msg = v["errors"][0]["messageEn"].as_str().unwrap_or("").to_owned();
+    assert!(
+        msg.contains("merchant_key: must have at least 32") && msg.contains("provider: “paper”"),
+        "{msg}"
+    );
+    assert_eq!(
+        get_anonymous(r, &format!("/v1/sellers/{D}")).await.0,
+        200,
+        "D is still a seller"
+    );
+    // Nothing lost: every order issued, once, at its seller.
+    for (tax, id) in &sent {
+        let v = final_of(r, tax, id).await;
+        assert_eq!(v["status"], "issued", "{tax}:{id}: {v}");
+    }
+    let sbx =
+        fapiao_proxy::provider::sandbox::Sandbox::new(r.state.store.clone(), cfg.sandbox.clone(), A.into(), "x".into());
+    assert_eq!(sbx.total().await, 20, "15 of A and 5 of D on the sandbox");
+    let sbx_d =
+        fapiao_proxy::provider::sandbox::Sandbox::new(r.state.store.clone(), cfg.sandbox.clone(), D.into(), "x".into())
+            .with_scope(Some(D.into()));
+    assert_eq!(sbx_d.count("R-0").await, 1);
+    s.fake.with(|f| {
+        assert_eq!(f.billed_by_tax.get(B), Some(&15));
+        assert_eq!(f.billed_by_tax.get(C), Some(&15));
+    });
+    let counts = r.state.store.counts().await.unwrap();
+    let issued = counts.iter().find(|(k, _)| k == "issued").map(|(_, n)| *n);
+    assert_eq!(issued, Some(50));
+}
+
+fn write_broken(file: &Path) {
+    std::fs::write(
+        file,
+        format!("[[seller]]\ntax_id = \"{A}\"\nname = \"x\"\nmerchant_key = \"short\"\nprovider = \"paper\"\n"),
+    )
+    .unwrap();
+}
