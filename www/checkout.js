@@ -3,7 +3,7 @@
 import init, { computeInvoice, buildIssueRequest } from '/pkg/invoice.js';
 import {
   BuyerForm, readTitleQr, submitInvoice, getInvoice, waitForInvoice, ProxyError, say, hasCamera, scanWithCamera,
-  listenForScanner, looksScanned, money, percent, $, el,
+  listenForScanner, looksScanned, money, percent, sellerOfToken, getSeller, offerInvoiceTypes, $, el,
 } from '/invoice-form.js';
 
 // What the merchant's back end sold (the sandbox signs it in demo mode).
@@ -78,6 +78,17 @@ function renderCart() {
   for (const id of ['cart', 'by-rate', 'totals']) $(id).hidden = false;
 }
 
+/** The seller of the order token: its name over the cart, only the invoice types it offers. */
+function showSeller(orderToken) {
+  getSeller(sellerOfToken(orderToken)).then((seller) => {
+    if (!seller) return;
+    $('seller').textContent = `销售方：${seller.name}（${seller.taxId}）`;
+    $('seller').hidden = false;
+    offerInvoiceTypes(form, seller.invoiceTypes);
+    validate();
+  }).catch(() => { /* shown without the seller's name */ });
+}
+
 async function loadOrder() {
   $('cart-status').textContent = '正在加载订单…';
   try {
@@ -90,6 +101,7 @@ async function loadOrder() {
     if (!res.ok) throw new ProxyError(res.status, body.errors ?? []);
     order = { orderId: body.orderId, orderToken: body.orderToken };
     remember(order);
+    showSeller(order.orderToken);
     $('order-id').textContent = order.orderId;
     $('cart-status').textContent = '';
     $('cart-status').hidden = true;
@@ -131,6 +143,7 @@ async function resume() {
   if (!saved?.orderToken) { forget(); return false; }
   order = saved;
   $('order-id').textContent = order.orderId;
+  showSeller(order.orderToken);
   $('cart-status').hidden = true;
   let record = null;
   try {

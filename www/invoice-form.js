@@ -287,6 +287,39 @@ export async function getInvoice(orderId, orderToken) {
   return json(res);
 }
 
+/**
+ * The seller an order token names (its `merchant`): which seller's page this is.
+ * Read without checking the token (the proxy checks it); `null` when unreadable.
+ */
+export function sellerOfToken(orderToken) {
+  try {
+    const payload = String(orderToken).split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const bytes = Uint8Array.from(atob(payload), (c) => c.charCodeAt(0));
+    return JSON.parse(new TextDecoder().decode(bytes)).merchant ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** GET /v1/sellers/{taxId}: what a page may show of a seller (`{ taxId, name, invoiceTypes }`); `null` when unknown. */
+export async function getSeller(taxId) {
+  if (!taxId) return null;
+  const res = await fetch(`/v1/sellers/${encodeURIComponent(taxId)}`);
+  return res.ok ? res.json() : null;
+}
+
+/** Offers only the seller's invoice types: the other choices are disabled (and left if chosen). */
+export function offerInvoiceTypes(form, types) {
+  if (!Array.isArray(types) || !types.length) return;
+  const radios = [...form.querySelectorAll('[name="invoiceType"]')];
+  for (const r of radios) r.disabled = !types.includes(r.value);
+  const first = radios.find((r) => !r.disabled);
+  if (first && radios.some((r) => r.checked && r.disabled)) {
+    first.checked = true;
+    first.dispatchEvent(new Event('change', { bubbles: true }));
+  }
+}
+
 const FINAL = new Set(['issued', 'failed', 'reversed']);
 
 /** Long-polls until the order's status is final, reporting each status seen. */

@@ -5,7 +5,7 @@
 import init, { computeInvoice, buildIssueRequest } from '/pkg/invoice.js';
 import {
   BuyerForm, readTitleQr, submitInvoice, getInvoice, waitForInvoice, ProxyError, say, hasCamera, scanPart,
-  scanWithCamera, listenForScanner, money, $, el,
+  scanWithCamera, listenForScanner, money, getSeller, offerInvoiceTypes, $, el,
 } from '/invoice-form.js';
 
 const T = {
@@ -155,6 +155,14 @@ async function openReceipt(text, { replace = false } = {}) {
   $('start-msg').replaceChildren();
   buyerForm.reset();
   showReceipt();
+  // The receipt's seller as the proxy knows it (one kiosk serves every seller of
+  // a group or mall): its registered name, and the invoice types it offers.
+  const shown = receipt;
+  getSeller(receipt.merchant).then((seller) => {
+    if (!seller || receipt !== shown) return;
+    $('r-store').textContent = seller.name;
+    offerInvoiceTypes(form, seller.invoiceTypes);
+  }).catch(() => { /* the token's own name stays */ });
   $('r-warn').replaceChildren(...r.warnings.map((i) => el('div', { className: 'warn', textContent: `⚠ ${say(i, lang)}` })));
   $('already').hidden = true;
   form.hidden = false;

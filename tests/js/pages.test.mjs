@@ -124,6 +124,8 @@ async function issued(p) {
 
 test('checkout: cart totals from the package, then a company 数电专票 end to end', async () => {
   const { p, problems, posts } = await open('/checkout.html');
+  // The seller of the order token, as the proxy names it (/v1/sellers/{taxId}).
+  await p.locator('#seller').getByText('销售方：示例商户（沙箱）（339902999999789113）').waitFor();
   assert.equal(await p.locator('#t-incl').innerText(), '¥1,545.00');
   assert.equal(await p.locator('#t-words').innerText(), '壹仟伍佰肆拾伍元整');
   const rates = await p.locator('#by-rate tbody tr').allInnerTexts();
