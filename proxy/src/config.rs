@@ -999,13 +999,6 @@ impl Config {
         self.baiwang = home.baiwang.clone();
         self.hooks.webhook_url = home.webhook_url.clone();
         self.hooks.webhook_secret = home.webhook_secret.clone();
-        for s in &sellers {
-            for o in &s.allowed_origins {
-                if !self.allowed_origins.contains(o) {
-                    self.allowed_origins.push(o.clone());
-                }
-            }
-        }
         if !file_hosts_given && sellers.iter().any(|s| s.provider == ProviderKind::Nuonuo) {
             for h in NUONUO_FILE_HOSTS {
                 if !self.hooks.file_hosts.iter().any(|x| x == h) {

@@ -228,7 +228,7 @@ impl<'a> Table<'a> {
 
     fn required(&self, k: &str, p: &mut Problems) -> Option<String> {
         let v = self.str(k, p);
-        if v.is_none() && !self.t.get(k).is_some_and(|v| !v.is_str()) {
+        if v.is_none() && self.t.get(k).is_none_or(|v| v.is_str()) {
             p.add(&format!("{}.{k}", self.at), "required");
         }
         v

@@ -113,15 +113,19 @@ pub fn router(state: Arc<AppState>, more: Router<Arc<AppState>>) -> Router {
         .layer(DefaultBodyLimit::max(c.body_limit))
         .layer(RequestBodyLimitLayer::new(c.body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), guard));
-    if !c.allowed_origins.is_empty() {
-        let origins: Vec<HeaderValue> = c
-            .allowed_origins
-            .iter()
-            .filter_map(|o| HeaderValue::from_str(o).ok())
-            .collect();
+    if !c.allowed_origins.is_empty() || c.sellers_file.is_some() {
+        // FAPIAO_ALLOWED_ORIGINS and every seller's `allowed_origins`, as the
+        // sellers in force list them (a reload changes them).
+        let fixed: Vec<String> = c.allowed_origins.clone();
+        let st = state.clone();
+        let allowed = move |origin: &HeaderValue, _: &axum::http::request::Parts| {
+            origin
+                .to_str()
+                .is_ok_and(|o| fixed.iter().any(|f| f == o) || st.sellers.get().origin_allowed(o))
+        };
         api = api.layer(
             CorsLayer::new()
-                .allow_origin(AllowOrigin::list(origins))
+                .allow_origin(AllowOrigin::predicate(allowed))
                 .allow_methods([Method::GET, Method::POST])
                 .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
                 .max_age(Duration::from_secs(600)),

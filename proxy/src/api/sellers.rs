@@ -76,7 +76,13 @@ pub(crate) fn check_page(seller: &Entry, headers: &HeaderMap, body: &[u8]) -> Re
     }
     let origins = &seller.seller.allowed_origins;
     if let Some(o) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        if !origins.is_empty() && !origins.iter().any(|a| a == o.trim_end_matches('/')) {
+        let o = o.trim_end_matches('/');
+        // The proxy's own pages (same origin) are every seller's.
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let same = o
+            .split_once("://")
+            .is_some_and(|(_, h)| !host.is_empty() && h.eq_ignore_ascii_case(host));
+        if !same && !origins.is_empty() && !origins.iter().any(|a| a == o) {
             return Err(forbidden("origin"));
         }
     }
