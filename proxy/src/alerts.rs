@@ -469,7 +469,7 @@ pub async fn readings(state: &AppState) -> Result<Vec<Reading>, StoreError> {
         },
     });
     // Without a webhook URL events wait by design: no backlog alert.
-    let hooks_on = state.config.hooks.webhook_url.is_some();
+    let hooks_on = state.config.hooks.webhook_url.is_some() || set.all().any(|e| e.seller.webhook_url.is_some());
     out.push(Reading {
         name: "outbox_backlog",
         active: hooks_on && pending_events > a.outbox_backlog,

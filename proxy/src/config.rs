@@ -1206,6 +1206,50 @@ mod tests {
     }
 
     #[test]
+    fn a_sellers_file_makes_the_home_seller_the_single_seller() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sellers.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[[seller]]\ntax_id = \"91330100MA2H000001\"\nname = \"甲\"\nmerchant_key = \"{}\"\n\n\
+                 [[seller]]\ntax_id = \"91330100MA2H000002\"\nname = \"乙\"\nhome = true\nprovider = \"nuonuo\"\n\
+                 merchant_key = \"{}\"\nallowed_origins = [\"https://b.example\"]\n[seller.nuonuo]\napp_key = \"k\"\napp_secret = \"s3cret-b\"\n",
+                "a".repeat(32),
+                "b".repeat(32)
+            ),
+        )
+        .unwrap();
+        let f = file.to_string_lossy().to_string();
+        let c = with(&[("FAPIAO_SELLERS_FILE", &f)]).unwrap();
+        assert_eq!(c.sellers.len(), 2);
+        assert_eq!(
+            (c.seller_tax_id.as_str(), c.provider, c.demo),
+            ("91330100MA2H000002", ProviderKind::Nuonuo, false)
+        );
+        assert_eq!(c.merchant_key.expose(), "b".repeat(32));
+        assert_eq!(
+            c.hooks.file_hosts, NUONUO_FILE_HOSTS,
+            "a 诺诺 seller brings 诺诺's file hosts"
+        );
+        assert!(!format!("{c:?}").contains("s3cret-b"));
+        // Every problem of the file, one per line, each naming its place.
+        std::fs::write(
+            &file,
+            "[[seller]]\ntax_id = \"x\"\nname = \"甲\"\nmerchant_key = \"short\"\nwebhook_url = \"ftp://x\"\n",
+        )
+        .unwrap();
+        let e = with(&[("FAPIAO_SELLERS_FILE", &f)]).unwrap_err();
+        let lines: Vec<&str> = e.lines().collect();
+        assert_eq!(lines.len(), 3, "{e}");
+        assert!(
+            lines.iter().all(|l| l.starts_with(&format!("{f}: seller[1] (x)."))),
+            "{e}"
+        );
+        assert!(!e.contains("short"), "the key is not echoed: {e}");
+    }
+
+    #[test]
     fn toml_file_and_env_precedence_and_secret_files() {
         let dir = tempfile::tempdir().unwrap();
         let secret = dir.path().join("secret");

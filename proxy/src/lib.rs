@@ -86,11 +86,13 @@ impl AppState {
     /// problem is returned. Orders in flight are not touched.
     pub async fn reload_sellers(&self) -> Result<Vec<String>, Vec<String>> {
         let lookup = |k: &str| std::env::var(k).ok();
-        let list = sellers::reread(&self.config, &lookup)?;
         let home = self.sellers.get().home.clone();
         let (config, store) = (&self.config, &self.store);
         let make = |s: &sellers::Seller| provider::for_seller(config, s, store, s.tax_id == home);
-        let out = self.sellers.reload(config, list, &make).await;
+        let out = match sellers::reread(config, &lookup) {
+            Ok(list) => self.sellers.reload(config, list, &make).await,
+            Err(problems) => Err(problems),
+        };
         match &out {
             Ok(names) => tracing::info!(sellers = ?names, "sellers reloaded"),
             Err(problems) => {

@@ -509,3 +509,113 @@ fn write_broken(file: &Path) {
     )
     .unwrap();
 }
+
+/// The real binary: SIGHUP reads the sellers file again; a broken file is
+/// refused and the sellers in force stay.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_sellers_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sellers.toml");
+    let one = format!("[[seller]]\ntax_id = \"{A}\"\nname = \"示例集团总部\"\nmerchant_key = \"{KEY_A}\"\n");
+    std::fs::write(&file, &one).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fapiao-proxy"))
+        .env_clear()
+        .env("FAPIAO_SELLERS_FILE", &file)
+        .env("FAPIAO_LISTEN", format!("127.0.0.1:{port}"))
+        .env(
+            "FAPIAO_DATABASE_URL",
+            format!("sqlite:{}", dir.path().join("db.sqlite").display()),
+        )
+        .env("FAPIAO_LOG", "error")
+        .env("FAPIAO_LOG_FORMAT", "json")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The log, line by line (a refused reload says so, one line per problem).
+    let (log_tx, log_rx) = std::sync::mpsc::channel::<String>();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = log_tx.send(line);
+        }
+    });
+    let client = reqwest::Client::new();
+    let status_of = |tax: &'static str| {
+        let client = client.clone();
+        async move {
+            match client
+                .get(format!("http://127.0.0.1:{port}/v1/sellers/{tax}"))
+                .send()
+                .await
+            {
+                Ok(r) => r.status().as_u16(),
+                Err(_) => 0,
+            }
+        }
+    };
+    // Started: A is a seller, D is not.
+    let mut up = false;
+    for _ in 0..400 {
+        if status_of(A).await == 200 {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(up, "the proxy did not start");
+    assert_eq!(status_of(D).await, 404);
+    let hup = || {
+        let ok = std::process::Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -HUP");
+    };
+    std::fs::write(
+        &file,
+        format!("{one}\n[[seller]]\ntax_id = \"{D}\"\nname = \"示例集团广州公司\"\nmerchant_key = \"{KEY_D}\"\n"),
+    )
+    .unwrap();
+    hup();
+    // The signal is handled asynchronously: D appears after it (tries, not a clock).
+    let mut added = false;
+    for _ in 0..400 {
+        if status_of(D).await == 200 {
+            added = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(added, "SIGHUP did not add the seller");
+    // A broken file: refused with each problem logged, both sellers stay.
+    write_broken(&file);
+    hup();
+    let mut problems = Vec::new();
+    while problems.len() < 2 {
+        let line = log_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the refused reload is logged");
+        if line.contains("sellers not reloaded") {
+            problems.push(line);
+        }
+    }
+    assert!(
+        problems
+            .iter()
+            .any(|l| l.contains("merchant_key: must have at least 32")),
+        "{problems:?}"
+    );
+    assert!(problems.iter().any(|l| l.contains("provider: “paper”")), "{problems:?}");
+    assert_eq!((status_of(A).await, status_of(D).await), (200, 200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
