@@ -414,13 +414,16 @@ CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, un
     ledger_schema::DELIVERY_QUEUE,
     // 5: the field a failure is about (the same DDL on PostgreSQL).
     ERROR_FIELD,
-    // 6: the seller of each order, derived from its key (see crate::sellers):
-    // "" for the home seller, else the tax ID before the ":".
-    "
+    // 6: the seller of each order (see crate::sellers).
+    SELLER_COLUMN,
+];
+
+/// Migration: the seller of each order, derived from its key: "" for the home
+/// seller, else the tax ID before the ":" (see [`crate::sellers`]).
+pub(crate) const SELLER_COLUMN: &str = "
 ALTER TABLE orders ADD COLUMN seller TEXT GENERATED ALWAYS AS
   (CASE WHEN instr(order_id, ':') > 0 THEN substr(order_id, 1, instr(order_id, ':') - 1) ELSE '' END) VIRTUAL;
-CREATE INDEX IF NOT EXISTS orders_seller ON orders(seller, status);",
-];
+CREATE INDEX IF NOT EXISTS orders_seller ON orders(seller, status);";
 
 /// Migration: the field of a stored failure.
 pub(crate) const ERROR_FIELD: &str = "ALTER TABLE orders ADD COLUMN error_field TEXT;";

@@ -90,12 +90,16 @@ CREATE TRIGGER orders_status_changed AFTER UPDATE ON orders
     super::ledger_schema::DELIVERY_QUEUE,
     // 4: the field of a stored failure.
     super::ERROR_FIELD,
-    // 5: the seller of each order, derived from its key (as SQLite's migration 6).
-    "
+    // 5: the seller of each order (as SQLite's SELLER_COLUMN).
+    SELLER_COLUMN,
+];
+
+/// Migration: the seller of each order, derived from its key: "" for the home
+/// seller, else the tax ID before the ":" (see [`crate::sellers`]).
+const SELLER_COLUMN: &str = "
 ALTER TABLE orders ADD COLUMN IF NOT EXISTS seller TEXT GENERATED ALWAYS AS
   (CASE WHEN strpos(order_id, ':') > 0 THEN split_part(order_id, ':', 1) ELSE '' END) STORED;
-CREATE INDEX IF NOT EXISTS orders_seller ON orders(seller, status);",
-];
+CREATE INDEX IF NOT EXISTS orders_seller ON orders(seller, status);";
 
 /// The advisory lock key that serialises migrations ("fapiao" in ASCII).
 const MIGRATION_LOCK: i64 = 0x66_61_70_69_61_6f;
