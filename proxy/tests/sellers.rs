@@ -619,3 +619,85 @@ async fn sighup_reloads_the_sellers_file() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// A database of a single-seller deployment (schema before the seller column)
+/// opened with a sellers file: the schema step adds the column, the old orders
+/// are the home seller's, and their ids are free again at the other sellers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_seller_database_becomes_the_home_sellers() {
+    if on_postgres() {
+        eprintln!("SKIPPED on PostgreSQL: the old schema is built with SQLite here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fapiao.sqlite");
+    {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        for sql in &fapiao_proxy::store::SQLITE_MIGRATIONS[..5] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.execute_batch("PRAGMA user_version = 5").unwrap();
+        let request = serde_json::to_string(&request("OLD-1", json!([line("午餐", "106.00")]))).unwrap();
+        c.execute(
+            "INSERT INTO orders (order_id, kind, fingerprint, request, status, next_attempt_at, created_at, updated_at, invoice_number, issued_at)
+             VALUES ('OLD-1', 'blue', 'fp', ?1, 'issued', 0, 1, 1, '26332000000000000001', 1)",
+            [&request],
+        )
+        .unwrap();
+    }
+    let file = dir.path().join("sellers.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[seller]]\ntax_id = \"{A}\"\nname = \"总部\"\nmerchant_key = \"{KEY_A}\"\n\n[[seller]]\ntax_id = \"{D}\"\nname = \"广州\"\nmerchant_key = \"{KEY_D}\"\n"
+        ),
+    )
+    .unwrap();
+    let mut config = Config::for_tests(&db);
+    config.use_sellers_file(&file).unwrap();
+    let store = open_store(&config).await;
+    let sbx = sandbox(&store, &config);
+    let r = serve(App::start_with(config.clone(), store, sbx).await.unwrap()).await;
+    let (st, v) = get_as(
+        &r,
+        "/v1/invoices/OLD-1",
+        &token::access_token(&Secret::new(KEY_A), "OLD-1"),
+    )
+    .await;
+    assert_eq!(
+        (st, v["sellerTaxId"].as_str(), v["status"].as_str()),
+        (200, Some(A), Some("issued")),
+        "{v}"
+    );
+    let (st, _) = get_as(
+        &r,
+        &format!("/v1/invoices/{D}:OLD-1"),
+        &token::access_token(&Secret::new(KEY_A), "OLD-1"),
+    )
+    .await;
+    assert_eq!(st, 403, "A's credential is not D's");
+    // The id is taken at A, free at D.
+    let (st, _) = post(&r, "/v1/invoices", &body(&as_seller(&config, A), "OLD-1")).await;
+    assert_eq!(st, 409);
+    let (st, v) = post(&r, "/v1/invoices", &body(&as_seller(&config, D), "OLD-1")).await;
+    assert_eq!(st, 202, "{v}");
+    assert_eq!(final_of(&r, D, "OLD-1").await["status"], "issued");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let mut rows: Vec<(String, String)> = c
+        .prepare("SELECT order_id, seller FROM orders")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        [
+            (format!("{D}:OLD-1"), D.to_owned()),
+            ("OLD-1".to_owned(), String::new())
+        ]
+    );
+    let version: i64 = c.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
+    assert_eq!(version as usize, fapiao_proxy::store::SQLITE_MIGRATIONS.len());
+}
