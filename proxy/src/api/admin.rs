@@ -94,6 +94,12 @@ pub async fn deliver(State(state): S, Path(order_ref): Path<String>, body: Bytes
         }
         other => other.map_err(token_error)?,
     };
+    if claims.merchant != seller.seller.tax_id {
+        return Err(token_error(ProxyProblem::TokenMismatch {
+            what: "the seller",
+            what_zh: "销方",
+        }));
+    }
     let id = super::sellers::key_for_seller(&state.sellers.get(), &seller.seller.tax_id, &order_ref)?;
     if claims.order_id != crate::sellers::order_id_of(&id) {
         return Err(token_error(ProxyProblem::TokenMismatch {
@@ -111,7 +117,7 @@ pub async fn deliver(State(state): S, Path(order_ref): Path<String>, body: Bytes
                 StatusCode::CONFLICT,
                 "orderId",
                 ProxyProblem::DeliveryNotIssued {
-                    order_id: r.order_id.clone(),
+                    order_id: crate::sellers::order_id_of(&r.order_id).to_owned(),
                 },
             ))
         }
@@ -197,7 +203,7 @@ pub async fn file(
             StatusCode::NOT_FOUND,
             "file",
             ProxyProblem::FileNotAvailable {
-                order_id: r.order_id.clone(),
+                order_id: crate::sellers::order_id_of(&r.order_id).to_owned(),
                 kind: which.chars().take(8).collect(),
             },
         )

@@ -491,7 +491,9 @@ async fn answer(state: &AppState, inserted: Inserted, kind: &'static str, fp: &s
         Inserted::Existing(r) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "orderId",
-            ProxyProblem::OrderConflict { order_id: r.order_id },
+            ProxyProblem::OrderConflict {
+                order_id: crate::sellers::order_id_of(&r.order_id).to_owned(),
+            },
         )),
     }
 }
