@@ -433,18 +433,40 @@ pub async fn readings(state: &AppState) -> Result<Vec<Reading>, StoreError> {
     let q = crate::metrics::queues(&state.store).await?;
     let (pending_events, archive_failed) = (q.outbox_pending, q.archive_failed);
     let order_age = (q.oldest_unfinished_s * 1000.0) as i64;
+    // Several sellers: the alert names those whose orders are stuck.
+    let set = state.sellers.get();
+    let stuck: Vec<String> = q
+        .seller_oldest_unfinished_s
+        .iter()
+        .filter(|(_, s)| (*s * 1000.0) as i64 > a.order_age.as_millis() as i64)
+        .map(|(seller, s)| {
+            let tax = if seller.is_empty() {
+                set.home.as_str()
+            } else {
+                seller.as_str()
+            };
+            format!("{tax} ({} min)", (*s / 60.0) as i64)
+        })
+        .collect();
     out.push(Reading {
         name: "order_stuck",
         active: order_age > a.order_age.as_millis() as i64,
-        summary: format!(
-            "the oldest unfinished order is {} min old (limit {} min)",
-            order_age / 60_000,
-            a.order_age.as_secs() / 60
-        ),
+        summary: if set.order.len() > 1 && !stuck.is_empty() {
+            format!(
+                "unfinished orders older than {} min at seller {}",
+                a.order_age.as_secs() / 60,
+                stuck.join(", ")
+            )
+        } else {
+            format!(
+                "the oldest unfinished order is {} min old (limit {} min)",
+                order_age / 60_000,
+                a.order_age.as_secs() / 60
+            )
+        },
     });
     // Each seller has its own provider and breaker: the alert names the sellers
     // whose breaker is open (one seller's provider outage is that seller's).
-    let set = state.sellers.get();
     let open: Vec<String> = set
         .all()
         .filter(|e| e.breaker.is_open())

@@ -47,6 +47,8 @@ pub struct Queues {
     pub archive_failed: i64,
     /// Stored orders by seller (tax ID; "" for the home seller) and status.
     pub seller_orders: Vec<(String, String, i64)>,
+    /// Per seller ("" for the home seller): the age of its oldest unfinished order (s).
+    pub seller_oldest_unfinished_s: Vec<(String, f64)>,
 }
 
 /// Reads the queue figures from the store (the same for every instance on it).
@@ -66,22 +68,31 @@ pub async fn queues(store: &crate::store::Store) -> Result<Queues, crate::store:
             })
         })
         .await?;
-    let seller_orders = store
+    let (seller_orders, seller_oldest) = store
         .transaction(|c| {
             Box::pin(async move {
-                c.query(
-                    "SELECT seller, status, COUNT(*) FROM orders GROUP BY seller, status",
-                    &[],
-                )
-                .await?
-                .iter()
-                .map(|r| Ok((r.text(0)?, r.text(1)?, r.int(2)?)))
-                .collect::<Result<Vec<_>, crate::store::StoreError>>()
+                let counts = c
+                    .query("SELECT seller, status, COUNT(*) FROM orders GROUP BY seller, status", &[])
+                    .await?
+                    .iter()
+                    .map(|r| Ok((r.text(0)?, r.text(1)?, r.int(2)?)))
+                    .collect::<Result<Vec<_>, crate::store::StoreError>>()?;
+                let oldest = c
+                    .query(
+                        "SELECT seller, MIN(created_at) FROM orders WHERE status IN ('pending', 'issuing') GROUP BY seller",
+                        &[],
+                    )
+                    .await?
+                    .iter()
+                    .map(|r| Ok((r.text(0)?, r.int(1)?)))
+                    .collect::<Result<Vec<_>, crate::store::StoreError>>()?;
+                Ok((counts, oldest))
             })
         })
         .await?;
     let age = |t: Option<i64>| t.map(|t| (now - t).max(0) as f64 / 1000.0).unwrap_or(0.0);
     Ok(Queues {
+        seller_oldest_unfinished_s: seller_oldest.into_iter().map(|(s, t)| (s, age(Some(t)))).collect(),
         seller_orders,
         orders,
         oldest_unfinished_s: age(oldest),
@@ -118,6 +129,7 @@ pub struct Metrics {
     seller_orders: Family<Labels, Gauge>,
     seller_breaker_open: Family<Labels, Gauge>,
     seller_token_refused: Family<Labels, Gauge>,
+    seller_oldest: Family<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>,
 }
 
 /// Per seller at a scrape: (tax ID, breaker open, token endpoint refusing).
@@ -251,7 +263,15 @@ impl Metrics {
             "1 while the token endpoint of the seller's provider refuses",
             seller_token_refused.clone(),
         );
+        let seller_oldest = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register_with_unit(
+            "seller_order_oldest_unfinished_age",
+            "Age of the seller's oldest pending or issuing order (sellers with one)",
+            Unit::Seconds,
+            seller_oldest.clone(),
+        );
         Metrics {
+            seller_oldest,
             seller_accepted,
             seller_outcomes,
             seller_provider_calls,
@@ -335,6 +355,13 @@ impl Metrics {
             self.seller_orders
                 .get_or_create(&vec![("seller", seller.to_owned()), ("status", status.clone())])
                 .set(*n);
+        }
+        self.seller_oldest.clear();
+        for (seller, age) in &queues.seller_oldest_unfinished_s {
+            let seller = if seller.is_empty() { home } else { seller.as_str() };
+            self.seller_oldest
+                .get_or_create(&vec![("seller", seller.to_owned())])
+                .set(*age);
         }
         self.seller_breaker_open.clear();
         self.seller_token_refused.clear();

@@ -101,6 +101,10 @@ struct Setup {
 }
 
 async fn setup(isv_quota: u32) -> Setup {
+    setup_with(isv_quota, |_| {}).await
+}
+
+async fn setup_with(isv_quota: u32, tweak: impl FnOnce(&mut Config)) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("b.key"), format!("{KEY_B}\n")).unwrap();
     let fake = nn::start().await;
@@ -109,6 +113,7 @@ async fn setup(isv_quota: u32) -> Setup {
     let mut config = test_config(dir.path()).await;
     config.use_sellers_file(&file).unwrap();
     config.hooks.admin_token = Some(Secret::new(ADMIN));
+    tweak(&mut config);
     assert_eq!(
         config.seller_tax_id, A,
         "the home seller's settings are the single-seller ones"
@@ -378,7 +383,8 @@ async fn three_sellers_on_two_providers_stay_apart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_isv_token_quota_is_kept_per_app() {
     // Two token calls allowed for the third-party app: the exchange and one refresh.
-    let s = setup(2).await;
+    // (Any unfinished order counts as stuck here, to see the alert name its seller.)
+    let s = setup_with(2, |c| c.alerts.order_age = Duration::ZERO).await;
     let r = &s.r;
     let cfg = r.state.config.clone();
     authorize_c(&s).await;
@@ -414,6 +420,29 @@ async fn the_isv_token_quota_is_kept_per_app() {
     assert!(
         refused.contains("token quota used: 2 token calls in 30 days"),
         "{refused}"
+    );
+    // The waiting order is C's in the metrics and in the stuck-order alert.
+    let text = r
+        .client
+        .get(format!("{}/metrics", r.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(&format!(
+            "fapiao_seller_order_oldest_unfinished_age_seconds{{seller=\"{C}\"}}"
+        )),
+        "{text}"
+    );
+    let readings = fapiao_proxy::alerts::readings(&r.state).await.unwrap();
+    let stuck = readings.iter().find(|x| x.name == "order_stuck").unwrap();
+    assert!(
+        stuck.active && stuck.summary.contains(C) && !stuck.summary.contains(B),
+        "{}",
+        stuck.summary
     );
     // The other 诺诺 seller (another app) is not held back.
     let (st, _) = post(r, "/v1/invoices", &body(&as_seller(&cfg, B), "Q-3")).await;
