@@ -729,4 +729,62 @@ async fn a_single_seller_database_becomes_the_home_sellers() {
     );
     let version: i64 = c.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
     assert_eq!(version as usize, fapiao_proxy::store::SQLITE_MIGRATIONS.len());
+    drop(c);
+
+    // The command line, per seller and for the group.
+    let today = fapiao_proxy::time::cst_plain(fapiao_proxy::time::now_ms())[..10].to_owned();
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_fapiao-proxy"))
+            .args(args)
+            .env_clear()
+            .env("FAPIAO_SELLERS_FILE", &file)
+            .env("FAPIAO_DATABASE_URL", format!("sqlite:{}", db.display()))
+            .env("FAPIAO_ARCHIVE_DIR", dir.path().join("archive"))
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (code, text) = cli(&["reconcile", "--from", &today, "--to", &today, "--seller", D, "--json"]);
+    let rep: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{code:?} {text}"));
+    assert_eq!(
+        (rep["sellers"].clone(), rep["localOrders"].clone()),
+        (json!([D]), json!(1)),
+        "{rep}"
+    );
+    let (_, text) = cli(&["reconcile", "--from", &today, "--to", &today, "--json"]);
+    let rep: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(rep["sellers"], json!([A, D]));
+    let out = dir.path().join("export");
+    let (_, text) = cli(&[
+        "archive",
+        "export",
+        "--from",
+        &today,
+        "--to",
+        &today,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    for tax in [A, D] {
+        assert!(out.join(tax).join("index.csv").exists(), "{tax}: {text}");
+    }
+    // A token for D signed with D's key from the sellers file.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fapiao-proxy"))
+        .args(["token", "--seller", D, "--order-id", "CLI-1"])
+        .env_clear()
+        .env("FAPIAO_SELLERS_FILE", &file)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let lines = json!([line("午餐", "106.00")]).to_string();
+        child.stdin.take().unwrap().write_all(lines.as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let t = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let claims = token::verify(&Secret::new(KEY_D), &t, fapiao_proxy::time::now_s()).unwrap();
+    assert_eq!((claims.merchant.as_str(), claims.order_id.as_str()), (D, "CLI-1"));
+    assert!(token::verify(&Secret::new(KEY_A), &t, fapiao_proxy::time::now_s()).is_err());
 }
