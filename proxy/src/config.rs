@@ -970,6 +970,20 @@ impl Config {
         Ok(config)
     }
 
+    /// The configuration with `tax_id`'s seller as the single seller (its
+    /// provider, account, identity and key), and that seller; `None` when no
+    /// seller has this tax ID.
+    pub fn as_seller(&mut self, tax_id: &str) -> Option<crate::sellers::Seller> {
+        let s = self.sellers.iter().find(|s| s.tax_id == tax_id)?.clone();
+        self.provider = s.provider;
+        self.seller_tax_id = s.tax_id.clone();
+        self.seller_name = s.name.clone();
+        self.merchant_key = s.merchant_key.clone();
+        self.nuonuo = s.nuonuo.clone();
+        self.baiwang = s.baiwang.clone();
+        Some(s)
+    }
+
     /// Uses the sellers file at `path` (as `FAPIAO_SELLERS_FILE` does; `…_env`
     /// references are read from the process environment).
     pub fn use_sellers_file(&mut self, path: impl Into<PathBuf>) -> Result<(), String> {

@@ -23,7 +23,7 @@ USAGE:
                                   copy the archived files of invoices issued in the range,
                                   checksums verified, with index.csv and index.json (one seller;
                                   with several sellers and no --seller, one folder DIR/TAXID each)
-  fapiao-proxy selftest [--json] [--production --max-invoices N] [--buyer-name NAME]
+  fapiao-proxy selftest [--json] [--production --max-invoices N] [--buyer-name NAME] [--seller TAXID]
                         [--buyer-tax-id ID] [--email ADDR] [--poll-ms MS]
                                   try every capability against the provider's test environment:
                                   token, a 普票 and a 专票, query, files, delivery, partial and
@@ -175,14 +175,32 @@ fn selftest(args: &[String]) -> ExitCode {
         eprintln!("fapiao-proxy selftest: {code}: {e}");
         ExitCode::from(2)
     };
-    let (opts, json_out) = match fapiao_proxy::selftest::parse_args(args) {
+    // `--seller TAXID`: one seller of the sellers file, with its own provider account.
+    let mut args = args.to_vec();
+    let seller = match args.iter().position(|a| a == "--seller") {
+        Some(i) if i + 1 < args.len() => {
+            let t = args.remove(i + 1);
+            args.remove(i);
+            Some(t.trim().to_ascii_uppercase())
+        }
+        Some(_) => return fail("USAGE", &"--seller needs a value"),
+        None => None,
+    };
+    let (opts, json_out) = match fapiao_proxy::selftest::parse_args(&args) {
         Ok(v) => v,
         Err(e) => return fail(e.code(), &e),
     };
-    let config = match Config::from_env() {
+    let mut config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => return fail("CONFIG", &e),
     };
+    let mut chosen = None;
+    if let Some(t) = &seller {
+        match config.as_seller(t) {
+            Some(s) => chosen = Some(s),
+            None => return fail("CONFIG", &format!("--seller: no seller {t} is configured")),
+        }
+    }
     if let Err(e) = fapiao_proxy::selftest::check(&config, &opts) {
         return fail(e.code(), &e);
     }
@@ -195,7 +213,15 @@ fn selftest(args: &[String]) -> ExitCode {
             Ok(s) => s,
             Err(e) => return fail("FAPIAO_DATABASE_URL", &e),
         };
-        let provider = match fapiao_proxy::provider::from_config(&config, &store) {
+        let provider = match &chosen {
+            // The seller's own client (a third-party app's token is the seller's).
+            Some(s) => {
+                let home = config.sellers.first().is_some_and(|h| h.tax_id == s.tax_id);
+                fapiao_proxy::provider::for_seller(&config, s, &store, home)
+            }
+            None => fapiao_proxy::provider::from_config(&config, &store),
+        };
+        let provider = match provider {
             Ok(p) => p,
             Err(e) => return fail("CONFIG", &e),
         };

@@ -378,6 +378,25 @@ async fn three_sellers_on_two_providers_stay_apart() {
     let all = fapiao_proxy::queues::reconcile::run(&r.state, day - 86_400_000, day + 60_000).await;
     assert_eq!(all.sellers, [A, B, C]);
     assert_eq!(all.local_orders, 5);
+
+    // The self-test of the seller that authorized the app: every capability
+    // through the third-party token and C's userTax (`fapiao-proxy selftest --seller`).
+    let before = s.fake.with(|f| f.billed_by_tax.get(C).copied().unwrap_or(0));
+    let mut cc = cfg.clone();
+    let seller_c = cc.as_seller(C).unwrap();
+    let provider = fapiao_proxy::provider::for_seller(&cc, &seller_c, &r.state.store, false).unwrap();
+    let opts = fapiao_proxy::selftest::Options {
+        poll: Duration::from_millis(20),
+        max_polls: 50,
+        ..Default::default()
+    };
+    let report = fapiao_proxy::selftest::run(&cc, provider, &opts).await.unwrap();
+    assert!(report.passed(), "{}", report.text());
+    let c_invoices = s.fake.with(|f| f.billed_by_tax.get(C).copied().unwrap_or(0));
+    assert!(
+        c_invoices >= before + 2,
+        "the self-test issued at C: {before} → {c_invoices}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

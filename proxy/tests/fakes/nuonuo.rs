@@ -288,7 +288,8 @@ async fn gateway(
                 }
             }
             "nuonuo.OpeMplatform.saveInvoiceRedConfirm" => {
-                let no = v["orderNo"].as_str().unwrap_or("").to_owned();
+                let raw = v["orderNo"].as_str().unwrap_or("").to_owned();
+                let no = key_of(&raw);
                 *s.submissions.entry(no.clone()).or_default() += 1;
                 let blue = s
                     .invoices
@@ -319,7 +320,7 @@ async fn gateway(
                     s.invoices.insert(
                         no.clone(),
                         Inv {
-                            order_no: no.clone(),
+                            order_no: raw.clone(),
                             red: true,
                             special: blue.special,
                             number,
