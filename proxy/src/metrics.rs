@@ -266,7 +266,7 @@ impl Metrics {
         let seller_oldest = Family::<Labels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
         registry.register_with_unit(
             "seller_order_oldest_unfinished_age",
-            "Age of the seller's oldest pending or issuing order (sellers with one)",
+            "Age of the seller's oldest pending or issuing order (0: none)",
             Unit::Seconds,
             seller_oldest.clone(),
         );
@@ -357,6 +357,11 @@ impl Metrics {
                 .set(*n);
         }
         self.seller_oldest.clear();
+        for (seller, _, _) in sellers {
+            self.seller_oldest
+                .get_or_create(&vec![("seller", seller.clone())])
+                .set(0.0);
+        }
         for (seller, age) in &queues.seller_oldest_unfinished_s {
             let seller = if seller.is_empty() { home } else { seller.as_str() };
             self.seller_oldest
