@@ -83,8 +83,11 @@ pub struct NuonuoSettings {
     /// it: tokens by authorization code and refresh (`client_id` = `userId`),
     /// `userTax` on every call (providers.md §1.3). False: a self-use app.
     pub isv: bool,
-    /// The ISV app's `redirect_uri` (sent with the authorization-code exchange).
+    /// The ISV app's `redirect_uri` (sent with the authorization-code exchange;
+    /// point it at `/v1/callbacks/nuonuo/authorized` of this proxy).
     pub redirect_uri: Option<String>,
+    /// 诺诺's authorization page (`https://open.nuonuo.com/authorize`).
+    pub authorize_url: String,
     /// Token-endpoint calls allowed per app in 30 days (诺诺: 50); the proxy
     /// counts its calls per AppKey in the store and makes no call beyond it.
     pub token_quota: u32,
@@ -860,6 +863,7 @@ impl Config {
                 show_seller_bank: src.parse("FAPIAO_NUONUO_SHOW_SELLER_BANK", false, "true or false")?,
                 isv: false,
                 redirect_uri: None,
+                authorize_url: crate::sellers::NUONUO_AUTHORIZE_URL.into(),
                 token_quota: crate::sellers::NUONUO_TOKEN_QUOTA,
                 seller_address: None,
                 seller_phone: None,

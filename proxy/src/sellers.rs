@@ -55,6 +55,9 @@ use crate::store::Store;
 /// The token calls 诺诺 allows per app in 30 days (providers.md §1.3).
 pub const NUONUO_TOKEN_QUOTA: u32 = 50;
 
+/// 诺诺's authorization page for third-party apps (providers.md §1.2).
+pub const NUONUO_AUTHORIZE_URL: &str = "https://open.nuonuo.com/authorize";
+
 /// The store key of the home seller's tax ID.
 pub const HOME_KEY: &str = "sellers.home";
 
@@ -391,6 +394,13 @@ fn nuonuo_settings(t: &Table, clerk: Option<&str>, p: &mut Problems) -> Option<N
     let token_url = t.url("token_url", Some("https://open.nuonuo.com/accessToken"), p);
     let callback_url = t.url("callback_url", None, p);
     let redirect_uri = t.url("redirect_uri", None, p);
+    let authorize_url = t.url("authorize_url", Some(NUONUO_AUTHORIZE_URL), p);
+    if isv && redirect_uri.is_none() && !t.t.contains_key("redirect_uri") {
+        p.add(
+            &format!("{}.redirect_uri", t.at),
+            "required with mode = \"isv\" (the app's redirect URI, e.g. https://…/v1/callbacks/nuonuo/authorized)",
+        );
+    }
     let order_prefix = t.prefix("order_prefix", p);
     let token_retry_base = t.ms("token_retry_base_ms", 60_000, p);
     let token_retry_max = t.ms("token_retry_max_ms", 1_800_000, p);
@@ -413,6 +423,7 @@ fn nuonuo_settings(t: &Table, clerk: Option<&str>, p: &mut Problems) -> Option<N
         show_seller_bank,
         isv,
         redirect_uri,
+        authorize_url: authorize_url?,
         token_quota,
         seller_address: None,
         seller_phone: None,
@@ -939,6 +950,28 @@ webhook_url = "https://b.example/hooks"
             assert!(e.iter().any(|l| l.starts_with(w)), "missing “{w}” in {e:#?}");
         }
         assert_eq!(e.len(), want.len(), "{e:#?}");
+    }
+
+    #[test]
+    fn a_third_party_app_needs_its_redirect_uri() {
+        let text = format!(
+            "[[seller]]\ntax_id = \"91330100MA2H000001\"\nname = \"A\"\nprovider = \"nuonuo\"\nmerchant_key = \"{}\"\n\
+             [seller.nuonuo]\nmode = \"isv\"\napp_key = \"k\"\napp_secret = \"s\"\n",
+            "a".repeat(32)
+        );
+        let e = parse(&text, Path::new("."), &env).unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with("seller[1] (91330100MA2H000001).nuonuo.redirect_uri: required"),
+            "{e:?}"
+        );
+        let ok = text.replace(
+            "mode = \"isv\"",
+            "mode = \"isv\"\nredirect_uri = \"https://x.example/cb\"",
+        );
+        let s = parse(&ok, Path::new("."), &env).unwrap();
+        let n = s[0].nuonuo.as_ref().unwrap();
+        assert!(n.isv && n.token_quota == NUONUO_TOKEN_QUOTA && n.authorize_url == NUONUO_AUTHORIZE_URL);
     }
 
     #[test]

@@ -807,3 +807,73 @@ async fn a_single_seller_database_becomes_the_home_sellers() {
     assert_eq!((claims.merchant.as_str(), claims.order_id.as_str()), (D, "CLI-1"));
     assert!(token::verify(&Secret::new(KEY_A), &t, fapiao_proxy::time::now_s()).is_err());
 }
+
+/// The seller authorizes the third-party app through 诺诺's page: the proxy's
+/// link carries a signed `state` naming the seller, 诺诺 redirects to the
+/// proxy with the code, which is exchanged for the seller's token. A forged or
+/// altered `state` is refused without any call to 诺诺.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_seller_authorizes_the_app_through_the_redirect() {
+    let s = setup(nn::TOKEN_QUOTA).await;
+    let r = &s.r;
+    let cfg = r.state.config.clone();
+    let (st, v) = get_as(r, &format!("/v1/admin/sellers/{C}/nuonuo/authorize-url"), ADMIN).await;
+    assert_eq!(st, 200, "{v}");
+    let url = reqwest::Url::parse(v["url"].as_str().unwrap()).unwrap();
+    assert_eq!((url.host_str(), url.path()), (Some("open.nuonuo.com"), "/authorize"));
+    let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["appKey"], ISV_APP_KEY);
+    assert_eq!(q["response_type"], "code");
+    assert_eq!(q["redirect_uri"], ISV_REDIRECT);
+    let state = q["state"].clone();
+    assert!(state.starts_with(&format!("{C}.")), "{state}");
+    // A self-use seller has no such link.
+    assert_eq!(
+        get_as(r, &format!("/v1/admin/sellers/{B}/nuonuo/authorize-url"), ADMIN)
+            .await
+            .0,
+        422
+    );
+    let redirect = |code: &str, state: &str| {
+        let u = format!(
+            "{}/v1/callbacks/nuonuo/authorized?code={}&state={}",
+            r.base,
+            code,
+            state.replace('+', "%2B")
+        );
+        let client = r.client.clone();
+        async move {
+            let resp = client.get(u).send().await.unwrap();
+            (
+                resp.status().as_u16(),
+                resp.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    // Altered: another seller's tax ID, another expiry, a made-up signature.
+    let code = s.fake.authorization_code(C);
+    let (tax, rest) = state.split_once('.').unwrap();
+    let (exp, sig) = rest.split_once('.').unwrap();
+    for bad in [
+        format!("{A}.{exp}.{sig}"),
+        format!("{tax}.{}.{sig}", exp.parse::<i64>().unwrap() + 1),
+        format!("{tax}.{exp}.AAAA"),
+        String::new(),
+    ] {
+        let (st, v) = redirect(&code, &bad).await;
+        assert_eq!(st, 403, "{bad}: {v}");
+    }
+    assert_eq!(s.fake.with(|f| f.isv_exchanges), 0, "nothing reached 诺诺");
+    // The real redirect: authorized, and C's orders issue.
+    let (st, v) = redirect(&code, &state).await;
+    assert_eq!((st, v["authorized"].as_bool()), (200, Some(true)), "{v}");
+    assert_eq!(s.fake.with(|f| f.isv_exchanges), 1);
+    let (st, _) = post(r, "/v1/invoices", &body(&as_seller(&cfg, C), "AUTH-1")).await;
+    assert_eq!(st, 202);
+    assert_eq!(final_of(r, C, "AUTH-1").await["status"], "issued");
+    // The link is used once: replaying it (with any code) reaches nothing.
+    let calls = s.fake.with(|f| f.app_token_calls.get(ISV_APP_KEY).copied());
+    let (st, _) = redirect(&s.fake.authorization_code(C), &state).await;
+    assert_eq!(st, 403);
+    assert_eq!(s.fake.with(|f| f.app_token_calls.get(ISV_APP_KEY).copied()), calls);
+}

@@ -212,15 +212,118 @@ pub async fn authorize(
         .filter(|c| !c.is_empty() && c.len() <= 512)
         .ok_or_else(|| body_invalid("“code”: the authorization code"))?;
     let set = state.sellers.get();
-    let e = set.get(&tax).ok_or_else(|| {
+    let e = set.get(&tax).ok_or_else(|| unknown(&tax))?;
+    exchange(&state, e, code).await
+}
+
+/// How long an authorization link stays valid.
+const STATE_TTL_S: i64 = 24 * 3600;
+
+/// The `state` of an authorization link: `TAXID.EXPIRES.SIG`, the signature
+/// being HMAC-SHA256 under the app's secret (so only this proxy makes them and
+/// a code arriving at the redirect is bound to the seller the link was for).
+fn state_for(secret: &crate::secret::Secret, tax: &str, expires: i64) -> String {
+    use hmac::Mac;
+    let mut m = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.expose().as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    m.update(format!("FPS1.{tax}.{expires}").as_bytes());
+    format!("{tax}.{expires}.{}", URL_SAFE_NO_PAD.encode(m.finalize().into_bytes()))
+}
+
+fn nuonuo_isv(e: &Entry) -> Option<&crate::config::NuonuoSettings> {
+    e.seller.nuonuo.as_ref().filter(|n| n.isv)
+}
+
+/// `GET /v1/admin/sellers/{taxId}/nuonuo/authorize-url`: the link to send the
+/// seller — 诺诺's authorization page for the third-party app, with the app's
+/// `redirect_uri` and a signed `state` naming the seller (valid 24 h).
+pub async fn authorize_url(
+    State(state): State<Arc<AppState>>,
+    Path(tax): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    require_admin(&state, &headers)?;
+    let set = state.sellers.get();
+    let e = set.get(&tax).ok_or_else(|| unknown(&tax))?;
+    let n = nuonuo_isv(e).ok_or_else(|| {
         ApiError::new(
-            StatusCode::NOT_FOUND,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "taxId",
-            ProxyProblem::SellerUnknown {
-                tax_id: tax.chars().take(20).collect(),
+            ProxyProblem::ProviderUnsupported {
+                what: "authorize (not a 诺诺 third-party app)".into(),
             },
         )
     })?;
+    let redirect = n.redirect_uri.clone().unwrap_or_default();
+    let st = state_for(&n.app_secret, &e.seller.tax_id, crate::time::now_s() + STATE_TTL_S);
+    let mut url = reqwest::Url::parse(&n.authorize_url).map_err(|_| body_invalid("authorize_url"))?;
+    url.query_pairs_mut()
+        .append_pair("appKey", &n.app_key)
+        .append_pair("response_type", "code")
+        .append_pair("redirect_uri", &redirect)
+        .append_pair("state", &st);
+    Ok(Json(json!({ "taxId": e.seller.tax_id, "url": url.as_str(), "state": st })).into_response())
+}
+
+fn unknown(tax: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "taxId",
+        ProxyProblem::SellerUnknown {
+            tax_id: tax.chars().take(20).collect(),
+        },
+    )
+}
+
+/// `?code=…&state=…` of the redirect.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct Redirect {
+    code: Option<String>,
+    state: Option<String>,
+}
+
+/// `GET /v1/callbacks/nuonuo/authorized?code=…&state=…`: where 诺诺 sends the
+/// seller back after it authorized the third-party app (the app's
+/// `redirect_uri`). The `state` must be one this proxy signed for the seller
+/// and not expired; the code is then exchanged for the seller's token.
+pub async fn authorized(
+    State(state): State<Arc<AppState>>,
+    super::http::Query(q): super::http::Query<Redirect>,
+) -> Result<Response, ApiError> {
+    let refused = || ApiError::new(StatusCode::FORBIDDEN, "state", ProxyProblem::SellerForbidden);
+    let st = q.state.unwrap_or_default();
+    let code = q
+        .code
+        .filter(|c| !c.trim().is_empty() && c.len() <= 512)
+        .ok_or_else(|| body_invalid("“code”: the authorization code"))?;
+    let mut parts = st.splitn(3, '.');
+    let (Some(tax), Some(expires), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(refused());
+    };
+    let set = state.sellers.get();
+    let e = set.get(tax).ok_or_else(refused)?;
+    let n = nuonuo_isv(e).ok_or_else(refused)?;
+    let expires: i64 = expires.parse().map_err(|_| refused())?;
+    let want = state_for(&n.app_secret, tax, expires);
+    let same = want.len() == st.len() && want.bytes().zip(st.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0;
+    if !same || expires < crate::time::now_s() {
+        return Err(refused());
+    }
+    // Each link is used once (whatever the outcome): a link seen by others
+    // cannot be replayed to spend the app's token quota. The store's named
+    // lock marks it, until it would have expired anyway.
+    let ttl = (expires - crate::time::now_s()).max(1) * 1000;
+    let mark = format!("nuonuo.authorize.{}", st.rsplit('.').next().unwrap_or(""));
+    match state.store.try_lock(&mark, &crate::config::random_key(), ttl).await {
+        Ok(true) => {}
+        Ok(false) => return Err(refused()),
+        Err(e) => return Err(super::http::store_error(e)),
+    }
+    exchange(&state, e, code.trim()).await
+}
+
+async fn exchange(state: &AppState, e: &Entry, code: &str) -> Result<Response, ApiError> {
     match e.provider.authorize(code).await {
         Ok(()) => {
             state.events.wake.notify_one();
@@ -243,8 +346,10 @@ pub async fn authorize(
 
 /// The seller routes (merged into the API router).
 pub fn routes() -> axum::Router<Arc<AppState>> {
-    use axum::routing::post;
+    use axum::routing::{get, post};
     axum::Router::new()
         .route("/v1/admin/sellers/reload", post(reload))
         .route("/v1/admin/sellers/{tax_id}/nuonuo/authorize", post(authorize))
+        .route("/v1/admin/sellers/{tax_id}/nuonuo/authorize-url", get(authorize_url))
+        .route("/v1/callbacks/nuonuo/authorized", get(authorized))
 }
