@@ -23,6 +23,9 @@
 //! - [`provider`]: the [`Provider`](provider::Provider) trait, the 诺诺 and 百望 clients and the sandbox.
 //! - [`config`]: twelve-factor settings (environment, optional TOML file);
 //!   [`token`]: order tokens (HMAC-SHA256 under the merchant key).
+//! - [`sellers`]: several sellers in one deployment (a group's entities, a
+//!   platform's merchants): the sellers file, order keys per seller, the
+//!   registry of each seller's provider client and breaker, reloads.
 //! - [`metrics`] and [`alerts`]: Prometheus metrics; firing and resolved
 //!   messages to a webhook and the 企业微信, 钉钉 and 飞书 robots.
 
