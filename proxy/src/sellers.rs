@@ -42,7 +42,7 @@
 //! seller is recorded in the store at the first start and never changes.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -896,10 +896,6 @@ pub fn reread(config: &Config, env: Lookup) -> Result<Vec<Seller>, Vec<String>> 
     }
 }
 
-/// The path of the sellers file as given (for messages).
-pub fn file_of(config: &Config) -> Option<&PathBuf> {
-    config.sellers_file.as_ref()
-}
 
 #[cfg(test)]
 mod tests {
