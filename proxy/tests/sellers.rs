@@ -877,3 +877,94 @@ async fn the_seller_authorizes_the_app_through_the_redirect() {
     assert_eq!(st, 403);
     assert_eq!(s.fake.with(|f| f.app_token_calls.get(ISV_APP_KEY).copied()), calls);
 }
+
+/// Each seller's status events go to its own webhook, signed with its own
+/// secret, with the `Fapiao-Seller` header; a seller's receiver sees none of
+/// another seller's orders.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_seller_gets_its_own_webhooks() {
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>;
+    async fn receiver() -> (String, Seen) {
+        let seen: Seen = Default::default();
+        let s2 = seen.clone();
+        let app = axum::Router::new().route(
+            "/hooks",
+            axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+                let seen = s2.clone();
+                async move {
+                    let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+                    seen.lock()
+                        .unwrap()
+                        .push((h("fapiao-seller"), h("fapiao-signature"), body));
+                    "ok"
+                }
+            }),
+        );
+        (format!("{}/hooks", fakes::bind(app).await), seen)
+    }
+    let (url_a, seen_a) = receiver().await;
+    let (url_d, seen_d) = receiver().await;
+    let (secret_a, secret_d) = ("whsec-of-seller-a-0123456789", "whsec-of-seller-d-0123456789");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sellers.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[seller]]\ntax_id = \"{A}\"\nname = \"总部\"\nmerchant_key = \"{KEY_A}\"\nwebhook_url = \"{url_a}\"\nwebhook_secret = \"{secret_a}\"\n\n\
+             [[seller]]\ntax_id = \"{D}\"\nname = \"广州\"\nmerchant_key = \"{KEY_D}\"\nwebhook_url = \"{url_d}\"\nwebhook_secret = \"{secret_d}\"\n"
+        ),
+    )
+    .unwrap();
+    let mut config = test_config(dir.path()).await;
+    config.use_sellers_file(&file).unwrap();
+    let store = open_store(&config).await;
+    let sbx = sandbox(&store, &config);
+    let r = serve(App::start_with(config.clone(), store, sbx).await.unwrap()).await;
+    for tax in [A, D] {
+        let (st, v) = post(&r, "/v1/invoices", &body(&as_seller(&config, tax), "HOOK-1")).await;
+        assert_eq!(st, 202, "{v}");
+    }
+    for tax in [A, D] {
+        assert_eq!(final_of(&r, tax, "HOOK-1").await["status"], "issued");
+    }
+    // order.accepted and invoice.issued at each receiver (tries, not a clock).
+    for _ in 0..400 {
+        if seen_a.lock().unwrap().len() >= 2 && seen_d.lock().unwrap().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let now = fapiao_proxy::time::now_s();
+    for (tax, seen, secret, other) in [(A, &seen_a, secret_a, secret_d), (D, &seen_d, secret_d, secret_a)] {
+        let seen = seen.lock().unwrap().clone();
+        let types: Vec<String> = seen
+            .iter()
+            .map(|(_, _, b)| {
+                serde_json::from_str::<Value>(b).unwrap()["type"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert!(
+            types.contains(&"order.accepted".into()) && types.contains(&"invoice.issued".into()),
+            "{tax}: {types:?}"
+        );
+        for (seller, sig, body) in &seen {
+            assert_eq!(seller, tax);
+            let v: Value = serde_json::from_str(body).unwrap();
+            assert_eq!(v["orderId"], "HOOK-1");
+            // The home seller's events name no seller in the body; the others' do.
+            assert_eq!(v["sellerTaxId"].as_str(), (tax != A).then_some(tax), "{v}");
+            use fapiao_proxy::queues::webhooks::{verify, TOLERANCE_S};
+            assert!(
+                verify(secret, sig, body.as_bytes(), now, TOLERANCE_S).is_ok(),
+                "{tax}: signed with its secret"
+            );
+            assert!(
+                verify(other, sig, body.as_bytes(), now, TOLERANCE_S).is_err(),
+                "{tax}: not with the other's"
+            );
+        }
+    }
+}
