@@ -896,7 +896,6 @@ pub fn reread(config: &Config, env: Lookup) -> Result<Vec<Seller>, Vec<String>> 
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -375,6 +375,20 @@ async fn three_sellers_on_two_providers_stay_apart() {
         "{rep:?}"
     );
     assert!(rep.findings.is_empty() && rep.repaired.is_empty(), "{rep:?}");
+    let resp = r
+        .client
+        .post(format!("{}/v1/admin/reconcile", r.base))
+        .bearer_auth(ADMIN)
+        .json(&json!({ "from": day - 86_400_000, "to": day + 60_000, "seller": C }))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(
+        (v["sellers"].clone(), v["localOrders"].clone()),
+        (json!([C]), json!(2)),
+        "{v}"
+    );
     let all = fapiao_proxy::queues::reconcile::run(&r.state, day - 86_400_000, day + 60_000).await;
     assert_eq!(all.sellers, [A, B, C]);
     assert_eq!(all.local_orders, 5);

@@ -314,11 +314,13 @@ pub async fn replay(State(state): S, headers: HeaderMap, body: Bytes) -> Result<
     Ok(Json(json!({ "replayed": n, "from": cst_rfc3339(from), "to": cst_rfc3339(to) })).into_response())
 }
 
-/// `POST /v1/admin/reconcile` `{ from, to }`: the reconciliation report.
+/// `POST /v1/admin/reconcile` `{ from, to, seller? }`: the reconciliation report
+/// (every seller, or the one whose tax ID is given).
 pub async fn reconcile(State(state): S, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     require_admin(&state, &headers)?;
-    let (from, to, _) = range(&body)?;
-    let report = crate::queues::reconcile::run(&state, from, to).await;
+    let (from, to, v) = range(&body)?;
+    let seller = v["seller"].as_str().map(|t| t.trim().to_ascii_uppercase());
+    let report = crate::queues::reconcile::run_for(&state, seller.as_deref(), from, to).await;
     Ok(Json(report).into_response())
 }
 
