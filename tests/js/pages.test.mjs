@@ -10,6 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { createHmac, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +26,18 @@ const CHROMIUM_ARGS = [
 const TITLE_QR = '$015rWL6K+V5YWs5Y+4PC8+OTExMTAwMDA2MDAwMzczNDFMPC8+5YyX5Lqs5biC5rW35reA5Yy6fDAxMC0xMjM0NTY3ODwvPuS4reWbveW3peWVhumTtuihjHw2MjIyMDAwMDAwMDAwMDAwPC8+Njc5Mg==$';
 
 let browser, proxy, base, dbDir;
+
+// The proxy serves two sellers of a group (a sellers file): the sandbox's test
+// seller (home, the demo pages' seller) and a subsidiary that offers 数电普票 only.
+const HOME = { taxId: '339902999999789113', name: '示例商户（沙箱）', key: randomBytes(24).toString('hex') };
+const SECOND = { taxId: '91440300MA5D0D0D04', name: '示例集团广州公司', key: randomBytes(24).toString('hex') };
+
+/** An order token of a seller, signed as its back end signs it (README “Order tokens”). */
+function mintFor(seller, claims) {
+  const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
+  const sig = createHmac('sha256', seller.key).update(`FP1.${payload}`).digest('base64url');
+  return `FP1.${payload}.${sig}`;
+}
 const proxyLog = [];
 
 /** Fetch options reading an order as the page that posted it: its order token as the bearer. */
@@ -53,6 +66,11 @@ before(async () => {
   assert.ok(existsSync(bin), `${bin} is missing`);
   assert.ok(existsSync(join(root, 'pkg/wasm/invoice_bg.wasm')), 'pkg/ is not built: bash scripts/build-pkg.sh');
   dbDir = await mkdtemp(join(tmpdir(), 'fapiao-pages-'));
+  const sellers = join(dbDir, 'sellers.toml');
+  await writeFile(sellers, [HOME, SECOND].map((s, i) => [
+    '[[seller]]', `tax_id = "${s.taxId}"`, `name = "${s.name}"`, `merchant_key = "${s.key}"`,
+    ...(i === 1 ? ['invoice_types = ["normal"]'] : []), '',
+  ].join('\n')).join('\n'));
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   proxy = spawn(bin, [], {
@@ -62,6 +80,8 @@ before(async () => {
       FAPIAO_LISTEN: `127.0.0.1:${port}`,
       FAPIAO_DATABASE_URL: `sqlite:${join(dbDir, 'fapiao.sqlite')}`,
       FAPIAO_PROVIDER: 'sandbox',
+      FAPIAO_SELLERS_FILE: sellers,
+      FAPIAO_DEMO: 'true',
       FAPIAO_STATIC_DIR: join(root, 'www'),
       FAPIAO_PKG_DIR: join(root, 'pkg'),
       FAPIAO_SANDBOX_ISSUE_DELAY_MS: '300-700',
@@ -382,6 +402,38 @@ test('kiosk: a receipt read by the camera where the browser has no BarcodeDetect
   } finally {
     await cam.close();
   }
+});
+
+test('kiosk: a receipt of another seller of the group shows that seller as the proxy knows it and issues there', async () => {
+  const now = Math.floor(Date.now() / 1000);
+  const orderId = `G2-${now}`;
+  // The receipt's own display name is stale; the kiosk shows the registered one.
+  const token = mintFor(SECOND, {
+    v: 1, merchant: SECOND.taxId, orderId, issuedAt: now, expiresAt: now + 600, priceIncludesTax: true,
+    lines: RECEIPT_LINES, totals: { amountInclTax: '132.00' }, merchantName: '旧店名',
+  });
+  const { p, problems, posts } = await open('/kiosk.html', { width: 1280, height: 800 });
+  await wedge(p, token);
+  await p.locator('#s-receipt').waitFor();
+  await p.locator('#r-store').getByText(SECOND.name).waitFor();
+  // This seller offers 数电普票 only.
+  assert.ok(await p.locator('[name="invoiceType"][value="special"]').isDisabled());
+  assert.ok(await p.locator('[name="invoiceType"][value="normal"]').isChecked());
+  await p.screenshot({ path: `${out}kiosk-second-seller.png` });
+  await wedge(p, TITLE_QR);
+  await p.locator('#title-qr-msg').getByText('测试公司').waitFor();
+  await p.waitForFunction(() => !document.getElementById('issue').disabled);
+  await p.getByRole('button', { name: '开具发票' }).click();
+  await p.locator('#s-done').getByText('发票已开具').waitFor({ timeout: 20000 });
+  assert.equal(posts.length, 1);
+  const record = await fetch(`${base}/v1/invoices/${orderId}`, asOwner(posts[0])).then((r) => r.json());
+  assert.equal(record.sellerTaxId, SECOND.taxId);
+  assert.equal(record.status, 'issued');
+  // The same order id at the home seller is another order: nothing is found there.
+  const home = await fetch(`${base}/v1/invoices/${HOME.taxId}:${orderId}`, asOwner(posts[0]));
+  assert.equal(home.status, 403);
+  assert.deepEqual(problems, []);
+  await p.close();
 });
 
 test('kiosk: a receipt scanned by a wedge scanner, title from a 抬头 QR, invoice with a download QR', async () => {
