@@ -2,8 +2,9 @@
 // shared by the parts of the package that compute amounts.
 //
 // The lines cross as one string of tagged fields instead of JSON
-// (src/wasm/fast.rs, compute_invoice, describes the form), and come back the same
-// way; only valid/errors/warnings/totals are JSON. An input the packed form cannot
+// (src/wasm/fast.rs, compute_invoice, describes the form), and come back as
+// numbers (13 a line, in a Float64Array), from which the strings of the result
+// are written here; only valid/errors/warnings/totals are JSON. An input the packed form cannot
 // carry exactly as JSON.stringify would — other members of the input, values of
 // unexpected types, objects that are not plain — takes the general path, which
 // also throws where a type is wrong. Text holding a separator changes the number
@@ -51,37 +52,63 @@ function packInvoice(input) {
   return { priceIncludesTax: pit === true, count: lines.length, text };
 }
 
+/**
+ * A quantity, unit price or rate from its mantissa and scale (src/wasm/fast.rs
+ * sends it without trailing zeros), as the general path prints it: `"3.5"`, `"100"`.
+ */
+function plainText(m, scale) {
+  if (scale === 0) return '' + m;
+  const negative = m < 0;
+  const digits = '' + (negative ? -m : m);
+  const cut = digits.length - scale;
+  const t = cut > 0 ? digits.slice(0, cut) + '.' + digits.slice(cut) : '0.' + '0'.repeat(-cut) + digits;
+  return negative ? '-' + t : t;
+}
+
+/** Money from cents, with two decimals: `"113.00"`, `"-0.05"`. */
+function moneyText(cents) {
+  const negative = cents < 0;
+  const a = negative ? -cents : cents;
+  const c = a % 100;
+  const t = (a - c) / 100 + (c < 10 ? '.0' : '.') + c;
+  return negative ? '-' + t : t;
+}
+
 /** Wraps a generated part module that exports `computeInvoice`. */
 export function bindInvoice(gen) {
   /** `computeInvoice(input) → InvoiceResult` (shared/spec/js-api.md). */
   function computeInvoice(input) {
     const packed = packInvoice(input);
     if (packed === null) return gen.computeInvoice(input);
-    let out;
+    let v;
     try {
-      out = gen.__fpComputeInvoice(packed.priceIncludesTax, packed.count, packed.text);
+      v = gen.__fpComputeInvoice(packed.priceIncludesTax, packed.count, packed.text);
     } catch {
-      return gen.computeInvoice(input); // a separator inside some text
+      // A separator inside some text, or a figure a double cannot carry exactly.
+      return gen.computeInvoice(input);
     }
-    const cut = out.indexOf('\u001d');
-    const head = JSON.parse(out.slice(0, cut));
+    const head = JSON.parse(gen.__fpInvoiceText());
     const lines = new Array(packed.count);
-    if (packed.count > 0) {
-      const rows = out.slice(cut + 1).split('\u001e');
-      for (let i = 0; i < packed.count; i++) {
-        const row = rows[i];
-        if (row === '') {
-          lines[i] = null;
-          continue;
-        }
-        const f = row.split('\u001f');
-        const line = {
-          kind: f[0], quantity: f[1] || null, unitPriceExclTax: f[2] || null, unitPriceInclTax: f[3] || null,
-          amountExclTax: f[4], taxAmount: f[5], amountInclTax: f[6], taxRate: f[7],
-        };
-        if (f[8] !== '') line.deduction = f[8];
-        lines[i] = line;
+    // 13 numbers a line (src/wasm/fast.rs, compute_invoice).
+    for (let i = 0, o = 0; i < packed.count; i++, o += 13) {
+      const kind = v[o];
+      if (kind === 0) {
+        lines[i] = null;
+        continue;
       }
+      const line = {
+        kind: kind === 1 ? 'normal' : 'discount',
+        quantity: v[o + 2] < 0 ? null : plainText(v[o + 1], v[o + 2]),
+        unitPriceExclTax: v[o + 4] < 0 ? null : plainText(v[o + 3], v[o + 4]),
+        unitPriceInclTax: v[o + 6] < 0 ? null : plainText(v[o + 5], v[o + 6]),
+        amountExclTax: moneyText(v[o + 7]),
+        taxAmount: moneyText(v[o + 8]),
+        amountInclTax: moneyText(v[o + 9]),
+        taxRate: plainText(v[o + 10], v[o + 11]),
+      };
+      const d = v[o + 12];
+      if (d === d) line.deduction = moneyText(d);
+      lines[i] = line;
     }
     return { valid: head.valid, errors: head.errors, warnings: head.warnings, lines, totals: head.totals };
   }

@@ -46,12 +46,20 @@ pub fn compact_id(input: &str) -> String {
 /// and folds runs of white space into one space. Full-width punctuation is kept:
 /// names such as `某某有限公司（北京分公司）` are registered with it.
 pub fn clean_text(input: &str) -> String {
-    // Most text is clean already: one pass to see, one copy.
-    if input
-        .chars()
-        .all(|c| !is_invisible(c) && (c.is_ascii_alphanumeric() || letter_or_digit_half_width(c) == c))
-    {
-        return input.to_owned();
+    clean_text_cow(input).into_owned()
+}
+
+/// [`clean_text`], borrowing the input when it is clean already (most text is).
+pub(crate) fn clean_text_cow(input: &str) -> std::borrow::Cow<'_, str> {
+    // Printable ASCII and the characters from U+3001 to U+FEFE (CJK punctuation,
+    // kana, Han, Hangul…; none of them white space, invisible or full-width) are
+    // clean without a look at the tables.
+    let clean = |c: char| {
+        matches!(c, '\u{21}'..='\u{7E}' | '\u{3001}'..='\u{FEFE}')
+            || !is_invisible(c) && (c.is_ascii_alphanumeric() || letter_or_digit_half_width(c) == c)
+    };
+    if input.chars().all(clean) {
+        return std::borrow::Cow::Borrowed(input);
     }
     let mut out = String::with_capacity(input.len());
     let mut space = false;
@@ -71,7 +79,7 @@ pub fn clean_text(input: &str) -> String {
         }
         out.push(c);
     }
-    out
+    out.into()
 }
 
 fn letter_or_digit_half_width(c: char) -> char {

@@ -4,7 +4,7 @@ use rust_decimal::Decimal;
 
 use crate::issue::Issues;
 
-use super::money::{parse, DecimalInput, ParseFailure};
+use super::money::{parse_ref, DecimalRef, ParseFailure};
 use super::problem::{AmountProblem, NumberKind};
 
 /// The rates a 数电 line may carry, as fractions: 13%, 9%, 6% (general), 5%, 3%
@@ -37,18 +37,18 @@ pub fn is_supported(rate: Decimal) -> bool {
 
 /// Reads a rate such as `"0.13"`, `"13%"` or `0`; pushes the issue and returns
 /// `None` when it is missing or not a rate in force.
-pub(crate) fn read_rate(issues: &mut Issues, i: usize, input: Option<&DecimalInput>) -> Option<Decimal> {
+pub(crate) fn read_rate(issues: &mut Issues, i: usize, input: Option<DecimalRef<'_>>) -> Option<Decimal> {
     let field = || format!("lines[{i}].taxRate");
     let Some(input) = input else {
         issues.push(&field(), &AmountProblem::TaxRateRequired);
         return None;
     };
     let text = || match input {
-        DecimalInput::Text(t) => t.trim().to_owned(),
-        DecimalInput::Integer(i) => i.to_string(),
-        DecimalInput::NonInteger => String::new(),
+        DecimalRef::Text(t) => t.trim().to_owned(),
+        DecimalRef::Integer(i) => i.to_string(),
+        DecimalRef::NonInteger => String::new(),
     };
-    match parse(input, 3, 6, true) {
+    match parse_ref(input, 3, 6, true) {
         Ok(None) => {
             issues.push(&field(), &AmountProblem::TaxRateRequired);
             None
@@ -259,11 +259,11 @@ mod tests {
             ("0", "0"),
             ("0.0900", "0.09"),
         ] {
-            let r = read_rate(&mut issues, 0, Some(&s.into()));
+            let r = read_rate(&mut issues, 0, Some(DecimalRef::Text(s)));
             assert_eq!(r.map(|r| r.to_string()), Some(want.to_owned()), "{s}");
         }
         assert_eq!(
-            read_rate(&mut issues, 0, Some(&DecimalInput::Integer(0))),
+            read_rate(&mut issues, 0, Some(DecimalRef::Integer(0))),
             Some(Decimal::ZERO)
         );
         assert!(issues.errors.is_empty());
@@ -275,7 +275,7 @@ mod tests {
             ("0.1234567", "TAX_RATE_UNSUPPORTED"),
         ] {
             let mut issues = Issues::default();
-            assert_eq!(read_rate(&mut issues, 0, Some(&s.into())), None);
+            assert_eq!(read_rate(&mut issues, 0, Some(DecimalRef::Text(s))), None);
             assert_eq!(issues.errors[0].code, code, "{s}");
         }
     }

@@ -509,6 +509,13 @@ fn read_abs(
     max_int: usize,
     max_dp: u32,
 ) -> Result<Option<Decimal>, ()> {
-    let v = read_number(issues, || field.to_owned(), input, kind, max_int, max_dp)?;
+    let v = read_number(
+        issues,
+        || field.to_owned(),
+        input.map(DecimalInput::as_ref),
+        kind,
+        max_int,
+        max_dp,
+    )?;
     Ok(v.map(|v| v.abs()))
 }

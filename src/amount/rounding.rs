@@ -11,6 +11,8 @@
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
+use super::money::POW10;
+
 /// The rounding rule of every invoice amount: half-up, symmetric for negatives.
 pub const HALF_UP: RoundingStrategy = RoundingStrategy::MidpointAwayFromZero;
 
@@ -60,6 +62,19 @@ pub fn mul_div_round(a: Decimal, b: Decimal, c: Decimal, dp: u32) -> Option<Deci
     } else {
         (0, e.unsigned_abs() as u32)
     };
+    // Nearly every line's figures fit a u64 (128-bit arithmetic is a library call
+    // in WebAssembly); the same rounding in u128, then in 512 bits, for the rest.
+    if let (Ok(a), Ok(b), Ok(c)) = (u64::try_from(ma), u64::try_from(mb), u64::try_from(mc)) {
+        if let Some(q) = fast64(a, b, c, num_pow, den_pow) {
+            return Some(Decimal::from_parts(
+                q as u32,
+                (q >> 32) as u32,
+                0,
+                negative && q != 0,
+                dp,
+            ));
+        }
+    }
     let q = fast(ma, mb, mc, num_pow, den_pow).or_else(|| wide(ma, mb, mc, num_pow, den_pow))?;
     let q = i128::try_from(q).ok()?;
     let q = if negative { -q } else { q };
@@ -81,6 +96,9 @@ pub fn product_within(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal) ->
     // Bring a·b, c and the tolerance to one scale S and compare integers.
     let sp = a.scale() + b.scale();
     let s = sp.max(c.scale()).max(tolerance.scale());
+    if let Some(within) = product_within_i64(a, b, c, tolerance, sp, s) {
+        return within;
+    }
     if let Some(within) = product_within_fast(a, b, c, tolerance, sp, s) {
         return within;
     }
@@ -109,6 +127,17 @@ pub fn product_within(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal) ->
     diff <= tol
 }
 
+/// [`product_within`] in `i64`, `None` when a figure does not fit (then
+/// [`product_within_fast`] decides).
+fn product_within_i64(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal, sp: u32, s: u32) -> Option<bool> {
+    let m = |d: Decimal| i64::try_from(d.mantissa()).ok();
+    let scale = |m: i64, from: u32| m.checked_mul(i64::try_from(*POW10.get((s - from) as usize)?).ok()?);
+    let prod = scale(m(a)?.checked_mul(m(b)?)?, sp)?;
+    let other = scale(m(c)?, c.scale())?;
+    let tol = scale(m(tolerance)?.checked_abs()?, tolerance.scale())?;
+    Some(prod.checked_sub(other)?.checked_abs()? <= tol)
+}
+
 /// [`product_within`] in `i128`, `None` when a figure does not fit.
 fn product_within_fast(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal, sp: u32, s: u32) -> Option<bool> {
     let scale = |m: i128, from: u32| m.checked_mul(i128::try_from(pow10_u128(s - from)?).ok()?);
@@ -116,6 +145,35 @@ fn product_within_fast(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal, s
     let other = scale(c.mantissa(), c.scale())?;
     let tol = scale(tolerance.mantissa().abs(), tolerance.scale())?;
     Some(prod.checked_sub(other)?.checked_abs()? <= tol)
+}
+
+/// `value` without trailing zeros, as [`Decimal::normalize`] gives it (and no
+/// negative zero), by `u64` division where the mantissa fits one.
+pub(crate) fn normalize(value: Decimal) -> Decimal {
+    let Ok(mut m) = u64::try_from(value.mantissa().unsigned_abs()) else {
+        return value.normalize();
+    };
+    let mut scale = value.scale();
+    while scale > 0 && m % 10 == 0 {
+        m /= 10;
+        scale -= 1;
+    }
+    if m == 0 {
+        scale = 0;
+    }
+    Decimal::from_parts(m as u32, (m >> 32) as u32, 0, value.is_sign_negative() && m != 0, scale)
+}
+
+/// [`fast`] in `u64`, `None` on overflow (then [`fast`] decides).
+fn fast64(ma: u64, mb: u64, mc: u64, np: u32, dp: u32) -> Option<u64> {
+    let num = ma.checked_mul(mb)?.checked_mul(*POW10.get(np as usize)?)?;
+    let den = mc.checked_mul(*POW10.get(dp as usize)?)?;
+    let (q, r) = (num / den, num % den);
+    if r >= den - r {
+        q.checked_add(1)
+    } else {
+        Some(q)
+    }
 }
 
 fn pow10_u128(n: u32) -> Option<u128> {
@@ -362,6 +420,95 @@ mod tests {
         // 0.0000000000001 over the tolerance is over.
         assert!(!product_within(d("1"), d("10.0100000000001"), d("10.00"), d("0.01")));
         assert!(product_within(d("1"), d("10.01"), d("10.00"), d("0.01")));
+    }
+
+    /// The `u64` paths (rounding, normalising, the tolerance) answer as the wider
+    /// ones do, over random mantissas of every size and scales 0–28.
+    #[test]
+    fn u64_paths_match_the_wide_ones() {
+        let mut seed = 7u64;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 11) % n
+        };
+        let dec = |next: &mut dyn FnMut(u64) -> u64| {
+            let digits = next(21) as u32;
+            let m = (next(u64::MAX) % 10u64.saturating_pow(digits).max(1)) as i64;
+            let m = if next(2) == 0 { m } else { -m };
+            Decimal::new(m, next(29) as u32)
+        };
+        let (mut rounded, mut within) = (0, 0);
+        for _ in 0..100_000 {
+            let (a, b, c) = (dec(&mut next), dec(&mut next), dec(&mut next));
+            let dp = next(14) as u32;
+            let (ma, mb, mc) = (
+                a.mantissa().unsigned_abs(),
+                b.mantissa().unsigned_abs(),
+                c.mantissa().unsigned_abs(),
+            );
+            let (np, dq) = (next(12) as u32, next(12) as u32);
+            if let Some(q) = fast64(ma as u64, mb as u64, mc.max(1) as u64, np, dq) {
+                rounded += 1;
+                assert_eq!(
+                    Some(u128::from(q)),
+                    wide(ma, mb, mc.max(1), np, dq),
+                    "{ma} {mb} {mc} {np} {dq}"
+                );
+            }
+            assert_eq!(
+                (
+                    normalize(a).mantissa(),
+                    normalize(a).scale(),
+                    normalize(a).is_sign_negative()
+                ),
+                (
+                    a.normalize().mantissa(),
+                    a.normalize().scale(),
+                    a.normalize().is_sign_negative()
+                ),
+                "{a:?}"
+            );
+            let tol = Decimal::new(next(100) as i64, next(3) as u32);
+            let (sp, s) = (
+                a.scale() + b.scale(),
+                (a.scale() + b.scale()).max(c.scale()).max(tol.scale()),
+            );
+            if let Some(w) = product_within_i64(a, b, c, tol, sp, s) {
+                within += 1;
+                assert_eq!(Some(w), product_within_fast(a, b, c, tol, sp, s), "{a} {b} {c} {tol}");
+            }
+            // mul_div_round as a whole, against the u128/512-bit paths alone.
+            if !c.is_zero() {
+                let e = i64::from(c.scale()) + i64::from(dp) - i64::from(a.scale()) - i64::from(b.scale());
+                let (np, dq) = if e >= 0 {
+                    (e as u32, 0)
+                } else {
+                    (0, e.unsigned_abs() as u32)
+                };
+                let slow = fast(ma, mb, mc, np, dq).or_else(|| wide(ma, mb, mc, np, dq));
+                let want = slow.and_then(|q| {
+                    let q = i128::try_from(q).ok()?;
+                    let neg = a.is_sign_negative() ^ b.is_sign_negative() ^ c.is_sign_negative();
+                    Decimal::try_from_i128_with_scale(if neg { -q } else { q }, dp).ok()
+                });
+                let want = if ma == 0 || mb == 0 {
+                    Some(Decimal::new(0, dp))
+                } else {
+                    want
+                };
+                let got = mul_div_round(a, b, c, dp);
+                assert_eq!(
+                    got.map(|g| (g.mantissa(), g.scale())),
+                    want.map(|w| (w.mantissa(), w.scale())),
+                    "{a} {b} {c} {dp}"
+                );
+            }
+        }
+        // Both outcomes of each path occur often enough to mean something.
+        assert!(rounded > 5_000 && rounded < 95_000, "{rounded}");
+        assert!(within > 3_000, "{within}");
     }
 
     #[test]
