@@ -1,21 +1,23 @@
 // The JavaScript side of the lean boundary for computeInvoice (src/wasm/fast.rs),
 // shared by the parts of the package that compute amounts.
 //
-// The lines cross as one string of tagged fields instead of JSON
-// (src/wasm/fast.rs, compute_invoice, describes the form), and come back as
-// numbers (13 a line, in a Float64Array), from which the strings of the result
-// are written here; only valid/errors/warnings/totals are JSON. An input the packed form cannot
-// carry exactly as JSON.stringify would — other members of the input, values of
+// The lines cross as one string of their values and one number a line saying
+// which members the line has (src/wasm/fast.rs, compute_invoice, describes the
+// form) instead of JSON, and come back as numbers (13 a line, in a Float64Array),
+// from which the strings of the result are written here; only
+// valid/errors/warnings/totals are JSON. An input the packed form cannot carry
+// exactly as JSON.stringify would — other members of the input, values of
 // unexpected types, objects that are not plain — takes the general path, which
-// also throws where a type is wrong. Text holding a separator changes the number
-// of fields, which the Rust side refuses: that input, too, goes the general way.
+// also throws where a type is wrong. Text holding the separator changes the
+// number of values, which the Rust side refuses: that input, too, goes the
+// general way.
 
-/** The input line's members, in packed order: [name, is a decimal]. */
-const LINE_FIELDS = [
-  ['name', false], ['taxCode', false], ['spec', false], ['unit', false],
-  ['quantity', true], ['unitPrice', true], ['amount', true], ['taxAmount', true], ['taxRate', true],
-  ['kind', false], ['preferentialPolicy', false], ['zeroRateFlag', false], ['deduction', true],
-];
+/** The input line's members, in packed order, and which of them are decimals. */
+const LINE_FIELDS = ['name', 'taxCode', 'spec', 'unit', 'quantity', 'unitPrice', 'amount', 'taxAmount', 'taxRate',
+  'kind', 'preferentialPolicy', 'zeroRateFlag', 'deduction'];
+const DECIMAL = [false, false, false, false, true, true, true, true, true, false, false, false, true];
+/** A line's number: the name is the line before's (and not in the text). */
+const SAME_NAME = 1 << 15;
 /** Members of the input other than the lines that the lean path does not carry. */
 const OTHER_INPUT = ['invoiceType', 'red', 'priceDecimals', 'quantityDecimals', 'wordsStyle', 'toJSON'];
 
@@ -29,27 +31,36 @@ function packInvoice(input) {
   if (pit !== undefined && typeof pit !== 'boolean') return null;
   const lines = input.lines === undefined ? [] : input.lines;
   if (!Array.isArray(lines) || Object.getPrototypeOf(lines) !== Array.prototype) return null;
+  const masks = new Uint32Array(lines.length);
   let text = '';
+  let name;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
     if (!plain(line)) return null;
-    if (i > 0) text += '\u001e';
-    for (let k = 0; k < LINE_FIELDS.length; k++) {
-      const [name, decimal] = LINE_FIELDS[k];
-      const v = line[name];
-      if (k > 0) text += '\u001f';
-      if (v === undefined || v === null) text += 'n';
-      else if (typeof v === 'string') text += 's' + v;
-      else if (decimal && typeof v === 'number') {
+    let mask = 0;
+    for (let k = 0; k < 13; k++) {
+      const v = line[LINE_FIELDS[k]];
+      if (v === undefined || v === null) continue;
+      if (typeof v === 'string') {
+        // A discount line names the line it discounts: its name is not sent twice.
+        if (k === 0 && v === name) {
+          mask |= SAME_NAME;
+          continue;
+        }
+        text += v + '\u001f';
+      } else if (DECIMAL[k] && typeof v === 'number') {
         // As JSON.stringify and the general reader see it: NaN and ±Infinity are
         // null, a safe integer an integer, any other number a float (refused later).
-        if (!Number.isFinite(v)) text += 'n';
-        else if (Number.isInteger(v) && Math.abs(v) <= Number.MAX_SAFE_INTEGER) text += 'i' + v;
-        else text += 'f';
+        if (!Number.isFinite(v)) continue;
+        mask |= 1 << (16 + k);
+        text += (Number.isInteger(v) && Math.abs(v) <= Number.MAX_SAFE_INTEGER ? '' + v : '') + '\u001f';
       } else return null;
+      mask |= 1 << k;
     }
+    name = typeof line.name === 'string' ? line.name : undefined;
+    masks[i] = mask;
   }
-  return { priceIncludesTax: pit === true, count: lines.length, text };
+  return { priceIncludesTax: pit === true, masks, text };
 }
 
 /**
@@ -82,15 +93,15 @@ export function bindInvoice(gen) {
     if (packed === null) return gen.computeInvoice(input);
     let v;
     try {
-      v = gen.__fpComputeInvoice(packed.priceIncludesTax, packed.count, packed.text);
+      v = gen.__fpComputeInvoice(packed.priceIncludesTax, packed.masks, packed.text);
     } catch {
-      // A separator inside some text, or a figure a double cannot carry exactly.
+      // The separator inside some text, or a figure a double cannot carry exactly.
       return gen.computeInvoice(input);
     }
     const head = JSON.parse(gen.__fpInvoiceText());
-    const lines = new Array(packed.count);
+    const lines = new Array(packed.masks.length);
     // 13 numbers a line (src/wasm/fast.rs, compute_invoice).
-    for (let i = 0, o = 0; i < packed.count; i++, o += 13) {
+    for (let i = 0, o = 0; i < packed.masks.length; i++, o += 13) {
       const kind = v[o];
       if (kind === 0) {
         lines[i] = null;

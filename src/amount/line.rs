@@ -7,7 +7,7 @@ use crate::buyer::InvoiceType;
 use crate::issue::Issues;
 use crate::text::clean_text_cow;
 
-use super::money::{format_money, format_plain, parse_ref, DecimalInput, DecimalRef, ParseFailure};
+use super::money::{format_money, format_plain, parse_ref, DecimalInput, DecimalRef, ParseFailure, POW10};
 use super::problem::{AmountProblem, NumberKind, SignContext};
 use super::rounding::{mul_div_round, normalize, product_within};
 use super::{
@@ -153,10 +153,11 @@ pub(super) fn read_number(
 /// Whether `|v| ≥ 10^int_digits`, from the mantissa: `|m| ≥ 10^(int_digits + scale)`.
 fn too_large(v: Decimal, int_digits: usize) -> bool {
     let m = v.mantissa().unsigned_abs();
-    match 10u128.checked_pow(int_digits as u32 + v.scale()) {
-        Some(limit) => m >= limit,
+    let e = int_digits as u32 + v.scale();
+    match POW10.get(e as usize) {
+        Some(&limit) => m >= u128::from(limit),
         // Beyond u128, beyond any mantissa.
-        None => false,
+        None => 10u128.checked_pow(e).is_some_and(|limit| m >= limit),
     }
 }
 

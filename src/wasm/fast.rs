@@ -91,12 +91,14 @@ thread_local! {
 
 /// `computeInvoice` without JSON on the way in and for the lines on the way out.
 ///
-/// `lines` holds `count` lines as js/invoice-boundary.js packs them: lines
-/// separated by U+001E, the fields of a line (name, taxCode, spec, unit, quantity,
-/// unitPrice, amount, taxAmount, taxRate, kind, preferentialPolicy, zeroRateFlag,
-/// deduction) by U+001F, each a tag and its text: `n` absent or null, `s` a
-/// string, `i` an integer, `f` another number. The lines are read in place, not
-/// copied.
+/// js/invoice-boundary.js sends one number a line in `masks` and the values of
+/// all lines in `text`. Bit k of a line's number (k = 0–12) says that the line
+/// has member k of: name, taxCode, spec, unit, quantity, unitPrice, amount,
+/// taxAmount, taxRate, kind, preferentialPolicy, zeroRateFlag, deduction, and
+/// that its value comes next in `text`, ended by U+001F; bit 16 + k that the value
+/// was a JavaScript number (its integer digits, or nothing for a number with a
+/// fraction); bit 15 that the name is the line before's (and not in the text).
+/// The values are read in place, not copied.
 ///
 /// The answer is 13 numbers a line: the kind (0 for a line that could not be
 /// computed, 1 normal, 2 discount); quantity, unitPriceExclTax and
@@ -105,18 +107,20 @@ thread_local! {
 /// deduction in cents (NaN when there is none). Every mantissa is an integer of
 /// at most 2⁵³, exact in a double. `valid`, `errors`, `warnings` and `totals`
 /// follow as JSON from [`invoice_text`]. Text that does not follow this form
-/// (which the JavaScript side never sends), and a result with a figure a double
-/// cannot hold exactly, throw: the caller then takes the general path.
+/// (text holding U+001F: more values than the numbers say), and a result with a
+/// figure a double cannot hold exactly, throw: the caller then takes the general
+/// path.
 #[cfg(feature = "invoice")]
 #[wasm_bindgen(js_name = __fpComputeInvoice)]
-pub fn compute_invoice(price_includes_tax: bool, count: usize, lines: &str) -> Result<Vec<f64>, JsError> {
+pub fn compute_invoice(price_includes_tax: bool, masks: &[u32], text: &str) -> Result<Vec<f64>, JsError> {
     use crate::amount::{compute_lines, InvoiceInput, LineKind};
 
     let input = InvoiceInput {
         price_includes_tax,
         ..Default::default()
     };
-    let refs = read_lines(count, lines.as_bytes()).ok_or_else(malformed)?;
+    let count = masks.len();
+    let refs = read_lines(masks, text).ok_or_else(malformed)?;
     let r = compute_lines(&input, &refs);
     let mut out = Vec::with_capacity(count * LINE_SLOTS);
     for line in &r.lines {
@@ -170,19 +174,29 @@ pub fn invoice_text() -> String {
 
 /// The largest integer a double holds exactly, and all below it.
 #[cfg(feature = "invoice")]
-const EXACT: u128 = 1 << 53;
+const EXACT: u64 = 1 << 53;
 
 /// Money in cents, as `format_money` would print it.
 #[cfg(feature = "invoice")]
 fn cents(v: rust_decimal::Decimal) -> Result<f64, JsError> {
-    let mut v = crate::amount::rounding::round_half_up(v, 2);
-    v.rescale(2);
-    let m = v.mantissa();
-    if m.unsigned_abs() > EXACT {
-        return Err(malformed());
+    // Money has two decimals already (line::money2); the rounding is for the rest.
+    let v = if v.scale() == 2 {
+        v
+    } else {
+        let mut v = crate::amount::rounding::round_half_up(v, 2);
+        v.rescale(2);
+        v
+    };
+    exact(v.mantissa())
+}
+
+/// A mantissa as a double, `0.0` for zero (never `-0.0`); throws beyond 2⁵³.
+#[cfg(feature = "invoice")]
+fn exact(m: i128) -> Result<f64, JsError> {
+    match i64::try_from(m) {
+        Ok(m) if m.unsigned_abs() <= EXACT => Ok(m as f64),
+        _ => Err(malformed()),
     }
-    // No negative zero: `0.0`, not `-0.0`.
-    Ok(if m == 0 { 0.0 } else { m as f64 })
 }
 
 /// A quantity, unit price or rate as `format_plain` would print it: mantissa and
@@ -190,77 +204,88 @@ fn cents(v: rust_decimal::Decimal) -> Result<f64, JsError> {
 #[cfg(feature = "invoice")]
 fn push_plain(out: &mut Vec<f64>, v: rust_decimal::Decimal) -> Result<(), JsError> {
     let v = crate::amount::rounding::normalize(v);
-    let m = v.mantissa();
-    if m.unsigned_abs() > EXACT {
-        return Err(malformed());
-    }
-    out.push(if m == 0 { 0.0 } else { m as f64 });
+    out.push(exact(v.mantissa())?);
     out.push(f64::from(v.scale()));
     Ok(())
 }
 
-/// The `count` packed lines of `text`, borrowed; `None` when the text does not
-/// have exactly that many lines of 13 well-tagged fields.
+/// The packed lines (see [`compute_invoice`]), borrowed from `text`; `None` when
+/// `text` does not hold exactly the values `masks` announce, or a number says
+/// what the JavaScript side never sends.
 #[cfg(feature = "invoice")]
-fn read_lines(count: usize, text: &[u8]) -> Option<Vec<crate::amount::LineRef<'_>>> {
+fn read_lines<'a>(masks: &[u32], text: &'a str) -> Option<Vec<crate::amount::LineRef<'a>>> {
     use crate::amount::{DecimalRef, LineRef};
 
-    let mut lines = Vec::with_capacity(count);
-    if count == 0 {
-        return text.is_empty().then_some(lines);
+    const MEMBERS: u32 = 0x1FFF;
+    const SAME_NAME: u32 = 1 << 15;
+    /// quantity, unitPrice, amount, taxAmount, taxRate, deduction.
+    const DECIMALS: u32 = 0b1_0001_1111_0000;
+
+    /// The values, one after the other.
+    struct Values<'a> {
+        text: &'a str,
+        at: usize,
     }
-    // Fields end at U+001F or U+001E (ASCII: never inside a longer UTF-8 sequence).
-    let mut at = 0;
-    // A field ends where `end` says: U+001F inside a line, U+001E after a line
-    // but the last, the end of the text (`None`) after the last.
-    let mut field = |end: Option<u8>| -> Option<(u8, &str)> {
-        let rest = text.get(at..)?;
-        let len = rest.iter().position(|&b| b == 0x1f || b == 0x1e).unwrap_or(rest.len());
-        if rest.get(len).copied() != end {
+    impl<'a> Values<'a> {
+        /// Member `k` of a line with the given number: its text, if the line has it.
+        fn text(&mut self, mask: u32, k: u32) -> Option<Option<&'a str>> {
+            if mask & 1 << k == 0 {
+                return Some(None);
+            }
+            // U+001F is ASCII: never inside a longer UTF-8 sequence.
+            let len = self.text.as_bytes().get(self.at..)?.iter().position(|&b| b == 0x1f)?;
+            let v = self.text.get(self.at..self.at + len)?;
+            self.at += len + 1;
+            Some(Some(v))
+        }
+
+        fn decimal(&mut self, mask: u32, k: u32) -> Option<Option<DecimalRef<'a>>> {
+            let Some(v) = self.text(mask, k)? else {
+                return Some(None);
+            };
+            Some(Some(if mask & 1 << (16 + k) == 0 {
+                DecimalRef::Text(v)
+            } else if v.is_empty() {
+                DecimalRef::NonInteger
+            } else {
+                DecimalRef::Integer(v.parse().ok()?)
+            }))
+        }
+    }
+
+    let mut values = Values { text, at: 0 };
+    let mut lines: Vec<LineRef<'a>> = Vec::with_capacity(masks.len());
+    for &mask in masks {
+        let numbers = mask >> 16;
+        if mask & !(MEMBERS | SAME_NAME | DECIMALS << 16) != 0
+            || numbers & !mask != 0
+            || (mask & SAME_NAME != 0 && mask & 1 != 0)
+        {
             return None;
         }
-        at += len + 1;
-        let (&tag, value) = rest[..len].split_first()?;
-        Some((tag, core::str::from_utf8(value).ok()?))
-    };
-    fn text_of((tag, v): (u8, &str)) -> Option<Option<&str>> {
-        match tag {
-            b'n' if v.is_empty() => Some(None),
-            b's' => Some(Some(v)),
-            _ => None,
-        }
-    }
-    fn decimal_of((tag, v): (u8, &str)) -> Option<Option<DecimalRef<'_>>> {
-        match tag {
-            b'n' if v.is_empty() => Some(None),
-            b's' => Some(Some(DecimalRef::Text(v))),
-            b'i' => v.parse().ok().map(|n| Some(DecimalRef::Integer(n))),
-            b'f' if v.is_empty() => Some(Some(DecimalRef::NonInteger)),
-            _ => None,
-        }
-    }
-    const NEXT: Option<u8> = Some(0x1f);
-    for i in 0..count {
-        let last = if i + 1 < count { Some(0x1e) } else { None };
-        let name = text_of(field(NEXT)?)?;
-        // taxCode, spec and unit are carried, not read by the arithmetic: checked only.
-        for _ in 0..3 {
-            text_of(field(NEXT)?)?;
+        let name = if mask & SAME_NAME != 0 {
+            Some(lines.last()?.name?)
+        } else {
+            values.text(mask, 0)?
+        };
+        // taxCode, spec and unit: carried by the request, not read by the arithmetic.
+        for k in 1..4 {
+            values.text(mask, k)?;
         }
         lines.push(LineRef {
             name,
-            quantity: decimal_of(field(NEXT)?)?,
-            unit_price: decimal_of(field(NEXT)?)?,
-            amount: decimal_of(field(NEXT)?)?,
-            tax_amount: decimal_of(field(NEXT)?)?,
-            tax_rate: decimal_of(field(NEXT)?)?,
-            kind: text_of(field(NEXT)?)?,
-            preferential_policy: text_of(field(NEXT)?)?,
-            zero_rate_flag: text_of(field(NEXT)?)?,
-            deduction: decimal_of(field(last)?)?,
+            quantity: values.decimal(mask, 4)?,
+            unit_price: values.decimal(mask, 5)?,
+            amount: values.decimal(mask, 6)?,
+            tax_amount: values.decimal(mask, 7)?,
+            tax_rate: values.decimal(mask, 8)?,
+            kind: values.text(mask, 9)?,
+            preferential_policy: values.text(mask, 10)?,
+            zero_rate_flag: values.text(mask, 11)?,
+            deduction: values.decimal(mask, 12)?,
         });
     }
-    Some(lines)
+    (values.at == text.len()).then_some(lines)
 }
 
 #[cfg(feature = "invoice")]
