@@ -102,6 +102,7 @@ pub(crate) struct Outcome<'a> {
 
 /// Reads one number of line `i`; `Err(())` once the issue is recorded under
 /// `lines[i].<name>`.
+#[inline(always)]
 fn read(
     issues: &mut Issues,
     i: usize,
@@ -151,6 +152,7 @@ pub(super) fn read_number(
 }
 
 /// Whether `|v| ≥ 10^int_digits`, from the mantissa: `|m| ≥ 10^(int_digits + scale)`.
+#[inline(always)]
 fn too_large(v: Decimal, int_digits: usize) -> bool {
     let m = v.mantissa().unsigned_abs();
     let e = int_digits as u32 + v.scale();
@@ -162,7 +164,11 @@ fn too_large(v: Decimal, int_digits: usize) -> bool {
 }
 
 /// Money always carries two decimals, and no negative zero.
+#[inline(always)]
 pub(crate) fn money2(v: Decimal) -> Decimal {
+    if v.scale() == 2 && !v.is_zero() {
+        return v;
+    }
     let mut v = v;
     v.rescale(2);
     if v.is_zero() {
@@ -173,6 +179,7 @@ pub(crate) fn money2(v: Decimal) -> Decimal {
 
 /// The tax in an amount of the given basis: `round(base × r, 2)` (exclusive) or
 /// `round(base × r ÷ (1 + r), 2)` (inclusive).
+#[inline(always)]
 pub(crate) fn tax_of(base: Decimal, r: Decimal, incl: bool) -> Option<Decimal> {
     if r.is_zero() {
         return Some(Decimal::new(0, 2));
@@ -280,7 +287,7 @@ pub(crate) fn compute_line<'a>(ctx: &Ctx, i: usize, input: &LineRef<'a>, issues:
         }
     }
     if let Some(p) = p {
-        if p <= Decimal::ZERO {
+        if p.is_zero() || p.is_sign_negative() {
             issues.push(&f("unitPrice"), &AmountProblem::UnitPriceSign);
         }
     }
@@ -384,7 +391,7 @@ pub(crate) fn compute_line<'a>(ctx: &Ctx, i: usize, input: &LineRef<'a>, issues:
         }
         Some(d) => Some(d),
     };
-    let base = a - deduction.unwrap_or(Decimal::ZERO);
+    let base = deduction.map_or(a, |d| a - d);
 
     // 价税分离.
     let Some(computed_tax) = tax_of(base, r, ctx.incl) else {
@@ -420,7 +427,7 @@ pub(crate) fn compute_line<'a>(ctx: &Ctx, i: usize, input: &LineRef<'a>, issues:
         return outcome;
     }
     // |(金额 − 扣除额) × 税率 − 税额| ≤ 0.06 (exact: ≤ 16 digits × 3 decimals).
-    let expected = (excl - deduction.unwrap_or(Decimal::ZERO)) * r;
+    let expected = deduction.map_or(excl, |d| excl - d) * r;
     if (expected - tax).abs() > TAX_TOLERANCE {
         issues.push(
             &f("taxAmount"),

@@ -42,6 +42,7 @@ pub fn round_half_up(value: Decimal, dp: u32) -> Decimal {
 /// assert_eq!(mul_div_round(d("1265.77"), d("0.01"), d("1.01"), 2), Some(d("12.53")));
 /// assert_eq!(mul_div_round(d("1"), d("1"), d("0"), 2), None);
 /// ```
+#[inline(always)]
 pub fn mul_div_round(a: Decimal, b: Decimal, c: Decimal, dp: u32) -> Option<Decimal> {
     if c.is_zero() || dp > Decimal::MAX_SCALE {
         return None;
@@ -129,6 +130,7 @@ pub fn product_within(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal) ->
 
 /// [`product_within`] in `i64`, `None` when a figure does not fit (then
 /// [`product_within_fast`] decides).
+#[inline(always)]
 fn product_within_i64(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal, sp: u32, s: u32) -> Option<bool> {
     let m = |d: Decimal| i64::try_from(d.mantissa()).ok();
     let scale = |m: i64, from: u32| m.checked_mul(i64::try_from(*POW10.get((s - from) as usize)?).ok()?);
@@ -149,6 +151,7 @@ fn product_within_fast(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal, s
 
 /// `value` without trailing zeros, as [`Decimal::normalize`] gives it (and no
 /// negative zero), by `u64` division where the mantissa fits one.
+#[inline(always)]
 pub(crate) fn normalize(value: Decimal) -> Decimal {
     let Ok(mut m) = u64::try_from(value.mantissa().unsigned_abs()) else {
         return value.normalize();
@@ -165,6 +168,7 @@ pub(crate) fn normalize(value: Decimal) -> Decimal {
 }
 
 /// [`fast`] in `u64`, `None` on overflow (then [`fast`] decides).
+#[inline(always)]
 fn fast64(ma: u64, mb: u64, mc: u64, np: u32, dp: u32) -> Option<u64> {
     let num = ma.checked_mul(mb)?.checked_mul(*POW10.get(np as usize)?)?;
     let den = mc.checked_mul(*POW10.get(dp as usize)?)?;

@@ -178,6 +178,7 @@ const EXACT: u64 = 1 << 53;
 
 /// Money in cents, as `format_money` would print it.
 #[cfg(feature = "invoice")]
+#[inline(always)]
 fn cents(v: rust_decimal::Decimal) -> Result<f64, JsError> {
     // Money has two decimals already (line::money2); the rounding is for the rest.
     let v = if v.scale() == 2 {
@@ -192,6 +193,7 @@ fn cents(v: rust_decimal::Decimal) -> Result<f64, JsError> {
 
 /// A mantissa as a double, `0.0` for zero (never `-0.0`); throws beyond 2⁵³.
 #[cfg(feature = "invoice")]
+#[inline(always)]
 fn exact(m: i128) -> Result<f64, JsError> {
     match i64::try_from(m) {
         Ok(m) if m.unsigned_abs() <= EXACT => Ok(m as f64),
@@ -202,6 +204,7 @@ fn exact(m: i128) -> Result<f64, JsError> {
 /// A quantity, unit price or rate as `format_plain` would print it: mantissa and
 /// scale without trailing zeros.
 #[cfg(feature = "invoice")]
+#[inline(always)]
 fn push_plain(out: &mut Vec<f64>, v: rust_decimal::Decimal) -> Result<(), JsError> {
     let v = crate::amount::rounding::normalize(v);
     out.push(exact(v.mantissa())?);
@@ -228,6 +231,7 @@ fn read_lines<'a>(masks: &[u32], text: &'a str) -> Option<Vec<crate::amount::Lin
     }
     impl<'a> Values<'a> {
         /// Member `k` of a line with the given number: its text, if the line has it.
+        #[inline(always)]
         fn text(&mut self, mask: u32, k: u32) -> Option<Option<&'a str>> {
             if mask & 1 << k == 0 {
                 return Some(None);
@@ -239,6 +243,7 @@ fn read_lines<'a>(masks: &[u32], text: &'a str) -> Option<Vec<crate::amount::Lin
             Some(Some(v))
         }
 
+        #[inline(always)]
         fn decimal(&mut self, mask: u32, k: u32) -> Option<Option<DecimalRef<'a>>> {
             let Some(v) = self.text(mask, k)? else {
                 return Some(None);
