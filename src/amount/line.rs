@@ -117,6 +117,7 @@ fn read(
 
 /// Reads one number; `Err(())` once the issue is recorded under the field that
 /// `field` names (the path is only formatted when there is an issue).
+#[inline(always)]
 pub(super) fn read_number(
     issues: &mut Issues,
     field: impl FnOnce() -> String,
@@ -129,26 +130,41 @@ pub(super) fn read_number(
     match parse_ref(input, max_int, max_dp, false) {
         Ok(v) => Ok(v),
         Err(e) => {
-            let problem = match e {
-                ParseFailure::Format => AmountProblem::Format {
-                    kind,
-                    found: match input {
-                        DecimalRef::Text(t) => t.trim().chars().take(40).collect(),
-                        DecimalRef::Integer(i) => i.to_string(),
-                        DecimalRef::NonInteger => String::new(),
-                    },
-                },
-                ParseFailure::NonInteger => AmountProblem::NotAString { kind },
-                ParseFailure::Precision => AmountProblem::Precision { kind, max: max_dp },
-                ParseFailure::TooLarge => AmountProblem::TooLarge {
-                    kind,
-                    max_digits: max_int,
-                },
-            };
-            issues.push(&field(), &problem);
+            report_number(issues, field, input, e, kind, max_int, max_dp);
             Err(())
         }
     }
+}
+
+/// Records why a number could not be read (out of line: the rare path).
+#[cold]
+#[inline(never)]
+fn report_number(
+    issues: &mut Issues,
+    field: impl FnOnce() -> String,
+    input: DecimalRef<'_>,
+    e: ParseFailure,
+    kind: NumberKind,
+    max_int: usize,
+    max_dp: u32,
+) {
+    let problem = match e {
+        ParseFailure::Format => AmountProblem::Format {
+            kind,
+            found: match input {
+                DecimalRef::Text(t) => t.trim().chars().take(40).collect(),
+                DecimalRef::Integer(i) => i.to_string(),
+                DecimalRef::NonInteger => String::new(),
+            },
+        },
+        ParseFailure::NonInteger => AmountProblem::NotAString { kind },
+        ParseFailure::Precision => AmountProblem::Precision { kind, max: max_dp },
+        ParseFailure::TooLarge => AmountProblem::TooLarge {
+            kind,
+            max_digits: max_int,
+        },
+    };
+    issues.push(&field(), &problem);
 }
 
 /// Whether `|v| ≥ 10^int_digits`, from the mantissa: `|m| ≥ 10^(int_digits + scale)`.
@@ -158,6 +174,8 @@ fn too_large(v: Decimal, int_digits: usize) -> bool {
     let e = int_digits as u32 + v.scale();
     match POW10.get(e as usize) {
         Some(&limit) => m >= u128::from(limit),
+        // 10²⁰ and more: beyond any u64.
+        None if m >> 64 == 0 => false,
         // Beyond u128, beyond any mantissa.
         None => 10u128.checked_pow(e).is_some_and(|limit| m >= limit),
     }
@@ -427,8 +445,9 @@ pub(crate) fn compute_line<'a>(ctx: &Ctx, i: usize, input: &LineRef<'a>, issues:
         return outcome;
     }
     // |(金额 − 扣除额) × 税率 − 税额| ≤ 0.06 (exact: ≤ 16 digits × 3 decimals).
-    let expected = deduction.map_or(excl, |d| excl - d) * r;
-    if (expected - tax).abs() > TAX_TOLERANCE {
+    let taxed = deduction.map_or(excl, |d| excl - d);
+    if !product_within(taxed, r, tax, TAX_TOLERANCE) {
+        let expected = taxed * r;
         issues.push(
             &f("taxAmount"),
             &AmountProblem::LineTaxTolerance {

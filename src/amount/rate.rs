@@ -32,8 +32,23 @@ pub const RATES: [Decimal; 9] = [
 /// assert!(!is_supported(Decimal::new(17, 2)));  // 17%: abolished in 2018
 /// ```
 pub fn is_supported(rate: Decimal) -> bool {
-    RATES.contains(&rate)
+    // Equal values have the same mantissa and scale once trailing zeros are gone,
+    // and the rates are written without them: no decimal comparison needed.
+    let r = super::rounding::normalize(rate);
+    let (m, scale) = (r.mantissa(), r.scale());
+    RATE_PARTS.iter().any(|&(rm, rs)| rs == scale && rm == m)
 }
+
+/// [`RATES`] as mantissa and scale.
+const RATE_PARTS: [(i128, u32); 9] = {
+    let mut t = [(0, 0); 9];
+    let mut i = 0;
+    while i < RATES.len() {
+        t[i] = (RATES[i].mantissa(), RATES[i].scale());
+        i += 1;
+    }
+    t
+};
 
 /// Reads a rate such as `"0.13"`, `"13%"` or `0`; pushes the issue and returns
 /// `None` when it is missing or not a rate in force.
@@ -53,7 +68,7 @@ pub(crate) fn read_rate(issues: &mut Issues, i: usize, input: Option<DecimalRef<
             issues.push(&field(), &AmountProblem::TaxRateRequired);
             None
         }
-        Ok(Some(r)) if is_supported(r) => Some(r.normalize()),
+        Ok(Some(r)) if is_supported(r) => Some(super::rounding::normalize(r)),
         Ok(Some(r)) => {
             issues.push(
                 &field(),
@@ -278,6 +293,21 @@ mod tests {
             assert_eq!(read_rate(&mut issues, 0, Some(DecimalRef::Text(s))), None);
             assert_eq!(issues.errors[0].code, code, "{s}");
         }
+    }
+
+    /// The same answer as a comparison of values with every rate in force.
+    #[test]
+    fn supported_rates_by_value() {
+        for m in -20_000i64..20_000 {
+            for scale in 0..7 {
+                let r = Decimal::new(m, scale);
+                assert_eq!(is_supported(r), RATES.contains(&r), "{r}");
+            }
+        }
+        let mut negative_zero = Decimal::new(0, 3);
+        negative_zero.set_sign_negative(true);
+        assert!(is_supported(negative_zero));
+        assert!(!is_supported(Decimal::MAX));
     }
 
     #[test]

@@ -132,12 +132,21 @@ pub fn product_within(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal) ->
 /// [`product_within_fast`] decides).
 #[inline(always)]
 fn product_within_i64(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal, sp: u32, s: u32) -> Option<bool> {
-    let m = |d: Decimal| i64::try_from(d.mantissa()).ok();
-    let scale = |m: i64, from: u32| m.checked_mul(i64::try_from(*POW10.get((s - from) as usize)?).ok()?);
-    let prod = scale(m(a)?.checked_mul(m(b)?)?, sp)?;
-    let other = scale(m(c)?, c.scale())?;
-    let tol = scale(m(tolerance)?.checked_abs()?, tolerance.scale())?;
+    let (ma, mb) = (i64::try_from(a.mantissa()).ok()?, i64::try_from(b.mantissa()).ok()?);
+    let (mc, mt) = (
+        i64::try_from(c.mantissa()).ok()?,
+        i64::try_from(tolerance.mantissa()).ok()?,
+    );
+    let prod = up_i64(ma.checked_mul(mb)?, s - sp)?;
+    let other = up_i64(mc, s - c.scale())?;
+    let tol = up_i64(mt.checked_abs()?, s - tolerance.scale())?;
     Some(prod.checked_sub(other)?.checked_abs()? <= tol)
+}
+
+/// `m × 10^by`, `None` on overflow.
+#[inline(always)]
+fn up_i64(m: i64, by: u32) -> Option<i64> {
+    m.checked_mul(i64::try_from(*POW10.get(by as usize)?).ok()?)
 }
 
 /// [`product_within`] in `i128`, `None` when a figure does not fit.
