@@ -58,10 +58,10 @@ use crate::issue::Issues;
 use crate::Issue;
 
 pub use discount::{apply_order_discount, spread_discount, OrderDiscountResult};
-#[cfg_attr(not(target_arch = "wasm32"), allow(unused_imports))]
+#[cfg_attr(not(all(target_arch = "wasm32", feature = "invoice")), allow(unused_imports))]
 pub(crate) use line::LineRef;
 pub use money::DecimalInput;
-#[cfg_attr(not(target_arch = "wasm32"), allow(unused_imports))]
+#[cfg_attr(not(all(target_arch = "wasm32", feature = "invoice")), allow(unused_imports))]
 pub(crate) use money::DecimalRef;
 pub use problem::{AmountProblem, NumberKind, SignContext};
 pub use red::{compute_red, RedInput, RedLine, RedLineInput, RedResult, Remaining, ReversedLine};

@@ -7,7 +7,8 @@
 //! ([`RoundingStrategy::MidpointAwayFromZero`]): `0.125 → 0.13`, `−0.125 → −0.13`,
 //! so a red (negative) line is always the exact mirror of its blue line.
 //!
-//! Most inputs fit in `u128`; the rest take a slower exact path on 512-bit integers.
+//! Nearly every input fits in `u64` (128-bit arithmetic is a library call in
+//! WebAssembly); the rest take a slower exact path on 512-bit integers.
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -42,10 +43,9 @@ pub fn round_half_up(value: Decimal, dp: u32) -> Decimal {
 /// assert_eq!(mul_div_round(d("1265.77"), d("0.01"), d("1.01"), 2), Some(d("12.53")));
 /// assert_eq!(mul_div_round(d("1"), d("1"), d("0"), 2), None);
 /// ```
-#[inline(always)]
 pub fn mul_div_round(a: Decimal, b: Decimal, c: Decimal, dp: u32) -> Option<Decimal> {
-    if c.is_zero() || dp > Decimal::MAX_SCALE {
-        return None;
+    if let Some(decided) = mul_div_round_u64(a, b, c, dp) {
+        return decided;
     }
     let negative = a.is_sign_negative() ^ b.is_sign_negative() ^ c.is_sign_negative();
     let (ma, mb, mc) = (
@@ -53,33 +53,58 @@ pub fn mul_div_round(a: Decimal, b: Decimal, c: Decimal, dp: u32) -> Option<Deci
         b.mantissa().unsigned_abs(),
         c.mantissa().unsigned_abs(),
     );
-    if ma == 0 || mb == 0 {
-        return Some(Decimal::new(0, dp));
-    }
-    // value = ma·mb / mc · 10^(sc − sa − sb); we want round(value · 10^dp).
-    let e = i64::from(c.scale()) + i64::from(dp) - i64::from(a.scale()) - i64::from(b.scale());
-    let (num_pow, den_pow) = if e >= 0 {
-        (e as u32, 0)
-    } else {
-        (0, e.unsigned_abs() as u32)
-    };
-    // Nearly every line's figures fit a u64 (128-bit arithmetic is a library call
-    // in WebAssembly); the same rounding in u128, then in 512 bits, for the rest.
-    if let (Ok(a), Ok(b), Ok(c)) = (u64::try_from(ma), u64::try_from(mb), u64::try_from(mc)) {
-        if let Some(q) = fast64(a, b, c, num_pow, den_pow) {
-            return Some(Decimal::from_parts(
-                q as u32,
-                (q >> 32) as u32,
-                0,
-                negative && q != 0,
-                dp,
-            ));
-        }
-    }
-    let q = fast(ma, mb, mc, num_pow, den_pow).or_else(|| wide(ma, mb, mc, num_pow, den_pow))?;
+    let (num_pow, den_pow) = powers(a, b, c, dp);
+    let q = wide(ma, mb, mc, num_pow, den_pow)?;
     let q = i128::try_from(q).ok()?;
     let q = if negative { -q } else { q };
     Decimal::try_from_i128_with_scale(q, dp).ok()
+}
+
+/// [`mul_div_round`] where the figures fit a `u64` (nearly every line's: 128-bit
+/// arithmetic is a library call in WebAssembly), and where the answer needs no
+/// arithmetic; `None` leaves it to [`mul_div_round`]'s u128 and 512-bit paths.
+/// Inlined into the computation of a line.
+#[inline(always)]
+pub(crate) fn mul_div_round_u64(a: Decimal, b: Decimal, c: Decimal, dp: u32) -> Option<Option<Decimal>> {
+    if c.is_zero() || dp > Decimal::MAX_SCALE {
+        return Some(None);
+    }
+    let (ma, mb, mc) = (
+        a.mantissa().unsigned_abs(),
+        b.mantissa().unsigned_abs(),
+        c.mantissa().unsigned_abs(),
+    );
+    if ma == 0 || mb == 0 {
+        return Some(Some(Decimal::new(0, dp)));
+    }
+    let negative = a.is_sign_negative() ^ b.is_sign_negative() ^ c.is_sign_negative();
+    let (num_pow, den_pow) = powers(a, b, c, dp);
+    let q = fast64(
+        u64::try_from(ma).ok()?,
+        u64::try_from(mb).ok()?,
+        u64::try_from(mc).ok()?,
+        num_pow,
+        den_pow,
+    )?;
+    Some(Some(Decimal::from_parts(
+        q as u32,
+        (q >> 32) as u32,
+        0,
+        negative && q != 0,
+        dp,
+    )))
+}
+
+/// value = ma·mb / mc · 10^(sc − sa − sb); round(value · 10^dp) is
+/// ma·mb·10^num / (mc·10^den): the powers (num, den).
+#[inline(always)]
+fn powers(a: Decimal, b: Decimal, c: Decimal, dp: u32) -> (u32, u32) {
+    let e = i64::from(c.scale()) + i64::from(dp) - i64::from(a.scale()) - i64::from(b.scale());
+    if e >= 0 {
+        (e as u32, 0)
+    } else {
+        (0, e.unsigned_abs() as u32)
+    }
 }
 
 /// Whether `|a × b − c| ≤ tolerance`, decided exactly (the product may need more
@@ -94,15 +119,12 @@ pub fn mul_div_round(a: Decimal, b: Decimal, c: Decimal, dp: u32) -> Option<Deci
 /// assert!(!product_within(d("3"), d("3.32"), d("10.00"), d("0.01"))); // 9.96
 /// ```
 pub fn product_within(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal) -> bool {
+    if let Some(within) = product_within_i64(a, b, c, tolerance) {
+        return within;
+    }
     // Bring a·b, c and the tolerance to one scale S and compare integers.
     let sp = a.scale() + b.scale();
     let s = sp.max(c.scale()).max(tolerance.scale());
-    if let Some(within) = product_within_i64(a, b, c, tolerance, sp, s) {
-        return within;
-    }
-    if let Some(within) = product_within_fast(a, b, c, tolerance, sp, s) {
-        return within;
-    }
     let prod = Wide::from(a.mantissa().unsigned_abs())
         .mul(&Wide::from(b.mantissa().unsigned_abs()))
         .and_then(|w| w.mul_pow10(s - sp));
@@ -129,9 +151,11 @@ pub fn product_within(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal) ->
 }
 
 /// [`product_within`] in `i64`, `None` when a figure does not fit (then
-/// [`product_within_fast`] decides).
+/// [`product_within`]'s wider paths decide). Inlined into the computation of a line.
 #[inline(always)]
-fn product_within_i64(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal, sp: u32, s: u32) -> Option<bool> {
+pub(crate) fn product_within_i64(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal) -> Option<bool> {
+    let sp = a.scale() + b.scale();
+    let s = sp.max(c.scale()).max(tolerance.scale());
     let (ma, mb) = (i64::try_from(a.mantissa()).ok()?, i64::try_from(b.mantissa()).ok()?);
     let (mc, mt) = (
         i64::try_from(c.mantissa()).ok()?,
@@ -149,7 +173,9 @@ fn up_i64(m: i64, by: u32) -> Option<i64> {
     m.checked_mul(i64::try_from(*POW10.get(by as usize)?).ok()?)
 }
 
-/// [`product_within`] in `i128`, `None` when a figure does not fit.
+/// [`product_within`] in `i128`, `None` when a figure does not fit: the tests'
+/// second opinion on the `i64` and 512-bit paths.
+#[cfg(test)]
 fn product_within_fast(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal, sp: u32, s: u32) -> Option<bool> {
     let scale = |m: i128, from: u32| m.checked_mul(i128::try_from(pow10_u128(s - from)?).ok()?);
     let prod = scale(a.mantissa().checked_mul(b.mantissa())?, sp)?;
@@ -189,11 +215,14 @@ fn fast64(ma: u64, mb: u64, mc: u64, np: u32, dp: u32) -> Option<u64> {
     }
 }
 
+#[cfg(test)]
 fn pow10_u128(n: u32) -> Option<u128> {
     10u128.checked_pow(n)
 }
 
-/// Half-up `ma·mb·10^np / (mc·10^dp)` in `u128`, `None` on overflow.
+/// Half-up `ma·mb·10^np / (mc·10^dp)` in `u128`, `None` on overflow: the tests'
+/// second opinion on the `u64` and 512-bit paths.
+#[cfg(test)]
 fn fast(ma: u128, mb: u128, mc: u128, np: u32, dp: u32) -> Option<u128> {
     let num = ma.checked_mul(mb)?.checked_mul(pow10_u128(np)?)?;
     let den = mc.checked_mul(pow10_u128(dp)?)?;
@@ -488,7 +517,7 @@ mod tests {
                 a.scale() + b.scale(),
                 (a.scale() + b.scale()).max(c.scale()).max(tol.scale()),
             );
-            if let Some(w) = product_within_i64(a, b, c, tol, sp, s) {
+            if let Some(w) = product_within_i64(a, b, c, tol) {
                 within += 1;
                 assert_eq!(Some(w), product_within_fast(a, b, c, tol, sp, s), "{a} {b} {c} {tol}");
             }
