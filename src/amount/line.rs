@@ -9,7 +9,7 @@ use crate::text::clean_text_cow;
 
 use super::money::{format_money, format_plain, parse_ref, DecimalInput, DecimalRef, ParseFailure, POW10};
 use super::problem::{AmountProblem, NumberKind, SignContext};
-use super::rounding::{mul_div_round, mul_div_round_u64, normalize, product_within, product_within_i64};
+use super::rounding::{mul_div_round, normalize, product_within};
 use super::{
     rate, InvoiceInput, LineInput, LineKind, LineResult, DEFAULT_DECIMALS, MAX_DECIMALS, MONEY_INT_DIGITS,
     UNIT_INT_DIGITS,
@@ -102,7 +102,6 @@ pub(crate) struct Outcome<'a> {
 
 /// Reads one number of line `i`; `Err(())` once the issue is recorded under
 /// `lines[i].<name>`.
-#[inline(always)]
 fn read(
     issues: &mut Issues,
     i: usize,
@@ -174,7 +173,6 @@ fn report_number(
 }
 
 /// Whether `|v| ≥ 10^int_digits`, from the mantissa: `|m| ≥ 10^(int_digits + scale)`.
-#[inline(always)]
 fn too_large(v: Decimal, int_digits: usize) -> bool {
     let m = v.mantissa().unsigned_abs();
     let e = int_digits as u32 + v.scale();
@@ -187,26 +185,7 @@ fn too_large(v: Decimal, int_digits: usize) -> bool {
     }
 }
 
-/// [`mul_div_round`] with its `u64` path inlined here.
-#[inline(always)]
-fn round_mul_div(a: Decimal, b: Decimal, c: Decimal, dp: u32) -> Option<Decimal> {
-    match mul_div_round_u64(a, b, c, dp) {
-        Some(decided) => decided,
-        None => mul_div_round(a, b, c, dp),
-    }
-}
-
-/// [`product_within`] with its `i64` path inlined here.
-#[inline(always)]
-fn within(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal) -> bool {
-    match product_within_i64(a, b, c, tolerance) {
-        Some(w) => w,
-        None => product_within(a, b, c, tolerance),
-    }
-}
-
 /// Money always carries two decimals, and no negative zero.
-#[inline(always)]
 pub(crate) fn money2(v: Decimal) -> Decimal {
     if v.scale() == 2 && !v.is_zero() {
         return v;
@@ -230,7 +209,7 @@ pub(crate) fn tax_of(base: Decimal, r: Decimal, incl: bool) -> Option<Decimal> {
     } else {
         Decimal::ONE
     };
-    round_mul_div(base, r, den, 2)
+    mul_div_round(base, r, den, 2)
 }
 
 /// Computes one line; records every problem under `lines[i].*`.
@@ -337,7 +316,7 @@ pub(crate) fn compute_line<'a>(ctx: &Ctx, i: usize, input: &LineRef<'a>, issues:
     let (q, p, a, tolerance_field) = match (q, p, a) {
         (Some(q), Some(p), Some(a)) => (Some(q), Some(p), a, "amount"),
         (Some(q), Some(p), None) => {
-            match round_mul_div(q, p, Decimal::ONE, 2).filter(|a| !too_large(*a, MONEY_INT_DIGITS)) {
+            match mul_div_round(q, p, Decimal::ONE, 2).filter(|a| !too_large(*a, MONEY_INT_DIGITS)) {
                 Some(a) => (Some(q), Some(p), a, "amount"),
                 None => {
                     issues.push(
@@ -469,7 +448,7 @@ pub(crate) fn compute_line<'a>(ctx: &Ctx, i: usize, input: &LineRef<'a>, issues:
     }
     // |(金额 − 扣除额) × 税率 − 税额| ≤ 0.06 (exact: ≤ 16 digits × 3 decimals).
     let taxed = deduction.map_or(excl, |d| excl - d);
-    if !within(taxed, r, tax, TAX_TOLERANCE) {
+    if !product_within(taxed, r, tax, TAX_TOLERANCE) {
         let expected = taxed * r;
         issues.push(
             &f("taxAmount"),
@@ -486,10 +465,10 @@ pub(crate) fn compute_line<'a>(ctx: &Ctx, i: usize, input: &LineRef<'a>, issues:
         if !q.is_zero() {
             let other_amount = if ctx.incl { excl } else { incl };
             let other =
-                round_mul_div(other_amount, Decimal::ONE, q, ctx.price_dp).filter(|o| !too_large(*o, UNIT_INT_DIGITS));
+                mul_div_round(other_amount, Decimal::ONE, q, ctx.price_dp).filter(|o| !too_large(*o, UNIT_INT_DIGITS));
             for (price, amount, field) in [(Some(p), a, tolerance_field), (other, other_amount, "unitPrice")] {
                 if let Some(price) = price {
-                    if !within(q, price, amount, AMOUNT_TOLERANCE) {
+                    if !product_within(q, price, amount, AMOUNT_TOLERANCE) {
                         let product = q.checked_mul(price).map(format_plain).unwrap_or_default();
                         issues.push(
                             &f(field),

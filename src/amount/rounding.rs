@@ -62,10 +62,9 @@ pub fn mul_div_round(a: Decimal, b: Decimal, c: Decimal, dp: u32) -> Option<Deci
 
 /// [`mul_div_round`] where the figures fit a `u64` (nearly every line's: 128-bit
 /// arithmetic is a library call in WebAssembly), and where the answer needs no
-/// arithmetic; `None` leaves it to [`mul_div_round`]'s u128 and 512-bit paths.
-/// Inlined into the computation of a line.
+/// arithmetic; `None` leaves it to the 512-bit path.
 #[inline(always)]
-pub(crate) fn mul_div_round_u64(a: Decimal, b: Decimal, c: Decimal, dp: u32) -> Option<Option<Decimal>> {
+fn mul_div_round_u64(a: Decimal, b: Decimal, c: Decimal, dp: u32) -> Option<Option<Decimal>> {
     if c.is_zero() || dp > Decimal::MAX_SCALE {
         return Some(None);
     }
@@ -150,10 +149,10 @@ pub fn product_within(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal) ->
     diff <= tol
 }
 
-/// [`product_within`] in `i64`, `None` when a figure does not fit (then
-/// [`product_within`]'s wider paths decide). Inlined into the computation of a line.
+/// [`product_within`] in `i64`, `None` when a figure does not fit (then the
+/// 512-bit path decides).
 #[inline(always)]
-pub(crate) fn product_within_i64(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal) -> Option<bool> {
+fn product_within_i64(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal) -> Option<bool> {
     let sp = a.scale() + b.scale();
     let s = sp.max(c.scale()).max(tolerance.scale());
     let (ma, mb) = (i64::try_from(a.mantissa()).ok()?, i64::try_from(b.mantissa()).ok()?);
