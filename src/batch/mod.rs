@@ -42,6 +42,7 @@ mod check;
 pub mod columns;
 mod read;
 mod write;
+mod xlsx;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,10 +1,6 @@
-//! Reading a sheet: `.xlsx` (calamine) and `.csv` in UTF-8 (with or without BOM),
+//! Reading a sheet: `.xlsx` (src/batch/xlsx.rs) and `.csv` in UTF-8 (with or without BOM),
 //! GBK (as Chinese Excel saves 「CSV（逗号分隔）」) or UTF-16 (「Unicode 文本」,
 //! tab-separated).
-
-use std::io::Cursor;
-
-use calamine::{Data, Reader, Xlsx};
 
 use super::{columns, BatchError, Sheet, SheetRow, MAX_COLUMNS, MAX_ROWS};
 
@@ -127,7 +123,7 @@ fn records(text: &str, sep: char) -> Result<Records, BatchError> {
 }
 
 /// A number cell as text: integers without `.0`, others in their shortest form.
-fn number_text(f: f64) -> String {
+pub(super) fn number_text(f: f64) -> String {
     if f.fract() == 0.0 && f.abs() < 1e15 {
         format!("{}", f as i64)
     } else {
@@ -137,41 +133,7 @@ fn number_text(f: f64) -> String {
 }
 
 /// Records with their 1-based row numbers.
-type Records = Vec<(u32, Vec<String>)>;
-
-fn xlsx_records(bytes: &[u8]) -> Result<(String, Records), BatchError> {
-    let unreadable = |e: &dyn std::fmt::Display| BatchError::Xlsx {
-        detail: e.to_string().chars().take(200).collect(),
-    };
-    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|e| unreadable(&e))?;
-    let name = book.sheet_names().first().cloned().ok_or(BatchError::Empty)?;
-    let range = book.worksheet_range(&name).map_err(|e| unreadable(&e))?;
-    let (row0, _) = range.start().unwrap_or((0, 0));
-    if range.height() > MAX_ROWS + 64 {
-        return Err(BatchError::TooManyRows { max: MAX_ROWS });
-    }
-    let rows = range
-        .rows()
-        .enumerate()
-        .map(|(i, cells)| {
-            let cells = cells
-                .iter()
-                .map(|c| match c {
-                    Data::Empty => String::new(),
-                    Data::String(s) => s.clone(),
-                    Data::Int(i) => i.to_string(),
-                    Data::Float(f) => number_text(*f),
-                    Data::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_owned(),
-                    Data::DateTime(d) => number_text(d.as_f64()),
-                    Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
-                    Data::Error(e) => format!("#{e:?}"),
-                })
-                .collect();
-            (row0 + i as u32 + 1, cells)
-        })
-        .collect();
-    Ok((name, rows))
-}
+pub(super) type Records = Vec<(u32, Vec<String>)>;
 
 pub(super) fn read(bytes: &[u8], file_name: &str) -> Result<Sheet, BatchError> {
     if bytes.is_empty() {
@@ -179,7 +141,7 @@ pub(super) fn read(bytes: &[u8], file_name: &str) -> Result<Sheet, BatchError> {
     }
     let lower = file_name.to_ascii_lowercase();
     let (source, records, sheet_name) = if bytes.starts_with(b"PK\x03\x04") {
-        let (name, records) = xlsx_records(bytes)?;
+        let (name, records) = super::xlsx::read(bytes)?;
         ("xlsx".to_owned(), records, Some(name))
     } else if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) || lower.ends_with(".xls") {
         return Err(BatchError::XlsUnsupported);

@@ -1,14 +1,10 @@
-//! Writing result files and the template: `.xlsx` (rust_xlsxwriter) and `.csv`
+//! Writing result files and the template: `.xlsx` (src/batch/xlsx.rs) and `.csv`
 //! (UTF-8 with a BOM, so that Excel opens it with the right encoding).
 
-use rust_xlsxwriter::{Format as CellFormat, Workbook};
 use serde::{Deserialize, Serialize};
 
 use super::columns::COLUMNS;
 use super::Format;
-
-/// Excel's limit of characters in a cell.
-const CELL_MAX: usize = 32_767;
 
 /// An order's error, as the proxy reports it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,7 +118,7 @@ pub fn write_results(rows: &[ResultRow], format: Format) -> Vec<u8> {
     let table: Vec<Vec<String>> = rows.iter().map(|r| result_cells(r).to_vec()).collect();
     match format {
         Format::Csv => csv(&RESULT_HEADERS, &table),
-        Format::Xlsx => xlsx("开票结果", &RESULT_HEADERS, &table, &[3], &[7, 8, 9]),
+        Format::Xlsx => super::xlsx::write("开票结果", &RESULT_HEADERS, &table, &[0, 3], &[7, 8, 9]),
     }
 }
 
@@ -207,8 +203,8 @@ pub fn template(format: Format) -> Vec<u8> {
     match format {
         Format::Csv => csv(&headers, &rows),
         Format::Xlsx => {
-            let all: Vec<u16> = (0..headers.len() as u16).collect();
-            xlsx("批量开票", &headers, &rows, &all, &[])
+            let all: Vec<usize> = (0..headers.len()).collect();
+            super::xlsx::write("批量开票", &headers, &rows, &all, &[])
         }
     }
 }
@@ -242,58 +238,4 @@ fn csv<S: AsRef<str>>(headers: &[&str], rows: &[Vec<S>]) -> Vec<u8> {
         out.push_str("\r\n");
     }
     out.into_bytes()
-}
-
-fn cut(s: &str) -> &str {
-    match s.char_indices().nth(CELL_MAX) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
-}
-
-/// A one-sheet workbook: a bold header, `text` columns formatted as text and
-/// `links` columns written as hyperlinks. Empty only if the writer fails, which
-/// cells within Excel's limits never make it do.
-fn xlsx(name: &str, headers: &[&str], rows: &[Vec<String>], text: &[u16], links: &[u16]) -> Vec<u8> {
-    let build = || -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-        let mut book = Workbook::new();
-        let sheet = book.add_worksheet();
-        sheet.set_name(name)?;
-        let bold = CellFormat::new().set_bold();
-        let as_text = CellFormat::new().set_num_format("@");
-        for &c in text {
-            sheet.set_column_format(c, &as_text)?;
-        }
-        for (c, h) in headers.iter().enumerate() {
-            let c = c as u16;
-            sheet.write_string_with_format(0, c, *h, &bold)?;
-            sheet.set_column_width(
-                c,
-                if text.contains(&c) || links.contains(&c) {
-                    22
-                } else {
-                    14
-                },
-            )?;
-        }
-        for (r, cells) in rows.iter().enumerate() {
-            let r = r as u32 + 1;
-            for (c, v) in cells.iter().enumerate() {
-                let c = c as u16;
-                if v.is_empty() {
-                    continue;
-                }
-                if links.contains(&c) && (v.starts_with("http://") || v.starts_with("https://")) && v.len() <= 2000 {
-                    sheet.write_url(r, c, v.as_str())?;
-                } else if text.contains(&c) {
-                    sheet.write_string_with_format(r, c, cut(v), &as_text)?;
-                } else {
-                    sheet.write_string(r, c, cut(v))?;
-                }
-            }
-        }
-        sheet.set_freeze_panes(1, 0)?;
-        book.save_to_buffer()
-    };
-    build().unwrap_or_default()
 }
