@@ -32,7 +32,7 @@ run bash scripts/with-postgres.sh bash -c '
   set -e
   cargo test --workspace -- --skip orders_survive_provider_faults
   echo; echo "==> the proxy API, crash, hostile-input, webhook/archive, probe, provider-conformance and alert tests again, on PostgreSQL"
-  FAPIAO_TEST_BACKEND=postgres cargo test -p fapiao-proxy --test api --test crash --test hostile --test hooks --test probe --test conformance --test baiwang --test alerts
+  FAPIAO_TEST_BACKEND=postgres cargo test -p fapiao-proxy --test api --test crash --test batch --test hostile --test hooks --test probe --test conformance --test baiwang --test alerts
   echo; echo "==> fault injection: 20,000 orders, three instances, SIGKILLs (proxy/tests/faults.rs)"
   cargo test -p fapiao-proxy --test faults -- --nocapture'
 

@@ -172,6 +172,9 @@ pub enum Status {
     /// order waits for a person (the record carries the issue; a reconciliation
     /// finding and an `invoice.conflict` event say what differs).
     Conflict,
+    /// Withdrawn by an operator (撤销) before it was ever sent to the provider:
+    /// it will never be.
+    Cancelled,
 }
 
 impl Status {
@@ -184,6 +187,7 @@ impl Status {
             Status::Failed => "failed",
             Status::Reversed => "reversed",
             Status::Conflict => "conflict",
+            Status::Cancelled => "cancelled",
         }
     }
     pub(crate) fn parse(s: &str) -> Status {
@@ -193,6 +197,7 @@ impl Status {
             "failed" => Status::Failed,
             "reversed" => Status::Reversed,
             "conflict" => Status::Conflict,
+            "cancelled" => Status::Cancelled,
             _ => Status::Pending,
         }
     }
@@ -200,7 +205,7 @@ impl Status {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            Status::Issued | Status::Failed | Status::Reversed | Status::Conflict
+            Status::Issued | Status::Failed | Status::Reversed | Status::Conflict | Status::Cancelled
         )
     }
 }
@@ -414,7 +419,42 @@ CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, un
     ledger_schema::DELIVERY_QUEUE,
     // 5: the field a failure is about (the same DDL on PostgreSQL).
     ERROR_FIELD,
+    // 6: batches, their orders, the operators' audit trail (the same DDL on PostgreSQL).
+    BATCHES,
 ];
+
+/// Migration: batches of orders submitted by operators, and the audit trail of
+/// what each operator did (see [`crate::batches`]).
+pub(crate) const BATCHES: &str = "
+CREATE TABLE IF NOT EXISTS batches (
+  batch_id TEXT PRIMARY KEY,
+  operator TEXT NOT NULL,
+  client_batch_id TEXT,
+  name TEXT,
+  total BIGINT NOT NULL,
+  duplicates TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS batches_client ON batches (operator, client_batch_id) WHERE client_batch_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS batches_created ON batches (created_at);
+CREATE TABLE IF NOT EXISTS batch_orders (
+  batch_id TEXT NOT NULL,
+  idx BIGINT NOT NULL,
+  order_id TEXT NOT NULL,
+  duplicate BIGINT NOT NULL,
+  PRIMARY KEY (batch_id, idx)
+);
+CREATE INDEX IF NOT EXISTS batch_orders_order ON batch_orders (order_id);
+CREATE TABLE IF NOT EXISTS operator_audit (
+  audit_id TEXT PRIMARY KEY,
+  at BIGINT NOT NULL,
+  operator TEXT NOT NULL,
+  action TEXT NOT NULL,
+  batch_id TEXT,
+  detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS operator_audit_at ON operator_audit (at);
+";
 
 /// Migration: the field of a stored failure.
 pub(crate) const ERROR_FIELD: &str = "ALTER TABLE orders ADD COLUMN error_field TEXT;";

@@ -75,6 +75,8 @@ pub mod types {
     /// The provider holds another invoice under the order's number; the order
     /// is in `conflict` and needs a person.
     pub const CONFLICT: &str = "invoice.conflict";
+    /// An operator withdrew the order (撤销) before it was sent to the provider.
+    pub const CANCELLED: &str = "order.cancelled";
 }
 
 /// The `data` object of an event: the order as the merchant needs it.
@@ -172,6 +174,23 @@ async fn lock_order(c: &mut dyn Tx, order_id: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The id of an order's `order.accepted` event: derived from the order id, so
+/// that it is written at most once.
+pub(crate) fn accepted_event_id(order_id: &str) -> String {
+    format!(
+        "evt_{}",
+        &hex(&Sha256::digest(
+            format!("{order_id}\u{0}{}", types::ACCEPTED).as_bytes()
+        ))[..24]
+    )
+}
+
+/// The body of an outbox event as it is stored and sent.
+pub(crate) fn event_body(id: &str, kind: &str, order_id: &str, now: i64, seq: i64, data: Value) -> String {
+    json!({ "id": id, "type": kind, "orderId": order_id, "createdAt": cst_rfc3339(now), "seq": seq, "data": data })
+        .to_string()
+}
+
 /// Writes one event for `order_id` (inside the caller's transaction). The
 /// `order.accepted` event has a deterministic id and is written at most once;
 /// any other event first makes sure the order's `order.accepted` exists, so the
@@ -185,12 +204,7 @@ pub async fn insert_event(
 ) -> Result<Option<String>, StoreError> {
     lock_order(c, order_id).await?;
     let now = now_ms();
-    let accepted_id = format!(
-        "evt_{}",
-        &hex(&Sha256::digest(
-            format!("{order_id}\u{0}{}", types::ACCEPTED).as_bytes()
-        ))[..24]
-    );
+    let accepted_id = accepted_event_id(order_id);
     let has_accepted = c.query_one(ACCEPTED_EXISTS, &vals![&accepted_id]).await?.int(0)? > 0;
     if kind == types::ACCEPTED && has_accepted {
         return Ok(None);
@@ -224,9 +238,7 @@ async fn insert_raw(
     now: i64,
 ) -> Result<(), StoreError> {
     let seq = c.query_one(NEXT_SEQ, &vals![order_id]).await?.int(0)?;
-    let body =
-        json!({ "id": id, "type": kind, "orderId": order_id, "createdAt": cst_rfc3339(now), "seq": seq, "data": data })
-            .to_string();
+    let body = event_body(id, kind, order_id, now, seq, data);
     c.execute(INSERT_EVENT, &vals![id, order_id, seq, kind, body, now])
         .await?;
     Ok(())

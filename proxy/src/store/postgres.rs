@@ -90,6 +90,8 @@ CREATE TRIGGER orders_status_changed AFTER UPDATE ON orders
     super::ledger_schema::DELIVERY_QUEUE,
     // 4: the field of a stored failure.
     super::ERROR_FIELD,
+    // 5: batches, their orders, the operators' audit trail.
+    super::BATCHES,
 ];
 
 /// The advisory lock key that serialises migrations ("fapiao" in ASCII).
