@@ -51,7 +51,7 @@ use crate::request::IssueForm;
 
 pub use check::check;
 pub use columns::{ColumnSpec, COLUMNS};
-pub use write::{template, write_results, ResultError, ResultFiles, ResultRow};
+pub use write::{template, write_results, write_sheet, ResultError, ResultFiles, ResultRow};
 
 /// The most data rows a sheet may have.
 pub const MAX_ROWS: usize = 100_000;

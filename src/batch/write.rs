@@ -209,6 +209,27 @@ pub fn template(format: Format) -> Vec<u8> {
     }
 }
 
+/// Writes a sheet back (e.g. after fixes in the page): its header and rows, every
+/// cell as text. Blank rows and the rows above the header are not kept.
+///
+/// ```
+/// use fapiao::batch::{read_sheet, write_sheet, Format};
+/// let sheet = read_sheet("订单号,金额\nA1,10\n".as_bytes(), "a.csv").unwrap();
+/// let again = read_sheet(&write_sheet(&sheet, Format::Xlsx), "a.xlsx").unwrap();
+/// assert_eq!(again.rows, sheet.rows);
+/// ```
+pub fn write_sheet(sheet: &super::Sheet, format: Format) -> Vec<u8> {
+    let headers: Vec<&str> = sheet.headers.iter().map(String::as_str).collect();
+    let rows: Vec<Vec<String>> = sheet.rows.iter().map(|r| r.cells.clone()).collect();
+    match format {
+        Format::Csv => csv(&headers, &rows),
+        Format::Xlsx => {
+            let all: Vec<usize> = (0..headers.len()).collect();
+            super::xlsx::write("Sheet1", &headers, &rows, &all, &[])
+        }
+    }
+}
+
 fn csv_field(out: &mut String, s: &str) {
     if s.contains([',', '"', '\n', '\r']) {
         out.push('"');

@@ -1,6 +1,6 @@
 //! The .xlsx container without a spreadsheet crate: a workbook is a ZIP archive
 //! of XML parts (ECMA-376). Reading takes the first worksheet's cells and the
-//! shared strings; writing makes a one-sheet workbook with inline strings, a bold
+//! shared strings; writing makes a one-sheet workbook with shared strings, a bold
 //! header, text-formatted columns and hyperlinks. DEFLATE is `miniz_oxide`'s.
 //!
 //! The general spreadsheet crates (calamine, rust_xlsxwriter) would be about
@@ -203,14 +203,14 @@ fn nodes(xml: &str) -> impl Iterator<Item = Node<'_>> {
             rest = r.find("-->").map(|e| &r[e + 3..]).unwrap_or("");
             continue;
         }
-        // A tag ends at the first '>' outside quotes.
-        let mut quote = None;
+        // A tag ends at the first '>' outside quotes (all ASCII: bytes will do).
+        let mut quote = 0u8;
         let mut end = None;
-        for (i, c) in rest.char_indices().skip(1) {
-            match (quote, c) {
-                (None, '"' | '\'') => quote = Some(c),
-                (Some(q), c) if c == q => quote = None,
-                (None, '>') => {
+        for (i, &b) in rest.as_bytes().iter().enumerate().skip(1) {
+            match (quote, b) {
+                (0, b'"' | b'\'') => quote = b,
+                (q, b) if q != 0 && b == q => quote = 0,
+                (0, b'>') => {
                     end = Some(i);
                     break;
                 }
@@ -503,13 +503,13 @@ fn column_name(mut c: usize) -> String {
 }
 
 const CONTENT_TYPES: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/></Types>"#;
+<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>"#;
 
 const ROOT_RELS: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#;
 
 const BOOK_RELS: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/></Relationships>"#;
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/><Relationship Id="rId3" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>"#;
 
 // Styles: 0 default, 1 bold (header), 2 text (number format 49, "@"), 3 hyperlink.
 const STYLES: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
@@ -518,10 +518,10 @@ const STYLES: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 /// A one-sheet workbook: a bold header row (frozen), every cell a string;
 /// `text` columns formatted as text (Excel keeps 19-digit codes as typed when
 /// edited), cells of `links` columns that are http(s) URLs written as hyperlinks.
-pub(super) fn write(
+pub(super) fn write<'a>(
     sheet_name: &str,
-    headers: &[&str],
-    rows: &[Vec<String>],
+    headers: &[&'a str],
+    rows: &'a [Vec<String>],
     text: &[usize],
     links: &[usize],
 ) -> Vec<u8> {
@@ -539,14 +539,20 @@ pub(super) fn write(
     }
     xml.push_str("</cols><sheetData>");
     let mut hyperlinks = Vec::new();
-    let cell = |xml: &mut String, r: usize, c: usize, v: &str, style: u8| {
-        xml.push_str(&format!(r#"<c r="{}{}" t="inlineStr""#, column_name(c), r + 1));
+    // Strings once each in the shared-strings part, as Excel writes them.
+    let mut strings: Vec<&str> = Vec::new();
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut cell = |xml: &mut String, r: usize, c: usize, v: &'a str, style: u8| {
+        let next = strings.len();
+        let i = *seen.entry(v).or_insert(next);
+        if i == next {
+            strings.push(v);
+        }
+        xml.push_str(&format!(r#"<c r="{}{}" t="s""#, column_name(c), r + 1));
         if style > 0 {
             xml.push_str(&format!(r#" s="{style}""#));
         }
-        xml.push_str(r#"><is><t xml:space="preserve">"#);
-        escape(xml, v);
-        xml.push_str("</t></is></c>");
+        xml.push_str(&format!("><v>{i}</v></c>"));
     };
     xml.push_str(r#"<row r="1">"#);
     for (c, h) in headers.iter().enumerate() {
@@ -560,10 +566,14 @@ pub(super) fn write(
             if v.is_empty() {
                 continue;
             }
-            let v: String = v.chars().take(32_767).collect();
+            // Excel's limit of characters in a cell.
+            let v = match v.char_indices().nth(32_767) {
+                Some((at, _)) => &v[..at],
+                None => v.as_str(),
+            };
             let link = links.contains(&c) && (v.starts_with("https://") || v.starts_with("http://")) && v.len() <= 2000;
             if link {
-                hyperlinks.push((format!("{}{}", column_name(c), r + 1), v.clone()));
+                hyperlinks.push((format!("{}{}", column_name(c), r + 1), v.to_owned()));
             }
             let style = if link {
                 3
@@ -572,7 +582,7 @@ pub(super) fn write(
             } else {
                 0
             };
-            cell(&mut xml, r, c, &v, style);
+            cell(&mut xml, r, c, v, style);
         }
         xml.push_str("</row>");
     }
@@ -599,6 +609,23 @@ pub(super) fn write(
     xml.push_str(
         r#"<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/></worksheet>"#,
     );
+    let mut shared = format!(
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="{n}" uniqueCount="{n}">"#,
+        n = strings.len()
+    );
+    for s in &strings {
+        shared.push_str(
+            if s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
+                r#"<si><t xml:space="preserve">"#
+            } else {
+                "<si><t>"
+            },
+        );
+        escape(&mut shared, s);
+        shared.push_str("</t></si>");
+    }
+    shared.push_str("</sst>");
 
     let mut book = String::from(
         r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
@@ -613,6 +640,7 @@ pub(super) fn write(
     zip.add("xl/workbook.xml", book.as_bytes());
     zip.add("xl/_rels/workbook.xml.rels", BOOK_RELS.as_bytes());
     zip.add("xl/styles.xml", STYLES.as_bytes());
+    zip.add("xl/sharedStrings.xml", shared.as_bytes());
     zip.add("xl/worksheets/sheet1.xml", xml.as_bytes());
     if !sheet_rels.is_empty() {
         zip.add("xl/worksheets/_rels/sheet1.xml.rels", sheet_rels.as_bytes());

@@ -203,6 +203,16 @@ pub fn write_results(
     Ok(batch::write_results(&rows, format(file_format)?))
 }
 
+/// `writeSheet(sheet, format) → Uint8Array`: a sheet written back (after fixes).
+#[wasm_bindgen(js_name = writeSheet)]
+pub fn write_sheet(
+    #[wasm_bindgen(unchecked_param_type = "Sheet")] sheet: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "BatchFileFormat")] file_format: &str,
+) -> Result<Vec<u8>, JsError> {
+    let sheet: Sheet = from_js(sheet, "sheet")?;
+    Ok(batch::write_sheet(&sheet, format(file_format)?))
+}
+
 /// `batchTemplate(format) → Uint8Array`: the template with an example.
 #[wasm_bindgen(js_name = batchTemplate)]
 pub fn batch_template(
