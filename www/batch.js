@@ -2,7 +2,7 @@
 // Rust rules the proxy runs again), fixed in place, then submitted to the proxy's
 // batch API with an operator key; progress from its event stream, results
 // exported as .xlsx/.csv. A reload or a new tab resumes the last batch.
-import init, { readSheet, checkSheet, writeResults, writeSheet, batchTemplate, batchColumns } from '/pkg/batch.js';
+import init, { checkFile, checkSheet, writeResults, writeSheet, batchTemplate, batchColumns } from '/pkg/batch.js';
 import { $, el } from '/dom.js';
 
 const KEY_STORE = 'fapiao.operatorKey'; // sessionStorage: this tab only
@@ -81,29 +81,29 @@ async function loadFile(file) {
   const t0 = performance.now();
   say(`正在读取 ${file.name}…`);
   const bytes = new Uint8Array(await file.arrayBuffer());
-  const r = readSheet(bytes, file.name);
+  const r = checkFile(bytes, file.name, optionsForCheck());
   if (!r.valid) {
     say(`✗ ${r.errors.map((e) => e.message).join(' ')}`, 'error');
     return;
   }
   const t1 = performance.now();
   S.fileName = file.name;
-  setSheet(r.sheet);
+  setSheet(r.sheet, r.report);
   const t2 = performance.now();
   await new Promise(requestAnimationFrame);
   const t3 = performance.now();
   const source = { xlsx: 'Excel 工作簿', 'utf-8': 'UTF-8 文本', gbk: 'GBK 文本', 'utf-16le': 'UTF-16 文本', 'utf-16be': 'UTF-16 文本' }[r.sheet.source] ?? r.sheet.source;
   say(`已读取 ${file.name}（${source}），${r.sheet.rows.length} 行，校验用时 ${Math.round(t3 - t0)} 毫秒。`, 'ok');
-  window.__batchTimings = { read: t1 - t0, checkAndRender: t2 - t1, firstFrame: t3 - t0, rows: r.sheet.rows.length };
+  window.__batchTimings = { readAndCheck: t1 - t0, render: t2 - t1, firstFrame: t3 - t0, rows: r.sheet.rows.length };
   document.documentElement.dataset.checked = String(Date.now());
 }
 
-function setSheet(sheet) {
+function setSheet(sheet, report) {
   S.sheet = sheet;
   S.rowAt = new Map(sheet.rows.map((r, i) => [r.row, i]));
   S.selected = null;
   S.editing = null;
-  S.report = checkSheet(sheet, optionsForCheck());
+  S.report = report ?? checkSheet(sheet, optionsForCheck());
   S.keyOf = sheet.headers.map(() => null);
   S.indexOf = new Map();
   for (const c of S.report.columns) {

@@ -139,6 +139,14 @@ export interface BatchResultRow {
 }
 
 export type BatchFileFormat = "xlsx" | "csv";
+
+/** `checkFile`: the sheet read and checked, or why it cannot be read. */
+export interface FileCheck {
+  valid: boolean;
+  sheet: Sheet | null;
+  report: BatchReport | null;
+  errors: Issue[];
+}
 "#;
 
 #[derive(serde::Serialize)]
@@ -180,6 +188,41 @@ pub fn read_sheet(bytes: &[u8], file_name: &str) -> JsValue {
         },
     };
     to_js(&out)
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FileCheck {
+    valid: bool,
+    sheet: Option<Sheet>,
+    report: Option<batch::Report>,
+    errors: Vec<Issue>,
+}
+
+/// `checkFile(bytes, fileName, options?) → { valid, sheet, report, errors }`: readSheet
+/// and checkSheet in one call (the sheet does not cross the boundary twice).
+#[wasm_bindgen(js_name = checkFile, unchecked_return_type = "FileCheck")]
+pub fn check_file(
+    bytes: &[u8],
+    file_name: &str,
+    #[wasm_bindgen(unchecked_optional_param_type = "BatchCheckOptions")] options: Option<JsValue>,
+) -> Result<JsValue, JsError> {
+    let options: CheckOptions = from_js(options.unwrap_or(JsValue::UNDEFINED), "options")?;
+    let out = match batch::read_sheet(bytes, file_name) {
+        Ok(sheet) => FileCheck {
+            valid: true,
+            report: Some(batch::check(&sheet, &options)),
+            sheet: Some(sheet),
+            errors: Vec::new(),
+        },
+        Err(e) => FileCheck {
+            valid: false,
+            sheet: None,
+            report: None,
+            errors: vec![Issue::new("file", &e)],
+        },
+    };
+    Ok(to_js(&out))
 }
 
 /// `checkSheet(sheet, options?) → BatchReport`

@@ -289,7 +289,10 @@ test('batch: 2,000 rows with planted errors → exactly those cells marked; fixe
   await second.getByLabel('操作员密钥').fill(KEY);
   await second.getByLabel('操作员密钥').press('Tab');
   await second.locator('#progress-text').getByText(/^100%/).waitFor({ timeout: 20000 });
-  await second.locator('#recent-list li').first().waitFor();
+  // The operator's recent batches, this one first.
+  await second.locator('#recent summary').waitFor();
+  assert.match(await second.locator('#recent-list li').first().textContent(), new RegExp(batchId));
+  await second.screenshot({ path: `${out}batch-resumed-desktop.png` });
   assert.deepEqual(problems.filter((m) => !/403|401/.test(m)), []);
   assert.deepEqual(violations, []);
   await ctx.close();

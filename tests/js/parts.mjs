@@ -10,7 +10,7 @@ const TAXCODES = ['lookupTaxCode', 'searchTaxCodes', 'formatItemName', 'checkIte
 const QR = ['parseTitleQr', 'parseReceipt', 'qrSvg', 'version'];
 const CAMERA = ['decodeQrImage', 'version'];
 /** 批量开票 only (not in the root): the batch part is everything of advanced and these. */
-export const BATCH_ONLY = ['readSheet', 'checkSheet', 'writeResults', 'writeSheet', 'batchTemplate', 'batchColumns'];
+export const BATCH_ONLY = ['readSheet', 'checkSheet', 'checkFile', 'writeResults', 'writeSheet', 'batchTemplate', 'batchColumns'];
 const BATCH = [...ADVANCED, ...BATCH_ONLY];
 
 /** The part with discounts, splitting and red letters (`fapiao/advanced`). */

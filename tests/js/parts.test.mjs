@@ -81,9 +81,13 @@ test('fapiao/batch: a GBK CSV read and checked, a fix applied, the template and 
   // GBK: the header 订单号,金额 and a row, as the bytes Chinese Excel writes.
   const g = b.readSheet(new Uint8Array([0xb6, 0xa9, 0xb5, 0xa5, 0xba, 0xc5, 0x2c, 0xbd, 0xf0, 0xb6, 0xee, 0x0d, 0x0a, 0x41, 0x31, 0x2c, 0x31, 0x30]), 'x.csv');
   assert.deepEqual([g.sheet.source, g.sheet.headers], ['gbk', ['订单号', '金额']]);
+  const both = b.checkFile(new TextEncoder().encode(text), 'orders.csv');
+  assert.deepEqual(JSON.parse(JSON.stringify(both.report)), JSON.parse(JSON.stringify(report)));
+  assert.deepEqual(both.sheet.rows[0].cells[2], '911100OO600037341L');
   const bad = b.readSheet(new Uint8Array([0xd0, 0xcf, 0x11, 0xe0]), 'old.xls');
   assert.deepEqual(bad.errors.map((e) => [e.code, e.field]), [['BATCH_XLS_UNSUPPORTED', 'file']]);
   assert.ok(bad.errors[0].message && bad.errors[0].messageEn);
+  assert.deepEqual(b.checkFile(new Uint8Array(0), 'x.csv').errors.map((e) => e.code), ['BATCH_EMPTY']);
   for (const format of ['xlsx', 'csv']) {
     const t = b.readSheet(b.batchTemplate(format), `t.${format}`);
     assert.equal(b.checkSheet(t.sheet).valid, true, format);
