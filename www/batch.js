@@ -193,7 +193,7 @@ function recount() {
 // --- rendering --------------------------------------------------------------------
 
 function buildHead() {
-  const cols = [el('col', { style: 'width:4.5em' }), el('col', { style: 'width:22em' })];
+  const cols = [el('col', { style: 'width:4.5em' }), el('col', { className: 'probs-col', style: 'width:22em' })];
   const head = [el('th', { scope: 'col', textContent: '行' }), el('th', { scope: 'col', textContent: '问题' })];
   S.sheet.headers.forEach((h, i) => {
     const key = S.keyOf[i];
@@ -248,7 +248,9 @@ function renderRows(force = false) {
   const grid = $('grid');
   const headH = ROW_H;
   const top = Math.max(0, grid.scrollTop - headH);
-  const height = grid.clientHeight || 600;
+  // The grid grows with its rows up to its max-height (640 px at most): draw at
+  // least that much, also before the rows are there to give it its height.
+  const height = Math.max(grid.clientHeight, 660);
   const first = Math.max(0, Math.floor(top / ROW_H) - OVERSCAN);
   const last = Math.min(S.view.length, Math.ceil((top + height) / ROW_H) + OVERSCAN);
   const range = `${first}:${last}`;
