@@ -2,13 +2,17 @@
 //! talking to a running proxy over HTTP (`--url` or `FAPIAO_URL`, the key from
 //! `FAPIAO_OPERATOR_KEY`).
 //!
-//! - `batch submit FILE [--dry-run] [--name NAME] [--client-batch-id ID] [--wait]`:
-//!   FILE is a JSON file of IssueForms (an array, or `{ "orders": [...] }`).
-//!   `--dry-run` checks every order with the core crate on this machine and
-//!   prints each finding; nothing is sent.
+//! - `batch submit FILE [--dry-run] [--max-amount AMOUNT] [--confirm CODES] [--name NAME]
+//!   [--client-batch-id ID] [--wait]`: FILE is a sheet in the batch template's
+//!   layout (`.xlsx`, or `.csv` in UTF-8 or GBK), read and checked with
+//!   [`fapiao::batch::read_sheet`] and [`fapiao::batch::check`] — the same code
+//!   as the batch page — or a JSON file of IssueForms (an array, or
+//!   `{ "orders": [...] }`). `--dry-run` prints every finding (row, column,
+//!   code, message, fixes) and sends nothing; a sheet with errors is never sent.
 //! - `batch status ID [--json]`: counts and the orders that did not issue.
-//! - `batch export ID --out FILE`: the result table as `.csv` or `.json`
-//!   (by the file's extension).
+//! - `batch export ID --out FILE`: the result table as `.xlsx` (written with
+//!   [`fapiao::batch::write_results`]), `.csv` or `.json` (by the extension).
+//! - `batch template --out FILE`: the template with an example row.
 //! - `batch list`: the newest batches.
 //!
 //! Exit codes: 0 done, 1 findings or failed orders, 2 usage, connection or
@@ -16,6 +20,7 @@
 
 use std::time::Duration;
 
+use fapiao::batch::{check, read_sheet, write_results, CheckOptions, Format, Report, ResultRow};
 use fapiao::request::{build_issue_request, IssueForm};
 use serde_json::{json, Value};
 
@@ -23,9 +28,13 @@ use serde_json::{json, Value};
 pub const USAGE: &str = "fapiao-proxy batch — batches of invoices through a running proxy
 
 USAGE:
-  fapiao-proxy batch submit FILE [--dry-run] [--name NAME] [--client-batch-id ID] [--wait]
+  fapiao-proxy batch submit FILE [--dry-run] [--max-amount AMOUNT] [--confirm CODE,…]
+                             [--name NAME] [--client-batch-id ID] [--wait]
+        FILE: .xlsx or .csv in the batch template's layout (UTF-8 or GBK), or .json IssueForms;
+        --dry-run prints every finding and sends nothing; --max-amount splits larger orders
   fapiao-proxy batch status ID [--json]
-  fapiao-proxy batch export ID --out FILE          (.csv or .json)
+  fapiao-proxy batch export ID --out FILE          (.xlsx, .csv or .json)
+  fapiao-proxy batch template --out FILE           (.xlsx or .csv, with an example row)
   fapiao-proxy batch list
 OPTIONS:
   --url URL   the proxy (default FAPIAO_URL, else http://127.0.0.1:8080)
@@ -66,7 +75,7 @@ fn parse(args: &[String]) -> Result<Opts, Failure> {
             "--dry-run" | "--wait" | "--json" => {
                 o.flags.insert(a.clone());
             }
-            "--url" | "--out" | "--name" | "--client-batch-id" => {
+            "--url" | "--out" | "--name" | "--client-batch-id" | "--max-amount" | "--confirm" => {
                 let v = it.next().ok_or_else(|| usage(format!("{a} needs a value")))?;
                 o.values.insert(a.clone(), v.clone());
             }
@@ -169,6 +178,27 @@ impl Client {
     }
 }
 
+/// The orders of a `GET /v1/batches/{id}` answer as result rows, with the
+/// proxy's own links made absolute (the file is read away from the proxy).
+pub fn result_rows(batch: &Value, base: &str) -> Vec<ResultRow> {
+    batch["orders"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|o| {
+            let mut row: ResultRow = serde_json::from_value(o.clone()).unwrap_or_default();
+            if let Some(files) = row.files.as_mut() {
+                for link in [&mut files.pdf, &mut files.ofd, &mut files.xml].into_iter().flatten() {
+                    if link.starts_with('/') {
+                        *link = format!("{base}{link}");
+                    }
+                }
+            }
+            row
+        })
+        .collect()
+}
+
 fn errors_text(v: &Value) -> String {
     match v["errors"].as_array() {
         Some(errs) => errs
@@ -208,6 +238,18 @@ pub async fn run(args: &[String]) -> Result<u8, Failure> {
         Some("submit") => submit(&o).await,
         Some("status") => status(&o).await,
         Some("export") => export(&o).await,
+        Some("template") => {
+            let out = o
+                .values
+                .get("--out")
+                .ok_or_else(|| usage("batch template --out FILE"))?;
+            let format = Format::parse(out.rsplit('.').next().unwrap_or(""))
+                .ok_or_else(|| usage(format!("{out}: the template is .xlsx or .csv")))?;
+            std::fs::write(out, fapiao::batch::template(format))
+                .map_err(|e| usage(format!("cannot write {out}: {e}")))?;
+            println!("{out}: the batch template with an example row");
+            Ok(0)
+        }
         Some("list") => {
             let c = Client::new(&o)?;
             let v = c.get("/v1/batches").await?;
@@ -231,23 +273,46 @@ async fn submit(o: &Opts) -> Result<u8, Failure> {
     let [file] = o.positional.as_slice() else {
         return Err(usage("batch submit FILE: one file"));
     };
-    let orders = read_orders(file)?;
-    let findings = check_orders(&orders);
-    for (i, id, field, code, message) in &findings {
-        println!("order {} ({id}) {field}: {code} {message}", i + 1);
-    }
+    let (orders, errors) = if file.to_ascii_lowercase().ends_with(".json") {
+        let orders = read_orders(file)?;
+        let findings = check_orders(&orders);
+        for (i, id, field, code, message) in &findings {
+            println!("order {} ({id}) {field}: {code} {message}", i + 1);
+        }
+        println!("{} orders checked, {} findings", orders.len(), findings.len());
+        (orders, findings.len())
+    } else {
+        let options = CheckOptions {
+            max_amount: o.values.get("--max-amount").cloned(),
+            confirmed: o
+                .values
+                .get("--confirm")
+                .map(|c| {
+                    c.split(',')
+                        .map(|x| x.trim().to_owned())
+                        .filter(|x| !x.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            ..Default::default()
+        };
+        let (report, text) = check_sheet_file(file, &options)?;
+        print!("{text}");
+        let orders = report
+            .invoices
+            .iter()
+            .map(|i| serde_json::to_value(&i.form).unwrap_or(Value::Null))
+            .collect();
+        (orders, report.totals.errors)
+    };
     if o.flags.contains("--dry-run") {
-        println!(
-            "{} orders checked, {} findings; nothing sent (--dry-run)",
-            orders.len(),
-            findings.len()
-        );
-        return Ok(if findings.is_empty() { 0 } else { 1 });
+        println!("nothing sent (--dry-run)");
+        return Ok(if errors == 0 { 0 } else { 1 });
     }
-    if !findings.is_empty() {
+    if errors > 0 {
         return Err(Failure {
             code: 1,
-            message: format!("{} findings: nothing sent; fix them and submit again", findings.len()),
+            message: format!("{errors} errors: nothing sent; fix them and submit again"),
         });
     }
     let c = Client::new(o)?;
@@ -299,6 +364,53 @@ async fn submit(o: &Opts) -> Result<u8, Failure> {
             });
         }
     }
+}
+
+/// Reads a sheet and checks it as the batch page does: the report and the
+/// findings as text, one line per finding (sheet row, header, column key,
+/// code, message, fixes), then the totals.
+pub fn check_sheet_file(file: &str, options: &CheckOptions) -> Result<(Report, String), Failure> {
+    let bytes = std::fs::read(file).map_err(|e| usage(format!("cannot read {file}: {e}")))?;
+    let name = std::path::Path::new(file)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| file.to_owned());
+    let sheet = read_sheet(&bytes, &name).map_err(|e| usage(format!("{file}: {e}")))?;
+    let report = check(&sheet, options);
+    let text = findings_text(&sheet.source, &report);
+    Ok((report, text))
+}
+
+/// The findings of a report as the dry run prints them.
+pub fn findings_text(source: &str, report: &Report) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for f in &report.findings {
+        let level = if f.severity == fapiao::Severity::Error {
+            "error"
+        } else {
+            "warning"
+        };
+        let _ = write!(
+            out,
+            "row {} {} ({}): {level} {} {}",
+            f.row, f.header, f.column, f.code, f.message
+        );
+        if !f.order_id.is_empty() {
+            let _ = write!(out, " [订单号 {}]", f.order_id);
+        }
+        for fix in &f.fixes {
+            let _ = write!(out, " — fix: {}", fix.label);
+        }
+        out.push('\n');
+    }
+    let t = &report.totals;
+    let _ = writeln!(
+        out,
+        "{} rows ({source}), {} orders, {} invoices ({} valid), {} errors, {} warnings; 价税合计 {} (valid invoices)",
+        t.rows, t.orders, t.invoices, t.valid_invoices, t.errors, t.warnings, t.amount_incl_tax
+    );
+    out
 }
 
 fn read_orders(file: &str) -> Result<Vec<Value>, Failure> {
@@ -359,10 +471,23 @@ async fn export(o: &Opts) -> Result<u8, Failure> {
         "csv"
     } else if lower.ends_with(".json") {
         "json"
+    } else if lower.ends_with(".xlsx") {
+        "xlsx"
     } else {
-        return Err(usage(format!("{out}: the result file is .csv or .json")));
+        return Err(usage(format!("{out}: the result file is .xlsx, .csv or .json")));
     };
     let c = Client::new(o)?;
+    if format == "xlsx" {
+        let v = c.get(&format!("/v1/batches/{id}")).await?;
+        let bytes = write_results(&result_rows(&v, &c.base), Format::Xlsx);
+        std::fs::write(out, &bytes).map_err(|e| usage(format!("cannot write {out}: {e}")))?;
+        println!(
+            "{out}: {} orders, {} bytes",
+            v["orders"].as_array().map_or(0, Vec::len),
+            bytes.len()
+        );
+        return Ok(0);
+    }
     let (status, body) = c
         .send(c.http.get(format!("{}/v1/batches/{id}/export?format={format}", c.base)))
         .await?;

@@ -30,8 +30,11 @@ USAGE:
   fapiao-proxy operator-key NAME  print a fresh operator key for NAME and the line to add to
                                   FAPIAO_OPERATOR_KEYS (only the key's SHA-256 is configured)
   fapiao-proxy batch submit FILE [--dry-run] [--name NAME] [--client-batch-id ID] [--wait]
+                                  FILE: .xlsx / .csv (UTF-8 or GBK) in the batch template's layout,
+                                  checked cell by cell as the batch page does, or .json IssueForms
   fapiao-proxy batch status ID [--json]
-  fapiao-proxy batch export ID --out FILE
+  fapiao-proxy batch export ID --out FILE.xlsx|.csv|.json
+  fapiao-proxy batch template --out FILE.xlsx|.csv
   fapiao-proxy batch list         batches through a running proxy (--url or FAPIAO_URL, the key
                                   from FAPIAO_OPERATOR_KEY); see fapiao-proxy batch --help
 
