@@ -31,6 +31,7 @@
 pub mod alerts;
 pub mod api;
 pub mod batches;
+pub mod cli;
 pub mod config;
 pub mod ledger;
 pub mod metrics;

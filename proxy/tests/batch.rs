@@ -620,3 +620,135 @@ async fn sigkill_mid_batch_and_restart_gives_one_invoice_per_order() {
         );
     }
 }
+
+/// Runs `fapiao-proxy ARGS` in `dir` with the proxy's URL and `key`; exit code and standard output.
+async fn cli(dir: &std::path::Path, base: &str, key: &str, args: &[&str]) -> (i32, String, String) {
+    let (dir, base, key) = (dir.to_owned(), base.to_owned(), key.to_owned());
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_fapiao-proxy"))
+            .current_dir(&dir)
+            .env_clear()
+            .env("FAPIAO_URL", base)
+            .env("FAPIAO_OPERATOR_KEY", key)
+            .args(&args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_checks_submits_follows_and_exports_a_sheet() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = keys();
+    let (r, sbx) = sandbox_proxy(dir.path(), with_keys(&k)).await;
+    let d = dir.path();
+    // The template (an example row for two orders), and a copy with two planted errors.
+    let (code, _, err) = cli(d, &r.base, &k.wang, &["batch", "template", "--out", "t.csv"]).await;
+    assert_eq!(code, 0, "{err}");
+    let good = std::fs::read_to_string(d.join("t.csv")).unwrap();
+    let bad = good
+        .replace("91110000600037341L", "911100OO600037341L")
+        .replace(",张三,", ",,");
+    assert_ne!(good, bad);
+    std::fs::write(d.join("bad.csv"), &bad).unwrap();
+    // The same sheet as a Chinese Excel saves it: GBK, no byte-order mark.
+    std::fs::write(d.join("bad-gbk.csv"), gbk(bad.trim_start_matches('\u{feff}'))).unwrap();
+    for file in ["bad.csv", "bad-gbk.csv"] {
+        let (code, out, _) = cli(d, &r.base, &k.wang, &["batch", "submit", file, "--dry-run"]).await;
+        assert_eq!(code, 1, "{out}");
+        assert!(
+            out.contains("row 2 购买方税号 (buyerTaxId): error TAXID_CHARSET"),
+            "{out}"
+        );
+        assert!(out.contains("fix: 改为 91110000600037341L"), "{out}");
+        assert!(
+            out.contains("row 4 购买方名称 (buyerName): error BUYER_NAME_REQUIRED"),
+            "{out}"
+        );
+        assert_eq!(out.lines().filter(|l| l.starts_with("row ")).count(), 2, "{out}");
+        assert!(out.contains("nothing sent"));
+        // Without --dry-run a sheet with errors is not sent either.
+        let (code, _, err) = cli(d, &r.base, &k.wang, &["batch", "submit", file]).await;
+        assert_eq!(code, 1, "{err}");
+    }
+    let (_, list) = send(&r, "GET", "/v1/batches", Some(&k.wang), None).await;
+    assert_eq!(list["batches"], json!([]), "nothing was sent");
+    // A key that is not an operator's.
+    let (code, _, err) = cli(d, &r.base, ADMIN, &["batch", "submit", "t.csv"]).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("OPERATOR_KEY_INVALID"), "{err}");
+    // The good sheet: submitted and followed to the end.
+    let (code, out, err) = cli(
+        d,
+        &r.base,
+        &k.wang,
+        &["batch", "submit", "t.csv", "--name", "样例", "--wait"],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let id = out
+        .split_whitespace()
+        .find(|w| w.starts_with("b_"))
+        .expect("the batch id is printed")
+        .trim_end_matches(':')
+        .to_owned();
+    assert!(out.contains("2 issued"), "{out}");
+    assert_eq!(sbx.total().await, 2);
+    let (code, out, _) = cli(d, &r.base, &k.wang, &["batch", "status", &id]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("“样例” by finance-wang"), "{out}");
+    // The results as .xlsx (the core's writer) and .csv (the proxy's export).
+    let (_, v) = send(&r, "GET", &format!("/v1/batches/{id}"), Some(&k.wang), None).await;
+    let numbers: Vec<String> = v["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["invoiceNumber"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(numbers.len(), 2);
+    for out_file in ["results.xlsx", "results.csv"] {
+        let (code, _, err) = cli(d, &r.base, &k.wang, &["batch", "export", &id, "--out", out_file]).await;
+        assert_eq!(code, 0, "{err}");
+        let bytes = std::fs::read(d.join(out_file)).unwrap();
+        let sheet = fapiao::batch::read_sheet(&bytes, out_file).unwrap();
+        assert_eq!(sheet.rows.len(), 2, "{out_file}");
+        for n in &numbers {
+            assert!(
+                sheet.rows.iter().any(|row| row.cells.iter().any(|c| c == n)),
+                "{out_file} holds {n}: {sheet:?}"
+            );
+        }
+    }
+    let xlsx = fapiao::batch::read_sheet(&std::fs::read(d.join("results.xlsx")).unwrap(), "results.xlsx").unwrap();
+    assert!(
+        xlsx.rows
+            .iter()
+            .flat_map(|row| row.cells.iter())
+            .any(|c| c.starts_with(&format!("{}/v1/invoices/", r.base))),
+        "links in the file are absolute: {xlsx:?}"
+    );
+}
+
+/// UTF-8 text as GBK, converted by the system's iconv as Chinese Excel would save it.
+fn gbk(text: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("iconv")
+        .args(["-f", "UTF-8", "-t", "GBK"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("iconv");
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "iconv");
+    assert!(std::str::from_utf8(&out.stdout).is_err(), "GBK, not UTF-8");
+    out.stdout
+}
