@@ -7,6 +7,8 @@
 //! 560 KB gzipped more in the npm package's batch part, most of it tables for
 //! text encodings that an .xlsx (always UTF-8 or UTF-16 XML) never uses.
 
+use std::borrow::Cow;
+
 use super::BatchError;
 
 /// The largest part read from an archive, uncompressed (a sheet of 100,000 full
@@ -25,8 +27,10 @@ fn u32_at(b: &[u8], i: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(i..i + 4)?.try_into().ok()?))
 }
 
-const fn crc_table() -> [u32; 256] {
-    let mut t = [0u32; 256];
+/// CRC-32 tables for eight bytes at a time ("slicing-by-8"): table `k` advances
+/// the CRC of a byte by `k` further zero bytes.
+const fn crc_tables() -> [[u32; 256]; 8] {
+    let mut t = [[0u32; 256]; 8];
     let mut i = 0;
     while i < 256 {
         let mut c = i as u32;
@@ -35,19 +39,43 @@ const fn crc_table() -> [u32; 256] {
             c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
             k += 1;
         }
-        t[i] = c;
+        t[0][i] = c;
         i += 1;
+    }
+    let mut k = 1;
+    while k < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let prev = t[k - 1][i];
+            t[k][i] = (prev >> 8) ^ t[0][(prev & 0xFF) as usize];
+            i += 1;
+        }
+        k += 1;
     }
     t
 }
 
-static CRC: [u32; 256] = crc_table();
+static CRC: [[u32; 256]; 8] = crc_tables();
 
 /// CRC-32 (ISO-HDLC), as ZIP stores it.
 fn crc32(data: &[u8]) -> u32 {
-    !data
-        .iter()
-        .fold(!0u32, |c, &b| CRC[((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8))
+    let mut c = !0u32;
+    let mut chunks = data.chunks_exact(8);
+    for b in &mut chunks {
+        let lo = c ^ u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        c = CRC[7][(lo & 0xFF) as usize]
+            ^ CRC[6][((lo >> 8) & 0xFF) as usize]
+            ^ CRC[5][((lo >> 16) & 0xFF) as usize]
+            ^ CRC[4][(lo >> 24) as usize]
+            ^ CRC[3][usize::from(b[4])]
+            ^ CRC[2][usize::from(b[5])]
+            ^ CRC[1][usize::from(b[6])]
+            ^ CRC[0][usize::from(b[7])];
+    }
+    for &b in chunks.remainder() {
+        c = CRC[0][((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8);
+    }
+    !c
 }
 
 /// The entries of a ZIP archive: name → (method, data offset, compressed size,
@@ -126,18 +154,21 @@ enum Node<'a> {
     /// A closing tag's local name.
     Close(&'a str),
     /// Text, entities resolved.
-    Text(String),
+    Text(Cow<'a, str>),
 }
 
 /// The local part of a qualified name (`x:c` → `c`).
 fn local(name: &str) -> &str {
-    name.rsplit(':').next().unwrap_or(name)
+    match name.as_bytes().iter().rposition(|&b| b == b':') {
+        Some(i) => &name[i + 1..],
+        None => name,
+    }
 }
 
 /// Resolves the five predefined entities and character references.
-fn unescape(s: &str) -> String {
+fn unescape(s: &str) -> Cow<'_, str> {
     if !s.contains('&') {
-        return s.to_owned();
+        return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
@@ -176,7 +207,7 @@ fn unescape(s: &str) -> String {
         }
     }
     out.push_str(rest);
-    out
+    Cow::Owned(out)
 }
 
 /// The XML nodes of a part, in order (declarations, comments and processing
@@ -195,9 +226,9 @@ fn nodes(xml: &str) -> impl Iterator<Item = Node<'_>> {
         }
         if let Some(r) = rest.strip_prefix("<![CDATA[") {
             let end = r.find("]]>").unwrap_or(r.len());
-            let text = r[..end].to_owned();
+            let text = &r[..end];
             rest = r.get(end + 3..).unwrap_or("");
-            return Some(Node::Text(text));
+            return Some(Node::Text(Cow::Borrowed(text)));
         }
         if let Some(r) = rest.strip_prefix("<!--") {
             rest = r.find("-->").map(|e| &r[e + 3..]).unwrap_or("");
@@ -236,7 +267,7 @@ fn nodes(xml: &str) -> impl Iterator<Item = Node<'_>> {
 }
 
 /// The value of attribute `name` (local name) in raw attributes.
-fn attr(raw: &str, name: &str) -> Option<String> {
+fn attr<'a>(raw: &'a str, name: &str) -> Option<Cow<'a, str>> {
     let mut rest = raw;
     loop {
         let eq = rest.find('=')?;
@@ -287,14 +318,17 @@ fn first_sheet(book: &Archive<'_>) -> Result<(String, String), BatchError> {
         return Ok(fallback);
     };
     let Some((name, id)) = nodes(&workbook).find_map(|n| match n {
-        Node::Open("sheet", raw, _) => Some((attr(raw, "name").unwrap_or_default(), attr(raw, "id")?)),
+        Node::Open("sheet", raw, _) => Some((
+            attr(raw, "name").unwrap_or_default().into_owned(),
+            attr(raw, "id")?.into_owned(),
+        )),
         _ => None,
     }) else {
         return Ok(fallback);
     };
     let rels = text_of(book.part("xl/_rels/workbook.xml.rels")?)?.unwrap_or_default();
     let target = nodes(&rels).find_map(|n| match n {
-        Node::Open("Relationship", raw, _) if attr(raw, "Id").as_deref() == Some(id.as_str()) => attr(raw, "Target"),
+        Node::Open("Relationship", raw, _) if attr(raw, "Id").as_deref() == Some(&*id) => attr(raw, "Target"),
         _ => None,
     });
     Ok(match target {
@@ -339,8 +373,7 @@ pub(super) fn read(bytes: &[u8]) -> Result<(String, super::read::Records), Batch
     let xml = text_of(book.part(&path)?)?.ok_or_else(|| err("the workbook has no worksheet"))?;
     let mut rows: Vec<(u32, Vec<String>)> = Vec::new();
     let (mut row, mut col) = (0u32, 0usize);
-    let (mut kind, mut value, mut inline, mut in_v, mut in_t) =
-        (String::new(), String::new(), String::new(), false, false);
+    let (mut kind, mut value, mut inline, mut in_v, mut in_t) = (b'n', String::new(), String::new(), false, false);
     for n in nodes(&xml) {
         match n {
             Node::Open("row", raw, empty) => {
@@ -355,7 +388,14 @@ pub(super) fn read(bytes: &[u8]) -> Result<(String, super::read::Records), Batch
             }
             Node::Open("c", raw, empty) => {
                 col = attr(raw, "r").and_then(|r| column_of(&r)).unwrap_or(col);
-                kind = attr(raw, "t").unwrap_or_default();
+                // The cell type: shared string, inline string, boolean, text, else a number.
+                kind = match attr(raw, "t").as_deref() {
+                    Some("s") => b's',
+                    Some("inlineStr") => b'i',
+                    Some("b") => b'b',
+                    Some("str" | "e" | "d") => b't',
+                    _ => b'n',
+                };
                 value.clear();
                 inline.clear();
                 if empty {
@@ -369,17 +409,17 @@ pub(super) fn read(bytes: &[u8]) -> Result<(String, super::read::Records), Batch
             Node::Text(t) if in_v => value.push_str(&t),
             Node::Text(t) if in_t => inline.push_str(&t),
             Node::Close("c") => {
-                let text = match kind.as_str() {
-                    "s" => value
+                let text = match kind {
+                    b's' => value
                         .trim()
                         .parse::<usize>()
                         .ok()
                         .and_then(|i| strings.get(i))
                         .cloned()
                         .unwrap_or_default(),
-                    "inlineStr" => std::mem::take(&mut inline),
-                    "b" => if value.trim() == "1" { "TRUE" } else { "FALSE" }.to_owned(),
-                    "str" | "e" | "d" => std::mem::take(&mut value),
+                    b'i' => std::mem::take(&mut inline),
+                    b'b' => if value.trim() == "1" { "TRUE" } else { "FALSE" }.to_owned(),
+                    b't' => std::mem::take(&mut value),
                     _ => match value.trim().parse::<f64>() {
                         Ok(f) => super::read::number_text(f),
                         Err(_) => std::mem::take(&mut value),
