@@ -257,60 +257,67 @@ function renderRows(force = false) {
   if (!force && range === lastRange) return;
   lastRange = range;
   const ncols = S.sheet.headers.length + 2;
-  const spacer = (h) => el('tr', { className: 'spacer', ariaHidden: 'true' }, el('td', { colSpan: ncols, style: `height:${h}px` }));
-  const trs = [spacer(first * ROW_H)];
-  for (let v = first; v < last; v++) trs.push(rowElement(S.view[v], v));
-  trs.push(spacer((S.view.length - last) * ROW_H));
+  const t = performance.now();
+  const spacer = (h) => `<tr class="spacer" aria-hidden="true"><td colspan="${ncols}" style="height:${h}px"></td></tr>`;
+  let html = spacer(first * ROW_H);
   if (!S.view.length) {
     const msg = S.sheet.rows.length ? '✓ 没有需要更正的行' : '表格没有数据行';
-    trs.splice(1, 0, el('tr', {}, el('td', { colSpan: ncols, className: 'empty', textContent: msg })));
+    html += `<tr><td colspan="${ncols}" class="empty">${msg}</td></tr>`;
   }
-  $('body').replaceChildren(...trs);
-  if (S.editing) {
-    const input = $('body').querySelector('input.cell-edit');
-    input?.focus();
+  for (let v = first; v < last; v++) html += rowHtml(S.view[v], v);
+  html += spacer((S.view.length - last) * ROW_H);
+  $('body').innerHTML = html;
+  const td = S.editing && $('body').querySelector('td[data-edit]');
+  if (td) {
+    const r = S.sheet.rows[S.rowAt.get(S.editing.row)];
+    td.prepend(editor(S.editing.row, S.editing.col, r.cells[S.editing.col]));
+    td.querySelector('input').focus();
   }
+  window.__batchRenderMs = performance.now() - t;
 }
 
-function rowElement(index, v) {
+const esc = (v) => String(v).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+
+/** One row as HTML (a screen of rows is one innerHTML: far fewer DOM calls than building nodes). */
+function rowHtml(index, v) {
   const r = S.sheet.rows[index];
   const fs = S.byRow.get(r.row);
-  const tr = el('tr', { ariaRowIndex: String(v + 2) });
-  tr.dataset.row = r.row;
-  if (S.selected === r.row) tr.className = 'selected';
-  tr.append(el('th', { scope: 'row' }, el('button', { type: 'button', className: 'rowbtn', textContent: r.row, ariaLabel: `第 ${r.row} 行：查看和修改` })));
-  const probs = el('td', { className: 'probs' });
+  let h = `<tr aria-rowindex="${v + 2}" data-row="${r.row}"${S.selected === r.row ? ' class="selected"' : ''}>` +
+    `<th scope="row"><button type="button" class="rowbtn" aria-label="第 ${r.row} 行：查看和修改">${r.row}</button></th>`;
   if (fs) {
-    probs.title = fs.map((f) => `${f.header}：${f.message}`).join('\n');
-    for (const f of fs.slice(0, 2)) {
-      probs.append(el('span', { className: f.severity === 'error' ? 'p' : 'p w', textContent: `${f.severity === 'error' ? '✗' : '!'} ${f.header}：${f.message}` }));
-    }
     const fix = fs.find((f) => f.fixes.length);
-    if (fix) probs.prepend(fixButton(r.row, fix.fixes[0]));
-  } else {
-    probs.append(el('span', { className: 'okmark', textContent: '✓', title: '无问题' }), el('span', { className: 'sr-only', textContent: '无问题' }));
-  }
-  tr.append(probs);
-  r.cells.forEach((value, c) => {
-    const td = el('td');
-    td.dataset.c = c;
-    const key = S.keyOf[c];
-    if (key && NUMERIC.has(key)) td.className = 'num';
-    if (S.editing && S.editing.row === r.row && S.editing.col === c) {
-      td.append(editor(r.row, c, value));
-    } else {
-      td.textContent = value;
+    h += `<td class="probs" title="${esc(fs.map((f) => `${f.header}：${f.message}`).join('\n'))}">`;
+    if (fix) h += fixHtml(r.row, fix.fixes[0]);
+    for (const f of fs.slice(0, 2)) {
+      const err = f.severity === 'error';
+      h += `<span class="${err ? 'p' : 'p w'}">${err ? '✗' : '!'} ${esc(f.header)}：${esc(f.message)}</span>`;
     }
+    h += '</td>';
+  } else {
+    h += '<td class="probs"><span class="okmark" title="无问题">✓</span><span class="sr-only">无问题</span></td>';
+  }
+  const cells = r.cells;
+  for (let c = 0; c < cells.length; c++) {
+    const key = S.keyOf[c];
     const bad = S.cellFindings.get(`${r.row}:${c}`);
+    const editing = S.editing && S.editing.row === r.row && S.editing.col === c;
+    let cls = key && NUMERIC.has(key) ? 'num' : '';
+    let tail = '';
+    let title = '';
     if (bad) {
       const err = bad.some((f) => f.severity === 'error');
-      td.classList.add(err ? 'bad' : 'warnc');
-      td.title = bad.map((f) => f.message).join('\n');
-      td.append(el('span', { className: 'sr-only', textContent: `（${err ? '错误' : '提示'}：${bad.map((f) => f.message).join(' ')}）` }));
+      cls += err ? ' bad' : ' warnc';
+      const msgs = bad.map((f) => f.message);
+      title = ` title="${esc(msgs.join('\n'))}"`;
+      tail = `<span class="sr-only">（${err ? '错误' : '提示'}：${esc(msgs.join(' '))}）</span>`;
     }
-    tr.append(td);
-  });
-  return tr;
+    h += `<td data-c="${c}"${cls ? ` class="${cls.trim()}"` : ''}${title}${editing ? ' data-edit=""' : ''}>${editing ? '' : esc(cells[c])}${tail}</td>`;
+  }
+  return `${h}</tr>`;
+}
+
+function fixHtml(row, fix) {
+  return `<button type="button" class="fix" title="${esc(fix.labelEn)}" data-fix-row="${row}" data-fix-column="${esc(fix.column)}" data-fix-value="${esc(fix.value)}">${esc(fix.label)}</button>`;
 }
 
 function fixButton(row, fix) {
