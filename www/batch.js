@@ -384,7 +384,13 @@ function inspect(rowNumber) {
   $('insp-problems').replaceChildren(...fs.map((f) => el('div', { className: `finding ${f.severity === 'error' ? 'error' : 'warn'}` },
     el('span', { textContent: `${f.severity === 'error' ? '✗' : '!'} ${f.header}：${f.message}` }),
     el('span', { className: 'en', lang: 'en', textContent: `${f.code} · ${f.messageEn}` }),
-    ...f.fixes.map((x) => fixButton(rowNumber, x)))));
+    ...f.fixes.map((x) => fixButton(rowNumber, x)),
+    // A rule with real exceptions (e.g. an old tax ID whose check digit is wrong on the
+    // licence): the operator may confirm it for this invoice, in its 确认项 column.
+    ...(f.overridable && f.severity === 'error' ? [fixButton(rowNumber, {
+      label: '核对无误，仍按原值开具', labelEn: 'Checked: issue as it is', column: 'confirmed',
+      value: [...new Set([...cell(r, 'confirmed').split(/[,，;；、\s]+/).filter(Boolean), f.code])].join(','),
+    })] : []))));
   const fields = S.sheet.headers.map((h, c) => {
     const id = `insp-${c}`;
     const bad = S.cellFindings.get(`${rowNumber}:${c}`);

@@ -423,3 +423,22 @@ fn hostile_input_does_not_panic() {
     };
     assert!(!check(&s, &CheckOptions::default()).valid);
 }
+
+#[test]
+fn confirmed_codes_in_the_sheet_and_in_the_options() {
+    // A check digit that is wrong on the licence itself: the operator confirms it.
+    let text = "订单号,购买方名称,购买方税号,项目名称,税收分类编码,金额,税率,确认项\n\
+                K1,北京某某科技有限公司,91110000600037341N,午餐,3070401000000000000,106,6%,\n\
+                K2,北京某某科技有限公司,91110000600037341N,午餐,3070401000000000000,106,6%,TAXID_CHECKSUM\n";
+    let s = read_sheet(text.as_bytes(), "k.csv").unwrap();
+    let r = check(&s, &CheckOptions::default());
+    assert_eq!(codes(&r), vec![(2, "buyerTaxId", "TAXID_CHECKSUM")]);
+    assert!(r.findings[0].overridable);
+    assert_eq!(r.invoices[1].form.confirmed, vec!["TAXID_CHECKSUM".to_owned()]);
+    assert!(r.invoices[1].valid);
+    let all = CheckOptions {
+        confirmed: vec!["TAXID_CHECKSUM".into()],
+        ..Default::default()
+    };
+    assert!(check(&s, &all).valid);
+}

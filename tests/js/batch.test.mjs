@@ -322,3 +322,22 @@ test('batch: templates download and read back; a phone-sized screen; axe on the 
   }
   for (const [k, v] of Object.entries(found)) assert.deepEqual(v, [], k);
 });
+
+test('batch: an overridable error confirmed in the row form adds the 确认项 column; a CSV with a BOM', async () => {
+  const { p, ctx, problems } = await open();
+  const csv = '\ufeff订单号,购买方名称,购买方税号,项目名称,税收分类编码,金额,税率\r\n' +
+    'K1,北京某某科技有限公司,91110000600037341N,午餐,3070401000000000000,106,6%\r\n' +
+    'K2,北京某某科技有限公司,91110000600037341L,午餐,3070401000000000000,212,6%\r\n';
+  await p.locator('#file').setInputFiles({ name: 'k.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+  await p.locator('#s-errors').getByText('1').waitFor();
+  assert.deepEqual(await markedCells(p), [[2, '购买方税号']]);
+  await p.locator('#body tr[data-row="2"] button.rowbtn').click();
+  await p.locator('#insp-problems').getByText('TAXID_CHECKSUM').waitFor();
+  await p.getByRole('button', { name: '核对无误，仍按原值开具' }).click();
+  await p.locator('#s-errors').getByText('0').waitFor();
+  const heads = await p.locator('#head th').allInnerTexts();
+  assert.equal(heads[heads.length - 1], '确认项');
+  assert.equal(await p.locator('#s-incl').innerText(), '¥318.00');
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
