@@ -13,7 +13,7 @@ const MAX_RESULTS_SHOWN = 1000;
 
 /** Column widths in em by template key (others 9em). */
 const WIDTH = {
-  orderId: 10, invoiceType: 7, buyerType: 6, buyerName: 14, buyerTaxId: 13, buyerAddress: 14, buyerPhone: 9,
+  orderId: 12, invoiceType: 7, buyerType: 6, buyerName: 14, buyerTaxId: 13, buyerAddress: 14, buyerPhone: 9,
   buyerBankName: 12, buyerBankAccount: 12, email: 12, mobile: 9, itemName: 12, taxCode: 13, spec: 7, unit: 5,
   quantity: 6, unitPrice: 7, amount: 8, taxRate: 5, priceIncludesTax: 5, lineKind: 5, remark: 12, confirmed: 10,
 };
