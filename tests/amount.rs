@@ -555,7 +555,7 @@ fn red_against_blue_full_merges_discounts() {
     assert!(r
         .remaining
         .iter()
-        .all(|x| x.amount_incl_tax.is_zero() && x.quantity.map_or(true, |q| q.is_zero())));
+        .all(|x| x.amount_incl_tax.is_zero() && x.quantity.is_none_or(|q| q.is_zero())));
     assert!(compute_invoice(&r.invoice).valid);
     // Reversed in full already: nothing left.
     let again = compute_red(&RedInput {

@@ -190,6 +190,12 @@ pub struct Config {
     pub hooks: HookSettings,
     /// Alert channels and rules (`FAPIAO_ALERT_*`).
     pub alerts: crate::alerts::AlertSettings,
+    /// `FAPIAO_OPERATOR_KEYS` (or `_FILE`): the named operator keys of the batch
+    /// endpoints, as `name:sha256hex` (see [`crate::operator`]); none: batches off.
+    pub operator_keys: Vec<crate::operator::OperatorKey>,
+    /// `FAPIAO_BATCH_BODY_LIMIT` in bytes: the body limit of `POST /v1/batches`
+    /// (up to 10,000 orders).
+    pub batch_body_limit: usize,
 }
 
 /// What minting an order token needs ([`Config::minting`]).
@@ -357,6 +363,8 @@ pub const VARIABLES: &[&str] = &[
     "FAPIAO_ALERT_ARCHIVE_FAILURES",
     "FAPIAO_ALERT_MAX_PER_MINUTE",
     "FAPIAO_ALERT_RETRY_BASE_MS",
+    "FAPIAO_OPERATOR_KEYS",
+    "FAPIAO_BATCH_BODY_LIMIT",
 ];
 
 /// The 诺诺 sandbox's test seller tax ID, used as the sandbox default.
@@ -905,6 +913,11 @@ impl Config {
             idle_timeout: Duration::from_millis(src.parse("FAPIAO_IDLE_TIMEOUT_MS", 120_000, "milliseconds")?.max(1)),
             hooks,
             alerts: alert_settings(&src)?,
+            operator_keys: match src.secret("FAPIAO_OPERATOR_KEYS")? {
+                Some(v) => crate::operator::parse_keys("FAPIAO_OPERATOR_KEYS", v.expose())?,
+                None => Vec::new(),
+            },
+            batch_body_limit: src.parse("FAPIAO_BATCH_BODY_LIMIT", 32 * 1024 * 1024, "a size in bytes")?,
         })
     }
 

@@ -30,9 +30,12 @@
 
 pub mod alerts;
 pub mod api;
+pub mod batches;
+pub mod cli;
 pub mod config;
 pub mod ledger;
 pub mod metrics;
+pub mod operator;
 pub mod problem;
 pub mod provider;
 pub mod queues;

@@ -183,6 +183,27 @@ pub enum ProxyProblem {
     /// No such endpoint.
     #[error("There is no such endpoint.")]
     RouteNotFound,
+    /// A batch endpoint was called without an operator key.
+    #[error("An operator key is required (Authorization: Bearer …).")]
+    OperatorKeyRequired,
+    /// The key presented is no configured operator key (an order token or the
+    /// admin token is none either).
+    #[error("The key is not a valid operator key.")]
+    OperatorKeyInvalid,
+    /// No such batch.
+    #[error("There is no batch {batch_id}.")]
+    BatchNotFound {
+        /// The batch id.
+        batch_id: String,
+    },
+    /// A batch holds 1 to `max` orders.
+    #[error("A batch holds 1 to {max} orders; this one has {count}.")]
+    BatchSize {
+        /// The most orders.
+        max: usize,
+        /// The orders sent.
+        count: usize,
+    },
 }
 
 impl Rule for ProxyProblem {
@@ -227,6 +248,10 @@ impl Rule for ProxyProblem {
             TargetInvalid => "REQUEST_TARGET_INVALID",
             MethodNotAllowed { .. } => "REQUEST_METHOD_NOT_ALLOWED",
             RouteNotFound => "ROUTE_NOT_FOUND",
+            OperatorKeyRequired => "OPERATOR_KEY_REQUIRED",
+            OperatorKeyInvalid => "OPERATOR_KEY_INVALID",
+            BatchNotFound { .. } => "BATCH_NOT_FOUND",
+            BatchSize { .. } => "BATCH_SIZE",
         }
     }
 
@@ -273,6 +298,10 @@ impl Rule for ProxyProblem {
             TargetInvalid => "请求目标必须是以“/”开头的路径。".into(),
             MethodNotAllowed { method } => format!("此接口不支持{method}方法。"),
             RouteNotFound => "没有此接口。".into(),
+            OperatorKeyRequired => "需要操作员密钥（Authorization: Bearer …）。".into(),
+            OperatorKeyInvalid => "该密钥不是有效的操作员密钥。".into(),
+            BatchNotFound { batch_id } => format!("没有批次{batch_id}。"),
+            BatchSize { max, count } => format!("一个批次须有1至{max}张订单，本批次有{count}张。"),
         }
     }
 

@@ -309,7 +309,7 @@ pub fn compute_red(input: &RedInput) -> RedResult {
     let mut take: Vec<(usize, Decimal, Decimal, Option<Decimal>)> = Vec::new();
     if full {
         for (gi, &(excl, tax, q)) in rem.iter().enumerate() {
-            if !(excl.is_zero() && tax.is_zero() && q.map_or(true, |q| q.is_zero())) {
+            if !(excl.is_zero() && tax.is_zero() && q.is_none_or(|q| q.is_zero())) {
                 take.push((gi, excl, tax, q.filter(|q| !q.is_zero())));
             }
         }

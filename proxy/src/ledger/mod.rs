@@ -75,6 +75,8 @@ pub mod types {
     /// The provider holds another invoice under the order's number; the order
     /// is in `conflict` and needs a person.
     pub const CONFLICT: &str = "invoice.conflict";
+    /// An operator withdrew the order (撤销) before it was sent to the provider.
+    pub const CANCELLED: &str = "order.cancelled";
 }
 
 /// The `data` object of an event: the order as the merchant needs it.
@@ -151,8 +153,9 @@ pub async fn release_leases(store: &Store, owner: &str) -> Result<u64, StoreErro
     .await
 }
 
-const ACCEPTED_EXISTS: &str = "SELECT COUNT(*) FROM webhook_events WHERE event_id = $1";
-const NEXT_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) + 1 FROM webhook_events WHERE order_id = $1";
+/// Whether the order's `order.accepted` exists, and its next sequence number.
+const ACCEPTED_AND_SEQ: &str = "SELECT (SELECT COUNT(*) FROM webhook_events WHERE event_id = $1),
+   (SELECT COALESCE(MAX(seq), 0) + 1 FROM webhook_events WHERE order_id = $2)";
 const INSERT_EVENT: &str =
     "INSERT INTO webhook_events (event_id, order_id, seq, type, body, created_at, state, next_attempt_at)
      VALUES ($1, $2, $3, $4, $5, $6, 'pending', $6)";
@@ -172,6 +175,23 @@ async fn lock_order(c: &mut dyn Tx, order_id: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The id of an order's `order.accepted` event: derived from the order id, so
+/// that it is written at most once.
+pub(crate) fn accepted_event_id(order_id: &str) -> String {
+    format!(
+        "evt_{}",
+        &hex(&Sha256::digest(
+            format!("{order_id}\u{0}{}", types::ACCEPTED).as_bytes()
+        ))[..24]
+    )
+}
+
+/// The body of an outbox event as it is stored and sent.
+pub(crate) fn event_body(id: &str, kind: &str, order_id: &str, now: i64, seq: i64, data: Value) -> String {
+    json!({ "id": id, "type": kind, "orderId": order_id, "createdAt": cst_rfc3339(now), "seq": seq, "data": data })
+        .to_string()
+}
+
 /// Writes one event for `order_id` (inside the caller's transaction). The
 /// `order.accepted` event has a deterministic id and is written at most once;
 /// any other event first makes sure the order's `order.accepted` exists, so the
@@ -184,14 +204,20 @@ pub async fn insert_event(
     data: Value,
 ) -> Result<Option<String>, StoreError> {
     lock_order(c, order_id).await?;
+    insert_event_locked(c, order_id, kind, data).await
+}
+
+/// [`insert_event`] for an order whose row the transaction has locked already.
+async fn insert_event_locked(
+    c: &mut dyn Tx,
+    order_id: &str,
+    kind: &str,
+    data: Value,
+) -> Result<Option<String>, StoreError> {
     let now = now_ms();
-    let accepted_id = format!(
-        "evt_{}",
-        &hex(&Sha256::digest(
-            format!("{order_id}\u{0}{}", types::ACCEPTED).as_bytes()
-        ))[..24]
-    );
-    let has_accepted = c.query_one(ACCEPTED_EXISTS, &vals![&accepted_id]).await?.int(0)? > 0;
+    let accepted_id = accepted_event_id(order_id);
+    let row = c.query_one(ACCEPTED_AND_SEQ, &vals![&accepted_id, order_id]).await?;
+    let (has_accepted, mut seq) = (row.int(0)? > 0, row.int(1)?);
     if kind == types::ACCEPTED && has_accepted {
         return Ok(None);
     }
@@ -203,15 +229,17 @@ pub async fn insert_event(
             types::ACCEPTED,
             json!({ "status": "pending" }),
             now,
+            seq,
         )
         .await?;
+        seq += 1;
     }
     let id = if kind == types::ACCEPTED {
         accepted_id
     } else {
         random_id("evt")
     };
-    insert_raw(c, &id, order_id, kind, data, now).await?;
+    insert_raw(c, &id, order_id, kind, data, now, seq).await?;
     Ok(Some(id))
 }
 
@@ -222,11 +250,9 @@ async fn insert_raw(
     kind: &str,
     data: Value,
     now: i64,
+    seq: i64,
 ) -> Result<(), StoreError> {
-    let seq = c.query_one(NEXT_SEQ, &vals![order_id]).await?.int(0)?;
-    let body =
-        json!({ "id": id, "type": kind, "orderId": order_id, "createdAt": cst_rfc3339(now), "seq": seq, "data": data })
-            .to_string();
+    let body = event_body(id, kind, order_id, now, seq, data);
     c.execute(INSERT_EVENT, &vals![id, order_id, seq, kind, body, now])
         .await?;
     Ok(())
@@ -332,7 +358,8 @@ pub async fn save_with_event(
                     .await?;
                 }
             }
-            let event = insert_event(c, &r.order_id, kind, event_data(&r, None)).await?;
+            // The order's row is locked since the first statement.
+            let event = insert_event_locked(c, &r.order_id, kind, event_data(&r, None)).await?;
             Ok(Saved { saved: true, event })
         })
     })
