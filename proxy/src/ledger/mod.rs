@@ -378,12 +378,18 @@ async fn save_with_event_in(
     Ok(Saved { saved: true, event })
 }
 
-/// One [`save_with_event`] waiting for its group.
-struct GroupedSave {
+/// What one [`save_with_event`] writes.
+#[derive(Clone)]
+struct SaveItem {
     r: Record,
     lease: Option<(String, bool)>,
     event: Option<&'static str>,
     extras: IssuedExtras,
+}
+
+/// One [`save_with_event`] waiting for its group.
+struct GroupedSave {
+    item: SaveItem,
     reply: tokio::sync::oneshot::Sender<Result<Saved, StoreError>>,
 }
 
@@ -453,21 +459,19 @@ impl SaveGroups {
             return save_with_event(&self.store, r, lease, event, extras).await;
         };
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let item = GroupedSave {
+        let item = SaveItem {
             r,
             lease,
             event,
             extras,
-            reply,
         };
-        if let Err(e) = queue.send(item) {
-            let GroupedSave {
+        if let Err(e) = queue.send(GroupedSave { item, reply }) {
+            let SaveItem {
                 r,
                 lease,
                 event,
                 extras,
-                ..
-            } = e.0;
+            } = e.0.item;
             return save_with_event(&self.store, r, lease, event, extras).await;
         }
         answer.await.map_err(|_| StoreError("the save group stopped".into()))?
@@ -475,15 +479,12 @@ impl SaveGroups {
 }
 
 async fn write_group(store: &Store, group: Vec<GroupedSave>) {
-    let items: Vec<(Record, Option<(String, bool)>, Option<&'static str>, IssuedExtras)> = group
-        .iter()
-        .map(|g| (g.r.clone(), g.lease.clone(), g.event, g.extras.clone()))
-        .collect();
+    let items: Vec<SaveItem> = group.iter().map(|g| g.item.clone()).collect();
     let shared = tx(store, move |c| {
         Box::pin(async move {
             let mut out = Vec::with_capacity(items.len());
-            for (r, lease, event, extras) in &items {
-                out.push(save_with_event_in(c, r, lease.clone(), *event, extras).await?);
+            for i in &items {
+                out.push(save_with_event_in(c, &i.r, i.lease.clone(), i.event, &i.extras).await?);
             }
             Ok(out)
         })
@@ -498,7 +499,8 @@ async fn write_group(store: &Store, group: Vec<GroupedSave>) {
         Err(e) => {
             tracing::warn!(error = %e, orders = group.len(), "a shared save failed; saving each order alone");
             for g in group {
-                let one = save_with_event(store, g.r, g.lease, g.event, g.extras).await;
+                let i = g.item;
+                let one = save_with_event(store, i.r, i.lease, i.event, i.extras).await;
                 let _ = g.reply.send(one);
             }
         }
