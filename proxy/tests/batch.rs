@@ -422,6 +422,31 @@ async fn cancel_before_submission() {
     );
     // That instance stops; what it held is free again.
     assert_eq!(a.state.store.release_leases("other-instance").await.unwrap(), 3);
+    // A worker that claims to submit marks the order submitted in its claim:
+    // from then on it cannot be cancelled.
+    let marked = a
+        .state
+        .store
+        .claim_to_submit("third-instance", fapiao_proxy::time::now_ms(), 1, 60_000)
+        .await
+        .unwrap();
+    assert_eq!(marked.len(), 1);
+    let (taken, fresh) = &marked[0];
+    assert!(*fresh && taken.submitted && taken.status == Status::Issuing);
+    let (_, out) = send(
+        &a,
+        "POST",
+        &format!("/v1/batches/{id}/cancel"),
+        Some(&k.li),
+        Some(&json!({ "orderIds": [taken.order_id] })),
+    )
+    .await;
+    assert_eq!(out["cancelled"], json!([]));
+    assert_eq!(
+        out["notCancelled"],
+        json!([{ "orderId": taken.order_id, "status": "submitted" }])
+    );
+    assert_eq!(a.state.store.release_leases("third-instance").await.unwrap(), 1);
     // The order endpoint shows it too, as final.
     let (_, v) = get(&a, "/v1/invoices/CX-1").await;
     assert_eq!(v["status"], "cancelled");
