@@ -291,6 +291,12 @@ async fn one_invoice_per_order_id_within_and_across_batches() {
     let id2 = v2["id"].as_str().unwrap().to_owned();
     wait_done(&r, &k.li, &id2, 30).await;
     assert_eq!(sbx.total().await, 36, "30 + the web order + 5 new ones");
+    // Webhooks per order as for single orders: accepted (written with the batch), then issued.
+    for oid in ["DUP-0", "DUP-3", "DUP-WEB", "DUP-34"] {
+        let ev = fapiao_proxy::ledger::events(&r.state.store, Some(oid.into()), 10).await.unwrap();
+        let kinds: Vec<(&str, i64)> = ev.iter().map(|e| (e.kind.as_str(), e.seq)).collect();
+        assert_eq!(kinds, vec![("order.accepted", 1), ("invoice.issued", 2)], "{oid}");
+    }
     for i in 0..35 {
         assert_eq!(sbx.count(&format!("DUP-{i}")).await, 1, "DUP-{i}");
     }
