@@ -35,6 +35,7 @@ fn keys() -> Keys {
 
 fn with_keys(k: &Keys) -> impl FnOnce(&mut Config) + '_ {
     move |c: &mut Config| {
+        c.allowed_origins = vec!["https://finance.example".into()];
         c.operator_keys = fapiao_proxy::operator::parse_keys("FAPIAO_OPERATOR_KEYS", &k.config).unwrap();
         c.hooks.admin_token = Some(fapiao_proxy::secret::Secret::new(ADMIN));
     }
@@ -103,6 +104,27 @@ async fn non_operators_are_refused() {
         let (s, v) = send(&r, "GET", "/v1/batches", key, None).await;
         assert_eq!((s, codes(&v)), (status, vec![code.to_owned()]), "GET with {key:?}");
     }
+    // A page on an allowed origin may call the batch endpoints (CORS as for orders).
+    let pre = r
+        .client
+        .request(reqwest::Method::OPTIONS, format!("{}/v1/batches", r.base))
+        .header("origin", "https://finance.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "authorization, content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pre.status(), 200);
+    assert_eq!(pre.headers()["access-control-allow-origin"], "https://finance.example");
+    let other = r
+        .client
+        .request(reqwest::Method::OPTIONS, format!("{}/v1/batches", r.base))
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
     // The admin token still works where it belongs.
     let (s, _) = send(&r, "GET", "/v1/admin/webhooks", Some(ADMIN), None).await;
     assert_eq!(s, 200);
@@ -293,7 +315,9 @@ async fn one_invoice_per_order_id_within_and_across_batches() {
     assert_eq!(sbx.total().await, 36, "30 + the web order + 5 new ones");
     // Webhooks per order as for single orders: accepted (written with the batch), then issued.
     for oid in ["DUP-0", "DUP-3", "DUP-WEB", "DUP-34"] {
-        let ev = fapiao_proxy::ledger::events(&r.state.store, Some(oid.into()), 10).await.unwrap();
+        let ev = fapiao_proxy::ledger::events(&r.state.store, Some(oid.into()), 10)
+            .await
+            .unwrap();
         let kinds: Vec<(&str, i64)> = ev.iter().map(|e| (e.kind.as_str(), e.seq)).collect();
         assert_eq!(kinds, vec![("order.accepted", 1), ("invoice.issued", 2)], "{oid}");
     }
