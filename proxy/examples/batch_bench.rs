@@ -144,6 +144,26 @@ async fn main() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Reading the whole result back, as the page does after a reload.
+    for (what, path) in [
+        ("GET /v1/batches/{id}", format!("/v1/batches/{id}")),
+        ("export csv", format!("/v1/batches/{id}/export?format=csv")),
+    ] {
+        let t = Instant::now();
+        let resp = client
+            .get(format!("http://{addr}{path}"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .expect("the batch is read");
+        assert_eq!(resp.status(), 200);
+        let bytes = resp.bytes().await.expect("the body").len();
+        println!(
+            "{what}: {:.0} ms, {:.1} MB",
+            t.elapsed().as_secs_f64() * 1000.0,
+            bytes as f64 / 1e6
+        );
+    }
     let invoices = state.store.sandbox_count(None).await.unwrap();
     assert_eq!(invoices as usize, n, "one sandbox invoice per order");
     println!("sandbox invoices: {invoices} for {n} orders");

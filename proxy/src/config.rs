@@ -967,6 +967,34 @@ mod tests {
     }
 
     #[test]
+    fn operator_keys_are_read_as_hashes() {
+        let (key, line) = crate::operator::generate("finance-wang").unwrap();
+        let c = with(&[("FAPIAO_OPERATOR_KEYS", &format!("{line}, ops:{}", "ab".repeat(32)))]).unwrap();
+        assert_eq!(c.operator_keys.len(), 2);
+        assert_eq!(crate::operator::find(&c.operator_keys, &key), Some("finance-wang"));
+        assert!(with(&[]).unwrap().operator_keys.is_empty());
+        let e = with(&[("FAPIAO_OPERATOR_KEYS", &format!("finance-wang:{key}"))]).unwrap_err();
+        assert!(e.starts_with("FAPIAO_OPERATOR_KEYS:") && e.contains("64 hex"), "{e}");
+        assert!(!e.contains(&key), "a key put where its hash belongs is not echoed: {e}");
+        let dir = tempfile_dir();
+        let file = dir.join("operators");
+        std::fs::write(&file, format!("# finance\n{line}\n")).unwrap();
+        let c = with(&[("FAPIAO_OPERATOR_KEYS_FILE", file.to_str().unwrap())]).unwrap();
+        assert_eq!(crate::operator::find(&c.operator_keys, &key), Some("finance-wang"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "fapiao-config-test-{}-{}",
+            std::process::id(),
+            &random_key()[..8]
+        ));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
     fn sandbox_defaults() {
         let c = with(&[]).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");

@@ -77,6 +77,8 @@ pub struct AppState {
     pub demo_key: secret::Secret,
     /// Wakes the webhook dispatcher and the archiver.
     pub signals: Signals,
+    /// The worker's status changes, written in shared transactions on PostgreSQL.
+    pub saves: ledger::SaveGroups,
 }
 
 /// Wake-ups of the background loops.
@@ -171,6 +173,7 @@ impl App {
             demo_key: secret::Secret::new(config::random_key()),
             metrics: metrics::Metrics::new(config.success_rate_threshold),
             events: worker::Events::new(),
+            saves: ledger::SaveGroups::new(store.clone()),
             config,
             store,
             provider,

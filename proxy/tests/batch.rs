@@ -35,6 +35,7 @@ fn keys() -> Keys {
 
 fn with_keys(k: &Keys) -> impl FnOnce(&mut Config) + '_ {
     move |c: &mut Config| {
+        c.allowed_origins = vec!["https://finance.example".into()];
         c.operator_keys = fapiao_proxy::operator::parse_keys("FAPIAO_OPERATOR_KEYS", &k.config).unwrap();
         c.hooks.admin_token = Some(fapiao_proxy::secret::Secret::new(ADMIN));
     }
@@ -103,6 +104,27 @@ async fn non_operators_are_refused() {
         let (s, v) = send(&r, "GET", "/v1/batches", key, None).await;
         assert_eq!((s, codes(&v)), (status, vec![code.to_owned()]), "GET with {key:?}");
     }
+    // A page on an allowed origin may call the batch endpoints (CORS as for orders).
+    let pre = r
+        .client
+        .request(reqwest::Method::OPTIONS, format!("{}/v1/batches", r.base))
+        .header("origin", "https://finance.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "authorization, content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pre.status(), 200);
+    assert_eq!(pre.headers()["access-control-allow-origin"], "https://finance.example");
+    let other = r
+        .client
+        .request(reqwest::Method::OPTIONS, format!("{}/v1/batches", r.base))
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
     // The admin token still works where it belongs.
     let (s, _) = send(&r, "GET", "/v1/admin/webhooks", Some(ADMIN), None).await;
     assert_eq!(s, 200);
@@ -291,6 +313,14 @@ async fn one_invoice_per_order_id_within_and_across_batches() {
     let id2 = v2["id"].as_str().unwrap().to_owned();
     wait_done(&r, &k.li, &id2, 30).await;
     assert_eq!(sbx.total().await, 36, "30 + the web order + 5 new ones");
+    // Webhooks per order as for single orders: accepted (written with the batch), then issued.
+    for oid in ["DUP-0", "DUP-3", "DUP-WEB", "DUP-34"] {
+        let ev = fapiao_proxy::ledger::events(&r.state.store, Some(oid.into()), 10)
+            .await
+            .unwrap();
+        let kinds: Vec<(&str, i64)> = ev.iter().map(|e| (e.kind.as_str(), e.seq)).collect();
+        assert_eq!(kinds, vec![("order.accepted", 1), ("invoice.issued", 2)], "{oid}");
+    }
     for i in 0..35 {
         assert_eq!(sbx.count(&format!("DUP-{i}")).await, 1, "DUP-{i}");
     }
@@ -422,6 +452,31 @@ async fn cancel_before_submission() {
     );
     // That instance stops; what it held is free again.
     assert_eq!(a.state.store.release_leases("other-instance").await.unwrap(), 3);
+    // A worker that claims to submit marks the order submitted in its claim:
+    // from then on it cannot be cancelled.
+    let marked = a
+        .state
+        .store
+        .claim_to_submit("third-instance", fapiao_proxy::time::now_ms(), 1, 60_000)
+        .await
+        .unwrap();
+    assert_eq!(marked.len(), 1);
+    let (taken, fresh) = &marked[0];
+    assert!(*fresh && taken.submitted && taken.status == Status::Issuing);
+    let (_, out) = send(
+        &a,
+        "POST",
+        &format!("/v1/batches/{id}/cancel"),
+        Some(&k.li),
+        Some(&json!({ "orderIds": [taken.order_id] })),
+    )
+    .await;
+    assert_eq!(out["cancelled"], json!([]));
+    assert_eq!(
+        out["notCancelled"],
+        json!([{ "orderId": taken.order_id, "status": "submitted" }])
+    );
+    assert_eq!(a.state.store.release_leases("third-instance").await.unwrap(), 1);
     // The order endpoint shows it too, as final.
     let (_, v) = get(&a, "/v1/invoices/CX-1").await;
     assert_eq!(v["status"], "cancelled");

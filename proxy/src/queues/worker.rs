@@ -388,7 +388,8 @@ async fn save(state: &AppState, r: &Record) -> bool {
 }
 
 /// Saves a status change together with its webhook event (one transaction; see
-/// [`ledger::save_with_event`](crate::ledger::save_with_event)): a claimed order
+/// [`ledger::save_with_event`](crate::ledger::save_with_event), grouped with
+/// others by [`SaveGroups`](crate::ledger::SaveGroups)): a claimed order
 /// only while this instance holds its lease (the claim ends), an unclaimed one
 /// (a reconciliation repair) whoever holds it.
 async fn save_emitting(
@@ -400,7 +401,9 @@ async fn save_emitting(
 ) -> bool {
     let lease = claimed.then(|| (state.config.instance_id.clone(), true));
     let saved = with_store_retries(&r.order_id, || {
-        crate::ledger::save_with_event(&state.store, r.clone(), lease.clone(), Some(event), extras.clone())
+        state
+            .saves
+            .save_with_event(r.clone(), lease.clone(), Some(event), extras.clone())
     })
     .await;
     match saved {
