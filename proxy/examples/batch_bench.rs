@@ -12,9 +12,9 @@
 //! SQLite file in a temporary folder; a `postgres://` URL for PostgreSQL, whose
 //! tables must be empty), and any `FAPIAO_*` variable of the proxy. The
 //! settings are the proxy's defaults (sandbox latency 30 ms per call, issue
-//! delay 800–2500 ms, `FAPIAO_POLL_MS` 500) with the rate limit off and
-//! `FAPIAO_WORKERS=128` (provider calls in flight; the default 32 allows at
-//! most about 32 / 30 ms / 2 calls ≈ 530 invoices/s before any database work).
+//! delay 800–2500 ms, `FAPIAO_POLL_MS` 500, 128 provider calls in flight) with
+//! the rate limit off. (32 calls in flight, the default with a real provider,
+//! would allow at most 32 / 30 ms / 2 calls ≈ 530 invoices/s.)
 
 use std::time::{Duration, Instant};
 
@@ -63,9 +63,6 @@ async fn main() {
         "FAPIAO_RATE_LIMIT" => Some("0".into()),
         "FAPIAO_ARCHIVE_DIR" => Some(archive.clone()),
         "FAPIAO_PROVIDER" => Some("sandbox".into()),
-        // 30 ms per provider call and two calls per invoice (submit, query):
-        // 500 invoices/s need more calls in flight than the default 32.
-        "FAPIAO_WORKERS" => std::env::var(k).ok().or(Some("128".into())),
         _ => std::env::var(k).ok(),
     })
     .expect("settings");

@@ -163,7 +163,7 @@ pub struct Config {
     pub success_rate_threshold: f64,
     /// `FAPIAO_PROVIDER_TIMEOUT_MS`.
     pub provider_timeout: Duration,
-    /// `FAPIAO_WORKERS`: provider calls in flight at most.
+    /// `FAPIAO_WORKERS`: provider calls in flight at most (default 32; 128 with the sandbox).
     pub workers: usize,
     /// `FAPIAO_BREAKER_THRESHOLD`: consecutive provider failures that open the breaker.
     pub breaker_threshold: u32,
@@ -895,7 +895,11 @@ impl Config {
                 )?
                 .max(1_000),
             ),
-            workers: src.parse::<usize>("FAPIAO_WORKERS", 32, "a number")?.max(1),
+            // The simulated provider has no rate to respect: enough calls in flight
+            // that its 30 ms a call does not cap a batch (two calls an invoice).
+            workers: src
+                .parse::<usize>("FAPIAO_WORKERS", if sandbox { 128 } else { 32 }, "a number")?
+                .max(1),
             breaker_threshold: src.parse::<u32>("FAPIAO_BREAKER_THRESHOLD", 5, "a number")?.max(1),
             breaker_cooldown: Duration::from_millis(src.parse("FAPIAO_BREAKER_COOLDOWN_MS", 5_000, "milliseconds")?),
             poll_interval: Duration::from_millis(src.parse("FAPIAO_POLL_MS", 500, "milliseconds")?),
