@@ -1,9 +1,11 @@
 // computeInvoice on a 2,000-line invoice through the built npm package in Node,
-// against the same Rust code natively on the same input:
+// both as `fapiao/invoice` and as the root `fapiao`, against the same Rust code
+// natively on the same input:
 //   bash scripts/build-pkg.sh && node bench/amount.mjs
 // The native figure comes from examples/amount_native.rs (built with
-// `cargo build --release --example amount_native` on first use). Prints medians
-// of 30 runs and the ratio WebAssembly ÷ native (the target is at most 3).
+// `cargo build --release --example amount_native` on first use), run right after
+// each WebAssembly measurement. Prints medians of 30 runs and the ratio
+// WebAssembly ÷ native (the target is at most 3).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +13,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
-const { computeInvoice } = await import(new URL('../pkg/invoice.node.js', import.meta.url));
+const imports = {
+  'fapiao/invoice': (await import(new URL('../pkg/invoice.node.js', import.meta.url))).computeInvoice,
+  fapiao: (await import(new URL('../pkg/node.js', import.meta.url))).computeInvoice,
+};
 
 /** 1,000 lines with quantity and unit price, each followed by a discount line; mixed rates. */
 function invoice(priceIncludesTax) {
@@ -46,16 +51,18 @@ const dir = mkdtempSync(join(tmpdir(), 'fapiao-bench-'));
 console.log(`node ${process.version}`);
 for (const inclusive of [true, false]) {
   const input = invoice(inclusive);
-  const r = computeInvoice(input);
-  if (!r.valid) throw new Error(JSON.stringify(r.errors.slice(0, 3)));
   const file = join(dir, `input-${inclusive}.json`);
   writeFileSync(file, JSON.stringify(input));
-  const wasm = time(() => computeInvoice(input));
-  const run = spawnSync(join(targetDir, 'release/examples/amount_native'), [file, '30'], { encoding: 'utf8' });
-  if (run.status !== 0) throw new Error(run.stderr);
-  const native = JSON.parse(run.stdout);
-  console.log(`computeInvoice 2000 lines, ${inclusive ? 'tax-inclusive' : 'tax-exclusive'}: ` +
-    `wasm median ${wasm.median.toFixed(2)} ms (min ${wasm.min.toFixed(2)}), ` +
-    `native median ${native.medianMs.toFixed(2)} ms (min ${native.minMs.toFixed(2)}), ` +
-    `ratio ${(wasm.median / native.medianMs).toFixed(2)}× (min/min ${(wasm.min / native.minMs).toFixed(2)}×)`);
+  for (const [name, computeInvoice] of Object.entries(imports)) {
+    const r = computeInvoice(input);
+    if (!r.valid) throw new Error(JSON.stringify(r.errors.slice(0, 3)));
+    const wasm = time(() => computeInvoice(input));
+    const run = spawnSync(join(targetDir, 'release/examples/amount_native'), [file, '30'], { encoding: 'utf8' });
+    if (run.status !== 0) throw new Error(run.stderr);
+    const native = JSON.parse(run.stdout);
+    console.log(`computeInvoice 2000 lines, ${inclusive ? 'tax-inclusive' : 'tax-exclusive'}, ${name}: ` +
+      `wasm median ${wasm.median.toFixed(2)} ms (min ${wasm.min.toFixed(2)}), ` +
+      `native median ${native.medianMs.toFixed(2)} ms (min ${native.minMs.toFixed(2)}), ` +
+      `ratio ${(wasm.median / native.medianMs).toFixed(2)}× (min/min ${(wasm.min / native.minMs).toFixed(2)}×)`);
+  }
 }

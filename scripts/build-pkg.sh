@@ -18,18 +18,22 @@ mkdir -p pkg/wasm
 # wasm-opt fold constant offsets into loads and stores (about 1 KB gzipped):
 # nothing lives in the first 1 KB of memory, the far end of the 1 MB stack (the
 # crate's JSON reader, its only recursion, stops at a depth of 32).
-opt=(-Oz --low-memory-unused --enable-bulk-memory --enable-nontrapping-float-to-int
+opt=(--low-memory-unused --enable-bulk-memory --enable-nontrapping-float-to-int
      --enable-sign-ext --enable-mutable-globals)
 
 only=("$@")
-while read -r part features; do
+# Each part with its cargo profile: `wasm` (size, wasm-opt -Oz) or `wasm-speed`
+# (speed, -O3; the batch part).
+while read -r part features profile; do
   if [ ${#only[@]} -gt 0 ] && [[ ! " ${only[*]} " == *" $part "* ]]; then continue; fi
-  echo "build-pkg: $part (features: $features)" >&2
-  cargo build --quiet --lib --target wasm32-unknown-unknown --profile wasm \
+  echo "build-pkg: $part (features: $features, profile: $profile)" >&2
+  cargo build --quiet --lib --target wasm32-unknown-unknown --profile "$profile" \
     --no-default-features --features "$features"
   wasm-bindgen --target web --out-dir pkg/wasm --out-name "$part" \
-    "$target/wasm32-unknown-unknown/wasm/fapiao.wasm"
-  wasm-opt "${opt[@]}" "pkg/wasm/${part}_bg.wasm" -o "pkg/wasm/${part}_bg.wasm"
+    "$target/wasm32-unknown-unknown/$profile/fapiao.wasm"
+  level=-Oz
+  [ "$profile" = wasm-speed ] && level=-O3
+  wasm-opt "$level" "${opt[@]}" "pkg/wasm/${part}_bg.wasm" -o "pkg/wasm/${part}_bg.wasm"
 done < <(node scripts/pkg-parts.mjs list)
 
 node scripts/pkg-parts.mjs entries

@@ -32,7 +32,7 @@ run bash scripts/with-postgres.sh bash -c '
   set -e
   cargo test --workspace -- --skip orders_survive_provider_faults
   echo; echo "==> the proxy API, crash, hostile-input, webhook/archive, probe, provider-conformance and alert tests again, on PostgreSQL"
-  FAPIAO_TEST_BACKEND=postgres cargo test -p fapiao-proxy --test api --test crash --test hostile --test hooks --test probe --test conformance --test baiwang --test alerts --test sellers
+  FAPIAO_TEST_BACKEND=postgres cargo test -p fapiao-proxy --test api --test crash --test batch --test hostile --test hooks --test probe --test conformance --test baiwang --test alerts --test sellers
   echo; echo "==> fault injection: 20,000 orders, three instances, SIGKILLs (proxy/tests/faults.rs)"
   cargo test -p fapiao-proxy --test faults -- --nocapture'
 
@@ -52,7 +52,7 @@ dest=$(mktemp -d)
 tarball=$(ls "$dest"/fapiao-*.tgz)
 npm install --no-save --no-package-lock --no-audit --no-fund --loglevel=error "$tarball"
 run tsc -p tests/js/tsconfig.json && echo "tsc: 1 passed, 0 failed" | tee -a "$log"
-run node --test --test-concurrency=1 tests/js/node.test.mjs tests/js/readme.test.mjs tests/js/browser.test.mjs tests/js/pages.test.mjs
+run node --test --test-concurrency=1 tests/js/node.test.mjs tests/js/readme.test.mjs tests/js/browser.test.mjs tests/js/pages.test.mjs tests/js/batch.test.mjs
 
 # One closing line over all runners.
 passed=$(( $(grep -oE 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}') \

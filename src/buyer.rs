@@ -51,27 +51,36 @@ pub enum BuyerKind {
 }
 
 /// The buyer as entered; every field may be missing.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct BuyerInput {
     /// `"company"` (the default when missing) or `"person"`.
     #[serde(rename = "type")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     /// 名称: company name or the person's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// 纳税人识别号 (or a person's ID number).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tax_id: Option<String>,
     /// 地址.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
     /// 电话, landline or mobile.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
     /// 开户行.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bank_name: Option<String>,
     /// 账号.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bank_account: Option<String>,
     /// Delivery e-mail.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Delivery mobile number.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub mobile: Option<String>,
 }
 
@@ -766,7 +775,7 @@ const COMMON_DOMAINS: &[&str] = &[
     "live.com",
 ];
 
-fn email_typo_fix(email: &str) -> Option<String> {
+pub(crate) fn email_typo_fix(email: &str) -> Option<String> {
     let (local, domain) = email.rsplit_once('@')?;
     if COMMON_DOMAINS.contains(&domain) {
         return None;

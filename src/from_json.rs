@@ -247,6 +247,27 @@ read_struct!(IssueForm {
     "buyer" => buyer, "confirmed" => confirmed, "priceIncludesTax" => price_includes_tax,
     "lines" => lines, "remark" => remark, "delivery" => delivery, "specialBusiness" => special_business,
 });
+#[cfg(feature = "batch")]
+mod batch {
+    use super::*;
+    use crate::batch::{CheckOptions, ResultError, ResultFiles, ResultRow, Sheet, SheetRow};
+
+    read_struct!(Sheet {
+        "headers" => headers, "headerRow" => header_row, "rows" => rows, "source" => source,
+        "sheetName" => sheet_name,
+    });
+    read_struct!(SheetRow { "row" => row, "cells" => cells });
+    read_struct!(CheckOptions {
+        "priceIncludesTax" => price_includes_tax, "maxAmount" => max_amount,
+        "maxAmountIncludesTax" => max_amount_includes_tax, "maxLines" => max_lines, "confirmed" => confirmed,
+    });
+    read_struct!(ResultRow {
+        "orderId" => order_id, "status" => status, "invoiceNumber" => invoice_number, "issuedAt" => issued_at,
+        "error" => error, "files" => files,
+    });
+    read_struct!(ResultError { "code" => code, "message" => message });
+    read_struct!(ResultFiles { "pdf" => pdf, "ofd" => ofd, "xml" => xml });
+}
 read_struct!(RedForm {
     "schemaVersion" => schema_version, "orderId" => order_id, "blueOrderId" => blue_order_id,
     "blueInvoiceNumber" => blue_invoice_number, "reason" => reason, "full" => full, "lines" => lines,
@@ -413,6 +434,28 @@ mod tests {
         }
         same::<RedLineInput>(r#"{"blueLineNo":-2}"#);
         same::<SearchOptions>(r#"{"limit":"5"}"#);
+    }
+
+    #[cfg(feature = "batch")]
+    #[test]
+    fn batch_types_as_the_serde_derives() {
+        use crate::batch::{CheckOptions, ResultRow, Sheet};
+        same::<Sheet>(
+            r#"{"headers":["订单号","金额"],"headerRow":2,"rows":[{"row":3,"cells":["A","1"]}],"source":"gbk",
+            "sheetName":null,"x":1}"#,
+        );
+        same::<Sheet>(r#"{"rows":[{"row":-1}]}"#);
+        same::<Sheet>(r#"{"rows":[{"cells":[1]}]}"#);
+        same::<CheckOptions>(
+            r#"{"priceIncludesTax":false,"maxAmount":"100000","maxAmountIncludesTax":true,"maxLines":8,
+            "confirmed":["TAXID_CHECKSUM"]}"#,
+        );
+        same::<CheckOptions>(r#"{"maxLines":"8"}"#);
+        same::<ResultRow>(
+            r#"{"index":0,"orderId":"A","status":"issued","invoiceNumber":"26442000000123456789",
+            "issuedAt":"2026-12-05T10:00:00Z","error":{"code":"X","message":"m"},"files":{"pdf":"/p","ofd":null}}"#,
+        );
+        same::<ResultRow>(r#"{"error":"x"}"#);
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //! - [`request`]: the canonical issuing and red-letter requests the proxy accepts.
 //! - [`qr`]: scanned codes — the 抬头 QR (便捷开票二维码) and receipt order tokens —
 //!   and an SVG QR encoder.
+//! - `batch` (cargo feature `batch`): 批量开票 — spreadsheets read, checked cell by
+//!   cell with the rules above and written back.
 //! - [`taxcode`]: 商品和服务税收分类编码 — lookup, search as the cashier types
 //!   (Chinese, pinyin, code prefix), `*简称*名称` item names.
 //!
@@ -29,6 +31,8 @@
 #![warn(missing_docs)]
 
 pub mod amount;
+#[cfg(feature = "batch")]
+pub mod batch;
 pub mod buyer;
 pub mod clock;
 mod from_json;

@@ -46,12 +46,33 @@ pub fn compact_id(input: &str) -> String {
 /// and folds runs of white space into one space. Full-width punctuation is kept:
 /// names such as `某某有限公司（北京分公司）` are registered with it.
 pub fn clean_text(input: &str) -> String {
-    // Most text is clean already: one pass to see, one copy.
-    if input
-        .chars()
-        .all(|c| !is_invisible(c) && (c.is_ascii_alphanumeric() || letter_or_digit_half_width(c) == c))
-    {
-        return input.to_owned();
+    clean_text_cow(input).into_owned()
+}
+
+/// [`clean_text`], borrowing the input when it is clean already (most text is).
+pub(crate) fn clean_text_cow(input: &str) -> std::borrow::Cow<'_, str> {
+    // Printable ASCII and the characters from U+3001 to U+FEFE (CJK punctuation,
+    // kana, Han, Hangul…; none of them white space, invisible or full-width) are
+    // clean without a look at the tables.
+    let clean = |c: char| {
+        matches!(c, '\u{21}'..='\u{7E}' | '\u{3001}'..='\u{FEFE}')
+            || !is_invisible(c) && (c.is_ascii_alphanumeric() || letter_or_digit_half_width(c) == c)
+    };
+    // The same test on the bytes first: printable ASCII, and the three-byte
+    // characters U+4000–U+EFFF and U+3001–U+3FFF (lead bytes E4–EE, or E3 but
+    // not E3 80 80, U+3000).
+    let b = input.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            0x21..=0x7E => i += 1,
+            0xE4..=0xEE => i += 3,
+            0xE3 if b.get(i + 1..i + 3) != Some(&[0x80, 0x80]) => i += 3,
+            _ => break,
+        }
+    }
+    if i >= b.len() || input.chars().all(clean) {
+        return std::borrow::Cow::Borrowed(input);
     }
     let mut out = String::with_capacity(input.len());
     let mut space = false;
@@ -71,7 +92,7 @@ pub fn clean_text(input: &str) -> String {
         }
         out.push(c);
     }
-    out
+    out.into()
 }
 
 fn letter_or_digit_half_width(c: char) -> char {
@@ -124,6 +145,36 @@ mod tests {
         );
         assert_eq!(clean_text("ＡＢＣ１２３"), "ABC123");
         assert_eq!(clean_text("\u{200B}x"), "x");
+    }
+
+    /// The quick tests on bytes and characters borrow exactly the text that the
+    /// character-by-character cleaning would leave as it is.
+    #[test]
+    fn clean_text_borrows_only_clean_text() {
+        let alphabet: Vec<char> = "ab1*（）·-_ \t\u{3000}\u{3001}\u{2FFF}\u{3FFF}\u{4E00}名\u{EFFF}\u{F000}\u{FEFE}\u{FEFF}\u{FF01}\u{FF5E}\u{FF5F}\u{200B}\u{2060}\u{A0}\u{85}\u{1680}😴"
+            .chars()
+            .collect();
+        let mut seed = 5u64;
+        let mut next = |n: usize| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        };
+        let mut borrowed = 0;
+        for _ in 0..50_000 {
+            let text: String = (0..next(6)).map(|_| alphabet[next(alphabet.len())]).collect();
+            let slow_clean = text
+                .chars()
+                .all(|c| !is_invisible(c) && (c.is_ascii_alphanumeric() || letter_or_digit_half_width(c) == c));
+            let cow = clean_text_cow(&text);
+            assert_eq!(matches!(cow, std::borrow::Cow::Borrowed(_)), slow_clean, "{text:?}");
+            borrowed += usize::from(slow_clean);
+            if slow_clean {
+                assert_eq!(cow, text);
+            }
+        }
+        assert!(borrowed > 1_000, "{borrowed}");
     }
 
     #[test]

@@ -555,7 +555,7 @@ fn red_against_blue_full_merges_discounts() {
     assert!(r
         .remaining
         .iter()
-        .all(|x| x.amount_incl_tax.is_zero() && x.quantity.map_or(true, |q| q.is_zero())));
+        .all(|x| x.amount_incl_tax.is_zero() && x.quantity.is_none_or(|q| q.is_zero())));
     assert!(compute_invoice(&r.invoice).valid);
     // Reversed in full already: nothing left.
     let again = compute_red(&RedInput {
@@ -933,6 +933,18 @@ fn oracle_tax(amount: Decimal, rate: Decimal, incl: bool) -> Decimal {
     Decimal::from_i128_with_scale(q, 2)
 }
 
+/// Independent oracle: `round((n ÷ 10^ns) ÷ (d ÷ 10^ds), dp)`, half-up, in `i128`.
+fn oracle_div(n: i128, ns: u32, d: i128, ds: u32, dp: u32) -> Decimal {
+    let (num, den) = (n * 10i128.pow(ds + dp), d * 10i128.pow(ns));
+    let (q, rem) = (num / den, num % den);
+    let q = if 2 * rem.abs() >= den.abs() {
+        q + num.signum() * den.signum()
+    } else {
+        q
+    };
+    Decimal::from_i128_with_scale(q, dp)
+}
+
 proptest! {
     // 256 cases by default; PROPTEST_CASES=… for a longer run.
 
@@ -960,11 +972,17 @@ proptest! {
                 prop_assert!(product_within(q, l.unit_price_incl_tax.unwrap(), l.amount_incl_tax, d("0.01")));
                 prop_assert!(l.unit_price_excl_tax.unwrap().scale() <= 8 && l.unit_price_incl_tax.unwrap().scale() <= 8);
             }
-            // A given quantity and price give round(q × p, 2) in their basis.
+            // A given quantity and price give round(q × p, 2) in their basis, and the
+            // other basis's unit price is round(its amount ÷ q, 8): both checked in
+            // integer arithmetic of their own.
             if let (Some(_), Some(_)) = (&src.quantity, &src.unit_price) {
                 let q = l.quantity.unwrap();
                 let p = l.unit_price_in_basis(input.price_includes_tax).unwrap();
                 prop_assert_eq!(basis, fapiao::amount::rounding::mul_div_round(q, p, Decimal::ONE, 2).unwrap());
+                prop_assert_eq!(basis, oracle_div(q.mantissa() * p.mantissa(), q.scale() + p.scale(), 1, 0, 2));
+                let other = l.amount_in_basis(!input.price_includes_tax);
+                let other_price = l.unit_price_in_basis(!input.price_includes_tax).unwrap();
+                prop_assert_eq!(other_price, oracle_div(other.mantissa(), other.scale(), q.mantissa(), q.scale(), 8));
             }
             a += l.amount_excl_tax; t += l.tax_amount; i += l.amount_incl_tax;
         }

@@ -181,7 +181,7 @@ pub struct Config {
     pub success_rate_threshold: f64,
     /// `FAPIAO_PROVIDER_TIMEOUT_MS`.
     pub provider_timeout: Duration,
-    /// `FAPIAO_WORKERS`: provider calls in flight at most.
+    /// `FAPIAO_WORKERS`: provider calls in flight at most (default 32; 128 with the sandbox).
     pub workers: usize,
     /// `FAPIAO_BREAKER_THRESHOLD`: consecutive provider failures that open the breaker.
     pub breaker_threshold: u32,
@@ -215,6 +215,12 @@ pub struct Config {
     /// single-seller fields above (`provider`, `seller_tax_id`, `merchant_key`,
     /// `nuonuo`, …) are the home seller's.
     pub sellers: Vec<crate::sellers::Seller>,
+    /// `FAPIAO_OPERATOR_KEYS` (or `_FILE`): the named operator keys of the batch
+    /// endpoints, as `name:sha256hex` (see [`crate::operator`]); none: batches off.
+    pub operator_keys: Vec<crate::operator::OperatorKey>,
+    /// `FAPIAO_BATCH_BODY_LIMIT` in bytes: the body limit of `POST /v1/batches`
+    /// (up to 10,000 orders).
+    pub batch_body_limit: usize,
 }
 
 /// What minting an order token needs ([`Config::minting`]).
@@ -383,6 +389,8 @@ pub const VARIABLES: &[&str] = &[
     "FAPIAO_ALERT_MAX_PER_MINUTE",
     "FAPIAO_ALERT_RETRY_BASE_MS",
     "FAPIAO_SELLERS_FILE",
+    "FAPIAO_OPERATOR_KEYS",
+    "FAPIAO_BATCH_BODY_LIMIT",
 ];
 
 /// The 诺诺 sandbox's test seller tax ID, used as the sandbox default.
@@ -950,7 +958,11 @@ impl Config {
                 )?
                 .max(1_000),
             ),
-            workers: src.parse::<usize>("FAPIAO_WORKERS", 32, "a number")?.max(1),
+            // The simulated provider has no rate to respect: enough calls in flight
+            // that its 30 ms a call does not cap a batch (two calls an invoice).
+            workers: src
+                .parse::<usize>("FAPIAO_WORKERS", if sandbox { 128 } else { 32 }, "a number")?
+                .max(1),
             breaker_threshold: src.parse::<u32>("FAPIAO_BREAKER_THRESHOLD", 5, "a number")?.max(1),
             breaker_cooldown: Duration::from_millis(src.parse("FAPIAO_BREAKER_COOLDOWN_MS", 5_000, "milliseconds")?),
             poll_interval: Duration::from_millis(src.parse("FAPIAO_POLL_MS", 500, "milliseconds")?),
@@ -968,6 +980,11 @@ impl Config {
             idle_timeout: Duration::from_millis(src.parse("FAPIAO_IDLE_TIMEOUT_MS", 120_000, "milliseconds")?.max(1)),
             hooks,
             alerts: alert_settings(&src)?,
+            operator_keys: match src.secret("FAPIAO_OPERATOR_KEYS")? {
+                Some(v) => crate::operator::parse_keys("FAPIAO_OPERATOR_KEYS", v.expose())?,
+                None => Vec::new(),
+            },
+            batch_body_limit: src.parse("FAPIAO_BATCH_BODY_LIMIT", 32 * 1024 * 1024, "a size in bytes")?,
         };
         let file_hosts_given = src.get("FAPIAO_FILE_HOSTS").is_some();
         config.apply_sellers(lookup, file_hosts_given)?;
@@ -1071,6 +1088,34 @@ mod tests {
     fn with(pairs: &[(&str, &str)]) -> Result<Config, String> {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(&move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn operator_keys_are_read_as_hashes() {
+        let (key, line) = crate::operator::generate("finance-wang").unwrap();
+        let c = with(&[("FAPIAO_OPERATOR_KEYS", &format!("{line}, ops:{}", "ab".repeat(32)))]).unwrap();
+        assert_eq!(c.operator_keys.len(), 2);
+        assert_eq!(crate::operator::find(&c.operator_keys, &key), Some("finance-wang"));
+        assert!(with(&[]).unwrap().operator_keys.is_empty());
+        let e = with(&[("FAPIAO_OPERATOR_KEYS", &format!("finance-wang:{key}"))]).unwrap_err();
+        assert!(e.starts_with("FAPIAO_OPERATOR_KEYS:") && e.contains("64 hex"), "{e}");
+        assert!(!e.contains(&key), "a key put where its hash belongs is not echoed: {e}");
+        let dir = tempfile_dir();
+        let file = dir.join("operators");
+        std::fs::write(&file, format!("# finance\n{line}\n")).unwrap();
+        let c = with(&[("FAPIAO_OPERATOR_KEYS_FILE", file.to_str().unwrap())]).unwrap();
+        assert_eq!(crate::operator::find(&c.operator_keys, &key), Some("finance-wang"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "fapiao-config-test-{}-{}",
+            std::process::id(),
+            &random_key()[..8]
+        ));
+        std::fs::create_dir_all(&d).unwrap();
+        d
     }
 
     #[test]

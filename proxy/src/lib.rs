@@ -33,9 +33,12 @@
 
 pub mod alerts;
 pub mod api;
+pub mod batches;
+pub mod cli;
 pub mod config;
 pub mod ledger;
 pub mod metrics;
+pub mod operator;
 pub mod problem;
 pub mod provider;
 pub mod queues;
@@ -81,6 +84,8 @@ pub struct AppState {
     pub signals: Signals,
     /// The sellers in force, each with its provider client and breaker.
     pub sellers: sellers::Registry,
+    /// The worker's status changes, written in shared transactions on PostgreSQL.
+    pub saves: ledger::SaveGroups,
 }
 
 impl AppState {
@@ -221,6 +226,7 @@ impl App {
             demo_key: secret::Secret::new(config::random_key()),
             metrics: metrics::Metrics::new(config.success_rate_threshold),
             events: worker::Events::new(),
+            saves: ledger::SaveGroups::new(store.clone()),
             config,
             store,
             provider,

@@ -30,6 +30,16 @@ USAGE:
                                   full red, the day's listing; exit 0 all passed, 1 one failed,
                                   2 not run (a production gateway needs --production --max-invoices N)
   Dates are China time and inclusive.
+  fapiao-proxy operator-key NAME  print a fresh operator key for NAME and the line to add to
+                                  FAPIAO_OPERATOR_KEYS (only the key's SHA-256 is configured)
+  fapiao-proxy batch submit FILE [--dry-run] [--name NAME] [--client-batch-id ID] [--wait]
+                                  FILE: .xlsx / .csv (UTF-8 or GBK) in the batch template's layout,
+                                  checked cell by cell as the batch page does, or .json IssueForms
+  fapiao-proxy batch status ID [--json]
+  fapiao-proxy batch export ID --out FILE.xlsx|.csv|.json
+  fapiao-proxy batch template --out FILE.xlsx|.csv
+  fapiao-proxy batch list         batches through a running proxy (--url or FAPIAO_URL, the key
+                                  from FAPIAO_OPERATOR_KEY); see fapiao-proxy batch --help
 
 TOKEN OPTIONS:
   --order-id ID          the order (required)
@@ -64,6 +74,26 @@ fn main() -> ExitCode {
             }
         },
         Some("selftest") => selftest(&args[1..]),
+        Some("operator-key") => match args.get(1).map(String::as_str) {
+            Some(name) if args.len() == 2 => match fapiao_proxy::operator::generate(name) {
+                Some((key, line)) => {
+                    eprintln!("The key for {name} (shown once; give it to {name}, keep it out of files and logs):");
+                    println!("{key}");
+                    eprintln!("Add this line to FAPIAO_OPERATOR_KEYS (comma-separated) or FAPIAO_OPERATOR_KEYS_FILE (one per line):");
+                    println!("{line}");
+                    ExitCode::SUCCESS
+                }
+                None => {
+                    eprintln!("fapiao-proxy operator-key: “{name}” is not a name (1 to 64 letters, digits, . _ - @)");
+                    ExitCode::from(2)
+                }
+            },
+            _ => {
+                eprintln!("fapiao-proxy operator-key NAME");
+                ExitCode::from(2)
+            }
+        },
+        Some("batch") => batch(&args[1..]),
         Some("-h") | Some("--help") | Some("help") => {
             print!("{HELP}");
             ExitCode::SUCCESS
@@ -71,6 +101,28 @@ fn main() -> ExitCode {
         Some(other) => {
             eprintln!("fapiao-proxy: unknown command “{other}” (try --help)");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// `fapiao-proxy batch …` (see [`fapiao_proxy::cli`]).
+fn batch(args: &[String]) -> ExitCode {
+    if args.is_empty() || matches!(args[0].as_str(), "-h" | "--help" | "help") {
+        print!("{}", fapiao_proxy::cli::USAGE);
+        return ExitCode::SUCCESS;
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("fapiao-proxy batch: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(fapiao_proxy::cli::run(args)) {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("fapiao-proxy batch: {}", f.message);
+            ExitCode::from(f.code)
         }
     }
 }

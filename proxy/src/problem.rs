@@ -202,6 +202,27 @@ pub enum ProxyProblem {
         /// The problems, one per line.
         detail: String,
     },
+    /// A batch endpoint was called without an operator key.
+    #[error("An operator key is required (Authorization: Bearer …).")]
+    OperatorKeyRequired,
+    /// The key presented is no configured operator key (an order token or the
+    /// admin token is none either).
+    #[error("The key is not a valid operator key.")]
+    OperatorKeyInvalid,
+    /// No such batch.
+    #[error("There is no batch {batch_id}.")]
+    BatchNotFound {
+        /// The batch id.
+        batch_id: String,
+    },
+    /// A batch holds 1 to `max` orders.
+    #[error("A batch holds 1 to {max} orders; this one has {count}.")]
+    BatchSize {
+        /// The most orders.
+        max: usize,
+        /// The orders sent.
+        count: usize,
+    },
 }
 
 impl Rule for ProxyProblem {
@@ -250,6 +271,10 @@ impl Rule for ProxyProblem {
             SellerForbidden => "SELLER_FORBIDDEN",
             SellersInvalid { .. } => "SELLERS_INVALID",
             InvoiceTypeNotOffered => "INVOICE_TYPE_NOT_OFFERED",
+            OperatorKeyRequired => "OPERATOR_KEY_REQUIRED",
+            OperatorKeyInvalid => "OPERATOR_KEY_INVALID",
+            BatchNotFound { .. } => "BATCH_NOT_FOUND",
+            BatchSize { .. } => "BATCH_SIZE",
         }
     }
 
@@ -300,6 +325,10 @@ impl Rule for ProxyProblem {
             SellerForbidden => "该凭证属于其他销方。".into(),
             SellersInvalid { detail } => format!("销方配置文件有误：{detail}"),
             InvoiceTypeNotOffered => "该销方不开具此类发票。".into(),
+            OperatorKeyRequired => "需要操作员密钥（Authorization: Bearer …）。".into(),
+            OperatorKeyInvalid => "该密钥不是有效的操作员密钥。".into(),
+            BatchNotFound { batch_id } => format!("没有批次{batch_id}。"),
+            BatchSize { max, count } => format!("一个批次须有1至{max}张订单，本批次有{count}张。"),
         }
     }
 

@@ -94,14 +94,17 @@ pub trait Backend: Send + Sync {
     fn reds_of(&self, blue_order_id: String) -> BoxFuture<'_, Result<Vec<Record>, StoreError>>;
     /// See [`Store::due`].
     fn due(&self, now: i64, limit: usize) -> BoxFuture<'_, Result<Vec<Record>, StoreError>>;
-    /// See [`Store::claim_due`].
+    /// See [`Store::claim_due`] and [`Store::claim_to_submit`]: with `mark`, the
+    /// claimed orders never submitted are marked submitted in the same
+    /// statement (the flag says which).
     fn claim_due(
         &self,
         owner: String,
         now: i64,
         limit: usize,
         lease_ms: i64,
-    ) -> BoxFuture<'_, Result<Vec<Record>, StoreError>>;
+        mark: bool,
+    ) -> BoxFuture<'_, Result<Vec<(Record, bool)>, StoreError>>;
     /// See [`Store::next_due`].
     fn next_due(&self) -> BoxFuture<'_, Result<Option<i64>, StoreError>>;
     /// See [`Store::save`] and [`Store::save_claimed`]: with `lease = Some((owner,
@@ -172,6 +175,9 @@ pub enum Status {
     /// order waits for a person (the record carries the issue; a reconciliation
     /// finding and an `invoice.conflict` event say what differs).
     Conflict,
+    /// Withdrawn by an operator (撤销) before it was ever sent to the provider:
+    /// it will never be.
+    Cancelled,
 }
 
 impl Status {
@@ -184,6 +190,7 @@ impl Status {
             Status::Failed => "failed",
             Status::Reversed => "reversed",
             Status::Conflict => "conflict",
+            Status::Cancelled => "cancelled",
         }
     }
     pub(crate) fn parse(s: &str) -> Status {
@@ -193,6 +200,7 @@ impl Status {
             "failed" => Status::Failed,
             "reversed" => Status::Reversed,
             "conflict" => Status::Conflict,
+            "cancelled" => Status::Cancelled,
             _ => Status::Pending,
         }
     }
@@ -200,7 +208,7 @@ impl Status {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            Status::Issued | Status::Failed | Status::Reversed | Status::Conflict
+            Status::Issued | Status::Failed | Status::Reversed | Status::Conflict | Status::Cancelled
         )
     }
 }
@@ -324,6 +332,17 @@ pub(crate) const SAVE_ORDER: &str = "UPDATE orders SET status = $2, attempts = $
    error_message = $13, error_message_en = $14, updated_at = $15, lease_owner = $16, lease_until = $17, error_field = $19
  WHERE order_id = $1 AND (CAST($18 AS TEXT) IS NULL OR lease_owner = $18)";
 
+/// What a claim to submit writes into an order never submitted: `issuing`,
+/// `submitted`, one more attempt, due again when the claim expires (should the
+/// instance die with the submission out, any instance may then take it over).
+pub(crate) fn mark_submitted(r: &mut Record, now: i64) {
+    r.status = Status::Issuing;
+    r.submitted = true;
+    r.attempts += 1;
+    r.next_attempt_at = r.lease_until.max(now);
+    r.updated_at = now;
+}
+
 /// Marks an issued blue order reversed (both backends and the ledger).
 pub(crate) const MARK_REVERSED: &str =
     "UPDATE orders SET status = 'reversed', updated_at = $2 WHERE order_id = $1 AND status = 'issued'";
@@ -414,9 +433,44 @@ CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, un
     ledger_schema::DELIVERY_QUEUE,
     // 5: the field a failure is about (the same DDL on PostgreSQL).
     ERROR_FIELD,
-    // 6: the seller of each order (see crate::sellers).
+    // 6: batches, their orders, the operators' audit trail (the same DDL on PostgreSQL).
+    BATCHES,
+    // 7: the seller of each order (see crate::sellers).
     SELLER_COLUMN,
 ];
+
+/// Migration: batches of orders submitted by operators, and the audit trail of
+/// what each operator did (see [`crate::batches`]).
+pub(crate) const BATCHES: &str = "
+CREATE TABLE IF NOT EXISTS batches (
+  batch_id TEXT PRIMARY KEY,
+  operator TEXT NOT NULL,
+  client_batch_id TEXT,
+  name TEXT,
+  total BIGINT NOT NULL,
+  duplicates TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS batches_client ON batches (operator, client_batch_id) WHERE client_batch_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS batches_created ON batches (created_at);
+CREATE TABLE IF NOT EXISTS batch_orders (
+  batch_id TEXT NOT NULL,
+  idx BIGINT NOT NULL,
+  order_id TEXT NOT NULL,
+  duplicate BIGINT NOT NULL,
+  PRIMARY KEY (batch_id, idx)
+);
+CREATE INDEX IF NOT EXISTS batch_orders_order ON batch_orders (order_id);
+CREATE TABLE IF NOT EXISTS operator_audit (
+  audit_id TEXT PRIMARY KEY,
+  at BIGINT NOT NULL,
+  operator TEXT NOT NULL,
+  action TEXT NOT NULL,
+  batch_id TEXT,
+  detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS operator_audit_at ON operator_audit (at);
+";
 
 /// Migration: the seller of each order, derived from its key: "" for the home
 /// seller, else the tax ID before the ":" (see [`crate::sellers`]).
@@ -637,10 +691,46 @@ impl Backend for SqliteStore {
         now: i64,
         limit: usize,
         lease_ms: i64,
-    ) -> BoxFuture<'_, Result<Vec<Record>, StoreError>> {
+        mark: bool,
+    ) -> BoxFuture<'_, Result<Vec<(Record, bool)>, StoreError>> {
         Box::pin(self.call(move |c| {
             // One writer at a time (the batch's BEGIN IMMEDIATE): the select and
-            // the update cannot interleave with another claim.
+            // the updates cannot interleave with another claim, a cancel or a save.
+            if mark {
+                let until = now + lease_ms;
+                let rows: Vec<Record> = c
+                    .prepare_cached(&format!(
+                        "SELECT {COLUMNS} FROM orders WHERE status IN ('pending', 'issuing') AND next_attempt_at <= ?1 AND lease_until <= ?1
+                         ORDER BY next_attempt_at LIMIT ?2"
+                    ))?
+                    .query_map(params![now, limit as i64], record)?
+                    .collect::<rusqlite::Result<_>>()?;
+                let mut out = Vec::with_capacity(rows.len());
+                for mut r in rows {
+                    let marked = !r.submitted;
+                    r.lease_owner = Some(owner.clone());
+                    r.lease_until = until;
+                    if marked {
+                        mark_submitted(&mut r, now);
+                    }
+                    c.prepare_cached(
+                        "UPDATE orders SET lease_owner = ?2, lease_until = ?3, status = ?4, submitted = ?5, attempts = ?6,
+                           next_attempt_at = ?7, updated_at = ?8 WHERE order_id = ?1",
+                    )?
+                    .execute(params![
+                        r.order_id,
+                        owner,
+                        until,
+                        r.status.as_str(),
+                        r.submitted as i64,
+                        r.attempts,
+                        r.next_attempt_at,
+                        r.updated_at
+                    ])?;
+                    out.push((r, marked));
+                }
+                return Ok(out);
+            }
             let mut s = c.prepare_cached(&format!(
                 "UPDATE orders SET lease_owner = ?1, lease_until = ?2 WHERE order_id IN (
                    SELECT order_id FROM orders WHERE status IN ('pending', 'issuing') AND next_attempt_at <= ?3 AND lease_until <= ?3
@@ -649,7 +739,7 @@ impl Backend for SqliteStore {
             ))?;
             let mut rows: Vec<Record> = s.query_map(params![owner, now + lease_ms, now, limit as i64], record)?.collect::<rusqlite::Result<_>>()?;
             rows.sort_by_key(|r| r.next_attempt_at);
-            Ok(rows)
+            Ok(rows.into_iter().map(|r| (r, false)).collect())
         }))
     }
 
@@ -936,7 +1026,36 @@ impl Store {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        self.inner.claim_due(owner.to_owned(), now, limit, lease_ms).await
+        Ok(self
+            .inner
+            .claim_due(owner.to_owned(), now, limit, lease_ms, false)
+            .await?
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect())
+    }
+
+    /// Like [`Store::claim_due`], and in the same statement marks each claimed
+    /// order that was never submitted as submitted (`issuing`, `submitted`, one
+    /// more attempt, due again when the claim expires) — the durable mark the
+    /// worker needs before it calls the provider, written for a whole chunk of
+    /// orders at once instead of one transaction per order. The flag is true
+    /// for the orders this claim marked: the worker submits those at once; any
+    /// other submitted order is queried before it is submitted again. An order
+    /// marked here that the worker then does not submit (breaker open, a crash)
+    /// is queried first next time, which finds nothing and submits it: never two
+    /// invoices, at most one extra query.
+    pub async fn claim_to_submit(
+        &self,
+        owner: &str,
+        now: i64,
+        limit: usize,
+        lease_ms: i64,
+    ) -> Result<Vec<(Record, bool)>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.inner.claim_due(owner.to_owned(), now, limit, lease_ms, true).await
     }
 
     /// The earliest time an unfinished order is due (and not leased), if any.

@@ -5,11 +5,11 @@ use rust_decimal::Decimal;
 
 use crate::buyer::InvoiceType;
 use crate::issue::Issues;
-use crate::text::clean_text;
+use crate::text::clean_text_cow;
 
-use super::money::{format_money, format_plain, parse, DecimalInput, ParseFailure};
+use super::money::{format_money, format_plain, parse_ref, DecimalInput, DecimalRef, ParseFailure, POW10};
 use super::problem::{AmountProblem, NumberKind, SignContext};
-use super::rounding::{mul_div_round, product_within};
+use super::rounding::{mul_div_round, normalize, product_within};
 use super::{
     rate, InvoiceInput, LineInput, LineKind, LineResult, DEFAULT_DECIMALS, MAX_DECIMALS, MONEY_INT_DIGITS,
     UNIT_INT_DIGITS,
@@ -56,11 +56,45 @@ impl Ctx {
     }
 }
 
+/// One line as the engine reads it: a [`LineInput`] borrowed, or the fields the
+/// WebAssembly boundary read out of its packed text without copying them.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LineRef<'a> {
+    pub name: Option<&'a str>,
+    pub quantity: Option<DecimalRef<'a>>,
+    pub unit_price: Option<DecimalRef<'a>>,
+    pub amount: Option<DecimalRef<'a>>,
+    pub tax_amount: Option<DecimalRef<'a>>,
+    pub tax_rate: Option<DecimalRef<'a>>,
+    pub kind: Option<&'a str>,
+    pub preferential_policy: Option<&'a str>,
+    pub zero_rate_flag: Option<&'a str>,
+    pub deduction: Option<DecimalRef<'a>>,
+}
+
+impl LineInput {
+    /// The fields the engine reads, borrowed.
+    pub(crate) fn as_ref(&self) -> LineRef<'_> {
+        LineRef {
+            name: self.name.as_deref(),
+            quantity: self.quantity.as_ref().map(DecimalInput::as_ref),
+            unit_price: self.unit_price.as_ref().map(DecimalInput::as_ref),
+            amount: self.amount.as_ref().map(DecimalInput::as_ref),
+            tax_amount: self.tax_amount.as_ref().map(DecimalInput::as_ref),
+            tax_rate: self.tax_rate.as_ref().map(DecimalInput::as_ref),
+            kind: self.kind.as_deref(),
+            preferential_policy: self.preferential_policy.as_deref(),
+            zero_rate_flag: self.zero_rate_flag.as_deref(),
+            deduction: self.deduction.as_ref().map(DecimalInput::as_ref),
+        }
+    }
+}
+
 /// What the structure rules need to know about each line.
 #[derive(Debug, Clone)]
-pub(crate) struct Outcome {
+pub(crate) struct Outcome<'a> {
     pub kind: LineKind,
-    pub name: String,
+    pub name: std::borrow::Cow<'a, str>,
     pub rate: Option<Decimal>,
     pub has_deduction: bool,
     pub result: Option<LineResult>,
@@ -72,12 +106,19 @@ fn read(
     issues: &mut Issues,
     i: usize,
     name: &str,
-    input: Option<&DecimalInput>,
+    input: Option<DecimalRef<'_>>,
     kind: NumberKind,
     max_int: usize,
     max_dp: u32,
 ) -> Result<Option<Decimal>, ()> {
-    read_number(issues, || format!("lines[{i}].{name}"), input, kind, max_int, max_dp)
+    let Some(input) = input else { return Ok(None) };
+    match parse_ref(input, max_int, max_dp, false) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            report_number(issues, || format!("lines[{i}].{name}"), input, e, kind, max_int, max_dp);
+            Err(())
+        }
+    }
 }
 
 /// Reads one number; `Err(())` once the issue is recorded under the field that
@@ -85,43 +126,70 @@ fn read(
 pub(super) fn read_number(
     issues: &mut Issues,
     field: impl FnOnce() -> String,
-    input: Option<&DecimalInput>,
+    input: Option<DecimalRef<'_>>,
     kind: NumberKind,
     max_int: usize,
     max_dp: u32,
 ) -> Result<Option<Decimal>, ()> {
     let Some(input) = input else { return Ok(None) };
-    match parse(input, max_int, max_dp, false) {
+    match parse_ref(input, max_int, max_dp, false) {
         Ok(v) => Ok(v),
         Err(e) => {
-            let problem = match e {
-                ParseFailure::Format => AmountProblem::Format {
-                    kind,
-                    found: match input {
-                        DecimalInput::Text(t) => t.trim().chars().take(40).collect(),
-                        DecimalInput::Integer(i) => i.to_string(),
-                        DecimalInput::NonInteger => String::new(),
-                    },
-                },
-                ParseFailure::NonInteger => AmountProblem::NotAString { kind },
-                ParseFailure::Precision => AmountProblem::Precision { kind, max: max_dp },
-                ParseFailure::TooLarge => AmountProblem::TooLarge {
-                    kind,
-                    max_digits: max_int,
-                },
-            };
-            issues.push(&field(), &problem);
+            report_number(issues, field, input, e, kind, max_int, max_dp);
             Err(())
         }
     }
 }
 
+/// Records why a number could not be read (out of line: the rare path).
+#[cold]
+#[inline(never)]
+fn report_number(
+    issues: &mut Issues,
+    field: impl FnOnce() -> String,
+    input: DecimalRef<'_>,
+    e: ParseFailure,
+    kind: NumberKind,
+    max_int: usize,
+    max_dp: u32,
+) {
+    let problem = match e {
+        ParseFailure::Format => AmountProblem::Format {
+            kind,
+            found: match input {
+                DecimalRef::Text(t) => t.trim().chars().take(40).collect(),
+                DecimalRef::Integer(i) => i.to_string(),
+                DecimalRef::NonInteger => String::new(),
+            },
+        },
+        ParseFailure::NonInteger => AmountProblem::NotAString { kind },
+        ParseFailure::Precision => AmountProblem::Precision { kind, max: max_dp },
+        ParseFailure::TooLarge => AmountProblem::TooLarge {
+            kind,
+            max_digits: max_int,
+        },
+    };
+    issues.push(&field(), &problem);
+}
+
+/// Whether `|v| ≥ 10^int_digits`, from the mantissa: `|m| ≥ 10^(int_digits + scale)`.
 fn too_large(v: Decimal, int_digits: usize) -> bool {
-    v.abs() >= Decimal::from(10u64.pow(int_digits as u32))
+    let m = v.mantissa().unsigned_abs();
+    let e = int_digits as u32 + v.scale();
+    match POW10.get(e as usize) {
+        Some(&limit) => m >= u128::from(limit),
+        // 10²⁰ and more: beyond any u64.
+        None if m >> 64 == 0 => false,
+        // Beyond u128, beyond any mantissa.
+        None => 10u128.checked_pow(e).is_some_and(|limit| m >= limit),
+    }
 }
 
 /// Money always carries two decimals, and no negative zero.
 pub(crate) fn money2(v: Decimal) -> Decimal {
+    if v.scale() == 2 && !v.is_zero() {
+        return v;
+    }
     let mut v = v;
     v.rescale(2);
     if v.is_zero() {
@@ -145,9 +213,9 @@ pub(crate) fn tax_of(base: Decimal, r: Decimal, incl: bool) -> Option<Decimal> {
 }
 
 /// Computes one line; records every problem under `lines[i].*`.
-pub(crate) fn compute_line(ctx: &Ctx, i: usize, input: &LineInput, issues: &mut Issues) -> Outcome {
+pub(crate) fn compute_line<'a>(ctx: &Ctx, i: usize, input: &LineRef<'a>, issues: &mut Issues) -> Outcome<'a> {
     let f = |name: &str| format!("lines[{i}].{name}");
-    let kind = match input.kind.as_deref().map(str::trim) {
+    let kind = match input.kind.map(str::trim) {
         None | Some("") | Some("normal") => LineKind::Normal,
         Some("discount") => LineKind::Discount,
         Some(other) => {
@@ -160,24 +228,18 @@ pub(crate) fn compute_line(ctx: &Ctx, i: usize, input: &LineInput, issues: &mut 
             LineKind::Normal
         }
     };
-    let name = clean_text(input.name.as_deref().unwrap_or(""));
+    let name = clean_text_cow(input.name.unwrap_or(""));
     if name.is_empty() {
         issues.push(&f("name"), &AmountProblem::LineNameRequired);
     }
-    let rate = rate::read_rate(issues, i, input.tax_rate.as_ref());
-    rate::check_flags(
-        issues,
-        i,
-        input.zero_rate_flag.as_deref(),
-        input.preferential_policy.as_deref(),
-        rate,
-    );
+    let rate = rate::read_rate(issues, i, input.tax_rate);
+    rate::check_flags(issues, i, input.zero_rate_flag, input.preferential_policy, rate);
 
     let q = read(
         issues,
         i,
         "quantity",
-        input.quantity.as_ref(),
+        input.quantity,
         NumberKind::Quantity,
         UNIT_INT_DIGITS,
         ctx.qty_dp,
@@ -186,7 +248,7 @@ pub(crate) fn compute_line(ctx: &Ctx, i: usize, input: &LineInput, issues: &mut 
         issues,
         i,
         "unitPrice",
-        input.unit_price.as_ref(),
+        input.unit_price,
         NumberKind::UnitPrice,
         UNIT_INT_DIGITS,
         ctx.price_dp,
@@ -195,7 +257,7 @@ pub(crate) fn compute_line(ctx: &Ctx, i: usize, input: &LineInput, issues: &mut 
         issues,
         i,
         "amount",
-        input.amount.as_ref(),
+        input.amount,
         NumberKind::Amount,
         MONEY_INT_DIGITS,
         2,
@@ -204,7 +266,7 @@ pub(crate) fn compute_line(ctx: &Ctx, i: usize, input: &LineInput, issues: &mut 
         issues,
         i,
         "taxAmount",
-        input.tax_amount.as_ref(),
+        input.tax_amount,
         NumberKind::Amount,
         MONEY_INT_DIGITS,
         2,
@@ -213,7 +275,7 @@ pub(crate) fn compute_line(ctx: &Ctx, i: usize, input: &LineInput, issues: &mut 
         issues,
         i,
         "deduction",
-        input.deduction.as_ref(),
+        input.deduction,
         NumberKind::Amount,
         MONEY_INT_DIGITS,
         2,
@@ -245,7 +307,7 @@ pub(crate) fn compute_line(ctx: &Ctx, i: usize, input: &LineInput, issues: &mut 
         }
     }
     if let Some(p) = p {
-        if p <= Decimal::ZERO {
+        if p.is_zero() || p.is_sign_negative() {
             issues.push(&f("unitPrice"), &AmountProblem::UnitPriceSign);
         }
     }
@@ -349,7 +411,7 @@ pub(crate) fn compute_line(ctx: &Ctx, i: usize, input: &LineInput, issues: &mut 
         }
         Some(d) => Some(d),
     };
-    let base = a - deduction.unwrap_or(Decimal::ZERO);
+    let base = deduction.map_or(a, |d| a - d);
 
     // 价税分离.
     let Some(computed_tax) = tax_of(base, r, ctx.incl) else {
@@ -385,8 +447,9 @@ pub(crate) fn compute_line(ctx: &Ctx, i: usize, input: &LineInput, issues: &mut 
         return outcome;
     }
     // |(金额 − 扣除额) × 税率 − 税额| ≤ 0.06 (exact: ≤ 16 digits × 3 decimals).
-    let expected = (excl - deduction.unwrap_or(Decimal::ZERO)) * r;
-    if (expected - tax).abs() > TAX_TOLERANCE {
+    let taxed = deduction.map_or(excl, |d| excl - d);
+    if !product_within(taxed, r, tax, TAX_TOLERANCE) {
+        let expected = taxed * r;
         issues.push(
             &f("taxAmount"),
             &AmountProblem::LineTaxTolerance {
@@ -428,9 +491,9 @@ pub(crate) fn compute_line(ctx: &Ctx, i: usize, input: &LineInput, issues: &mut 
 
     outcome.result = Some(LineResult {
         kind,
-        quantity: q.map(|q| q.normalize()),
-        unit_price_excl_tax: price_excl.map(|p| p.normalize()),
-        unit_price_incl_tax: price_incl.map(|p| p.normalize()),
+        quantity: q.map(normalize),
+        unit_price_excl_tax: price_excl.map(normalize),
+        unit_price_incl_tax: price_incl.map(normalize),
         amount_excl_tax: money2(excl),
         tax_amount: money2(tax),
         amount_incl_tax: money2(incl),
@@ -470,7 +533,7 @@ pub(crate) fn check_structure(ctx: &Ctx, lines: &[Outcome], issues: &mut Issues)
             issues.push(
                 &format!("lines[{i}].name"),
                 &AmountProblem::DiscountName {
-                    expected: prev.name.clone(),
+                    expected: prev.name.to_string(),
                 },
             );
         }

@@ -58,7 +58,11 @@ use crate::issue::Issues;
 use crate::Issue;
 
 pub use discount::{apply_order_discount, spread_discount, OrderDiscountResult};
+#[cfg_attr(not(all(target_arch = "wasm32", feature = "invoice")), allow(unused_imports))]
+pub(crate) use line::LineRef;
 pub use money::DecimalInput;
+#[cfg_attr(not(all(target_arch = "wasm32", feature = "invoice")), allow(unused_imports))]
+pub(crate) use money::DecimalRef;
 pub use problem::{AmountProblem, NumberKind, SignContext};
 pub use red::{compute_red, RedInput, RedLine, RedLineInput, RedResult, Remaining, ReversedLine};
 pub use split::{split_invoice, SplitLimits, SplitPart, SplitResult};
@@ -241,9 +245,17 @@ pub struct InvoiceResult {
 /// assert_eq!(bad.errors[0].field, "lines[0].unitPrice");
 /// ```
 pub fn compute_invoice(input: &InvoiceInput) -> InvoiceResult {
+    let lines: Vec<line::LineRef<'_>> = input.lines.iter().map(LineInput::as_ref).collect();
+    compute_lines(input, &lines)
+}
+
+/// [`compute_invoice`] of `lines` (borrowed) with the options of `input` (whose
+/// own lines are not read): the WebAssembly boundary reads the lines out of its
+/// packed text without copying them.
+pub(crate) fn compute_lines(input: &InvoiceInput, lines: &[line::LineRef<'_>]) -> InvoiceResult {
     let mut issues = Issues::default();
     let ctx = line::Ctx::new(input, &mut issues);
-    let n = input.lines.len();
+    let n = lines.len();
     if n == 0 {
         issues.push("lines", &AmountProblem::NoLines);
     } else if n > MAX_LINES {
@@ -255,8 +267,7 @@ pub fn compute_invoice(input: &InvoiceInput) -> InvoiceResult {
             },
         );
     }
-    let outcomes: Vec<line::Outcome> = input
-        .lines
+    let outcomes: Vec<line::Outcome> = lines
         .iter()
         .enumerate()
         .map(|(i, l)| line::compute_line(&ctx, i, l, &mut issues))

@@ -62,6 +62,29 @@ impl From<Decimal> for DecimalInput {
     }
 }
 
+/// A [`DecimalInput`] borrowed: what the amount engine reads, from a [`DecimalInput`]
+/// or straight from the text the WebAssembly boundary received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DecimalRef<'a> {
+    /// A decimal string.
+    Text(&'a str),
+    /// An integer.
+    Integer(i64),
+    /// A number with a fraction that arrived as a binary float.
+    NonInteger,
+}
+
+impl DecimalInput {
+    /// The value borrowed.
+    pub(crate) fn as_ref(&self) -> DecimalRef<'_> {
+        match self {
+            DecimalInput::Text(t) => DecimalRef::Text(t),
+            DecimalInput::Integer(i) => DecimalRef::Integer(*i),
+            DecimalInput::NonInteger => DecimalRef::NonInteger,
+        }
+    }
+}
+
 impl Serialize for DecimalInput {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -124,8 +147,18 @@ pub(crate) fn parse(
     max_dp: u32,
     percent: bool,
 ) -> Result<Option<Decimal>, ParseFailure> {
+    parse_ref(input.as_ref(), max_int, max_dp, percent)
+}
+
+/// [`parse`] of a borrowed value.
+pub(crate) fn parse_ref(
+    input: DecimalRef<'_>,
+    max_int: usize,
+    max_dp: u32,
+    percent: bool,
+) -> Result<Option<Decimal>, ParseFailure> {
     let text = match input {
-        DecimalInput::Integer(i) => {
+        DecimalRef::Integer(i) => {
             // The digits without core::fmt (this runs for every number of every line).
             let mut buf = [0u8; 20];
             let mut at = buf.len();
@@ -139,11 +172,19 @@ pub(crate) fn parse(
                 }
             }
             let digits = core::str::from_utf8(&buf[at..]).unwrap_or_default();
-            return from_digits(*i < 0, digits, "", max_int, max_dp);
+            return from_digits(i < 0, digits, "", max_int, max_dp);
         }
-        DecimalInput::NonInteger => return Err(ParseFailure::NonInteger),
-        DecimalInput::Text(t) => t,
+        DecimalRef::NonInteger => return Err(ParseFailure::NonInteger),
+        DecimalRef::Text(t) => t,
     };
+    match parse_plain_ascii(text.as_bytes(), max_int, max_dp) {
+        Some(v) => v,
+        None => parse_text(text, max_int, max_dp, percent),
+    }
+}
+
+/// [`parse`] of text, every form.
+fn parse_text(text: &str, max_int: usize, max_dp: u32, percent: bool) -> Result<Option<Decimal>, ParseFailure> {
     // Plain ASCII numbers (nearly all) need no cleaning: the same text either way.
     let plain = text
         .bytes()
@@ -192,6 +233,71 @@ pub(crate) fn parse(
         v => v,
     })
 }
+
+/// [`parse`] of the text nearly every number is: ASCII digits with at most one
+/// point and a leading sign, at most 19 bytes (so that the digits fit a `u64`), in
+/// one pass. `None` for anything else, which the general reading takes; where it
+/// answers, the answer is the general reading's (a test holds the two together).
+#[inline(always)]
+fn parse_plain_ascii(b: &[u8], max_int: usize, max_dp: u32) -> Option<Result<Option<Decimal>, ParseFailure>> {
+    let (&first, _) = b.split_first()?;
+    if b.len() > 19 {
+        return None;
+    }
+    let negative = first == b'-';
+    let mut i = usize::from(first == b'-' || first == b'+');
+    let (mut m, mut int_digits, mut frac_len, mut frac_sig) = (0u64, 0usize, 0usize, 0usize);
+    let (mut dot, mut any) = (false, false);
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_digit() {
+            let d = c - b'0';
+            any = true;
+            if dot {
+                frac_len += 1;
+                if d != 0 {
+                    frac_sig = frac_len;
+                }
+            } else if int_digits > 0 || d != 0 {
+                int_digits += 1;
+            }
+            m = m * 10 + u64::from(d);
+        } else if c == b'.' && !dot {
+            dot = true;
+        } else {
+            return None;
+        }
+        i += 1;
+    }
+    if !any {
+        return None;
+    }
+    if int_digits > max_int {
+        return Some(Err(ParseFailure::TooLarge));
+    }
+    if frac_sig > max_dp as usize {
+        return Some(Err(ParseFailure::Precision));
+    }
+    m /= POW10[frac_len - frac_sig];
+    Some(Ok(Some(Decimal::from_parts(
+        m as u32,
+        (m >> 32) as u32,
+        0,
+        negative && m != 0,
+        frac_sig as u32,
+    ))))
+}
+
+/// 10⁰ to 10¹⁹.
+pub(crate) const POW10: [u64; 20] = {
+    let mut t = [1u64; 20];
+    let mut i = 1;
+    while i < 20 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
 
 fn mul_exact(a: Decimal, b: Decimal) -> Option<Decimal> {
     a.checked_mul(b).map(|d| d.normalize())
@@ -446,6 +552,39 @@ mod tests {
         assert_eq!(parse(&"13%".into(), 1, 3, true), Ok(Some(Decimal::new(13, 2))));
         assert_eq!(parse(&"1.5%".into(), 1, 3, true), Ok(Some(Decimal::new(15, 3))));
         assert_eq!(parse(&"13%".into(), 1, 3, false), Err(ParseFailure::Format));
+    }
+
+    /// The one-pass reading of plain ASCII numbers answers as the general one does,
+    /// over random text of digits, points and signs (and a few other bytes).
+    #[test]
+    fn plain_ascii_reading_matches_the_general_one() {
+        let mut seed = 99u64;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let alphabet = b"0000123456789999..-+% a";
+        let mut answered = 0;
+        for _ in 0..200_000 {
+            let len = next(24) as usize;
+            let text: String = (0..len)
+                .map(|_| alphabet[next(alphabet.len() as u64) as usize] as char)
+                .collect();
+            let (max_int, max_dp) = (next(16) as usize, next(14) as u32);
+            if let Some(fast) = parse_plain_ascii(text.as_bytes(), max_int, max_dp) {
+                answered += 1;
+                let general = parse_text(&text, max_int, max_dp, next(2) == 0);
+                assert_eq!(fast, general, "{text:?} {max_int} {max_dp}");
+                // The same value and the same scale (the scale shows in the output).
+                if let (Ok(Some(a)), Ok(Some(b))) = (fast, general) {
+                    assert_eq!((a.mantissa(), a.scale()), (b.mantissa(), b.scale()), "{text:?}");
+                    assert_eq!(a.is_sign_negative(), b.is_sign_negative(), "{text:?}");
+                }
+            }
+        }
+        assert!(answered > 20_000, "{answered}");
     }
 
     #[test]

@@ -4,7 +4,7 @@ use rust_decimal::Decimal;
 
 use crate::issue::Issues;
 
-use super::money::{parse, DecimalInput, ParseFailure};
+use super::money::{parse_ref, DecimalRef, ParseFailure};
 use super::problem::{AmountProblem, NumberKind};
 
 /// The rates a 数电 line may carry, as fractions: 13%, 9%, 6% (general), 5%, 3%
@@ -32,28 +32,43 @@ pub const RATES: [Decimal; 9] = [
 /// assert!(!is_supported(Decimal::new(17, 2)));  // 17%: abolished in 2018
 /// ```
 pub fn is_supported(rate: Decimal) -> bool {
-    RATES.contains(&rate)
+    // Equal values have the same mantissa and scale once trailing zeros are gone,
+    // and the rates are written without them: no decimal comparison needed.
+    let r = super::rounding::normalize(rate);
+    let (m, scale) = (r.mantissa(), r.scale());
+    RATE_PARTS.iter().any(|&(rm, rs)| rs == scale && rm == m)
 }
+
+/// [`RATES`] as mantissa and scale.
+const RATE_PARTS: [(i128, u32); 9] = {
+    let mut t = [(0, 0); 9];
+    let mut i = 0;
+    while i < RATES.len() {
+        t[i] = (RATES[i].mantissa(), RATES[i].scale());
+        i += 1;
+    }
+    t
+};
 
 /// Reads a rate such as `"0.13"`, `"13%"` or `0`; pushes the issue and returns
 /// `None` when it is missing or not a rate in force.
-pub(crate) fn read_rate(issues: &mut Issues, i: usize, input: Option<&DecimalInput>) -> Option<Decimal> {
+pub(crate) fn read_rate(issues: &mut Issues, i: usize, input: Option<DecimalRef<'_>>) -> Option<Decimal> {
     let field = || format!("lines[{i}].taxRate");
     let Some(input) = input else {
         issues.push(&field(), &AmountProblem::TaxRateRequired);
         return None;
     };
     let text = || match input {
-        DecimalInput::Text(t) => t.trim().to_owned(),
-        DecimalInput::Integer(i) => i.to_string(),
-        DecimalInput::NonInteger => String::new(),
+        DecimalRef::Text(t) => t.trim().to_owned(),
+        DecimalRef::Integer(i) => i.to_string(),
+        DecimalRef::NonInteger => String::new(),
     };
-    match parse(input, 3, 6, true) {
+    match parse_ref(input, 3, 6, true) {
         Ok(None) => {
             issues.push(&field(), &AmountProblem::TaxRateRequired);
             None
         }
-        Ok(Some(r)) if is_supported(r) => Some(r.normalize()),
+        Ok(Some(r)) if is_supported(r) => Some(super::rounding::normalize(r)),
         Ok(Some(r)) => {
             issues.push(
                 &field(),
@@ -259,11 +274,11 @@ mod tests {
             ("0", "0"),
             ("0.0900", "0.09"),
         ] {
-            let r = read_rate(&mut issues, 0, Some(&s.into()));
+            let r = read_rate(&mut issues, 0, Some(DecimalRef::Text(s)));
             assert_eq!(r.map(|r| r.to_string()), Some(want.to_owned()), "{s}");
         }
         assert_eq!(
-            read_rate(&mut issues, 0, Some(&DecimalInput::Integer(0))),
+            read_rate(&mut issues, 0, Some(DecimalRef::Integer(0))),
             Some(Decimal::ZERO)
         );
         assert!(issues.errors.is_empty());
@@ -275,9 +290,24 @@ mod tests {
             ("0.1234567", "TAX_RATE_UNSUPPORTED"),
         ] {
             let mut issues = Issues::default();
-            assert_eq!(read_rate(&mut issues, 0, Some(&s.into())), None);
+            assert_eq!(read_rate(&mut issues, 0, Some(DecimalRef::Text(s))), None);
             assert_eq!(issues.errors[0].code, code, "{s}");
         }
+    }
+
+    /// The same answer as a comparison of values with every rate in force.
+    #[test]
+    fn supported_rates_by_value() {
+        for m in -20_000i64..20_000 {
+            for scale in 0..7 {
+                let r = Decimal::new(m, scale);
+                assert_eq!(is_supported(r), RATES.contains(&r), "{r}");
+            }
+        }
+        let mut negative_zero = Decimal::new(0, 3);
+        negative_zero.set_sign_negative(true);
+        assert!(is_supported(negative_zero));
+        assert!(!is_supported(Decimal::MAX));
     }
 
     #[test]

@@ -309,7 +309,7 @@ pub fn compute_red(input: &RedInput) -> RedResult {
     let mut take: Vec<(usize, Decimal, Decimal, Option<Decimal>)> = Vec::new();
     if full {
         for (gi, &(excl, tax, q)) in rem.iter().enumerate() {
-            if !(excl.is_zero() && tax.is_zero() && q.map_or(true, |q| q.is_zero())) {
+            if !(excl.is_zero() && tax.is_zero() && q.is_none_or(|q| q.is_zero())) {
                 take.push((gi, excl, tax, q.filter(|q| !q.is_zero())));
             }
         }
@@ -509,6 +509,13 @@ fn read_abs(
     max_int: usize,
     max_dp: u32,
 ) -> Result<Option<Decimal>, ()> {
-    let v = read_number(issues, || field.to_owned(), input, kind, max_int, max_dp)?;
+    let v = read_number(
+        issues,
+        || field.to_owned(),
+        input.map(DecimalInput::as_ref),
+        kind,
+        max_int,
+        max_dp,
+    )?;
     Ok(v.map(|v| v.abs()))
 }

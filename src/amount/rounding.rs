@@ -7,9 +7,12 @@
 //! ([`RoundingStrategy::MidpointAwayFromZero`]): `0.125 → 0.13`, `−0.125 → −0.13`,
 //! so a red (negative) line is always the exact mirror of its blue line.
 //!
-//! Most inputs fit in `u128`; the rest take a slower exact path on 512-bit integers.
+//! Nearly every input fits in `u64` (128-bit arithmetic is a library call in
+//! WebAssembly); the rest take a slower exact path on 512-bit integers.
 
 use rust_decimal::{Decimal, RoundingStrategy};
+
+use super::money::POW10;
 
 /// The rounding rule of every invoice amount: half-up, symmetric for negatives.
 pub const HALF_UP: RoundingStrategy = RoundingStrategy::MidpointAwayFromZero;
@@ -41,8 +44,8 @@ pub fn round_half_up(value: Decimal, dp: u32) -> Decimal {
 /// assert_eq!(mul_div_round(d("1"), d("1"), d("0"), 2), None);
 /// ```
 pub fn mul_div_round(a: Decimal, b: Decimal, c: Decimal, dp: u32) -> Option<Decimal> {
-    if c.is_zero() || dp > Decimal::MAX_SCALE {
-        return None;
+    if let Some(decided) = mul_div_round_u64(a, b, c, dp) {
+        return decided;
     }
     let negative = a.is_sign_negative() ^ b.is_sign_negative() ^ c.is_sign_negative();
     let (ma, mb, mc) = (
@@ -50,20 +53,57 @@ pub fn mul_div_round(a: Decimal, b: Decimal, c: Decimal, dp: u32) -> Option<Deci
         b.mantissa().unsigned_abs(),
         c.mantissa().unsigned_abs(),
     );
-    if ma == 0 || mb == 0 {
-        return Some(Decimal::new(0, dp));
-    }
-    // value = ma·mb / mc · 10^(sc − sa − sb); we want round(value · 10^dp).
-    let e = i64::from(c.scale()) + i64::from(dp) - i64::from(a.scale()) - i64::from(b.scale());
-    let (num_pow, den_pow) = if e >= 0 {
-        (e as u32, 0)
-    } else {
-        (0, e.unsigned_abs() as u32)
-    };
-    let q = fast(ma, mb, mc, num_pow, den_pow).or_else(|| wide(ma, mb, mc, num_pow, den_pow))?;
+    let (num_pow, den_pow) = powers(a, b, c, dp);
+    let q = wide(ma, mb, mc, num_pow, den_pow)?;
     let q = i128::try_from(q).ok()?;
     let q = if negative { -q } else { q };
     Decimal::try_from_i128_with_scale(q, dp).ok()
+}
+
+/// [`mul_div_round`] where the figures fit a `u64` (nearly every line's: 128-bit
+/// arithmetic is a library call in WebAssembly), and where the answer needs no
+/// arithmetic; `None` leaves it to the 512-bit path.
+#[inline(always)]
+fn mul_div_round_u64(a: Decimal, b: Decimal, c: Decimal, dp: u32) -> Option<Option<Decimal>> {
+    if c.is_zero() || dp > Decimal::MAX_SCALE {
+        return Some(None);
+    }
+    let (ma, mb, mc) = (
+        a.mantissa().unsigned_abs(),
+        b.mantissa().unsigned_abs(),
+        c.mantissa().unsigned_abs(),
+    );
+    if ma == 0 || mb == 0 {
+        return Some(Some(Decimal::new(0, dp)));
+    }
+    let negative = a.is_sign_negative() ^ b.is_sign_negative() ^ c.is_sign_negative();
+    let (num_pow, den_pow) = powers(a, b, c, dp);
+    let q = fast64(
+        u64::try_from(ma).ok()?,
+        u64::try_from(mb).ok()?,
+        u64::try_from(mc).ok()?,
+        num_pow,
+        den_pow,
+    )?;
+    Some(Some(Decimal::from_parts(
+        q as u32,
+        (q >> 32) as u32,
+        0,
+        negative && q != 0,
+        dp,
+    )))
+}
+
+/// value = ma·mb / mc · 10^(sc − sa − sb); round(value · 10^dp) is
+/// ma·mb·10^num / (mc·10^den): the powers (num, den).
+#[inline(always)]
+fn powers(a: Decimal, b: Decimal, c: Decimal, dp: u32) -> (u32, u32) {
+    let e = i64::from(c.scale()) + i64::from(dp) - i64::from(a.scale()) - i64::from(b.scale());
+    if e >= 0 {
+        (e as u32, 0)
+    } else {
+        (0, e.unsigned_abs() as u32)
+    }
 }
 
 /// Whether `|a × b − c| ≤ tolerance`, decided exactly (the product may need more
@@ -78,12 +118,12 @@ pub fn mul_div_round(a: Decimal, b: Decimal, c: Decimal, dp: u32) -> Option<Deci
 /// assert!(!product_within(d("3"), d("3.32"), d("10.00"), d("0.01"))); // 9.96
 /// ```
 pub fn product_within(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal) -> bool {
+    if let Some(within) = product_within_i64(a, b, c, tolerance) {
+        return within;
+    }
     // Bring a·b, c and the tolerance to one scale S and compare integers.
     let sp = a.scale() + b.scale();
     let s = sp.max(c.scale()).max(tolerance.scale());
-    if let Some(within) = product_within_fast(a, b, c, tolerance, sp, s) {
-        return within;
-    }
     let prod = Wide::from(a.mantissa().unsigned_abs())
         .mul(&Wide::from(b.mantissa().unsigned_abs()))
         .and_then(|w| w.mul_pow10(s - sp));
@@ -109,7 +149,32 @@ pub fn product_within(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal) ->
     diff <= tol
 }
 
-/// [`product_within`] in `i128`, `None` when a figure does not fit.
+/// [`product_within`] in `i64`, `None` when a figure does not fit (then the
+/// 512-bit path decides).
+#[inline(always)]
+fn product_within_i64(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal) -> Option<bool> {
+    let sp = a.scale() + b.scale();
+    let s = sp.max(c.scale()).max(tolerance.scale());
+    let (ma, mb) = (i64::try_from(a.mantissa()).ok()?, i64::try_from(b.mantissa()).ok()?);
+    let (mc, mt) = (
+        i64::try_from(c.mantissa()).ok()?,
+        i64::try_from(tolerance.mantissa()).ok()?,
+    );
+    let prod = up_i64(ma.checked_mul(mb)?, s - sp)?;
+    let other = up_i64(mc, s - c.scale())?;
+    let tol = up_i64(mt.checked_abs()?, s - tolerance.scale())?;
+    Some(prod.checked_sub(other)?.checked_abs()? <= tol)
+}
+
+/// `m × 10^by`, `None` on overflow.
+#[inline(always)]
+fn up_i64(m: i64, by: u32) -> Option<i64> {
+    m.checked_mul(i64::try_from(*POW10.get(by as usize)?).ok()?)
+}
+
+/// [`product_within`] in `i128`, `None` when a figure does not fit: the tests'
+/// second opinion on the `i64` and 512-bit paths.
+#[cfg(test)]
 fn product_within_fast(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal, sp: u32, s: u32) -> Option<bool> {
     let scale = |m: i128, from: u32| m.checked_mul(i128::try_from(pow10_u128(s - from)?).ok()?);
     let prod = scale(a.mantissa().checked_mul(b.mantissa())?, sp)?;
@@ -118,11 +183,45 @@ fn product_within_fast(a: Decimal, b: Decimal, c: Decimal, tolerance: Decimal, s
     Some(prod.checked_sub(other)?.checked_abs()? <= tol)
 }
 
+/// `value` without trailing zeros, as [`Decimal::normalize`] gives it (and no
+/// negative zero), by `u64` division where the mantissa fits one.
+#[inline(always)]
+pub(crate) fn normalize(value: Decimal) -> Decimal {
+    let Ok(mut m) = u64::try_from(value.mantissa().unsigned_abs()) else {
+        return value.normalize();
+    };
+    let mut scale = value.scale();
+    while scale > 0 && m % 10 == 0 {
+        m /= 10;
+        scale -= 1;
+    }
+    if m == 0 {
+        scale = 0;
+    }
+    Decimal::from_parts(m as u32, (m >> 32) as u32, 0, value.is_sign_negative() && m != 0, scale)
+}
+
+/// [`fast`] in `u64`, `None` on overflow (then [`fast`] decides).
+#[inline(always)]
+fn fast64(ma: u64, mb: u64, mc: u64, np: u32, dp: u32) -> Option<u64> {
+    let num = ma.checked_mul(mb)?.checked_mul(*POW10.get(np as usize)?)?;
+    let den = mc.checked_mul(*POW10.get(dp as usize)?)?;
+    let (q, r) = (num / den, num % den);
+    if r >= den - r {
+        q.checked_add(1)
+    } else {
+        Some(q)
+    }
+}
+
+#[cfg(test)]
 fn pow10_u128(n: u32) -> Option<u128> {
     10u128.checked_pow(n)
 }
 
-/// Half-up `ma·mb·10^np / (mc·10^dp)` in `u128`, `None` on overflow.
+/// Half-up `ma·mb·10^np / (mc·10^dp)` in `u128`, `None` on overflow: the tests'
+/// second opinion on the `u64` and 512-bit paths.
+#[cfg(test)]
 fn fast(ma: u128, mb: u128, mc: u128, np: u32, dp: u32) -> Option<u128> {
     let num = ma.checked_mul(mb)?.checked_mul(pow10_u128(np)?)?;
     let den = mc.checked_mul(pow10_u128(dp)?)?;
@@ -362,6 +461,95 @@ mod tests {
         // 0.0000000000001 over the tolerance is over.
         assert!(!product_within(d("1"), d("10.0100000000001"), d("10.00"), d("0.01")));
         assert!(product_within(d("1"), d("10.01"), d("10.00"), d("0.01")));
+    }
+
+    /// The `u64` paths (rounding, normalising, the tolerance) answer as the wider
+    /// ones do, over random mantissas of every size and scales 0–28.
+    #[test]
+    fn u64_paths_match_the_wide_ones() {
+        let mut seed = 7u64;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 11) % n
+        };
+        let dec = |next: &mut dyn FnMut(u64) -> u64| {
+            let digits = next(21) as u32;
+            let m = (next(u64::MAX) % 10u64.saturating_pow(digits).max(1)) as i64;
+            let m = if next(2) == 0 { m } else { -m };
+            Decimal::new(m, next(29) as u32)
+        };
+        let (mut rounded, mut within) = (0, 0);
+        for _ in 0..100_000 {
+            let (a, b, c) = (dec(&mut next), dec(&mut next), dec(&mut next));
+            let dp = next(14) as u32;
+            let (ma, mb, mc) = (
+                a.mantissa().unsigned_abs(),
+                b.mantissa().unsigned_abs(),
+                c.mantissa().unsigned_abs(),
+            );
+            let (np, dq) = (next(12) as u32, next(12) as u32);
+            if let Some(q) = fast64(ma as u64, mb as u64, mc.max(1) as u64, np, dq) {
+                rounded += 1;
+                assert_eq!(
+                    Some(u128::from(q)),
+                    wide(ma, mb, mc.max(1), np, dq),
+                    "{ma} {mb} {mc} {np} {dq}"
+                );
+            }
+            assert_eq!(
+                (
+                    normalize(a).mantissa(),
+                    normalize(a).scale(),
+                    normalize(a).is_sign_negative()
+                ),
+                (
+                    a.normalize().mantissa(),
+                    a.normalize().scale(),
+                    a.normalize().is_sign_negative()
+                ),
+                "{a:?}"
+            );
+            let tol = Decimal::new(next(100) as i64, next(3) as u32);
+            let (sp, s) = (
+                a.scale() + b.scale(),
+                (a.scale() + b.scale()).max(c.scale()).max(tol.scale()),
+            );
+            if let Some(w) = product_within_i64(a, b, c, tol) {
+                within += 1;
+                assert_eq!(Some(w), product_within_fast(a, b, c, tol, sp, s), "{a} {b} {c} {tol}");
+            }
+            // mul_div_round as a whole, against the u128/512-bit paths alone.
+            if !c.is_zero() {
+                let e = i64::from(c.scale()) + i64::from(dp) - i64::from(a.scale()) - i64::from(b.scale());
+                let (np, dq) = if e >= 0 {
+                    (e as u32, 0)
+                } else {
+                    (0, e.unsigned_abs() as u32)
+                };
+                let slow = fast(ma, mb, mc, np, dq).or_else(|| wide(ma, mb, mc, np, dq));
+                let want = slow.and_then(|q| {
+                    let q = i128::try_from(q).ok()?;
+                    let neg = a.is_sign_negative() ^ b.is_sign_negative() ^ c.is_sign_negative();
+                    Decimal::try_from_i128_with_scale(if neg { -q } else { q }, dp).ok()
+                });
+                let want = if ma == 0 || mb == 0 {
+                    Some(Decimal::new(0, dp))
+                } else {
+                    want
+                };
+                let got = mul_div_round(a, b, c, dp);
+                assert_eq!(
+                    got.map(|g| (g.mantissa(), g.scale())),
+                    want.map(|w| (w.mantissa(), w.scale())),
+                    "{a} {b} {c} {dp}"
+                );
+            }
+        }
+        // Both outcomes of each path occur often enough to mean something.
+        assert!(rounded > 5_000 && rounded < 95_000, "{rounded}");
+        assert!(within > 3_000, "{within}");
     }
 
     #[test]

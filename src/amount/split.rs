@@ -247,7 +247,7 @@ trait LimitExt {
 
 impl LimitExt for Option<Decimal> {
     fn is_none_or_ge(&self, v: Decimal) -> bool {
-        self.map_or(true, |m| v <= m)
+        self.is_none_or(|m| v <= m)
     }
 }
 

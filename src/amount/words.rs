@@ -161,7 +161,7 @@ pub fn decimal_in_words(value: Decimal, style: WordsStyle) -> Result<String, Wor
             out.push('分');
         }
         (j, f) => {
-            if yuan > 0 && yuan % 10 == 0 {
+            if yuan > 0 && yuan.is_multiple_of(10) {
                 out.push('零');
             }
             out.push(DIGITS[j]);

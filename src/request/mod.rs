@@ -90,19 +90,24 @@ pub struct Delivery {
 }
 
 /// An issuing request as a page collects it; every field may be missing.
-/// A canonical [`IssueRequest`] read as JSON is also a valid form.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+/// A canonical [`IssueRequest`] read as JSON is also a valid form. Serialised, it
+/// is the JSON a page sends (fields not given are left out).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct IssueForm {
     /// Must be [`SCHEMA_VERSION`] when present.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub schema_version: Option<SchemaVersionInput>,
     /// The merchant's order number: one invoice per order.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
     /// `"special"` (数电专票) or `"normal"` (数电普票, the default); the Chinese names are accepted too.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub invoice_type: Option<String>,
     /// The buyer (购买方).
     pub buyer: BuyerInput,
     /// Codes of overridable errors the user confirmed (e.g. `TAXID_CHECKSUM`, `TAXCODE_UNKNOWN`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub confirmed: Vec<String>,
     /// Whether unit prices and amounts include VAT.
     pub price_includes_tax: bool,
@@ -110,11 +115,13 @@ pub struct IssueForm {
     /// line without one takes its discounted line's).
     pub lines: Vec<LineInput>,
     /// 备注, at most [`REMARK_MAX`] characters.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub remark: Option<String>,
     /// Delivery e-mail and mobile; they are checked with the buyer's rules.
     pub delivery: Delivery,
     /// 特定业务 data (建筑服务, 货物运输服务, 不动产销售, 不动产经营租赁), checked by
     /// [`check_special_business`] together with the line constraints of its type.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub special_business: Option<SpecialBusiness>,
 }
 
@@ -249,7 +256,7 @@ fn finish<T>(mut issues: Issues, confirmed: &[String], request: impl FnOnce() ->
 }
 
 /// `schemaVersion` as sent: a number or a string.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum SchemaVersionInput {
     /// `1`.

@@ -867,7 +867,7 @@ pub fn check_special_business(
                 },
             );
         }
-        let empty = |v: &Option<String>| !v.as_deref().is_some_and(|s| !s.trim().is_empty());
+        let empty = |v: &Option<String>| v.as_deref().is_none_or(|s| s.trim().is_empty());
         for (i, l) in lines.iter().enumerate() {
             let mut fields: Vec<(&str, bool, &'static str, &'static str)> = vec![
                 ("spec", !empty(&l.spec), "规格型号", "specification"),

@@ -79,138 +79,221 @@ pub fn tax_ids(count: usize) -> usize {
     })
 }
 
+/// Numbers written per line by [`compute_invoice`].
+#[cfg(feature = "invoice")]
+const LINE_SLOTS: usize = 13;
+
+#[cfg(feature = "invoice")]
+thread_local! {
+    /// What [`invoice_text`] hands over after [`compute_invoice`].
+    static INVOICE_TEXT: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
 /// `computeInvoice` without JSON on the way in and for the lines on the way out.
 ///
-/// `lines` holds `count` lines as js/boundary.js packs them: lines separated by
-/// U+001E, the fields of a line (name, taxCode, spec, unit, quantity, unitPrice,
-/// amount, taxAmount, taxRate, kind, preferentialPolicy, zeroRateFlag, deduction)
-/// by U+001F, each a tag and its text: `n` absent or null, `s` a string, `i` an
-/// integer, `f` another number. The answer is `valid`, `errors`, `warnings` and
-/// `totals` as a JSON object, U+001D, then the lines: U+001E between them, empty
-/// for a line that could not be computed, else its values separated by U+001F
-/// (kind, quantity, unitPriceExclTax, unitPriceInclTax, amountExclTax, taxAmount,
-/// amountInclTax, taxRate, deduction; empty for null or absent). Text that does
-/// not follow this form (which the JavaScript side never sends) throws.
+/// js/invoice-boundary.js sends one number a line in `masks` and the values of
+/// all lines in `text`. Bit k of a line's number (k = 0–12) says that the line
+/// has member k of: name, taxCode, spec, unit, quantity, unitPrice, amount,
+/// taxAmount, taxRate, kind, preferentialPolicy, zeroRateFlag, deduction, and
+/// that its value comes next in `text`, ended by U+001F; bit 16 + k that the value
+/// was a JavaScript number (its integer digits, or nothing for a number with a
+/// fraction); bit 15 that the name is the line before's (and not in the text).
+/// The values are read in place, not copied.
+///
+/// The answer is 13 numbers a line: the kind (0 for a line that could not be
+/// computed, 1 normal, 2 discount); quantity, unitPriceExclTax and
+/// unitPriceInclTax each as mantissa and scale (scale −1 for null); amountExclTax,
+/// taxAmount and amountInclTax in cents; taxRate as mantissa and scale; the
+/// deduction in cents (NaN when there is none). Every mantissa is an integer of
+/// at most 2⁵³, exact in a double. `valid`, `errors`, `warnings` and `totals`
+/// follow as JSON from [`invoice_text`]. Text that does not follow this form
+/// (text holding U+001F: more values than the numbers say), and a result with a
+/// figure a double cannot hold exactly, throw: the caller then takes the general
+/// path.
 #[cfg(feature = "invoice")]
 #[wasm_bindgen(js_name = __fpComputeInvoice)]
-pub fn compute_invoice(price_includes_tax: bool, count: usize, lines: &str) -> Result<String, JsError> {
-    use crate::amount::{compute_invoice, money, InvoiceInput, LineInput, LineKind};
+pub fn compute_invoice(price_includes_tax: bool, masks: &[u32], text: &str) -> Result<Vec<f64>, JsError> {
+    use crate::amount::{compute_lines, InvoiceInput, LineKind};
 
-    let mut input = InvoiceInput {
+    let input = InvoiceInput {
         price_includes_tax,
         ..Default::default()
     };
-    input.lines.reserve(count);
-    // Text holding a separator makes one piece more than the lines sent: refused.
-    let pieces = if count == 0 && lines.is_empty() {
-        0
-    } else {
-        lines.split('\u{1e}').count()
-    };
-    if pieces != count {
-        return Err(malformed());
-    }
-    for line in lines.split('\u{1e}').take(count) {
-        let mut f = Fields(line.split('\u{1f}'));
-        input.lines.push(LineInput {
-            name: f.text()?,
-            tax_code: f.text()?,
-            spec: f.text()?,
-            unit: f.text()?,
-            quantity: f.decimal()?,
-            unit_price: f.decimal()?,
-            amount: f.decimal()?,
-            tax_amount: f.decimal()?,
-            tax_rate: f.decimal()?,
-            kind: f.text()?,
-            preferential_policy: f.text()?,
-            zero_rate_flag: f.text()?,
-            deduction: f.decimal()?,
+    let count = masks.len();
+    let refs = read_lines(masks, text).ok_or_else(malformed)?;
+    let r = compute_lines(&input, &refs);
+    let mut out = Vec::with_capacity(count * LINE_SLOTS);
+    for line in &r.lines {
+        let Some(l) = line else {
+            out.extend_from_slice(&[0.0; LINE_SLOTS]);
+            continue;
+        };
+        out.push(match l.kind {
+            LineKind::Normal => 1.0,
+            LineKind::Discount => 2.0,
         });
-        if f.0.next().is_some() {
-            return Err(malformed());
+        for v in [l.quantity, l.unit_price_excl_tax, l.unit_price_incl_tax] {
+            match v {
+                Some(v) => push_plain(&mut out, v)?,
+                None => out.extend_from_slice(&[0.0, -1.0]),
+            }
         }
+        for v in [l.amount_excl_tax, l.tax_amount, l.amount_incl_tax] {
+            out.push(cents(v)?);
+        }
+        push_plain(&mut out, l.tax_rate)?;
+        out.push(match l.deduction {
+            Some(d) => cents(d)?,
+            None => f64::NAN,
+        });
     }
-    if input.lines.len() != count {
-        return Err(malformed());
-    }
-    let r = compute_invoice(&input);
-    let mut out = String::with_capacity(128 + count * 64);
+    let mut head = String::with_capacity(256);
     let json_error = |e: super::convert::Error| JsError::new(&e.0);
-    out.push_str(if r.valid {
+    head.push_str(if r.valid {
         "{\"valid\":true,\"errors\":"
     } else {
         "{\"valid\":false,\"errors\":"
     });
-    super::write_json(&mut out, &r.errors).map_err(json_error)?;
-    out.push_str(",\"warnings\":");
-    super::write_json(&mut out, &r.warnings).map_err(json_error)?;
-    out.push_str(",\"totals\":");
-    super::write_json(&mut out, &r.totals).map_err(json_error)?;
-    out.push_str("}\u{1d}");
-    for (i, line) in r.lines.iter().enumerate() {
-        if i > 0 {
-            out.push('\u{1e}');
-        }
-        let Some(l) = line else { continue };
-        out.push_str(match l.kind {
-            LineKind::Normal => "normal",
-            LineKind::Discount => "discount",
-        });
-        for v in [l.quantity, l.unit_price_excl_tax, l.unit_price_incl_tax] {
-            out.push('\u{1f}');
-            if let Some(v) = v {
-                money::push_plain(&mut out, v);
+    super::write_json(&mut head, &r.errors).map_err(json_error)?;
+    head.push_str(",\"warnings\":");
+    super::write_json(&mut head, &r.warnings).map_err(json_error)?;
+    head.push_str(",\"totals\":");
+    super::write_json(&mut head, &r.totals).map_err(json_error)?;
+    head.push('}');
+    INVOICE_TEXT.with(|t| *t.borrow_mut() = head);
+    Ok(out)
+}
+
+/// `valid`, `errors`, `warnings` and `totals` of the last [`compute_invoice`], as
+/// JSON (once: the text is taken).
+#[cfg(feature = "invoice")]
+#[wasm_bindgen(js_name = __fpInvoiceText)]
+pub fn invoice_text() -> String {
+    INVOICE_TEXT.with(|t| core::mem::take(&mut *t.borrow_mut()))
+}
+
+/// The largest integer a double holds exactly, and all below it.
+#[cfg(feature = "invoice")]
+const EXACT: u64 = 1 << 53;
+
+/// Money in cents, as `format_money` would print it.
+#[cfg(feature = "invoice")]
+#[inline(always)]
+fn cents(v: rust_decimal::Decimal) -> Result<f64, JsError> {
+    // Money has two decimals already (line::money2); the rounding is for the rest.
+    let v = if v.scale() == 2 {
+        v
+    } else {
+        let mut v = crate::amount::rounding::round_half_up(v, 2);
+        v.rescale(2);
+        v
+    };
+    exact(v.mantissa())
+}
+
+/// A mantissa as a double, `0.0` for zero (never `-0.0`); throws beyond 2⁵³.
+#[cfg(feature = "invoice")]
+#[inline(always)]
+fn exact(m: i128) -> Result<f64, JsError> {
+    match i64::try_from(m) {
+        Ok(m) if m.unsigned_abs() <= EXACT => Ok(m as f64),
+        _ => Err(malformed()),
+    }
+}
+
+/// A quantity, unit price or rate as `format_plain` would print it: mantissa and
+/// scale without trailing zeros.
+#[cfg(feature = "invoice")]
+#[inline(always)]
+fn push_plain(out: &mut Vec<f64>, v: rust_decimal::Decimal) -> Result<(), JsError> {
+    let v = crate::amount::rounding::normalize(v);
+    out.push(exact(v.mantissa())?);
+    out.push(f64::from(v.scale()));
+    Ok(())
+}
+
+/// The packed lines (see [`compute_invoice`]), borrowed from `text`; `None` when
+/// `text` does not hold exactly the values `masks` announce, or a number says
+/// what the JavaScript side never sends.
+#[cfg(feature = "invoice")]
+fn read_lines<'a>(masks: &[u32], text: &'a str) -> Option<Vec<crate::amount::LineRef<'a>>> {
+    use crate::amount::{DecimalRef, LineRef};
+
+    const MEMBERS: u32 = 0x1FFF;
+    const SAME_NAME: u32 = 1 << 15;
+    /// quantity, unitPrice, amount, taxAmount, taxRate, deduction.
+    const DECIMALS: u32 = 0b1_0001_1111_0000;
+
+    /// The values, one after the other.
+    struct Values<'a> {
+        text: &'a str,
+        at: usize,
+    }
+    impl<'a> Values<'a> {
+        /// Member `k` of a line with the given number: its text, if the line has it.
+        #[inline(always)]
+        fn text(&mut self, mask: u32, k: u32) -> Option<Option<&'a str>> {
+            if mask & 1 << k == 0 {
+                return Some(None);
             }
+            // U+001F is ASCII: never inside a longer UTF-8 sequence.
+            let len = self.text.as_bytes().get(self.at..)?.iter().position(|&b| b == 0x1f)?;
+            let v = self.text.get(self.at..self.at + len)?;
+            self.at += len + 1;
+            Some(Some(v))
         }
-        for v in [l.amount_excl_tax, l.tax_amount, l.amount_incl_tax] {
-            out.push('\u{1f}');
-            money::push_money(&mut out, v);
-        }
-        out.push('\u{1f}');
-        money::push_plain(&mut out, l.tax_rate);
-        out.push('\u{1f}');
-        if let Some(d) = l.deduction {
-            money::push_money(&mut out, d);
+
+        #[inline(always)]
+        fn decimal(&mut self, mask: u32, k: u32) -> Option<Option<DecimalRef<'a>>> {
+            let Some(v) = self.text(mask, k)? else {
+                return Some(None);
+            };
+            Some(Some(if mask & 1 << (16 + k) == 0 {
+                DecimalRef::Text(v)
+            } else if v.is_empty() {
+                DecimalRef::NonInteger
+            } else {
+                DecimalRef::Integer(v.parse().ok()?)
+            }))
         }
     }
-    Ok(out)
+
+    let mut values = Values { text, at: 0 };
+    let mut lines: Vec<LineRef<'a>> = Vec::with_capacity(masks.len());
+    for &mask in masks {
+        let numbers = mask >> 16;
+        if mask & !(MEMBERS | SAME_NAME | DECIMALS << 16) != 0
+            || numbers & !mask != 0
+            || (mask & SAME_NAME != 0 && mask & 1 != 0)
+        {
+            return None;
+        }
+        let name = if mask & SAME_NAME != 0 {
+            Some(lines.last()?.name?)
+        } else {
+            values.text(mask, 0)?
+        };
+        // taxCode, spec and unit: carried by the request, not read by the arithmetic.
+        for k in 1..4 {
+            values.text(mask, k)?;
+        }
+        lines.push(LineRef {
+            name,
+            quantity: values.decimal(mask, 4)?,
+            unit_price: values.decimal(mask, 5)?,
+            amount: values.decimal(mask, 6)?,
+            tax_amount: values.decimal(mask, 7)?,
+            tax_rate: values.decimal(mask, 8)?,
+            kind: values.text(mask, 9)?,
+            preferential_policy: values.text(mask, 10)?,
+            zero_rate_flag: values.text(mask, 11)?,
+            deduction: values.decimal(mask, 12)?,
+        });
+    }
+    (values.at == text.len()).then_some(lines)
 }
 
 #[cfg(feature = "invoice")]
 fn malformed() -> JsError {
     JsError::new("computeInvoice: malformed packed lines")
-}
-
-/// The tagged fields of one packed line.
-#[cfg(feature = "invoice")]
-struct Fields<'a>(core::str::Split<'a, char>);
-
-#[cfg(feature = "invoice")]
-impl Fields<'_> {
-    fn tagged(&mut self) -> Result<(&str, &str), JsError> {
-        self.0.next().and_then(|v| v.split_at_checked(1)).ok_or_else(malformed)
-    }
-
-    fn text(&mut self) -> Result<Option<String>, JsError> {
-        match self.tagged()? {
-            ("n", "") => Ok(None),
-            ("s", s) => Ok(Some(s.to_owned())),
-            _ => Err(malformed()),
-        }
-    }
-
-    fn decimal(&mut self) -> Result<Option<crate::amount::DecimalInput>, JsError> {
-        use crate::amount::DecimalInput;
-        match self.tagged()? {
-            ("n", "") => Ok(None),
-            ("s", s) => Ok(Some(DecimalInput::Text(s.to_owned()))),
-            ("i", s) => s
-                .parse()
-                .map(|n| Some(DecimalInput::Integer(n)))
-                .map_err(|_| malformed()),
-            ("f", "") => Ok(Some(DecimalInput::NonInteger)),
-            _ => Err(malformed()),
-        }
-    }
 }

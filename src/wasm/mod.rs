@@ -6,12 +6,15 @@
 //! cargo features: `taxid` (tax IDs, buyer form), `invoice` (with amounts and
 //! the issuing request), `advanced` (with discounts, splitting, red letters and
 //! 特定业务), `taxcodes` (table, search, item names), `qr` (scanned codes, QR
-//! encoder), and `full` (all of them: the package root). A function is exported
+//! encoder), `batch` (批量开票: sheets read, checked and written; with the
+//! advanced part's rules), and the package root (all of them but `batch`). A function is exported
 //! only by the parts whose feature it names; the TypeScript declarations are in
 //! every part.
 #![cfg_attr(not(feature = "full"), allow(unused))]
 
 pub mod amount;
+#[cfg(feature = "batch")]
+pub mod batch;
 mod convert;
 #[cfg(feature = "taxid")]
 pub mod fast;

@@ -1,5 +1,5 @@
 // Inputs of computeInvoice for the test that compares its lean path (js/
-// invoice-boundary.js: lines packed as tagged text) with the general one (JSON):
+// invoice-boundary.js: the lines' values as text, numbers back) with the general one (JSON):
 // ordinary orders and every kind of value the packed form must carry, or hand on
 // to the general path, exactly as JSON would.
 import { lcg } from './taxid-inputs.mjs';
@@ -8,7 +8,10 @@ const NAMES = ['*餐饮服务*工作餐', '*信息技术服务*接口服务费',
   'a\u001fb', 'a\ud800b', '\udc00', '😴', '名'.repeat(300), 'a|b;c,d=e', 'line\nbreak\ttab'];
 const DECIMALS = ['106.00', '1', '0', '-10', '-9.99', '33.333333', '3.14159265358979', '0.005', '1.005', ' 106.00 ', '１０６',
   '1e3', '99999999999999999.99', '', 'abc', '+5', '.5', '5.', '10.00\u001egarbage', '1\u001f2', '\u001d', 'n\u001e',
-  106, 0, -0, 3, 0.1, 1e21, NaN, Infinity, 2 ** 53, true, null, undefined];
+  106, 0, -0, 3, 0.1, 1e21, NaN, Infinity, 2 ** 53, true, null, undefined,
+  // Figures the lean path sends back as numbers: money beyond 2³¹ cents, mantissas
+  // beyond 2⁵³ (which it hands to the general path), many decimals.
+  '12345678901.23', '9999999999999.99', '123456789012', '123456789012.12345678', '0.00000001', '12345678.12345678'];
 const RATES = ['0.13', '0.09', '0.06', '0.05', '0.03', '0.01', '0', '0.17', '13%', '', 0, 1, null, undefined, 0.13];
 const KINDS = [undefined, 'normal', 'discount', 'weird', null, 1];
 const OPTIONAL = {
@@ -63,6 +66,22 @@ export const SEPARATOR_CASES = [
   ]),
 ];
 
+/**
+ * Orders with large figures: money beyond 2³¹ cents, unit prices and quantities
+ * whose mantissas pass 2⁵³ (the lean path hands those to the general one), lines
+ * sharing a name with the line before without being discount lines.
+ */
+export const WIDE_CASES = [
+  { priceIncludesTax: true, lines: [{ name: 'x', quantity: '3', unitPrice: '7654321012.37', taxRate: '0.13' }] },
+  { priceIncludesTax: false, lines: [{ name: 'x', quantity: '123456789012', unitPrice: '0.01', taxRate: '0.06' }] },
+  { priceIncludesTax: true, lines: [{ name: 'x', quantity: '7', amount: '123456789012.34', taxRate: '0.13' }] },
+  { priceIncludesTax: false, lines: [{ name: 'x', quantity: '0.00000003', amount: '1234567890.12', taxRate: '0.09' }] },
+  { priceIncludesTax: true, lines: [{ name: 'x', unitPrice: '12345678.12345678', amount: '98765432.10', taxRate: '0.01' }] },
+  { priceIncludesTax: true, lines: [{ name: 'y', amount: '5.00', taxRate: '0.13' }, { name: 'y', amount: '6.00', taxRate: '0.13' },
+    { name: 'y', amount: '-1.00', taxRate: '0.13', kind: 'discount' }, { name: 'z', amount: 7, taxRate: 0 }] },
+  { priceIncludesTax: false, lines: [{ name: 'x', quantity: -3, unitPrice: '2.5', taxRate: '3%' }] },
+];
+
 /** `count` inputs from a fixed seed. */
 export function invoiceInputs(count, seed = 3) {
   const next = lcg(seed);
@@ -76,6 +95,7 @@ export function invoiceInputs(count, seed = 3) {
     { priceIncludesTax: true, lines: [{ name: 'x', amount: '1.00', taxRate: '0.06' }], wordsStyle: 'invoice' },
     { priceIncludesTax: false, red: true, lines: [{ name: 'x', amount: '-1.00', taxRate: '0.06' }] },
     ...SEPARATOR_CASES,
+    ...WIDE_CASES,
   ];
   while (out.length < count) {
     const n = next(8) === 0 ? 1 + next(60) : 1 + next(4);

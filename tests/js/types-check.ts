@@ -135,3 +135,25 @@ qr.computeInvoice;
 qr.loadRegionNames;
 
 export { discounted, split, red, redReq, taxCode, hits, itemName, checked, loadedCodes, loadedDescriptions, info, reset, prepared, title, receipt, svg, page };
+
+// fapiao/batch: the sheet functions and their types; the root has none of them.
+import * as batchPart from 'fapiao/batch';
+import type { BatchReport, BatchFinding, BatchInvoice, Sheet, SheetResult, FileCheck, BatchResultRow } from 'fapiao/batch';
+const sheetRead: SheetResult = batchPart.readSheet(new Uint8Array(0), 'orders.csv');
+const sheetOf: Sheet | null = sheetRead.sheet;
+const batchReport: BatchReport = batchPart.checkSheet({ headers: ['订单号'], headerRow: 1, rows: [] }, { maxAmount: '100000' });
+const finding: BatchFinding | undefined = batchReport.findings[0];
+const fixValue: string | undefined = finding?.fixes[0]?.value;
+const batchInvoice: BatchInvoice | undefined = batchReport.invoices[0];
+const batchForm: IssueRequest | undefined = undefined;
+const both: FileCheck = batchPart.checkFile(new Uint8Array(0), 'x.xlsx');
+const resultRow: BatchResultRow = { orderId: 'A1', status: 'issued', invoiceNumber: '26442000000123456789' };
+const resultFile: Uint8Array = batchPart.writeResults([resultRow], 'xlsx');
+const templateFile: Uint8Array = batchPart.batchTemplate('csv');
+const built = batchPart.buildIssueRequest(batchInvoice?.form ?? { orderId: 'A1', buyer: {}, priceIncludesTax: true, lines: [] });
+// @ts-expect-error: the format is "xlsx" or "csv".
+batchPart.batchTemplate('pdf');
+// @ts-expect-error: the root has no checkSheet.
+import('fapiao').then((m) => m.checkSheet);
+
+export { sheetOf, fixValue, batchForm, both, resultFile, templateFile, built };

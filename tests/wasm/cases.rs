@@ -138,6 +138,53 @@ fn compute_invoice_reports_issues_with_line_paths() {
     assert!(string(&e, "field").starts_with("lines[0]"));
 }
 
+/// The lean path of computeInvoice (src/wasm/fast.rs): one number a line says
+/// which members follow in the text; 13 numbers a line come back. Text that does
+/// not hold exactly the announced values is refused (the caller then takes the
+/// general path).
+#[wasm_bindgen_test]
+fn compute_invoice_lean_path_form_and_refusals() {
+    use fapiao::wasm::fast::{compute_invoice, invoice_text};
+    const NAME: u32 = 1;
+    const QUANTITY: u32 = 1 << 4;
+    const UNIT_PRICE: u32 = 1 << 5;
+    const AMOUNT: u32 = 1 << 6;
+    const RATE: u32 = 1 << 8;
+    const KIND: u32 = 1 << 9;
+    const SAME_NAME: u32 = 1 << 15;
+    let masks = [
+        NAME | QUANTITY | UNIT_PRICE | RATE,
+        SAME_NAME | AMOUNT | RATE | KIND | (AMOUNT << 16),
+    ];
+    // 3 × 33.333333 at 13%, tax-inclusive, then a discount of −10 given as a number.
+    let text = "*餐饮服务*工作餐\u{1f}3\u{1f}33.333333\u{1f}0.13\u{1f}-10\u{1f}0.13\u{1f}discount\u{1f}";
+    let v = compute_invoice(true, &masks, text).unwrap();
+    assert_eq!(v.len(), 26);
+    // kind, quantity (3, scale 0), unit prices (excl. 29.5, incl. 33.333333),
+    // amounts in cents (88.50 + 11.50 = 100.00), rate 0.13, no deduction.
+    assert_eq!(&v[..12], &[1.0, 3.0, 0.0, 295.0, 1.0, 33333333.0, 6.0, 8850.0, 1150.0, 10000.0, 13.0, 2.0]);
+    assert!(v[12].is_nan());
+    assert_eq!(&v[13..16], &[2.0, 0.0, -1.0]);
+    assert_eq!(&v[20..23], &[-885.0, -115.0, -1000.0]);
+    let head = parse(&invoice_text());
+    assert_eq!(get(&head, "valid").as_bool(), Some(true));
+    assert_eq!(string(&get(&head, "totals"), "amountInclTax"), "90.00");
+    // Refused: a separator inside a value, a value too few, a name "as the line
+    // before" on the first line, a number for a text member, unknown bits.
+    let refused = |masks: &[u32], text: &str| compute_invoice(true, masks, text).is_err();
+    assert!(refused(&[NAME | AMOUNT | RATE], "x\u{1f}1.00\u{1f}2\u{1f}0.13\u{1f}"));
+    assert!(refused(&[NAME | AMOUNT | RATE], "x\u{1f}1.00\u{1f}"));
+    assert!(refused(&[SAME_NAME | AMOUNT | RATE], "1.00\u{1f}0.13\u{1f}"));
+    assert!(refused(&[NAME | AMOUNT | RATE | (NAME << 16)], "1\u{1f}1.00\u{1f}0.13\u{1f}"));
+    assert!(refused(&[NAME | AMOUNT | RATE | 1 << 14], "x\u{1f}1.00\u{1f}0.13\u{1f}"));
+    assert!(!refused(&[NAME | AMOUNT | RATE], "x\u{1f}1.00\u{1f}0.13\u{1f}"));
+    // A figure a double cannot hold exactly: refused too, for the general path.
+    assert!(refused(
+        &[NAME | QUANTITY | UNIT_PRICE | RATE],
+        "x\u{1f}3\u{1f}7654321012.37\u{1f}0.13\u{1f}"
+    ));
+}
+
 #[wasm_bindgen_test]
 fn amount_in_words_both_styles() {
     let words = |v: &str, style: Option<&str>| {

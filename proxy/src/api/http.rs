@@ -112,6 +112,12 @@ pub fn router(state: Arc<AppState>, more: Router<Arc<AppState>>) -> Router {
         .route("/v1/{*rest}", axum::routing::any(no_route))
         .layer(DefaultBodyLimit::max(c.body_limit))
         .layer(RequestBodyLimitLayer::new(c.body_limit))
+        // Batches carry up to 10,000 orders: a limit of their own.
+        .merge(
+            super::batch::routes()
+                .layer(DefaultBodyLimit::max(c.batch_body_limit))
+                .layer(RequestBodyLimitLayer::new(c.batch_body_limit)),
+        )
         .layer(middleware::from_fn_with_state(state.clone(), guard));
     if !c.allowed_origins.is_empty() || c.sellers_file.is_some() {
         // FAPIAO_ALLOWED_ORIGINS and every seller's `allowed_origins`, as the
@@ -280,7 +286,12 @@ async fn guard(State(state): S, req: Request, next: Next) -> Response {
     let json_only = method == "POST"
         && (matches!(
             route.as_str(),
-            "/v1/invoices" | "/v1/invoices/{order_id}/red" | "/v1/demo/order-token" | "/v1/invoices/{order_id}/deliver"
+            "/v1/invoices"
+                | "/v1/invoices/{order_id}/red"
+                | "/v1/demo/order-token"
+                | "/v1/invoices/{order_id}/deliver"
+                | "/v1/batches"
+                | "/v1/batches/{batch_id}/cancel"
         ) || route.starts_with("/v1/admin/"));
     let resp = if limited {
         let mut r = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "client", ProxyProblem::RateLimited).into_response();
@@ -302,7 +313,11 @@ async fn guard(State(state): S, req: Request, next: Next) -> Response {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body",
                 ProxyProblem::BodyTooLarge {
-                    limit: state.config.body_limit,
+                    limit: if route.starts_with("/v1/batches") {
+                        state.config.batch_body_limit
+                    } else {
+                        state.config.body_limit
+                    },
                 },
             )
             .into_response()

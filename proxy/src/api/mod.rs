@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod batch;
 pub mod http;
 pub mod sellers;
 pub mod serve;

@@ -20,6 +20,9 @@
 //!   statements, with the worker's lease check) and its outbox event together,
 //!   so an event is never lost when the proxy stops right after, and never
 //!   written for a write that lost its lease.
+//! - **Grouped commits**: the worker's status changes go through
+//!   [`SaveGroups`], which writes those that arrive together in shared
+//!   transactions (PostgreSQL commits `NOTIFY`ing transactions one at a time).
 //! - **Per-order sequence**: an event's `seq` is `MAX(seq) + 1` of its order,
 //!   taken after locking the order row (`SELECT … FOR UPDATE`), so two instances
 //!   never pick the same number.
@@ -75,6 +78,8 @@ pub mod types {
     /// The provider holds another invoice under the order's number; the order
     /// is in `conflict` and needs a person.
     pub const CONFLICT: &str = "invoice.conflict";
+    /// An operator withdrew the order (撤销) before it was sent to the provider.
+    pub const CANCELLED: &str = "order.cancelled";
 }
 
 /// The `data` object of an event: the order as the merchant needs it.
@@ -151,8 +156,9 @@ pub async fn release_leases(store: &Store, owner: &str) -> Result<u64, StoreErro
     .await
 }
 
-const ACCEPTED_EXISTS: &str = "SELECT COUNT(*) FROM webhook_events WHERE event_id = $1";
-const NEXT_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) + 1 FROM webhook_events WHERE order_id = $1";
+/// Whether the order's `order.accepted` exists, and its next sequence number.
+const ACCEPTED_AND_SEQ: &str = "SELECT (SELECT COUNT(*) FROM webhook_events WHERE event_id = $1),
+   (SELECT COALESCE(MAX(seq), 0) + 1 FROM webhook_events WHERE order_id = $2)";
 const INSERT_EVENT: &str =
     "INSERT INTO webhook_events (event_id, order_id, seq, type, body, created_at, state, next_attempt_at)
      VALUES ($1, $2, $3, $4, $5, $6, 'pending', $6)";
@@ -172,6 +178,32 @@ async fn lock_order(c: &mut dyn Tx, order_id: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The id of an order's `order.accepted` event: derived from the order id, so
+/// that it is written at most once.
+pub(crate) fn accepted_event_id(order_id: &str) -> String {
+    format!(
+        "evt_{}",
+        &hex(&Sha256::digest(
+            format!("{order_id}\u{0}{}", types::ACCEPTED).as_bytes()
+        ))[..24]
+    )
+}
+
+/// The body of an outbox event as it is stored and sent.
+///
+/// `order_id` is the order's store key: the body carries the order's own id,
+/// and an order of a seller other than the home seller also names its seller
+/// (every delivery also carries the `Fapiao-Seller` header).
+pub(crate) fn event_body(id: &str, kind: &str, order_id: &str, now: i64, seq: i64, data: Value) -> String {
+    let (seller, plain) = crate::sellers::split_key(order_id);
+    let mut body =
+        json!({ "id": id, "type": kind, "orderId": plain, "createdAt": cst_rfc3339(now), "seq": seq, "data": data });
+    if let Some(s) = seller {
+        body["sellerTaxId"] = json!(s);
+    }
+    body.to_string()
+}
+
 /// Writes one event for `order_id` (inside the caller's transaction). The
 /// `order.accepted` event has a deterministic id and is written at most once;
 /// any other event first makes sure the order's `order.accepted` exists, so the
@@ -184,14 +216,20 @@ pub async fn insert_event(
     data: Value,
 ) -> Result<Option<String>, StoreError> {
     lock_order(c, order_id).await?;
+    insert_event_locked(c, order_id, kind, data).await
+}
+
+/// [`insert_event`] for an order whose row the transaction has locked already.
+async fn insert_event_locked(
+    c: &mut dyn Tx,
+    order_id: &str,
+    kind: &str,
+    data: Value,
+) -> Result<Option<String>, StoreError> {
     let now = now_ms();
-    let accepted_id = format!(
-        "evt_{}",
-        &hex(&Sha256::digest(
-            format!("{order_id}\u{0}{}", types::ACCEPTED).as_bytes()
-        ))[..24]
-    );
-    let has_accepted = c.query_one(ACCEPTED_EXISTS, &vals![&accepted_id]).await?.int(0)? > 0;
+    let accepted_id = accepted_event_id(order_id);
+    let row = c.query_one(ACCEPTED_AND_SEQ, &vals![&accepted_id, order_id]).await?;
+    let (has_accepted, mut seq) = (row.int(0)? > 0, row.int(1)?);
     if kind == types::ACCEPTED && has_accepted {
         return Ok(None);
     }
@@ -203,15 +241,17 @@ pub async fn insert_event(
             types::ACCEPTED,
             json!({ "status": "pending" }),
             now,
+            seq,
         )
         .await?;
+        seq += 1;
     }
     let id = if kind == types::ACCEPTED {
         accepted_id
     } else {
         random_id("evt")
     };
-    insert_raw(c, &id, order_id, kind, data, now).await?;
+    insert_raw(c, &id, order_id, kind, data, now, seq).await?;
     Ok(Some(id))
 }
 
@@ -222,17 +262,9 @@ async fn insert_raw(
     kind: &str,
     data: Value,
     now: i64,
+    seq: i64,
 ) -> Result<(), StoreError> {
-    let seq = c.query_one(NEXT_SEQ, &vals![order_id]).await?.int(0)?;
-    // The order's own id; an order of a seller other than the home seller also
-    // names its seller (every event also carries the `Fapiao-Seller` header).
-    let (seller, plain) = crate::sellers::split_key(order_id);
-    let mut body =
-        json!({ "id": id, "type": kind, "orderId": plain, "createdAt": cst_rfc3339(now), "seq": seq, "data": data });
-    if let Some(s) = seller {
-        body["sellerTaxId"] = json!(s);
-    }
-    let body = body.to_string();
+    let body = event_body(id, kind, order_id, now, seq, data);
     c.execute(INSERT_EVENT, &vals![id, order_id, seq, kind, body, now])
         .await?;
     Ok(())
@@ -298,51 +330,190 @@ pub async fn save_with_event(
     extras: IssuedExtras,
 ) -> Result<Saved, StoreError> {
     tx(store, move |c| {
-        Box::pin(async move {
-            let lock = c.row_lock();
-            let before = c
-                .query_opt(
-                    &format!("SELECT status FROM orders WHERE order_id = $1{lock}"),
-                    &vals![&r.order_id],
-                )
-                .await?;
-            let before = before.map(|row| row.text(0)).transpose()?;
-            if c.execute(SAVE_ORDER, &save_params(&r, lease)).await? != 1 {
-                return Ok(Saved {
-                    saved: false,
-                    event: None,
-                });
-            }
-            let changed = before.as_deref() != Some(r.status.as_str());
-            let Some(kind) = event.filter(|_| changed) else {
-                return Ok(Saved {
-                    saved: true,
-                    event: None,
-                });
-            };
-            if r.status == Status::Issued {
-                let now = now_ms();
-                for (k, src) in &extras.files {
-                    c.execute(QUEUE_FILE, &vals![&r.order_id, k, src, now]).await?;
-                }
-                if extras.email_notify_status.is_some() || extras.phone_notify_status.is_some() {
-                    c.execute(
-                        SET_NOTIFY,
-                        &vals![
-                            &r.order_id,
-                            extras.email_notify_status.clone(),
-                            extras.phone_notify_status.clone(),
-                            now
-                        ],
-                    )
-                    .await?;
-                }
-            }
-            let event = insert_event(c, &r.order_id, kind, event_data(&r, None)).await?;
-            Ok(Saved { saved: true, event })
-        })
+        Box::pin(async move { save_with_event_in(c, &r, lease, event, &extras).await })
     })
     .await
+}
+
+/// The statements of [`save_with_event`], inside the caller's transaction.
+async fn save_with_event_in(
+    c: &mut dyn Tx,
+    r: &Record,
+    lease: Option<(String, bool)>,
+    event: Option<&'static str>,
+    extras: &IssuedExtras,
+) -> Result<Saved, StoreError> {
+    let lock = c.row_lock();
+    let before = c
+        .query_opt(
+            &format!("SELECT status FROM orders WHERE order_id = $1{lock}"),
+            &vals![&r.order_id],
+        )
+        .await?;
+    let before = before.map(|row| row.text(0)).transpose()?;
+    if c.execute(SAVE_ORDER, &save_params(r, lease)).await? != 1 {
+        return Ok(Saved {
+            saved: false,
+            event: None,
+        });
+    }
+    let changed = before.as_deref() != Some(r.status.as_str());
+    let Some(kind) = event.filter(|_| changed) else {
+        return Ok(Saved {
+            saved: true,
+            event: None,
+        });
+    };
+    if r.status == Status::Issued {
+        let now = now_ms();
+        for (k, src) in &extras.files {
+            c.execute(QUEUE_FILE, &vals![&r.order_id, k, src, now]).await?;
+        }
+        if extras.email_notify_status.is_some() || extras.phone_notify_status.is_some() {
+            c.execute(
+                SET_NOTIFY,
+                &vals![
+                    &r.order_id,
+                    extras.email_notify_status.clone(),
+                    extras.phone_notify_status.clone(),
+                    now
+                ],
+            )
+            .await?;
+        }
+    }
+    // The order's row is locked since the first statement.
+    let event = insert_event_locked(c, &r.order_id, kind, event_data(r, None)).await?;
+    Ok(Saved { saved: true, event })
+}
+
+/// What one [`save_with_event`] writes.
+#[derive(Clone)]
+struct SaveItem {
+    r: Record,
+    lease: Option<(String, bool)>,
+    event: Option<&'static str>,
+    extras: IssuedExtras,
+}
+
+/// One [`save_with_event`] waiting for its group.
+struct GroupedSave {
+    item: SaveItem,
+    reply: tokio::sync::oneshot::Sender<Result<Saved, StoreError>>,
+}
+
+/// [`save_with_event`] for many orders at once, on PostgreSQL: the status
+/// changes that arrive together are written in shared transactions (at most
+/// [`SaveGroups::GROUP`] orders each, [`SaveGroups::WRITERS`] transactions at a
+/// time), each order's statements exactly as alone. A status change notifies
+/// the other instances (`NOTIFY`), and PostgreSQL commits notifying
+/// transactions one after another, each with its own flush to disk: one commit
+/// per order would cap a busy instance at one order per flush. Should a shared
+/// transaction fail, each of its orders is written again on its own, so one
+/// order's failure is never another's. On SQLite the store's database thread
+/// groups commits already: a call is [`save_with_event`].
+pub struct SaveGroups {
+    store: Store,
+    queue: Option<tokio::sync::mpsc::UnboundedSender<GroupedSave>>,
+}
+
+impl SaveGroups {
+    /// Orders per shared transaction at most.
+    pub const GROUP: usize = 32;
+    /// Shared transactions at a time.
+    pub const WRITERS: usize = 4;
+
+    /// The groups of `store` (the writers start on PostgreSQL only; call from
+    /// within the runtime).
+    pub fn new(store: Store) -> SaveGroups {
+        if store.backend() != "postgres" {
+            return SaveGroups { store, queue: None };
+        }
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<GroupedSave>();
+        let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
+        for _ in 0..Self::WRITERS {
+            let (rx, store) = (rx.clone(), store.clone());
+            tokio::spawn(async move {
+                loop {
+                    let mut group = Vec::with_capacity(Self::GROUP);
+                    {
+                        let mut rx = rx.lock().await;
+                        match rx.recv().await {
+                            Some(first) => group.push(first),
+                            None => return,
+                        }
+                        while group.len() < Self::GROUP {
+                            match rx.try_recv() {
+                                Ok(more) => group.push(more),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    write_group(&store, group).await;
+                }
+            });
+        }
+        SaveGroups { store, queue: Some(tx) }
+    }
+
+    /// [`save_with_event`], written with the other orders that come at the same time.
+    pub async fn save_with_event(
+        &self,
+        r: Record,
+        lease: Option<(String, bool)>,
+        event: Option<&'static str>,
+        extras: IssuedExtras,
+    ) -> Result<Saved, StoreError> {
+        let Some(queue) = &self.queue else {
+            return save_with_event(&self.store, r, lease, event, extras).await;
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let item = SaveItem {
+            r,
+            lease,
+            event,
+            extras,
+        };
+        if let Err(e) = queue.send(GroupedSave { item, reply }) {
+            let SaveItem {
+                r,
+                lease,
+                event,
+                extras,
+            } = e.0.item;
+            return save_with_event(&self.store, r, lease, event, extras).await;
+        }
+        answer.await.map_err(|_| StoreError("the save group stopped".into()))?
+    }
+}
+
+async fn write_group(store: &Store, group: Vec<GroupedSave>) {
+    let items: Vec<SaveItem> = group.iter().map(|g| g.item.clone()).collect();
+    let shared = tx(store, move |c| {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(items.len());
+            for i in &items {
+                out.push(save_with_event_in(c, &i.r, i.lease.clone(), i.event, &i.extras).await?);
+            }
+            Ok(out)
+        })
+    })
+    .await;
+    match shared {
+        Ok(saved) => {
+            for (g, s) in group.into_iter().zip(saved) {
+                let _ = g.reply.send(Ok(s));
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, orders = group.len(), "a shared save failed; saving each order alone");
+            for g in group {
+                let i = g.item;
+                let one = save_with_event(store, i.r, i.lease, i.event, i.extras).await;
+                let _ = g.reply.send(one);
+            }
+        }
+    }
 }
 
 /// Records 诺诺's notify statuses of an order (from a later result query).

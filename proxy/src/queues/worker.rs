@@ -10,13 +10,17 @@
 //!   way up to 30 s.
 //! - A [`Breaker`] stops calls after consecutive provider failures and lets one
 //!   probe through after a cool-down that doubles while failures continue.
-//! - Orders are **claimed** from the store with a lease (owner = this instance's
+//! - Orders are **claimed** from the store in chunks with a lease (owner = this instance's
 //!   `FAPIAO_INSTANCE_ID`, expiry = `FAPIAO_LEASE_MS`), as many as there are free
 //!   worker slots. Several instances on one PostgreSQL database never work the
 //!   same order at once (`FOR UPDATE SKIP LOCKED`); every write of a claimed order
 //!   is conditional on still holding its lease, and an instance that lost it
 //!   drops the order. The orders of an instance that died are claimed by another
 //!   once their leases expire.
+//! - The claim also writes the "submitted" mark of the orders never submitted,
+//!   for the whole chunk in one statement (see
+//!   [`Store::claim_to_submit`](crate::store::Store::claim_to_submit)); while the
+//!   breaker is open the worker only claims.
 //! - On start every unfinished order that no live instance holds is due at once
 //!   (crash recovery), and this instance's own leases from a previous run are freed.
 
@@ -195,7 +199,27 @@ pub async fn run(state: Arc<AppState>) {
         let now = now_ms();
         let free = permits.available_permits().min(256);
         let lease_ms = state.config.lease.as_millis() as i64;
-        let due = match state.store.claim_due(&owner, now, free, lease_ms).await {
+        // While calls may go out, the claim marks the fresh orders submitted
+        // (one statement for the chunk); otherwise it only claims them.
+        // (With several sellers: while any seller's provider is held back, so
+        // that an order of that seller is not marked for nothing.)
+        let open = state.breaker.is_open()
+            || state.provider.hold().is_some()
+            || state
+                .sellers
+                .get()
+                .all()
+                .any(|e| e.breaker.is_open() || e.provider.hold().is_some());
+        let claimed = if open {
+            state
+                .store
+                .claim_due(&owner, now, free, lease_ms)
+                .await
+                .map(|v| v.into_iter().map(|r| (r, false)).collect())
+        } else {
+            state.store.claim_to_submit(&owner, now, free, lease_ms).await
+        };
+        let due = match claimed {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(error = %e, "cannot claim due orders");
@@ -203,7 +227,10 @@ pub async fn run(state: Arc<AppState>) {
             }
         };
         let mut started = 0;
-        for r in due {
+        for (r, marked) in due {
+            if marked {
+                state.events.changed(&r.order_id);
+            }
             let busy = !in_flight
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -221,7 +248,7 @@ pub async fn run(state: Arc<AppState>) {
             tokio::spawn(async move {
                 let _permit = permits.acquire_owned().await;
                 let id = r.order_id.clone();
-                process(&state, r).await;
+                process_claimed(&state, r, marked).await;
                 in_flight.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
                 state.events.wake.notify_one();
             });
@@ -372,7 +399,8 @@ async fn save(state: &AppState, r: &Record) -> bool {
 }
 
 /// Saves a status change together with its webhook event (one transaction; see
-/// [`ledger::save_with_event`](crate::ledger::save_with_event)): a claimed order
+/// [`ledger::save_with_event`](crate::ledger::save_with_event), grouped with
+/// others by [`SaveGroups`](crate::ledger::SaveGroups)): a claimed order
 /// only while this instance holds its lease (the claim ends), an unclaimed one
 /// (a reconciliation repair) whoever holds it.
 async fn save_emitting(
@@ -384,7 +412,9 @@ async fn save_emitting(
 ) -> bool {
     let lease = claimed.then(|| (state.config.instance_id.clone(), true));
     let saved = with_store_retries(&r.order_id, || {
-        crate::ledger::save_with_event(&state.store, r.clone(), lease.clone(), Some(event), extras.clone())
+        state
+            .saves
+            .save_with_event(r.clone(), lease.clone(), Some(event), extras.clone())
     })
     .await;
     match saved {
@@ -434,7 +464,13 @@ pub(crate) enum Adoption {
 pub fn differences(r: &Record, facts: &crate::provider::InvoiceFacts) -> Vec<(&'static str, String, String)> {
     use rust_decimal::Decimal;
     let mut out = Vec::new();
-    if r.kind != "blue" {
+    let f = facts;
+    let nothing_reported = f.amount_incl_tax.is_none()
+        && f.tax_amount.is_none()
+        && f.buyer_tax_id.is_none()
+        && f.buyer_name.is_none()
+        && f.lines.is_none();
+    if r.kind != "blue" || nothing_reported {
         return out;
     }
     let Ok(form) = serde_json::from_str::<IssueForm>(&r.request) else {
@@ -600,7 +636,14 @@ pub(crate) async fn finish_issued(
 }
 
 /// Moves one order one step on, with the provider and breaker of its seller.
-pub async fn process(state: &AppState, mut r: Record) {
+pub async fn process(state: &AppState, r: Record) {
+    process_claimed(state, r, false).await
+}
+
+/// Moves one claimed order one step on; `marked`: the claim marked it submitted
+/// (see [`Store::claim_to_submit`](crate::store::Store::claim_to_submit)), so it
+/// is submitted without a write of its own first.
+async fn process_claimed(state: &AppState, mut r: Record, marked: bool) {
     let Some(seller) = state.sellers.get().of_key(&r.order_id).cloned() else {
         // Its seller is not listed now (a reload removed it, or a file was
         // edited by mistake): the order stays queued, untouched, until it is.
@@ -620,7 +663,7 @@ pub async fn process(state: &AppState, mut r: Record) {
         return;
     }
     let kind = if r.kind == "red" { Kind::Red } else { Kind::Blue };
-    if r.submitted {
+    if r.submitted && !marked {
         match timed(state, seller, "query", seller.provider.query(&order_id, kind)).await {
             Ok(QueryOutcome::Issued(i)) => {
                 finish_issued(state, r, i, true).await;
@@ -656,16 +699,19 @@ pub async fn process(state: &AppState, mut r: Record) {
         Ok(b) => b,
         Err(issue) => return finish_failed(state, r, issue).await,
     };
-    // Durably mark the order as possibly submitted before anything leaves.
-    r.status = Status::Issuing;
-    r.submitted = true;
-    r.attempts += 1;
-    // Due again, should this instance die with the submission out, when its claim
-    // expires (and any instance may take the order over).
-    r.next_attempt_at = r.lease_until.max(now_ms());
-    // Keep the claim while the submission is out.
-    if !save_as(state, &r, false).await {
-        return;
+    // Durably mark the order as possibly submitted before anything leaves
+    // (done by the claim already when `marked`).
+    if !marked {
+        r.status = Status::Issuing;
+        r.submitted = true;
+        r.attempts += 1;
+        // Due again, should this instance die with the submission out, when its claim
+        // expires (and any instance may take the order over).
+        r.next_attempt_at = r.lease_until.max(now_ms());
+        // Keep the claim while the submission is out.
+        if !save_as(state, &r, false).await {
+            return;
+        }
     }
     let result = match &built {
         Built::Blue(req) => {

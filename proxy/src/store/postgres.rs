@@ -90,7 +90,9 @@ CREATE TRIGGER orders_status_changed AFTER UPDATE ON orders
     super::ledger_schema::DELIVERY_QUEUE,
     // 4: the field of a stored failure.
     super::ERROR_FIELD,
-    // 5: the seller of each order (as SQLite's SELLER_COLUMN).
+    // 5: batches, their orders, the operators' audit trail.
+    super::BATCHES,
+    // 6: the seller of each order (as SQLite's SELLER_COLUMN).
     SELLER_COLUMN,
 ];
 
@@ -485,8 +487,39 @@ impl Backend for PgStore {
         now: i64,
         limit: usize,
         lease_ms: i64,
-    ) -> BoxFuture<'_, Result<Vec<Record>, StoreError>> {
+        mark: bool,
+    ) -> BoxFuture<'_, Result<Vec<(Record, bool)>, StoreError>> {
         Box::pin(async move {
+            if mark {
+                // The right-hand sides read the row as it was; `c.was` says
+                // whether it had been submitted before this claim.
+                let cols: Vec<String> = COLUMNS.split(',').map(|c| format!("o.{}", c.trim())).collect();
+                let rows = self
+                    .pool
+                    .get()
+                    .await?
+                    .query(
+                        &format!(
+                            "UPDATE orders o SET lease_owner = $1, lease_until = $2,
+                               status = CASE WHEN c.was THEN o.status ELSE 'issuing' END,
+                               submitted = true,
+                               attempts = CASE WHEN c.was THEN o.attempts ELSE o.attempts + 1 END,
+                               next_attempt_at = CASE WHEN c.was THEN o.next_attempt_at ELSE GREATEST($2, $3) END,
+                               updated_at = CASE WHEN c.was THEN o.updated_at ELSE $3 END
+                             FROM (SELECT order_id, submitted AS was FROM orders
+                                   WHERE status IN ('pending', 'issuing') AND next_attempt_at <= $3 AND lease_until <= $3
+                                   ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) c
+                             WHERE o.order_id = c.order_id
+                             RETURNING {}, c.was",
+                            cols.join(", ")
+                        ),
+                        &[&owner, &(now + lease_ms), &now, &(limit as i64)],
+                    )
+                    .await?;
+                let mut out: Vec<(Record, bool)> = rows.iter().map(|r| (record(r), !r.get::<_, bool>(23))).collect();
+                out.sort_by_key(|(r, _)| r.next_attempt_at);
+                return Ok(out);
+            }
             let rows = self
                 .pool
                 .get()
@@ -503,7 +536,7 @@ impl Backend for PgStore {
                 .await?;
             let mut out: Vec<Record> = rows.iter().map(record).collect();
             out.sort_by_key(|r| r.next_attempt_at);
-            Ok(out)
+            Ok(out.into_iter().map(|r| (r, false)).collect())
         })
     }
 
