@@ -534,6 +534,26 @@ pub async fn get(store: &Store, batch_id: &str) -> Result<Option<(Summary, Vec<P
         .await
 }
 
+/// The store key of a batch's first order (its seller is the batch's), if the
+/// batch exists.
+pub async fn first_order(store: &Store, batch_id: &str) -> Result<Option<String>, StoreError> {
+    let id = batch_id.to_owned();
+    store
+        .transaction(move |c| {
+            Box::pin(async move {
+                c.query(
+                    "SELECT order_id FROM batch_orders WHERE batch_id = $1 AND idx = 0",
+                    &vals![&id],
+                )
+                .await?
+                .first()
+                .map(|r| r.text(0))
+                .transpose()
+            })
+        })
+        .await
+}
+
 /// The positions' order ids of a batch (for its event stream).
 pub async fn order_ids(store: &Store, batch_id: &str) -> Result<HashSet<String>, StoreError> {
     let id = batch_id.to_owned();

@@ -95,6 +95,10 @@ pub struct Seller {
     pub allowed_origins: Vec<String>,
     /// The invoice types offered: `normal` (数电普票), `special` (数电专票).
     pub invoice_types: Vec<String>,
+    /// The operators (names of `FAPIAO_OPERATOR_KEYS`) that may submit and see
+    /// this seller's batches. With a sellers file an operator acts only for the
+    /// sellers that name it.
+    pub operators: Vec<String>,
 }
 
 impl Seller {
@@ -116,6 +120,7 @@ impl Seller {
             webhook_secret: c.hooks.webhook_secret.clone(),
             allowed_origins: c.allowed_origins.clone(),
             invoice_types: vec!["normal".into(), "special".into()],
+            operators: c.operator_keys.iter().map(|k| k.name.clone()).collect(),
         }
     }
 
@@ -582,6 +587,15 @@ pub fn parse(text: &str, dir: &Path, env: Lookup) -> Result<Vec<Seller>, Vec<Str
                 );
             }
         }
+        let operators = t.list("operators", &mut p).unwrap_or_default();
+        for o in &operators {
+            if !crate::operator::valid_name(o) {
+                p.add(
+                    &format!("{label}.operators"),
+                    format!("“{o}” is not an operator name (1 to 64 letters, digits, . _ - @)"),
+                );
+            }
+        }
         if invoice_types.is_empty() {
             p.add(&format!("{label}.invoice_types"), "offers no invoice type");
         }
@@ -664,6 +678,7 @@ pub fn parse(text: &str, dir: &Path, env: Lookup) -> Result<Vec<Seller>, Vec<Str
                     webhook_secret,
                     allowed_origins,
                     invoice_types,
+                    operators,
                 },
             ));
         }

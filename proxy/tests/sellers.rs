@@ -62,6 +62,7 @@ phone = "0571-88888888"
 bank = "工商银行杭州分行"
 bank_account = "1202000000000000001"
 invoice_types = ["normal"]
+operators = ["ops-b", "ops-all"]
 [seller.nuonuo]
 app_key = "{app}"
 app_secret = "{secret}"
@@ -73,6 +74,7 @@ tax_id = "{C}"
 name = "示例集团深圳公司"
 provider = "nuonuo"
 merchant_key = "{KEY_C}"
+operators = ["ops-all"]
 [seller.nuonuo]
 mode = "isv"
 app_key = "{ISV_APP_KEY}"
@@ -981,4 +983,88 @@ async fn each_seller_gets_its_own_webhooks() {
             );
         }
     }
+}
+
+/// Operator keys (batches) are scoped to the sellers that name them: a batch is
+/// one seller's, an operator submits and sees only its sellers' batches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn operator_keys_act_only_for_the_sellers_that_name_them() {
+    let (key_b, line_b) = fapiao_proxy::operator::generate("ops-b").unwrap();
+    let (key_all, line_all) = fapiao_proxy::operator::generate("ops-all").unwrap();
+    let (key_none, line_none) = fapiao_proxy::operator::generate("ops-none").unwrap();
+    let keys = fapiao_proxy::operator::parse_keys("K", &format!("{line_b}\n{line_all}\n{line_none}")).unwrap();
+    let s = setup_with(nn::TOKEN_QUOTA, move |c| c.operator_keys = keys).await;
+    let r = &s.r;
+    authorize_c(&s).await;
+    let orders = json!([request("BAT-1", json!([line("午餐", "106.00")]))]);
+    let batch = |key: &str, body: Value| {
+        let req = r
+            .client
+            .post(format!("{}/v1/batches", r.base))
+            .bearer_auth(key)
+            .json(&body);
+        async move {
+            let resp = req.send().await.unwrap();
+            (
+                resp.status().as_u16(),
+                resp.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    // ops-b acts for B only: its batch is B's without naming it; C is refused.
+    let (st, b1) = batch(&key_b, json!({ "orders": orders })).await;
+    assert_eq!(st, 202, "{b1}");
+    let (st, v) = batch(&key_b, json!({ "orders": orders, "sellerTaxId": C })).await;
+    assert_eq!((st, codes(&v)), (403, vec!["SELLER_FORBIDDEN".to_owned()]), "{v}");
+    // ops-all acts for B and C: it must say which; the same order id at C is another order.
+    let (st, _) = batch(&key_all, json!({ "orders": orders })).await;
+    assert_eq!(st, 400);
+    let (st, b2) = batch(&key_all, json!({ "orders": orders, "sellerTaxId": C })).await;
+    assert_eq!(st, 202, "{b2}");
+    // An operator no seller names acts for none.
+    let (st, _) = batch(&key_none, json!({ "orders": orders, "sellerTaxId": A })).await;
+    assert_eq!(st, 403);
+    for tax in [B, C] {
+        assert_eq!(final_of(r, tax, "BAT-1").await["status"], "issued");
+    }
+    let (id1, id2) = (
+        b1["id"].as_str().unwrap().to_owned(),
+        b2["id"].as_str().unwrap().to_owned(),
+    );
+    // Each sees its own sellers' batches only.
+    let (_, v) = get_as(r, "/v1/batches", &key_b).await;
+    let ids: Vec<&str> = v["batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["id"].as_str())
+        .collect();
+    assert_eq!(ids, [id1.as_str()], "{v}");
+    let (_, v) = get_as(r, "/v1/batches", &key_all).await;
+    assert_eq!(v["batches"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(get_as(r, &format!("/v1/batches/{id2}"), &key_b).await.0, 404);
+    assert_eq!(
+        get_as(r, &format!("/v1/batches/{id2}/export?format=csv"), &key_b)
+            .await
+            .0,
+        404
+    );
+    let (st, v) = get_as(r, &format!("/v1/batches/{id2}"), &key_all).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        (
+            v["orders"][0]["orderId"].as_str(),
+            v["orders"][0]["sellerTaxId"].as_str()
+        ),
+        (Some("BAT-1"), Some(C))
+    );
+    let resp = r
+        .client
+        .post(format!("{}/v1/batches/{id2}/cancel", r.base))
+        .bearer_auth(&key_b)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404, "ops-b cannot cancel C's batch");
 }

@@ -58,6 +58,35 @@ pub(crate) fn operator(state: &AppState, headers: &HeaderMap) -> Result<String, 
         .ok_or_else(|| ApiError::new(StatusCode::FORBIDDEN, "authorization", ProxyProblem::OperatorKeyInvalid))
 }
 
+/// The sellers (tax IDs) an operator acts for: with a sellers file, those that
+/// name it in their `operators`; a single-seller deployment's operators act
+/// for its seller.
+pub(crate) fn scope(state: &AppState, op: &str) -> Vec<String> {
+    let set = state.sellers.get();
+    if state.config.sellers_file.is_none() {
+        return set.order.clone();
+    }
+    set.all()
+        .filter(|e| e.seller.operators.iter().any(|o| o == op))
+        .map(|e| e.seller.tax_id.clone())
+        .collect()
+}
+
+/// A batch the operator may see: one of the sellers it acts for (else, as for
+/// an unknown batch, 404). The seller is that of the batch's first order.
+async fn check_scope(state: &AppState, op: &str, batch_id: &str) -> Result<String, ApiError> {
+    let first = batches::first_order(&state.store, batch_id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| not_found(batch_id))?;
+    let seller = state.sellers.get().seller_of_key(&first).to_owned();
+    if scope(state, op).contains(&seller) {
+        Ok(seller)
+    } else {
+        Err(not_found(batch_id))
+    }
+}
+
 fn not_found(id: &str) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
@@ -72,6 +101,8 @@ fn not_found(id: &str) -> ApiError {
 #[serde(rename_all = "camelCase")]
 struct CreateBody {
     client_batch_id: Option<String>,
+    /// The seller the orders are for (required when the operator acts for several).
+    seller_tax_id: Option<String>,
     name: Option<String>,
     orders: Option<Vec<Value>>,
 }
@@ -88,7 +119,12 @@ fn at(index: usize, mut issue: Issue) -> Issue {
 /// Validates one order exactly as `POST /v1/invoices` does (the core's
 /// `build_issue_request`, the order-number prefix room) and makes its
 /// canonical request.
-fn validate(state: &AppState, index: usize, form: Value) -> Result<NewOrder, Vec<Issue>> {
+fn validate(
+    state: &AppState,
+    seller: &crate::sellers::Entry,
+    index: usize,
+    form: Value,
+) -> Result<NewOrder, Vec<Issue>> {
     let form: IssueForm = serde_json::from_value(form).map_err(|e| {
         vec![Issue::new(
             format!("orders[{index}]"),
@@ -101,7 +137,10 @@ fn validate(state: &AppState, index: usize, form: Value) -> Result<NewOrder, Vec
     let Some(req) = built.request else {
         return Err(built.errors.into_iter().map(|i| at(index, i)).collect());
     };
-    let prefix = state.config.nuonuo.as_ref().map(|n| n.order_prefix.len()).unwrap_or(0);
+    if let Err(e) = crate::api::sellers::check_invoice_type(&seller.seller, req.invoice_type) {
+        return Err(e.errors.into_iter().map(|i| at(index, i)).collect());
+    }
+    let prefix = seller.seller.nuonuo.as_ref().map(|n| n.order_prefix.len()).unwrap_or(0);
     if prefix > 0 && prefix + req.order_id.len() > crate::config::NUONUO_ORDER_NO_MAX {
         return Err(vec![Issue::new(
             format!("orders[{index}].orderId"),
@@ -120,7 +159,8 @@ fn validate(state: &AppState, index: usize, form: Value) -> Result<NewOrder, Vec
     })?;
     let totals = serde_json::to_value(&req.totals).unwrap_or(Value::Null);
     Ok(NewOrder {
-        order_id: req.order_id,
+        // The store key: order ids are unique per seller.
+        order_id: state.sellers.get().key(&seller.seller.tax_id, &req.order_id),
         fingerprint: Sha256::digest(canonical.as_bytes())
             .iter()
             .map(|b| format!("{b:02x}"))
@@ -132,7 +172,11 @@ fn validate(state: &AppState, index: usize, form: Value) -> Result<NewOrder, Vec
 
 /// Validates the orders on the blocking pool, in as many parts as there are
 /// cores; every problem of every order is collected.
-async fn validate_all(state: &Arc<AppState>, orders: Vec<Value>) -> Result<Vec<NewOrder>, Vec<Issue>> {
+async fn validate_all(
+    state: &Arc<AppState>,
+    seller: Arc<crate::sellers::Entry>,
+    orders: Vec<Value>,
+) -> Result<Vec<NewOrder>, Vec<Issue>> {
     let parts = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -142,11 +186,11 @@ async fn validate_all(state: &Arc<AppState>, orders: Vec<Value>) -> Result<Vec<N
     let mut it = orders.into_iter().enumerate().peekable();
     while it.peek().is_some() {
         let chunk: Vec<(usize, Value)> = it.by_ref().take(size).collect();
-        let state = state.clone();
+        let (state, seller) = (state.clone(), seller.clone());
         tasks.push(tokio::task::spawn_blocking(move || {
             chunk
                 .into_iter()
-                .map(|(i, v)| validate(&state, i, v))
+                .map(|(i, v)| validate(&state, &seller, i, v))
                 .collect::<Vec<_>>()
         }));
     }
@@ -183,6 +227,37 @@ async fn create(State(state): S, headers: HeaderMap, body: Bytes) -> Result<Resp
             e.column()
         ))
     })?;
+    // The seller: one the operator acts for.
+    let mine = scope(&state, &op);
+    let tax = match b.seller_tax_id.as_deref().map(|t| t.trim().to_ascii_uppercase()) {
+        Some(t) if mine.contains(&t) => t,
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "sellerTaxId",
+                ProxyProblem::SellerForbidden,
+            ))
+        }
+        None if mine.len() == 1 => mine[0].clone(),
+        None if mine.is_empty() => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "sellerTaxId",
+                ProxyProblem::SellerForbidden,
+            ))
+        }
+        None => {
+            return Err(body_invalid(
+                "“sellerTaxId” is required: the operator acts for several sellers",
+            ))
+        }
+    };
+    let seller = state
+        .sellers
+        .get()
+        .get(&tax)
+        .cloned()
+        .ok_or_else(|| ApiError::new(StatusCode::FORBIDDEN, "sellerTaxId", ProxyProblem::SellerForbidden))?;
     let orders = b.orders.ok_or_else(|| body_invalid("“orders” is missing"))?;
     if orders.is_empty() || orders.len() > MAX_ORDERS {
         return Err(ApiError::new(
@@ -211,7 +286,7 @@ async fn create(State(state): S, headers: HeaderMap, body: Bytes) -> Result<Resp
             return Ok((StatusCode::OK, Json(json!(found))).into_response());
         }
     }
-    let valid = validate_all(&state, orders).await.map_err(ApiError::invalid)?;
+    let valid = validate_all(&state, seller, orders).await.map_err(ApiError::invalid)?;
     let created = batches::create(&state.store, &op, client_id, name, valid)
         .await
         .map_err(store_error)?;
@@ -220,6 +295,7 @@ async fn create(State(state): S, headers: HeaderMap, body: Bytes) -> Result<Resp
     }
     for _ in 0..created.new_orders {
         state.metrics.accepted();
+        state.metrics.seller_accepted(&tax);
     }
     state.signals.webhooks.notify_one();
     state.events.wake.notify_one();
@@ -234,9 +310,18 @@ struct ListQuery {
 }
 
 async fn list(State(state): S, headers: HeaderMap, Query(q): Query<ListQuery>) -> Result<Response, ApiError> {
-    operator(&state, &headers)?;
+    let op = operator(&state, &headers)?;
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let list = batches::list(&state.store, limit).await.map_err(store_error)?;
+    let mine = scope(&state, &op);
+    let mut list = Vec::new();
+    // Only the batches of the operator's sellers.
+    for s in batches::list(&state.store, limit).await.map_err(store_error)? {
+        if let Some(first) = batches::first_order(&state.store, &s.id).await.map_err(store_error)? {
+            if mine.iter().any(|t| t == state.sellers.get().seller_of_key(&first)) {
+                list.push(s);
+            }
+        }
+    }
     Ok(Json(json!({ "batches": list })).into_response())
 }
 
@@ -244,7 +329,10 @@ async fn list(State(state): S, headers: HeaderMap, Query(q): Query<ListQuery>) -
 /// access token like the order endpoints' links.
 fn position_view(state: &AppState, p: &Position) -> Value {
     let status = batches::batch_status(&p.status);
-    let mut v = json!({ "index": p.index, "orderId": p.order_id, "status": status });
+    let set = state.sellers.get();
+    let plain = crate::sellers::order_id_of(&p.order_id);
+    let mut v =
+        json!({ "index": p.index, "orderId": plain, "sellerTaxId": set.seller_of_key(&p.order_id), "status": status });
     if p.duplicate {
         v["duplicate"] = json!(true);
     }
@@ -266,7 +354,10 @@ fn position_view(state: &AppState, p: &Position) -> Value {
         for (k, u) in ["pdf", "ofd", "xml"].iter().zip(p.files.iter()) {
             if let Some(u) = u.as_deref().filter(|u| !u.is_empty()) {
                 let link = if u.starts_with("/v1/") {
-                    let a = access.get_or_insert_with(|| token::access_token(&state.config.merchant_key, &p.order_id));
+                    let key = set
+                        .of_key(&p.order_id)
+                        .map_or(&state.config.merchant_key, |e| &e.seller.merchant_key);
+                    let a = access.get_or_insert_with(|| token::access_token(key, plain));
                     format!("{u}{}access={a}", if u.contains('?') { '&' } else { '?' })
                 } else {
                     u.to_owned()
@@ -287,7 +378,8 @@ fn summary_view(s: &Summary) -> Value {
 }
 
 async fn show(State(state): S, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
-    operator(&state, &headers)?;
+    let op = operator(&state, &headers)?;
+    check_scope(&state, &op, &id).await?;
     let (s, positions) = batches::get(&state.store, &id)
         .await
         .map_err(store_error)?
@@ -305,7 +397,8 @@ fn progress(total: i64, counts: &Counts) -> Value {
 }
 
 async fn events(State(state): S, headers: HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
-    operator(&state, &headers)?;
+    let op = operator(&state, &headers)?;
+    check_scope(&state, &op, &id).await?;
     let rx = state.events.updates.subscribe();
     let s = batches::summary_of(&state.store, &id)
         .await
@@ -393,6 +486,7 @@ async fn cancel(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let op = operator(&state, &headers)?;
+    let seller = check_scope(&state, &op, &id).await?;
     let b: CancelBody = if body.iter().all(u8::is_ascii_whitespace) {
         CancelBody::default()
     } else {
@@ -407,7 +501,14 @@ async fn cancel(
     if b.order_ids.as_ref().is_some_and(|ids| ids.len() > MAX_ORDERS) {
         return Err(body_invalid(format!("“orderIds” has at most {MAX_ORDERS} entries")));
     }
-    let out = batches::cancel(&state.store, &op, &id, b.order_ids)
+    // The positions' order ids as the store keys them (order ids are per seller).
+    let set = state.sellers.get();
+    let order_ids = b.order_ids.map(|ids| {
+        ids.iter()
+            .map(|i| set.key(&seller, crate::sellers::order_id_of(i)))
+            .collect()
+    });
+    let out = batches::cancel(&state.store, &op, &id, order_ids)
         .await
         .map_err(store_error)?
         .ok_or_else(|| not_found(&id))?;
@@ -465,6 +566,7 @@ async fn export(
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
     let op = operator(&state, &headers)?;
+    check_scope(&state, &op, &id).await?;
     let format = q.format.unwrap_or_else(|| "json".into());
     if format != "csv" && format != "json" {
         return Err(ApiError::new(
