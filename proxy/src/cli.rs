@@ -29,7 +29,7 @@ pub const USAGE: &str = "fapiao-proxy batch — batches of invoices through a ru
 
 USAGE:
   fapiao-proxy batch submit FILE [--dry-run] [--max-amount AMOUNT] [--confirm CODE,…]
-                             [--name NAME] [--client-batch-id ID] [--wait]
+                             [--name NAME] [--client-batch-id ID] [--seller TAXID] [--wait]
         FILE: .xlsx or .csv in the batch template's layout (UTF-8 or GBK), or .json IssueForms;
         --dry-run prints every finding and sends nothing; --max-amount splits larger orders
   fapiao-proxy batch status ID [--json]
@@ -75,7 +75,7 @@ fn parse(args: &[String]) -> Result<Opts, Failure> {
             "--dry-run" | "--wait" | "--json" => {
                 o.flags.insert(a.clone());
             }
-            "--url" | "--out" | "--name" | "--client-batch-id" | "--max-amount" | "--confirm" => {
+            "--url" | "--out" | "--name" | "--client-batch-id" | "--max-amount" | "--confirm" | "--seller" => {
                 let v = it.next().ok_or_else(|| usage(format!("{a} needs a value")))?;
                 o.values.insert(a.clone(), v.clone());
             }
@@ -319,6 +319,9 @@ async fn submit(o: &Opts) -> Result<u8, Failure> {
     let mut body = json!({ "orders": orders });
     if let Some(n) = o.values.get("--name") {
         body["name"] = json!(n);
+    }
+    if let Some(t) = o.values.get("--seller") {
+        body["sellerTaxId"] = json!(t);
     }
     if let Some(id) = o.values.get("--client-batch-id") {
         body["clientBatchId"] = json!(id);

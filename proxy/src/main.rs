@@ -32,7 +32,7 @@ USAGE:
   Dates are China time and inclusive.
   fapiao-proxy operator-key NAME  print a fresh operator key for NAME and the line to add to
                                   FAPIAO_OPERATOR_KEYS (only the key's SHA-256 is configured)
-  fapiao-proxy batch submit FILE [--dry-run] [--name NAME] [--client-batch-id ID] [--wait]
+  fapiao-proxy batch submit FILE [--dry-run] [--name NAME] [--client-batch-id ID] [--seller TAXID] [--wait]
                                   FILE: .xlsx / .csv (UTF-8 or GBK) in the batch template's layout,
                                   checked cell by cell as the batch page does, or .json IssueForms
   fapiao-proxy batch status ID [--json]
