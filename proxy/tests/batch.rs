@@ -577,6 +577,9 @@ fn spawn_proxy(config: &Config, port: u16, keys: &str) -> std::process::Child {
         .env("FAPIAO_OPERATOR_KEYS", keys)
         .env("FAPIAO_INSTANCE_ID", "batch-crash-test")
         .env("FAPIAO_RATE_LIMIT", "0")
+        // Few calls in flight, so that the kill below finds most of the batch
+        // not yet at the provider whatever the default.
+        .env("FAPIAO_WORKERS", "4")
         .env("FAPIAO_SANDBOX_LATENCY_MS", "5")
         .env("FAPIAO_SANDBOX_ISSUE_DELAY_MS", "100-400")
         .env("FAPIAO_POLL_MS", "50")
