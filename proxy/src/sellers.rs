@@ -777,6 +777,15 @@ pub struct Registry {
 /// Builds the provider client of a seller.
 pub type ProviderFactory<'a> = &'a (dyn Fn(&Seller) -> Result<Arc<dyn Provider>, String> + Sync);
 
+/// A new provider client and breaker for `seller`, or the problem, naming the seller.
+fn fresh(config: &Config, make: ProviderFactory, seller: &Seller) -> Result<(Arc<dyn Provider>, Arc<Breaker>), String> {
+    let provider = make(seller).map_err(|e| format!("seller {}: {e}", seller.tax_id))?;
+    Ok((
+        provider,
+        Arc::new(Breaker::new(config.breaker_threshold, config.breaker_cooldown)),
+    ))
+}
+
 impl Registry {
     /// The sellers given; `home_provider` and `home_breaker` serve the home
     /// seller when it is `sellers[0]` (the provider a test hands to
@@ -796,13 +805,10 @@ impl Registry {
             let (provider, breaker) = if i == 0 {
                 (home_provider.clone(), home_breaker.clone())
             } else {
-                match make(s) {
-                    Ok(p) => (
-                        p,
-                        Arc::new(Breaker::new(config.breaker_threshold, config.breaker_cooldown)),
-                    ),
+                match fresh(config, make, s) {
+                    Ok(pb) => pb,
                     Err(e) => {
-                        problems.push(format!("seller {}: {e}", s.tax_id));
+                        problems.push(e);
                         continue;
                     }
                 }
@@ -851,13 +857,10 @@ impl Registry {
             let fp = s.provider_fingerprint();
             let (provider, breaker) = match old.by_tax.get(&s.tax_id) {
                 Some(e) if e.fingerprint == fp => (e.provider.clone(), e.breaker.clone()),
-                _ => match make(&s) {
-                    Ok(p) => (
-                        p,
-                        Arc::new(Breaker::new(config.breaker_threshold, config.breaker_cooldown)),
-                    ),
+                _ => match fresh(config, make, &s) {
+                    Ok(pb) => pb,
                     Err(e) => {
-                        problems.push(format!("seller {}: {e}", s.tax_id));
+                        problems.push(e);
                         continue;
                     }
                 },

@@ -11,7 +11,7 @@ use crate::amount::rounding::round_half_up;
 use crate::amount::{split_invoice, InvoiceInput, LineInput, SplitLimits, MAX_LINES};
 use crate::buyer::InvoiceType;
 use crate::issue::{Issue, Rule, Severity};
-use crate::request::{build_issue_request, Delivery, IssueForm, ORDER_ID_MAX};
+use crate::request::{build_issue_request, Delivery, IssueForm, IssueRequest, ORDER_ID_MAX};
 
 /// A problem of the sheet itself (its layout, or cells read before the core rules).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -580,22 +580,7 @@ fn check_order(
     if !blocking.is_empty() || !may_split {
         let errors: Vec<Issue> = blocking.into_iter().cloned().collect();
         report(out, &errors, Severity::Error, &identity);
-        let totals = built.request.as_ref().map(|r| InvoiceTotals {
-            amount_excl_tax: r.totals.amount_excl_tax.clone(),
-            tax_amount: r.totals.tax_amount.clone(),
-            amount_incl_tax: r.totals.amount_incl_tax.clone(),
-        });
-        invoices.push(BatchInvoice {
-            order_id: id.to_owned(),
-            source_order_id: id.to_owned(),
-            part: 1,
-            parts: 1,
-            rows: row_numbers,
-            valid: built.valid,
-            errors: 0,
-            totals,
-            form,
-        });
+        invoices.push(whole(id, row_numbers, built.valid, totals_of(&built.request), form));
         return;
     }
 
@@ -617,37 +602,12 @@ fn check_order(
     let split = split_invoice(&input, &limits);
     if !split.valid {
         report(out, &split.errors, Severity::Error, &identity);
-        invoices.push(BatchInvoice {
-            order_id: id.to_owned(),
-            source_order_id: id.to_owned(),
-            part: 1,
-            parts: 1,
-            rows: row_numbers,
-            valid: false,
-            errors: 0,
-            totals: None,
-            form,
-        });
+        invoices.push(whole(id, row_numbers, false, None, form));
         return;
     }
     let parts = split.parts.len();
     if parts <= 1 {
-        let totals = built.request.as_ref().map(|r| InvoiceTotals {
-            amount_excl_tax: r.totals.amount_excl_tax.clone(),
-            tax_amount: r.totals.tax_amount.clone(),
-            amount_incl_tax: r.totals.amount_incl_tax.clone(),
-        });
-        invoices.push(BatchInvoice {
-            order_id: id.to_owned(),
-            source_order_id: id.to_owned(),
-            part: 1,
-            parts: 1,
-            rows: row_numbers,
-            valid: built.valid,
-            errors: 0,
-            totals,
-            form,
-        });
+        invoices.push(whole(id, row_numbers, built.valid, totals_of(&built.request), form));
         return;
     }
     let suffix_len = 1 + parts.to_string().len();
@@ -689,14 +649,34 @@ fn check_order(
             rows: part_rows,
             valid: b.valid,
             errors: 0,
-            totals: b.request.as_ref().map(|r| InvoiceTotals {
-                amount_excl_tax: r.totals.amount_excl_tax.clone(),
-                tax_amount: r.totals.tax_amount.clone(),
-                amount_incl_tax: r.totals.amount_incl_tax.clone(),
-            }),
+            totals: totals_of(&b.request),
             form: part_form,
         });
     }
+}
+
+/// An order that stays one invoice.
+fn whole(id: &str, rows: Vec<u32>, valid: bool, totals: Option<InvoiceTotals>, form: IssueForm) -> BatchInvoice {
+    BatchInvoice {
+        order_id: id.to_owned(),
+        source_order_id: id.to_owned(),
+        part: 1,
+        parts: 1,
+        rows,
+        valid,
+        errors: 0,
+        totals,
+        form,
+    }
+}
+
+/// The totals of a built request.
+fn totals_of(request: &Option<IssueRequest>) -> Option<InvoiceTotals> {
+    request.as_ref().map(|r| InvoiceTotals {
+        amount_excl_tax: r.totals.amount_excl_tax.clone(),
+        tax_amount: r.totals.tax_amount.clone(),
+        amount_incl_tax: r.totals.amount_incl_tax.clone(),
+    })
 }
 
 /// One-tap fixes where the right value is certain.

@@ -7,94 +7,37 @@
 // Without FAPIAO_PROXY_BIN the proxy is built and taken from $CARGO_TARGET_DIR/debug.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AXE, launchChromium, out, removeDir, startProxy, tempDir } from './harness.mjs';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const out = fileURLToPath(new URL('./out/', import.meta.url));
-const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run',
-];
 const KEY = `fop_${randomBytes(32).toString('hex')}`;
 const BEIJING = '91110000600037341L';
-const AXE = join(root, 'node_modules/axe-core/axe.min.js');
 
 // The package as built in pkg/ (its Node entry), to write the test sheet and read the exports.
 const batch = await import(new URL('../../pkg/batch.node.js', import.meta.url));
 
 let browser, proxy, base, dbDir;
-const proxyLog = [];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 before(async () => {
-  await mkdir(out, { recursive: true });
-  const targetDir = process.env.CARGO_TARGET_DIR ? resolve(root, process.env.CARGO_TARGET_DIR) : join(root, 'target');
-  const bin = process.env.FAPIAO_PROXY_BIN ?? join(targetDir, 'debug/fapiao-proxy');
-  if (!process.env.FAPIAO_PROXY_BIN) {
-    const b = spawnSync('cargo', ['build', '--quiet', '-p', 'fapiao-proxy'], { cwd: root, stdio: 'inherit' });
-    assert.equal(b.status, 0, 'cargo build -p fapiao-proxy');
-  }
-  assert.ok(existsSync(bin), `${bin} is missing`);
-  assert.ok(existsSync(join(root, 'pkg/wasm/batch_bg.wasm')), 'pkg/ is not built: bash scripts/build-pkg.sh');
-  dbDir = await mkdtemp(join(tmpdir(), 'fapiao-batch-'));
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  proxy = spawn(bin, [], {
-    cwd: root,
+  dbDir = await tempDir('fapiao-batch-');
+  proxy = await startProxy({
+    dir: dbDir,
+    wasm: 'batch_bg.wasm',
     env: {
-      ...process.env,
-      FAPIAO_LISTEN: `127.0.0.1:${port}`,
-      FAPIAO_DATABASE_URL: `sqlite:${join(dbDir, 'fapiao.sqlite')}`,
-      FAPIAO_PROVIDER: 'sandbox',
-      FAPIAO_STATIC_DIR: join(root, 'www'),
-      FAPIAO_PKG_DIR: join(root, 'pkg'),
       FAPIAO_SANDBOX_ISSUE_DELAY_MS: '5-30',
-      FAPIAO_SANDBOX_FAILURE_RATE: '0',
-      FAPIAO_SANDBOX_TIMEOUT_RATE: '0',
-      FAPIAO_RATE_LIMIT: '0',
       FAPIAO_OPERATOR_KEYS: `finance-test:${createHash('sha256').update(KEY).digest('hex')}`,
-      FAPIAO_LOG: 'warn',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  proxy.stdout.on('data', (d) => proxyLog.push(String(d)));
-  proxy.stderr.on('data', (d) => proxyLog.push(String(d)));
-  for (let i = 0; ; i++) {
-    try {
-      const r = await fetch(`${base}/healthz`);
-      if (r.ok) break;
-    } catch { /* not up yet */ }
-    if (i > 150 || proxy.exitCode !== null) throw new Error(`fapiao-proxy did not start:\n${proxyLog.join('')}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  base = proxy.base;
+  browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
-  if (proxy && proxy.exitCode === null) {
-    proxy.kill('SIGTERM');
-    await new Promise((r) => proxy.once('exit', r));
-  }
-  if (dbDir) await rm(dbDir, { recursive: true, force: true });
+  await proxy?.stop();
+  await removeDir(dbDir);
 });
 
 async function open(context, viewport = { width: 1280, height: 900 }) {

@@ -6,22 +6,11 @@
 // (target/debug when unset).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createHmac, randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { join } from 'node:path';
+import { AXE, launchChromium, out, removeDir, root, startProxy, tempDir } from './harness.mjs';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const out = fileURLToPath(new URL('./out/', import.meta.url));
-const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--no-first-run',
-];
 // peers.md §5.3's worked example: 测试公司, 91110000600037341L, 北京市海淀区|010-12345678, 中国工商银行|6222000000000000.
 const TITLE_QR = '$015rWL6K+V5YWs5Y+4PC8+OTExMTAwMDA2MDAwMzczNDFMPC8+5YyX5Lqs5biC5rW35reA5Yy6fDAxMC0xMjM0NTY3ODwvPuS4reWbveW3peWVhumTtuihjHw2MjIyMDAwMDAwMDAwMDAwPC8+Njc5Mg==$';
 
@@ -38,80 +27,30 @@ function mintFor(seller, claims) {
   const sig = createHmac('sha256', seller.key).update(`FP1.${payload}`).digest('base64url');
   return `FP1.${payload}.${sig}`;
 }
-const proxyLog = [];
 
 /** Fetch options reading an order as the page that posted it: its order token as the bearer. */
 const asOwner = (post) => ({ headers: { authorization: `Bearer ${post.orderToken}` } });
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 before(async () => {
-  await mkdir(out, { recursive: true });
-  const targetDir = process.env.CARGO_TARGET_DIR ? resolve(root, process.env.CARGO_TARGET_DIR) : join(root, 'target');
-  const bin = process.env.FAPIAO_PROXY_BIN ?? join(targetDir, 'debug/fapiao-proxy');
-  if (!process.env.FAPIAO_PROXY_BIN) {
-    // Up to date in seconds when `cargo test --workspace` ran before.
-    const b = spawnSync('cargo', ['build', '--quiet', '-p', 'fapiao-proxy'], { cwd: root, stdio: 'inherit' });
-    assert.equal(b.status, 0, 'cargo build -p fapiao-proxy');
-  }
-  assert.ok(existsSync(bin), `${bin} is missing`);
-  assert.ok(existsSync(join(root, 'pkg/wasm/invoice_bg.wasm')), 'pkg/ is not built: bash scripts/build-pkg.sh');
-  dbDir = await mkdtemp(join(tmpdir(), 'fapiao-pages-'));
+  dbDir = await tempDir('fapiao-pages-');
   const sellers = join(dbDir, 'sellers.toml');
   await writeFile(sellers, [HOME, SECOND].map((s, i) => [
     '[[seller]]', `tax_id = "${s.taxId}"`, `name = "${s.name}"`, `merchant_key = "${s.key}"`,
     ...(i === 1 ? ['invoice_types = ["normal"]'] : []), '',
   ].join('\n')).join('\n'));
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  proxy = spawn(bin, [], {
-    cwd: root,
-    env: {
-      ...process.env,
-      FAPIAO_LISTEN: `127.0.0.1:${port}`,
-      FAPIAO_DATABASE_URL: `sqlite:${join(dbDir, 'fapiao.sqlite')}`,
-      FAPIAO_PROVIDER: 'sandbox',
-      FAPIAO_SELLERS_FILE: sellers,
-      FAPIAO_DEMO: 'true',
-      FAPIAO_STATIC_DIR: join(root, 'www'),
-      FAPIAO_PKG_DIR: join(root, 'pkg'),
-      FAPIAO_SANDBOX_ISSUE_DELAY_MS: '300-700',
-      FAPIAO_SANDBOX_FAILURE_RATE: '0',
-      FAPIAO_SANDBOX_TIMEOUT_RATE: '0',
-      FAPIAO_RATE_LIMIT: '0',
-      FAPIAO_LOG: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  proxy = await startProxy({
+    dir: dbDir,
+    wasm: 'invoice_bg.wasm',
+    env: { FAPIAO_SELLERS_FILE: sellers, FAPIAO_DEMO: 'true', FAPIAO_SANDBOX_ISSUE_DELAY_MS: '300-700' },
   });
-  proxy.stdout.on('data', (d) => proxyLog.push(String(d)));
-  proxy.stderr.on('data', (d) => proxyLog.push(String(d)));
-  for (let i = 0; ; i++) {
-    try {
-      const r = await fetch(`${base}/healthz`);
-      if (r.ok) break;
-    } catch { /* not up yet */ }
-    if (i > 150 || proxy.exitCode !== null) throw new Error(`fapiao-proxy did not start:\n${proxyLog.join('')}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  base = proxy.base;
+  browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
-  if (proxy && proxy.exitCode === null) {
-    proxy.kill('SIGTERM');
-    await new Promise((r) => proxy.once('exit', r));
-  }
-  if (dbDir) await rm(dbDir, { recursive: true, force: true });
+  await proxy?.stop();
+  await removeDir(dbDir);
 });
 
 async function open(path, viewport = { width: 1200, height: 900 }) {
@@ -381,10 +320,9 @@ test('kiosk: a receipt read by the camera where the browser has no BarcodeDetect
   const frame = Buffer.concat([Buffer.from('FRAME\n'), Buffer.from(luma), Buffer.alloc(2 * 320 * 240, 128)]);
   const video = join(dbDir, 'receipt.y4m');
   await writeFile(video, Buffer.concat([Buffer.from('YUV4MPEG2 W640 H480 F5:1 Ip A1:1 C420jpeg\n'), ...Array(10).fill(frame)]));
-  const cam = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: [...CHROMIUM_ARGS, '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${video}`],
-  });
+  const cam = await launchChromium([
+    '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${video}`,
+  ]);
   try {
     const p = await cam.newPage({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN' });
     const requested = [];
@@ -907,7 +845,6 @@ test('tax codes: everyday words, Escape, the active option, a 汇总项 without 
 });
 
 // --- accessibility: axe-core on every page and its main states ----------------------
-const AXE = join(root, 'node_modules/axe-core/axe.min.js');
 
 async function axe(p, what) {
   await p.addScriptTag({ path: AXE });
