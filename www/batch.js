@@ -742,11 +742,28 @@ function wire() {
   });
 }
 
+/**
+ * The sandbox demo (the proxy's main job without operator keys) hands out the key
+ * of its operator `demo`; with real keys configured it answers 204 and the
+ * operator types their own.
+ */
+async function demoKey() {
+  if (key()) return;
+  const r = await fetch('/v1/demo/operator-key').catch(() => null);
+  if (r?.status !== 200) return;
+  const { key: demo } = await r.json();
+  $('op-key').value = demo;
+  sessionStorage.setItem(KEY_STORE, demo);
+  $('op-key-msg').className = 'msg';
+  $('op-key-msg').textContent = '沙箱演示：已填入演示操作员 demo 的密钥。';
+}
+
 try {
   await init();
   columns = batchColumns();
   wire();
   say('请选择或拖入表格文件。');
+  await demoKey();
   updateSubmit();
   resume();
 } catch (e) {

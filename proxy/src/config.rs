@@ -218,6 +218,11 @@ pub struct Config {
     /// `FAPIAO_OPERATOR_KEYS` (or `_FILE`): the named operator keys of the batch
     /// endpoints, as `name:sha256hex` (see [`crate::operator`]); none: batches off.
     pub operator_keys: Vec<crate::operator::OperatorKey>,
+    /// With the demo on, no operator key configured and no sellers file: the key
+    /// of the operator `demo`, drawn at random for each run, that
+    /// `GET /v1/demo/operator-key` hands to the batch page (sandbox batches
+    /// issue nothing real).
+    pub demo_operator_key: Option<Secret>,
     /// `FAPIAO_BATCH_BODY_LIMIT` in bytes: the body limit of `POST /v1/batches`
     /// (up to 10,000 orders).
     pub batch_body_limit: usize,
@@ -984,8 +989,16 @@ impl Config {
                 Some(v) => crate::operator::parse_keys("FAPIAO_OPERATOR_KEYS", v.expose())?,
                 None => Vec::new(),
             },
+            demo_operator_key: None,
             batch_body_limit: src.parse("FAPIAO_BATCH_BODY_LIMIT", 32 * 1024 * 1024, "a size in bytes")?,
         };
+        // (With a sellers file, operators act only for the sellers naming them,
+        // so a demo operator would act for none: the demo key is for one seller.)
+        if config.demo && config.operator_keys.is_empty() && config.sellers_file.is_none() {
+            let (key, line) = crate::operator::generate("demo").ok_or("the demo operator's name")?;
+            config.operator_keys = crate::operator::parse_keys("FAPIAO_OPERATOR_KEYS", &line)?;
+            config.demo_operator_key = Some(Secret::new(key));
+        }
         let file_hosts_given = src.get("FAPIAO_FILE_HOSTS").is_some();
         config.apply_sellers(lookup, file_hosts_given)?;
         Ok(config)
@@ -1096,7 +1109,20 @@ mod tests {
         let c = with(&[("FAPIAO_OPERATOR_KEYS", &format!("{line}, ops:{}", "ab".repeat(32)))]).unwrap();
         assert_eq!(c.operator_keys.len(), 2);
         assert_eq!(crate::operator::find(&c.operator_keys, &key), Some("finance-wang"));
-        assert!(with(&[]).unwrap().operator_keys.is_empty());
+        assert!(c.demo_operator_key.is_none(), "configured keys: no demo key");
+        // Without keys, batches are off, except in the sandbox demo, whose
+        // operator `demo` has a key drawn for the run.
+        let merchant = ("FAPIAO_MERCHANT_KEY", "merchant-key-0123456789abcdef0123");
+        let off = with(&[merchant]).unwrap();
+        assert!(!off.demo && off.operator_keys.is_empty() && off.demo_operator_key.is_none());
+        let demo = with(&[]).unwrap();
+        assert!(demo.demo);
+        let demo_key = demo.demo_operator_key.as_ref().expect("the demo's operator key");
+        assert_eq!(
+            crate::operator::find(&demo.operator_keys, demo_key.expose()),
+            Some("demo")
+        );
+        assert_eq!(demo.operator_keys.len(), 1);
         let e = with(&[("FAPIAO_OPERATOR_KEYS", &format!("finance-wang:{key}"))]).unwrap_err();
         assert!(e.starts_with("FAPIAO_OPERATOR_KEYS:") && e.contains("64 hex"), "{e}");
         assert!(!e.contains(&key), "a key put where its hash belongs is not echoed: {e}");

@@ -159,6 +159,36 @@ async fn non_operators_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sandbox_demo_hands_out_its_operator_key_only_when_none_is_configured() {
+    // The demo (sandbox, no operator keys): a key drawn for the run, good for batches.
+    let dir = tempfile::tempdir().unwrap();
+    let (r, sbx) = sandbox_proxy(dir.path(), |_| {}).await;
+    let (s, v) = send(&r, "GET", "/v1/demo/operator-key", None, None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["name"], "demo");
+    let key = v["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("fop_"), "{key}");
+    let batch = json!({ "orders": [form("DEMO-OP-1", "106.00")] });
+    let (s, v) = send(&r, "POST", "/v1/batches", Some(&key), Some(&batch)).await;
+    assert_eq!(s, 202, "{v}");
+    let done = wait_done(&r, &key, v["id"].as_str().unwrap(), 20).await;
+    assert_eq!(done["operator"], "demo");
+    assert_eq!(sbx.total().await, 1);
+    // A new run draws a new key: the old one opens nothing there.
+    let dir2 = tempfile::tempdir().unwrap();
+    let (r2, _) = sandbox_proxy(dir2.path(), |_| {}).await;
+    let (s, v) = send(&r2, "GET", "/v1/batches", Some(&key), None).await;
+    assert_eq!((s, codes(&v)), (403, vec!["OPERATOR_KEY_INVALID".to_owned()]));
+
+    // Operator keys configured: no demo key, only theirs.
+    let dir3 = tempfile::tempdir().unwrap();
+    let k = keys();
+    let (r3, _) = sandbox_proxy(dir3.path(), with_keys(&k)).await;
+    let (s, v) = send(&r3, "GET", "/v1/demo/operator-key", None, None).await;
+    assert_eq!((s, v), (204, Value::Null));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_orders_are_refused_with_every_field_path() {
     let dir = tempfile::tempdir().unwrap();
     let k = keys();

@@ -284,3 +284,32 @@ test('batch: an overridable error confirmed in the row form adds the 确认项 c
   assert.deepEqual(problems, []);
   await ctx.close();
 });
+
+test('batch: the sandbox demo without operator keys fills in its demo key, and the template is issued with it', async () => {
+  const dir = await tempDir('fapiao-batch-demo-');
+  const demo = await startProxy({ dir, wasm: 'batch_bg.wasm', env: { FAPIAO_SANDBOX_ISSUE_DELAY_MS: '5-30' } });
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'zh-CN' });
+  try {
+    const p = await ctx.newPage();
+    await p.goto(`${demo.base}/batch.html`);
+    await p.waitForFunction(() => document.documentElement.dataset.ready === 'true');
+    const key = await p.locator('#op-key').inputValue();
+    assert.match(key, /^fop_[0-9a-f]{64}$/);
+    await p.locator('#op-key-msg').getByText('沙箱演示').waitFor();
+    const tpl = Buffer.from(batch.batchTemplate('xlsx'));
+    await p.locator('#file').setInputFiles({ name: '批量开票模板.xlsx', mimeType: 'application/octet-stream', buffer: tpl });
+    await p.locator('#summary-note').getByText('全部 2 张发票校验通过').waitFor();
+    await p.locator('#submit').click();
+    await p.locator('#progress-box').getByText('100%').waitFor({ timeout: 60000 });
+    // The batch is the demo operator's, on the proxy's side too.
+    const r = await fetch(`${demo.base}/v1/batches`, { headers: { authorization: `Bearer ${key}` } });
+    const { batches } = await r.json();
+    assert.equal(batches.length, 1);
+    assert.equal(batches[0].operator, 'demo');
+    assert.equal(batches[0].counts.issued, 2);
+  } finally {
+    await ctx.close();
+    await demo.stop();
+    await removeDir(dir);
+  }
+});

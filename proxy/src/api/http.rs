@@ -104,6 +104,7 @@ pub fn router(state: Arc<AppState>, more: Router<Arc<AppState>>) -> Router {
         .route("/v1/invoices/{order_id}/red", post(red))
         .route("/v1/callbacks/nuonuo", post(callback))
         .route("/v1/demo/order-token", post(demo_token))
+        .route("/v1/demo/operator-key", get(demo_operator_key))
         .route("/v1/demo/receipts/{code}", get(crate::receipt_code::resolve))
         .route("/v1/sellers/{tax_id}", get(super::sellers::public))
         .route("/healthz", get(healthz))
@@ -1029,6 +1030,22 @@ struct DemoBody {
 
 /// Demo only (sandbox): signs an order token for the lines given, as a merchant
 /// back end would.
+/// The sandbox demo's operator key, for the batch page: 200 with it when the
+/// demo drew one (demo on and no operator key configured), else 204 — the page
+/// asks on every load, so a deployment with real keys answers without an error.
+async fn demo_operator_key(State(state): S) -> Result<Response, ApiError> {
+    match &state.config.demo_operator_key {
+        Some(key)
+            if state.config.demo
+                && crate::operator::find(&state.config.operator_keys, key.expose()) == Some("demo") =>
+        {
+            let body = serde_json::json!({ "name": "demo", "key": key.expose() });
+            Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response())
+        }
+        _ => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}
+
 async fn demo_token(State(state): S, body: Bytes) -> Result<Response, ApiError> {
     if !state.config.demo || state.provider.name() != "sandbox" {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "path", ProxyProblem::DemoDisabled));
