@@ -347,7 +347,13 @@ async fn instances_share_the_token_back_off() {
             std::path::Path::new("unused.sqlite"),
             &fake,
             &KEYS,
-            &[("FAPIAO_NUONUO_APP_SECRET", "WRONG-SECRET-0001")],
+            // A back-off longer than the wait below: an instance that meets it
+            // late (another instance's worker may hold its orders until their
+            // lease ends) must still find it in force, not try again.
+            &[
+                ("FAPIAO_NUONUO_APP_SECRET", "WRONG-SECRET-0001"),
+                ("FAPIAO_NUONUO_TOKEN_RETRY_BASE_MS", "600000"),
+            ],
         );
         config.postgres = Some(fapiao_proxy::secret::Secret::new(url.clone()));
         config.instance_id = format!("tq-{i}");
@@ -372,9 +378,9 @@ async fn instances_share_the_token_back_off() {
     for p in posts {
         assert_eq!(p.await.unwrap(), 202);
     }
-    // Every instance has met the back-off (its /healthz says so): each learns of it
-    // when its worker next takes an order, which on a loaded machine can take a
-    // while — a generous limit, not a speed requirement.
+    // Every instance's /healthz reports the back-off, also one whose worker has
+    // not taken an order since another instance met it (it reads the stored
+    // back-off); a generous limit for a loaded machine, not a speed requirement.
     let deadline = Instant::now() + Duration::from_secs(120);
     for r in &instances {
         while get(r, "/healthz").await.1["breaker"] != "open" && Instant::now() < deadline {

@@ -1109,6 +1109,8 @@ async fn demo_token(State(state): S, body: Bytes) -> Result<Response, ApiError> 
 
 async fn healthz(State(state): S) -> Response {
     let db = state.store.counts().await.is_ok();
+    // A back-off another instance met is this one's too (one token endpoint).
+    state.provider.sync_hold().await;
     let hold = state.provider.hold();
     let open = state.breaker.is_open() || hold.is_some();
     let mut body = json!({
@@ -1128,6 +1130,9 @@ async fn healthz(State(state): S) -> Response {
     // Several sellers: each one's provider and breaker.
     let set = state.sellers.get();
     if set.order.len() > 1 {
+        for e in set.all() {
+            e.provider.sync_hold().await;
+        }
         let sellers: Vec<Value> = set
             .all()
             .map(|e| {

@@ -669,6 +669,10 @@ impl Provider for Baiwang {
         self.token.hold()
     }
 
+    fn sync_hold(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.token.sync_hold())
+    }
+
     fn submit_issue<'a>(&'a self, request: &'a IssueRequest) -> BoxFuture<'a, Result<Accepted, ProviderError>> {
         self.submit_issue_at(request, crate::time::now_ms())
     }

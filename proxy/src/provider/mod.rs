@@ -237,6 +237,13 @@ pub trait Provider: Send + Sync {
     fn hold(&self) -> Option<Hold> {
         None
     }
+
+    /// Brings [`Provider::hold`] up to date with what other instances stored: a
+    /// back-off this instance has not met yet (it has not tried a call since),
+    /// or its end. Reads the store; calls nothing. Default: nothing to learn.
+    fn sync_hold(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// The provider the configuration names.

@@ -664,6 +664,10 @@ impl Provider for Nuonuo {
         self.token.hold()
     }
 
+    fn sync_hold(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.token.sync_hold())
+    }
+
     fn authorize<'a>(&'a self, code: &'a str) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(self.exchange_code(code))
     }

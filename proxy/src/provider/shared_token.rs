@@ -134,6 +134,18 @@ impl SharedToken {
             .filter(|h| h.until_ms > self.now())
     }
 
+    /// Learns the back-off stored by another instance (or that it ended)
+    /// without calling the token endpoint: what [`SharedToken::hold`] reports
+    /// on an instance that has not tried a token call since.
+    pub async fn sync_hold(&self) {
+        match self.refused().await {
+            Some(r) => {
+                let _ = self.held_error(&r);
+            }
+            None => self.set_hold(None),
+        }
+    }
+
     fn set_hold(&self, h: Option<Hold>) {
         *self.hold.lock().unwrap_or_else(|p| p.into_inner()) = h;
     }
