@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AXE, launchChromium, out, removeDir, startProxy, tempDir } from './harness.mjs';
+import { axe, launchChromium, out, removeDir, startProxy, tempDir } from './harness.mjs';
 
 const KEY = `fop_${randomBytes(32).toString('hex')}`;
 const BEIJING = '91110000600037341L';
@@ -108,17 +108,6 @@ async function markedCells(p) {
     const heads = [...document.querySelectorAll('#head th')].map((th) => th.textContent);
     return [...document.querySelectorAll('#body td.bad')].map((td) => [Number(td.closest('tr').dataset.row), heads[td.cellIndex]]);
   });
-}
-
-async function axe(p, what) {
-  await p.addScriptTag({ path: AXE });
-  const r = await p.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const res = await axe.run(document, { resultTypes: ['violations'] });
-    return res.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  });
-  console.log(`axe ${what}: ${r.length} violations${r.length ? `\n  ${r.join('\n  ')}` : ''}`);
-  return r;
 }
 
 test('batch: 2,000 rows with planted errors → exactly those cells marked; fixed in place; submitted; 100 %; exported results hold every invoice number; reload and a new tab resume', async () => {

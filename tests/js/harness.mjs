@@ -20,7 +20,7 @@ export const CHROMIUM_ARGS = [
   '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run',
 ];
-export const AXE = join(root, 'node_modules/axe-core/axe.min.js');
+const AXE = join(root, 'node_modules/axe-core/axe.min.js');
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -107,3 +107,15 @@ export function launchChromium(extraArgs = []) {
 
 /** Removes a folder made by `tempDir`. */
 export const removeDir = (dir) => (dir ? rm(dir, { recursive: true, force: true }) : undefined);
+
+/** axe-core's violations on page `p`, each as one line, also logged under `what`. */
+export async function axe(p, what) {
+  await p.addScriptTag({ path: AXE });
+  const r = await p.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const res = await axe.run(document, { resultTypes: ['violations'] });
+    return res.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  });
+  console.log(`axe ${what}: ${r.length} violations${r.length ? `\n  ${r.join('\n  ')}` : ''}`);
+  return r;
+}

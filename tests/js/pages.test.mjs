@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createHmac, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { AXE, launchChromium, out, removeDir, root, startProxy, tempDir } from './harness.mjs';
+import { axe, launchChromium, out, removeDir, root, startProxy, tempDir } from './harness.mjs';
 
 // peers.md §5.3's worked example: 测试公司, 91110000600037341L, 北京市海淀区|010-12345678, 中国工商银行|6222000000000000.
 const TITLE_QR = '$015rWL6K+V5YWs5Y+4PC8+OTExMTAwMDA2MDAwMzczNDFMPC8+5YyX5Lqs5biC5rW35reA5Yy6fDAxMC0xMjM0NTY3ODwvPuS4reWbveW3peWVhumTtuihjHw2MjIyMDAwMDAwMDAwMDAwPC8+Njc5Mg==$';
@@ -845,17 +845,6 @@ test('tax codes: everyday words, Escape, the active option, a 汇总项 without 
 });
 
 // --- accessibility: axe-core on every page and its main states ----------------------
-
-async function axe(p, what) {
-  await p.addScriptTag({ path: AXE });
-  const r = await p.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const res = await axe.run(document, { resultTypes: ['violations'] });
-    return res.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  });
-  console.log(`axe ${what}: ${r.length} violations${r.length ? `\n  ${r.join('\n  ')}` : ''}`);
-  return r;
-}
 
 test('axe-core finds no violations on any page or main state, desktop and phone', async () => {
   const found = {};
