@@ -346,15 +346,7 @@ async fn limits_cors_health_metrics_demo_and_callbacks() {
     assert_eq!((s, codes(&v)), (429, vec!["RATE_LIMITED".to_owned()]));
     // Health and metrics are not rate limited.
     assert_eq!(get(&r, "/healthz").await.1["status"], "ok");
-    let m = r
-        .client
-        .get(format!("{}/metrics", r.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = metrics_text(&r).await;
     assert!(m.contains("fapiao_orders_accepted_total 1"), "{m}");
     assert!(
         m.contains("fapiao_http_requests_total{method=\"POST\",route=\"/v1/invoices\",status=\"202\"} 1"),

@@ -94,15 +94,7 @@ async fn a_provider_timeout_after_it_issued_gives_one_invoice() {
         assert_eq!(sbx.count(&format!("TO-{i}")).await, 1);
     }
     assert_eq!(sbx.total().await, 5);
-    let m = r
-        .client
-        .get(format!("{}/metrics", r.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = metrics_text(&r).await;
     assert!(
         m.contains("fapiao_provider_calls_total{call=\"submit\",outcome=\"unavailable\"} 5"),
         "every submission timed out: {m}"
@@ -155,15 +147,7 @@ async fn killed_after_submitting_and_restarted() {
         assert_eq!(wait_final(&b, &format!("K-{i}"), 10).await["status"], "issued");
     }
     assert_eq!(sbx_b.total().await, 5, "no order was submitted twice");
-    let m = b
-        .client
-        .get(format!("{}/metrics", b.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = metrics_text(&b).await;
     assert!(
         !m.contains("call=\"submit\""),
         "after the restart the worker queried and never resubmitted: {m}"

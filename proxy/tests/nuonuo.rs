@@ -278,15 +278,7 @@ async fn issues_red_letters_and_never_leaks_a_secret() {
         .1
         .to_string();
     seen += &get(&r, "/healthz").await.1.to_string();
-    seen += &r
-        .client
-        .get(format!("{}/metrics", r.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    seen += &metrics_text(&r).await;
 
     {
         let f = state.lock().unwrap();

@@ -216,15 +216,7 @@ async fn a_foreign_invoice_under_the_same_order_number_is_a_conflict_never_issue
     // The counter goes up right after the status is saved: ask a few times.
     let mut m = String::new();
     for _ in 0..50 {
-        m = r
-            .client
-            .get(format!("{}/metrics", r.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        m = metrics_text(&r).await;
         if m.contains("fapiao_orders_conflict_total 1") {
             break;
         }
@@ -306,15 +298,7 @@ async fn a_refusing_token_endpoint_is_asked_rarely_and_nothing_is_lost() {
         h["reason"].as_str().unwrap_or("").contains("070305"),
         "/healthz says why: {h}"
     );
-    let m = r
-        .client
-        .get(format!("{}/metrics", r.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = metrics_text(&r).await;
     assert!(m.contains("fapiao_provider_token_refused 1"), "{m}");
     eprintln!("50 queued orders, refusing token endpoint: {calls} token call(s); /healthz: {h}");
     for i in 0..50 {

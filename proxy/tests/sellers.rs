@@ -354,15 +354,7 @@ async fn three_sellers_on_two_providers_stay_apart() {
     );
 
     // Per seller in the metrics, the reconciliation and the admin view.
-    let text = r
-        .client
-        .get(format!("{}/metrics", r.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(r).await;
     for tax in [A, B, C] {
         assert!(
             text.contains(&format!("fapiao_seller_orders{{seller=\"{tax}\",status=\"issued\"}}")),
@@ -457,15 +449,7 @@ async fn the_isv_token_quota_is_kept_per_app() {
         "{refused}"
     );
     // The waiting order is C's in the metrics and in the stuck-order alert.
-    let text = r
-        .client
-        .get(format!("{}/metrics", r.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(r).await;
     assert!(
         text.contains(&format!(
             "fapiao_seller_order_oldest_unfinished_age_seconds{{seller=\"{C}\"}}"

@@ -209,6 +209,18 @@ pub async fn post(r: &Running, path: &str, body: &Value) -> (u16, Value) {
 
 /// GET as the order's owner: `/v1/invoices/{id}…` carries the order's access
 /// token (`Authorization: Bearer`), as a page holding it would send it.
+/// `/metrics` as text.
+pub async fn metrics_text(r: &Running) -> String {
+    r.client
+        .get(format!("{}/metrics", r.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 pub async fn get(r: &Running, path: &str) -> (u16, Value) {
     let mut req = r.client.get(format!("{}{path}", r.base));
     if let Some(id) = path
